@@ -1,0 +1,1 @@
+//! Captures: pcap and pcapng files turned into the byte streams the decoder reads.

@@ -1,0 +1,158 @@
+//! Classifies the first bytes of a stream: TLS, MQTT, HTTP or something else.
+//!
+//! Content decides, not the port: devices and test benches put MQTT and TLS on any port.
+//! A port is only a hint for captures that start in the middle of a connection.
+
+use crate::event::AppProtocol;
+
+/// How many bytes [`classify`] wants before it gives up waiting for more.
+pub const WANT: usize = 12;
+
+/// `Some(protocol)` when the bytes are enough to decide, `None` when more are needed
+/// (fewer than [`WANT`] bytes and nothing decisive yet). With `final_call` set the answer is
+/// always `Some`.
+pub fn classify(bytes: &[u8], hint: Option<AppProtocol>, final_call: bool) -> Option<AppProtocol> {
+    if bytes.is_empty() {
+        return if final_call {
+            Some(AppProtocol::Unknown)
+        } else {
+            None
+        };
+    }
+    if looks_like_tls(bytes) {
+        return Some(AppProtocol::Tls);
+    }
+    if looks_like_http(bytes) {
+        return Some(AppProtocol::Http);
+    }
+    match mqtt_connect_signature(bytes) {
+        Signature::Yes => return Some(AppProtocol::Mqtt),
+        Signature::NeedMore if !final_call && bytes.len() < WANT => return None,
+        _ => {}
+    }
+    if hint == Some(AppProtocol::Mqtt) && plausible_mqtt_header(bytes) {
+        return Some(AppProtocol::Mqtt);
+    }
+    if !final_call && bytes.len() < WANT && (bytes.len() < 3 || prefix_of_http_method(bytes)) {
+        return None;
+    }
+    Some(AppProtocol::Unknown)
+}
+
+/// A TLS record header: a known content type, major version 3, minor version 0–4.
+pub fn looks_like_tls(b: &[u8]) -> bool {
+    match b {
+        [t, rest @ ..] if (20..=24).contains(t) => match rest {
+            [] => true,
+            [3] => true,
+            [3, minor, ..] => *minor <= 4,
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+const METHODS: [&str; 9] = [
+    "GET ", "POST ", "PUT ", "HEAD ", "DELETE ", "OPTIONS ", "PATCH ", "CONNECT ", "HTTP/1.",
+];
+
+fn looks_like_http(b: &[u8]) -> bool {
+    METHODS.iter().any(|m| b.starts_with(m.as_bytes()))
+}
+
+fn prefix_of_http_method(b: &[u8]) -> bool {
+    METHODS.iter().any(|m| m.as_bytes().starts_with(b))
+}
+
+enum Signature {
+    Yes,
+    No,
+    NeedMore,
+}
+
+/// A CONNECT fixed header followed by the protocol name "MQTT" or "MQIsdp".
+fn mqtt_connect_signature(b: &[u8]) -> Signature {
+    if b[0] != 0x10 {
+        return Signature::No;
+    }
+    // remaining length: 1–4 bytes, high bit continues
+    let mut i = 1;
+    while i < b.len() && i <= 4 && b[i] & 0x80 != 0 {
+        i += 1;
+    }
+    if i >= b.len() {
+        return Signature::NeedMore;
+    }
+    let name = &b[i + 1..];
+    for want in [&b"\x00\x04MQTT"[..], &b"\x00\x06MQIsdp"[..]] {
+        let n = name.len().min(want.len());
+        if name[..n] == want[..n] {
+            return if n == want.len() {
+                Signature::Yes
+            } else {
+                Signature::NeedMore
+            };
+        }
+    }
+    Signature::No
+}
+
+/// A fixed header that could start an MQTT packet other than CONNECT: for captures that
+/// begin mid-stream on an MQTT port.
+fn plausible_mqtt_header(b: &[u8]) -> bool {
+    let t = b[0] >> 4;
+    let flags = b[0] & 0x0f;
+    let flags_ok = match t {
+        3 => (flags >> 1) & 3 != 3,
+        6 | 8 | 10 => flags == 2,
+        1..=14 => flags == 0,
+        _ => false,
+    };
+    flags_ok && b.len() >= 2
+}
+
+/// Printable summary of the first bytes: hex of up to 16.
+pub fn first_bytes(b: &[u8]) -> String {
+    crate::hex::encode(&b[..b.len().min(16)])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tls_mqtt_http_unknown() {
+        assert_eq!(
+            classify(&[0x16, 3, 1, 0, 200], None, false),
+            Some(AppProtocol::Tls)
+        );
+        let connect = b"\x10\x1a\x00\x04MQTT\x04\x02\x00\x3c";
+        assert_eq!(classify(connect, None, false), Some(AppProtocol::Mqtt));
+        let v31 = b"\x10\x1a\x00\x06MQIsdp\x03";
+        assert_eq!(classify(v31, None, false), Some(AppProtocol::Mqtt));
+        assert_eq!(classify(b"GET / HTTP/1.1\r\n", None, false), Some(AppProtocol::Http));
+        assert_eq!(classify(b"POST /topics/x", None, false), Some(AppProtocol::Http));
+        assert_eq!(
+            classify(b"SSH-2.0-OpenSSH_9.2", None, false),
+            Some(AppProtocol::Unknown)
+        );
+    }
+
+    #[test]
+    fn waits_for_enough_bytes() {
+        assert_eq!(classify(b"\x10\x1a\x00", None, false), None);
+        assert_eq!(classify(b"PO", None, false), None);
+        assert_eq!(classify(b"\x10\x1a\x00", None, true), Some(AppProtocol::Unknown));
+        assert_eq!(classify(b"", None, false), None);
+    }
+
+    #[test]
+    fn hint_allows_mid_stream_mqtt() {
+        let publish = b"\x30\x0b\x00\x06topicXhello";
+        assert_eq!(classify(publish, None, false), Some(AppProtocol::Unknown));
+        assert_eq!(
+            classify(publish, Some(AppProtocol::Mqtt), false),
+            Some(AppProtocol::Mqtt)
+        );
+    }
+}

@@ -1,0 +1,335 @@
+//! The Session: the sans-IO decoder state of one TCP connection.
+//!
+//! Feeders (the proxy, the capture reader) hand it bytes and TCP facts with the time they
+//! arrived; it classifies each direction's first bytes, hands TLS to the TLS decoder and MQTT
+//! (plain, or decrypted out of TLS) to the MQTT decoder, and appends everything they learn to
+//! the connection's [`Trace`].
+
+use crate::detect;
+use crate::emit::Emit;
+use crate::event::{AppProtocol, Direction, EventKind, Timestamp};
+use crate::mqtt::MqttConn;
+use crate::tls::TlsConn;
+use crate::trace::{Identity, Trace};
+
+/// What the feeder knows before the first byte.
+#[derive(Clone, Debug, Default)]
+pub struct SessionConfig {
+    /// Show MQTT passwords in events instead of `<redacted>`.
+    pub reveal_passwords: bool,
+    /// What the port suggests, for captures that start mid-stream. Content still decides.
+    pub hint: Option<AppProtocol>,
+}
+
+/// What arrives through [`Session::feed`]: bytes, or a TCP fact.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Input<'a> {
+    Data(&'a [u8]),
+    /// The connection opened (SYN seen, or accepted by the proxy).
+    Open,
+    /// The sender closed its half (FIN).
+    Fin,
+    /// The sender reset the connection (RST).
+    Rst,
+    /// This many bytes in the direction were never seen.
+    Gap(u64),
+}
+
+impl<'a> From<&'a [u8]> for Input<'a> {
+    fn from(b: &'a [u8]) -> Self {
+        Input::Data(b)
+    }
+}
+
+impl<'a, const N: usize> From<&'a [u8; N]> for Input<'a> {
+    fn from(b: &'a [u8; N]) -> Self {
+        Input::Data(b)
+    }
+}
+
+impl<'a> From<&'a Vec<u8>> for Input<'a> {
+    fn from(b: &'a Vec<u8>) -> Self {
+        Input::Data(b)
+    }
+}
+
+pub struct Session {
+    trace: Trace,
+    outer: Layer,
+    /// The protocol carried inside TLS, once decrypted bytes arrive.
+    inner: Layer,
+    closed: [bool; 2],
+}
+
+impl Session {
+    pub fn new(identity: Identity, config: SessionConfig) -> Session {
+        Session {
+            trace: Trace::new(identity),
+            outer: Layer::new(true, config.hint, config.reveal_passwords),
+            inner: Layer::new(false, Some(AppProtocol::Mqtt), config.reveal_passwords),
+            closed: [false; 2],
+        }
+    }
+
+    /// Takes bytes (in whatever pieces they come) or a TCP fact for one direction.
+    pub fn feed<'b>(&mut self, dir: Direction, input: impl Into<Input<'b>>, ts: Timestamp) {
+        let input = input.into();
+        let mut out = Emit::new(&mut self.trace, dir, ts, false);
+        match input {
+            Input::Data(bytes) => {
+                if bytes.is_empty() {
+                    return;
+                }
+                self.outer.push(bytes, &mut out);
+            }
+            Input::Open => out.emit(EventKind::TcpOpen),
+            Input::Gap(n) => {
+                out.emit(EventKind::Gap { bytes: n });
+                self.outer.gap(n, &mut out);
+            }
+            Input::Fin | Input::Rst => {
+                let rst = input == Input::Rst;
+                if !self.closed[dir.index()] || rst {
+                    self.outer.close(&mut out);
+                    self.inner.close(&mut out.decrypted());
+                }
+                self.closed[dir.index()] = true;
+                out.emit(if rst {
+                    EventKind::TcpRst
+                } else {
+                    EventKind::TcpFin
+                });
+            }
+        }
+        // Plaintext that TLS decryption produced goes through the same classification and
+        // decoders, marked as decrypted.
+        if let Some(tls) = self.outer.tls.as_mut() {
+            while let Some(plain) = tls.take_plaintext(dir) {
+                self.inner.push(&plain, &mut out.decrypted());
+            }
+        }
+    }
+
+    pub fn trace(&self) -> &Trace {
+        &self.trace
+    }
+
+    /// The protocol the connection speaks, once its first bytes were seen.
+    pub fn protocol(&self) -> Option<AppProtocol> {
+        self.outer.app
+    }
+
+    /// Ends the session: bytes held back for classification are decoded, and the trace is
+    /// handed over.
+    pub fn finish(mut self) -> Trace {
+        for dir in [Direction::DeviceToEndpoint, Direction::EndpointToDevice] {
+            if let Some(ts) = self.trace.last_ts {
+                let mut out = Emit::new(&mut self.trace, dir, ts, false);
+                self.outer.flush(&mut out);
+            }
+        }
+        self.trace
+    }
+}
+
+/// One protocol layer: classification of each direction's first bytes, then the decoder
+/// for what was found. The outer layer may find TLS; the inner one reads what TLS carried.
+struct Layer {
+    allow_tls: bool,
+    hint: Option<AppProtocol>,
+    reveal_passwords: bool,
+    /// Bytes held back until a direction's protocol is known.
+    pending: [Vec<u8>; 2],
+    /// Each direction's own classification.
+    seen: [Option<AppProtocol>; 2],
+    /// The connection's protocol: the first direction's classification.
+    app: Option<AppProtocol>,
+    tls: Option<Box<TlsConn>>,
+    mqtt: Option<MqttConn>,
+    http_line_seen: [bool; 2],
+}
+
+impl Layer {
+    fn new(allow_tls: bool, hint: Option<AppProtocol>, reveal_passwords: bool) -> Layer {
+        Layer {
+            allow_tls,
+            hint,
+            reveal_passwords,
+            pending: [Vec::new(), Vec::new()],
+            seen: [None, None],
+            app: None,
+            tls: None,
+            mqtt: None,
+            http_line_seen: [false; 2],
+        }
+    }
+
+    fn push(&mut self, bytes: &[u8], out: &mut Emit) {
+        let d = out.dir.index();
+        if self.seen[d].is_some() {
+            self.dispatch(bytes, out);
+            return;
+        }
+        self.pending[d].extend_from_slice(bytes);
+        self.try_classify(false, out);
+    }
+
+    fn try_classify(&mut self, final_call: bool, out: &mut Emit) {
+        let d = out.dir.index();
+        if self.seen[d].is_some() || (self.pending[d].is_empty() && !final_call) {
+            return;
+        }
+        let hint = if self.allow_tls { self.hint } else { None };
+        let Some(mut proto) = detect::classify(&self.pending[d], hint, final_call) else {
+            return;
+        };
+        if self.pending[d].is_empty() {
+            return;
+        }
+        if proto == AppProtocol::Tls && !self.allow_tls {
+            proto = AppProtocol::Unknown;
+        }
+        // Inside TLS, the endpoint's first bytes follow whatever the device started.
+        if !self.allow_tls && proto == AppProtocol::Unknown && self.app == Some(AppProtocol::Mqtt)
+        {
+            proto = AppProtocol::Mqtt;
+        }
+        self.seen[d] = Some(proto);
+        out.emit(EventKind::Protocol {
+            protocol: proto,
+            first_bytes: detect::first_bytes(&self.pending[d]),
+        });
+        if self.app.is_none() {
+            self.app = Some(proto);
+            match proto {
+                AppProtocol::Tls => self.tls = Some(Box::new(TlsConn::new())),
+                AppProtocol::Mqtt => self.mqtt = Some(MqttConn::new(self.reveal_passwords)),
+                _ => {}
+            }
+        }
+        let held = std::mem::take(&mut self.pending[d]);
+        self.dispatch(&held, out);
+    }
+
+    fn dispatch(&mut self, bytes: &[u8], out: &mut Emit) {
+        let d = out.dir.index();
+        let proto = self.seen[d].unwrap_or(AppProtocol::Unknown);
+        // A direction whose bytes do not fit the connection's protocol (an endpoint answering
+        // a ClientHello with HTTP, say) is summarised rather than fed to the wrong decoder.
+        let fits = Some(proto) == self.app;
+        match (proto, fits) {
+            (AppProtocol::Tls, true) => {
+                if let Some(t) = self.tls.as_mut() {
+                    t.push(bytes, out)
+                }
+            }
+            (AppProtocol::Mqtt, true) => {
+                if let Some(m) = self.mqtt.as_mut() {
+                    m.push(bytes, out)
+                }
+            }
+            (AppProtocol::Http, _) if !self.http_line_seen[d] => {
+                self.http_line_seen[d] = true;
+                let end = bytes
+                    .iter()
+                    .position(|&b| b == b'\r' || b == b'\n')
+                    .unwrap_or(bytes.len().min(200));
+                let line = String::from_utf8_lossy(&bytes[..end.min(200)]).into_owned();
+                out.emit(EventKind::Http { line });
+            }
+            (AppProtocol::Http, _) => {}
+            _ => undecoded(bytes.len() as u64, out),
+        }
+    }
+
+    fn gap(&mut self, n: u64, out: &mut Emit) {
+        self.try_classify(true, out);
+        if let Some(t) = self.tls.as_mut() {
+            t.gap(n, out);
+        }
+        if let Some(m) = self.mqtt.as_mut() {
+            m.gap(n, out);
+        }
+    }
+
+    fn close(&mut self, out: &mut Emit) {
+        self.try_classify(true, out);
+        if let Some(t) = self.tls.as_mut() {
+            t.close(out);
+        }
+        if let Some(m) = self.mqtt.as_mut() {
+            m.close(out);
+        }
+    }
+
+    fn flush(&mut self, out: &mut Emit) {
+        self.try_classify(true, out);
+    }
+}
+
+/// Adds to the previous Undecoded event of the same direction, or starts one.
+fn undecoded(n: u64, out: &mut Emit) {
+    let dir = out.dir;
+    if let Some(last) = out.last_mut() {
+        if last.dir == dir {
+            if let EventKind::Undecoded { bytes } = &mut last.kind {
+                *bytes += n;
+                return;
+            }
+        }
+    }
+    out.emit(EventKind::Undecoded { bytes: n });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Direction::*;
+
+    fn kinds(s: &Session) -> Vec<String> {
+        s.trace()
+            .events()
+            .map(|e| {
+                serde_json::to_value(&e.kind).unwrap()["event"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn plain_http_to_tls_port_is_classified() {
+        let mut s = Session::new(Identity::default(), SessionConfig::default());
+        s.feed(DeviceToEndpoint, Input::Open, Timestamp(0));
+        s.feed(DeviceToEndpoint, b"POST /topics/a HTTP/1.1\r\n", Timestamp(1));
+        s.feed(EndpointToDevice, Input::Rst, Timestamp(2));
+        assert_eq!(s.protocol(), Some(AppProtocol::Http));
+        assert_eq!(kinds(&s), ["tcp_open", "protocol", "http", "tcp_rst"]);
+    }
+
+    #[test]
+    fn bytes_arriving_one_at_a_time_are_held_until_classified() {
+        let mut s = Session::new(Identity::default(), SessionConfig::default());
+        for b in b"SSH-2.0-x\r\n" {
+            s.feed(DeviceToEndpoint, &[*b], Timestamp(0));
+        }
+        let t = s.finish();
+        let undecoded: u64 = t
+            .events()
+            .filter_map(|e| match e.kind {
+                EventKind::Undecoded { bytes } => Some(bytes),
+                _ => None,
+            })
+            .sum();
+        assert_eq!(undecoded, 11);
+    }
+
+    #[test]
+    fn short_stream_is_classified_at_close() {
+        let mut s = Session::new(Identity::default(), SessionConfig::default());
+        s.feed(DeviceToEndpoint, b"\x10", Timestamp(0));
+        s.feed(DeviceToEndpoint, Input::Fin, Timestamp(1));
+        assert_eq!(kinds(&s), ["protocol", "undecoded", "tcp_fin"]);
+    }
+}

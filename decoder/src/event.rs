@@ -248,8 +248,8 @@ pub enum EventKind {
     /// direction's (plaintext) stream.
     MqttMalformed { offset: u64, reason: String },
     /// Bytes the decoder could not make sense of (after a gap it cannot resynchronise over, or
-    /// an unknown protocol).
-    Undecoded { bytes: u64 },
+    /// an unknown protocol). `prefix` shows the first of them: text when printable, else hex.
+    Undecoded { bytes: u64, prefix: String },
     /// A remark from the decoder itself: decryption state, resynchronisation, truncation.
     Note { text: String },
 }

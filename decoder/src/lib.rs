@@ -7,9 +7,11 @@
 
 pub mod cert;
 pub mod detect;
+pub mod diagnose;
 pub mod emit;
 pub mod event;
 pub mod hex;
+pub mod keylog;
 pub mod mqtt;
 pub mod session;
 pub mod tls;

@@ -19,6 +19,8 @@ pub struct SessionConfig {
     pub reveal_passwords: bool,
     /// What the port suggests, for captures that start mid-stream. Content still decides.
     pub hint: Option<AppProtocol>,
+    /// Secrets to decrypt TLS with, matched by the ClientHello's random.
+    pub keylog: Option<std::sync::Arc<crate::keylog::KeyLog>>,
 }
 
 /// What arrives through [`Session::feed`]: bytes, or a TCP fact.
@@ -238,7 +240,7 @@ impl Layer {
                 out.emit(EventKind::Http { line });
             }
             (AppProtocol::Http, _) => {}
-            _ => undecoded(bytes.len() as u64, out),
+            _ => undecoded(bytes, out),
         }
     }
 
@@ -268,17 +270,29 @@ impl Layer {
 }
 
 /// Adds to the previous Undecoded event of the same direction, or starts one.
-fn undecoded(n: u64, out: &mut Emit) {
+fn undecoded(data: &[u8], out: &mut Emit) {
     let dir = out.dir;
+    let n = data.len() as u64;
     if let Some(last) = out.last_mut() {
         if last.dir == dir {
-            if let EventKind::Undecoded { bytes } = &mut last.kind {
+            if let EventKind::Undecoded { bytes, .. } = &mut last.kind {
                 *bytes += n;
                 return;
             }
         }
     }
-    out.emit(EventKind::Undecoded { bytes: n });
+    out.emit(EventKind::Undecoded {
+        bytes: n,
+        prefix: printable_prefix(&data[..data.len().min(32)]),
+    });
+}
+
+/// Text when the bytes are printable ASCII/UTF-8, else hex.
+pub fn printable_prefix(b: &[u8]) -> String {
+    match std::str::from_utf8(b) {
+        Ok(t) if t.chars().all(|c| !c.is_control() || c == '\n' || c == '\r' || c == '\t') => t.to_string(),
+        _ => crate::hex::encode(b),
+    }
 }
 
 #[cfg(test)]
@@ -318,7 +332,7 @@ mod tests {
         let undecoded: u64 = t
             .events()
             .filter_map(|e| match e.kind {
-                EventKind::Undecoded { bytes } => Some(bytes),
+                EventKind::Undecoded { bytes, .. } => Some(bytes),
                 _ => None,
             })
             .sum();

@@ -1,1 +1,54 @@
-fn main() {}
+//! `iotscope`: shows why an IoT device cannot connect to its MQTT-over-TLS endpoint.
+
+mod cli;
+mod explain;
+mod output;
+mod render;
+mod replay;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+use cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let code = match cli.command {
+        Command::Replay(args) => replay::run(args),
+        Command::Explain(args) => explain_command(args),
+    };
+    ExitCode::from(code)
+}
+
+/// Logs go to stderr through tracing (`RUST_LOG`), never mixed with the report on stdout.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn explain_command(args: cli::ExplainArgs) -> u8 {
+    if args.markdown {
+        print!("{}", explain::markdown());
+        return 0;
+    }
+    if args.list || args.code.is_none() {
+        print!("{}", explain::list_text());
+        return 0;
+    }
+    let code = args.code.unwrap_or_default();
+    match iotscope_decoder::diagnose::catalogue::entry(&code) {
+        Some(e) => {
+            print!("{}", explain::entry_text(e));
+            0
+        }
+        None => {
+            eprintln!("iotscope: no finding has the code {code:?}; `iotscope explain --list` lists them");
+            2
+        }
+    }
+}

@@ -1,1 +1,124 @@
-//! Helpers shared by the end-to-end tests.
+//! Helpers shared by the end-to-end tests: where the binary and the captures are, and how to
+//! run a replay and read its JSON Lines.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// `../shared/captures` beside the checkout, where the reference captures live.
+pub fn shared_captures() -> PathBuf {
+    let p = root().join("../shared/captures");
+    assert!(
+        p.join("README.md").exists(),
+        "the reference captures are missing at {}",
+        p.display()
+    );
+    p
+}
+
+/// The `iotscope` binary built next to this test binary (cargo builds it for the proxy
+/// package's own integration tests in the same `cargo test --workspace` run).
+pub fn iotscope_path() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let bin = dir.join(format!("iotscope{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.exists(),
+        "{} is missing: run the tests with `cargo test --workspace` (it builds the binary)",
+        bin.display()
+    );
+    bin
+}
+
+pub fn iotscope() -> Command {
+    Command::new(iotscope_path())
+}
+
+/// Runs `iotscope ARGS` and returns its output, whatever the exit status.
+pub fn run(args: &[&str]) -> Output {
+    iotscope().args(args).output().expect("run iotscope")
+}
+
+/// `iotscope replay --format json ARGS`, parsed: one object per connection.
+pub fn replay_json(args: &[&str]) -> (Vec<Value>, Output) {
+    let mut all = vec!["replay", "--format", "json", "--quiet"];
+    all.extend_from_slice(args);
+    let out = run(&all);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let objects = stdout
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    (objects, out)
+}
+
+/// The finding codes of one connection object.
+pub fn codes(conn: &Value) -> Vec<String> {
+    conn["findings"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|f| f["code"].as_str().map(String::from)).collect())
+        .unwrap_or_default()
+}
+
+/// Findings of one severity.
+pub fn codes_of(conn: &Value, severity: &str) -> Vec<String> {
+    conn["findings"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter(|f| f["severity"] == severity)
+                .filter_map(|f| f["code"].as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// True when `tool` is on PATH. In CI (`CI` set) a missing tool fails the test instead of
+/// letting it skip.
+pub fn have_tool(tool: &str) -> bool {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !found && std::env::var_os("CI").is_some() {
+        panic!("{tool} is required in CI but is not installed (.ci/run installs it)");
+    }
+    found
+}
+
+/// Attribute names as tshark prints them, in the short form OpenSSL and we use.
+fn short_attr(a: &str) -> &str {
+    match a {
+        "commonName" => "CN",
+        "organizationName" => "O",
+        "organizationalUnitName" => "OU",
+        "countryName" => "C",
+        "stateOrProvinceName" => "ST",
+        "localityName" => "L",
+        "emailAddress" | "pkcs9-at-emailAddress" => "emailAddress",
+        other => other,
+    }
+}
+
+/// A distinguished name as a sorted list of `ATTR=value`, from either tshark's
+/// `commonName=x,organizationName=y` or our `O=y, CN=x`.
+pub fn dn_parts(dn: &str) -> Vec<String> {
+    let sep = if dn.contains(", ") { ", " } else { "," };
+    let mut v: Vec<String> = dn
+        .split(sep)
+        .filter(|p| !p.is_empty())
+        .map(|p| match p.split_once('=') {
+            Some((a, val)) => format!("{}={}", short_attr(a.trim()), val.trim()),
+            None => p.to_string(),
+        })
+        .collect();
+    v.sort();
+    v
+}

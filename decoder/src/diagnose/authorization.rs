@@ -1,0 +1,258 @@
+//! Rules for the guide's Authorization section: what the endpoint's MQTT answers refuse.
+//!
+//! These need the MQTT packets: plain MQTT, a capture decrypted with a key log, or MITM mode.
+
+use super::catalogue::Values;
+use super::facts::Facts;
+use super::finding::{Certainty, Finding};
+use crate::event::{Direction, Event, Side};
+use crate::mqtt::{Body, Packet};
+
+pub fn rules(f: &Facts, values: &Values, out: &mut Vec<Finding>) {
+    connect(f, values, out);
+    publish(f, values, out);
+    subscribe(f, values, out);
+}
+
+/// Is `code` the "not authorized" answer of this protocol level?
+fn not_authorized(level: u8, code: u8) -> bool {
+    if level >= 5 {
+        code == 0x87
+    } else {
+        code == 5
+    }
+}
+
+/// The endpoint's close, when it came after `after` with no MQTT packet from the endpoint in
+/// between and no alert explaining it.
+fn endpoint_closed_after<'a>(f: &Facts<'a>, after: &Event) -> Option<&'a Event> {
+    let close = f.closed_by(Side::Endpoint)?;
+    if close.ts < after.ts {
+        return None;
+    }
+    let answered = f.mqtt.iter().any(|(e, _)| {
+        e.dir == Direction::EndpointToDevice && e.ts >= after.ts && e.ts <= close.ts
+    });
+    let alert = f.alerts.iter().any(|a| {
+        a.from == Side::Endpoint && a.description.is_some_and(|d| d != 0) && a.event.ts <= close.ts
+    });
+    let device_closed_first = f.closed_by(Side::Device).is_some_and(|d| d.ts <= close.ts);
+    (!answered && !alert && !device_closed_first).then_some(close)
+}
+
+fn connect(f: &Facts, values: &Values, out: &mut Vec<Finding>) {
+    let Some((ev, c)) = f.connect() else {
+        return;
+    };
+    let level = c.protocol_level;
+    let connack = f.mqtt.iter().find_map(|(e, p)| match &p.body {
+        Body::Connack(a) if e.dir == Direction::EndpointToDevice => Some((*e, a)),
+        _ => None,
+    });
+    match connack {
+        Some((ack_ev, a)) if not_authorized(level, a.code) => out.push(
+            Finding::new(
+                "AUTHZ.CONNECT_DENIED",
+                format!(
+                    "The endpoint refused CONNECT from client {:?}: CONNACK {} ({}).",
+                    c.client_id,
+                    code_text(level, a.code),
+                    a.reason
+                ),
+            )
+            .evidence(f.t(ev), format!("CONNECT client_id={:?}", c.client_id))
+            .evidence(f.t(ack_ev), format!("CONNACK {}", code_text(level, a.code))),
+        ),
+        Some(_) => {}
+        None => {
+            if let Some(close) = endpoint_closed_after(f, ev) {
+                out.push(
+                    Finding::new(
+                        "AUTHZ.CONNECT_DENIED",
+                        format!(
+                            "The endpoint closed the connection {:.1} ms after CONNECT from client {:?}, without a CONNACK.",
+                            (f.t(close) - f.t(ev)) * 1000.0,
+                            c.client_id
+                        ),
+                    )
+                    .certainty(Certainty::Likely)
+                    .evidence(f.t(ev), format!("CONNECT client_id={:?}", c.client_id))
+                    .evidence(f.t(close), "endpoint closed the connection, no CONNACK")
+                    .candidates([
+                        "the policy attached to the certificate does not allow iot:Connect for this client id",
+                        "the certificate is not ACTIVE (inactive or revoked)",
+                        "another device is connecting with the same client id, or connects are throttled",
+                    ])
+                    .settle(super::catalogue::fill(
+                        "AWSIotLogsV2: a Connect entry with status Failure for client {client_id} gives the reason (AUTHORIZATION_FAILURE)",
+                        values,
+                    )),
+                );
+            }
+        }
+    }
+}
+
+/// The PUBLISH a PUBACK answers.
+fn publish_for<'a>(f: &Facts<'a>, packet_id: u16, before: &Event) -> Option<(&'a Event, &'a Packet)> {
+    f.mqtt
+        .iter()
+        .rev()
+        .find(|(e, p)| {
+            e.dir == Direction::DeviceToEndpoint
+                && e.ts <= before.ts
+                && matches!(&p.body, Body::Publish(x) if x.packet_id == Some(packet_id))
+        })
+        .copied()
+}
+
+fn topic_of(p: &Packet) -> &str {
+    match &p.body {
+        Body::Publish(x) => &x.topic,
+        _ => "",
+    }
+}
+
+fn publish(f: &Facts, values: &Values, out: &mut Vec<Finding>) {
+    let level = f.mqtt_level();
+    for (ev, p) in &f.mqtt {
+        let Body::Ack(a) = &p.body else { continue };
+        if ev.dir != Direction::EndpointToDevice
+            || p.packet_type != crate::mqtt::PacketType::Puback
+            || !(level >= 5 && a.code == 0x87)
+        {
+            continue;
+        }
+        let topic = publish_for(f, a.packet_id, ev).map(|(_, p)| topic_of(p).to_string());
+        let mut fd = Finding::new(
+            "AUTHZ.PUBLISH_DENIED",
+            format!(
+                "The endpoint refused PUBLISH {} on topic {}: PUBACK 0x87 (Not authorized).",
+                a.packet_id,
+                topic.as_deref().unwrap_or("(not seen)")
+            ),
+        );
+        if let Some((pe, _)) = publish_for(f, a.packet_id, ev) {
+            fd = fd.evidence(f.t(pe), format!("PUBLISH {} topic {}", a.packet_id, topic.as_deref().unwrap_or("")));
+        }
+        fd = fd.evidence(f.t(ev), format!("PUBACK {} reason 0x87", a.packet_id));
+        fd.next_steps = steps_for("AUTHZ.PUBLISH_DENIED", values, topic.as_deref(), None);
+        out.push(fd);
+        return;
+    }
+    // MQTT 3.1.1: AWS IoT closes the connection instead.
+    let last_device = f.mqtt.iter().rev().find(|(e, _)| e.dir == Direction::DeviceToEndpoint);
+    if let Some((ev, p)) = last_device {
+        if let Body::Publish(x) = &p.body {
+            if let Some(close) = endpoint_closed_after(f, ev) {
+                let mut fd = Finding::new(
+                    "AUTHZ.PUBLISH_DENIED",
+                    format!(
+                        "The endpoint closed the connection {:.1} ms after a PUBLISH on topic {}, without acknowledging it.",
+                        (f.t(close) - f.t(ev)) * 1000.0,
+                        x.topic
+                    ),
+                )
+                .certainty(Certainty::Likely)
+                .evidence(f.t(ev), format!("PUBLISH topic {} QoS {}", x.topic, p.qos))
+                .evidence(f.t(close), "endpoint closed the connection")
+                .candidates([
+                    "the policy does not allow iot:Publish on this topic".to_string(),
+                    "the packet breaks an AWS IoT limit (topic length or depth, payload over 128 KB, QoS 2)".to_string(),
+                ])
+                .settle("AWSIotLogsV2: a Publish-In entry with status Failure and reason AUTHORIZATION_FAILURE");
+                fd.next_steps = steps_for("AUTHZ.PUBLISH_DENIED", values, Some(&x.topic), None);
+                out.push(fd);
+            }
+        }
+    }
+}
+
+fn subscribe(f: &Facts, values: &Values, out: &mut Vec<Finding>) {
+    let level = f.mqtt_level();
+    for (ev, p) in &f.mqtt {
+        let Body::SubAck(a) = &p.body else { continue };
+        if ev.dir != Direction::EndpointToDevice || p.packet_type != crate::mqtt::PacketType::Suback {
+            continue;
+        }
+        let request = f.mqtt.iter().rev().find_map(|(e, p)| match &p.body {
+            Body::Subscribe(s) if e.dir == Direction::DeviceToEndpoint && s.packet_id == a.packet_id && e.ts <= ev.ts => Some((*e, s)),
+            _ => None,
+        });
+        for (i, code) in a.codes.iter().enumerate() {
+            let denied = if level >= 5 { *code == 0x87 } else { *code == 0x80 };
+            if !denied {
+                continue;
+            }
+            let filter = request.and_then(|(_, s)| s.filters.get(i)).map(|s| s.filter.clone());
+            let mut fd = Finding::new(
+                "AUTHZ.SUBSCRIBE_DENIED",
+                format!(
+                    "The endpoint refused the subscription to {}: SUBACK 0x{code:02x}.",
+                    filter.as_deref().unwrap_or("(filter not seen)")
+                ),
+            );
+            if level < 5 {
+                fd = fd
+                    .certainty(Certainty::Likely)
+                    .candidates([
+                        "the policy does not allow iot:Subscribe on this topic filter",
+                        "the subscription was throttled or exceeds the 50 subscriptions per connection",
+                    ]);
+            }
+            if let Some((re, _)) = request {
+                fd = fd.evidence(f.t(re), format!("SUBSCRIBE {}", filter.as_deref().unwrap_or("")));
+            }
+            fd = fd.evidence(f.t(ev), format!("SUBACK 0x{code:02x}"));
+            fd.next_steps = steps_for("AUTHZ.SUBSCRIBE_DENIED", values, None, filter.as_deref());
+            out.push(fd);
+        }
+    }
+    let last_device = f.mqtt.iter().rev().find(|(e, _)| e.dir == Direction::DeviceToEndpoint);
+    if let Some((ev, p)) = last_device {
+        if let Body::Subscribe(s) = &p.body {
+            if let Some(close) = endpoint_closed_after(f, ev) {
+                let filters: Vec<&str> = s.filters.iter().map(|x| x.filter.as_str()).collect();
+                let mut fd = Finding::new(
+                    "AUTHZ.SUBSCRIBE_DENIED",
+                    format!(
+                        "The endpoint closed the connection {:.1} ms after SUBSCRIBE to {}, without a SUBACK.",
+                        (f.t(close) - f.t(ev)) * 1000.0,
+                        filters.join(", ")
+                    ),
+                )
+                .certainty(Certainty::Likely)
+                .evidence(f.t(ev), format!("SUBSCRIBE {}", filters.join(", ")))
+                .evidence(f.t(close), "endpoint closed the connection")
+                .candidates([
+                    "the policy does not allow iot:Subscribe on the filter (the resource is topicfilter/…)",
+                    "more than 8 filters, or a filter outside AWS IoT's limits",
+                ]);
+                fd.next_steps = steps_for("AUTHZ.SUBSCRIBE_DENIED", values, None, filters.first().copied());
+                out.push(fd);
+            }
+        }
+    }
+}
+
+fn steps_for(code: &str, values: &Values, topic: Option<&str>, filter: Option<&str>) -> Vec<String> {
+    let mut v = values.clone();
+    if let Some(t) = topic {
+        v.topic = Some(t.to_string());
+    }
+    if let Some(x) = filter {
+        v.filter = Some(x.to_string());
+    }
+    super::catalogue::entry(code)
+        .map(|e| e.steps.iter().map(|s| super::catalogue::fill(s, &v)).collect())
+        .unwrap_or_default()
+}
+
+/// `0x87` for MQTT 5, `5` for 3.1.1.
+pub fn code_text(level: u8, code: u8) -> String {
+    if level >= 5 {
+        format!("0x{code:02x}")
+    } else {
+        code.to_string()
+    }
+}

@@ -1,0 +1,460 @@
+//! The catalogue of diagnoses: the one place that says what each code means.
+//!
+//! `iotscope explain`, `docs/diagnoses.md` and every finding's title and next steps come from
+//! this table. The codes are a contract: scripts match on them, so a code is never renamed.
+//!
+//! Next steps are templates. `{endpoint}`, `{port}`, `{sni}`, `{cert_id}`, `{client_id}`,
+//! `{topic}`, `{filter}`, `{region}` are filled with the connection's own values by
+//! [`fill`]; a value the trace does not show stays as an upper-case placeholder.
+
+use super::finding::{Section, Severity};
+
+pub struct Entry {
+    pub code: &'static str,
+    pub section: Section,
+    pub severity: Severity,
+    pub title: &'static str,
+    /// The cause in plain words.
+    pub cause: &'static str,
+    /// What tells this apart from the diagnoses that look like it.
+    pub tell_apart: &'static str,
+    /// Next steps, as templates.
+    pub steps: &'static [&'static str],
+}
+
+const DESCRIBE_ENDPOINT: &str =
+    "aws iot describe-endpoint --endpoint-type iot:Data-ATS   # the endpoint and the SNI to use";
+const DESCRIBE_CERT: &str = "aws iot describe-certificate --certificate-id {cert_id}   # status must be ACTIVE";
+const LIST_CERTS: &str = "aws iot list-certificates   # find the certificate and its status";
+const S_CLIENT: &str = "openssl s_client -connect {endpoint}:8443 -servername {endpoint} -CAfile AmazonRootCA1.pem -cert device.pem.crt -key private.pem.key";
+const LOGS: &str = "In CloudWatch Logs (AWSIotLogsV2), look for entries with \"reason\": \"AUTHORIZATION_FAILURE\" for client {client_id}";
+
+pub static CATALOGUE: &[Entry] = &[
+    // ---------------------------------------------------------------- Connection
+    Entry {
+        code: "CONN.TCP_REFUSED",
+        section: Section::Connection,
+        severity: Severity::Error,
+        title: "The endpoint refused the TCP connection",
+        cause: "The device's SYN was answered with a reset: nothing listens on that address and port, or a firewall rejects it.",
+        tell_apart: "No byte was exchanged. A reset after the device's first bytes is CONN.NOT_TLS or CONN.HANDSHAKE_ABORTED instead.",
+        steps: &[
+            "Check the host and port the device dials: AWS IoT Core takes MQTT on 8883, or on 443 with ALPN x-amzn-mqtt-ca.",
+            DESCRIBE_ENDPOINT,
+        ],
+    },
+    Entry {
+        code: "CONN.NOT_TLS",
+        section: Section::Connection,
+        severity: Severity::Error,
+        title: "The device sent plaintext to a TLS endpoint",
+        cause: "The device's first bytes are not a TLS record (plain MQTT, HTTP or something else), so the endpoint, which expects a TLS ClientHello, drops the connection. AWS IoT Core accepts only TLS.",
+        tell_apart: "The device's first bytes are classified as MQTT, HTTP or unknown instead of a TLS handshake record; the endpoint usually resets at once without sending a byte.",
+        steps: &[
+            "Turn TLS on in the device's MQTT client (CA file, certificate and key) and connect to port 8883.",
+            S_CLIENT,
+        ],
+    },
+    Entry {
+        code: "CONN.SNI_MISSING",
+        section: Section::Connection,
+        severity: Severity::Warning,
+        title: "The ClientHello has no server name (SNI)",
+        cause: "The device did not send the server_name extension. AWS IoT Core accepts this on its default endpoint (it then picks the authentication type by port and ALPN), but custom domains, multi-account certificates, VPC endpoints and configured TLS policies need the SNI, and older documentation says connections without it are refused.",
+        tell_apart: "The ClientHello carries no server_name extension at all (CONN.SNI_MISMATCH is an SNI with the wrong value).",
+        steps: &[
+            "Set the TLS host name in the device's TLS stack (for example mbedtls_ssl_set_hostname) to the endpoint address.",
+            DESCRIBE_ENDPOINT,
+        ],
+    },
+    Entry {
+        code: "CONN.SNI_MISMATCH",
+        section: Section::Connection,
+        severity: Severity::Error,
+        title: "The SNI is not the endpoint's name",
+        cause: "The server_name the device sent is not the expected endpoint: another name, an IP address literal (RFC 6066 allows host names only), or a name that is not an AWS IoT data endpoint. AWS IoT Core fails connections with an incorrect or invalid host name.",
+        tell_apart: "The SNI is present but differs from --endpoint, is an IP literal, or does not end in .iot.REGION.amazonaws.com.",
+        steps: &[
+            "Make the device connect by the endpoint's name, not its IP address, and send that name as SNI.",
+            DESCRIBE_ENDPOINT,
+        ],
+    },
+    Entry {
+        code: "CONN.LEGACY_ENDPOINT",
+        section: Section::Connection,
+        severity: Severity::Error,
+        title: "The device uses a legacy (non-ATS) endpoint",
+        cause: "The endpoint name has no -ats suffix: it is the legacy iot:Data endpoint, signed by the retired VeriSign/Symantec CA. AWS IoT Core supports only iot:Data-ATS endpoints, whose certificates chain to Amazon Root CA 1 or 3.",
+        tell_apart: "The SNI has the form PREFIX.iot.REGION.amazonaws.com without -ats.",
+        steps: &[
+            DESCRIBE_ENDPOINT,
+            "Trust Amazon Root CA 1 (RSA) and Amazon Root CA 3 (ECC) on the device, not the VeriSign root.",
+        ],
+    },
+    Entry {
+        code: "CONN.ALPN_REQUIRED",
+        section: Section::Connection,
+        severity: Severity::Error,
+        title: "Port 443 without the ALPN AWS IoT needs",
+        cause: "On port 443 AWS IoT Core chooses the protocol by ALPN: MQTT with a client certificate needs x-amzn-mqtt-ca, HTTPS with a client certificate needs x-amzn-http-ca. Without it the mutual-TLS connection cannot be set up.",
+        tell_apart: "The endpoint port is 443 and the ClientHello's ALPN list lacks x-amzn-mqtt-ca and x-amzn-http-ca.",
+        steps: &[
+            "Add ALPN x-amzn-mqtt-ca to the device's TLS configuration, or connect to port 8883 instead.",
+            "openssl s_client -connect {endpoint}:443 -servername {endpoint} -alpn x-amzn-mqtt-ca -CAfile AmazonRootCA1.pem -cert device.pem.crt -key private.pem.key",
+        ],
+    },
+    Entry {
+        code: "CONN.WRONG_PROTOCOL",
+        section: Section::Connection,
+        severity: Severity::Error,
+        title: "The application protocol does not fit the port",
+        cause: "AWS IoT Core's port 8443 speaks HTTPS (publish only), not MQTT; port 8883 speaks MQTT, not HTTP. The device sends the other protocol, so the endpoint cannot understand it.",
+        tell_apart: "The bytes inside TLS (visible with a key log or in MITM mode) are MQTT on port 8443, or HTTP on an MQTT port.",
+        steps: &[
+            "For MQTT, connect to {endpoint}:8883, or to port 443 with ALPN x-amzn-mqtt-ca.",
+            "For HTTPS publishing, POST to https://{endpoint}:8443/topics/TOPIC?qos=1.",
+        ],
+    },
+    Entry {
+        code: "CONN.PROTOCOL_VERSION",
+        section: Section::Connection,
+        severity: Severity::Error,
+        title: "No TLS version in common",
+        cause: "AWS IoT Core accepts TLS 1.2 and TLS 1.3 only. The device offers neither, or one side sent a protocol_version alert.",
+        tell_apart: "The ClientHello's highest version is below TLS 1.2, or a protocol_version alert ends the handshake.",
+        steps: &[
+            "Enable TLS 1.2 (or 1.3) in the device's TLS stack.",
+            "openssl s_client -connect {endpoint}:8443 -tls1_2 -servername {endpoint}   # shows what the endpoint accepts",
+        ],
+    },
+    Entry {
+        code: "CONN.NO_SHARED_CIPHER",
+        section: Section::Connection,
+        severity: Severity::Error,
+        title: "No cipher suite in common",
+        cause: "The endpoint found no cipher suite it accepts among the device's offer, or the device offers none of the suites of AWS IoT Core's TLS policies.",
+        tell_apart: "A handshake_failure alert right after the ClientHello (before any ServerHello); or the offered list lacks every suite of the default policy IoTSecurityPolicy_TLS13_1_2_2022_10.",
+        steps: &[
+            "Offer ECDHE-ECDSA-AES128-GCM-SHA256 or ECDHE-RSA-AES128-GCM-SHA256 (TLS 1.2), or TLS_AES_128_GCM_SHA256 (TLS 1.3).",
+        ],
+    },
+    Entry {
+        code: "CONN.HANDSHAKE_ABORTED",
+        section: Section::Connection,
+        severity: Severity::Error,
+        title: "The endpoint closed the connection during the handshake without saying why",
+        cause: "The endpoint closed or reset the connection after the device's ClientHello without a TLS alert. It does not speak TLS on that port, or it (or a middlebox) rejected something in the hello, such as the server name.",
+        tell_apart: "No alert and no ServerHello came back; the close came from the endpoint.",
+        steps: &[S_CLIENT, DESCRIBE_ENDPOINT],
+    },
+    Entry {
+        code: "CONN.NO_ANSWER",
+        section: Section::Connection,
+        severity: Severity::Error,
+        title: "The endpoint never answered",
+        cause: "The device sent its first bytes and nothing came back before the connection ended or the capture stopped: a firewall that drops packets, a wrong address, or an endpoint that hangs.",
+        tell_apart: "No byte at all from the endpoint, and no close from it.",
+        steps: &[
+            "Check that outbound TCP to {endpoint} port {port} is allowed; if 8883 is blocked, use 443 with ALPN x-amzn-mqtt-ca.",
+            S_CLIENT,
+        ],
+    },
+    Entry {
+        code: "CONN.UPSTREAM_UNREACHABLE",
+        section: Section::Connection,
+        severity: Severity::Error,
+        title: "The proxy could not reach the endpoint",
+        cause: "iotscope, sitting between device and endpoint, could not resolve the endpoint's name, connect to it, or keep the connection: the device's problem may lie here rather than in the device.",
+        tell_apart: "The failure is on the proxy's own connection to the upstream, reported by the proxy, not seen in the device's traffic.",
+        steps: &[
+            "Check the --upstream name and port, DNS, and outbound access from the proxy's machine.",
+            DESCRIBE_ENDPOINT,
+        ],
+    },
+    Entry {
+        code: "CONN.TRUNCATED",
+        section: Section::Connection,
+        severity: Severity::Info,
+        title: "Part of the connection was not seen",
+        cause: "The capture started after the connection began, or missed bytes (gaps), so some findings may be missing.",
+        tell_apart: "Gap events, or no TCP handshake at the start.",
+        steps: &["Capture from before the device connects, on the device's own interface, with a large enough snap length (tcpdump -s 0)."],
+    },
+    // ------------------------------------------------------------ Authentication
+    Entry {
+        code: "AUTH.SERVER_CERT_UNTRUSTED",
+        section: Section::Authentication,
+        severity: Severity::Error,
+        title: "The device does not trust the endpoint's certificate",
+        cause: "The device refused the endpoint's certificate chain: its trust store lacks the root the endpoint's chain leads to (for an ATS endpoint, Amazon Root CA 1 for RSA suites or Amazon Root CA 3 for ECDSA suites, cross-signed by Starfield), or it expects another endpoint type.",
+        tell_apart: "The device sends unknown_ca, bad_certificate or certificate_unknown after the endpoint's certificate, or closes without an alert right after the endpoint's flight. CONN.* problems end the handshake before the endpoint's certificate; AUTH.SERVER_NAME_MISMATCH is a name problem, not a trust problem.",
+        steps: &[
+            "Install Amazon Root CA 1 (and Amazon Root CA 3 for ECC) in the device's trust store: https://www.amazontrust.com/repository/AmazonRootCA1.pem",
+            DESCRIBE_ENDPOINT,
+            S_CLIENT,
+        ],
+    },
+    Entry {
+        code: "AUTH.SERVER_NAME_MISMATCH",
+        section: Section::Authentication,
+        severity: Severity::Error,
+        title: "The endpoint's certificate does not cover the name the device used",
+        cause: "The device checks that the endpoint's certificate names the host it dialled; the certificate covers the endpoint's DNS name, but the device used another name or an IP address.",
+        tell_apart: "The certificate's names do not cover the SNI (visible in TLS 1.2 or with keys), or the device dialled an IP address and then refused the endpoint's flight.",
+        steps: &[
+            "Connect by the endpoint's DNS name, not by IP address, and keep host name verification on.",
+            DESCRIBE_ENDPOINT,
+        ],
+    },
+    Entry {
+        code: "AUTH.CLIENT_CERT_MISSING",
+        section: Section::Authentication,
+        severity: Severity::Error,
+        title: "The device sent no client certificate",
+        cause: "The endpoint asked for a client certificate and the device sent an empty Certificate message. AWS IoT Core authenticates devices by X.509 certificate on 8883 and on 443 with x-amzn-mqtt-ca.",
+        tell_apart: "A CertificateRequest from the endpoint followed by an empty Certificate from the device (visible in TLS 1.2, or in TLS 1.3 with keys); the endpoint then sends handshake_failure or certificate_required.",
+        steps: &[
+            "Configure the device's certificate and private key in its TLS stack (for mosquitto_pub: --cert and --key).",
+            LIST_CERTS,
+        ],
+    },
+    Entry {
+        code: "AUTH.CLIENT_CERT_REJECTED",
+        section: Section::Authentication,
+        severity: Severity::Error,
+        title: "The endpoint refused the device's certificate",
+        cause: "The endpoint did not accept the device's certificate: it is not registered in the account and region, not ACTIVE (inactive or revoked), issued by a CA the endpoint does not know, or (in TLS 1.3, where the wire hides it) not sent at all.",
+        tell_apart: "An alert from the endpoint after the device's certificate (TLS 1.2), or, in TLS 1.3 without keys, the handshake finished and the endpoint closed before any MQTT answer — which AUTHZ.CONNECT_DENIED can also look like.",
+        steps: &[DESCRIBE_CERT, LIST_CERTS, S_CLIENT],
+    },
+    Entry {
+        code: "AUTH.CLIENT_CERT_EXPIRED",
+        section: Section::Authentication,
+        severity: Severity::Error,
+        title: "The device's certificate is expired or not yet valid",
+        cause: "The device's certificate was not valid at the time of the connection, or the endpoint said certificate_expired.",
+        tell_apart: "The certificate's validity (visible in TLS 1.2 or with keys) does not include the connection's time, or a certificate_expired alert.",
+        steps: &[
+            DESCRIBE_CERT,
+            "Issue a new certificate (aws iot create-keys-and-certificate --set-as-active), attach the thing's policy, and install it on the device.",
+            "Check the device's clock: a device without a real-time clock may believe it is 1970.",
+        ],
+    },
+    // ------------------------------------------------------------- Authorization
+    Entry {
+        code: "AUTHZ.CONNECT_DENIED",
+        section: Section::Authorization,
+        severity: Severity::Error,
+        title: "The endpoint refused the MQTT CONNECT",
+        cause: "The policy attached to the certificate does not allow iot:Connect for this client id (MQTT 5: CONNACK 0x87; MQTT 3.1.1: CONNACK 5, or AWS IoT closes the connection without a CONNACK).",
+        tell_apart: "A CONNACK with code 5 (3.1.1) or 0x87 (5), or a close right after CONNECT with no CONNACK. Without keys in TLS 1.3 this looks like AUTH.CLIENT_CERT_REJECTED.",
+        steps: &[
+            "Allow iot:Connect on arn:aws:iot:{region}:ACCOUNT:client/{client_id} in the policy attached to certificate {cert_id}.",
+            "aws iot list-principal-policies --principal arn:aws:iot:{region}:ACCOUNT:cert/{cert_id}",
+            LOGS,
+        ],
+    },
+    Entry {
+        code: "AUTHZ.PUBLISH_DENIED",
+        section: Section::Authorization,
+        severity: Severity::Error,
+        title: "The endpoint refused a PUBLISH",
+        cause: "The policy does not allow iot:Publish on this topic. All publish and subscribe operations are denied by default. MQTT 5 answers PUBACK 0x87; over MQTT 3.1.1 AWS IoT closes the connection.",
+        tell_apart: "PUBACK 0x87, or (MQTT 3.1.1) the endpoint closing right after a PUBLISH without acknowledging it.",
+        steps: &[
+            "Allow iot:Publish on arn:aws:iot:{region}:ACCOUNT:topic/{topic} in the policy attached to certificate {cert_id}.",
+            LOGS,
+        ],
+    },
+    Entry {
+        code: "AUTHZ.SUBSCRIBE_DENIED",
+        section: Section::Authorization,
+        severity: Severity::Error,
+        title: "The endpoint refused a SUBSCRIBE",
+        cause: "The policy does not allow iot:Subscribe on this topic filter (the resource is topicfilter/, not topic/). MQTT 5 answers SUBACK 0x87; MQTT 3.1.1 answers 0x80 or the connection is closed.",
+        tell_apart: "SUBACK 0x80 or 0x87 for the filter, or the endpoint closing right after a SUBSCRIBE.",
+        steps: &[
+            "Allow iot:Subscribe on arn:aws:iot:{region}:ACCOUNT:topicfilter/{filter} (and iot:Receive on arn:aws:iot:{region}:ACCOUNT:topic/{filter}) in the policy attached to certificate {cert_id}.",
+            LOGS,
+        ],
+    },
+    // -------------------------------------------------------------------- MQTT
+    Entry {
+        code: "MQTT.CONNECT_REFUSED",
+        section: Section::Connection,
+        severity: Severity::Error,
+        title: "The endpoint refused the MQTT CONNECT",
+        cause: "The CONNACK refuses the connection for a reason other than authorization: unacceptable protocol version, identifier rejected, server unavailable, bad user name or password, or an MQTT 5 reason.",
+        tell_apart: "The CONNACK's code names the reason; codes 5 (3.1.1) and 0x87 (5) are AUTHZ.CONNECT_DENIED instead.",
+        steps: &[
+            "Fix what the code names: the MQTT version (AWS IoT Core speaks 3.1.1 and 5), the client id ({client_id}), or the credentials.",
+        ],
+    },
+    Entry {
+        code: "MQTT.MALFORMED",
+        section: Section::Connection,
+        severity: Severity::Error,
+        title: "A malformed MQTT control packet",
+        cause: "A control packet breaks the MQTT specification (flag bits, lengths, strings, properties). Brokers close the connection on a malformed packet.",
+        tell_apart: "The decoder names the packet, the byte offset and the rule it breaks.",
+        steps: &["Fix the MQTT client library or upgrade it; compare with mosquitto_pub -d against the same endpoint."],
+    },
+    Entry {
+        code: "MQTT.AWS_LIMIT",
+        section: Section::Connection,
+        severity: Severity::Warning,
+        title: "A packet outside AWS IoT Core's limits",
+        cause: "AWS IoT Core adjusts or rejects what lies outside its limits: keep-alive 30–1200 s, client id up to 128 bytes, topic up to 256 bytes and 7 slashes, payload up to 128 KB, at most 8 filters per SUBSCRIBE, QoS 0 and 1 only (QoS 2 gets no PUBACK or SUBACK).",
+        tell_apart: "The values are in the packet; another broker may accept them.",
+        steps: &["Keep within the limits listed under 'AWS IoT Core endpoints and quotas' in the AWS General Reference."],
+    },
+    Entry {
+        code: "MQTT.SESSION_TAKEN_OVER",
+        section: Section::Connection,
+        severity: Severity::Error,
+        title: "Another connection took over this client id",
+        cause: "AWS IoT Core allows one connection per client id: a new CONNECT with the same id disconnects the older one (DUPLICATE_CLIENTID; MQTT 5 DISCONNECT 0x8E). Two devices sharing an id, or a reconnect racing the old session, knock each other off in a loop.",
+        tell_apart: "DISCONNECT 0x8E from the endpoint, or two connections with the same client id overlapping in time.",
+        steps: &["Give every device a unique client id (the thing name is a good choice) and make sure an old connection is closed before reconnecting."],
+    },
+    // ----------------------------------------------------- Security and identity
+    Entry {
+        code: "SEC.CUSTOM_DOMAIN_TOO_MANY_NAMES",
+        section: Section::SecurityIdentity,
+        severity: Severity::Error,
+        title: "The custom domain's server certificate has more than four names",
+        cause: "A server certificate for an AWS IoT custom domain configuration may carry at most four domain names.",
+        tell_apart: "Count of the certificate's distinct DNS names (SAN and CN) above four.",
+        steps: &["Issue the custom domain's certificate in ACM with at most four domain names, then update the domain configuration."],
+    },
+];
+
+/// The entry for a code.
+pub fn entry(code: &str) -> Option<&'static Entry> {
+    CATALOGUE.iter().find(|e| e.code.eq_ignore_ascii_case(code))
+}
+
+/// Values that fill the step templates.
+#[derive(Clone, Debug, Default)]
+pub struct Values {
+    pub endpoint: Option<String>,
+    pub port: Option<u16>,
+    pub sni: Option<String>,
+    pub cert_id: Option<String>,
+    pub client_id: Option<String>,
+    pub topic: Option<String>,
+    pub filter: Option<String>,
+}
+
+impl Values {
+    /// The AWS region from an endpoint name `PREFIX-ats.iot.REGION.amazonaws.com`.
+    pub fn region(&self) -> Option<String> {
+        let host = self.endpoint.as_deref().or(self.sni.as_deref())?;
+        region_of(host)
+    }
+}
+
+/// The region of an AWS IoT host name, e.g. `us-east-1`.
+pub fn region_of(host: &str) -> Option<String> {
+    let labels: Vec<&str> = host.split('.').collect();
+    let i = labels.iter().position(|l| l.eq_ignore_ascii_case("iot"))?;
+    let region = labels.get(i + 1)?;
+    let rest = &labels[i + 2..];
+    let aws = rest.first().is_some_and(|l| l.eq_ignore_ascii_case("amazonaws"));
+    (aws && !region.is_empty()).then(|| region.to_ascii_lowercase())
+}
+
+/// Fills a step template with the connection's values.
+pub fn fill(template: &str, v: &Values) -> String {
+    let port = v.port.map(|p| p.to_string());
+    let pairs: [(&str, Option<String>, &str); 8] = [
+        ("{endpoint}", v.endpoint.clone().or(v.sni.clone()), "ENDPOINT"),
+        ("{port}", port, "PORT"),
+        ("{sni}", v.sni.clone(), "SNI"),
+        ("{cert_id}", v.cert_id.clone(), "CERTIFICATE_ID"),
+        ("{client_id}", v.client_id.clone(), "CLIENT_ID"),
+        ("{topic}", v.topic.clone(), "TOPIC"),
+        ("{filter}", v.filter.clone(), "TOPIC_FILTER"),
+        ("{region}", v.region(), "REGION"),
+    ];
+    let mut s = template.to_string();
+    for (key, value, placeholder) in pairs {
+        if s.contains(key) {
+            s = s.replace(key, value.as_deref().unwrap_or(placeholder));
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_and_well_formed() {
+        let mut seen = std::collections::HashSet::new();
+        for e in CATALOGUE {
+            assert!(seen.insert(e.code), "duplicate {}", e.code);
+            let (prefix, name) = e.code.split_once('.').unwrap();
+            assert!(["CONN", "AUTH", "AUTHZ", "MQTT", "SEC", "TLS"].contains(&prefix));
+            assert!(name.chars().all(|c| c.is_ascii_uppercase() || c == '_'));
+            assert!(!e.steps.is_empty(), "{} has no next step", e.code);
+        }
+    }
+
+    #[test]
+    fn the_issue_codes_are_all_here() {
+        for code in [
+            "CONN.NOT_TLS",
+            "CONN.SNI_MISSING",
+            "CONN.SNI_MISMATCH",
+            "CONN.LEGACY_ENDPOINT",
+            "CONN.ALPN_REQUIRED",
+            "CONN.WRONG_PROTOCOL",
+            "CONN.PROTOCOL_VERSION",
+            "CONN.NO_SHARED_CIPHER",
+            "CONN.UPSTREAM_UNREACHABLE",
+            "AUTH.SERVER_CERT_UNTRUSTED",
+            "AUTH.SERVER_NAME_MISMATCH",
+            "AUTH.CLIENT_CERT_MISSING",
+            "AUTH.CLIENT_CERT_REJECTED",
+            "AUTH.CLIENT_CERT_EXPIRED",
+            "AUTHZ.CONNECT_DENIED",
+            "AUTHZ.PUBLISH_DENIED",
+            "AUTHZ.SUBSCRIBE_DENIED",
+            "MQTT.CONNECT_REFUSED",
+            "MQTT.MALFORMED",
+            "MQTT.AWS_LIMIT",
+            "MQTT.SESSION_TAKEN_OVER",
+            "SEC.CUSTOM_DOMAIN_TOO_MANY_NAMES",
+        ] {
+            assert!(entry(code).is_some(), "{code} missing");
+        }
+    }
+
+    #[test]
+    fn templates_are_filled_with_the_connections_values() {
+        let v = Values {
+            endpoint: Some("abc123example-ats.iot.us-east-1.amazonaws.com".into()),
+            cert_id: Some("ab".repeat(32)),
+            client_id: Some("good".into()),
+            topic: Some("devices/other/telemetry".into()),
+            ..Values::default()
+        };
+        let publish = entry("AUTHZ.PUBLISH_DENIED").unwrap().steps[0];
+        assert_eq!(
+            fill(publish, &v),
+            format!(
+                "Allow iot:Publish on arn:aws:iot:us-east-1:ACCOUNT:topic/devices/other/telemetry in the policy attached to certificate {}.",
+                "ab".repeat(32)
+            )
+        );
+        assert_eq!(
+            fill(DESCRIBE_CERT, &Values::default()),
+            "aws iot describe-certificate --certificate-id CERTIFICATE_ID   # status must be ACTIVE"
+        );
+        assert_eq!(region_of("a1b2-ats.iot.eu-west-1.amazonaws.com").as_deref(), Some("eu-west-1"));
+        assert_eq!(region_of("a3ipc50fnth9og.iot.cn-north-1.amazonaws.com.cn").as_deref(), Some("cn-north-1"));
+        assert_eq!(region_of("mqtt.example.com"), None);
+    }
+}

@@ -1,0 +1,386 @@
+//! Rules for the guide's Connection section: TCP, the ClientHello and what the device sends.
+
+use super::facts::{version_label, Context, Facts};
+use super::finding::{Certainty, Finding, Severity};
+use super::names;
+use crate::event::{AppProtocol, Side};
+use crate::tls::SniForm;
+
+/// The TLS 1.2 suites of AWS IoT Core's default policy (IoTSecurityPolicy_TLS13_1_2_2022_10),
+/// and the TLS 1.3 ones.
+const AWS_POLICY_SUITES: &[u16] = &[
+    0x1301, 0x1302, 0x1303, // TLS 1.3
+    0xc02f, 0xc027, 0xc013, 0xc030, 0xc028, 0xc014, // ECDHE-RSA
+    0x009c, 0x003c, 0x002f, 0x009d, 0x003d, 0x0035, // RSA
+    0xc02b, 0xc023, 0xc009, 0xc02c, 0xc024, 0xc00a, // ECDHE-ECDSA
+];
+
+pub fn rules(f: &Facts, ctx: &Context, out: &mut Vec<Finding>) {
+    tcp_refused(f, out);
+    not_tls(f, out);
+    sni(f, ctx, out);
+    alpn(f, ctx, out);
+    wrong_protocol(f, ctx, out);
+    versions_and_suites(f, out);
+    handshake_aborted(f, out);
+    no_answer(f, out);
+    truncated(f, out);
+}
+
+fn tcp_refused(f: &Facts, out: &mut Vec<Finding>) {
+    if f.first_data[0].is_some() || f.first_data[1].is_some() {
+        return;
+    }
+    if let Some(rst) = f.closed_by(Side::Endpoint).filter(|e| e.kind.is_tcp_close()) {
+        if matches!(rst.kind, crate::event::EventKind::TcpRst) && f.opened {
+            out.push(
+                Finding::new(
+                    "CONN.TCP_REFUSED",
+                    "The endpoint answered the connection attempt with a reset: nothing accepts connections there.",
+                )
+                .evidence(f.t(rst), "reset from the endpoint before any byte"),
+            );
+        }
+    }
+}
+
+fn not_tls(f: &Facts, out: &mut Vec<Finding>) {
+    let Some((first, proto)) = f.protocol[0] else {
+        return;
+    };
+    if proto == AppProtocol::Tls {
+        return;
+    }
+    let endpoint_answered_in_kind = f.protocol[1].is_some_and(|(_, p)| p == proto);
+    let what = match proto {
+        AppProtocol::Mqtt => "plain MQTT",
+        AppProtocol::Http => "plain HTTP",
+        _ => "bytes that are not TLS",
+    };
+    let mut finding = if endpoint_answered_in_kind {
+        Finding::new(
+            "CONN.NOT_TLS",
+            format!("The device speaks {what} without TLS, and this endpoint answers it. AWS IoT Core accepts only TLS, so the same device would fail there."),
+        )
+        .severity(Severity::Warning)
+    } else {
+        let close = f.closed_by(Side::Endpoint);
+        let mut fd = Finding::new(
+            "CONN.NOT_TLS",
+            format!("The device sent {what} where a TLS ClientHello was expected{}.",
+                match close {
+                    Some(c) if !f.endpoint_sent_bytes() => format!(
+                        "; the endpoint closed the connection {:.1} ms later without sending a byte",
+                        (f.t(c) - f.t(first)) * 1000.0
+                    ),
+                    _ => String::new(),
+                }),
+        );
+        if close.is_none() && f.endpoint_sent_bytes() {
+            fd = fd.certainty(Certainty::Likely);
+        }
+        fd
+    };
+    finding = finding.evidence(f.t(first), format!("device's first bytes are {proto}"));
+    if let Some(c) = f.closed_by(Side::Endpoint) {
+        finding = finding.evidence(f.t(c), "endpoint closed the connection");
+    }
+    out.push(finding);
+}
+
+fn sni(f: &Facts, ctx: &Context, out: &mut Vec<Finding>) {
+    let Some((ch_ev, ch)) = f.client_hello else {
+        return;
+    };
+    let t = f.t(ch_ev);
+    match ch.sni_form {
+        SniForm::Absent | SniForm::Empty => {
+            let needs_sni = ctx.custom_domain
+                || ctx
+                    .expected_endpoint
+                    .as_deref()
+                    .is_some_and(|e| !names::is_aws_iot_host(e));
+            let why = if needs_sni {
+                "A custom domain is in use, and AWS IoT Core applies a domain configuration only by SNI, so this connection fails."
+            } else {
+                "AWS IoT Core's default endpoint accepts it, but custom domains, multi-account certificates and configured TLS policies need the SNI."
+            };
+            out.push(
+                Finding::new(
+                    "CONN.SNI_MISSING",
+                    format!(
+                        "The device's ClientHello carries {}. {why}",
+                        if ch.sni_form == SniForm::Empty { "an empty server_name" } else { "no server_name (SNI)" }
+                    ),
+                )
+                .severity(if needs_sni { Severity::Error } else { Severity::Warning })
+                .evidence(t, "ClientHello without server_name"),
+            );
+        }
+        SniForm::IpLiteral => out.push(
+            Finding::new(
+                "CONN.SNI_MISMATCH",
+                format!(
+                    "The device sent the IP address {} as its server name. SNI must be a host name (RFC 6066); AWS IoT Core needs the endpoint's name to choose the account and domain configuration.",
+                    ch.sni.as_deref().unwrap_or("?")
+                ),
+            )
+            .evidence(t, format!("SNI {}", ch.sni.as_deref().unwrap_or("?"))),
+        ),
+        SniForm::HostName | SniForm::Several => {
+            let sni = ch.sni.as_deref().unwrap_or_default();
+            if ch.sni_form == SniForm::Several {
+                out.push(
+                    Finding::new(
+                        "CONN.SNI_MISMATCH",
+                        format!("The ClientHello names {} servers ({}); only one is allowed.", ch.sni_names.len(), ch.sni_names.join(", ")),
+                    )
+                    .severity(Severity::Warning)
+                    .evidence(t, "server_name with several names"),
+                );
+            }
+            if let Some(expected) = ctx.expected_endpoint.as_deref() {
+                if !sni.eq_ignore_ascii_case(expected) {
+                    out.push(
+                        Finding::new(
+                            "CONN.SNI_MISMATCH",
+                            format!("The device asked for {sni}, but the endpoint is {expected}."),
+                        )
+                        .evidence(t, format!("SNI {sni}")),
+                    );
+                }
+            } else if names::is_aws_iot_host(sni) && names::endpoint_kind(sni) != names::EndpointKind::Data {
+                out.push(
+                    Finding::new(
+                        "CONN.SNI_MISMATCH",
+                        format!("{sni} is an AWS IoT {} endpoint, not the data endpoint MQTT connects to.", names::endpoint_kind(sni).label()),
+                    )
+                    .evidence(t, format!("SNI {sni}")),
+                );
+            } else if !names::is_aws_iot_host(sni) && !ctx.custom_domain {
+                out.push(
+                    Finding::new(
+                        "CONN.SNI_MISMATCH",
+                        format!("{sni} is not an AWS IoT data endpoint name; that is fine only if it is a custom domain (pass --endpoint to check it)."),
+                    )
+                    .severity(Severity::Info)
+                    .certainty(Certainty::Possible)
+                    .evidence(t, format!("SNI {sni}")),
+                );
+            }
+            let host = ctx.expected_endpoint.as_deref().unwrap_or(sni);
+            if names::is_aws_iot_host(sni) && names::is_legacy_data_endpoint(sni) {
+                out.push(
+                    Finding::new(
+                        "CONN.LEGACY_ENDPOINT",
+                        format!("{sni} is a legacy iot:Data endpoint (no -ats). AWS IoT Core supports only iot:Data-ATS endpoints."),
+                    )
+                    .evidence(t, format!("SNI {sni}")),
+                );
+            } else if host != sni && names::is_legacy_data_endpoint(host) {
+                out.push(
+                    Finding::new(
+                        "CONN.LEGACY_ENDPOINT",
+                        format!("The expected endpoint {host} is a legacy iot:Data endpoint (no -ats)."),
+                    )
+                    .evidence(t, "--endpoint"),
+                );
+            }
+        }
+    }
+}
+
+fn alpn(f: &Facts, ctx: &Context, out: &mut Vec<Finding>) {
+    let Some((ch_ev, ch)) = f.client_hello else {
+        return;
+    };
+    if f.endpoint_port != Some(443) {
+        return;
+    }
+    let aws = ch.sni.as_deref().is_some_and(names::is_aws_iot_host)
+        || ctx.expected_endpoint.as_deref().is_some_and(names::is_aws_iot_host);
+    if !aws {
+        return;
+    }
+    let ok = ch
+        .alpn
+        .iter()
+        .any(|p| p == "x-amzn-mqtt-ca" || p == "x-amzn-http-ca" || p == "mqtt");
+    if !ok {
+        let offered = if ch.alpn.is_empty() {
+            "no ALPN".to_string()
+        } else {
+            format!("ALPN {}", ch.alpn.join(", "))
+        };
+        out.push(
+            Finding::new(
+                "CONN.ALPN_REQUIRED",
+                format!("The device connects to port 443 with {offered}; AWS IoT Core needs x-amzn-mqtt-ca there for MQTT with a client certificate."),
+            )
+            .evidence(f.t(ch_ev), offered),
+        );
+    }
+}
+
+fn wrong_protocol(f: &Facts, ctx: &Context, out: &mut Vec<Finding>) {
+    let Some((ev, proto)) = f.inner_protocol[0] else {
+        return;
+    };
+    let port = f.endpoint_port;
+    let aws = f.sni().is_some_and(names::is_aws_iot_host)
+        || ctx.expected_endpoint.as_deref().is_some_and(names::is_aws_iot_host);
+    let alpn_http = f
+        .client_hello
+        .is_some_and(|(_, h)| h.alpn.iter().any(|a| a == "x-amzn-http-ca"));
+    let problem = match (proto, port) {
+        (AppProtocol::Mqtt, Some(8443)) if aws => Some("MQTT to port 8443, which AWS IoT Core reserves for HTTPS publishing"),
+        (AppProtocol::Mqtt, Some(443)) if alpn_http => Some("MQTT on a connection that asked for HTTPS (ALPN x-amzn-http-ca)"),
+        (AppProtocol::Http, Some(8883) | Some(1883)) => Some("HTTP to an MQTT port"),
+        _ => None,
+    };
+    if let Some(p) = problem {
+        out.push(
+            Finding::new("CONN.WRONG_PROTOCOL", format!("The device sends {p}."))
+                .evidence(f.t(ev), format!("decrypted application data is {proto}")),
+        );
+    }
+}
+
+fn versions_and_suites(f: &Facts, out: &mut Vec<Finding>) {
+    let Some((ch_ev, ch)) = f.client_hello else {
+        return;
+    };
+    let highest = ch.highest_version();
+    let version_alert = f.alerts.iter().find(|a| a.description == Some(70));
+    if highest < 0x0303 || version_alert.is_some() {
+        let mut fd = Finding::new(
+            "CONN.PROTOCOL_VERSION",
+            format!(
+                "The device offers {} at most; AWS IoT Core accepts TLS 1.2 and TLS 1.3 only.",
+                version_label(highest)
+            ),
+        )
+        .evidence(f.t(ch_ev), format!("ClientHello, highest version {}", version_label(highest)));
+        if let Some(a) = version_alert {
+            fd = fd.evidence(f.t(a.event), format!("protocol_version alert from the {}", a.from));
+            if highest >= 0x0303 {
+                fd.summary = format!(
+                    "The {} refused the TLS version (protocol_version alert); the device offers up to {}.",
+                    a.from,
+                    version_label(highest)
+                );
+            }
+        }
+        out.push(fd);
+        return;
+    }
+    let offered: Vec<u16> = ch.cipher_suites.iter().map(|c| c.id).collect();
+    let in_policy = offered.iter().any(|c| AWS_POLICY_SUITES.contains(c));
+    let early_failure = f.server_hello.is_none()
+        && f
+            .alert_from(Side::Endpoint)
+            .is_some_and(|a| a.description == Some(40));
+    if early_failure {
+        let a = f.alert_from(Side::Endpoint).map(|a| f.t(a.event)).unwrap_or(0.0);
+        let mut fd = Finding::new(
+            "CONN.NO_SHARED_CIPHER",
+            "The endpoint answered the ClientHello with handshake_failure before choosing anything: it found nothing it accepts in the device's offer.",
+        )
+        .certainty(Certainty::Likely)
+        .evidence(f.t(ch_ev), format!("ClientHello with {} cipher suites", offered.len()))
+        .evidence(a, "handshake_failure from the endpoint, no ServerHello")
+        .candidates([
+            "no cipher suite in common",
+            "no key-exchange group or signature algorithm in common",
+            "a server name (SNI) the endpoint does not serve",
+        ])
+        .settle("openssl s_client -connect ENDPOINT:8883 -servername ENDPOINT shows what the endpoint accepts; compare with the device's cipher list");
+        if !in_policy {
+            fd.certainty = Certainty::Certain;
+            fd.candidates.clear();
+            fd.settle = None;
+        }
+        out.push(fd);
+    } else if !in_policy && !offered.is_empty() {
+        let worked = f.server_hello.is_some();
+        out.push(
+            Finding::new(
+                "CONN.NO_SHARED_CIPHER",
+                "None of the device's cipher suites is in AWS IoT Core's TLS policies; an AWS endpoint would refuse the handshake.",
+            )
+            .severity(if worked { Severity::Warning } else { Severity::Error })
+            .evidence(f.t(ch_ev), format!("offered: {}", ch.cipher_suites.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", "))),
+        );
+    }
+}
+
+fn handshake_aborted(f: &Facts, out: &mut Vec<Finding>) {
+    let Some((ch_ev, _)) = f.client_hello else {
+        return;
+    };
+    if f.server_hello.is_some() || !f.alerts.is_empty() {
+        return;
+    }
+    let Some((Side::Endpoint, close)) = f.first_close() else {
+        return;
+    };
+    out.push(
+        Finding::new(
+            "CONN.HANDSHAKE_ABORTED",
+            format!(
+                "The endpoint closed the connection {:.1} ms after the ClientHello without a TLS alert.",
+                (f.t(close) - f.t(ch_ev)) * 1000.0
+            ),
+        )
+        .certainty(Certainty::Likely)
+        .evidence(f.t(ch_ev), "ClientHello")
+        .evidence(f.t(close), "endpoint closed, no ServerHello and no alert")
+        .candidates([
+            "the endpoint does not speak TLS on this port",
+            "the endpoint (or a middlebox) rejected the server name or another part of the hello",
+        ])
+        .settle("openssl s_client against the same host and port shows whether TLS is served there"),
+    );
+}
+
+fn no_answer(f: &Facts, out: &mut Vec<Finding>) {
+    let Some(first) = f.first_data[0] else {
+        return;
+    };
+    if f.endpoint_sent_bytes() || f.closed_by(Side::Endpoint).is_some() {
+        return;
+    }
+    // A device that gave up (closed) shortly after its bytes still got no answer.
+    let last = f.trace.last_ts.map_or(0.0, |t| f.trace.relative(t));
+    out.push(
+        Finding::new(
+            "CONN.NO_ANSWER",
+            format!(
+                "The device sent its first bytes and the endpoint sent nothing back in the {:.1} s that were seen.",
+                last - f.t(first)
+            ),
+        )
+        .certainty(Certainty::Likely)
+        .evidence(f.t(first), "device's first bytes")
+        .candidates([
+            "a firewall drops the traffic",
+            "the endpoint hangs",
+            "the capture missed the endpoint's side",
+        ]),
+    );
+}
+
+fn truncated(f: &Facts, out: &mut Vec<Finding>) {
+    let midstream = !f.opened && f.first_data[0].is_some();
+    if f.gaps == 0 && !midstream {
+        return;
+    }
+    let mut parts = Vec::new();
+    if midstream {
+        parts.push("the capture starts after the connection was opened".to_string());
+    }
+    if f.gaps > 0 {
+        parts.push(format!("{} bytes were missed", f.gaps));
+    }
+    out.push(Finding::new("CONN.TRUNCATED", format!("Part of the connection was not seen: {}.", parts.join("; "))));
+}

@@ -1,0 +1,249 @@
+//! The facts of a trace that the rules ask about, gathered in one pass.
+//!
+//! Rules stay short when they can ask "did the endpoint close first?" or "what did the device
+//! send after the endpoint's certificate?" instead of walking events themselves.
+
+use crate::cert::Certificate;
+use crate::event::{AppProtocol, Direction, EncryptedPhase, Event, EventKind, Side};
+use crate::mqtt::{Body, Packet, PacketType};
+use crate::tls::{ClientHello, ServerHello};
+use crate::trace::Trace;
+
+/// What the user told us about the connection.
+#[derive(Clone, Debug, Default)]
+pub struct Context {
+    /// The endpoint the device should be talking to (`--endpoint`).
+    pub expected_endpoint: Option<String>,
+    /// A custom domain configuration is in use (SNI required, four-name limit).
+    pub custom_domain: bool,
+}
+
+pub struct Alert<'a> {
+    pub event: &'a Event,
+    pub from: Side,
+    /// `None` when the alert was encrypted.
+    pub description: Option<u8>,
+    pub name: Option<&'static str>,
+}
+
+pub struct Facts<'a> {
+    pub trace: &'a Trace,
+    pub endpoint_port: Option<u16>,
+    pub opened: bool,
+    /// First Protocol event of each direction (outer layer).
+    pub protocol: [Option<(&'a Event, AppProtocol)>; 2],
+    /// First Protocol event of each direction inside TLS (decrypted).
+    pub inner_protocol: [Option<(&'a Event, AppProtocol)>; 2],
+    pub client_hello: Option<(&'a Event, &'a ClientHello)>,
+    /// The ServerHello that is not a HelloRetryRequest.
+    pub server_hello: Option<(&'a Event, &'a ServerHello)>,
+    pub server_chain: Option<(&'a Event, &'a [Certificate])>,
+    pub device_chain: Option<(&'a Event, &'a [Certificate])>,
+    pub cert_request: Option<&'a Event>,
+    pub alerts: Vec<Alert<'a>>,
+    /// Encrypted records, each direction.
+    pub encrypted: [Vec<&'a Event>; 2],
+    pub mqtt: Vec<(&'a Event, &'a Packet)>,
+    pub mqtt_malformed: Vec<&'a Event>,
+    /// First FIN or RST from each side.
+    pub close: [Option<&'a Event>; 2],
+    pub gaps: u64,
+    /// First byte-carrying event of each direction.
+    pub first_data: [Option<&'a Event>; 2],
+    pub any_decrypted: bool,
+}
+
+impl<'a> Facts<'a> {
+    pub fn new(trace: &'a Trace) -> Facts<'a> {
+        let mut f = Facts {
+            trace,
+            endpoint_port: trace.identity.endpoint.map(|a| a.port()),
+            opened: false,
+            protocol: [None, None],
+            inner_protocol: [None, None],
+            client_hello: None,
+            server_hello: None,
+            server_chain: None,
+            device_chain: None,
+            cert_request: None,
+            alerts: Vec::new(),
+            encrypted: [Vec::new(), Vec::new()],
+            mqtt: Vec::new(),
+            mqtt_malformed: Vec::new(),
+            close: [None, None],
+            gaps: 0,
+            first_data: [None, None],
+            any_decrypted: false,
+        };
+        for e in trace.events() {
+            let d = e.dir.index();
+            f.any_decrypted |= e.decrypted;
+            match &e.kind {
+                EventKind::TcpOpen => f.opened = true,
+                EventKind::TcpFin | EventKind::TcpRst => {
+                    f.close[d].get_or_insert(e);
+                }
+                EventKind::Gap { bytes } => f.gaps += bytes,
+                EventKind::Protocol { protocol, .. } => {
+                    let slot = if e.decrypted {
+                        &mut f.inner_protocol[d]
+                    } else {
+                        &mut f.protocol[d]
+                    };
+                    slot.get_or_insert((e, *protocol));
+                    f.first_data[d].get_or_insert(e);
+                }
+                EventKind::ClientHello(h) if e.dir == Direction::DeviceToEndpoint => {
+                    f.client_hello.get_or_insert((e, h));
+                }
+                EventKind::ServerHello(h) if !h.hello_retry_request => {
+                    f.server_hello.get_or_insert((e, h));
+                }
+                EventKind::Certificate { chain, .. } => {
+                    let slot = match e.dir {
+                        Direction::EndpointToDevice => &mut f.server_chain,
+                        Direction::DeviceToEndpoint => &mut f.device_chain,
+                    };
+                    slot.get_or_insert((e, chain.as_slice()));
+                }
+                EventKind::CertificateRequest { .. } => {
+                    f.cert_request.get_or_insert(e);
+                }
+                EventKind::Alert {
+                    description, name, ..
+                } => f.alerts.push(Alert {
+                    event: e,
+                    from: e.dir.sender(),
+                    description: *description,
+                    name: *name,
+                }),
+                EventKind::Encrypted { .. } => f.encrypted[d].push(e),
+                EventKind::Mqtt(p) => f.mqtt.push((e, p)),
+                EventKind::MqttMalformed { .. } => f.mqtt_malformed.push(e),
+                _ => {}
+            }
+        }
+        f
+    }
+
+    pub fn t(&self, e: &Event) -> f64 {
+        self.trace.relative(e.ts)
+    }
+
+    pub fn closed_by(&self, side: Side) -> Option<&'a Event> {
+        self.close[side_dir(side).index()]
+    }
+
+    /// The side that closed first, and its close event.
+    pub fn first_close(&self) -> Option<(Side, &'a Event)> {
+        let dev = self.close[0].map(|e| (Side::Device, e));
+        let end = self.close[1].map(|e| (Side::Endpoint, e));
+        match (dev, end) {
+            (Some(a), Some(b)) => Some(if b.1.ts < a.1.ts { b } else { a }),
+            (a, b) => a.or(b),
+        }
+    }
+
+    pub fn tls13(&self) -> bool {
+        self.server_hello.is_some_and(|(_, h)| h.version == 0x0304)
+    }
+
+    pub fn sni(&self) -> Option<&'a str> {
+        self.client_hello.and_then(|(_, h)| h.sni.as_deref())
+    }
+
+    /// The first readable alert from a side, or any alert when `readable_only` is false.
+    pub fn alert_from(&self, side: Side) -> Option<&Alert<'a>> {
+        self.alerts.iter().find(|a| a.from == side)
+    }
+
+    /// The protocol the device spoke inside TLS (decrypted), or outside it.
+    pub fn device_app_protocol(&self) -> Option<AppProtocol> {
+        self.inner_protocol[0]
+            .or(self.protocol[0])
+            .map(|(_, p)| p)
+            .filter(|p| *p != AppProtocol::Tls)
+    }
+
+    /// Did any bytes at all come from the endpoint?
+    pub fn endpoint_sent_bytes(&self) -> bool {
+        self.first_data[1].is_some()
+    }
+
+    pub fn packets(&self, dir: Direction, t: PacketType) -> impl Iterator<Item = &(&'a Event, &'a Packet)> {
+        self.mqtt
+            .iter()
+            .filter(move |(e, p)| e.dir == dir && p.packet_type == t)
+    }
+
+    pub fn connect(&self) -> Option<(&'a Event, &'a crate::mqtt::Connect)> {
+        self.mqtt.iter().find_map(|(e, p)| match &p.body {
+            Body::Connect(c) if e.dir == Direction::DeviceToEndpoint => Some((*e, c)),
+            _ => None,
+        })
+    }
+
+    pub fn mqtt_level(&self) -> u8 {
+        self.connect().map_or(4, |(_, c)| c.protocol_level)
+    }
+
+    /// TLS 1.3 without keys: the device's encrypted records that came after the endpoint's
+    /// first encrypted flight and before any application data from the endpoint — its
+    /// Certificate, CertificateVerify and Finished.
+    pub fn device_encrypted_flight(&self) -> Vec<&'a Event> {
+        let Some(first_server) = self.encrypted[1].first() else {
+            return Vec::new();
+        };
+        self.encrypted[0]
+            .iter()
+            .copied()
+            .filter(|e| e.ts >= first_server.ts)
+            .take_while(|e| match &e.kind {
+                EventKind::Encrypted { phase, .. } => *phase == EncryptedPhase::Handshake,
+                _ => false,
+            })
+            .collect()
+    }
+
+    /// The total size of encrypted events' bytes.
+    pub fn encrypted_bytes(events: &[&Event]) -> u64 {
+        events
+            .iter()
+            .map(|e| match e.kind {
+                EventKind::Encrypted { bytes, .. } => bytes,
+                _ => 0,
+            })
+            .sum()
+    }
+}
+
+pub fn side_dir(side: Side) -> Direction {
+    match side {
+        Side::Device => Direction::DeviceToEndpoint,
+        Side::Endpoint => Direction::EndpointToDevice,
+    }
+}
+
+/// `TLS 1.2`, `TLS 1.0`, `SSL 3.0`, or hex.
+pub fn version_label(v: u16) -> String {
+    match v {
+        0x0300 => "SSL 3.0".into(),
+        0x0301 => "TLS 1.0".into(),
+        0x0302 => "TLS 1.1".into(),
+        0x0303 => "TLS 1.2".into(),
+        0x0304 => "TLS 1.3".into(),
+        _ => format!("0x{v:04x}"),
+    }
+}
+
+/// Is this record, by its size alone, most likely an encrypted alert? An alert is two bytes of
+/// plaintext; with the AEAD suites AWS IoT allows it becomes 19 bytes in TLS 1.3 (content type
+/// byte and a 16-byte tag), and 18 or 26 bytes in TLS 1.2 (ChaCha20 or AES-GCM with its
+/// explicit nonce). A CONNACK, the smallest MQTT answer, is at least four bytes.
+pub fn looks_like_encrypted_alert(record_len: u32, tls13: bool) -> bool {
+    if tls13 {
+        record_len == 19
+    } else {
+        record_len == 18 || record_len == 26
+    }
+}

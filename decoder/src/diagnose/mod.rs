@@ -1,0 +1,85 @@
+//! Diagnoses: the rules that read a Trace and say, in the guide's terms, what went wrong.
+//!
+//! Rules read the trace only — never a socket or a clock — so a live connection and its
+//! replay give the same findings. Each rule lives with its guide section; the catalogue holds
+//! the words.
+
+pub mod authentication;
+pub mod authorization;
+pub mod catalogue;
+pub mod connection;
+pub mod facts;
+pub mod finding;
+pub mod mqtt_rules;
+pub mod names;
+pub mod registry;
+pub mod security;
+mod tmp_cert;
+
+pub use catalogue::{Entry, Values, CATALOGUE};
+pub use facts::Context;
+pub use finding::{Certainty, Evidence, Finding, Section, Severity};
+pub use registry::ClientIds;
+
+use crate::event::Direction;
+use crate::trace::Trace;
+
+/// The findings for one connection, most severe first.
+pub fn diagnose(trace: &Trace, ctx: &Context) -> Vec<Finding> {
+    let f = facts::Facts::new(trace);
+    let values = values(&f, ctx);
+    let mut out = Vec::new();
+    connection::rules(&f, ctx, &mut out);
+    authentication::rules(&f, ctx, &mut out);
+    authorization::rules(&f, &values, &mut out);
+    mqtt_rules::rules(&f, &mut out);
+    security::rules(&f, ctx, &mut out);
+    for fd in &mut out {
+        if fd.next_steps.is_empty() {
+            if let Some(e) = catalogue::entry(fd.code) {
+                fd.next_steps = e.steps.iter().map(|s| catalogue::fill(s, &values)).collect();
+            }
+        }
+    }
+    // Stable order: severity, then the time of the first evidence.
+    out.sort_by(|a, b| {
+        b.severity.cmp(&a.severity).then_with(|| {
+            let ta = a.evidence.first().map_or(0.0, |e| e.t);
+            let tb = b.evidence.first().map_or(0.0, |e| e.t);
+            ta.total_cmp(&tb)
+        })
+    });
+    out
+}
+
+/// The connection's own values for the next-step templates.
+pub fn values(f: &facts::Facts, ctx: &Context) -> Values {
+    let device_leaf = f
+        .device_chain
+        .and_then(|(_, c)| c.first())
+        .filter(|c| c.parse_error.is_none());
+    Values {
+        endpoint: ctx
+            .expected_endpoint
+            .clone()
+            .or_else(|| f.sni().map(str::to_string))
+            .or_else(|| f.trace.identity.endpoint_name.clone()),
+        port: f.endpoint_port,
+        sni: f.sni().map(str::to_string),
+        cert_id: device_leaf.map(|c| c.sha256.clone()),
+        client_id: f.connect().map(|(_, c)| c.client_id.clone()),
+        topic: f
+            .mqtt
+            .iter()
+            .find_map(|(e, p)| match &p.body {
+                crate::mqtt::Body::Publish(x) if e.dir == Direction::DeviceToEndpoint => Some(x.topic.clone()),
+                _ => None,
+            }),
+        filter: None,
+    }
+}
+
+/// The worst severity among findings, if any.
+pub fn worst(findings: &[Finding]) -> Option<Severity> {
+    findings.iter().map(|f| f.severity).max()
+}

@@ -1,0 +1,190 @@
+//! Rules about the MQTT session itself: refusals, malformed packets, AWS IoT's limits and
+//! client ids taken over.
+
+use super::authorization::code_text;
+use super::facts::Facts;
+use super::finding::{Finding, Severity};
+use crate::event::{Direction, EventKind};
+use crate::mqtt::{Body, Packet, PacketType};
+
+pub fn rules(f: &Facts, out: &mut Vec<Finding>) {
+    connect_refused(f, out);
+    malformed(f, out);
+    aws_limits(f, out);
+    session_taken_over(f, out);
+}
+
+fn connect_refused(f: &Facts, out: &mut Vec<Finding>) {
+    let level = f.mqtt_level();
+    for (ev, p) in f.packets(Direction::EndpointToDevice, PacketType::Connack) {
+        let Body::Connack(a) = &p.body else { continue };
+        let auth = if level >= 5 { a.code == 0x87 } else { a.code == 5 };
+        if a.code == 0 || auth {
+            continue;
+        }
+        let mut fd = Finding::new(
+            "MQTT.CONNECT_REFUSED",
+            format!("The endpoint refused CONNECT: CONNACK {} ({}).", code_text(level, a.code), a.reason),
+        );
+        if let Some((cev, c)) = f.connect() {
+            fd = fd.evidence(
+                f.t(cev),
+                format!("CONNECT protocol {} level {} client_id={:?}", c.protocol_name, c.protocol_level, c.client_id),
+            );
+            if !(3..=5).contains(&c.protocol_level) {
+                fd.summary.push_str(&format!(
+                    " The device asked for MQTT protocol level {}; AWS IoT Core speaks 3.1.1 (level 4) and 5.",
+                    c.protocol_level
+                ));
+            }
+        }
+        out.push(fd.evidence(f.t(ev), format!("CONNACK {}", code_text(level, a.code))));
+    }
+}
+
+fn malformed(f: &Facts, out: &mut Vec<Finding>) {
+    for ev in &f.mqtt_malformed {
+        if let EventKind::MqttMalformed { offset, reason } = &ev.kind {
+            out.push(
+                Finding::new(
+                    "MQTT.MALFORMED",
+                    format!("The {} sent a malformed MQTT packet at byte {offset}: {reason}.", ev.dir.sender()),
+                )
+                .evidence(f.t(ev), reason.clone()),
+            );
+        }
+    }
+    for (ev, p) in &f.mqtt {
+        if p.problems.is_empty() {
+            continue;
+        }
+        out.push(
+            Finding::new(
+                "MQTT.MALFORMED",
+                format!(
+                    "The {}'s {} at byte {} breaks the MQTT specification: {}.",
+                    ev.dir.sender(),
+                    p.packet_type.name(),
+                    p.offset,
+                    p.problems.join("; ")
+                ),
+            )
+            .severity(Severity::Warning)
+            .evidence(f.t(ev), p.packet_type.name()),
+        );
+    }
+}
+
+/// AWS IoT Core's limits, checked on what the device sends.
+fn limit_problems(p: &Packet) -> Vec<String> {
+    let mut v = Vec::new();
+    let topic_check = |topic: &str, v: &mut Vec<String>| {
+        let slashes = topic.matches('/').count();
+        // The Basic Ingest prefix does not count.
+        let counted = topic
+            .strip_prefix("$aws/rules/")
+            .and_then(|r| r.split_once('/').map(|(_, rest)| rest))
+            .unwrap_or(topic);
+        if counted.len() > 256 {
+            v.push(format!("topic of {} bytes (limit 256)", counted.len()));
+        }
+        let counted_slashes = if counted.len() == topic.len() { slashes } else { counted.matches('/').count() };
+        if counted_slashes > 7 {
+            v.push(format!("topic with {counted_slashes} slashes (limit 7): {topic}"));
+        }
+    };
+    match &p.body {
+        Body::Connect(c) => {
+            if !(30..=1200).contains(&c.keep_alive) {
+                v.push(match c.keep_alive {
+                    0 => "keep-alive 0 (AWS IoT uses 1200 s instead)".to_string(),
+                    k if k < 30 => format!("keep-alive {k} s (AWS IoT raises it to 30 s)"),
+                    k => format!("keep-alive {k} s (AWS IoT uses 1200 s instead)"),
+                });
+            }
+            if c.client_id.len() > 128 {
+                v.push(format!("client id of {} bytes (limit 128)", c.client_id.len()));
+            }
+            if let Some(w) = &c.will {
+                if w.qos == 2 {
+                    v.push("will QoS 2 (AWS IoT supports QoS 0 and 1)".to_string());
+                }
+                topic_check(&w.topic, &mut v);
+            }
+        }
+        Body::Publish(x) => {
+            if p.qos == 2 {
+                v.push(format!("PUBLISH QoS 2 on {} (AWS IoT supports QoS 0 and 1; no PUBACK comes back)", x.topic));
+            }
+            if x.payload_len > 128 * 1024 {
+                v.push(format!("payload of {} bytes (limit 128 KB)", x.payload_len));
+            }
+            topic_check(&x.topic, &mut v);
+        }
+        Body::Subscribe(s) => {
+            if s.filters.len() > 8 {
+                v.push(format!("{} filters in one SUBSCRIBE (limit 8)", s.filters.len()));
+            }
+            for sub in &s.filters {
+                if sub.qos == 2 {
+                    v.push(format!("subscription QoS 2 on {} (AWS IoT grants at most QoS 1)", sub.filter));
+                }
+                topic_check(&sub.filter, &mut v);
+            }
+        }
+        _ => {}
+    }
+    v
+}
+
+fn aws_limits(f: &Facts, out: &mut Vec<Finding>) {
+    let mut problems = Vec::new();
+    let mut first_t = None;
+    for (ev, p) in &f.mqtt {
+        if ev.dir != Direction::DeviceToEndpoint {
+            continue;
+        }
+        let found = limit_problems(p);
+        if !found.is_empty() {
+            first_t.get_or_insert(f.t(ev));
+            for x in found {
+                if !problems.contains(&x) {
+                    problems.push(x);
+                }
+            }
+        }
+    }
+    if let Some(t) = first_t {
+        let n = problems.len();
+        let shown: Vec<String> = problems.iter().take(5).cloned().collect();
+        let mut fd = Finding::new(
+            "MQTT.AWS_LIMIT",
+            format!(
+                "The device sends what AWS IoT Core would adjust or refuse: {}{}.",
+                shown.join("; "),
+                if n > 5 { format!(" (and {} more)", n - 5) } else { String::new() }
+            ),
+        );
+        for p in shown {
+            fd = fd.evidence(t, p);
+        }
+        out.push(fd);
+    }
+}
+
+fn session_taken_over(f: &Facts, out: &mut Vec<Finding>) {
+    for (ev, p) in f.packets(Direction::EndpointToDevice, PacketType::Disconnect) {
+        if let Body::Disconnect(d) = &p.body {
+            if d.code == 0x8e {
+                let client = f.connect().map(|(_, c)| c.client_id.clone()).unwrap_or_default();
+                out.push(
+                    Finding::new(
+                        "MQTT.SESSION_TAKEN_OVER",
+                        format!("The endpoint disconnected client {client:?} because another connection took over its client id (DISCONNECT 0x8E)."),
+                    )
+                    .evidence(f.t(ev), "DISCONNECT 0x8E Session taken over"),
+                );
+            }
+        }
+    }
+}

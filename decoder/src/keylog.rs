@@ -1,0 +1,126 @@
+//! TLS key logs (SSLKEYLOGFILE, RFC 9850): the secrets that let a capture be decrypted.
+//!
+//! Lines are `LABEL <client random, 64 hex> <secret, hex>`; `#` starts a comment; blank lines,
+//! CRLF and either hex case are accepted. Secrets are matched to a connection by the
+//! ClientHello's random.
+
+use std::collections::HashMap;
+
+/// The secrets logged for one connection (one client random).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Secrets {
+    /// TLS 1.2 (and earlier): the 48-byte master secret (`CLIENT_RANDOM`).
+    pub master_secret: Option<Vec<u8>>,
+    pub client_handshake_traffic_secret: Option<Vec<u8>>,
+    pub server_handshake_traffic_secret: Option<Vec<u8>>,
+    pub client_traffic_secret_0: Option<Vec<u8>>,
+    pub server_traffic_secret_0: Option<Vec<u8>>,
+}
+
+/// Why a key-log line was not used.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LineProblem {
+    pub line: usize,
+    pub message: String,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct KeyLog {
+    by_random: HashMap<[u8; 32], Secrets>,
+    /// Lines that could not be read (labels we do not use are not problems).
+    pub problems: Vec<LineProblem>,
+}
+
+impl KeyLog {
+    pub fn parse(text: &str) -> KeyLog {
+        let mut k = KeyLog::default();
+        k.add_text(text);
+        k
+    }
+
+    /// Adds the lines of a key log (from a file, or a pcapng Decryption Secrets Block).
+    pub fn add_text(&mut self, text: &str) {
+        let lines = text
+            .split('\n')
+            .enumerate()
+            .flat_map(|(i, l)| l.split('\r').map(move |piece| (i, piece)));
+        for (i, raw) in lines {
+            let line = raw.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let mut parts = line.split_ascii_whitespace();
+            let (Some(label), Some(random), Some(secret)) = (parts.next(), parts.next(), parts.next()) else {
+                self.problem(i, "expected LABEL CLIENT_RANDOM SECRET");
+                continue;
+            };
+            let Some(random) = crate::hex::decode(random).and_then(|r| <[u8; 32]>::try_from(r).ok()) else {
+                self.problem(i, "the client random is not 32 bytes of hex");
+                continue;
+            };
+            let Some(secret) = crate::hex::decode(secret).filter(|s| !s.is_empty()) else {
+                self.problem(i, "the secret is not hex");
+                continue;
+            };
+            let entry = self.by_random.entry(random).or_default();
+            let slot = match label {
+                "CLIENT_RANDOM" => &mut entry.master_secret,
+                "CLIENT_HANDSHAKE_TRAFFIC_SECRET" => &mut entry.client_handshake_traffic_secret,
+                "SERVER_HANDSHAKE_TRAFFIC_SECRET" => &mut entry.server_handshake_traffic_secret,
+                "CLIENT_TRAFFIC_SECRET_0" => &mut entry.client_traffic_secret_0,
+                "SERVER_TRAFFIC_SECRET_0" => &mut entry.server_traffic_secret_0,
+                // Early data, exporter and ECH secrets do not help decode what we report.
+                _ => continue,
+            };
+            *slot = Some(secret);
+        }
+    }
+
+    fn problem(&mut self, line: usize, message: &str) {
+        // Only the first few are kept: a wrong file should not fill memory with complaints.
+        if self.problems.len() < 16 {
+            self.problems.push(LineProblem {
+                line: line + 1,
+                message: message.to_string(),
+            });
+        }
+    }
+
+    pub fn get(&self, client_random: &[u8; 32]) -> Option<&Secrets> {
+        self.by_random.get(client_random)
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_random.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_random.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_tls12_and_tls13_labels_with_comments_crlf_and_case() {
+        let r = "00".repeat(32);
+        let r2 = "AB".repeat(32);
+        let text = format!(
+            "# comment\r\n\r\nCLIENT_RANDOM {r} {}\r\nCLIENT_HANDSHAKE_TRAFFIC_SECRET {r2} {}\nSERVER_TRAFFIC_SECRET_0 {} {}\nEXPORTER_SECRET {r2} 00\nbad line\nCLIENT_RANDOM zz 00\n",
+            "11".repeat(48),
+            "22".repeat(32),
+            r2.to_lowercase(),
+            "33".repeat(48)
+        );
+        let k = KeyLog::parse(&text);
+        assert_eq!(k.len(), 2);
+        assert_eq!(k.get(&[0; 32]).unwrap().master_secret.as_deref(), Some(&[0x11; 48][..]));
+        let s = k.get(&[0xab; 32]).unwrap();
+        assert_eq!(s.client_handshake_traffic_secret.as_deref(), Some(&[0x22; 32][..]));
+        assert_eq!(s.server_traffic_secret_0.as_deref(), Some(&[0x33; 48][..]));
+        assert_eq!(k.problems.len(), 2);
+        assert_eq!(k.problems[0].line, 7);
+    }
+}

@@ -1,0 +1,101 @@
+//! Where finished connections go: diagnosed, checked across connections, printed in the
+//! chosen form, and counted for the exit status and the closing summary.
+
+use std::io::{IsTerminal, Write};
+
+use iotscope_decoder::diagnose::{self, ClientIds, Context, Finding, Severity};
+use iotscope_decoder::Trace;
+
+use crate::cli::{Colour, Format, ReportArgs};
+use crate::render::{json, text};
+
+pub struct Reporter<W: Write> {
+    out: W,
+    format: Format,
+    events: bool,
+    style: text::Style,
+    context: Context,
+    client_ids: ClientIds,
+    pub connections: u64,
+    pub by_severity: [u64; 3],
+    pub codes: std::collections::BTreeMap<&'static str, u64>,
+}
+
+impl<W: Write> Reporter<W> {
+    pub fn new(out: W, args: &ReportArgs, is_tty: bool) -> Reporter<W> {
+        let colour = match args.colour {
+            Colour::Always => true,
+            Colour::Never => false,
+            Colour::Auto => is_tty && std::env::var_os("NO_COLOR").is_none(),
+        };
+        Reporter {
+            out,
+            format: args.format,
+            events: args.events,
+            style: text::Style { colour },
+            context: Context {
+                expected_endpoint: args.endpoint.clone(),
+                custom_domain: args.custom_domain,
+            },
+            client_ids: ClientIds::new(),
+            connections: 0,
+            by_severity: [0; 3],
+            codes: Default::default(),
+        }
+    }
+
+    pub fn findings(&mut self, trace: &Trace) -> Vec<Finding> {
+        let mut found = diagnose::diagnose(trace, &self.context);
+        if let Some(f) = self.client_ids.observe(trace) {
+            found.push(f);
+        }
+        found
+    }
+
+    /// Diagnoses and prints one finished connection.
+    pub fn connection(&mut self, trace: &Trace) -> std::io::Result<()> {
+        let found = self.findings(trace);
+        self.connections += 1;
+        for f in &found {
+            self.by_severity[f.severity as usize] += 1;
+            *self.codes.entry(f.code).or_default() += 1;
+        }
+        match self.format {
+            Format::Json => {
+                let v = json::connection(trace, &found, self.events);
+                serde_json::to_writer(&mut self.out, &v)?;
+                writeln!(self.out)?;
+            }
+            Format::Text => {
+                writeln!(self.out, "{}", text::connection(trace, &found, self.style))?;
+            }
+        }
+        self.out.flush()
+    }
+
+    /// A line for people at the end of a text report.
+    pub fn summary(&mut self) -> std::io::Result<()> {
+        if self.format != Format::Text {
+            return Ok(());
+        }
+        let [info, warning, error] = self.by_severity;
+        let codes: Vec<String> = self.codes.iter().map(|(c, n)| if *n > 1 { format!("{c} ×{n}") } else { c.to_string() }).collect();
+        writeln!(
+            self.out,
+            "{} connection{}: {error} error, {warning} warning, {info} info finding{}{}",
+            self.connections,
+            if self.connections == 1 { "" } else { "s" },
+            if error + warning + info == 1 { "" } else { "s" },
+            if codes.is_empty() { String::new() } else { format!(" ({})", codes.join(", ")) }
+        )
+    }
+
+    /// 1 when any finding was an error, else 0.
+    pub fn exit_code(&self) -> u8 {
+        u8::from(self.by_severity[Severity::Error as usize] > 0)
+    }
+}
+
+pub fn stdout_is_tty() -> bool {
+    std::io::stdout().is_terminal()
+}

@@ -1,0 +1,17 @@
+//! Renderers: the two forms every command that reports connections speaks.
+
+pub mod json;
+pub mod text;
+
+/// `TLS 1.2`, `TLS 1.3`, …
+pub fn version_name(v: u16) -> String {
+    iotscope_decoder::diagnose::facts::version_label(v)
+}
+
+/// Bytes as text when they are printable UTF-8, else as hex.
+pub fn text_or_hex(b: &[u8]) -> String {
+    match std::str::from_utf8(b) {
+        Ok(t) if !t.chars().any(|c| c.is_control() && c != '\n' && c != '\t') => t.to_string(),
+        _ => iotscope_decoder::hex::encode(b),
+    }
+}

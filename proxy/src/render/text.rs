@@ -1,0 +1,364 @@
+//! Text for people: a header per connection, a ladder of its events, then its findings.
+//!
+//! Lines are kept within 80 columns where the values allow; colour only when asked (on a TTY).
+
+use std::fmt::Write as _;
+
+use iotscope_decoder::cert::Certificate;
+use iotscope_decoder::diagnose::{Certainty, Finding, Severity};
+use iotscope_decoder::event::{AlertLevel, EncryptedPhase, HandshakeKind};
+use iotscope_decoder::mqtt::{Body, Packet};
+use iotscope_decoder::{tls, Direction, Event, EventKind, Trace};
+
+use super::{text_or_hex, version_name};
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Style {
+    pub colour: bool,
+}
+
+impl Style {
+    fn paint(&self, code: &str, s: &str) -> String {
+        if self.colour {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+    fn bold(&self, s: &str) -> String {
+        self.paint("1", s)
+    }
+    fn dim(&self, s: &str) -> String {
+        self.paint("2", s)
+    }
+    fn severity(&self, sev: Severity) -> String {
+        match sev {
+            Severity::Error => self.paint("1;31", "error"),
+            Severity::Warning => self.paint("1;33", "warning"),
+            Severity::Info => self.paint("36", "info"),
+        }
+    }
+}
+
+/// `→` for device to endpoint, `←` for endpoint to device.
+pub fn arrow(dir: Direction) -> &'static str {
+    match dir {
+        Direction::DeviceToEndpoint => "→",
+        Direction::EndpointToDevice => "←",
+    }
+}
+
+/// The header line(s) of a connection.
+pub fn header(trace: &Trace, style: Style) -> String {
+    let id = &trace.identity;
+    let who = format!(
+        "#{} {} → {}",
+        id.number,
+        id.device.map_or("device ?".to_string(), |a| a.to_string()),
+        id.endpoint.map_or("endpoint ?".to_string(), |a| a.to_string()),
+    );
+    let mut s = style.bold(&who);
+    if let Some(t) = trace.first_ts {
+        let _ = write!(s, "  {}", t.rfc3339());
+    }
+    if let Some(src) = &id.source {
+        let _ = write!(s, "\n   {}", style.dim(src));
+    }
+    let hist = tls::history(trace);
+    if !hist.is_empty() {
+        let _ = write!(s, "\n   history {hist}");
+    }
+    s
+}
+
+/// One ladder line (plus indented detail lines for certificate chains).
+pub fn event_line(trace: &Trace, e: &Event, style: Style) -> String {
+    let t = trace.relative(e.ts);
+    let mark = if e.decrypted { "*" } else { " " };
+    let prefix = format!("  {t:>10.6} {} {mark}", arrow(e.dir));
+    let body = describe(e);
+    let mut lines = body.lines();
+    let mut s = format!("{prefix}{}", lines.next().unwrap_or_default());
+    for l in lines {
+        let _ = write!(s, "\n{:width$}{l}", "", width = prefix.chars().count() + 2);
+    }
+    if let EventKind::Alert { .. } | EventKind::TcpRst = e.kind {
+        s = style.paint("33", &s);
+    }
+    s
+}
+
+/// What one event says, in a few words.
+pub fn describe(e: &Event) -> String {
+    match &e.kind {
+        EventKind::TcpOpen => "TCP connection opened".into(),
+        EventKind::TcpFin => format!("{} closed its side (FIN)", e.dir.sender()),
+        EventKind::TcpRst => format!("{} reset the connection (RST)", e.dir.sender()),
+        EventKind::Gap { bytes } => format!("{bytes} bytes not captured (gap)"),
+        EventKind::Protocol { protocol, first_bytes } => {
+            format!("{} speaks {protocol} (first bytes {first_bytes})", e.dir.sender())
+        }
+        EventKind::Http { line } => format!("HTTP {line}"),
+        EventKind::ClientHello(h) => {
+            let mut s = format!(
+                "ClientHello {} SNI {} ALPN {} {} suites",
+                version_name(h.highest_version()),
+                h.sni.as_deref().unwrap_or("(none)"),
+                if h.alpn.is_empty() { "-".to_string() } else { h.alpn.join(",") },
+                h.cipher_suites.len()
+            );
+            let _ = write!(s, "\nJA3 {}  JA4 {}", h.ja3_hash, h.ja4);
+            s
+        }
+        EventKind::ServerHello(h) if h.hello_retry_request => format!(
+            "HelloRetryRequest group {}",
+            h.key_share_group.as_ref().map_or("?", |g| g.name.as_str())
+        ),
+        EventKind::ServerHello(h) => format!(
+            "ServerHello {} {}{}",
+            version_name(h.version),
+            h.cipher_suite.name,
+            h.alpn.as_deref().map(|a| format!(" ALPN {a}")).unwrap_or_default()
+        ),
+        EventKind::Certificate { chain, issued_by_next, root, root_known } => {
+            if chain.is_empty() {
+                return "Certificate: empty (no certificate to send)".into();
+            }
+            let mut s = format!("Certificate chain of {}", chain.len());
+            for (i, c) in chain.iter().enumerate() {
+                let link = match issued_by_next.get(i).copied().flatten() {
+                    Some(true) => "",
+                    Some(false) => "  (NOT issued by the next)",
+                    None => "",
+                };
+                let _ = write!(s, "\n[{i}] {}{link}", cert_line(c));
+                let _ = write!(s, "\n    issuer {}", c.issuer);
+                let _ = write!(s, "\n    valid {} .. {}", c.not_before, c.not_after);
+                let _ = write!(s, "\n    id {}", c.sha256);
+            }
+            if let Some(r) = root {
+                let _ = write!(s, "\nroot: {r}{}", if *root_known { " (known root)" } else { "" });
+            }
+            s
+        }
+        EventKind::CertificateRequest { ca_names } => {
+            if ca_names.is_empty() {
+                "CertificateRequest (any CA)".into()
+            } else {
+                format!("CertificateRequest for CAs: {}", ca_names.join("; "))
+            }
+        }
+        EventKind::Handshake { kind, len } => format!("{} ({len} bytes)", handshake_name(*kind)),
+        EventKind::ChangeCipherSpec => "ChangeCipherSpec".into(),
+        EventKind::Alert { level, name, description, encrypted } => {
+            if *encrypted && description.is_none() {
+                return "Alert (encrypted)".into();
+            }
+            let lvl = match level {
+                Some(AlertLevel::Fatal) => "fatal",
+                Some(AlertLevel::Warning) => "warning",
+                _ => "?",
+            };
+            format!(
+                "Alert {lvl} {} ({})",
+                name.unwrap_or("unknown"),
+                description.map_or("?".into(), |d| d.to_string())
+            )
+        }
+        EventKind::Encrypted { content_type, phase, records, bytes, first_len } => {
+            let what = match (phase, content_type) {
+                (EncryptedPhase::Handshake, _) => "encrypted handshake",
+                (_, 21) => "encrypted alert",
+                _ => "encrypted data",
+            };
+            if *records == 1 {
+                format!("{what}, {first_len} bytes")
+            } else {
+                format!("{what}, {records} records, {bytes} bytes")
+            }
+        }
+        EventKind::Mqtt(p) => mqtt_line(p),
+        EventKind::TlsMalformed { offset, reason } => format!("malformed TLS at byte {offset}: {reason}"),
+        EventKind::MqttMalformed { offset, reason } => format!("malformed MQTT at byte {offset}: {reason}"),
+        EventKind::Undecoded { bytes, prefix } => {
+            let mut p = prefix.clone();
+            if p.chars().count() > 32 {
+                p = p.chars().take(32).collect::<String>() + "…";
+            }
+            format!("{bytes} bytes of data: {p:?}")
+        }
+        EventKind::Note { text } => format!("note: {text}"),
+    }
+}
+
+fn cert_line(c: &Certificate) -> String {
+    if let Some(err) = &c.parse_error {
+        return format!("unreadable certificate ({err}), {} bytes", c.der_len);
+    }
+    let key = match (&c.curve, c.key_bits) {
+        (Some(curve), _) => format!("{} {curve}", c.key_type),
+        (None, Some(b)) => format!("{} {b}", c.key_type),
+        _ => c.key_type.clone(),
+    };
+    format!("{} ({key})", c.subject)
+}
+
+fn handshake_name(k: HandshakeKind) -> String {
+    match k {
+        HandshakeKind::HelloRequest => "HelloRequest".into(),
+        HandshakeKind::NewSessionTicket => "NewSessionTicket".into(),
+        HandshakeKind::EndOfEarlyData => "EndOfEarlyData".into(),
+        HandshakeKind::EncryptedExtensions => "EncryptedExtensions".into(),
+        HandshakeKind::ServerKeyExchange => "ServerKeyExchange".into(),
+        HandshakeKind::ServerHelloDone => "ServerHelloDone".into(),
+        HandshakeKind::CertificateVerify => "CertificateVerify".into(),
+        HandshakeKind::ClientKeyExchange => "ClientKeyExchange".into(),
+        HandshakeKind::Finished => "Finished".into(),
+        HandshakeKind::CertificateStatus => "CertificateStatus".into(),
+        HandshakeKind::KeyUpdate => "KeyUpdate".into(),
+        HandshakeKind::MessageHash => "MessageHash".into(),
+        HandshakeKind::Other(t) => format!("handshake message {t}"),
+    }
+}
+
+fn mqtt_line(p: &Packet) -> String {
+    let name = p.packet_type.name();
+    let mut s = match &p.body {
+        Body::Connect(c) => {
+            let mut s = format!(
+                "{name} {} v{} client_id={:?} keep_alive={} clean={}",
+                c.protocol_name, c.protocol_level, c.client_id, c.keep_alive, c.clean_start as u8
+            );
+            if let Some(u) = &c.username {
+                let _ = write!(s, " username={u:?}");
+            }
+            if let Some(pw) = &c.password {
+                match &pw.value {
+                    Some(v) => {
+                        let _ = write!(s, " password={v:?}");
+                    }
+                    None => s.push_str(" password=<redacted>"),
+                }
+            }
+            if let Some(w) = &c.will {
+                let _ = write!(s, " will={}", w.topic);
+            }
+            s
+        }
+        Body::Connack(a) => format!(
+            "{name} code={} ({}) session_present={}",
+            a.code, a.reason, a.session_present as u8
+        ),
+        Body::Publish(x) => {
+            let mut s = format!("{name} {} qos={}", x.topic, p.qos);
+            if let Some(id) = x.packet_id {
+                let _ = write!(s, " id={id}");
+            }
+            if p.retain {
+                s.push_str(" retain");
+            }
+            let _ = write!(s, " {} bytes", x.payload_len);
+            if !x.payload_prefix.is_empty() {
+                let mut text = text_or_hex(&x.payload_prefix);
+                if text.len() > 40 {
+                    text.truncate(40);
+                    text.push('…');
+                }
+                let _ = write!(s, " {text:?}");
+            }
+            s
+        }
+        Body::Ack(a) => {
+            if a.code == 0 {
+                format!("{name} id={}", a.packet_id)
+            } else {
+                format!("{name} id={} code=0x{:02x} ({})", a.packet_id, a.code, a.reason)
+            }
+        }
+        Body::Subscribe(x) => format!(
+            "{name} id={} {}",
+            x.packet_id,
+            x.filters
+                .iter()
+                .map(|f| format!("{} (qos {})", f.filter, f.qos))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Body::SubAck(a) => format!(
+            "{name} id={} codes={}",
+            a.packet_id,
+            a.codes.iter().map(|c| format!("0x{c:02x}")).collect::<Vec<_>>().join(",")
+        ),
+        Body::Unsubscribe(u) => format!("{name} id={} {}", u.packet_id, u.filters.join(", ")),
+        Body::Disconnect(r) | Body::Auth(r) => {
+            if r.code == 0 {
+                name.to_string()
+            } else {
+                format!("{name} code=0x{:02x} ({})", r.code, r.reason)
+            }
+        }
+        Body::Pingreq | Body::Pingresp | Body::Reserved => name.to_string(),
+    };
+    if !p.problems.is_empty() {
+        let _ = write!(s, "  [{}]", p.problems.join("; "));
+    }
+    s
+}
+
+/// The findings block.
+pub fn findings(list: &[Finding], style: Style) -> String {
+    if list.is_empty() {
+        return format!("  {}", style.dim("no findings"));
+    }
+    let mut s = String::new();
+    for f in list {
+        let certainty = match f.certainty {
+            Certainty::Certain => "",
+            Certainty::Likely => " (likely)",
+            Certainty::Possible => " (possible)",
+        };
+        let _ = writeln!(
+            s,
+            "  {} {}{certainty}: {}",
+            style.severity(f.severity),
+            style.bold(f.code),
+            f.title
+        );
+        let _ = writeln!(s, "      {}", f.summary);
+        for ev in &f.evidence {
+            let _ = writeln!(s, "      seen: +{:.6} {}", ev.t, ev.text);
+        }
+        if !f.candidates.is_empty() {
+            let _ = writeln!(s, "      possible causes, most likely first:");
+            for (i, c) in f.candidates.iter().enumerate() {
+                let _ = writeln!(s, "        {}. {c}", i + 1);
+            }
+        }
+        if let Some(settle) = &f.settle {
+            let _ = writeln!(s, "      to tell them apart: {settle}");
+        }
+        for step in &f.next_steps {
+            let _ = writeln!(s, "      next: {step}");
+        }
+        let _ = writeln!(s, "      guide: {} ({})", f.section.title(), f.anchor);
+    }
+    s.trim_end().to_string()
+}
+
+/// The whole text block of a finished connection.
+pub fn connection(trace: &Trace, list: &[Finding], style: Style) -> String {
+    let mut s = header(trace, style);
+    s.push('\n');
+    let mut shown = 0u64;
+    for e in trace.events() {
+        if shown == iotscope_decoder::trace::HEAD_EVENTS as u64 && trace.omitted_events() > 0 {
+            let _ = writeln!(s, "  {}", style.dim(&format!("… {} events omitted …", trace.omitted_events())));
+        }
+        shown += 1;
+        s.push_str(&event_line(trace, e, style));
+        s.push('\n');
+    }
+    s.push_str(&findings(list, style));
+    s.push('\n');
+    s
+}

@@ -9,6 +9,7 @@ use x509_parser::asn1_rs::Tag;
 use x509_parser::error::X509Error;
 use x509_parser::prelude::X509Certificate;
 use x509_parser::public_key::{PublicKey, RSAPublicKey};
+use x509_parser::signature_algorithm::RsaSsaPssParams;
 
 use super::{names, roots};
 
@@ -21,6 +22,7 @@ pub fn issued_by(child: &X509Certificate<'_>, issuer: &X509Certificate<'_>) -> O
     }
     match child.verify_signature(Some(issuer.public_key())) {
         Ok(()) => Some(true),
+        Err(X509Error::SignatureVerificationError) if pss_salt_unusual(child) => None,
         Err(X509Error::SignatureVerificationError) => match legacy_algorithm(child, issuer) {
             Some(alg) => Some(verify_with(alg, child, issuer)),
             None => Some(false),
@@ -60,6 +62,29 @@ fn legacy_algorithm(
         "1.2.840.113549.1.1.13" => Some(&signature::RSA_PKCS1_1024_8192_SHA512_FOR_LEGACY_USE_ONLY),
         _ => None,
     }
+}
+
+/// aws-lc verifies RSA-PSS only with a salt as long as the hash, but OpenSSL signs with the
+/// longest salt that fits unless told otherwise. A failure with any other salt length says
+/// nothing about the link.
+fn pss_salt_unusual(child: &X509Certificate<'_>) -> bool {
+    let alg = &child.signature_algorithm;
+    if alg.algorithm.to_id_string() != "1.2.840.113549.1.1.10" {
+        return false;
+    }
+    let Some(params) = alg.parameters.as_ref() else {
+        return false;
+    };
+    let Ok(pss) = RsaSsaPssParams::try_from(params) else {
+        return true;
+    };
+    let hash_len = match pss.hash_algorithm_oid().to_id_string().as_str() {
+        "2.16.840.1.101.3.4.2.1" => 32,
+        "2.16.840.1.101.3.4.2.2" => 48,
+        "2.16.840.1.101.3.4.2.3" => 64,
+        _ => return true,
+    };
+    pss.salt_length() != hash_len
 }
 
 fn rsa_bits(rsa: &RSAPublicKey<'_>) -> usize {

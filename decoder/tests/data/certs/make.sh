@@ -129,6 +129,10 @@ issue ossl_rsa1024_leaf "/O=Legacy Devices/CN=legacy-device" ossl_rsa1024_ca pla
 
 key ossl_rsa_pss -algorithm RSA-PSS -pkeyopt rsa_keygen_bits:2048
 selfsign ossl_rsa_pss "/O=Iotscope Test/CN=pss.example.com" plain sha256
+# The same key signing with a salt as long as the hash, the one PSS form aws-lc verifies.
+openssl req -new -x509 -config "$WORK/req.cnf" -key "$WORK/ossl_rsa_pss.key" \
+    -subj "/O=Iotscope Test/CN=pss-digest-salt.example.com" -extensions plain -days 7300 \
+    -sha256 -sigopt rsa_pss_saltlen:digest -outform der -out ossl_rsa_pss_salt32.der
 
 # The same chain as a PEM bundle (with the text openssl puts before each block) and as DER
 # certificates written back to back.

@@ -23,10 +23,9 @@ pub fn issued_by(child: &X509Certificate<'_>, issuer: &X509Certificate<'_>) -> O
     match child.verify_signature(Some(issuer.public_key())) {
         Ok(()) => Some(true),
         Err(X509Error::SignatureVerificationError) if pss_salt_unusual(child) => None,
-        Err(X509Error::SignatureVerificationError) => match legacy_algorithm(child, issuer) {
-            Some(alg) => Some(verify_with(alg, child, issuer)),
-            None => Some(false),
-        },
+        Err(X509Error::SignatureVerificationError) => {
+            short_rsa_key(child, issuer).unwrap_or(Some(false))
+        }
         Err(X509Error::SignatureUnsupportedAlgorithm) => {
             extra_algorithm(child, issuer).map(|alg| verify_with(alg, child, issuer))
         }
@@ -46,22 +45,32 @@ fn verify_with(
 
 /// x509-parser insists on RSA keys of at least 2048 bits for SHA-2 signatures, but device
 /// PKIs made years ago still use 1024-bit CAs; calling those links broken would send the
-/// user after the wrong problem.
-fn legacy_algorithm(
+/// user after the wrong problem. `None` when the issuer's key is not a short RSA key (the
+/// failure stands); otherwise the answer, unknown for keys or hashes aws-lc cannot check.
+fn short_rsa_key(
     child: &X509Certificate<'_>,
     issuer: &X509Certificate<'_>,
-) -> Option<&'static dyn VerificationAlgorithm> {
+) -> Option<Option<bool>> {
     let Ok(PublicKey::RSA(rsa)) = issuer.public_key().parsed() else {
         return None;
     };
-    if rsa_bits(&rsa) >= 2048 {
+    let bits = rsa_bits(&rsa);
+    if bits >= 2048 {
         return None;
     }
-    match child.signature_algorithm.algorithm.to_id_string().as_str() {
-        "1.2.840.113549.1.1.11" => Some(&signature::RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY),
-        "1.2.840.113549.1.1.13" => Some(&signature::RSA_PKCS1_1024_8192_SHA512_FOR_LEGACY_USE_ONLY),
-        _ => None,
+    if bits < 1024 {
+        return Some(None);
     }
+    let alg: &'static dyn VerificationAlgorithm =
+        match child.signature_algorithm.algorithm.to_id_string().as_str() {
+            "1.2.840.113549.1.1.5" | "1.3.14.3.2.29" => {
+                &signature::RSA_PKCS1_1024_8192_SHA1_FOR_LEGACY_USE_ONLY
+            }
+            "1.2.840.113549.1.1.11" => &signature::RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY,
+            "1.2.840.113549.1.1.13" => &signature::RSA_PKCS1_1024_8192_SHA512_FOR_LEGACY_USE_ONLY,
+            _ => return Some(None),
+        };
+    Some(Some(verify_with(alg, child, issuer)))
 }
 
 /// aws-lc verifies RSA-PSS only with a salt as long as the hash, but OpenSSL signs with the

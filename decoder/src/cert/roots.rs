@@ -70,6 +70,21 @@ mod tests {
     }
 
     #[test]
+    fn every_root_has_a_readable_label() {
+        let labels: Vec<String> = webpki_roots::TLS_SERVER_ROOTS
+            .iter()
+            .map(|a| known_root_name(a.subject.as_ref()).unwrap_or_default())
+            .collect();
+        assert!(labels.len() > 100);
+        assert!(
+            labels.iter().all(|l| !l.is_empty() && !l.contains('=')),
+            "{labels:?}"
+        );
+        // A root without a CN is named by its most specific attribute, here an OU.
+        assert!(labels.iter().any(|l| l == "Security Communication RootCA2"));
+    }
+
+    #[test]
     fn garbage_and_empty_names_are_not_roots() {
         assert_eq!(known_root_name(&[]), None);
         assert_eq!(known_root_name(&[0x30, 0x00]), None);

@@ -226,7 +226,7 @@ fn describe_key(spki: &SubjectPublicKeyInfo<'_>) -> KeyDescription {
                 }
             }
         }
-        // EdDSA keys: the size is the public key's length, which is what Zeek logs.
+        // EdDSA keys: the size given is the public key's length (32 and 57 bytes).
         "1.3.101.112" => {
             d.kind = "Ed25519".into();
             d.bits = Some(256);

@@ -25,7 +25,7 @@ pub fn encode_sep(bytes: &[u8], sep: char) -> String {
 /// Parses hex in either case; `None` on an odd length or a non-hex digit.
 pub fn decode(text: &str) -> Option<Vec<u8>> {
     let t = text.as_bytes();
-    if t.len() % 2 != 0 {
+    if !t.len().is_multiple_of(2) {
         return None;
     }
     let nibble = |c: u8| match c {

@@ -14,7 +14,6 @@ pub mod mqtt_rules;
 pub mod names;
 pub mod registry;
 pub mod security;
-mod tmp_cert;
 
 pub use catalogue::{Entry, Values, CATALOGUE};
 pub use facts::Context;

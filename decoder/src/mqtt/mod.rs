@@ -143,7 +143,7 @@ impl MqttConn {
                 Mode::Resync => {
                     let level = self.reading;
                     let ds = &mut self.dirs[d];
-                    let (used, found) = ds.resync.push(input, level, out);
+                    let (used, found) = ds.resync.push(input, level, false, out);
                     ds.offset += used as u64;
                     input = &input[used..];
                     if let Some(held) = found {
@@ -345,10 +345,19 @@ impl MqttConn {
                     ),
                 });
             }
-            Mode::Header if !ds.head.is_empty() => out.emit(EventKind::MqttMalformed {
-                offset: ds.offset - bytes - ds.head.len() as u64,
-                reason: "fixed header cut by a capture gap".into(),
-            }),
+            Mode::Header if !ds.head.is_empty() => {
+                // the header bytes were consumed without being counted yet
+                let header_start = ds.offset - bytes;
+                ds.offset += ds.head.len() as u64;
+                out.emit(EventKind::MqttMalformed {
+                    offset: header_start,
+                    reason: format!(
+                        "fixed header of {} cut by a capture gap after {} bytes",
+                        PacketType::from_nibble(ds.head[0] >> 4).name(),
+                        ds.head.len()
+                    ),
+                });
+            }
             Mode::Stopped => return,
             _ => {}
         }
@@ -369,6 +378,16 @@ impl MqttConn {
     /// The sender of direction `out.dir` closed.
     pub fn close(&mut self, out: &mut Emit) {
         let d = out.dir.index();
+        if let Mode::Resync = self.dirs[d].mode {
+            // no more bytes will come: rule out candidates that were waiting for them
+            let level = self.reading;
+            let ds = &mut self.dirs[d];
+            if let (_, Some(held)) = ds.resync.push(&[], level, true, out) {
+                ds.mode = Mode::Header;
+                ds.offset -= held.len() as u64;
+                self.push(&held, out);
+            }
+        }
         let ds = &mut self.dirs[d];
         match ds.mode {
             Mode::Body(p) => out.emit(EventKind::MqttMalformed {

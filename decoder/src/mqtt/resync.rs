@@ -49,7 +49,14 @@ impl Resync {
 
     /// Takes some of `input`; returns how much, and the held bytes from a boundary once
     /// one is found (they are to be decoded as a fresh stream).
-    pub fn push(&mut self, input: &[u8], level: u8, out: &mut Emit) -> (usize, Option<Vec<u8>>) {
+    /// With `last` set no more bytes will come, so a candidate that needs more is ruled out.
+    pub fn push(
+        &mut self,
+        input: &[u8],
+        level: u8,
+        last: bool,
+        out: &mut Emit,
+    ) -> (usize, Option<Vec<u8>>) {
         let take = input.len().min(2 * WINDOW - self.buf.len());
         self.buf.extend_from_slice(&input[..take]);
         let ctx = Context {
@@ -84,7 +91,7 @@ impl Resync {
                     return (take, Some(held));
                 }
                 Some(false) => self.scan += 1,
-                None if rest.len() >= WINDOW => self.scan += 1,
+                None if last || rest.len() >= WINDOW => self.scan += 1,
                 None => break,
             }
         }

@@ -40,6 +40,8 @@ mod reason;
 mod resync;
 
 #[cfg(test)]
+mod tests_checks;
+#[cfg(test)]
 mod tests_packets;
 #[cfg(test)]
 mod tests_stream;

@@ -301,6 +301,12 @@ fn ack(r: &mut Reader, t: PacketType, v5: bool) -> Result<Body, Stop> {
         if r.left() > 0 {
             properties = read_properties(r, Owner::Packet(t))?;
         }
+    } else if r.left() > 0 {
+        let (n, at) = (r.left(), r.at());
+        r.problem(format!(
+            "{n} bytes after the packet identifier at byte {at}: an MQTT 5 reason code in a 3.1.1 session?"
+        ));
+        r.seek(r.end());
     }
     Ok(Body::Ack(Ack {
         packet_id,

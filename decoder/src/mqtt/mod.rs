@@ -11,9 +11,10 @@
 //! read (MQTT 5 adds properties and reason codes to most packets).
 //!
 //! Which level a connection is read with:
-//! - the level of the CONNECT once one is seen (3, 4 and 5; any other level is noted as a
-//!   problem and the connection is read as 3.1.1, which is how a broker that refuses the
-//!   level answers);
+//! - the level of the CONNECT once one is seen (3, 4 and 5); any other level is noted as a
+//!   problem and the connection is read as 3.1.1, the way a 3.1.1 broker refuses it
+//!   (CONNACK return code 1), unless the answer only fits MQTT 5 (as below: a 5 broker
+//!   refuses with a 3-byte CONNACK, reason 0x84);
 //! - before any CONNECT (a capture that starts mid-stream): 3.1.1, until a packet arrives
 //!   whose length 3.1.1 forbids but MQTT 5 explains cleanly — a CONNACK longer than 2
 //!   bytes, a PUBACK/PUBREC/PUBREL/PUBCOMP/UNSUBACK longer than 2, a DISCONNECT with a
@@ -265,9 +266,13 @@ impl MqttConn {
                 if packet.problems.is_empty() {
                     self.reading = 5;
                     self.settled = true;
+                    let why = match self.connect_level {
+                        Some(level) => format!("the CONNECT asked for unknown level {level}"),
+                        None => "no CONNECT seen".to_string(),
+                    };
                     out.emit(EventKind::Note {
                         text: format!(
-                            "no CONNECT seen; reading the connection as MQTT 5 because a {} of {} bytes at offset {} fits only MQTT 5",
+                            "{why}; reading the connection as MQTT 5 because a {} of {} bytes at offset {} fits only MQTT 5",
                             p.packet_type().name(),
                             p.remaining_length,
                             p.start
@@ -315,8 +320,11 @@ impl MqttConn {
         let Some(level) = level else { return };
         if self.connect_level.is_none() {
             self.connect_level = Some(level);
-            self.reading = if (3..=5).contains(&level) { level } else { 4 };
-            self.settled = true;
+            // an unknown level is read as 3.1.1, but the answer may still show that the
+            // endpoint speaks MQTT 5 (a CONNACK refusing with 0x84)
+            let known = (3..=5).contains(&level);
+            self.reading = if known { level } else { 4 };
+            self.settled = known;
         }
     }
 

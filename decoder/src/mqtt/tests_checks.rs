@@ -119,6 +119,12 @@ fn spec_violations_become_problems() {
         p.problems,
         ["1 bytes after the return code at byte 4: MQTT 5 properties in a 3.1.1 session?"]
     );
+    // an MQTT 5 PUBACK reason code in a 3.1.1 session
+    let p = v4(EndpointToDevice, "4003000187");
+    assert_eq!(
+        p.problems,
+        ["1 bytes after the packet identifier at byte 4: an MQTT 5 reason code in a 3.1.1 session?"]
+    );
     // a CONNACK from the device
     let p = v4(DeviceToEndpoint, "20020000");
     assert_eq!(

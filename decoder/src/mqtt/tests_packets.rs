@@ -410,3 +410,27 @@ fn unknown_protocol_level_is_read_as_311() {
     assert_eq!((a.code, a.reason), (1, "Unacceptable protocol version"));
     assert_eq!((conn.protocol_level(), conn.reading_level()), (Some(6), 4));
 }
+
+#[test]
+fn unknown_protocol_level_refused_by_an_mqtt5_endpoint() {
+    let connect = "101b00044d51545406 02 001e 000f 6261646c6576656c2d636c69656e74";
+    let (conn, events) = feed_both(
+        &[
+            (DeviceToEndpoint, h(connect)),
+            (EndpointToDevice, h("2003008400")),
+        ],
+        false,
+    );
+    let EventKind::Note { text } = &events[1].1 else {
+        panic!("{events:?}")
+    };
+    assert_eq!(
+        text,
+        "the CONNECT asked for unknown level 6; reading the connection as MQTT 5 because a CONNACK of 3 bytes at offset 0 fits only MQTT 5"
+    );
+    let Body::Connack(a) = &packets(&events)[1].body else {
+        panic!()
+    };
+    assert_eq!((a.code, a.reason), (0x84, "Unsupported Protocol Version"));
+    assert_eq!((conn.protocol_level(), conn.reading_level()), (Some(6), 5));
+}

@@ -130,8 +130,14 @@ mod tests {
         assert_eq!(classify(connect, None, false), Some(AppProtocol::Mqtt));
         let v31 = b"\x10\x1a\x00\x06MQIsdp\x03";
         assert_eq!(classify(v31, None, false), Some(AppProtocol::Mqtt));
-        assert_eq!(classify(b"GET / HTTP/1.1\r\n", None, false), Some(AppProtocol::Http));
-        assert_eq!(classify(b"POST /topics/x", None, false), Some(AppProtocol::Http));
+        assert_eq!(
+            classify(b"GET / HTTP/1.1\r\n", None, false),
+            Some(AppProtocol::Http)
+        );
+        assert_eq!(
+            classify(b"POST /topics/x", None, false),
+            Some(AppProtocol::Http)
+        );
         assert_eq!(
             classify(b"SSH-2.0-OpenSSH_9.2", None, false),
             Some(AppProtocol::Unknown)
@@ -142,7 +148,10 @@ mod tests {
     fn waits_for_enough_bytes() {
         assert_eq!(classify(b"\x10\x1a\x00", None, false), None);
         assert_eq!(classify(b"PO", None, false), None);
-        assert_eq!(classify(b"\x10\x1a\x00", None, true), Some(AppProtocol::Unknown));
+        assert_eq!(
+            classify(b"\x10\x1a\x00", None, true),
+            Some(AppProtocol::Unknown)
+        );
         assert_eq!(classify(b"", None, false), None);
     }
 

@@ -46,7 +46,41 @@ impl<'a> Emit<'a> {
         }
     }
 
+    /// Counts `n` bytes that could not be decoded: added to the previous Undecoded event of
+    /// the same direction, or a new one showing the first of `first`.
+    pub fn undecoded(&mut self, n: u64, first: &[u8]) {
+        if n == 0 {
+            return;
+        }
+        let dir = self.dir;
+        if let Some(last) = self.last_mut() {
+            if last.dir == dir {
+                if let EventKind::Undecoded { bytes, .. } = &mut last.kind {
+                    *bytes += n;
+                    return;
+                }
+            }
+        }
+        self.emit(EventKind::Undecoded {
+            bytes: n,
+            prefix: printable_prefix(&first[..first.len().min(32)]),
+        });
+    }
+
     pub fn trace(&self) -> &Trace {
         self.trace
+    }
+}
+
+/// Text when the bytes are printable UTF-8, else hex.
+pub fn printable_prefix(b: &[u8]) -> String {
+    match std::str::from_utf8(b) {
+        Ok(t)
+            if t.chars()
+                .all(|c| !c.is_control() || matches!(c, '\n' | '\r' | '\t')) =>
+        {
+            t.to_string()
+        }
+        _ => crate::hex::encode(b),
     }
 }

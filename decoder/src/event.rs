@@ -67,7 +67,10 @@ pub struct Timestamp(pub i64);
 
 impl Timestamp {
     pub fn from_secs_nanos(secs: i64, nanos: u32) -> Timestamp {
-        Timestamp(secs.saturating_mul(1_000_000_000).saturating_add(nanos as i64))
+        Timestamp(
+            secs.saturating_mul(1_000_000_000)
+                .saturating_add(nanos as i64),
+        )
     }
 
     pub fn unix_seconds(self) -> i64 {
@@ -190,7 +193,9 @@ pub enum EventKind {
     /// The sender reset the connection (RST).
     TcpRst,
     /// Bytes that were never seen: a capture gap, or a copy the decoder could not keep up with.
-    Gap { bytes: u64 },
+    Gap {
+        bytes: u64,
+    },
     /// The first bytes of a direction, classified.
     Protocol {
         protocol: AppProtocol,
@@ -198,7 +203,9 @@ pub enum EventKind {
         first_bytes: String,
     },
     /// An HTTP request or status line.
-    Http { line: String },
+    Http {
+        line: String,
+    },
     ClientHello(Box<ClientHello>),
     ServerHello(Box<ServerHello>),
     /// A Certificate message; an empty `chain` is a client that had no certificate to send.
@@ -218,7 +225,10 @@ pub enum EventKind {
         /// Distinguished names of acceptable CAs (TLS 1.2), RFC 4514 style.
         ca_names: Vec<String>,
     },
-    Handshake { kind: HandshakeKind, len: u32 },
+    Handshake {
+        kind: HandshakeKind,
+        len: u32,
+    },
     ChangeCipherSpec,
     /// A TLS alert. `level` and `description` are `None` when the alert was encrypted.
     Alert {
@@ -243,15 +253,26 @@ pub enum EventKind {
     Mqtt(Box<Packet>),
     /// A TLS record or handshake message that breaks the spec; `offset` is the byte offset in
     /// this direction's stream.
-    TlsMalformed { offset: u64, reason: String },
+    TlsMalformed {
+        offset: u64,
+        reason: String,
+    },
     /// An MQTT control packet that breaks the spec; `offset` is the byte offset in this
     /// direction's (plaintext) stream.
-    MqttMalformed { offset: u64, reason: String },
+    MqttMalformed {
+        offset: u64,
+        reason: String,
+    },
     /// Bytes the decoder could not make sense of (after a gap it cannot resynchronise over, or
     /// an unknown protocol). `prefix` shows the first of them: text when printable, else hex.
-    Undecoded { bytes: u64, prefix: String },
+    Undecoded {
+        bytes: u64,
+        prefix: String,
+    },
     /// A remark from the decoder itself: decryption state, resynchronisation, truncation.
-    Note { text: String },
+    Note {
+        text: String,
+    },
 }
 
 impl EventKind {

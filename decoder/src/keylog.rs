@@ -50,11 +50,15 @@ impl KeyLog {
                 continue;
             }
             let mut parts = line.split_ascii_whitespace();
-            let (Some(label), Some(random), Some(secret)) = (parts.next(), parts.next(), parts.next()) else {
+            let (Some(label), Some(random), Some(secret)) =
+                (parts.next(), parts.next(), parts.next())
+            else {
                 self.problem(i, "expected LABEL CLIENT_RANDOM SECRET");
                 continue;
             };
-            let Some(random) = crate::hex::decode(random).and_then(|r| <[u8; 32]>::try_from(r).ok()) else {
+            let Some(random) =
+                crate::hex::decode(random).and_then(|r| <[u8; 32]>::try_from(r).ok())
+            else {
                 self.problem(i, "the client random is not 32 bytes of hex");
                 continue;
             };
@@ -116,9 +120,15 @@ mod tests {
         );
         let k = KeyLog::parse(&text);
         assert_eq!(k.len(), 2);
-        assert_eq!(k.get(&[0; 32]).unwrap().master_secret.as_deref(), Some(&[0x11; 48][..]));
+        assert_eq!(
+            k.get(&[0; 32]).unwrap().master_secret.as_deref(),
+            Some(&[0x11; 48][..])
+        );
         let s = k.get(&[0xab; 32]).unwrap();
-        assert_eq!(s.client_handshake_traffic_secret.as_deref(), Some(&[0x22; 32][..]));
+        assert_eq!(
+            s.client_handshake_traffic_secret.as_deref(),
+            Some(&[0x22; 32][..])
+        );
         assert_eq!(s.server_traffic_secret_0.as_deref(), Some(&[0x33; 48][..]));
         assert_eq!(k.problems.len(), 2);
         assert_eq!(k.problems[0].line, 7);

@@ -192,8 +192,7 @@ impl Layer {
             proto = AppProtocol::Unknown;
         }
         // Inside TLS, the endpoint's first bytes follow whatever the device started.
-        if !self.allow_tls && proto == AppProtocol::Unknown && self.app == Some(AppProtocol::Mqtt)
-        {
+        if !self.allow_tls && proto == AppProtocol::Unknown && self.app == Some(AppProtocol::Mqtt) {
             proto = AppProtocol::Mqtt;
         }
         self.seen[d] = Some(proto);
@@ -240,7 +239,7 @@ impl Layer {
                 out.emit(EventKind::Http { line });
             }
             (AppProtocol::Http, _) => {}
-            _ => undecoded(bytes, out),
+            _ => out.undecoded(bytes.len() as u64, bytes),
         }
     }
 
@@ -269,32 +268,6 @@ impl Layer {
     }
 }
 
-/// Adds to the previous Undecoded event of the same direction, or starts one.
-fn undecoded(data: &[u8], out: &mut Emit) {
-    let dir = out.dir;
-    let n = data.len() as u64;
-    if let Some(last) = out.last_mut() {
-        if last.dir == dir {
-            if let EventKind::Undecoded { bytes, .. } = &mut last.kind {
-                *bytes += n;
-                return;
-            }
-        }
-    }
-    out.emit(EventKind::Undecoded {
-        bytes: n,
-        prefix: printable_prefix(&data[..data.len().min(32)]),
-    });
-}
-
-/// Text when the bytes are printable ASCII/UTF-8, else hex.
-pub fn printable_prefix(b: &[u8]) -> String {
-    match std::str::from_utf8(b) {
-        Ok(t) if t.chars().all(|c| !c.is_control() || c == '\n' || c == '\r' || c == '\t') => t.to_string(),
-        _ => crate::hex::encode(b),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -316,7 +289,11 @@ mod tests {
     fn plain_http_to_tls_port_is_classified() {
         let mut s = Session::new(Identity::default(), SessionConfig::default());
         s.feed(DeviceToEndpoint, Input::Open, Timestamp(0));
-        s.feed(DeviceToEndpoint, b"POST /topics/a HTTP/1.1\r\n", Timestamp(1));
+        s.feed(
+            DeviceToEndpoint,
+            b"POST /topics/a HTTP/1.1\r\n",
+            Timestamp(1),
+        );
         s.feed(EndpointToDevice, Input::Rst, Timestamp(2));
         assert_eq!(s.protocol(), Some(AppProtocol::Http));
         assert_eq!(kinds(&s), ["tcp_open", "protocol", "http", "tcp_rst"]);

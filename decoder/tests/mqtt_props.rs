@@ -175,7 +175,7 @@ proptest! {
     fn session_with_mqtt_hint_never_panics(
         steps in prop::collection::vec(step(), 0..30),
     ) {
-        let config = SessionConfig { reveal_passwords: true, hint: Some(AppProtocol::Mqtt) };
+        let config = SessionConfig { reveal_passwords: true, hint: Some(AppProtocol::Mqtt), ..SessionConfig::default() };
         let mut s = Session::new(Identity::default(), config);
         let mut len = [0u64; 2];
         for st in &steps {

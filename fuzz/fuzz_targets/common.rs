@@ -11,6 +11,7 @@ pub fn drive(data: &[u8], hint: Option<AppProtocol>, prefix: &[u8]) {
         SessionConfig {
             reveal_passwords: false,
             hint,
+            ..SessionConfig::default()
         },
     );
     s.feed(Direction::DeviceToEndpoint, Input::Open, Timestamp(0));

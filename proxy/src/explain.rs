@@ -33,7 +33,13 @@ pub fn entry_text(e: &Entry) -> String {
 pub fn list_text() -> String {
     let mut s = String::new();
     for e in CATALOGUE {
-        let _ = writeln!(s, "{:<34} {:<8} {}", e.code, e.severity.to_string(), e.title);
+        let _ = writeln!(
+            s,
+            "{:<34} {:<8} {}",
+            e.code,
+            e.severity.to_string(),
+            e.title
+        );
     }
     s
 }
@@ -60,7 +66,14 @@ pub fn markdown() -> String {
     }
     for e in CATALOGUE {
         let _ = writeln!(s, "\n## {}\n", e.code);
-        let _ = writeln!(s, "**{}** — severity `{}`, guide section *{}* (`{}`)\n", e.title, e.severity, e.section.title(), e.section.anchor());
+        let _ = writeln!(
+            s,
+            "**{}** — severity `{}`, guide section *{}* (`{}`)\n",
+            e.title,
+            e.severity,
+            e.section.title(),
+            e.section.anchor()
+        );
         let _ = writeln!(s, "**Cause.** {}\n", e.cause);
         let _ = writeln!(s, "**How to tell it apart.** {}\n", e.tell_apart);
         let _ = writeln!(s, "**Next steps.**\n");

@@ -47,7 +47,9 @@ fn explain_command(args: cli::ExplainArgs) -> u8 {
             0
         }
         None => {
-            eprintln!("iotscope: no finding has the code {code:?}; `iotscope explain --list` lists them");
+            eprintln!(
+                "iotscope: no finding has the code {code:?}; `iotscope explain --list` lists them"
+            );
             2
         }
     }

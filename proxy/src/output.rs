@@ -79,14 +79,28 @@ impl<W: Write> Reporter<W> {
             return Ok(());
         }
         let [info, warning, error] = self.by_severity;
-        let codes: Vec<String> = self.codes.iter().map(|(c, n)| if *n > 1 { format!("{c} ×{n}") } else { c.to_string() }).collect();
+        let codes: Vec<String> = self
+            .codes
+            .iter()
+            .map(|(c, n)| {
+                if *n > 1 {
+                    format!("{c} ×{n}")
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect();
         writeln!(
             self.out,
             "{} connection{}: {error} error, {warning} warning, {info} info finding{}{}",
             self.connections,
             if self.connections == 1 { "" } else { "s" },
             if error + warning + info == 1 { "" } else { "s" },
-            if codes.is_empty() { String::new() } else { format!(" ({})", codes.join(", ")) }
+            if codes.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", codes.join(", "))
+            }
         )
     }
 

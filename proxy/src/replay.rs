@@ -22,7 +22,12 @@ pub fn run(args: ReplayArgs) -> u8 {
             Ok(bytes) => {
                 let k = KeyLog::parse(&String::from_utf8_lossy(&bytes));
                 for p in &k.problems {
-                    eprintln!("iotscope: {}: line {}: {}", path.display(), p.line, p.message);
+                    eprintln!(
+                        "iotscope: {}: line {}: {}",
+                        path.display(),
+                        p.line,
+                        p.message
+                    );
                 }
                 if k.is_empty() {
                     eprintln!("iotscope: {}: no usable key-log line", path.display());
@@ -114,7 +119,9 @@ fn replay_file<W: Write>(
                 if let Some(b) = &bar {
                     b.finish_and_clear();
                 }
-                eprintln!("iotscope: {name}: {e}; the connections decoded before it are shown above");
+                eprintln!(
+                    "iotscope: {name}: {e}; the connections decoded before it are shown above"
+                );
             }
         }
     }
@@ -130,8 +137,10 @@ fn progress_bar(size: u64, quiet: bool, name: &str) -> Option<ProgressBar> {
     }
     let bar = ProgressBar::new(size);
     bar.set_style(
-        ProgressStyle::with_template("{msg} {wide_bar} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template(
+            "{msg} {wide_bar} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     bar.set_message(name.to_string());
     Some(bar)

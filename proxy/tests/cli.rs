@@ -14,7 +14,10 @@ fn explain_prints_the_whole_entry() {
     let out = iotscope(&["explain", "auth.client_cert_rejected"]);
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.starts_with("AUTH.CLIENT_CERT_REJECTED  (error, Authentication)"), "{text}");
+    assert!(
+        text.starts_with("AUTH.CLIENT_CERT_REJECTED  (error, Authentication)"),
+        "{text}"
+    );
     assert!(text.contains("aws iot describe-certificate --certificate-id CERTIFICATE_ID"));
     assert!(text.contains("#troubleshooting-authentication"));
 }

@@ -7,7 +7,10 @@ use std::process::{Command, Output};
 
 /// The workspace root.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// `../shared/captures` beside the checkout, where the reference captures live.
@@ -62,7 +65,11 @@ pub fn replay_json(args: &[&str]) -> (Vec<Value>, Output) {
 pub fn codes(conn: &Value) -> Vec<String> {
     conn["findings"]
         .as_array()
-        .map(|a| a.iter().filter_map(|f| f["code"].as_str().map(String::from)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|f| f["code"].as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default()
 }
 

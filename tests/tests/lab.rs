@@ -7,7 +7,9 @@ use serde_json::Value;
 const ENDPOINT: &str = "abc123example-ats.iot.us-east-1.amazonaws.com";
 
 fn expect(name: &str) -> Value {
-    let p = shared_captures().join("lab").join(format!("{name}.expect.json"));
+    let p = shared_captures()
+        .join("lab")
+        .join(format!("{name}.expect.json"));
     serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap()
 }
 
@@ -21,7 +23,9 @@ fn replay(name: &str) -> Value {
         out.status.code(),
         String::from_utf8_lossy(&out.stderr)
     );
-    let want = expect(name)["wire_view_without_keys"]["tcp"]["connections"].as_u64().unwrap();
+    let want = expect(name)["wire_view_without_keys"]["tcp"]["connections"]
+        .as_u64()
+        .unwrap();
     assert_eq!(conns.len() as u64, want, "{name}: connections");
     conns.into_iter().next().unwrap()
 }
@@ -59,7 +63,11 @@ fn handshake_names(conn: &Value) -> (Vec<String>, Vec<String>) {
 
 fn strings(v: &Value) -> Vec<String> {
     v.as_array()
-        .map(|a| a.iter().map(|x| x.as_str().unwrap_or_default().to_string()).collect())
+        .map(|a| {
+            a.iter()
+                .map(|x| x.as_str().unwrap_or_default().to_string())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -71,40 +79,78 @@ fn check_wire(name: &str) -> Value {
     let tls = &wire["tls"];
 
     // who closed
-    let rst: Vec<&str> = conn["tcp"]["rst_from"].as_array().unwrap().iter().map(|s| side(s.as_str().unwrap())).collect();
+    let rst: Vec<&str> = conn["tcp"]["rst_from"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| side(s.as_str().unwrap()))
+        .collect();
     let want_rst: Vec<String> = strings(&wire["tcp"]["rst_from"]);
     assert_eq!(rst, want_rst, "{name}: rst_from");
-    let fin_first = conn["tcp"]["fin_from"].as_array().unwrap().first().map(|s| side(s.as_str().unwrap()));
-    assert_eq!(fin_first, wire["tcp"]["first_fin_from"].as_str(), "{name}: first_fin_from");
+    let fin_first = conn["tcp"]["fin_from"]
+        .as_array()
+        .unwrap()
+        .first()
+        .map(|s| side(s.as_str().unwrap()));
+    assert_eq!(
+        fin_first,
+        wire["tcp"]["first_fin_from"].as_str(),
+        "{name}: first_fin_from"
+    );
 
     if tls["client_hello"].is_object() {
         let ch = &tls["client_hello"];
         assert_eq!(conn["tls"]["sni"], ch["sni"], "{name}: sni");
-        assert_eq!(conn["tls"]["client_alpns"], ch["alpn_offered"], "{name}: alpn");
         assert_eq!(
-            conn["tls"]["client_handshake"]["ciphers"].as_array().unwrap().len() as u64,
+            conn["tls"]["client_alpns"], ch["alpn_offered"],
+            "{name}: alpn"
+        );
+        assert_eq!(
+            conn["tls"]["client_handshake"]["ciphers"]
+                .as_array()
+                .unwrap()
+                .len() as u64,
             ch["cipher_suites_offered"].as_u64().unwrap(),
             "{name}: cipher suites offered"
         );
-        assert_eq!(conn["tls"]["client_handshake"]["legacy_version"], ch["legacy_version"], "{name}: legacy version");
         assert_eq!(
-            conn["tls"]["client_handshake"]["supported_versions"],
-            ch["supported_versions"],
+            conn["tls"]["client_handshake"]["legacy_version"], ch["legacy_version"],
+            "{name}: legacy version"
+        );
+        assert_eq!(
+            conn["tls"]["client_handshake"]["supported_versions"], ch["supported_versions"],
             "{name}: supported_versions"
         );
     }
     if tls["server_hello"].is_object() {
         let sh = &tls["server_hello"];
-        assert_eq!(conn["tls"]["version"], sh["selected_version"], "{name}: version");
-        assert_eq!(conn["tls"]["cipher_id"], sh["cipher_suite"], "{name}: cipher");
+        assert_eq!(
+            conn["tls"]["version"], sh["selected_version"],
+            "{name}: version"
+        );
+        assert_eq!(
+            conn["tls"]["cipher_id"], sh["cipher_suite"],
+            "{name}: cipher"
+        );
     } else {
-        assert!(conn["tls"]["version"].is_null(), "{name}: no ServerHello expected");
+        assert!(
+            conn["tls"]["version"].is_null(),
+            "{name}: no ServerHello expected"
+        );
     }
 
     // handshake messages per side, as tshark lists them
     let (client, broker) = handshake_names(&conn);
-    assert_eq!(client, strings(&tls["handshake_messages"]["client"]), "{name}: client handshake");
-    assert_eq!(broker, strings(&tls["handshake_messages"]["broker"]), "{name}: broker handshake");
+    assert_eq!(
+        client,
+        strings(&tls["handshake_messages"]["client"]),
+        "{name}: client handshake"
+    );
+    assert_eq!(
+        broker,
+        strings(&tls["handshake_messages"]["broker"]),
+        "{name}: broker handshake"
+    );
 
     // alerts: sender and name, or encrypted
     let ours: Vec<(String, String)> = conn["tls"]["alerts"]
@@ -124,13 +170,21 @@ fn check_wire(name: &str) -> Value {
         .as_array()
         .unwrap_or(&vec![])
         .iter()
-        .map(|a| (a["sent_by"].as_str().unwrap().to_string(), a["description"].as_str().unwrap().to_string()))
+        .map(|a| {
+            (
+                a["sent_by"].as_str().unwrap().to_string(),
+                a["description"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
     assert_eq!(ours, want, "{name}: alerts");
 
     // TLS 1.2 application data records per side
     if tls["version"] == "TLS 1.2" {
-        for (dir, who) in [("device_to_endpoint", "client"), ("endpoint_to_device", "broker")] {
+        for (dir, who) in [
+            ("device_to_endpoint", "client"),
+            ("endpoint_to_device", "broker"),
+        ] {
             let n: u64 = conn["events"]
                 .as_array()
                 .unwrap()
@@ -138,14 +192,22 @@ fn check_wire(name: &str) -> Value {
                 .filter(|e| e["event"] == "encrypted" && e["dir"] == dir && e["content_type"] == 23)
                 .map(|e| e["records"].as_u64().unwrap())
                 .sum();
-            assert_eq!(n, tls["application_data_records"][who].as_u64().unwrap(), "{name}: {who} application records");
+            assert_eq!(
+                n,
+                tls["application_data_records"][who].as_u64().unwrap(),
+                "{name}: {who} application records"
+            );
         }
     }
 
     // MQTT visible without keys
     let mqtt_types: Vec<String> = conn["mqtt"]["packets"]
         .as_array()
-        .map(|a| a.iter().map(|p| p["type"].as_str().unwrap().to_string()).collect())
+        .map(|a| {
+            a.iter()
+                .map(|p| p["type"].as_str().unwrap().to_string())
+                .collect()
+        })
         .unwrap_or_default();
     let want_mqtt: Vec<String> = wire["mqtt"]
         .as_array()
@@ -158,11 +220,19 @@ fn check_wire(name: &str) -> Value {
 }
 
 fn assert_has(conn: &Value, name: &str, code: &str) {
-    assert!(codes(conn).iter().any(|c| c == code), "{name}: expected {code}, got {:?}", conn["findings"]);
+    assert!(
+        codes(conn).iter().any(|c| c == code),
+        "{name}: expected {code}, got {:?}",
+        conn["findings"]
+    );
 }
 
 fn assert_no_error(conn: &Value, name: &str) {
-    assert!(codes_of(conn, "error").is_empty(), "{name}: unexpected errors {:?}", conn["findings"]);
+    assert!(
+        codes_of(conn, "error").is_empty(),
+        "{name}: unexpected errors {:?}",
+        conn["findings"]
+    );
 }
 
 #[test]
@@ -182,8 +252,14 @@ fn success_mqtt311_tls12() {
     let c = check_wire("03_success_mqtt311_tls12");
     assert_no_error(&c, "03");
     // the endpoint's chain is in clear in TLS 1.2
-    assert_eq!(c["tls"]["subject"], "CN=abc123example-ats.iot.us-east-1.amazonaws.com");
-    assert_eq!(c["tls"]["issuerdn"], "C=US, O=Test Amazon, CN=Test Amazon Root CA 1");
+    assert_eq!(
+        c["tls"]["subject"],
+        "CN=abc123example-ats.iot.us-east-1.amazonaws.com"
+    );
+    assert_eq!(
+        c["tls"]["issuerdn"],
+        "C=US, O=Test Amazon, CN=Test Amazon Root CA 1"
+    );
     assert_eq!(c["tls"]["client"]["subject"], "O=Test Devices, CN=good");
 }
 
@@ -204,10 +280,17 @@ fn no_client_cert_tls12() {
 fn no_client_cert_tls13() {
     let c = check_wire("08_no_client_cert_tls13");
     assert_has(&c, "08", "AUTH.CLIENT_CERT_REJECTED");
-    let f = c["findings"].as_array().unwrap().iter().find(|f| f["code"] == "AUTH.CLIENT_CERT_REJECTED").unwrap();
+    let f = c["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "AUTH.CLIENT_CERT_REJECTED")
+        .unwrap();
     let candidates = strings(&f["candidates"]);
     assert!(
-        candidates.first().is_some_and(|c| c.contains("no certificate")),
+        candidates
+            .first()
+            .is_some_and(|c| c.contains("no certificate")),
         "08: 'no certificate' should lead the candidates: {candidates:?}"
     );
 }
@@ -222,16 +305,27 @@ fn client_cert_unknown_ca_tls12() {
 fn client_cert_expired_tls13() {
     let c = check_wire("12_client_cert_expired_tls13");
     assert_has(&c, "12", "AUTH.CLIENT_CERT_REJECTED");
-    let f = c["findings"].as_array().unwrap().iter().find(|f| f["code"] == "AUTH.CLIENT_CERT_REJECTED").unwrap();
+    let f = c["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "AUTH.CLIENT_CERT_REJECTED")
+        .unwrap();
     let candidates = strings(&f["candidates"]);
-    assert!(!candidates[0].contains("no certificate"), "12 sent a certificate: {candidates:?}");
+    assert!(
+        !candidates[0].contains("no certificate"),
+        "12 sent a certificate: {candidates:?}"
+    );
 }
 
 #[test]
 fn client_cert_expired_tls12() {
     let c = check_wire("13_client_cert_expired_tls12");
     assert_has(&c, "13", "AUTH.CLIENT_CERT_EXPIRED");
-    assert_eq!(c["tls"]["client"]["subject"], "O=Test Devices, CN=expired-device");
+    assert_eq!(
+        c["tls"]["client"]["subject"],
+        "O=Test Devices, CN=expired-device"
+    );
 }
 
 #[test]

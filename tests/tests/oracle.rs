@@ -12,7 +12,11 @@ fn oracle() -> Vec<Value> {
 
 fn strs(v: &Value) -> Vec<String> {
     v.as_array()
-        .map(|a| a.iter().map(|x| x.as_str().unwrap_or_default().to_string()).collect())
+        .map(|a| {
+            a.iter()
+                .map(|x| x.as_str().unwrap_or_default().to_string())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -65,7 +69,11 @@ fn check_mqtt(name: &str, conns: &[Value], want: &[Value]) {
         .collect();
     let wanted: Vec<(&'static str, &Value)> = want
         .iter()
-        .flat_map(|m| strs(&m["msgtype"]).into_iter().map(move |t| (mqtt_type(&t), m)))
+        .flat_map(|m| {
+            strs(&m["msgtype"])
+                .into_iter()
+                .map(move |t| (mqtt_type(&t), m))
+        })
         .collect();
     let types: Vec<&str> = ours.iter().map(|p| p["type"].as_str().unwrap()).collect();
     let want_types: Vec<&str> = wanted.iter().map(|(t, _)| *t).collect();
@@ -78,7 +86,11 @@ fn check_mqtt(name: &str, conns: &[Value], want: &[Value]) {
             assert_eq!(p["username"], u.as_str(), "{name}: username");
         }
         if let Some(v) = strs(&m["mqtt.ver"]).first() {
-            assert_eq!(p["protocol_version"].to_string(), *v, "{name}: protocol version");
+            assert_eq!(
+                p["protocol_version"].to_string(),
+                *v,
+                "{name}: protocol version"
+            );
         }
         if let Some(v) = strs(&m["mqtt.protoname"]).first() {
             assert_eq!(p["protocol_string"], v.as_str(), "{name}: protocol name");
@@ -96,12 +108,23 @@ fn check_mqtt(name: &str, conns: &[Value], want: &[Value]) {
             };
             assert_eq!(ours, topics, "{name}: topics of {t}");
         }
-        if let Some(code) = strs(&m["mqtt.conack.val"]).first().or(strs(&m["mqtt.connack.reason_code"]).first()) {
+        if let Some(code) = strs(&m["mqtt.conack.val"])
+            .first()
+            .or(strs(&m["mqtt.connack.reason_code"]).first())
+        {
             assert_eq!(p["return_code"].to_string(), *code, "{name}: CONNACK code");
         }
-        let suback: Vec<String> = strs(&m["mqtt.suback.qos"]).into_iter().chain(strs(&m["mqtt.suback.reason_code"])).collect();
+        let suback: Vec<String> = strs(&m["mqtt.suback.qos"])
+            .into_iter()
+            .chain(strs(&m["mqtt.suback.reason_code"]))
+            .collect();
         if !suback.is_empty() && *t == "SUBACK" {
-            let ours: Vec<String> = p["qos_granted"].as_array().unwrap().iter().map(|x| x.to_string()).collect();
+            let ours: Vec<String> = p["qos_granted"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.to_string())
+                .collect();
             assert_eq!(ours, suback, "{name}: SUBACK codes");
         }
         if let Some(id) = strs(&m["mqtt.msgid"]).first() {
@@ -114,56 +137,124 @@ fn check_mqtt(name: &str, conns: &[Value], want: &[Value]) {
 }
 
 fn check_tls(name: &str, conns: &[Value], t: &Value) {
-    let hellos: Vec<&Value> = conns.iter().filter(|c| c["tls"]["client_handshake"].is_object()).collect();
-    for (i, ch) in t["client_hello"].as_array().into_iter().flatten().enumerate() {
-        let c = hellos.get(i).unwrap_or_else(|| panic!("{name}: ClientHello {i} missing"));
+    let hellos: Vec<&Value> = conns
+        .iter()
+        .filter(|c| c["tls"]["client_handshake"].is_object())
+        .collect();
+    for (i, ch) in t["client_hello"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let c = hellos
+            .get(i)
+            .unwrap_or_else(|| panic!("{name}: ClientHello {i} missing"));
         let sni = strs(&ch["sni"]);
-        assert_eq!(c["tls"]["sni"].as_str().map(String::from), sni.first().cloned(), "{name}: SNI");
-        assert_eq!(c["tls"]["client_handshake"]["legacy_version"], strs(&ch["legacy_version"])[0].as_str(), "{name}: legacy version");
+        assert_eq!(
+            c["tls"]["sni"].as_str().map(String::from),
+            sni.first().cloned(),
+            "{name}: SNI"
+        );
+        assert_eq!(
+            c["tls"]["client_handshake"]["legacy_version"],
+            strs(&ch["legacy_version"])[0].as_str(),
+            "{name}: legacy version"
+        );
         let versions: Vec<String> = strs(&c["tls"]["client_handshake"]["supported_versions"])
             .into_iter()
             .filter(|v| v.starts_with("TLS") || v.starts_with("SSL"))
             .collect();
-        assert_eq!(versions, strs(&ch["supported_versions"]), "{name}: supported_versions");
-        assert_eq!(strs(&c["tls"]["client_alpns"]), strs(&ch["alpn"]), "{name}: ALPN");
+        assert_eq!(
+            versions,
+            strs(&ch["supported_versions"]),
+            "{name}: supported_versions"
+        );
+        assert_eq!(
+            strs(&c["tls"]["client_alpns"]),
+            strs(&ch["alpn"]),
+            "{name}: ALPN"
+        );
     }
-    let servers: Vec<&Value> = conns.iter().filter(|c| c["tls"]["server_handshake"].is_object()).collect();
-    for (i, sh) in t["server_hello"].as_array().into_iter().flatten().enumerate() {
-        let c = servers.get(i).unwrap_or_else(|| panic!("{name}: ServerHello {i} missing"));
-        let version = strs(&sh["selected_version"]).first().cloned().unwrap_or_else(|| strs(&sh["version"])[0].clone());
+    let servers: Vec<&Value> = conns
+        .iter()
+        .filter(|c| c["tls"]["server_handshake"].is_object())
+        .collect();
+    for (i, sh) in t["server_hello"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let c = servers
+            .get(i)
+            .unwrap_or_else(|| panic!("{name}: ServerHello {i} missing"));
+        let version = strs(&sh["selected_version"])
+            .first()
+            .cloned()
+            .unwrap_or_else(|| strs(&sh["version"])[0].clone());
         assert_eq!(c["tls"]["version"], version.as_str(), "{name}: version");
-        assert_eq!(c["tls"]["cipher"], strs(&sh["cipher"])[0].as_str(), "{name}: cipher");
+        assert_eq!(
+            c["tls"]["cipher"],
+            strs(&sh["cipher"])[0].as_str(),
+            "{name}: cipher"
+        );
         if let Some(g) = strs(&sh["key_share_group"]).first() {
-            assert_eq!(c["tls"]["server_handshake"]["key_share_group"], g.as_str(), "{name}: key share group");
+            assert_eq!(
+                c["tls"]["server_handshake"]["key_share_group"],
+                g.as_str(),
+                "{name}: key share group"
+            );
         }
-        assert_eq!(strs(&c["tls"]["server_alpns"]), strs(&sh["alpn"]), "{name}: server ALPN");
+        assert_eq!(
+            strs(&c["tls"]["server_alpns"]),
+            strs(&sh["alpn"]),
+            "{name}: server ALPN"
+        );
     }
     // certificates: every one tshark saw, by side, subject and issuer
     for cert in t["certificates"].as_array().into_iter().flatten() {
         let subject = dn_parts(cert["subject"].as_str().unwrap());
         let issuer = dn_parts(cert["issuer"].as_str().unwrap());
         let found = conns.iter().any(|c| {
-            c["certificates"].as_array().into_iter().flatten().any(|msg| {
-                msg["chain"].as_array().unwrap().iter().any(|x| {
-                    dn_parts(x["subject"].as_str().unwrap_or("")) == subject
-                        && dn_parts(x["issuer"].as_str().unwrap_or("")) == issuer
+            c["certificates"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|msg| {
+                    msg["chain"].as_array().unwrap().iter().any(|x| {
+                        dn_parts(x["subject"].as_str().unwrap_or("")) == subject
+                            && dn_parts(x["issuer"].as_str().unwrap_or("")) == issuer
+                    })
                 })
-            })
         });
-        assert!(found, "{name}: certificate {subject:?} issued by {issuer:?} not found");
+        assert!(
+            found,
+            "{name}: certificate {subject:?} issued by {issuer:?} not found"
+        );
     }
     // alerts: level and description
     let ours: Vec<(String, u64)> = conns
         .iter()
         .flat_map(|c| c["tls"]["alerts"].as_array().into_iter().flatten())
         .filter(|a| !a["description"].is_null())
-        .map(|a| (a["level"].as_str().unwrap_or("?").to_string(), a["description"].as_u64().unwrap()))
+        .map(|a| {
+            (
+                a["level"].as_str().unwrap_or("?").to_string(),
+                a["description"].as_u64().unwrap(),
+            )
+        })
         .collect();
     let want: Vec<(String, u64)> = t["alerts"]
         .as_array()
         .into_iter()
         .flatten()
-        .map(|a| (a["level"].as_str().unwrap().to_ascii_lowercase(), a["desc"].as_str().unwrap().parse().unwrap()))
+        .map(|a| {
+            (
+                a["level"].as_str().unwrap().to_ascii_lowercase(),
+                a["desc"].as_str().unwrap().parse().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(ours, want, "{name}: alerts");
 }
@@ -183,7 +274,11 @@ fn check_suricata(name: &str, conns: &[Value], entry: &Value) {
         "tls.client.notbefore",
         "tls.client.notafter",
     ];
-    for test in entry["facts"]["suricata_tests"].as_array().into_iter().flatten() {
+    for test in entry["facts"]["suricata_tests"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
         for check in test["checks"].as_array().into_iter().flatten() {
             let m = &check["match"];
             if m["event_type"] != "tls" {
@@ -192,7 +287,9 @@ fn check_suricata(name: &str, conns: &[Value], entry: &Value) {
             for key in KEYS {
                 let Some(want) = m.get(key) else { continue };
                 let path: Vec<&str> = key.split('.').collect();
-                let hit = conns.iter().any(|c| path.iter().try_fold(c, |v, k| v.get(*k)) == Some(want));
+                let hit = conns
+                    .iter()
+                    .any(|c| path.iter().try_fold(c, |v, k| v.get(*k)) == Some(want));
                 assert!(hit, "{name}: Suricata expects {key} = {want}");
             }
         }
@@ -223,23 +320,50 @@ fn illustrated_captures_decrypt_to_ping_and_pong() {
         let conns = replay_entry(entry);
         let facts = &entry["facts"]["illustrated"];
         let c = &conns[0];
-        let want = dn_parts(facts["server_cert"]["subject"].as_str().unwrap().split(" (").next().unwrap());
+        let want = dn_parts(
+            facts["server_cert"]["subject"]
+                .as_str()
+                .unwrap()
+                .split(" (")
+                .next()
+                .unwrap(),
+        );
         let subjects: Vec<Vec<String>> = c["certificates"]
             .as_array()
             .unwrap()
             .iter()
             .filter(|m| m["from"] == "endpoint")
-            .flat_map(|m| m["chain"].as_array().unwrap().iter().map(|x| dn_parts(x["subject"].as_str().unwrap())))
+            .flat_map(|m| {
+                m["chain"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|x| dn_parts(x["subject"].as_str().unwrap()))
+            })
             .collect();
-        assert!(subjects.contains(&want), "{name}: server certificate {want:?} not in {subjects:?}");
+        assert!(
+            subjects.contains(&want),
+            "{name}: server certificate {want:?} not in {subjects:?}"
+        );
         let data: Vec<(String, String)> = c["application_data"]
             .as_array()
             .unwrap_or_else(|| panic!("{name}: no decrypted application data"))
             .iter()
-            .map(|d| (d["from"].as_str().unwrap().to_string(), d["text"].as_str().unwrap_or("").to_string()))
+            .map(|d| {
+                (
+                    d["from"].as_str().unwrap().to_string(),
+                    d["text"].as_str().unwrap_or("").to_string(),
+                )
+            })
             .collect();
         let app = &facts["app_data"];
-        assert!(data.contains(&("device".into(), app["client"].as_str().unwrap().into())), "{name}: {data:?}");
-        assert!(data.contains(&("endpoint".into(), app["server"].as_str().unwrap().into())), "{name}: {data:?}");
+        assert!(
+            data.contains(&("device".into(), app["client"].as_str().unwrap().into())),
+            "{name}: {data:?}"
+        );
+        assert!(
+            data.contains(&("endpoint".into(), app["server"].as_str().unwrap().into())),
+            "{name}: {data:?}"
+        );
     }
 }

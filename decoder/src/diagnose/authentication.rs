@@ -94,7 +94,10 @@ fn server_name(f: &Facts, ctx: &Context, out: &mut Vec<Finding>) -> bool {
                         leaf.dns_names().join(", ")
                     ),
                 )
-                .evidence(f.t(cert_ev), format!("endpoint certificate {}", leaf.subject));
+                .evidence(
+                    f.t(cert_ev),
+                    format!("endpoint certificate {}", leaf.subject),
+                );
                 match &refusal {
                     Some(r) => fd = fd.evidence(r.t, describe(r)),
                     None => {
@@ -154,10 +157,7 @@ fn server_trust(f: &Facts, out: &mut Vec<Finding>) {
     }
     let mut fd = Finding::new(
         "AUTH.SERVER_CERT_UNTRUSTED",
-        format!(
-            "After the endpoint sent its certificate, {}.",
-            describe(&r)
-        ),
+        format!("After the endpoint sent its certificate, {}.", describe(&r)),
     )
     .evidence(r.t, describe(&r));
     if let Some((ev, chain)) = f.server_chain {
@@ -170,11 +170,18 @@ fn server_trust(f: &Facts, out: &mut Vec<Finding>) {
                 ),
             );
         }
-        if let EventKind::Certificate { root, root_known, .. } = &ev.kind {
+        if let EventKind::Certificate {
+            root, root_known, ..
+        } = &ev.kind
+        {
             if let Some(root) = root {
                 fd.summary.push_str(&format!(
                     " The endpoint's chain leads to {root}{}.",
-                    if *root_known { "" } else { ", which is not a public root" }
+                    if *root_known {
+                        ""
+                    } else {
+                        ", which is not a public root"
+                    }
                 ));
             }
         }
@@ -272,7 +279,10 @@ fn client_cert_expired(f: &Facts, out: &mut Vec<Finding>) -> bool {
     if let Some((ev, leaf)) = stale {
         fd = fd.evidence(
             f.t(ev),
-            format!("device certificate valid {} .. {}", leaf.not_before, leaf.not_after),
+            format!(
+                "device certificate valid {} .. {}",
+                leaf.not_before, leaf.not_after
+            ),
         );
     }
     if let Some(a) = alert {
@@ -288,7 +298,8 @@ fn client_cert_rejected(f: &Facts, out: &mut Vec<Finding>) {
         if let Some(a) = f.alerts.iter().find(|a| {
             a.from == Side::Endpoint
                 && a.event.ts >= cert_ev.ts
-                && a.description.is_some_and(|d| CLIENT_CERT_ALERTS.contains(&d))
+                && a.description
+                    .is_some_and(|d| CLIENT_CERT_ALERTS.contains(&d))
         }) {
             let leaf = &chain[0];
             out.push(
@@ -302,7 +313,10 @@ fn client_cert_rejected(f: &Facts, out: &mut Vec<Finding>) {
                     ),
                 )
                 .evidence(f.t(cert_ev), format!("device certificate {}", leaf.subject))
-                .evidence(f.t(a.event), format!("{} alert from the endpoint", a.name.unwrap_or("an"))),
+                .evidence(
+                    f.t(a.event),
+                    format!("{} alert from the endpoint", a.name.unwrap_or("an")),
+                ),
             );
         }
         return;
@@ -325,7 +339,9 @@ fn tls13_close_after_handshake(f: &Facts, out: &mut Vec<Finding>) {
     let Some(close) = f.closed_by(Side::Endpoint) else {
         return;
     };
-    if f.closed_by(Side::Device).is_some_and(|d| d.ts < flight_end.ts) {
+    if f.closed_by(Side::Device)
+        .is_some_and(|d| d.ts < flight_end.ts)
+    {
         return;
     }
     // What the endpoint sent after the device's flight: nothing, or only alert-sized records.
@@ -333,7 +349,9 @@ fn tls13_close_after_handshake(f: &Facts, out: &mut Vec<Finding>) {
         .iter()
         .filter(|e| e.ts >= flight_end.ts && e.ts <= close.ts)
         .filter_map(|e| match e.kind {
-            EventKind::Encrypted { first_len, records, .. } => Some((first_len, records)),
+            EventKind::Encrypted {
+                first_len, records, ..
+            } => Some((first_len, records)),
             _ => None,
         })
         .flat_map(|(len, n)| std::iter::repeat_n(len, n as usize))
@@ -349,7 +367,8 @@ fn tls13_close_after_handshake(f: &Facts, out: &mut Vec<Finding>) {
     let not_registered = "the certificate is not registered in this account and region, not ACTIVE, or issued by a CA the endpoint does not know";
     let expired = "the certificate is expired";
     let none_sent = "the device sent no certificate";
-    let connect_denied = "the policy does not allow iot:Connect for the client id (AUTHZ.CONNECT_DENIED)";
+    let connect_denied =
+        "the policy does not allow iot:Connect for the client id (AUTHZ.CONNECT_DENIED)";
     let candidates = if no_cert_first {
         [none_sent, not_registered, expired, connect_denied]
     } else {
@@ -377,9 +396,15 @@ fn tls13_close_after_handshake(f: &Facts, out: &mut Vec<Finding>) {
     .candidates(candidates)
     .settle("a key log (SSLKEYLOGFILE) shows the endpoint's alert; so does iotscope proxy --mitm; on AWS, AWSIotLogsV2 Connection.AuthNError or Connect AUTHORIZATION_FAILURE entries name the cause");
     if device_sent_app {
-        fd = fd.evidence(f.t(close), "the device had already sent application data (its CONNECT)");
+        fd = fd.evidence(
+            f.t(close),
+            "the device had already sent application data (its CONNECT)",
+        );
     }
-    if f.packets(Direction::EndpointToDevice, PacketType::Connack).next().is_some() {
+    if f.packets(Direction::EndpointToDevice, PacketType::Connack)
+        .next()
+        .is_some()
+    {
         return;
     }
     out.push(fd);

@@ -30,9 +30,10 @@ fn endpoint_closed_after<'a>(f: &Facts<'a>, after: &Event) -> Option<&'a Event> 
     if close.ts < after.ts {
         return None;
     }
-    let answered = f.mqtt.iter().any(|(e, _)| {
-        e.dir == Direction::EndpointToDevice && e.ts >= after.ts && e.ts <= close.ts
-    });
+    let answered = f
+        .mqtt
+        .iter()
+        .any(|(e, _)| e.dir == Direction::EndpointToDevice && e.ts >= after.ts && e.ts <= close.ts);
     let alert = f.alerts.iter().any(|a| {
         a.from == Side::Endpoint && a.description.is_some_and(|d| d != 0) && a.event.ts <= close.ts
     });
@@ -94,7 +95,11 @@ fn connect(f: &Facts, values: &Values, out: &mut Vec<Finding>) {
 }
 
 /// The PUBLISH a PUBACK answers.
-fn publish_for<'a>(f: &Facts<'a>, packet_id: u16, before: &Event) -> Option<(&'a Event, &'a Packet)> {
+fn publish_for<'a>(
+    f: &Facts<'a>,
+    packet_id: u16,
+    before: &Event,
+) -> Option<(&'a Event, &'a Packet)> {
     f.mqtt
         .iter()
         .rev()
@@ -133,7 +138,14 @@ fn publish(f: &Facts, values: &Values, out: &mut Vec<Finding>) {
             ),
         );
         if let Some((pe, _)) = publish_for(f, a.packet_id, ev) {
-            fd = fd.evidence(f.t(pe), format!("PUBLISH {} topic {}", a.packet_id, topic.as_deref().unwrap_or("")));
+            fd = fd.evidence(
+                f.t(pe),
+                format!(
+                    "PUBLISH {} topic {}",
+                    a.packet_id,
+                    topic.as_deref().unwrap_or("")
+                ),
+            );
         }
         fd = fd.evidence(f.t(ev), format!("PUBACK {} reason 0x87", a.packet_id));
         fd.next_steps = steps_for("AUTHZ.PUBLISH_DENIED", values, topic.as_deref(), None);
@@ -141,7 +153,11 @@ fn publish(f: &Facts, values: &Values, out: &mut Vec<Finding>) {
         return;
     }
     // MQTT 3.1.1: AWS IoT closes the connection instead.
-    let last_device = f.mqtt.iter().rev().find(|(e, _)| e.dir == Direction::DeviceToEndpoint);
+    let last_device = f
+        .mqtt
+        .iter()
+        .rev()
+        .find(|(e, _)| e.dir == Direction::DeviceToEndpoint);
     if let Some((ev, p)) = last_device {
         if let Body::Publish(x) = &p.body {
             if let Some(close) = endpoint_closed_after(f, ev) {
@@ -172,19 +188,32 @@ fn subscribe(f: &Facts, values: &Values, out: &mut Vec<Finding>) {
     let level = f.mqtt_level();
     for (ev, p) in &f.mqtt {
         let Body::SubAck(a) = &p.body else { continue };
-        if ev.dir != Direction::EndpointToDevice || p.packet_type != crate::mqtt::PacketType::Suback {
+        if ev.dir != Direction::EndpointToDevice || p.packet_type != crate::mqtt::PacketType::Suback
+        {
             continue;
         }
         let request = f.mqtt.iter().rev().find_map(|(e, p)| match &p.body {
-            Body::Subscribe(s) if e.dir == Direction::DeviceToEndpoint && s.packet_id == a.packet_id && e.ts <= ev.ts => Some((*e, s)),
+            Body::Subscribe(s)
+                if e.dir == Direction::DeviceToEndpoint
+                    && s.packet_id == a.packet_id
+                    && e.ts <= ev.ts =>
+            {
+                Some((*e, s))
+            }
             _ => None,
         });
         for (i, code) in a.codes.iter().enumerate() {
-            let denied = if level >= 5 { *code == 0x87 } else { *code == 0x80 };
+            let denied = if level >= 5 {
+                *code == 0x87
+            } else {
+                *code == 0x80
+            };
             if !denied {
                 continue;
             }
-            let filter = request.and_then(|(_, s)| s.filters.get(i)).map(|s| s.filter.clone());
+            let filter = request
+                .and_then(|(_, s)| s.filters.get(i))
+                .map(|s| s.filter.clone());
             let mut fd = Finding::new(
                 "AUTHZ.SUBSCRIBE_DENIED",
                 format!(
@@ -193,22 +222,27 @@ fn subscribe(f: &Facts, values: &Values, out: &mut Vec<Finding>) {
                 ),
             );
             if level < 5 {
-                fd = fd
-                    .certainty(Certainty::Likely)
-                    .candidates([
-                        "the policy does not allow iot:Subscribe on this topic filter",
-                        "the subscription was throttled or exceeds the 50 subscriptions per connection",
-                    ]);
+                fd = fd.certainty(Certainty::Likely).candidates([
+                    "the policy does not allow iot:Subscribe on this topic filter",
+                    "the subscription was throttled or exceeds the 50 subscriptions per connection",
+                ]);
             }
             if let Some((re, _)) = request {
-                fd = fd.evidence(f.t(re), format!("SUBSCRIBE {}", filter.as_deref().unwrap_or("")));
+                fd = fd.evidence(
+                    f.t(re),
+                    format!("SUBSCRIBE {}", filter.as_deref().unwrap_or("")),
+                );
             }
             fd = fd.evidence(f.t(ev), format!("SUBACK 0x{code:02x}"));
             fd.next_steps = steps_for("AUTHZ.SUBSCRIBE_DENIED", values, None, filter.as_deref());
             out.push(fd);
         }
     }
-    let last_device = f.mqtt.iter().rev().find(|(e, _)| e.dir == Direction::DeviceToEndpoint);
+    let last_device = f
+        .mqtt
+        .iter()
+        .rev()
+        .find(|(e, _)| e.dir == Direction::DeviceToEndpoint);
     if let Some((ev, p)) = last_device {
         if let Body::Subscribe(s) = &p.body {
             if let Some(close) = endpoint_closed_after(f, ev) {
@@ -228,14 +262,24 @@ fn subscribe(f: &Facts, values: &Values, out: &mut Vec<Finding>) {
                     "the policy does not allow iot:Subscribe on the filter (the resource is topicfilter/…)",
                     "more than 8 filters, or a filter outside AWS IoT's limits",
                 ]);
-                fd.next_steps = steps_for("AUTHZ.SUBSCRIBE_DENIED", values, None, filters.first().copied());
+                fd.next_steps = steps_for(
+                    "AUTHZ.SUBSCRIBE_DENIED",
+                    values,
+                    None,
+                    filters.first().copied(),
+                );
                 out.push(fd);
             }
         }
     }
 }
 
-fn steps_for(code: &str, values: &Values, topic: Option<&str>, filter: Option<&str>) -> Vec<String> {
+fn steps_for(
+    code: &str,
+    values: &Values,
+    topic: Option<&str>,
+    filter: Option<&str>,
+) -> Vec<String> {
     let mut v = values.clone();
     if let Some(t) = topic {
         v.topic = Some(t.to_string());
@@ -244,7 +288,12 @@ fn steps_for(code: &str, values: &Values, topic: Option<&str>, filter: Option<&s
         v.filter = Some(x.to_string());
     }
     super::catalogue::entry(code)
-        .map(|e| e.steps.iter().map(|s| super::catalogue::fill(s, &v)).collect())
+        .map(|e| {
+            e.steps
+                .iter()
+                .map(|s| super::catalogue::fill(s, &v))
+                .collect()
+        })
         .unwrap_or_default()
 }
 

@@ -24,7 +24,8 @@ pub struct Entry {
 
 const DESCRIBE_ENDPOINT: &str =
     "aws iot describe-endpoint --endpoint-type iot:Data-ATS   # the endpoint and the SNI to use";
-const DESCRIBE_CERT: &str = "aws iot describe-certificate --certificate-id {cert_id}   # status must be ACTIVE";
+const DESCRIBE_CERT: &str =
+    "aws iot describe-certificate --certificate-id {cert_id}   # status must be ACTIVE";
 const LIST_CERTS: &str = "aws iot list-certificates   # find the certificate and its status";
 const S_CLIENT: &str = "openssl s_client -connect {endpoint}:8443 -servername {endpoint} -CAfile AmazonRootCA1.pem -cert device.pem.crt -key private.pem.key";
 const LOGS: &str = "In CloudWatch Logs (AWSIotLogsV2), look for entries with \"reason\": \"AUTHORIZATION_FAILURE\" for client {client_id}";
@@ -360,7 +361,9 @@ pub fn region_of(host: &str) -> Option<String> {
     let i = labels.iter().position(|l| l.eq_ignore_ascii_case("iot"))?;
     let region = labels.get(i + 1)?;
     let rest = &labels[i + 2..];
-    let aws = rest.first().is_some_and(|l| l.eq_ignore_ascii_case("amazonaws"));
+    let aws = rest
+        .first()
+        .is_some_and(|l| l.eq_ignore_ascii_case("amazonaws"));
     (aws && !region.is_empty()).then(|| region.to_ascii_lowercase())
 }
 
@@ -368,7 +371,11 @@ pub fn region_of(host: &str) -> Option<String> {
 pub fn fill(template: &str, v: &Values) -> String {
     let port = v.port.map(|p| p.to_string());
     let pairs: [(&str, Option<String>, &str); 8] = [
-        ("{endpoint}", v.endpoint.clone().or(v.sni.clone()), "ENDPOINT"),
+        (
+            "{endpoint}",
+            v.endpoint.clone().or(v.sni.clone()),
+            "ENDPOINT",
+        ),
         ("{port}", port, "PORT"),
         ("{sni}", v.sni.clone(), "SNI"),
         ("{cert_id}", v.cert_id.clone(), "CERTIFICATE_ID"),
@@ -453,8 +460,14 @@ mod tests {
             fill(DESCRIBE_CERT, &Values::default()),
             "aws iot describe-certificate --certificate-id CERTIFICATE_ID   # status must be ACTIVE"
         );
-        assert_eq!(region_of("a1b2-ats.iot.eu-west-1.amazonaws.com").as_deref(), Some("eu-west-1"));
-        assert_eq!(region_of("a3ipc50fnth9og.iot.cn-north-1.amazonaws.com.cn").as_deref(), Some("cn-north-1"));
+        assert_eq!(
+            region_of("a1b2-ats.iot.eu-west-1.amazonaws.com").as_deref(),
+            Some("eu-west-1")
+        );
+        assert_eq!(
+            region_of("a3ipc50fnth9og.iot.cn-north-1.amazonaws.com.cn").as_deref(),
+            Some("cn-north-1")
+        );
         assert_eq!(region_of("mqtt.example.com"), None);
     }
 }

@@ -31,7 +31,10 @@ fn tcp_refused(f: &Facts, out: &mut Vec<Finding>) {
     if f.first_data[0].is_some() || f.first_data[1].is_some() {
         return;
     }
-    if let Some(rst) = f.closed_by(Side::Endpoint).filter(|e| e.kind.is_tcp_close()) {
+    if let Some(rst) = f
+        .closed_by(Side::Endpoint)
+        .filter(|e| e.kind.is_tcp_close())
+    {
         if matches!(rst.kind, crate::event::EventKind::TcpRst) && f.opened {
             out.push(
                 Finding::new(
@@ -198,7 +201,10 @@ fn alpn(f: &Facts, ctx: &Context, out: &mut Vec<Finding>) {
         return;
     }
     let aws = ch.sni.as_deref().is_some_and(names::is_aws_iot_host)
-        || ctx.expected_endpoint.as_deref().is_some_and(names::is_aws_iot_host);
+        || ctx
+            .expected_endpoint
+            .as_deref()
+            .is_some_and(names::is_aws_iot_host);
     if !aws {
         return;
     }
@@ -228,13 +234,20 @@ fn wrong_protocol(f: &Facts, ctx: &Context, out: &mut Vec<Finding>) {
     };
     let port = f.endpoint_port;
     let aws = f.sni().is_some_and(names::is_aws_iot_host)
-        || ctx.expected_endpoint.as_deref().is_some_and(names::is_aws_iot_host);
+        || ctx
+            .expected_endpoint
+            .as_deref()
+            .is_some_and(names::is_aws_iot_host);
     let alpn_http = f
         .client_hello
         .is_some_and(|(_, h)| h.alpn.iter().any(|a| a == "x-amzn-http-ca"));
     let problem = match (proto, port) {
-        (AppProtocol::Mqtt, Some(8443)) if aws => Some("MQTT to port 8443, which AWS IoT Core reserves for HTTPS publishing"),
-        (AppProtocol::Mqtt, Some(443)) if alpn_http => Some("MQTT on a connection that asked for HTTPS (ALPN x-amzn-http-ca)"),
+        (AppProtocol::Mqtt, Some(8443)) if aws => {
+            Some("MQTT to port 8443, which AWS IoT Core reserves for HTTPS publishing")
+        }
+        (AppProtocol::Mqtt, Some(443)) if alpn_http => {
+            Some("MQTT on a connection that asked for HTTPS (ALPN x-amzn-http-ca)")
+        }
         (AppProtocol::Http, Some(8883) | Some(1883)) => Some("HTTP to an MQTT port"),
         _ => None,
     };
@@ -260,9 +273,15 @@ fn versions_and_suites(f: &Facts, out: &mut Vec<Finding>) {
                 version_label(highest)
             ),
         )
-        .evidence(f.t(ch_ev), format!("ClientHello, highest version {}", version_label(highest)));
+        .evidence(
+            f.t(ch_ev),
+            format!("ClientHello, highest version {}", version_label(highest)),
+        );
         if let Some(a) = version_alert {
-            fd = fd.evidence(f.t(a.event), format!("protocol_version alert from the {}", a.from));
+            fd = fd.evidence(
+                f.t(a.event),
+                format!("protocol_version alert from the {}", a.from),
+            );
             if highest >= 0x0303 {
                 fd.summary = format!(
                     "The {} refused the TLS version (protocol_version alert); the device offers up to {}.",
@@ -277,11 +296,13 @@ fn versions_and_suites(f: &Facts, out: &mut Vec<Finding>) {
     let offered: Vec<u16> = ch.cipher_suites.iter().map(|c| c.id).collect();
     let in_policy = offered.iter().any(|c| AWS_POLICY_SUITES.contains(c));
     let early_failure = f.server_hello.is_none()
-        && f
-            .alert_from(Side::Endpoint)
+        && f.alert_from(Side::Endpoint)
             .is_some_and(|a| a.description == Some(40));
     if early_failure {
-        let a = f.alert_from(Side::Endpoint).map(|a| f.t(a.event)).unwrap_or(0.0);
+        let a = f
+            .alert_from(Side::Endpoint)
+            .map(|a| f.t(a.event))
+            .unwrap_or(0.0);
         let mut fd = Finding::new(
             "CONN.NO_SHARED_CIPHER",
             "The endpoint answered the ClientHello with handshake_failure before choosing anything: it found nothing it accepts in the device's offer.",
@@ -382,5 +403,8 @@ fn truncated(f: &Facts, out: &mut Vec<Finding>) {
     if f.gaps > 0 {
         parts.push(format!("{} bytes were missed", f.gaps));
     }
-    out.push(Finding::new("CONN.TRUNCATED", format!("Part of the connection was not seen: {}.", parts.join("; "))));
+    out.push(Finding::new(
+        "CONN.TRUNCATED",
+        format!("Part of the connection was not seen: {}.", parts.join("; ")),
+    ));
 }

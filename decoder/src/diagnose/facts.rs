@@ -170,7 +170,11 @@ impl<'a> Facts<'a> {
         self.first_data[1].is_some()
     }
 
-    pub fn packets(&self, dir: Direction, t: PacketType) -> impl Iterator<Item = &(&'a Event, &'a Packet)> {
+    pub fn packets(
+        &self,
+        dir: Direction,
+        t: PacketType,
+    ) -> impl Iterator<Item = &(&'a Event, &'a Packet)> {
         self.mqtt
             .iter()
             .filter(move |(e, p)| e.dir == dir && p.packet_type == t)

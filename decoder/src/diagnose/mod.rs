@@ -36,7 +36,11 @@ pub fn diagnose(trace: &Trace, ctx: &Context) -> Vec<Finding> {
     for fd in &mut out {
         if fd.next_steps.is_empty() {
             if let Some(e) = catalogue::entry(fd.code) {
-                fd.next_steps = e.steps.iter().map(|s| catalogue::fill(s, &values)).collect();
+                fd.next_steps = e
+                    .steps
+                    .iter()
+                    .map(|s| catalogue::fill(s, &values))
+                    .collect();
             }
         }
     }
@@ -67,13 +71,12 @@ pub fn values(f: &facts::Facts, ctx: &Context) -> Values {
         sni: f.sni().map(str::to_string),
         cert_id: device_leaf.map(|c| c.sha256.clone()),
         client_id: f.connect().map(|(_, c)| c.client_id.clone()),
-        topic: f
-            .mqtt
-            .iter()
-            .find_map(|(e, p)| match &p.body {
-                crate::mqtt::Body::Publish(x) if e.dir == Direction::DeviceToEndpoint => Some(x.topic.clone()),
-                _ => None,
-            }),
+        topic: f.mqtt.iter().find_map(|(e, p)| match &p.body {
+            crate::mqtt::Body::Publish(x) if e.dir == Direction::DeviceToEndpoint => {
+                Some(x.topic.clone())
+            }
+            _ => None,
+        }),
         filter: None,
     }
 }

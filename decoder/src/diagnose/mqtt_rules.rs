@@ -18,18 +18,29 @@ fn connect_refused(f: &Facts, out: &mut Vec<Finding>) {
     let level = f.mqtt_level();
     for (ev, p) in f.packets(Direction::EndpointToDevice, PacketType::Connack) {
         let Body::Connack(a) = &p.body else { continue };
-        let auth = if level >= 5 { a.code == 0x87 } else { a.code == 5 };
+        let auth = if level >= 5 {
+            a.code == 0x87
+        } else {
+            a.code == 5
+        };
         if a.code == 0 || auth {
             continue;
         }
         let mut fd = Finding::new(
             "MQTT.CONNECT_REFUSED",
-            format!("The endpoint refused CONNECT: CONNACK {} ({}).", code_text(level, a.code), a.reason),
+            format!(
+                "The endpoint refused CONNECT: CONNACK {} ({}).",
+                code_text(level, a.code),
+                a.reason
+            ),
         );
         if let Some((cev, c)) = f.connect() {
             fd = fd.evidence(
                 f.t(cev),
-                format!("CONNECT protocol {} level {} client_id={:?}", c.protocol_name, c.protocol_level, c.client_id),
+                format!(
+                    "CONNECT protocol {} level {} client_id={:?}",
+                    c.protocol_name, c.protocol_level, c.client_id
+                ),
             );
             if !(3..=5).contains(&c.protocol_level) {
                 fd.summary.push_str(&format!(
@@ -48,7 +59,10 @@ fn malformed(f: &Facts, out: &mut Vec<Finding>) {
             out.push(
                 Finding::new(
                     "MQTT.MALFORMED",
-                    format!("The {} sent a malformed MQTT packet at byte {offset}: {reason}.", ev.dir.sender()),
+                    format!(
+                        "The {} sent a malformed MQTT packet at byte {offset}: {reason}.",
+                        ev.dir.sender()
+                    ),
                 )
                 .evidence(f.t(ev), reason.clone()),
             );
@@ -88,9 +102,15 @@ fn limit_problems(p: &Packet) -> Vec<String> {
         if counted.len() > 256 {
             v.push(format!("topic of {} bytes (limit 256)", counted.len()));
         }
-        let counted_slashes = if counted.len() == topic.len() { slashes } else { counted.matches('/').count() };
+        let counted_slashes = if counted.len() == topic.len() {
+            slashes
+        } else {
+            counted.matches('/').count()
+        };
         if counted_slashes > 7 {
-            v.push(format!("topic with {counted_slashes} slashes (limit 7): {topic}"));
+            v.push(format!(
+                "topic with {counted_slashes} slashes (limit 7): {topic}"
+            ));
         }
     };
     match &p.body {
@@ -103,7 +123,10 @@ fn limit_problems(p: &Packet) -> Vec<String> {
                 });
             }
             if c.client_id.len() > 128 {
-                v.push(format!("client id of {} bytes (limit 128)", c.client_id.len()));
+                v.push(format!(
+                    "client id of {} bytes (limit 128)",
+                    c.client_id.len()
+                ));
             }
             if let Some(w) = &c.will {
                 if w.qos == 2 {
@@ -114,7 +137,10 @@ fn limit_problems(p: &Packet) -> Vec<String> {
         }
         Body::Publish(x) => {
             if p.qos == 2 {
-                v.push(format!("PUBLISH QoS 2 on {} (AWS IoT supports QoS 0 and 1; no PUBACK comes back)", x.topic));
+                v.push(format!(
+                    "PUBLISH QoS 2 on {} (AWS IoT supports QoS 0 and 1; no PUBACK comes back)",
+                    x.topic
+                ));
             }
             if x.payload_len > 128 * 1024 {
                 v.push(format!("payload of {} bytes (limit 128 KB)", x.payload_len));
@@ -123,11 +149,17 @@ fn limit_problems(p: &Packet) -> Vec<String> {
         }
         Body::Subscribe(s) => {
             if s.filters.len() > 8 {
-                v.push(format!("{} filters in one SUBSCRIBE (limit 8)", s.filters.len()));
+                v.push(format!(
+                    "{} filters in one SUBSCRIBE (limit 8)",
+                    s.filters.len()
+                ));
             }
             for sub in &s.filters {
                 if sub.qos == 2 {
-                    v.push(format!("subscription QoS 2 on {} (AWS IoT grants at most QoS 1)", sub.filter));
+                    v.push(format!(
+                        "subscription QoS 2 on {} (AWS IoT grants at most QoS 1)",
+                        sub.filter
+                    ));
                 }
                 topic_check(&sub.filter, &mut v);
             }
@@ -162,7 +194,11 @@ fn aws_limits(f: &Facts, out: &mut Vec<Finding>) {
             format!(
                 "The device sends what AWS IoT Core would adjust or refuse: {}{}.",
                 shown.join("; "),
-                if n > 5 { format!(" (and {} more)", n - 5) } else { String::new() }
+                if n > 5 {
+                    format!(" (and {} more)", n - 5)
+                } else {
+                    String::new()
+                }
             ),
         );
         for p in shown {
@@ -176,7 +212,10 @@ fn session_taken_over(f: &Facts, out: &mut Vec<Finding>) {
     for (ev, p) in f.packets(Direction::EndpointToDevice, PacketType::Disconnect) {
         if let Body::Disconnect(d) = &p.body {
             if d.code == 0x8e {
-                let client = f.connect().map(|(_, c)| c.client_id.clone()).unwrap_or_default();
+                let client = f
+                    .connect()
+                    .map(|(_, c)| c.client_id.clone())
+                    .unwrap_or_default();
                 out.push(
                     Finding::new(
                         "MQTT.SESSION_TAKEN_OVER",

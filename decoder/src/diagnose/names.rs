@@ -35,7 +35,11 @@ fn labels(host: &str) -> Vec<String> {
 /// Index of the `iot` label in `….iot.REGION.amazonaws.com[.cn]`.
 fn iot_label(l: &[String]) -> Option<usize> {
     let n = l.len();
-    let tail = if l.last().is_some_and(|x| x == "cn") { 1 } else { 0 };
+    let tail = if l.last().is_some_and(|x| x == "cn") {
+        1
+    } else {
+        0
+    };
     // ... iot . REGION . amazonaws . com [. cn]
     if n < 4 + tail || l[n - 1 - tail] != "com" || l[n - 2 - tail] != "amazonaws" {
         return None;
@@ -75,13 +79,20 @@ mod tests {
         assert!(is_aws_iot_host(ats));
         assert_eq!(endpoint_kind(ats), EndpointKind::Data);
         assert!(!is_legacy_data_endpoint(ats));
-        assert!(is_legacy_data_endpoint("a3ipc50fnth9og.iot.cn-north-1.amazonaws.com.cn"));
-        assert!(is_legacy_data_endpoint("ABC123.iot.us-west-2.amazonaws.com."));
+        assert!(is_legacy_data_endpoint(
+            "a3ipc50fnth9og.iot.cn-north-1.amazonaws.com.cn"
+        ));
+        assert!(is_legacy_data_endpoint(
+            "ABC123.iot.us-west-2.amazonaws.com."
+        ));
         assert_eq!(
             endpoint_kind("c1.credentials.iot.us-east-1.amazonaws.com"),
             EndpointKind::CredentialProvider
         );
-        assert_eq!(endpoint_kind("c1.jobs.iot.us-east-1.amazonaws.com"), EndpointKind::Jobs);
+        assert_eq!(
+            endpoint_kind("c1.jobs.iot.us-east-1.amazonaws.com"),
+            EndpointKind::Jobs
+        );
         assert!(!is_aws_iot_host("iot.us-east-1.amazonaws.com"));
         assert!(!is_aws_iot_host("mqtt.example.com"));
         assert!(!is_aws_iot_host("example.iot.us-east-1.amazonaws.org"));

@@ -36,7 +36,9 @@ impl ClientIds {
     /// client id while it was open.
     pub fn observe(&mut self, trace: &Trace) -> Option<Finding> {
         let (connect_ts, client_id) = trace.events().find_map(|e| match &e.kind {
-            crate::event::EventKind::Mqtt(p) if e.dir == Direction::DeviceToEndpoint => match &p.body {
+            crate::event::EventKind::Mqtt(p) if e.dir == Direction::DeviceToEndpoint => match &p
+                .body
+            {
                 Body::Connect(c) if !c.client_id.is_empty() => Some((e.ts, c.client_id.clone())),
                 _ => None,
             },

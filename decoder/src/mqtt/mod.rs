@@ -158,7 +158,7 @@ impl MqttConn {
                 }
                 Mode::Stopped => {
                     self.dirs[d].offset += input.len() as u64;
-                    undecoded(input.len() as u64, out);
+                    out.undecoded(input.len() as u64, input);
                     input = &[];
                 }
             }
@@ -494,21 +494,4 @@ fn only_v5_explains(t: PacketType, remaining_length: u32) -> bool {
 fn peek_connect_level(body: &[u8]) -> Option<u8> {
     let name_len = usize::from(u16::from_be_bytes([*body.first()?, *body.get(1)?]));
     body.get(2 + name_len).copied()
-}
-
-/// Adds to the previous Undecoded event of the same direction, or starts one.
-pub(crate) fn undecoded(n: u64, out: &mut Emit) {
-    if n == 0 {
-        return;
-    }
-    let dir = out.dir;
-    if let Some(last) = out.last_mut() {
-        if last.dir == dir {
-            if let EventKind::Undecoded { bytes } = &mut last.kind {
-                *bytes += n;
-                return;
-            }
-        }
-    }
-    out.emit(EventKind::Undecoded { bytes: n });
 }

@@ -10,7 +10,6 @@
 use super::checks;
 use super::decode::{self, Context, Frame};
 use super::packet::PacketType;
-use super::undecoded;
 use crate::emit::Emit;
 use crate::event::EventKind;
 
@@ -36,7 +35,7 @@ enum Candidate {
 impl Resync {
     /// Starts looking from stream offset `offset`; bytes still held count as undecoded.
     pub fn restart(&mut self, offset: u64, out: &mut Emit) {
-        undecoded(self.buf.len() as u64, out);
+        out.undecoded(self.buf.len() as u64, &self.buf);
         self.buf = Vec::new();
         self.start = offset;
         self.scan = 0;
@@ -78,7 +77,7 @@ impl Resync {
             };
             match confirmed {
                 Some(true) => {
-                    undecoded(self.scan as u64, out);
+                    out.undecoded(self.scan as u64, &[]);
                     out.emit(EventKind::Note {
                         text: format!(
                             "MQTT: found a packet boundary again at offset {}",
@@ -96,7 +95,7 @@ impl Resync {
             }
         }
         // bytes before `scan` can no longer start a packet
-        undecoded(self.scan as u64, out);
+        out.undecoded(self.scan as u64, &[]);
         self.buf.drain(..self.scan);
         self.start += self.scan as u64;
         self.scan = 0;

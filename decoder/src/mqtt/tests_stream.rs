@@ -212,7 +212,7 @@ fn remaining_length_longer_than_four_bytes_stops_the_direction() {
         events[1].1.clone_reason(),
         Some((14, "PUBLISH: remaining length at byte 15 is longer than 4 bytes; the rest of this direction is not decoded".into()))
     );
-    assert!(matches!(events[2].1, EventKind::Undecoded { bytes: 7 }));
+    assert!(matches!(events[2].1, EventKind::Undecoded { bytes: 7, .. }));
 }
 
 #[test]
@@ -288,7 +288,7 @@ fn gap_between_packets_resynchronises_on_two_clean_packets() {
             "mqtt"
         ]
     );
-    assert!(matches!(events[3].1, EventKind::Undecoded { bytes: 3 }));
+    assert!(matches!(events[3].1, EventKind::Undecoded { bytes: 3, .. }));
     let ps = packets(&events);
     assert_eq!(
         (ps[1].packet_type, ps[1].offset),
@@ -317,7 +317,7 @@ fn resync_window_bounds_memory_on_garbage() {
     let undecoded: u64 = trace
         .events()
         .filter_map(|e| match e.kind {
-            EventKind::Undecoded { bytes } => Some(bytes),
+            EventKind::Undecoded { bytes, .. } => Some(bytes),
             _ => None,
         })
         .sum();
@@ -329,6 +329,7 @@ fn session_with_mqtt_hint_decodes_a_midstream_publish() {
     let config = SessionConfig {
         reveal_passwords: false,
         hint: Some(AppProtocol::Mqtt),
+        ..SessionConfig::default()
     };
     let mut s = Session::new(Identity::default(), config);
     let publish = h("300d0006746f70696358 68656c6c6f");

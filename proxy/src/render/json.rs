@@ -96,9 +96,18 @@ fn tls_summary(trace: &Trace) -> Value {
     if let Some(h) = sh {
         t.insert("version".into(), json!(version_name(h.version)));
         t.insert("cipher".into(), json!(h.cipher_suite.name));
-        t.insert("cipher_id".into(), json!(format!("0x{:04x}", h.cipher_suite.id)));
-        t.insert("server_alpns".into(), json!(h.alpn.iter().collect::<Vec<_>>()));
-        t.insert("ja3s".into(), json!({"hash": h.ja3s_hash, "string": h.ja3s}));
+        t.insert(
+            "cipher_id".into(),
+            json!(format!("0x{:04x}", h.cipher_suite.id)),
+        );
+        t.insert(
+            "server_alpns".into(),
+            json!(h.alpn.iter().collect::<Vec<_>>()),
+        );
+        t.insert(
+            "ja3s".into(),
+            json!({"hash": h.ja3s_hash, "string": h.ja3s}),
+        );
         t.insert(
             "server_handshake".into(),
             json!({
@@ -109,10 +118,15 @@ fn tls_summary(trace: &Trace) -> Value {
             }),
         );
     }
-    let hrr = trace.events().any(|e| matches!(&e.kind, EventKind::ServerHello(h) if h.hello_retry_request));
+    let hrr = trace
+        .events()
+        .any(|e| matches!(&e.kind, EventKind::ServerHello(h) if h.hello_retry_request));
     t.insert("hello_retry_request".into(), json!(hrr));
     // The endpoint's chain at top level, as eve has it; the device's under `client`.
-    for (dir, key) in [(Direction::EndpointToDevice, None), (Direction::DeviceToEndpoint, Some("client"))] {
+    for (dir, key) in [
+        (Direction::EndpointToDevice, None),
+        (Direction::DeviceToEndpoint, Some("client")),
+    ] {
         let chain = trace.events().find_map(|e| match &e.kind {
             EventKind::Certificate { chain, .. } if e.dir == dir => Some(chain),
             _ => None,
@@ -129,7 +143,10 @@ fn tls_summary(trace: &Trace) -> Value {
             c.insert("notafter".into(), json!(leaf.not_after));
             c.insert("subjectaltname".into(), json!(leaf.san_dns));
         }
-        c.insert("chain".into(), json!(chain.iter().map(|x| &x.subject).collect::<Vec<_>>()));
+        c.insert(
+            "chain".into(),
+            json!(chain.iter().map(|x| &x.subject).collect::<Vec<_>>()),
+        );
         c.insert("empty".into(), json!(chain.is_empty()));
         match key {
             None => t.extend(c),
@@ -141,7 +158,12 @@ fn tls_summary(trace: &Trace) -> Value {
     let alerts: Vec<Value> = trace
         .events()
         .filter_map(|e| match &e.kind {
-            EventKind::Alert { level, description, name, encrypted } => Some(json!({
+            EventKind::Alert {
+                level,
+                description,
+                name,
+                encrypted,
+            } => Some(json!({
                 "from": e.dir.sender(),
                 "level": level,
                 "description": description,
@@ -159,7 +181,13 @@ fn tls_summary(trace: &Trace) -> Value {
 fn certificates(trace: &Trace) -> Value {
     let mut v = Vec::new();
     for e in trace.events() {
-        if let EventKind::Certificate { chain, issued_by_next, root, root_known } = &e.kind {
+        if let EventKind::Certificate {
+            chain,
+            issued_by_next,
+            root,
+            root_known,
+        } = &e.kind
+        {
             v.push(json!({
                 "from": e.dir.sender(),
                 "decrypted": e.decrypted,
@@ -209,7 +237,10 @@ fn packet_json(dir: Direction, p: &Packet) -> Value {
                 o.insert("username".into(), json!(u));
             }
             if let Some(pw) = &c.password {
-                o.insert("password".into(), json!(pw.value.clone().unwrap_or_else(|| "<redacted>".into())));
+                o.insert(
+                    "password".into(),
+                    json!(pw.value.clone().unwrap_or_else(|| "<redacted>".into())),
+                );
             }
             if let Some(w) = &c.will {
                 o.insert("will".into(), json!({"topic": w.topic, "qos": w.qos, "payload_len": w.payload_len, "properties": w.properties}));
@@ -226,8 +257,14 @@ fn packet_json(dir: Direction, p: &Packet) -> Value {
             o.insert("topic".into(), json!(x.topic));
             o.insert("message_id".into(), json!(x.packet_id));
             o.insert("payload_len".into(), json!(x.payload_len));
-            o.insert("message".into(), json!(super::text_or_hex(&x.payload_prefix)));
-            o.insert("truncated".into(), json!(x.payload_prefix.len() < x.payload_len));
+            o.insert(
+                "message".into(),
+                json!(super::text_or_hex(&x.payload_prefix)),
+            );
+            o.insert(
+                "truncated".into(),
+                json!(x.payload_prefix.len() < x.payload_len),
+            );
             o.insert("properties".into(), json!(x.properties));
         }
         Body::Ack(a) => {
@@ -237,11 +274,22 @@ fn packet_json(dir: Direction, p: &Packet) -> Value {
         }
         Body::Subscribe(s) => {
             o.insert("message_id".into(), json!(s.packet_id));
-            o.insert("topics".into(), json!(s.filters.iter().map(|f| json!({"topic": f.filter, "qos": f.qos})).collect::<Vec<_>>()));
+            o.insert(
+                "topics".into(),
+                json!(s
+                    .filters
+                    .iter()
+                    .map(|f| json!({"topic": f.filter, "qos": f.qos}))
+                    .collect::<Vec<_>>()),
+            );
         }
         Body::SubAck(a) => {
             o.insert("message_id".into(), json!(a.packet_id));
-            let key = if p.packet_type == iotscope_decoder::mqtt::PacketType::Suback { "qos_granted" } else { "reason_codes" };
+            let key = if p.packet_type == iotscope_decoder::mqtt::PacketType::Suback {
+                "qos_granted"
+            } else {
+                "reason_codes"
+            };
             o.insert(key.into(), json!(a.codes));
         }
         Body::Unsubscribe(u) => {
@@ -276,7 +324,11 @@ fn mqtt_summary(trace: &Trace) -> Value {
     if packets.is_empty() {
         return Value::Null;
     }
-    if let Some(level) = o.get("connect").and_then(|c| c.get("protocol_version")).cloned() {
+    if let Some(level) = o
+        .get("connect")
+        .and_then(|c| c.get("protocol_version"))
+        .cloned()
+    {
         o.insert("protocol_version".into(), level);
     }
     o.insert("packets".into(), Value::Array(packets));
@@ -304,7 +356,9 @@ fn application_data(trace: &Trace) -> Value {
         .events()
         .filter(|e| e.decrypted)
         .filter_map(|e| match &e.kind {
-            EventKind::Undecoded { bytes, prefix } => Some(json!({"from": e.dir.sender(), "bytes": bytes, "text": prefix})),
+            EventKind::Undecoded { bytes, prefix } => {
+                Some(json!({"from": e.dir.sender(), "bytes": bytes, "text": prefix}))
+            }
             EventKind::Http { line } => Some(json!({"from": e.dir.sender(), "text": line})),
             _ => None,
         })

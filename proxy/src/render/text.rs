@@ -55,7 +55,8 @@ pub fn header(trace: &Trace, style: Style) -> String {
         "#{} {} → {}",
         id.number,
         id.device.map_or("device ?".to_string(), |a| a.to_string()),
-        id.endpoint.map_or("endpoint ?".to_string(), |a| a.to_string()),
+        id.endpoint
+            .map_or("endpoint ?".to_string(), |a| a.to_string()),
     );
     let mut s = style.bold(&who);
     if let Some(t) = trace.first_ts {
@@ -95,8 +96,14 @@ pub fn describe(e: &Event) -> String {
         EventKind::TcpFin => format!("{} closed its side (FIN)", e.dir.sender()),
         EventKind::TcpRst => format!("{} reset the connection (RST)", e.dir.sender()),
         EventKind::Gap { bytes } => format!("{bytes} bytes not captured (gap)"),
-        EventKind::Protocol { protocol, first_bytes } => {
-            format!("{} speaks {protocol} (first bytes {first_bytes})", e.dir.sender())
+        EventKind::Protocol {
+            protocol,
+            first_bytes,
+        } => {
+            format!(
+                "{} speaks {protocol} (first bytes {first_bytes})",
+                e.dir.sender()
+            )
         }
         EventKind::Http { line } => format!("HTTP {line}"),
         EventKind::ClientHello(h) => {
@@ -104,7 +111,11 @@ pub fn describe(e: &Event) -> String {
                 "ClientHello {} SNI {} ALPN {} {} suites",
                 version_name(h.highest_version()),
                 h.sni.as_deref().unwrap_or("(none)"),
-                if h.alpn.is_empty() { "-".to_string() } else { h.alpn.join(",") },
+                if h.alpn.is_empty() {
+                    "-".to_string()
+                } else {
+                    h.alpn.join(",")
+                },
                 h.cipher_suites.len()
             );
             let _ = write!(s, "\nJA3 {}  JA4 {}", h.ja3_hash, h.ja4);
@@ -118,9 +129,17 @@ pub fn describe(e: &Event) -> String {
             "ServerHello {} {}{}",
             version_name(h.version),
             h.cipher_suite.name,
-            h.alpn.as_deref().map(|a| format!(" ALPN {a}")).unwrap_or_default()
+            h.alpn
+                .as_deref()
+                .map(|a| format!(" ALPN {a}"))
+                .unwrap_or_default()
         ),
-        EventKind::Certificate { chain, issued_by_next, root, root_known } => {
+        EventKind::Certificate {
+            chain,
+            issued_by_next,
+            root,
+            root_known,
+        } => {
             if chain.is_empty() {
                 return "Certificate: empty (no certificate to send)".into();
             }
@@ -137,7 +156,11 @@ pub fn describe(e: &Event) -> String {
                 let _ = write!(s, "\n    id {}", c.sha256);
             }
             if let Some(r) = root {
-                let _ = write!(s, "\nroot: {r}{}", if *root_known { " (known root)" } else { "" });
+                let _ = write!(
+                    s,
+                    "\nroot: {r}{}",
+                    if *root_known { " (known root)" } else { "" }
+                );
             }
             s
         }
@@ -150,7 +173,12 @@ pub fn describe(e: &Event) -> String {
         }
         EventKind::Handshake { kind, len } => format!("{} ({len} bytes)", handshake_name(*kind)),
         EventKind::ChangeCipherSpec => "ChangeCipherSpec".into(),
-        EventKind::Alert { level, name, description, encrypted } => {
+        EventKind::Alert {
+            level,
+            name,
+            description,
+            encrypted,
+        } => {
             if *encrypted && description.is_none() {
                 return "Alert (encrypted)".into();
             }
@@ -165,7 +193,13 @@ pub fn describe(e: &Event) -> String {
                 description.map_or("?".into(), |d| d.to_string())
             )
         }
-        EventKind::Encrypted { content_type, phase, records, bytes, first_len } => {
+        EventKind::Encrypted {
+            content_type,
+            phase,
+            records,
+            bytes,
+            first_len,
+        } => {
             let what = match (phase, content_type) {
                 (EncryptedPhase::Handshake, _) => "encrypted handshake",
                 (_, 21) => "encrypted alert",
@@ -178,8 +212,12 @@ pub fn describe(e: &Event) -> String {
             }
         }
         EventKind::Mqtt(p) => mqtt_line(p),
-        EventKind::TlsMalformed { offset, reason } => format!("malformed TLS at byte {offset}: {reason}"),
-        EventKind::MqttMalformed { offset, reason } => format!("malformed MQTT at byte {offset}: {reason}"),
+        EventKind::TlsMalformed { offset, reason } => {
+            format!("malformed TLS at byte {offset}: {reason}")
+        }
+        EventKind::MqttMalformed { offset, reason } => {
+            format!("malformed MQTT at byte {offset}: {reason}")
+        }
         EventKind::Undecoded { bytes, prefix } => {
             let mut p = prefix.clone();
             if p.chars().count() > 32 {
@@ -272,7 +310,10 @@ fn mqtt_line(p: &Packet) -> String {
             if a.code == 0 {
                 format!("{name} id={}", a.packet_id)
             } else {
-                format!("{name} id={} code=0x{:02x} ({})", a.packet_id, a.code, a.reason)
+                format!(
+                    "{name} id={} code=0x{:02x} ({})",
+                    a.packet_id, a.code, a.reason
+                )
             }
         }
         Body::Subscribe(x) => format!(
@@ -287,7 +328,11 @@ fn mqtt_line(p: &Packet) -> String {
         Body::SubAck(a) => format!(
             "{name} id={} codes={}",
             a.packet_id,
-            a.codes.iter().map(|c| format!("0x{c:02x}")).collect::<Vec<_>>().join(",")
+            a.codes
+                .iter()
+                .map(|c| format!("0x{c:02x}"))
+                .collect::<Vec<_>>()
+                .join(",")
         ),
         Body::Unsubscribe(u) => format!("{name} id={} {}", u.packet_id, u.filters.join(", ")),
         Body::Disconnect(r) | Body::Auth(r) => {
@@ -352,7 +397,11 @@ pub fn connection(trace: &Trace, list: &[Finding], style: Style) -> String {
     let mut shown = 0u64;
     for e in trace.events() {
         if shown == iotscope_decoder::trace::HEAD_EVENTS as u64 && trace.omitted_events() > 0 {
-            let _ = writeln!(s, "  {}", style.dim(&format!("… {} events omitted …", trace.omitted_events())));
+            let _ = writeln!(
+                s,
+                "  {}",
+                style.dim(&format!("… {} events omitted …", trace.omitted_events()))
+            );
         }
         shown += 1;
         s.push_str(&event_line(trace, e, style));

@@ -13,7 +13,8 @@
 //!
 //! When records are protected:
 //! - TLS 1.2 (and before a version is known): every record of a sender after its
-//!   ChangeCipherSpec. The first handshake record after it is the sender's Finished.
+//!   ChangeCipherSpec, except a 2-byte alert, a size no cipher produces. The first handshake
+//!   record after it is the sender's Finished.
 //! - TLS 1.3: records with the application_data type; alerts and handshake records in the
 //!   clear stay readable (a client's alert about the server certificate, a second
 //!   ClientHello after a HelloRetryRequest).
@@ -224,18 +225,21 @@ impl TlsConn {
         if out.dir == Direction::EndpointToDevice {
             self.device_flight = None;
         }
-        if self.is_protected(out.dir, rec.content_type) {
+        if self.is_protected(out.dir, rec.content_type, rec.payload.len()) {
             self.on_protected(rec, out);
         } else {
             self.on_plaintext(rec.content_type, rec.version, rec.payload, rec.offset, out);
         }
     }
 
-    fn is_protected(&self, dir: Direction, content_type: u8) -> bool {
-        if content_type == 23 {
-            return true;
+    fn is_protected(&self, dir: Direction, content_type: u8, len: usize) -> bool {
+        match content_type {
+            23 => true,
+            // No cipher leaves an alert at its clear size, so a 2-byte alert is readable even
+            // when the version is unknown and a TLS 1.3 ChangeCipherSpec came before it.
+            21 if len == 2 => false,
+            _ => !self.tls13 && self.dirs[dir.index()].ccs,
         }
-        !self.tls13 && self.dirs[dir.index()].ccs
     }
 
     /// A record that could not be read because it is encrypted.

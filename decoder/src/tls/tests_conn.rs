@@ -514,6 +514,24 @@ fn a_hello_retry_request_leaves_the_second_client_hello_readable() {
 }
 
 #[test]
+fn a_two_byte_alert_after_change_cipher_spec_is_read_when_the_version_is_unknown() {
+    // The endpoint's bytes were not captured: a TLS 1.3 device's compatibility
+    // ChangeCipherSpec does not make its clear alert unreadable.
+    let mut device = simple_client_hello();
+    device.extend(record(20, &[1]));
+    device.extend(record(21, &[2, 48]));
+    let t = run_chunks(&[(D, device)]);
+    let names: Vec<Option<&str>> = t
+        .events()
+        .filter_map(|e| match &e.kind {
+            EventKind::Alert { name, .. } => Some(*name),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(names, vec![Some("unknown_ca")]);
+}
+
+#[test]
 fn a_long_connection_stays_a_handful_of_events() {
     let mut s = Session::new(Identity::default(), SessionConfig::default());
     s.feed(D, &simple_client_hello(), Timestamp(1));

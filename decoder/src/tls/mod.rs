@@ -23,8 +23,8 @@
 //! handshake: the endpoint's until the device sends its first encrypted record, the device's
 //! for its first encrypted flight (records that arrive with the same timestamp, before any
 //! endpoint record, at most [`DEVICE_FLIGHT_RECORDS`]: Certificate, CertificateVerify and
-//! Finished, with room for a certificate split in two). Sizes in [`EventKind::Encrypted`] are record lengths without the 5-byte
-//! header.
+//! Finished, with room for a certificate split in two). Sizes in [`EventKind::Encrypted`] are
+//! record lengths without the 5-byte header.
 
 pub mod client_hello;
 pub mod fingerprint;

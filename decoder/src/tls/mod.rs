@@ -1,18 +1,106 @@
 //! TLS: the record layer, handshake reassembly and the messages the trace reports.
 //!
-//! Placeholder interface; the record and handshake work fills it in.
+//! Bytes of each direction are framed into records here ([`record`]) and handshake messages
+//! are joined here ([`reassembly`]): tls-parser reads one message at a time but does not
+//! join a handshake message that is split across records, and bytes arrive in any pieces.
+//! Message bodies are then read with tls-parser ([`handshake`], [`client_hello`],
+//! [`server_hello`]).
+//!
+//! Every record passes through one function, [`TlsConn::on_record`], which decides whether
+//! the record is protected. Protected records are reported as [`EventKind::Encrypted`] (or an
+//! encrypted alert); a decryptor can later turn them into an inner content type and plaintext
+//! and hand those to the same path that reads plain records, marked as decrypted.
+//!
+//! When records are protected:
+//! - TLS 1.2 (and before a version is known): every record of a sender after its
+//!   ChangeCipherSpec, except a 2-byte alert, a size no cipher produces. The first handshake
+//!   record after it is the sender's Finished.
+//! - TLS 1.3: records with the application_data type; alerts and handshake records in the
+//!   clear stay readable (a client's alert about the server certificate, a second
+//!   ClientHello after a HelloRetryRequest).
+//!
+//! Encrypted TLS 1.3 records are in the handshake phase while the sender may still be in its
+//! handshake: the endpoint's until the device sends its first encrypted record, the device's
+//! for its first encrypted flight (records that arrive with the same timestamp, before any
+//! endpoint record, at most [`DEVICE_FLIGHT_RECORDS`]: Certificate, CertificateVerify and
+//! Finished, with room for a certificate split in two). Sizes in [`EventKind::Encrypted`] are
+//! record lengths without the 5-byte header.
 
+pub mod client_hello;
+pub mod fingerprint;
+pub mod handshake;
 pub mod hello;
+pub mod history;
 pub mod names;
+pub mod reassembly;
+pub mod record;
+pub mod server_hello;
+
+#[cfg(test)]
+mod tests_conn;
+#[cfg(test)]
+mod tests_hello;
+#[cfg(test)]
+mod testutil;
 
 pub use hello::{ClientHello, Extension, Named, ServerHello, SniForm};
+pub use history::history;
 
 use crate::emit::Emit;
-use crate::event::Direction;
+use crate::event::{AlertLevel, Direction, EncryptedPhase, EventKind, Timestamp};
+use reassembly::{type_label, Joiner};
+use record::{Item, RecordReader, HEADER_LEN};
+
+/// How many encrypted records of each direction are reported one by one before application
+/// records are gathered into the previous event.
+pub const SEPARATE_ENCRYPTED_RECORDS: u32 = 16;
+
+/// The most encrypted records counted as the device's first TLS 1.3 flight.
+pub const DEVICE_FLIGHT_RECORDS: u32 = 4;
+
+/// Decrypted application data held for the layer above is capped; the session drains it after
+/// every feed, so only a misbehaving caller reaches this.
+const MAX_PLAINTEXT: usize = 1 << 20;
+
+/// One record, whole, as it goes through [`TlsConn::on_record`].
+#[derive(Clone, Copy, Debug)]
+pub struct Record<'a> {
+    pub content_type: u8,
+    pub version: u16,
+    pub payload: &'a [u8],
+    /// Stream offset of the record header in its direction.
+    pub offset: u64,
+}
+
+/// The state of one direction.
+#[derive(Debug, Default)]
+struct DirState {
+    reader: RecordReader,
+    joiner: Joiner,
+    /// The sender's ChangeCipherSpec was seen.
+    ccs: bool,
+    /// The sender's Finished has passed (TLS 1.2): its records are application records.
+    finished: bool,
+    encrypted_records: u32,
+}
 
 /// TLS state of one connection, both directions.
-#[derive(Default)]
-pub struct TlsConn {}
+#[derive(Debug, Default)]
+pub struct TlsConn {
+    dirs: [DirState; 2],
+    client_random: Option<[u8; 32]>,
+    server_random: Option<[u8; 32]>,
+    version: Option<u16>,
+    cipher: Option<u16>,
+    /// A ServerHello or HelloRetryRequest chose TLS 1.3.
+    tls13: bool,
+    server_hello_seen: bool,
+    /// The device has sent an encrypted TLS 1.3 record.
+    device_encrypted: bool,
+    /// Time of the device's first encrypted flight while it lasts.
+    device_flight: Option<Timestamp>,
+    plaintext: [Vec<u8>; 2],
+}
 
 impl TlsConn {
     pub fn new() -> TlsConn {
@@ -20,16 +108,352 @@ impl TlsConn {
     }
 
     /// Bytes in the direction `out.dir`, in any pieces.
-    pub fn push(&mut self, _bytes: &[u8], _out: &mut Emit) {}
+    pub fn push(&mut self, bytes: &[u8], out: &mut Emit) {
+        let d = out.dir.index();
+        // The reader is taken out so that the records it frames can update the rest.
+        let mut reader = std::mem::take(&mut self.dirs[d].reader);
+        reader.push(bytes, &mut |item| self.on_item(item, out));
+        self.dirs[d].reader = reader;
+    }
 
     /// `bytes` bytes in direction `out.dir` were never seen.
-    pub fn gap(&mut self, _bytes: u64, _out: &mut Emit) {}
+    pub fn gap(&mut self, bytes: u64, out: &mut Emit) {
+        let ds = &mut self.dirs[out.dir.index()];
+        let dropped = ds.reader.gap(bytes);
+        let partial = ds.joiner.partial().map_or(0, |(held, _)| held);
+        ds.joiner.gap();
+        self.device_flight = None;
+        out.emit(EventKind::Note {
+            text: format!(
+                "TLS: {bytes} bytes missing; dropped {dropped} bytes of a partial record and {partial} of a partial handshake message, looking for the next record header"
+            ),
+        });
+    }
 
     /// The sender of direction `out.dir` closed (FIN or RST).
-    pub fn close(&mut self, _out: &mut Emit) {}
+    pub fn close(&mut self, out: &mut Emit) {
+        let d = out.dir.index();
+        let mut reader = std::mem::take(&mut self.dirs[d].reader);
+        let at = reader.offset();
+        let cut = reader.close(&mut |item| self.on_item(item, out));
+        self.dirs[d].reader = reader;
+        if let Some((held, need)) = cut {
+            out.emit(EventKind::TlsMalformed {
+                offset: at,
+                reason: format!("connection closed after {held} of {need} bytes of a record"),
+            });
+        }
+        let joiner = &mut self.dirs[d].joiner;
+        if let Some((held, need)) = joiner.partial() {
+            let offset = joiner.partial_offset();
+            let what = if held >= 4 {
+                format!("a {} handshake message", type_label(joiner_type(joiner)))
+            } else {
+                "a handshake message header".to_string()
+            };
+            joiner.clear();
+            out.emit(EventKind::TlsMalformed {
+                offset,
+                reason: format!("connection closed after {held} of {need} bytes of {what}"),
+            });
+        }
+    }
 
     /// Decrypted application data waiting for the layer above, if any.
-    pub fn take_plaintext(&mut self, _dir: Direction) -> Option<Vec<u8>> {
-        None
+    pub fn take_plaintext(&mut self, dir: Direction) -> Option<Vec<u8>> {
+        let p = std::mem::take(&mut self.plaintext[dir.index()]);
+        (!p.is_empty()).then_some(p)
     }
+
+    /// The ClientHello random, which names the connection in a key log.
+    pub fn client_random(&self) -> Option<[u8; 32]> {
+        self.client_random
+    }
+
+    /// The ServerHello random (not a HelloRetryRequest's).
+    pub fn server_random(&self) -> Option<[u8; 32]> {
+        self.server_random
+    }
+
+    /// The negotiated version: supported_versions of the ServerHello, else its legacy version.
+    pub fn version(&self) -> Option<u16> {
+        self.version
+    }
+
+    /// The cipher suite the ServerHello chose.
+    pub fn cipher(&self) -> Option<u16> {
+        self.cipher
+    }
+
+    /// Whether the connection negotiated TLS 1.3.
+    pub fn is_tls13(&self) -> bool {
+        self.tls13
+    }
+
+    fn on_item(&mut self, item: Item<'_>, out: &mut Emit) {
+        match item {
+            Item::Record {
+                header,
+                payload,
+                offset,
+            } => self.on_record(
+                Record {
+                    content_type: header.content_type,
+                    version: header.version,
+                    payload,
+                    offset,
+                },
+                out,
+            ),
+            Item::Malformed { offset, reason } => {
+                self.dirs[out.dir.index()].joiner.clear();
+                out.emit(EventKind::TlsMalformed { offset, reason });
+            }
+            Item::Skipped { bytes } => undecoded(bytes, out),
+            Item::Resynced { offset, skipped } => out.emit(EventKind::Note {
+                text: format!(
+                    "TLS: found record headers again at offset {offset} after skipping {skipped} bytes"
+                ),
+            }),
+        }
+    }
+
+    /// Every record comes through here: protected ones are reported as encrypted, the others
+    /// are read. A decryptor belongs in the protected branch, handing its plaintext to
+    /// [`TlsConn::on_plaintext`] with `out.decrypted()`.
+    pub fn on_record(&mut self, rec: Record<'_>, out: &mut Emit) {
+        if out.dir == Direction::EndpointToDevice {
+            self.device_flight = None;
+        }
+        if self.is_protected(out.dir, rec.content_type, rec.payload.len()) {
+            self.on_protected(rec, out);
+        } else {
+            self.on_plaintext(rec.content_type, rec.version, rec.payload, rec.offset, out);
+        }
+    }
+
+    fn is_protected(&self, dir: Direction, content_type: u8, len: usize) -> bool {
+        match content_type {
+            23 => true,
+            // No cipher leaves an alert at its clear size, so a 2-byte alert is readable even
+            // when the version is unknown and a TLS 1.3 ChangeCipherSpec came before it.
+            21 if len == 2 => false,
+            _ => !self.tls13 && self.dirs[dir.index()].ccs,
+        }
+    }
+
+    /// A record that could not be read because it is encrypted.
+    fn on_protected(&mut self, rec: Record<'_>, out: &mut Emit) {
+        if rec.content_type == 21 {
+            out.emit(EventKind::Alert {
+                level: None,
+                description: None,
+                name: None,
+                encrypted: true,
+            });
+            return;
+        }
+        let phase = self.phase(out, rec.content_type);
+        self.encrypted(rec.content_type, rec.payload.len() as u64, phase, out);
+    }
+
+    fn phase(&mut self, out: &Emit, content_type: u8) -> EncryptedPhase {
+        let ds = &mut self.dirs[out.dir.index()];
+        if !self.tls13 {
+            if content_type == 22 && ds.ccs && !ds.finished {
+                ds.finished = true;
+                return EncryptedPhase::Handshake;
+            }
+            return EncryptedPhase::Application;
+        }
+        match out.dir {
+            Direction::EndpointToDevice if self.device_encrypted => EncryptedPhase::Application,
+            Direction::EndpointToDevice => EncryptedPhase::Handshake,
+            // Early data, before the endpoint answered.
+            Direction::DeviceToEndpoint if !self.server_hello_seen => EncryptedPhase::Application,
+            Direction::DeviceToEndpoint if !self.device_encrypted => {
+                self.device_encrypted = true;
+                self.device_flight = Some(out.ts);
+                EncryptedPhase::Handshake
+            }
+            Direction::DeviceToEndpoint
+                if self.device_flight == Some(out.ts)
+                    && ds.encrypted_records < DEVICE_FLIGHT_RECORDS =>
+            {
+                EncryptedPhase::Handshake
+            }
+            Direction::DeviceToEndpoint => {
+                self.device_flight = None;
+                EncryptedPhase::Application
+            }
+        }
+    }
+
+    /// Reports an encrypted record: the first few of a direction one by one, then application
+    /// records gathered into the event before when it is of the same kind.
+    fn encrypted(&mut self, content_type: u8, len: u64, phase: EncryptedPhase, out: &mut Emit) {
+        let ds = &mut self.dirs[out.dir.index()];
+        ds.encrypted_records = ds.encrypted_records.saturating_add(1);
+        if ds.encrypted_records > SEPARATE_ENCRYPTED_RECORDS && phase == EncryptedPhase::Application
+        {
+            let (dir, decrypted) = (out.dir, out.decrypted);
+            if let Some(last) = out.last_mut() {
+                if let (
+                    true,
+                    EventKind::Encrypted {
+                        content_type: ct,
+                        phase: EncryptedPhase::Application,
+                        records,
+                        bytes,
+                        ..
+                    },
+                ) = (
+                    last.dir == dir && last.decrypted == decrypted,
+                    &mut last.kind,
+                ) {
+                    if *ct == content_type {
+                        *records = records.saturating_add(1);
+                        *bytes = bytes.saturating_add(len);
+                        return;
+                    }
+                }
+            }
+        }
+        out.emit(EventKind::Encrypted {
+            content_type,
+            phase,
+            records: 1,
+            bytes: len,
+            first_len: len as u32,
+        });
+    }
+
+    /// A record's content in the clear: read from the wire, or produced by decryption (then
+    /// `out` is marked decrypted). `offset` is the record's stream offset.
+    pub fn on_plaintext(
+        &mut self,
+        content_type: u8,
+        version: u16,
+        payload: &[u8],
+        offset: u64,
+        out: &mut Emit,
+    ) {
+        let d = out.dir.index();
+        match content_type {
+            20 => {
+                if payload != [1] {
+                    out.emit(EventKind::TlsMalformed {
+                        offset,
+                        reason: format!(
+                            "change_cipher_spec record holds {} bytes instead of the single byte 1",
+                            payload.len()
+                        ),
+                    });
+                }
+                let joiner = &mut self.dirs[d].joiner;
+                if let Some((held, need)) = joiner.partial() {
+                    let at = joiner.partial_offset();
+                    joiner.clear();
+                    out.emit(EventKind::TlsMalformed {
+                        offset: at,
+                        reason: format!(
+                            "change_cipher_spec arrived after {held} of {need} bytes of a handshake message"
+                        ),
+                    });
+                }
+                self.dirs[d].ccs = true;
+                out.emit(EventKind::ChangeCipherSpec);
+            }
+            21 => self.on_alert(payload, offset, out),
+            22 => self.on_handshake_payload(payload, offset + HEADER_LEN as u64, version, out),
+            23 => {
+                let buf = &mut self.plaintext[d];
+                if buf.len() + payload.len() > MAX_PLAINTEXT {
+                    out.emit(EventKind::Note {
+                        text: format!(
+                            "TLS: {} bytes of decrypted data dropped: nothing read the data before",
+                            buf.len()
+                        ),
+                    });
+                    buf.clear();
+                }
+                buf.extend_from_slice(payload);
+            }
+            24 => out.emit(EventKind::Note {
+                text: format!("TLS: heartbeat record of {} bytes", payload.len()),
+            }),
+            other => out.emit(EventKind::TlsMalformed {
+                offset,
+                reason: format!("record content type {other} is not a TLS content type"),
+            }),
+        }
+    }
+
+    fn on_alert(&mut self, payload: &[u8], offset: u64, out: &mut Emit) {
+        match *payload {
+            [level, description] => out.emit(EventKind::Alert {
+                level: Some(match level {
+                    1 => AlertLevel::Warning,
+                    2 => AlertLevel::Fatal,
+                    other => AlertLevel::Unknown(other),
+                }),
+                description: Some(description),
+                name: names::alert_name(description),
+                encrypted: false,
+            }),
+            // Longer than an alert: sent under keys whose ChangeCipherSpec was not seen
+            // (a gap, or a capture that started late).
+            [_, _, _, ..] => {
+                out.emit(EventKind::Alert {
+                    level: None,
+                    description: None,
+                    name: None,
+                    encrypted: true,
+                });
+                out.emit(EventKind::Note {
+                    text: format!(
+                        "TLS: alert record of {} bytes read as encrypted (a clear alert is 2 bytes)",
+                        payload.len()
+                    ),
+                });
+            }
+            _ => out.emit(EventKind::TlsMalformed {
+                offset,
+                reason: format!(
+                    "alert record of {} bytes; an alert is 2 bytes",
+                    payload.len()
+                ),
+            }),
+        }
+    }
+
+    fn on_server_hello(&mut self, hello: &ServerHello, random: [u8; 32]) {
+        if hello.version == 0x0304 {
+            self.tls13 = true;
+        }
+        self.cipher = Some(hello.cipher_suite.id);
+        self.version = Some(hello.version);
+        if !hello.hello_retry_request {
+            self.server_random = Some(random);
+            self.server_hello_seen = true;
+        }
+    }
+}
+
+fn joiner_type(j: &Joiner) -> u8 {
+    j.head_type().unwrap_or(0)
+}
+
+/// Adds to the previous Undecoded event of the same direction, or starts one.
+fn undecoded(n: u64, out: &mut Emit) {
+    let dir = out.dir;
+    if let Some(last) = out.last_mut() {
+        if last.dir == dir {
+            if let EventKind::Undecoded { bytes } = &mut last.kind {
+                *bytes += n;
+                return;
+            }
+        }
+    }
+    out.emit(EventKind::Undecoded { bytes: n });
 }

@@ -1,0 +1,273 @@
+//! TLS fingerprints: JA3 and JA3S (salesforce/ja3) and JA4 for the client (FoxIO, BSD-3).
+//!
+//! JA3 joins decimal values (`-` inside a field, `,` between fields) and hashes the string with
+//! MD5. JA4 is readable in its first part and hashes the sorted cipher list and the sorted
+//! extension list plus signature algorithms with SHA-256. Both leave GREASE values out.
+//! JA4S and the other JA4+ methods are under a non-commercial licence and are not computed.
+
+use aws_lc_rs::digest;
+use md5::{Digest, Md5};
+
+use super::names::is_grease;
+use crate::hex;
+
+fn dash_joined<T: Copy + Into<u32>>(values: &[T], skip_grease: bool) -> String {
+    values
+        .iter()
+        .map(|v| (*v).into())
+        .filter(|v: &u32| !(skip_grease && u16::try_from(*v).is_ok_and(is_grease)))
+        .map(|v| v.to_string())
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+/// `SSLVersion,Ciphers,Extensions,EllipticCurves,EllipticCurvePointFormats` of a ClientHello.
+pub fn ja3_string(
+    version: u16,
+    ciphers: &[u16],
+    extensions: &[u16],
+    groups: &[u16],
+    point_formats: &[u8],
+) -> String {
+    format!(
+        "{},{},{},{},{}",
+        version,
+        dash_joined(ciphers, true),
+        dash_joined(extensions, true),
+        dash_joined(groups, true),
+        dash_joined(point_formats, false)
+    )
+}
+
+/// `SSLVersion,Cipher,Extensions` of a ServerHello.
+pub fn ja3s_string(version: u16, cipher: u16, extensions: &[u16]) -> String {
+    format!("{},{},{}", version, cipher, dash_joined(extensions, true))
+}
+
+/// Lower-case hex MD5, the JA3 hash.
+pub fn md5_hex(text: &str) -> String {
+    hex::encode(&Md5::digest(text.as_bytes()))
+}
+
+/// The first 12 hex digits of SHA-256, or twelve zeros for an empty list (JA4's rule, so that
+/// "nothing" is visible as such).
+fn sha256_12(text: &str) -> String {
+    if text.is_empty() {
+        return "000000000000".to_string();
+    }
+    let d = digest::digest(&digest::SHA256, text.as_bytes());
+    let mut h = hex::encode(d.as_ref());
+    h.truncate(12);
+    h
+}
+
+/// What JA4 reads from a ClientHello.
+pub struct Ja4Input<'a> {
+    /// The highest non-GREASE supported_versions entry, else the legacy version.
+    pub version: u16,
+    /// Whether a server_name extension is present (its content does not matter).
+    pub has_sni: bool,
+    pub ciphers: &'a [u16],
+    /// Extension types in wire order.
+    pub extensions: &'a [u16],
+    /// The first ALPN value, raw.
+    pub first_alpn: Option<&'a [u8]>,
+    /// Signature algorithms in wire order.
+    pub signature_algorithms: &'a [u16],
+}
+
+fn ja4_version(v: u16) -> &'static str {
+    match v {
+        0x0304 => "13",
+        0x0303 => "12",
+        0x0302 => "11",
+        0x0301 => "10",
+        0x0300 => "s3",
+        0x0002 | 0x0200 => "s2",
+        0xfeff => "d1",
+        0xfefd => "d2",
+        0xfefc => "d3",
+        _ => "00",
+    }
+}
+
+/// First and last character of the first ALPN value; their hex digits when either end is not
+/// ASCII alphanumeric; `00` when there is none.
+fn ja4_alpn(alpn: Option<&[u8]>) -> String {
+    let Some(v) = alpn else {
+        return "00".to_string();
+    };
+    let (Some(&first), Some(&last)) = (v.first(), v.last()) else {
+        return "00".to_string();
+    };
+    if first.is_ascii_alphanumeric() && last.is_ascii_alphanumeric() {
+        return format!("{}{}", first as char, last as char);
+    }
+    let h = hex::encode(v);
+    let mut out = String::new();
+    out.extend(h.chars().next());
+    out.extend(h.chars().last());
+    out
+}
+
+fn hex_list(values: impl Iterator<Item = u16>) -> String {
+    values
+        .map(|v| format!("{v:04x}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// JA4 in its raw form: `a`, the sorted cipher list, and the sorted extensions `_` signature
+/// algorithms, before hashing.
+pub fn ja4_raw(input: &Ja4Input) -> (String, String, String) {
+    let ciphers: Vec<u16> = input
+        .ciphers
+        .iter()
+        .copied()
+        .filter(|c| !is_grease(*c))
+        .collect();
+    let extensions: Vec<u16> = input
+        .extensions
+        .iter()
+        .copied()
+        .filter(|e| !is_grease(*e))
+        .collect();
+    let a = format!(
+        "t{}{}{:02}{:02}{}",
+        ja4_version(input.version),
+        if input.has_sni { 'd' } else { 'i' },
+        ciphers.len().min(99),
+        extensions.len().min(99),
+        ja4_alpn(input.first_alpn)
+    );
+    let mut sorted_ciphers = ciphers;
+    sorted_ciphers.sort_unstable();
+    let b = hex_list(sorted_ciphers.into_iter());
+    let mut sorted_ext: Vec<u16> = extensions
+        .into_iter()
+        .filter(|e| *e != 0x0000 && *e != 0x0010)
+        .collect();
+    sorted_ext.sort_unstable();
+    let mut c = hex_list(sorted_ext.into_iter());
+    let sigs = hex_list(
+        input
+            .signature_algorithms
+            .iter()
+            .copied()
+            .filter(|s| !is_grease(*s)),
+    );
+    if !c.is_empty() && !sigs.is_empty() {
+        c.push('_');
+        c.push_str(&sigs);
+    }
+    (a, b, c)
+}
+
+/// JA4, e.g. `t13d1516h2_8daaf6152771_e5627efa2ab1`.
+pub fn ja4(input: &Ja4Input) -> String {
+    let (a, b, c) = ja4_raw(input);
+    format!("{}_{}_{}", a, sha256_12(&b), sha256_12(&c))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ja3_readme_example() {
+        let s = ja3_string(
+            769,
+            &[47, 53, 5, 10, 49161, 49162, 49171, 49172, 50, 56, 19, 4],
+            &[0, 10, 11],
+            &[23, 24, 25],
+            &[0],
+        );
+        assert_eq!(
+            s,
+            "769,47-53-5-10-49161-49162-49171-49172-50-56-19-4,0-10-11,23-24-25,0"
+        );
+        assert_eq!(md5_hex(&s), "ada70206e40642a3e4461f35503241d5");
+    }
+
+    #[test]
+    fn ja3_drops_grease_and_keeps_empty_fields() {
+        let s = ja3_string(771, &[0x0a0a, 4865], &[0x1a1a, 0, 43], &[0x2a2a, 29], &[]);
+        assert_eq!(s, "771,4865,0-43,29,");
+    }
+
+    #[test]
+    fn ja3s_example_from_arkime() {
+        let s = ja3s_string(771, 4866, &[51, 43]);
+        assert_eq!(s, "771,4866,51-43");
+        assert_eq!(md5_hex(&s), "907bf3ecef1c987c889946b737b43de8");
+    }
+
+    #[test]
+    fn ja4_hashes_match_the_spec_examples() {
+        assert_eq!(
+            sha256_12("002f,0035,009c,009d,1301,1302,1303,c013,c014,c02b,c02c,c02f,c030,cca8,cca9"),
+            "8daaf6152771"
+        );
+        assert_eq!(
+            sha256_12(
+                "0005,000a,000b,000d,0012,0015,0017,001b,0023,002b,002d,0033,4469,ff01_0403,0804,0401,0503,0805,0501,0806,0601"
+            ),
+            "e5627efa2ab1"
+        );
+        assert_eq!(
+            sha256_12("0005,000a,000b,000d,0012,0015,0017,001b,0023,002b,002d,0033,4469,ff01"),
+            "6d807ffa2a79"
+        );
+    }
+
+    #[test]
+    fn ja4_spec_example_end_to_end() {
+        let ciphers = [
+            0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f, 0xc02c, 0xc030, 0xcca9, 0xcca8, 0xc013, 0xc014,
+            0x009c, 0x009d, 0x002f, 0x0035, 0x3a3a,
+        ];
+        let extensions = [
+            0x001b, 0x0000, 0x0033, 0x0010, 0x4469, 0x0017, 0x002d, 0x000d, 0x0005, 0x0023, 0x0012,
+            0x002b, 0xff01, 0x000b, 0x000a, 0x0015, 0xbaba,
+        ];
+        let sigs = [
+            0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601,
+        ];
+        let input = Ja4Input {
+            version: 0x0304,
+            has_sni: true,
+            ciphers: &ciphers,
+            extensions: &extensions,
+            first_alpn: Some(b"h2"),
+            signature_algorithms: &sigs,
+        };
+        assert_eq!(ja4(&input), "t13d1516h2_8daaf6152771_e5627efa2ab1");
+    }
+
+    #[test]
+    fn ja4_alpn_rules() {
+        assert_eq!(ja4_alpn(None), "00");
+        assert_eq!(ja4_alpn(Some(b"")), "00");
+        assert_eq!(ja4_alpn(Some(b"h")), "hh");
+        assert_eq!(ja4_alpn(Some(b"http/1.1")), "h1");
+        assert_eq!(ja4_alpn(Some(b"x-amzn-mqtt-ca")), "xa");
+        assert_eq!(ja4_alpn(Some(&[0xab])), "ab");
+        assert_eq!(ja4_alpn(Some(&[0xab, 0xcd])), "ad");
+        assert_eq!(ja4_alpn(Some(&[0x30, 0xab])), "3b");
+        assert_eq!(ja4_alpn(Some(&[0x30, 0x31, 0xab, 0xcd])), "3d");
+        assert_eq!(ja4_alpn(Some(&[0x30, 0xab, 0xcd, 0x31])), "01");
+    }
+
+    #[test]
+    fn ja4_empty_lists_are_zeros() {
+        let input = Ja4Input {
+            version: 0x0301,
+            has_sni: false,
+            ciphers: &[],
+            extensions: &[],
+            first_alpn: None,
+            signature_algorithms: &[],
+        };
+        assert_eq!(ja4(&input), "t10i000000_000000000000_000000000000");
+    }
+}

@@ -1,6 +1,7 @@
 //! Rules for the guide's Connection section: TCP, the ClientHello and what the device sends.
 
-use super::facts::{version_label, Context, Facts};
+use super::facts::{Context, Facts};
+use crate::tls::names::version_name as version_label;
 use super::finding::{Certainty, Finding, Severity};
 use super::names;
 use crate::event::{AppProtocol, Side};

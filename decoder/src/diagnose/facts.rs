@@ -228,18 +228,6 @@ pub fn side_dir(side: Side) -> Direction {
     }
 }
 
-/// `TLS 1.2`, `TLS 1.0`, `SSL 3.0`, or hex.
-pub fn version_label(v: u16) -> String {
-    match v {
-        0x0300 => "SSL 3.0".into(),
-        0x0301 => "TLS 1.0".into(),
-        0x0302 => "TLS 1.1".into(),
-        0x0303 => "TLS 1.2".into(),
-        0x0304 => "TLS 1.3".into(),
-        _ => format!("0x{v:04x}"),
-    }
-}
-
 /// Is this record, by its size alone, most likely an encrypted alert? An alert is two bytes of
 /// plaintext; with the AEAD suites AWS IoT allows it becomes 19 bytes in TLS 1.3 (content type
 /// byte and a 16-byte tag), and 18 or 26 bytes in TLS 1.2 (ChaCha20 or AES-GCM with its

@@ -209,7 +209,7 @@ impl TlsConn {
                 self.dirs[out.dir.index()].joiner.clear();
                 out.emit(EventKind::TlsMalformed { offset, reason });
             }
-            Item::Skipped { bytes } => undecoded(bytes, out),
+            Item::Skipped { bytes } => out.undecoded(bytes, &[]),
             Item::Resynced { offset, skipped } => out.emit(EventKind::Note {
                 text: format!(
                     "TLS: found record headers again at offset {offset} after skipping {skipped} bytes"
@@ -444,16 +444,3 @@ fn joiner_type(j: &Joiner) -> u8 {
     j.head_type().unwrap_or(0)
 }
 
-/// Adds to the previous Undecoded event of the same direction, or starts one.
-fn undecoded(n: u64, out: &mut Emit) {
-    let dir = out.dir;
-    if let Some(last) = out.last_mut() {
-        if last.dir == dir {
-            if let EventKind::Undecoded { bytes } = &mut last.kind {
-                *bytes += n;
-                return;
-            }
-        }
-    }
-    out.emit(EventKind::Undecoded { bytes: n });
-}

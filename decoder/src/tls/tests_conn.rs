@@ -311,7 +311,7 @@ fn garbage_names_its_offset_and_the_rest_is_undecoded() {
     let undecoded: u64 = t
         .events()
         .filter_map(|e| match e.kind {
-            EventKind::Undecoded { bytes } => Some(bytes),
+            EventKind::Undecoded { bytes, .. } => Some(bytes),
             _ => None,
         })
         .sum();

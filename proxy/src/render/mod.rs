@@ -5,7 +5,7 @@ pub mod text;
 
 /// `TLS 1.2`, `TLS 1.3`, …
 pub fn version_name(v: u16) -> String {
-    iotscope_decoder::diagnose::facts::version_label(v)
+    iotscope_decoder::tls::names::version_name(v)
 }
 
 /// Bytes as text when they are printable UTF-8, else as hex.

@@ -185,6 +185,7 @@ pub fn summarise(events: &[StreamEvent]) -> Vec<FlowSummary> {
     flows.into_values().collect()
 }
 
+pub type Dir = Direction;
 pub const D2E: Direction = Direction::DeviceToEndpoint;
 pub const E2D: Direction = Direction::EndpointToDevice;
 
@@ -251,4 +252,154 @@ impl PcapBuilder {
         self.bytes.extend_from_slice(&data[..keep]);
         self
     }
+}
+
+/// A pcapng file built block by block in memory, in either byte order.
+pub struct PcapngBuilder {
+    pub bytes: Vec<u8>,
+    big_endian: bool,
+}
+
+impl PcapngBuilder {
+    pub fn new(big_endian: bool) -> PcapngBuilder {
+        let mut b = PcapngBuilder {
+            bytes: Vec::new(),
+            big_endian,
+        };
+        let mut body = b.w32(0x1a2b_3c4d);
+        body.extend(b.w16(1));
+        body.extend(b.w16(0));
+        body.extend_from_slice(&[0xff; 8]);
+        b.block(0x0a0d_0d0a, &body);
+        b
+    }
+
+    fn w32(&self, v: u32) -> Vec<u8> {
+        if self.big_endian {
+            v.to_be_bytes().to_vec()
+        } else {
+            v.to_le_bytes().to_vec()
+        }
+    }
+
+    fn w16(&self, v: u16) -> Vec<u8> {
+        if self.big_endian {
+            v.to_be_bytes().to_vec()
+        } else {
+            v.to_le_bytes().to_vec()
+        }
+    }
+
+    pub fn block(&mut self, kind: u32, body: &[u8]) -> &mut PcapngBuilder {
+        let mut body = body.to_vec();
+        while body.len() % 4 != 0 {
+            body.push(0);
+        }
+        let len = 12 + body.len() as u32;
+        let (k, l) = (self.w32(kind), self.w32(len));
+        self.bytes.extend(k);
+        self.bytes.extend(l.clone());
+        self.bytes.extend(body);
+        self.bytes.extend(l);
+        self
+    }
+
+    fn option(&self, code: u16, value: &[u8]) -> Vec<u8> {
+        let mut o = self.w16(code);
+        o.extend(self.w16(value.len() as u16));
+        o.extend_from_slice(value);
+        while o.len() % 4 != 0 {
+            o.push(0);
+        }
+        o
+    }
+
+    /// An interface; `tsresol` and `tsoffset` become options when given.
+    pub fn idb(
+        &mut self,
+        linktype: u16,
+        tsresol: Option<u8>,
+        tsoffset: Option<i64>,
+    ) -> &mut PcapngBuilder {
+        let mut body = self.w16(linktype);
+        body.extend(self.w16(0));
+        body.extend(self.w32(0));
+        if let Some(r) = tsresol {
+            body.extend(self.option(9, &[r]));
+        }
+        if let Some(o) = tsoffset {
+            let v = if self.big_endian {
+                o.to_be_bytes()
+            } else {
+                o.to_le_bytes()
+            };
+            body.extend(self.option(14, &v));
+        }
+        if tsresol.is_some() || tsoffset.is_some() {
+            body.extend(self.option(0, &[]));
+        }
+        self.block(1, &body)
+    }
+
+    /// An Enhanced Packet Block with a raw timestamp count in the interface's units.
+    pub fn epb(&mut self, iface: u32, raw_ts: u64, data: &[u8]) -> &mut PcapngBuilder {
+        let mut body = self.w32(iface);
+        body.extend(self.w32((raw_ts >> 32) as u32));
+        body.extend(self.w32(raw_ts as u32));
+        body.extend(self.w32(data.len() as u32));
+        body.extend(self.w32(data.len() as u32));
+        body.extend_from_slice(data);
+        self.block(6, &body)
+    }
+
+    pub fn spb(&mut self, data: &[u8]) -> &mut PcapngBuilder {
+        let mut body = self.w32(data.len() as u32);
+        body.extend_from_slice(data);
+        self.block(3, &body)
+    }
+
+    /// A Decryption Secrets Block.
+    pub fn dsb(&mut self, secrets_type: u32, data: &[u8]) -> &mut PcapngBuilder {
+        let mut body = self.w32(secrets_type);
+        body.extend(self.w32(data.len() as u32));
+        body.extend_from_slice(data);
+        self.block(10, &body)
+    }
+}
+
+/// A small IPv4 TCP packet (raw IP), for frames whose content does not matter.
+pub fn some_ip_packet() -> Vec<u8> {
+    let mut out = Vec::new();
+    etherparse::PacketBuilder::ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+        .tcp(40000, 8883, 1, 1000)
+        .write(&mut out, b"x")
+        .unwrap();
+    out
+}
+
+/// (frame number, time in µs) per frame as tshark prints them; frames without a time
+/// (simple packet blocks) are left out.
+pub fn tshark_times_us(path: &std::path::Path) -> Vec<(u64, i64)> {
+    let text = tshark(&[
+        "-r",
+        path.to_str().unwrap(),
+        "-T",
+        "fields",
+        "-e",
+        "frame.number",
+        "-e",
+        "frame.time_epoch",
+    ]);
+    text.lines()
+        .filter_map(|l| {
+            let (n, t) = l.split_once('\t')?;
+            if t.is_empty() {
+                return None;
+            }
+            let (secs, frac) = t.split_once('.').unwrap_or((t, "0"));
+            let frac = format!("{frac:0<9}");
+            let ns: i64 = secs.parse::<i64>().unwrap() * 1_000_000_000 + frac[..9].parse::<i64>().unwrap();
+            Some((n.parse().unwrap(), ns.div_euclid(1000)))
+        })
+        .collect()
 }

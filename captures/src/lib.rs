@@ -32,6 +32,7 @@ pub mod link;
 pub mod pcapng;
 pub mod reader;
 pub mod reassembly;
+pub mod replay;
 pub mod roles;
 pub mod tcp;
 mod window;

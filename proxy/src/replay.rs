@@ -97,10 +97,9 @@ fn replay_file<W: Write>(
                         continue;
                     }
                 }
-                let print = || reporter.connection(&trace);
                 match &bar {
-                    Some(b) => b.suspend(print)?,
-                    None => print()?,
+                    Some(b) => b.suspend(|| reporter.connection(&trace))?,
+                    None => reporter.connection(&trace)?,
                 }
             }
             ReplayItem::Warning { packet, message } => {

@@ -204,21 +204,33 @@ fn key_update_moves_to_the_next_secret_and_restarts_the_count() {
 // Illustrated TLS 1.2: TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA, MAC-then-encrypt
 
 fn illustrated_tls12(writer: Writer) -> RecordDecryptor {
-    let log = KeyLog::parse(ILLUSTRATED_TLS12_KEYLOG);
-    let secrets = log.get(&random(ILLUSTRATED_CLIENT_RANDOM)).unwrap();
-    let master = secrets
-        .master_secret
-        .as_deref()
-        .expect("CLIENT_RANDOM line");
     RecordDecryptor::tls12(
         0xc013,
-        master,
+        &bytes(ILLUSTRATED_TLS12_MASTER),
         &random(ILLUSTRATED_CLIENT_RANDOM),
         &random(ILLUSTRATED_SERVER_RANDOM),
         writer,
         false,
     )
     .unwrap()
+}
+
+const ILLUSTRATED_TLS12: Tls12Case = Tls12Case {
+    suite: 0xc013,
+    master: ILLUSTRATED_TLS12_MASTER,
+    client_random: ILLUSTRATED_CLIENT_RANDOM,
+    server_random: ILLUSTRATED_SERVER_RANDOM,
+    encrypt_then_mac: false,
+    client: [I12_CLIENT_FIN, I12_CLIENT_PING],
+    server: [I12_SERVER_FIN, I12_SERVER_PONG],
+};
+
+#[test]
+fn illustrated_tls12_key_log_gives_the_master_secret() {
+    let log = KeyLog::parse(ILLUSTRATED_TLS12_KEYLOG);
+    let secrets = log.get(&random(ILLUSTRATED_CLIENT_RANDOM)).unwrap();
+    assert_eq!(secrets.master_secret, Some(bytes(ILLUSTRATED_TLS12_MASTER)));
+    check_tls12_case(&ILLUSTRATED_TLS12);
 }
 
 #[test]
@@ -265,14 +277,24 @@ fn the_other_writers_keys_do_not_open_a_record() {
 // ---------------------------------------------------------------------------------------------
 // Lab capture 03: mosquitto/OpenSSL, TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384
 
+const LAB03: Tls12Case = Tls12Case {
+    suite: 0xc030,
+    master: LAB03_MASTER,
+    client_random: LAB03_CLIENT_RANDOM,
+    server_random: LAB03_SERVER_RANDOM,
+    encrypt_then_mac: false,
+    client: [LAB03_CLIENT_FIN, LAB03_CLIENT_CONNECT],
+    server: [LAB03_SERVER_FIN, LAB03_SERVER_CONNACK],
+};
+
 #[test]
 fn lab_tls12_aes256_gcm_carries_mqtt() {
     let new = |writer| {
         RecordDecryptor::tls12(
-            0xc030,
-            &bytes(LAB03_MASTER),
-            &random(LAB03_CLIENT_RANDOM),
-            &random(LAB03_SERVER_RANDOM),
+            LAB03.suite,
+            &bytes(LAB03.master),
+            &random(LAB03.client_random),
+            &random(LAB03.server_random),
             writer,
             false,
         )
@@ -458,62 +480,30 @@ fn a_wrong_tls13_secret_fails_authentication_without_plaintext() {
 }
 
 #[test]
-fn a_wrong_tls12_master_secret_fails_the_mac_or_the_tag() {
-    let mut master = bytes(LAB03_MASTER);
-    master[47] ^= 1;
-    let mut gcm = RecordDecryptor::tls12(
-        0xc030,
-        &master,
-        &random(LAB03_CLIENT_RANDOM),
-        &random(LAB03_SERVER_RANDOM),
-        Writer::Client,
-        false,
-    )
-    .unwrap();
-    let (header, payload) = record(LAB03_CLIENT_FIN);
-    assert_eq!(
-        gcm.decrypt(&header, &payload),
-        Err(DecryptError::AuthenticationFailed { record: 0 })
-    );
-
-    let log = KeyLog::parse(ILLUSTRATED_TLS12_KEYLOG);
-    let mut master = log
-        .get(&random(ILLUSTRATED_CLIENT_RANDOM))
-        .unwrap()
-        .master_secret
-        .clone()
-        .unwrap();
-    master[0] ^= 1;
-    for (suite, writer, text, etm, master, cr, sr) in [
-        (
-            0xc013,
+fn a_wrong_tls12_master_secret_fails_the_tag_or_the_mac() {
+    let cases = [
+        (&LAB03, DecryptError::AuthenticationFailed { record: 0 }),
+        (&ILLUSTRATED_TLS12, DecryptError::BadMac { record: 0 }),
+        (&O12_CBC384_ETM, DecryptError::BadMac { record: 0 }),
+    ];
+    for (case, expected) in cases {
+        let mut master = bytes(case.master);
+        master[0] ^= 1;
+        let mut d = RecordDecryptor::tls12(
+            case.suite,
+            &master,
+            &random(case.client_random),
+            &random(case.server_random),
             Writer::Client,
-            I12_CLIENT_PING,
-            false,
-            master.clone(),
-            ILLUSTRATED_CLIENT_RANDOM,
-            ILLUSTRATED_SERVER_RANDOM,
-        ),
-        (
-            0xc028,
-            Writer::Server,
-            O12_CBC384_ETM_SERVER_PONG,
-            true,
-            bytes(O12_CBC384_ETM_MASTER)
-                .iter()
-                .map(|b| b ^ 0x55)
-                .collect(),
-            O12_CBC384_ETM_CLIENT_RANDOM,
-            O12_CBC384_ETM_SERVER_RANDOM,
-        ),
-    ] {
-        let mut d =
-            RecordDecryptor::tls12(suite, &master, &random(cr), &random(sr), writer, etm).unwrap();
-        let (header, payload) = record(text);
+            case.encrypt_then_mac,
+        )
+        .unwrap();
+        let (header, payload) = record(case.client[0]);
         assert_eq!(
             d.decrypt(&header, &payload),
-            Err(DecryptError::BadMac { record: 0 }),
-            "{suite:#06x}"
+            Err(expected),
+            "{:#06x}",
+            case.suite
         );
         assert_eq!(d.records_decrypted(), 0);
     }
@@ -866,6 +856,11 @@ EXPORTER_SECRET 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f
 SERVER_TRAFFIC_SECRET_0 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f 86c967fd7747a36a0685b4ed8d0e6b4c02b4ddaf3cd294aa44e9f6b0183bf911e89a189ba5dfd71fccffb5cc164901f8\n\
 CLIENT_TRAFFIC_SECRET_0 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f 9e47af27cb60d818a9ea7d233cb5ed4cc525fcd74614fb24b0ee59acb8e5aa7ff8d88b89792114208fec291a6fa96bad\n\
 ";
+/// The master secret on the one line of `illustrated_tls12.keylog.txt`.
+const ILLUSTRATED_TLS12_MASTER: &str = concat!(
+    "916abf9da55973e13614ae0a3f5d3f37b023ba129aee02cc9134338127cd7049",
+    "781c8e19fc1eb2a7387ac06ae237344c",
+);
 /// `illustrated_tls12.keylog.txt`, as it is.
 const ILLUSTRATED_TLS12_KEYLOG: &str = "\
 CLIENT_RANDOM 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f 916abf9da55973e13614ae0a3f5d3f37b023ba129aee02cc9134338127cd7049781c8e19fc1eb2a7387ac06ae237344c\n\

@@ -14,8 +14,14 @@
 //! All cryptography is aws-lc-rs's (`aead`, `cipher`, `hmac`, `hkdf`, `tls_prf`), because
 //! the build carries exactly one crypto provider and rustls, rcgen and x509-parser already use
 //! this one; adding another would put a second implementation of the same primitives (and a
-//! second set of C or assembly) in every binary. HKDF-Expand-Label and the key block are thin
-//! layers over aws-lc-rs's HKDF-Expand and TLS 1.2 PRF.
+//! second set of C or assembly) in every binary. Nothing cryptographic is written out by
+//! hand: HKDF-Expand-Label is aws-lc-rs's HKDF-Expand (`hkdf::Prk::new_less_safe` with a
+//! small `KeyType` for the output length; it fits, so RFC 5869 is not re-implemented) given
+//! the `HkdfLabel` bytes, and the TLS 1.2 key block comes from aws-lc-rs's own TLS PRF
+//! (`tls_prf`, P_SHA256 / P_SHA384).
+//!
+//! Not covered: TLS 1.0 and 1.1 (MD5/SHA-1 PRF, and TLS 1.0's chained CBC IVs), RC4, 3DES,
+//! CCM and other rarely negotiated suites; [`suite_supported`] says which are in.
 //!
 //! A record that fails to authenticate never yields plaintext, and does not move the sequence
 //! number on: the next record is tried with the same number, so a stray record (for example
@@ -169,6 +175,9 @@ impl RecordDecryptor {
     /// TLS 1.3: returns the inner content type and the plaintext without its padding.
     /// TLS 1.2: returns the header's content type and the plaintext.
     /// The sequence number moves on only when the record decrypts.
+    ///
+    /// Hand in only protected records: in TLS 1.3 the outer type 23 ones (ChangeCipherSpec
+    /// stays in clear), in TLS 1.2 everything after the writer's ChangeCipherSpec.
     pub fn decrypt(
         &mut self,
         header: &[u8; 5],

@@ -6,6 +6,7 @@
 //! hand-made bytes.
 
 pub mod cert;
+pub mod decrypt;
 pub mod detect;
 pub mod diagnose;
 pub mod emit;

@@ -67,8 +67,8 @@ impl Session {
     pub fn new(identity: Identity, config: SessionConfig) -> Session {
         Session {
             trace: Trace::new(identity),
-            outer: Layer::new(true, config.hint, config.reveal_passwords),
-            inner: Layer::new(false, Some(AppProtocol::Mqtt), config.reveal_passwords),
+            outer: Layer::new(true, config.hint, config.reveal_passwords, config.keylog.clone()),
+            inner: Layer::new(false, Some(AppProtocol::Mqtt), config.reveal_passwords, None),
             closed: [false; 2],
         }
     }
@@ -149,10 +149,16 @@ struct Layer {
     tls: Option<Box<TlsConn>>,
     mqtt: Option<MqttConn>,
     http_line_seen: [bool; 2],
+    keylog: Option<std::sync::Arc<crate::keylog::KeyLog>>,
 }
 
 impl Layer {
-    fn new(allow_tls: bool, hint: Option<AppProtocol>, reveal_passwords: bool) -> Layer {
+    fn new(
+        allow_tls: bool,
+        hint: Option<AppProtocol>,
+        reveal_passwords: bool,
+        keylog: Option<std::sync::Arc<crate::keylog::KeyLog>>,
+    ) -> Layer {
         Layer {
             allow_tls,
             hint,
@@ -163,6 +169,7 @@ impl Layer {
             tls: None,
             mqtt: None,
             http_line_seen: [false; 2],
+            keylog,
         }
     }
 
@@ -203,7 +210,9 @@ impl Layer {
         if self.app.is_none() {
             self.app = Some(proto);
             match proto {
-                AppProtocol::Tls => self.tls = Some(Box::new(TlsConn::new())),
+                AppProtocol::Tls => {
+                    self.tls = Some(Box::new(TlsConn::with_keylog(self.keylog.clone())))
+                }
                 AppProtocol::Mqtt => self.mqtt = Some(MqttConn::new(self.reveal_passwords)),
                 _ => {}
             }

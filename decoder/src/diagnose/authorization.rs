@@ -45,7 +45,7 @@ fn connect(f: &Facts, values: &Values, out: &mut Vec<Finding>) {
     let Some((ev, c)) = f.connect() else {
         return;
     };
-    let level = c.protocol_level;
+    let level = f.mqtt_level();
     let connack = f.mqtt.iter().find_map(|(e, p)| match &p.body {
         Body::Connack(a) if e.dir == Direction::EndpointToDevice => Some((*e, a)),
         _ => None,

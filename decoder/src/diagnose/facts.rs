@@ -187,8 +187,13 @@ impl<'a> Facts<'a> {
         })
     }
 
+    /// The MQTT version the session is read as: the CONNECT's level when it is one the
+    /// decoder knows (3, 4, 5), else 3.1.1.
     pub fn mqtt_level(&self) -> u8 {
-        self.connect().map_or(4, |(_, c)| c.protocol_level)
+        self.connect()
+            .map(|(_, c)| c.protocol_level)
+            .filter(|l| (3..=5).contains(l))
+            .unwrap_or(4)
     }
 
     /// TLS 1.3 without keys: the device's encrypted records that came after the endpoint's

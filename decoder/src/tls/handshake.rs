@@ -230,6 +230,7 @@ impl TlsConn {
             1 => {
                 let parsed = parse_client_hello(body, record_version)?;
                 self.client_random.get_or_insert(parsed.random);
+                self.client_etm = parsed.hello.extensions.iter().any(|e| e.id == 22);
                 out.emit(EventKind::ClientHello(Box::new(parsed.hello)));
                 for p in parsed.problems {
                     out.emit(EventKind::TlsMalformed {
@@ -240,6 +241,7 @@ impl TlsConn {
             }
             2 => {
                 let parsed = parse_server_hello(body)?;
+                self.server_etm = parsed.hello.extensions.iter().any(|e| e.id == 22);
                 self.on_server_hello(&parsed.hello, parsed.random);
                 out.emit(EventKind::ServerHello(Box::new(parsed.hello)));
                 for p in parsed.problems {
@@ -291,6 +293,11 @@ impl TlsConn {
             }
             // Types tls-parser has no reader for; their presence is what matters.
             5 | 8 | 254 => self.emit_plain(msg_type, body.len(), out),
+            // KeyUpdate: the writer's next records are under the next secret.
+            24 => {
+                self.key_update_seen[out.dir.index()] = true;
+                self.emit_plain(msg_type, body.len(), out);
+            }
             14 if !body.is_empty() => {
                 return Err(format!(
                     "server_hello_done carries {} bytes; it must be empty",

@@ -31,6 +31,7 @@ pub mod fingerprint;
 pub mod handshake;
 pub mod hello;
 pub mod history;
+mod keys;
 pub mod names;
 pub mod reassembly;
 pub mod record;
@@ -100,11 +101,32 @@ pub struct TlsConn {
     /// Time of the device's first encrypted flight while it lasts.
     device_flight: Option<Timestamp>,
     plaintext: [Vec<u8>; 2],
+    /// Decryption, when a key log was given.
+    keys: Option<keys::Keys>,
+    /// Each hello carried encrypt_then_mac (RFC 7366).
+    client_etm: bool,
+    server_etm: bool,
+    /// A KeyUpdate was read in a direction's current record.
+    key_update_seen: [bool; 2],
+}
+
+impl std::fmt::Debug for keys::Keys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Keys")
+    }
 }
 
 impl TlsConn {
     pub fn new() -> TlsConn {
         TlsConn::default()
+    }
+
+    /// A connection whose records are decrypted with secrets from `keylog` when it has them.
+    pub fn with_keylog(keylog: Option<std::sync::Arc<crate::keylog::KeyLog>>) -> TlsConn {
+        TlsConn {
+            keys: keylog.map(keys::Keys::new),
+            ..TlsConn::default()
+        }
     }
 
     /// Bytes in the direction `out.dir`, in any pieces.
@@ -242,8 +264,31 @@ impl TlsConn {
         }
     }
 
-    /// A record that could not be read because it is encrypted.
+    /// A protected record: decrypted when keys allow, else reported as encrypted.
     fn on_protected(&mut self, rec: Record<'_>, out: &mut Emit) {
+        if let Some(mut keys) = self.keys.take() {
+            let params = keys::Params {
+                client_random: self.client_random,
+                server_random: self.server_random,
+                cipher: self.cipher,
+                tls13: self.tls13,
+                encrypt_then_mac: self.client_etm && self.server_etm,
+            };
+            let opened = keys.open(&rec, &params, out);
+            if let Some((inner, plain)) = opened {
+                // Phases still follow the records, so a later failure reports them right.
+                let _ = self.phase(out, rec.content_type);
+                let d = out.dir.index();
+                self.dirs[d].encrypted_records = self.dirs[d].encrypted_records.saturating_add(1);
+                self.on_plaintext(inner, rec.version, &plain, rec.offset, &mut out.decrypted());
+                if std::mem::take(&mut self.key_update_seen[d]) {
+                    keys.key_update(out.dir, out);
+                }
+                self.keys = Some(keys);
+                return;
+            }
+            self.keys = Some(keys);
+        }
         if rec.content_type == 21 {
             out.emit(EventKind::Alert {
                 level: None,

@@ -226,6 +226,7 @@ pub fn describe(e: &Event) -> String {
             format!("{bytes} bytes of data: {p:?}")
         }
         EventKind::Note { text } => format!("note: {text}"),
+        EventKind::Undecrypted { reason } => format!("not decrypted: {reason}"),
     }
 }
 

@@ -1,0 +1,167 @@
+//! Decryption inside the TLS layer: which secrets open which direction's records, and when
+//! the keys change.
+//!
+//! A key log names connections by the ClientHello random. Once the ServerHello has been seen,
+//! each direction gets a [`RecordDecryptor`]: TLS 1.2 from the master secret and both randoms
+//! after the writer's ChangeCipherSpec; TLS 1.3 from the handshake traffic secret first, then
+//! the application traffic secret. The switch from handshake to application keys is found by
+//! trying the next keys when the current ones fail to authenticate — an AEAD tag does not pass
+//! under the wrong key, so a wrong guess cannot produce plaintext. A KeyUpdate read from the
+//! writer's own decrypted records moves its keys on.
+//!
+//! What cannot be decrypted (no key for the connection, a suite we do not open, a record that
+//! does not authenticate) is said once per direction as an [`EventKind::Undecrypted`] event;
+//! the records then stay reported as encrypted.
+
+use std::sync::Arc;
+
+use super::Record;
+use crate::decrypt::{self, Epoch, RecordDecryptor, Version, Writer};
+use crate::emit::Emit;
+use crate::event::{Direction, EventKind};
+use crate::keylog::{KeyLog, Secrets};
+
+/// What the TLS layer knows that decryption needs.
+pub(super) struct Params {
+    pub client_random: Option<[u8; 32]>,
+    pub server_random: Option<[u8; 32]>,
+    pub cipher: Option<u16>,
+    pub tls13: bool,
+    pub encrypt_then_mac: bool,
+}
+
+#[derive(Default)]
+struct DirKeys {
+    decryptor: Option<RecordDecryptor>,
+    epoch: Option<Epoch>,
+    /// Decryption of this direction was given up; the reason was reported.
+    given_up: bool,
+    records: u64,
+}
+
+pub(super) struct Keys {
+    keylog: Arc<KeyLog>,
+    secrets: Option<Secrets>,
+    looked_up: bool,
+    dirs: [DirKeys; 2],
+}
+
+impl Keys {
+    pub fn new(keylog: Arc<KeyLog>) -> Keys {
+        Keys {
+            keylog,
+            secrets: None,
+            looked_up: false,
+            dirs: [DirKeys::default(), DirKeys::default()],
+        }
+    }
+
+    /// Opens a protected record: `Some((inner content type, plaintext))`, or `None` when it
+    /// cannot be (the reason is reported once per direction).
+    pub fn open(&mut self, rec: &Record<'_>, p: &Params, out: &mut Emit) -> Option<(u8, Vec<u8>)> {
+        let d = out.dir.index();
+        if self.dirs[d].given_up {
+            return None;
+        }
+        if !self.looked_up {
+            self.looked_up = true;
+            self.secrets = p.client_random.and_then(|r| self.keylog.get(&r).cloned());
+        }
+        let Some(secrets) = self.secrets.clone() else {
+            let random = p.client_random.map(|r| crate::hex::encode(&r)).unwrap_or_else(|| "(no ClientHello seen)".into());
+            self.give_up(out, format!("the key log has no secrets for client random {random}"));
+            return None;
+        };
+        let Some(suite) = p.cipher else {
+            self.give_up(out, "no ServerHello was seen, so the cipher suite is unknown".into());
+            return None;
+        };
+        let version = if p.tls13 { Version::Tls13 } else { Version::Tls12 };
+        if !decrypt::suite_supported(version, suite) {
+            self.give_up(out, format!("cipher suite {} is not one iotscope decrypts", super::names::cipher_name(suite)));
+            return None;
+        }
+        let header = header(rec);
+        let writer = Writer::from(out.dir.sender());
+        if self.dirs[d].decryptor.is_none() {
+            let first = if p.tls13 { Some(Epoch::Handshake) } else { None };
+            match make(&secrets, p, suite, writer, first) {
+                Ok(dec) => {
+                    self.dirs[d].decryptor = Some(dec);
+                    self.dirs[d].epoch = first;
+                }
+                Err(why) => {
+                    self.give_up(out, why);
+                    return None;
+                }
+            }
+        }
+        let ds = &mut self.dirs[d];
+        let dec = ds.decryptor.as_mut()?;
+        let first_error = match dec.decrypt(&header, rec.payload) {
+            Ok(opened) => {
+                ds.records += 1;
+                return Some(opened);
+            }
+            Err(e) => e,
+        };
+        // TLS 1.3: the writer may have moved from handshake to application keys.
+        if p.tls13 && ds.epoch == Some(Epoch::Handshake) {
+            if let Ok(mut next) = make(&secrets, p, suite, writer, Some(Epoch::Application)) {
+                if let Ok(opened) = next.decrypt(&header, rec.payload) {
+                    ds.decryptor = Some(next);
+                    ds.epoch = Some(Epoch::Application);
+                    ds.records += 1;
+                    return Some(opened);
+                }
+            }
+        }
+        let n = ds.records;
+        self.give_up(out, format!("decryption failed at record {} of this direction: {first_error}", n + 1));
+        None
+    }
+
+    /// The writer of `dir` sent a KeyUpdate: its next records use the next secret.
+    pub fn key_update(&mut self, dir: Direction, out: &mut Emit) {
+        if let Some(dec) = self.dirs[dir.index()].decryptor.as_mut() {
+            if let Err(e) = dec.key_update() {
+                self.give_up(out, format!("the key update could not be followed: {e}"));
+            }
+        }
+    }
+
+    fn give_up(&mut self, out: &mut Emit, reason: String) {
+        let ds = &mut self.dirs[out.dir.index()];
+        if ds.given_up {
+            return;
+        }
+        ds.given_up = true;
+        out.emit(EventKind::Undecrypted { reason });
+    }
+}
+
+fn header(rec: &Record<'_>) -> [u8; 5] {
+    let v = rec.version.to_be_bytes();
+    let n = (rec.payload.len() as u16).to_be_bytes();
+    [rec.content_type, v[0], v[1], n[0], n[1]]
+}
+
+fn make(secrets: &Secrets, p: &Params, suite: u16, writer: Writer, epoch: Option<Epoch>) -> Result<RecordDecryptor, String> {
+    match epoch {
+        Some(epoch) => {
+            let secret = decrypt::tls13_traffic_secret(secrets, writer, epoch)
+                .ok_or_else(|| format!("the key log has no {} for this connection", decrypt::keylog_label(writer, epoch)))?;
+            RecordDecryptor::tls13(suite, secret).map_err(|e| e.to_string())
+        }
+        None => {
+            let master = secrets
+                .master_secret
+                .as_deref()
+                .ok_or("the key log has no CLIENT_RANDOM (master secret) line for this connection")?;
+            let (Some(cr), Some(sr)) = (p.client_random, p.server_random) else {
+                return Err("both hello randoms are needed for TLS 1.2 keys".into());
+            };
+            RecordDecryptor::tls12(suite, master, &cr, &sr, writer, p.encrypt_then_mac).map_err(|e| e.to_string())
+        }
+    }
+}

@@ -679,7 +679,12 @@ impl FlowTable {
             let device_is_a = fallback_device_is_a(flow);
             self.settle(flow, device_is_a);
         }
-        self.shed(flow, number, self.config.max_flow_buffer, "the flow's own limit");
+        self.shed(
+            flow,
+            number,
+            self.config.max_flow_buffer,
+            "the flow's own limit",
+        );
     }
 
     fn enforce_total_cap(&mut self, number: u64) {
@@ -701,7 +706,12 @@ impl FlowTable {
             }
             let target = flow.buffered() / 2;
             let before = self.total_buffered;
-            self.shed(&mut flow, number, target, "the limit for all flows together");
+            self.shed(
+                &mut flow,
+                number,
+                target,
+                "the limit for all flows together",
+            );
             let stuck = self.total_buffered >= before;
             self.flows.insert(key, flow);
             if stuck {
@@ -738,7 +748,11 @@ impl FlowTable {
         self.recharge(flow);
         for (d, n) in skipped.into_iter().enumerate() {
             if n > 0 {
-                let dir = if d == 0 { "device → endpoint" } else { "endpoint → device" };
+                let dir = if d == 0 {
+                    "device → endpoint"
+                } else {
+                    "endpoint → device"
+                };
                 self.warn(
                     "buffer limit",
                     number,

@@ -463,7 +463,11 @@ mod tests {
         r.rst(&mut out);
         assert_eq!(
             out,
-            vec![OwnedInput::Gap(5), OwnedInput::Data(b"x".to_vec()), OwnedInput::Rst]
+            vec![
+                OwnedInput::Gap(5),
+                OwnedInput::Data(b"x".to_vec()),
+                OwnedInput::Rst
+            ]
         );
     }
 }

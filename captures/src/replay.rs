@@ -50,7 +50,11 @@ pub struct Replay<R: Read> {
 }
 
 impl<R: Read> Replay<R> {
-    pub fn new(reader: CaptureReader<R>, source: impl Into<String>, config: ReplayConfig) -> Replay<R> {
+    pub fn new(
+        reader: CaptureReader<R>,
+        source: impl Into<String>,
+        config: ReplayConfig,
+    ) -> Replay<R> {
         let keylog = config.keylog.clone().unwrap_or_default();
         Replay {
             reader,
@@ -95,19 +99,25 @@ impl<R: Read> Replay<R> {
                 };
                 self.sessions.insert(flow, Session::new(identity, config));
             }
-            StreamEvent::Input { flow, dir, ts, input } => {
+            StreamEvent::Input {
+                flow,
+                dir,
+                ts,
+                input,
+            } => {
                 if let Some(s) = self.sessions.get_mut(&flow) {
                     s.feed(dir, input.as_input(), ts);
                 }
             }
             StreamEvent::Closed { flow, .. } => {
                 if let Some(s) = self.sessions.remove(&flow) {
-                    self.ready.push_back(ReplayItem::Connection(Box::new(s.finish())));
+                    self.ready
+                        .push_back(ReplayItem::Connection(Box::new(s.finish())));
                 }
             }
-            StreamEvent::Warning { packet, message } => {
-                self.ready.push_back(ReplayItem::Warning { packet, message })
-            }
+            StreamEvent::Warning { packet, message } => self
+                .ready
+                .push_back(ReplayItem::Warning { packet, message }),
         }
     }
 

@@ -80,7 +80,11 @@ fn tls12_stream(records: usize, size: usize) -> Vec<(Direction, Vec<u8>)> {
     v.push((EndpointToDevice, end));
     let body = vec![0xa5; size];
     for i in 0..records {
-        let dir = if i % 2 == 0 { DeviceToEndpoint } else { EndpointToDevice };
+        let dir = if i % 2 == 0 {
+            DeviceToEndpoint
+        } else {
+            EndpointToDevice
+        };
         v.push((dir, record(23, &body)));
     }
     v
@@ -90,7 +94,10 @@ fn tls12_stream(records: usize, size: usize) -> Vec<(Direction, Vec<u8>)> {
 fn mqtt_stream(n: usize, payload: usize) -> Vec<(Direction, Vec<u8>)> {
     use Direction::*;
     let mut v = vec![
-        (DeviceToEndpoint, b"\x10\x14\x00\x04MQTT\x04\x02\x00\x3c\x00\x08bench-01".to_vec()),
+        (
+            DeviceToEndpoint,
+            b"\x10\x14\x00\x04MQTT\x04\x02\x00\x3c\x00\x08bench-01".to_vec(),
+        ),
         (EndpointToDevice, vec![0x20, 2, 0, 0]),
     ];
     let topic = b"devices/bench/telemetry";
@@ -137,11 +144,17 @@ fn bench(c: &mut Criterion) {
     let tls = tls12_stream(8_000, 4096);
     let tls_bytes: usize = tls.iter().map(|(_, b)| b.len()).sum();
     g.throughput(Throughput::Bytes(tls_bytes as u64));
-    g.bench_with_input(BenchmarkId::new("mqtt_over_tls12", tls_bytes), &tls, |b, s| b.iter(|| feed_all(s)));
+    g.bench_with_input(
+        BenchmarkId::new("mqtt_over_tls12", tls_bytes),
+        &tls,
+        |b, s| b.iter(|| feed_all(s)),
+    );
     let mqtt = mqtt_stream(100_000, 256);
     let mqtt_bytes: usize = mqtt.iter().map(|(_, b)| b.len()).sum();
     g.throughput(Throughput::Bytes(mqtt_bytes as u64));
-    g.bench_with_input(BenchmarkId::new("plain_mqtt", mqtt_bytes), &mqtt, |b, s| b.iter(|| feed_all(s)));
+    g.bench_with_input(BenchmarkId::new("plain_mqtt", mqtt_bytes), &mqtt, |b, s| {
+        b.iter(|| feed_all(s))
+    });
     g.finish();
 }
 

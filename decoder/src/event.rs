@@ -271,7 +271,9 @@ pub enum EventKind {
     },
     /// Records of this direction stay encrypted although keys were given: why (no key for the
     /// connection, a suite that is not decrypted, a record that did not authenticate).
-    Undecrypted { reason: String },
+    Undecrypted {
+        reason: String,
+    },
     /// A remark from the decoder itself: decryption state, resynchronisation, truncation.
     Note {
         text: String,

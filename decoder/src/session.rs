@@ -67,8 +67,18 @@ impl Session {
     pub fn new(identity: Identity, config: SessionConfig) -> Session {
         Session {
             trace: Trace::new(identity),
-            outer: Layer::new(true, config.hint, config.reveal_passwords, config.keylog.clone()),
-            inner: Layer::new(false, Some(AppProtocol::Mqtt), config.reveal_passwords, None),
+            outer: Layer::new(
+                true,
+                config.hint,
+                config.reveal_passwords,
+                config.keylog.clone(),
+            ),
+            inner: Layer::new(
+                false,
+                Some(AppProtocol::Mqtt),
+                config.reveal_passwords,
+                None,
+            ),
             closed: [false; 2],
         }
     }

@@ -115,11 +115,39 @@ fn short_attr(a: &str) -> &str {
 }
 
 /// A distinguished name as a sorted list of `ATTR=value`, from either tshark's
-/// `commonName=x,organizationName=y` or our `O=y, CN=x`.
+/// `commonName=x,organizationName=y` or our `O=y, CN=x`. A comma starts a new attribute only
+/// when `name=` follows it, since values may hold commas (`O=GitHub, Inc.`).
 pub fn dn_parts(dn: &str) -> Vec<String> {
-    let sep = if dn.contains(", ") { ", " } else { "," };
-    let mut v: Vec<String> = dn
-        .split(sep)
+    let starts_attr = |rest: &str| {
+        let rest = rest.trim_start();
+        match rest.find('=') {
+            Some(i) => {
+                i > 0
+                    && rest[..i]
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+            }
+            None => false,
+        }
+    };
+    let mut parts: Vec<String> = Vec::new();
+    let mut current = String::new();
+    let mut chars = dn.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '\\' => {
+                if let Some((_, n)) = chars.next() {
+                    current.push(n);
+                }
+            }
+            ',' if starts_attr(&dn[i + 1..]) => parts.push(std::mem::take(&mut current)),
+            _ => current.push(c),
+        }
+    }
+    parts.push(current);
+    let mut v: Vec<String> = parts
+        .iter()
+        .map(|p| p.trim())
         .filter(|p| !p.is_empty())
         .map(|p| match p.split_once('=') {
             Some((a, val)) => format!("{}={}", short_attr(a.trim()), val.trim()),
@@ -128,4 +156,18 @@ pub fn dn_parts(dn: &str) -> Vec<String> {
         .collect();
     v.sort();
     v
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn names_with_commas_in_values() {
+        assert_eq!(
+            super::dn_parts(
+                "commonName=www.github.com,organizationName=GitHub, Inc.,countryName=US"
+            ),
+            super::dn_parts("C=US, O=GitHub\\, Inc., CN=www.github.com")
+        );
+        assert_eq!(super::dn_parts("C=US, CN=x"), vec!["C=US", "CN=x"]);
+    }
 }

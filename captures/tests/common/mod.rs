@@ -398,7 +398,8 @@ pub fn tshark_times_us(path: &std::path::Path) -> Vec<(u64, i64)> {
             }
             let (secs, frac) = t.split_once('.').unwrap_or((t, "0"));
             let frac = format!("{frac:0<9}");
-            let ns: i64 = secs.parse::<i64>().unwrap() * 1_000_000_000 + frac[..9].parse::<i64>().unwrap();
+            let ns: i64 =
+                secs.parse::<i64>().unwrap() * 1_000_000_000 + frac[..9].parse::<i64>().unwrap();
             Some((n.parse().unwrap(), ns.div_euclid(1000)))
         })
         .collect()

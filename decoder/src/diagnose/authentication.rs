@@ -171,19 +171,18 @@ fn server_trust(f: &Facts, out: &mut Vec<Finding>) {
             );
         }
         if let EventKind::Certificate {
-            root, root_known, ..
+            root: Some(root),
+            root_known,
+            ..
         } = &ev.kind
         {
-            if let Some(root) = root {
-                fd.summary.push_str(&format!(
-                    " The endpoint's chain leads to {root}{}.",
-                    if *root_known {
-                        ""
-                    } else {
-                        ", which is not a public root"
-                    }
-                ));
-            }
+            let known = if *root_known {
+                ""
+            } else {
+                ", which is not a public root"
+            };
+            fd.summary
+                .push_str(&format!(" The endpoint's chain leads to {root}{known}."));
         }
     }
     match r.alert {

@@ -181,6 +181,15 @@ pub static CATALOGUE: &[Entry] = &[
         tell_apart: "Gap events, or no TCP handshake at the start.",
         steps: &["Capture from before the device connects, on the device's own interface, with a large enough snap length (tcpdump -s 0)."],
     },
+    Entry {
+        code: "TLS.NOT_DECRYPTED",
+        section: Section::Connection,
+        severity: Severity::Info,
+        title: "Records stayed encrypted although keys were given",
+        cause: "The key log had no secrets for this connection (another capture's, or logged by the other side of a proxy), the cipher suite is one iotscope does not decrypt, or a record did not authenticate under the logged keys (a wrong or partial key log). What follows is decoded as far as the wire shows it.",
+        tell_apart: "The reason names the client random, the missing key-log label, or the record that failed.",
+        steps: &["Log keys on the device side with SSLKEYLOGFILE (or use iotscope proxy --mitm --keylog FILE), and make sure the key log's CLIENT_RANDOM matches the connection's ClientHello random."],
+    },
     // ------------------------------------------------------------ Authentication
     Entry {
         code: "AUTH.SERVER_CERT_UNTRUSTED",

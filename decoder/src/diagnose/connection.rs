@@ -1,10 +1,10 @@
 //! Rules for the guide's Connection section: TCP, the ClientHello and what the device sends.
 
 use super::facts::{Context, Facts};
-use crate::tls::names::version_name as version_label;
 use super::finding::{Certainty, Finding, Severity};
 use super::names;
 use crate::event::{AppProtocol, Side};
+use crate::tls::names::version_name as version_label;
 use crate::tls::SniForm;
 
 /// The TLS 1.2 suites of AWS IoT Core's default policy (IoTSecurityPolicy_TLS13_1_2_2022_10),
@@ -26,6 +26,24 @@ pub fn rules(f: &Facts, ctx: &Context, out: &mut Vec<Finding>) {
     handshake_aborted(f, out);
     no_answer(f, out);
     truncated(f, out);
+    not_decrypted(f, out);
+}
+
+fn not_decrypted(f: &Facts, out: &mut Vec<Finding>) {
+    for e in f.trace.events() {
+        if let crate::event::EventKind::Undecrypted { reason } = &e.kind {
+            out.push(
+                Finding::new(
+                    "TLS.NOT_DECRYPTED",
+                    format!(
+                        "The {}'s records stayed encrypted: {reason}.",
+                        e.dir.sender()
+                    ),
+                )
+                .evidence(f.t(e), reason.clone()),
+            );
+        }
+    }
 }
 
 fn tcp_refused(f: &Facts, out: &mut Vec<Finding>) {

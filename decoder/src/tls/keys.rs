@@ -68,23 +68,46 @@ impl Keys {
             self.secrets = p.client_random.and_then(|r| self.keylog.get(&r).cloned());
         }
         let Some(secrets) = self.secrets.clone() else {
-            let random = p.client_random.map(|r| crate::hex::encode(&r)).unwrap_or_else(|| "(no ClientHello seen)".into());
-            self.give_up(out, format!("the key log has no secrets for client random {random}"));
+            let random = p
+                .client_random
+                .map(|r| crate::hex::encode(&r))
+                .unwrap_or_else(|| "(no ClientHello seen)".into());
+            self.give_up(
+                out,
+                format!("the key log has no secrets for client random {random}"),
+            );
             return None;
         };
         let Some(suite) = p.cipher else {
-            self.give_up(out, "no ServerHello was seen, so the cipher suite is unknown".into());
+            self.give_up(
+                out,
+                "no ServerHello was seen, so the cipher suite is unknown".into(),
+            );
             return None;
         };
-        let version = if p.tls13 { Version::Tls13 } else { Version::Tls12 };
+        let version = if p.tls13 {
+            Version::Tls13
+        } else {
+            Version::Tls12
+        };
         if !decrypt::suite_supported(version, suite) {
-            self.give_up(out, format!("cipher suite {} is not one iotscope decrypts", super::names::cipher_name(suite)));
+            self.give_up(
+                out,
+                format!(
+                    "cipher suite {} is not one iotscope decrypts",
+                    super::names::cipher_name(suite)
+                ),
+            );
             return None;
         }
         let header = header(rec);
         let writer = Writer::from(out.dir.sender());
         if self.dirs[d].decryptor.is_none() {
-            let first = if p.tls13 { Some(Epoch::Handshake) } else { None };
+            let first = if p.tls13 {
+                Some(Epoch::Handshake)
+            } else {
+                None
+            };
             match make(&secrets, p, suite, writer, first) {
                 Ok(dec) => {
                     self.dirs[d].decryptor = Some(dec);
@@ -117,7 +140,13 @@ impl Keys {
             }
         }
         let n = ds.records;
-        self.give_up(out, format!("decryption failed at record {} of this direction: {first_error}", n + 1));
+        self.give_up(
+            out,
+            format!(
+                "decryption failed at record {} of this direction: {first_error}",
+                n + 1
+            ),
+        );
         None
     }
 
@@ -146,22 +175,33 @@ fn header(rec: &Record<'_>) -> [u8; 5] {
     [rec.content_type, v[0], v[1], n[0], n[1]]
 }
 
-fn make(secrets: &Secrets, p: &Params, suite: u16, writer: Writer, epoch: Option<Epoch>) -> Result<RecordDecryptor, String> {
+fn make(
+    secrets: &Secrets,
+    p: &Params,
+    suite: u16,
+    writer: Writer,
+    epoch: Option<Epoch>,
+) -> Result<RecordDecryptor, String> {
     match epoch {
         Some(epoch) => {
-            let secret = decrypt::tls13_traffic_secret(secrets, writer, epoch)
-                .ok_or_else(|| format!("the key log has no {} for this connection", decrypt::keylog_label(writer, epoch)))?;
+            let secret =
+                decrypt::tls13_traffic_secret(secrets, writer, epoch).ok_or_else(|| {
+                    format!(
+                        "the key log has no {} for this connection",
+                        decrypt::keylog_label(writer, epoch)
+                    )
+                })?;
             RecordDecryptor::tls13(suite, secret).map_err(|e| e.to_string())
         }
         None => {
-            let master = secrets
-                .master_secret
-                .as_deref()
-                .ok_or("the key log has no CLIENT_RANDOM (master secret) line for this connection")?;
+            let master = secrets.master_secret.as_deref().ok_or(
+                "the key log has no CLIENT_RANDOM (master secret) line for this connection",
+            )?;
             let (Some(cr), Some(sr)) = (p.client_random, p.server_random) else {
                 return Err("both hello randoms are needed for TLS 1.2 keys".into());
             };
-            RecordDecryptor::tls12(suite, master, &cr, &sr, writer, p.encrypt_then_mac).map_err(|e| e.to_string())
+            RecordDecryptor::tls12(suite, master, &cr, &sr, writer, p.encrypt_then_mac)
+                .map_err(|e| e.to_string())
         }
     }
 }

@@ -488,4 +488,3 @@ impl TlsConn {
 fn joiner_type(j: &Joiner) -> u8 {
     j.head_type().unwrap_or(0)
 }
-

@@ -193,6 +193,11 @@ impl Flow {
 
 /// Turns frames into per-connection events. Feed it every frame with [`FlowTable::push`],
 /// take events with [`FlowTable::poll_event`], and call [`FlowTable::finish`] at the end.
+///
+/// Events follow capture order, with two exceptions that keep each connection's own order
+/// right: a new flow's first segments wait until its device side is settled (a handful of
+/// packets at most), and bytes that arrive ahead of a hole wait for it. Each event carries
+/// the capture time of the packet that released it.
 pub struct FlowTable {
     config: FlowConfig,
     flows: HashMap<FlowKey, Flow>,
@@ -679,7 +684,12 @@ impl FlowTable {
             let device_is_a = fallback_device_is_a(flow);
             self.settle(flow, device_is_a);
         }
-        self.shed(flow, number, self.config.max_flow_buffer, "the flow's own limit");
+        self.shed(
+            flow,
+            number,
+            self.config.max_flow_buffer,
+            "the flow's own limit",
+        );
     }
 
     fn enforce_total_cap(&mut self, number: u64) {
@@ -701,7 +711,12 @@ impl FlowTable {
             }
             let target = flow.buffered() / 2;
             let before = self.total_buffered;
-            self.shed(&mut flow, number, target, "the limit for all flows together");
+            self.shed(
+                &mut flow,
+                number,
+                target,
+                "the limit for all flows together",
+            );
             let stuck = self.total_buffered >= before;
             self.flows.insert(key, flow);
             if stuck {
@@ -738,7 +753,11 @@ impl FlowTable {
         self.recharge(flow);
         for (d, n) in skipped.into_iter().enumerate() {
             if n > 0 {
-                let dir = if d == 0 { "device → endpoint" } else { "endpoint → device" };
+                let dir = if d == 0 {
+                    "device → endpoint"
+                } else {
+                    "endpoint → device"
+                };
                 self.warn(
                     "buffer limit",
                     number,

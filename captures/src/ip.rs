@@ -274,7 +274,10 @@ mod tests {
             .udp(53, 53)
             .write(&mut out, b"x")
             .unwrap();
-        assert_eq!(IpLayer::new().packet(&out, Timestamp(0), 1), IpPayload::Other(17));
+        assert_eq!(
+            IpLayer::new().packet(&out, Timestamp(0), 1),
+            IpPayload::Other(17)
+        );
         assert!(matches!(
             IpLayer::new().packet(&[0x45, 0], Timestamp(0), 1),
             IpPayload::Malformed(_)

@@ -37,14 +37,22 @@ pub enum LinkError {
     /// The capture uses a link type this crate does not read.
     Unsupported(u32),
     /// The frame is shorter than its link header.
-    Truncated { linktype: u32, need: usize, have: usize },
+    Truncated {
+        linktype: u32,
+        need: usize,
+        have: usize,
+    },
 }
 
 impl std::fmt::Display for LinkError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             LinkError::Unsupported(lt) => {
-                write!(f, "link type {lt} ({}) is not supported", linktype_name(*lt))
+                write!(
+                    f,
+                    "link type {lt} ({}) is not supported",
+                    linktype_name(*lt)
+                )
             }
             LinkError::Truncated {
                 linktype,
@@ -122,7 +130,10 @@ fn ethernet(frame: &[u8]) -> Result<LinkPayload<'_>, LinkError> {
     let mut rest = eth.payload_slice();
     let mut header = 14;
     // Each tag is 2 bytes of TCI then the next EtherType; any depth is walked.
-    while matches!(ether_type, ETHERTYPE_VLAN | ETHERTYPE_QINQ | ETHERTYPE_QINQ_OLD) {
+    while matches!(
+        ether_type,
+        ETHERTYPE_VLAN | ETHERTYPE_QINQ | ETHERTYPE_QINQ_OLD
+    ) {
         header += 4;
         let Some(tag) = rest.get(..4) else {
             return Err(truncated(LINKTYPE_ETHERNET, header, frame.len()));
@@ -161,12 +172,13 @@ fn loopback(linktype: u32, frame: &[u8]) -> Result<LinkPayload<'_>, LinkError> {
     let is = |values: &[u32]| {
         values.contains(&u32::from_le_bytes(family)) || values.contains(&u32::from_be_bytes(family))
     };
-    if is(&[2]) {
-        Ok(LinkPayload::Ip(rest))
-    } else if is(&[24, 28, 30]) {
+    // AF_INET is 2 everywhere; AF_INET6 is 24 (NetBSD, OpenBSD), 28 (FreeBSD), 30 (macOS).
+    if is(&[2, 24, 28, 30]) {
         Ok(LinkPayload::Ip(rest))
     } else {
-        Ok(LinkPayload::NotIp("loopback frame of another address family"))
+        Ok(LinkPayload::NotIp(
+            "loopback frame of another address family",
+        ))
     }
 }
 
@@ -177,10 +189,15 @@ fn sll(frame: &[u8]) -> Result<LinkPayload<'_>, LinkError> {
             return Err(truncated(LINKTYPE_LINUX_SLL, 16, frame.len()))
         }
         Err(etherparse::err::linux_sll::HeaderSliceError::Content(_)) => {
-            return Ok(LinkPayload::NotIp("Linux cooked frame of an unsupported hardware type"))
+            return Ok(LinkPayload::NotIp(
+                "Linux cooked frame of an unsupported hardware type",
+            ))
         }
     };
-    let LinuxSllPayloadSlice { protocol_type, payload } = s.payload();
+    let LinuxSllPayloadSlice {
+        protocol_type,
+        payload,
+    } = s.payload();
     Ok(match protocol_type {
         LinuxSllProtocolType::EtherType(t) => by_ether_type(t.0, payload),
         _ => LinkPayload::NotIp("Linux cooked frame that is not Ethernet-typed"),
@@ -193,7 +210,10 @@ fn sll2(frame: &[u8]) -> Result<LinkPayload<'_>, LinkError> {
     let (Some(proto), Some(rest)) = (frame.get(..2), frame.get(20..)) else {
         return Err(truncated(LINKTYPE_LINUX_SLL2, 20, frame.len()));
     };
-    Ok(by_ether_type(u16::from_be_bytes([proto[0], proto[1]]), rest))
+    Ok(by_ether_type(
+        u16::from_be_bytes([proto[0], proto[1]]),
+        rest,
+    ))
 }
 
 #[cfg(test)]
@@ -222,14 +242,25 @@ mod tests {
             vec![0x88a8, 0x8100, 0x0800],
             vec![0x9100, 0x8100, 0x0800],
         ] {
-            assert_eq!(ip_payload(1, &eth(&types)), Ok(LinkPayload::Ip(&IP[..])), "{types:x?}");
+            assert_eq!(
+                ip_payload(1, &eth(&types)),
+                Ok(LinkPayload::Ip(&IP[..])),
+                "{types:x?}"
+            );
         }
-        assert_eq!(ip_payload(1, &eth(&[0x0806])), Ok(LinkPayload::NotIp("ARP")));
+        assert_eq!(
+            ip_payload(1, &eth(&[0x0806])),
+            Ok(LinkPayload::NotIp("ARP"))
+        );
         let mut cut = eth(&[0x8100, 0x0800]);
         cut.truncate(15);
         assert_eq!(
             ip_payload(1, &cut),
-            Err(LinkError::Truncated { linktype: 1, need: 18, have: 15 })
+            Err(LinkError::Truncated {
+                linktype: 1,
+                need: 18,
+                have: 15
+            })
         );
     }
 
@@ -250,7 +281,10 @@ mod tests {
         let mut f = 7u32.to_le_bytes().to_vec();
         f.extend_from_slice(&IP);
         assert!(matches!(ip_payload(0, &f), Ok(LinkPayload::NotIp(_))));
-        assert!(matches!(ip_payload(0, &[2, 0]), Err(LinkError::Truncated { .. })));
+        assert!(matches!(
+            ip_payload(0, &[2, 0]),
+            Err(LinkError::Truncated { .. })
+        ));
     }
 
     #[test]
@@ -258,16 +292,24 @@ mod tests {
         let mut v1 = vec![0, 0, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0, 0x08, 0x00];
         v1.extend_from_slice(&IP);
         assert_eq!(ip_payload(113, &v1), Ok(LinkPayload::Ip(&IP[..])));
-        let mut v2 = vec![0x86, 0xdd, 0, 0, 0, 0, 0, 3, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0];
+        let mut v2 = vec![
+            0x86, 0xdd, 0, 0, 0, 0, 0, 3, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0,
+        ];
         v2.extend_from_slice(&IP);
         assert_eq!(ip_payload(276, &v2), Ok(LinkPayload::Ip(&IP[..])));
-        assert!(matches!(ip_payload(276, &v2[..19]), Err(LinkError::Truncated { .. })));
+        assert!(matches!(
+            ip_payload(276, &v2[..19]),
+            Err(LinkError::Truncated { .. })
+        ));
     }
 
     #[test]
     fn unsupported_is_named() {
         let e = ip_payload(147, &[1, 2, 3]).unwrap_err();
         assert_eq!(e, LinkError::Unsupported(147));
-        assert_eq!(e.to_string(), "link type 147 (user-defined) is not supported");
+        assert_eq!(
+            e.to_string(),
+            "link type 147 (user-defined) is not supported"
+        );
     }
 }

@@ -138,7 +138,10 @@ mod tests {
         body.extend_from_slice(&SECRETS_TLS_KEY_LOG.to_le_bytes());
         body.extend_from_slice(&3u32.to_le_bytes());
         body.extend_from_slice(b"abc\0");
-        assert_eq!(dsb_tls_keys(&body, Endianness::Little), Ok(Some(&b"abc"[..])));
+        assert_eq!(
+            dsb_tls_keys(&body, Endianness::Little),
+            Ok(Some(&b"abc"[..]))
+        );
         body[4] = 9;
         assert!(dsb_tls_keys(&body, Endianness::Little)
             .unwrap_err()

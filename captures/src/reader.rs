@@ -198,7 +198,10 @@ impl<R: Read> CaptureReader<R> {
             return Ok(None);
         };
         let at = self.window.offset();
-        let have = self.window.fill(16).map_err(|e| io_error(at, self.count, &e))?;
+        let have = self
+            .window
+            .fill(16)
+            .map_err(|e| io_error(at, self.count, &e))?;
         if have == 0 {
             return Ok(None);
         }
@@ -263,7 +266,10 @@ impl<R: Read> CaptureReader<R> {
                 return Ok(None);
             };
             let at = self.window.offset();
-            let have = self.window.fill(12).map_err(|e| io_error(at, self.count, &e))?;
+            let have = self
+                .window
+                .fill(12)
+                .map_err(|e| io_error(at, self.count, &e))?;
             if have == 0 {
                 return Ok(None);
             }
@@ -276,7 +282,7 @@ impl<R: Read> CaptureReader<R> {
             }
             let endianness = parser.section().endianness;
             let len = block_length(self.window.bytes(), endianness);
-            if len < 12 || len % 4 != 0 || len > MAX_RECORD {
+            if len < 12 || !len.is_multiple_of(4) || len > MAX_RECORD {
                 return Err(fail(
                     at,
                     self.count,
@@ -311,7 +317,12 @@ impl<R: Read> CaptureReader<R> {
                 Block::InterfaceDescription(idb) => interfaces.push(Interface::from_idb(&idb)),
                 Block::EnhancedPacket(epb) => {
                     let Some(iface) = interfaces.get(epb.interface_id as usize) else {
-                        return Err(missing_interface(at, self.count, epb.interface_id, interfaces.len()));
+                        return Err(missing_interface(
+                            at,
+                            self.count,
+                            epb.interface_id,
+                            interfaces.len(),
+                        ));
                     };
                     // pcap-file stored the raw count as if it were nanoseconds.
                     let raw = u64::try_from(epb.timestamp.as_nanos()).unwrap_or(u64::MAX);
@@ -437,7 +448,7 @@ fn open_pcapng<R: Read>(window: &mut Window<R>) -> Result<Format, CaptureError> 
         ));
     }
     let len = block_length(window.bytes(), Endianness::Big);
-    if !(28..=MAX_RECORD).contains(&len) || len % 4 != 0 {
+    if !(28..=MAX_RECORD).contains(&len) || !len.is_multiple_of(4) {
         return Err(fail(
             0,
             0,
@@ -533,7 +544,13 @@ fn hex_prefix(bytes: &[u8]) -> String {
     let text: String = bytes
         .iter()
         .take(16)
-        .map(|&b| if b.is_ascii_graphic() || b == b' ' { b as char } else { '.' })
+        .map(|&b| {
+            if b.is_ascii_graphic() || b == b' ' {
+                b as char
+            } else {
+                '.'
+            }
+        })
         .collect();
     format!("{} (\"{text}\")", shown.join(" "))
 }

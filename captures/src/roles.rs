@@ -87,14 +87,29 @@ mod tests {
 
     #[test]
     fn content() {
-        assert_eq!(sender_by_content(&[0x16, 3, 1, 0, 200, 1, 0]), Some(Sender::Device));
-        assert_eq!(sender_by_content(&[0x16, 3, 3, 0, 90, 2, 0]), Some(Sender::Endpoint));
+        assert_eq!(
+            sender_by_content(&[0x16, 3, 1, 0, 200, 1, 0]),
+            Some(Sender::Device)
+        );
+        assert_eq!(
+            sender_by_content(&[0x16, 3, 3, 0, 90, 2, 0]),
+            Some(Sender::Endpoint)
+        );
         assert_eq!(sender_by_content(&[0x17, 3, 3, 0, 90, 2, 0]), None);
-        assert_eq!(sender_by_content(b"\x10\x1a\x00\x04MQTT\x04\x02"), Some(Sender::Device));
-        assert_eq!(sender_by_content(b"\x10\x80\x01\x00\x06MQIsdp"), Some(Sender::Device));
+        assert_eq!(
+            sender_by_content(b"\x10\x1a\x00\x04MQTT\x04\x02"),
+            Some(Sender::Device)
+        );
+        assert_eq!(
+            sender_by_content(b"\x10\x80\x01\x00\x06MQIsdp"),
+            Some(Sender::Device)
+        );
         assert_eq!(sender_by_content(b"\x10\x1a\x00\x04MQTX"), None);
         assert_eq!(sender_by_content(&[0x20, 2, 0, 0]), Some(Sender::Endpoint));
-        assert_eq!(sender_by_content(&[0x20, 0x2f, 0, 0, 0x22]), Some(Sender::Endpoint));
+        assert_eq!(
+            sender_by_content(&[0x20, 0x2f, 0, 0, 0x22]),
+            Some(Sender::Endpoint)
+        );
         assert_eq!(sender_by_content(&[0x20]), None);
         assert_eq!(sender_by_content(&[]), None);
     }

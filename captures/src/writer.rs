@@ -80,9 +80,8 @@ impl<W: Write> PcapngWriter<W> {
 
     /// Writes one raw IP packet captured at `ts`.
     pub fn write_ip_packet(&mut self, ts: Timestamp, packet: &[u8]) -> io::Result<()> {
-        let nanos = u64::try_from(ts.0).map_err(|_| {
-            io::Error::new(io::ErrorKind::InvalidInput, "timestamp before 1970")
-        })?;
+        let nanos = u64::try_from(ts.0)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "timestamp before 1970"))?;
         let original_len = u32::try_from(packet.len())
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "packet too large"))?;
         let epb = EnhancedPacketBlock {
@@ -137,8 +136,12 @@ pub fn build_tcp_packet(
     payload: &[u8],
 ) -> io::Result<Vec<u8>> {
     let ip = match (src, dst) {
-        (SocketAddr::V4(s), SocketAddr::V4(d)) => PacketBuilder::ipv4(s.ip().octets(), d.ip().octets(), 64),
-        (SocketAddr::V6(s), SocketAddr::V6(d)) => PacketBuilder::ipv6(s.ip().octets(), d.ip().octets(), 64),
+        (SocketAddr::V4(s), SocketAddr::V4(d)) => {
+            PacketBuilder::ipv4(s.ip().octets(), d.ip().octets(), 64)
+        }
+        (SocketAddr::V6(s), SocketAddr::V6(d)) => {
+            PacketBuilder::ipv6(s.ip().octets(), d.ip().octets(), 64)
+        }
         _ => {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,

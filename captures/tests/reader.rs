@@ -9,7 +9,12 @@ use common::*;
 use iotscope_captures::{CaptureFormat, CaptureReader, StreamEvent};
 use iotscope_decoder::Timestamp;
 
-fn read_all(bytes: &[u8]) -> (Vec<iotscope_captures::RawPacket>, Option<iotscope_captures::CaptureError>) {
+fn read_all(
+    bytes: &[u8],
+) -> (
+    Vec<iotscope_captures::RawPacket>,
+    Option<iotscope_captures::CaptureError>,
+) {
     let mut packets = Vec::new();
     let mut error = None;
     for item in CaptureReader::from_reader(bytes).expect("header") {
@@ -92,8 +97,10 @@ fn pcapng_interfaces_keep_their_own_resolution_and_offset() {
         let bytes = multi_interface_pcapng(big_endian);
         let (packets, error) = read_all(&bytes);
         assert!(error.is_none(), "{error:?}");
-        let times: Vec<(u64, u32, Timestamp)> =
-            packets.iter().map(|p| (p.number, p.interface, p.ts)).collect();
+        let times: Vec<(u64, u32, Timestamp)> = packets
+            .iter()
+            .map(|p| (p.number, p.interface, p.ts))
+            .collect();
         assert_eq!(
             times,
             vec![
@@ -107,7 +114,9 @@ fn pcapng_interfaces_keep_their_own_resolution_and_offset() {
             ],
             "big endian: {big_endian}"
         );
-        assert!(packets.iter().all(|p| p.linktype == 101 && p.data == some_ip_packet()));
+        assert!(packets
+            .iter()
+            .all(|p| p.linktype == 101 && p.data == some_ip_packet()));
     }
 }
 
@@ -136,7 +145,10 @@ fn decryption_secrets_are_handed_over_in_file_order() {
     assert!(reader.take_secrets().is_empty());
     let first = reader.next().unwrap().unwrap();
     assert_eq!(first.number, 1);
-    assert_eq!(reader.take_secrets(), vec![b"CLIENT_RANDOM aa bb\n".to_vec()]);
+    assert_eq!(
+        reader.take_secrets(),
+        vec![b"CLIENT_RANDOM aa bb\n".to_vec()]
+    );
     assert!(reader.take_secrets().is_empty());
     assert_eq!(reader.count(), 4);
 }
@@ -156,8 +168,8 @@ fn editcap_injected_key_log_is_read_back() {
         return;
     }
     let mut reader = CaptureReader::open(&out).unwrap();
-    let packets = reader.by_ref().map(|p| p.unwrap()).count();
-    assert_eq!(packets, 20);
+    let packets: Vec<_> = reader.by_ref().collect::<Result<_, _>>().unwrap();
+    assert_eq!(packets.len(), 20);
     assert_eq!(reader.secrets_seen(), 1);
     assert_eq!(reader.take_secrets(), vec![std::fs::read(&keys).unwrap()]);
 }
@@ -243,7 +255,9 @@ fn truncated_and_corrupt_pcapng() {
 
     // A huge length field is refused before anything is read for it.
     let mut bytes = PcapBuilder::new(1).bytes;
-    bytes.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0x7f, 0xff, 0xff, 0xff, 0x7f]);
+    bytes.extend_from_slice(&[
+        0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0x7f, 0xff, 0xff, 0xff, 0x7f,
+    ]);
     let (packets, error) = read_all(&bytes);
     assert!(packets.is_empty());
     let e = error.unwrap();
@@ -257,15 +271,31 @@ fn garbage_and_empty_files_are_named() {
         .err()
         .unwrap();
     assert_eq!((e.offset, e.packet), (0, 0));
-    assert!(e.message.contains("not a pcap or pcapng file"), "{}", e.message);
+    assert!(
+        e.message.contains("not a pcap or pcapng file"),
+        "{}",
+        e.message
+    );
     assert!(e.message.contains("47 45 54 20 2f"), "{}", e.message);
     assert!(e.message.contains("GET / HTTP/1.1"), "{}", e.message);
     let e = CaptureReader::from_reader(&b""[..]).err().unwrap();
     assert!(e.message.contains("empty"), "{}", e.message);
-    let e = CaptureReader::from_reader(&[0xd4, 0xc3, 0xb2, 0xa1, 2, 0][..]).err().unwrap();
-    assert!(e.message.contains("truncated pcap file header"), "{}", e.message);
-    let e = CaptureReader::open("/nonexistent/capture.pcap").err().unwrap();
-    assert!(e.message.contains("/nonexistent/capture.pcap"), "{}", e.message);
+    let e = CaptureReader::from_reader(&[0xd4, 0xc3, 0xb2, 0xa1, 2, 0][..])
+        .err()
+        .unwrap();
+    assert!(
+        e.message.contains("truncated pcap file header"),
+        "{}",
+        e.message
+    );
+    let e = CaptureReader::open("/nonexistent/capture.pcap")
+        .err()
+        .unwrap();
+    assert!(
+        e.message.contains("/nonexistent/capture.pcap"),
+        "{}",
+        e.message
+    );
 }
 
 #[test]
@@ -283,7 +313,11 @@ fn unknown_link_type_is_named_once_and_counted() {
     assert_eq!(warnings[0].0, 1);
     assert!(warnings[0].1.contains("link type 147"), "{}", warnings[0].1);
     assert_eq!(warnings[1].0, 0);
-    assert!(warnings[1].1.starts_with("500 frames of link type 147"), "{}", warnings[1].1);
+    assert!(
+        warnings[1].1.starts_with("500 frames of link type 147"),
+        "{}",
+        warnings[1].1
+    );
     assert!(run
         .events
         .iter()

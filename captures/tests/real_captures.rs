@@ -38,7 +38,10 @@ fn oracle_device_port(entry: &Value) -> u16 {
     if let Some(ch) = t["client_hello"].as_array().and_then(|a| a.first()) {
         return port_of(ch["client"].as_str().unwrap());
     }
-    for m in t["mqtt"].as_array().expect("mqtt or client_hello in oracle") {
+    for m in t["mqtt"]
+        .as_array()
+        .expect("mqtt or client_hello in oracle")
+    {
         let ports = m["ports"].as_str().unwrap();
         let (src, dst) = ports.split_once("->").unwrap();
         let types: Vec<&str> = m["msgtype"]
@@ -67,7 +70,12 @@ fn tshark_follow(path: &Path) -> (SocketAddr, Vec<u8>, Vec<u8>) {
             node0 = Some(addr.trim().parse().expect("node address"));
             continue;
         }
-        if line.starts_with("Node 1: ") || line.starts_with("Follow:") || line.starts_with("Filter:") || line.starts_with("====") || line.is_empty() {
+        if line.starts_with("Node 1: ")
+            || line.starts_with("Follow:")
+            || line.starts_with("Filter:")
+            || line.starts_with("====")
+            || line.is_empty()
+        {
             continue;
         }
         let (target, hex) = match line.strip_prefix('\t') {
@@ -107,7 +115,11 @@ fn public_captures_match_the_oracle() {
     let oracle = read_json(&dir.join("oracle.json"));
     let entries = oracle.as_array().expect("oracle is a list");
     let files = pcaps_in(&dir);
-    assert_eq!(files.len(), entries.len(), "every capture has an oracle entry");
+    assert_eq!(
+        files.len(),
+        entries.len(),
+        "every capture has an oracle entry"
+    );
     let with_tshark = tshark_available();
     for entry in entries {
         let name = entry["file"].as_str().unwrap();
@@ -128,7 +140,10 @@ fn public_captures_match_the_oracle() {
             "{name}: device side"
         );
         assert_eq!(flow.gaps, [0, 0], "{name}: nothing missing");
-        assert!(!flow.data[0].is_empty() && !flow.data[1].is_empty(), "{name}");
+        assert!(
+            !flow.data[0].is_empty() && !flow.data[1].is_empty(),
+            "{name}"
+        );
         if with_tshark {
             compare_with_tshark_follow(&path, flow);
         }
@@ -200,7 +215,11 @@ fn lab_captures_match_their_expect_files() {
         expected.sort();
         assert_eq!(rst_from, expected, "{name}: RST senders");
         // Every connection here opened with a handshake: Open comes first, from the device.
-        assert_eq!(flow.trail.first(), Some(&(D2E, "open".to_string())), "{name}");
+        assert_eq!(
+            flow.trail.first(),
+            Some(&(D2E, "open".to_string())),
+            "{name}"
+        );
         if with_tshark {
             compare_with_tshark_follow(&path, flow);
         }

@@ -292,7 +292,7 @@ impl PcapngBuilder {
 
     pub fn block(&mut self, kind: u32, body: &[u8]) -> &mut PcapngBuilder {
         let mut body = body.to_vec();
-        while body.len() % 4 != 0 {
+        while !body.len().is_multiple_of(4) {
             body.push(0);
         }
         let len = 12 + body.len() as u32;
@@ -308,7 +308,7 @@ impl PcapngBuilder {
         let mut o = self.w16(code);
         o.extend(self.w16(value.len() as u16));
         o.extend_from_slice(value);
-        while o.len() % 4 != 0 {
+        while !o.len().is_multiple_of(4) {
             o.push(0);
         }
         o
@@ -398,7 +398,8 @@ pub fn tshark_times_us(path: &std::path::Path) -> Vec<(u64, i64)> {
             }
             let (secs, frac) = t.split_once('.').unwrap_or((t, "0"));
             let frac = format!("{frac:0<9}");
-            let ns: i64 = secs.parse::<i64>().unwrap() * 1_000_000_000 + frac[..9].parse::<i64>().unwrap();
+            let ns: i64 =
+                secs.parse::<i64>().unwrap() * 1_000_000_000 + frac[..9].parse::<i64>().unwrap();
             Some((n.parse().unwrap(), ns.div_euclid(1000)))
         })
         .collect()

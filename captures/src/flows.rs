@@ -310,10 +310,7 @@ impl FlowTable {
                     });
                 }
             }
-            Err(e) => {
-                self.stats.malformed += 1;
-                self.warn("malformed frame", number, e.to_string());
-            }
+            Err(e) => self.malformed(number, data.len(), orig_len, e.to_string()),
             Ok(LinkPayload::NotIp(what)) => self.count_not_tcp(what.to_string()),
             Ok(LinkPayload::Ip(ip)) => match self.ip.packet(ip, ts, number) {
                 IpPayload::Tcp {
@@ -329,16 +326,12 @@ impl FlowTable {
                         self.stats.tcp_segments += 1;
                         self.on_segment(number, ts, &seg);
                     }
-                    Err(message) => {
-                        self.stats.malformed += 1;
-                        self.warn("malformed frame", number, message);
-                    }
+                    Err(message) => self.malformed(number, data.len(), orig_len, message),
                 },
                 IpPayload::Other(proto) => self.count_not_tcp(ip_protocol_name(proto)),
                 IpPayload::FragmentHeld => {}
                 IpPayload::Malformed(message) => {
-                    self.stats.malformed += 1;
-                    self.warn("malformed frame", number, message);
+                    self.malformed(number, data.len(), orig_len, message)
                 }
             },
         }
@@ -427,6 +420,18 @@ impl FlowTable {
             self.events
                 .push_back(StreamEvent::Warning { packet, message });
         }
+    }
+
+    /// A frame that could not be read; when the capture cut it short, that is the likely
+    /// reason and the message says so.
+    fn malformed(&mut self, number: u64, caplen: usize, orig_len: u32, message: String) {
+        self.stats.malformed += 1;
+        let message = if caplen < orig_len as usize {
+            format!("frame captured {caplen} of {orig_len} bytes and unreadable: {message}")
+        } else {
+            message
+        };
+        self.warn("malformed frame", number, message);
     }
 
     fn note_truncated(&mut self, number: u64, caplen: usize, orig_len: u32, seg: &Segment) {

@@ -77,7 +77,9 @@ impl Default for FlowConfig {
         FlowConfig {
             max_flow_buffer: 4 << 20,
             max_total_buffer: 256 << 20,
-            idle_timeout_ns: 600 * NS,
+            // AWS IoT Core waits 1.5 times a keep-alive of up to 1200 s before it gives up on a
+            // silent client; a flow quiet for less than that is still alive.
+            idle_timeout_ns: 1860 * NS,
             close_grace_ns: 2 * NS,
             linger_ns: 120 * NS,
             max_flows: 100_000,
@@ -193,6 +195,11 @@ impl Flow {
 
 /// Turns frames into per-connection events. Feed it every frame with [`FlowTable::push`],
 /// take events with [`FlowTable::poll_event`], and call [`FlowTable::finish`] at the end.
+///
+/// Events follow capture order, with two exceptions that keep each connection's own order
+/// right: a new flow's first segments wait until its device side is settled (a handful of
+/// packets at most), and bytes that arrive ahead of a hole wait for it. Each event carries
+/// the capture time of the packet that released it.
 pub struct FlowTable {
     config: FlowConfig,
     flows: HashMap<FlowKey, Flow>,
@@ -305,10 +312,7 @@ impl FlowTable {
                     });
                 }
             }
-            Err(e) => {
-                self.stats.malformed += 1;
-                self.warn("malformed frame", number, e.to_string());
-            }
+            Err(e) => self.malformed(number, data.len(), orig_len, e.to_string()),
             Ok(LinkPayload::NotIp(what)) => self.count_not_tcp(what.to_string()),
             Ok(LinkPayload::Ip(ip)) => match self.ip.packet(ip, ts, number) {
                 IpPayload::Tcp {
@@ -324,16 +328,12 @@ impl FlowTable {
                         self.stats.tcp_segments += 1;
                         self.on_segment(number, ts, &seg);
                     }
-                    Err(message) => {
-                        self.stats.malformed += 1;
-                        self.warn("malformed frame", number, message);
-                    }
+                    Err(message) => self.malformed(number, data.len(), orig_len, message),
                 },
                 IpPayload::Other(proto) => self.count_not_tcp(ip_protocol_name(proto)),
                 IpPayload::FragmentHeld => {}
                 IpPayload::Malformed(message) => {
-                    self.stats.malformed += 1;
-                    self.warn("malformed frame", number, message);
+                    self.malformed(number, data.len(), orig_len, message)
                 }
             },
         }
@@ -422,6 +422,18 @@ impl FlowTable {
             self.events
                 .push_back(StreamEvent::Warning { packet, message });
         }
+    }
+
+    /// A frame that could not be read; when the capture cut it short, that is the likely
+    /// reason and the message says so.
+    fn malformed(&mut self, number: u64, caplen: usize, orig_len: u32, message: String) {
+        self.stats.malformed += 1;
+        let message = if caplen < orig_len as usize {
+            format!("frame captured {caplen} of {orig_len} bytes and unreadable: {message}")
+        } else {
+            message
+        };
+        self.warn("malformed frame", number, message);
     }
 
     fn note_truncated(&mut self, number: u64, caplen: usize, orig_len: u32, seg: &Segment) {

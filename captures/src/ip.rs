@@ -267,6 +267,68 @@ mod tests {
         }
     }
 
+    /// A TCP segment over IPv6 split into two fragments, the second sent first.
+    #[test]
+    fn ipv6_fragments_are_reassembled() {
+        let mut whole = Vec::new();
+        PacketBuilder::ipv6([1; 16], [2; 16], 64)
+            .tcp(40000, 443, 1, 1000)
+            .write(&mut whole, &[7u8; 100])
+            .unwrap();
+        let segment = &whole[40..];
+        let fragment = |offset: usize, data: &[u8], more: bool| {
+            let mut p = whole[..40].to_vec();
+            p[4..6].copy_from_slice(&((8 + data.len()) as u16).to_be_bytes());
+            p[6] = 44; // next header: fragment
+            let flags = ((offset / 8) as u16) << 3 | u16::from(more);
+            p.extend_from_slice(&[6, 0]);
+            p.extend_from_slice(&flags.to_be_bytes());
+            p.extend_from_slice(&0x1234_5678u32.to_be_bytes());
+            p.extend_from_slice(data);
+            p
+        };
+        let first = fragment(0, &segment[..64], true);
+        let second = fragment(64, &segment[64..], false);
+        let mut ip = IpLayer::new();
+        assert_eq!(ip.packet(&second, Timestamp(0), 1), IpPayload::FragmentHeld);
+        assert_eq!(ip.pending_datagrams(), 1);
+        match ip.packet(&first, Timestamp(1), 2) {
+            IpPayload::Tcp {
+                segment: s, lost, ..
+            } => {
+                assert_eq!(&s[..], segment);
+                assert_eq!(lost, 0);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(ip.pending_datagrams(), 0);
+    }
+
+    #[test]
+    fn fragment_pool_is_bounded() {
+        let mut ip = IpLayer::new();
+        for id in 0..(MAX_DATAGRAMS as u16 + 5) {
+            let mut p = tcp_v4(&[0u8; 60]); // 80 bytes: a multiple of 8
+            p[4..6].copy_from_slice(&id.to_be_bytes());
+            p[6] = 0x20; // more fragments, offset 0
+            assert_eq!(
+                ip.packet(&p, Timestamp(0), u64::from(id)),
+                IpPayload::FragmentHeld
+            );
+        }
+        assert_eq!(ip.pending_datagrams(), MAX_DATAGRAMS);
+        let warnings = ip.take_warnings();
+        assert_eq!(warnings.len(), 5);
+        assert!(
+            warnings[0].1.contains("more than 256 datagrams"),
+            "{}",
+            warnings[0].1
+        );
+        ip.expire(Timestamp(FRAGMENT_TIMEOUT_NS + 1));
+        assert_eq!(ip.pending_datagrams(), 0);
+        assert_eq!(ip.take_warnings().len(), MAX_DATAGRAMS);
+    }
+
     #[test]
     fn udp_is_other() {
         let mut out = Vec::new();

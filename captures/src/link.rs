@@ -172,9 +172,8 @@ fn loopback(linktype: u32, frame: &[u8]) -> Result<LinkPayload<'_>, LinkError> {
     let is = |values: &[u32]| {
         values.contains(&u32::from_le_bytes(family)) || values.contains(&u32::from_be_bytes(family))
     };
-    if is(&[2]) {
-        Ok(LinkPayload::Ip(rest))
-    } else if is(&[24, 28, 30]) {
+    // AF_INET is 2 everywhere; AF_INET6 is 24 (NetBSD, OpenBSD), 28 (FreeBSD), 30 (macOS).
+    if is(&[2, 24, 28, 30]) {
         Ok(LinkPayload::Ip(rest))
     } else {
         Ok(LinkPayload::NotIp(

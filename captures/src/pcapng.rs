@@ -1,22 +1,66 @@
-//! What pcapng adds over pcap: interfaces with their own clocks, and embedded TLS keys.
+//! pcapng block bodies: sections, interfaces with their own clocks, packets, embedded keys.
 //!
-//! pcap-file 2.0 hands every Enhanced Packet Block timestamp over as if it counted
-//! nanoseconds, whatever the interface declared. The real unit is the interface's
-//! `if_tsresol` (10⁻⁶ s when absent), and `if_tsoffset` seconds are added on top. This module
-//! keeps each interface's unit and offset and turns raw counts into [`Timestamp`]s.
-//! pcap-file also has no Decryption Secrets Block type (the block arrives as unknown), so its
-//! body is read here.
+//! pcap-file 2.0's typed pcapng parsers are not used for reading, for three reasons found
+//! in its source and on real files: an Enhanced Packet Block's timestamp is taken as
+//! nanoseconds whatever the interface's `if_tsresol` says (10⁻⁶ s when absent); any option
+//! list without an end-of-options marker, and any comment that is not UTF-8, makes the whole
+//! block fail, where Wireshark reads the file; and there is no Decryption Secrets Block type.
+//! The bodies are small, so they are read here, leniently: options are walked only for
+//! `if_tsresol` and `if_tsoffset`, and an option list that runs off its block just ends.
+//! (pcap-file still writes our pcapng files, see [`crate::writer`].)
 
 use iotscope_decoder::Timestamp;
-use pcap_file::pcapng::blocks::interface_description::{
-    InterfaceDescriptionBlock, InterfaceDescriptionOption,
-};
-use pcap_file::Endianness;
 
+pub const SECTION_HEADER_BLOCK: u32 = 0x0a0d_0d0a;
+pub const INTERFACE_DESCRIPTION_BLOCK: u32 = 0x0000_0001;
+pub const PACKET_BLOCK: u32 = 0x0000_0002;
+pub const SIMPLE_PACKET_BLOCK: u32 = 0x0000_0003;
+pub const ENHANCED_PACKET_BLOCK: u32 = 0x0000_0006;
 /// Block type of a Decryption Secrets Block.
-pub const DECRYPTION_SECRETS_BLOCK: u32 = 0x0000_000A;
+pub const DECRYPTION_SECRETS_BLOCK: u32 = 0x0000_000a;
 /// Secrets type of a TLS key log ("TLSK").
 pub const SECRETS_TLS_KEY_LOG: u32 = 0x544c_534b;
+
+/// Reads a u32 at `at` in the section's byte order; `None` past the end.
+pub(crate) fn u32_at(b: &[u8], at: usize, big_endian: bool) -> Option<u32> {
+    let w: [u8; 4] = b.get(at..at.checked_add(4)?)?.try_into().ok()?;
+    Some(if big_endian {
+        u32::from_be_bytes(w)
+    } else {
+        u32::from_le_bytes(w)
+    })
+}
+
+fn u16_at(b: &[u8], at: usize, big_endian: bool) -> Option<u16> {
+    let w: [u8; 2] = b.get(at..at.checked_add(2)?)?.try_into().ok()?;
+    Some(if big_endian {
+        u16::from_be_bytes(w)
+    } else {
+        u16::from_le_bytes(w)
+    })
+}
+
+fn u64_at(b: &[u8], at: usize, big_endian: bool) -> Option<u64> {
+    let w: [u8; 8] = b.get(at..at.checked_add(8)?)?.try_into().ok()?;
+    Some(if big_endian {
+        u64::from_be_bytes(w)
+    } else {
+        u64::from_le_bytes(w)
+    })
+}
+
+/// The name of a block type, for messages.
+pub(crate) fn block_name(kind: u32) -> String {
+    match kind {
+        SECTION_HEADER_BLOCK => "Section Header Block".into(),
+        INTERFACE_DESCRIPTION_BLOCK => "Interface Description Block".into(),
+        PACKET_BLOCK => "Packet Block".into(),
+        SIMPLE_PACKET_BLOCK => "Simple Packet Block".into(),
+        ENHANCED_PACKET_BLOCK => "Enhanced Packet Block".into(),
+        DECRYPTION_SECRETS_BLOCK => "Decryption Secrets Block".into(),
+        other => format!("block of type {other:#010x}"),
+    }
+}
 
 /// One interface of the current section.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,23 +74,34 @@ pub(crate) struct Interface {
 }
 
 impl Interface {
-    pub(crate) fn from_idb(idb: &InterfaceDescriptionBlock) -> Interface {
+    /// Reads an Interface Description Block body.
+    pub(crate) fn parse(body: &[u8], big_endian: bool) -> Result<Interface, String> {
+        let (Some(linktype), Some(snaplen)) =
+            (u16_at(body, 0, big_endian), u32_at(body, 4, big_endian))
+        else {
+            return Err(format!(
+                "Interface Description Block body of {} bytes is shorter than 8",
+                body.len()
+            ));
+        };
         let mut iface = Interface {
-            linktype: u32::from(idb.linktype),
-            snaplen: idb.snaplen,
+            linktype: u32::from(linktype),
+            snaplen,
             tsresol: 6,
             tsoffset: 0,
         };
-        for opt in &idb.options {
-            match opt {
-                InterfaceDescriptionOption::IfTsResol(r) => iface.tsresol = *r,
+        for (code, value) in Options::new(body.get(8..).unwrap_or_default(), big_endian) {
+            match (code, value.len()) {
+                (9, 1) => iface.tsresol = value[0],
                 // The spec now calls the field signed; old writers only ever wrote small
                 // positive values, so reading it as i64 changes nothing for them.
-                InterfaceDescriptionOption::IfTsOffset(o) => iface.tsoffset = *o as i64,
+                (14, 8) => {
+                    iface.tsoffset = u64_at(value, 0, big_endian).unwrap_or(0) as i64;
+                }
                 _ => {}
             }
         }
-        iface
+        Ok(iface)
     }
 
     /// Turns a raw 64-bit count of this interface's units into a timestamp.
@@ -54,6 +109,34 @@ impl Interface {
         let nanos = units_to_nanos(raw, self.tsresol)
             .saturating_add(i128::from(self.tsoffset) * 1_000_000_000);
         Timestamp(nanos.clamp(i64::MIN as i128, i64::MAX as i128) as i64)
+    }
+}
+
+/// Walks an option list: (code, value) until end-of-options or the end of the bytes.
+struct Options<'a> {
+    rest: &'a [u8],
+    big_endian: bool,
+}
+
+impl<'a> Options<'a> {
+    fn new(rest: &'a [u8], big_endian: bool) -> Options<'a> {
+        Options { rest, big_endian }
+    }
+}
+
+impl<'a> Iterator for Options<'a> {
+    type Item = (u16, &'a [u8]);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let code = u16_at(self.rest, 0, self.big_endian)?;
+        let len = usize::from(u16_at(self.rest, 2, self.big_endian)?);
+        if code == 0 {
+            return None;
+        }
+        let value = self.rest.get(4..4 + len)?;
+        let padded = 4 + len.next_multiple_of(4);
+        self.rest = self.rest.get(padded..).unwrap_or_default();
+        Some((code, value))
     }
 }
 
@@ -77,17 +160,70 @@ pub(crate) fn units_to_nanos(raw: u64, tsresol: u8) -> i128 {
     }
 }
 
+/// A packet read from an Enhanced, Simple or (obsolete) Packet Block.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct BlockPacket<'a> {
+    pub interface: u32,
+    /// Raw timestamp in the interface's units; `None` for a Simple Packet Block.
+    pub raw_ts: Option<u64>,
+    pub orig_len: u32,
+    pub data: &'a [u8],
+}
+
+/// Reads the body of a packet block of type `kind`. A Simple Packet Block's data still runs
+/// to the end of the block (padding included): the caller cuts it to the snap length.
+pub(crate) fn packet(kind: u32, body: &[u8], big_endian: bool) -> Result<BlockPacket<'_>, String> {
+    let short = || {
+        format!(
+            "{} body of {} bytes is too short",
+            block_name(kind),
+            body.len()
+        )
+    };
+    if kind == SIMPLE_PACKET_BLOCK {
+        let orig_len = u32_at(body, 0, big_endian).ok_or_else(short)?;
+        return Ok(BlockPacket {
+            interface: 0,
+            raw_ts: None,
+            orig_len,
+            data: body.get(4..).unwrap_or_default(),
+        });
+    }
+    let (interface, ts_at) = if kind == PACKET_BLOCK {
+        (u32::from(u16_at(body, 0, big_endian).ok_or_else(short)?), 4)
+    } else {
+        (u32_at(body, 0, big_endian).ok_or_else(short)?, 4)
+    };
+    let (Some(high), Some(low), Some(caplen), Some(orig_len)) = (
+        u32_at(body, ts_at, big_endian),
+        u32_at(body, ts_at + 4, big_endian),
+        u32_at(body, ts_at + 8, big_endian),
+        u32_at(body, ts_at + 12, big_endian),
+    ) else {
+        return Err(short());
+    };
+    let start = ts_at + 16;
+    let data = body
+        .get(start..start.saturating_add(caplen as usize))
+        .ok_or_else(|| {
+            format!(
+                "{} says {caplen} captured bytes but holds {}",
+                block_name(kind),
+                body.len().saturating_sub(start)
+            )
+        })?;
+    Ok(BlockPacket {
+        interface,
+        raw_ts: Some((u64::from(high) << 32) | u64::from(low)),
+        orig_len,
+        data,
+    })
+}
+
 /// The payload of a TLS key-log Decryption Secrets Block, `Ok(None)` for other secret
 /// types, `Err` naming what is wrong when the body does not hold together.
-pub(crate) fn dsb_tls_keys(body: &[u8], endianness: Endianness) -> Result<Option<&[u8]>, String> {
-    let word = |at: usize| -> Option<u32> {
-        let b: [u8; 4] = body.get(at..at + 4)?.try_into().ok()?;
-        Some(match endianness {
-            Endianness::Big => u32::from_be_bytes(b),
-            Endianness::Little => u32::from_le_bytes(b),
-        })
-    };
-    let (Some(kind), Some(len)) = (word(0), word(4)) else {
+pub(crate) fn dsb_tls_keys(body: &[u8], big_endian: bool) -> Result<Option<&[u8]>, String> {
+    let (Some(kind), Some(len)) = (u32_at(body, 0, big_endian), u32_at(body, 4, big_endian)) else {
         return Err(format!(
             "Decryption Secrets Block body is {} bytes, shorter than its 8-byte header",
             body.len()
@@ -101,6 +237,22 @@ pub(crate) fn dsb_tls_keys(body: &[u8], endianness: Endianness) -> Result<Option
         )),
         Some(d) if kind == SECRETS_TLS_KEY_LOG => Ok(Some(d)),
         Some(_) => Ok(None),
+    }
+}
+
+/// The byte order a Section Header Block body declares, and its major version.
+pub(crate) fn section(body: &[u8]) -> Result<bool, String> {
+    let big_endian = match body.get(..4) {
+        Some([0x1a, 0x2b, 0x3c, 0x4d]) => true,
+        Some([0x4d, 0x3c, 0x2b, 0x1a]) => false,
+        _ => return Err("Section Header Block has no valid byte-order magic".into()),
+    };
+    match u16_at(body, 4, big_endian) {
+        Some(1) => Ok(big_endian),
+        Some(v) => Err(format!(
+            "pcapng major version {v} is not supported (only 1)"
+        )),
+        None => Err("Section Header Block is too short".into()),
     }
 }
 
@@ -133,21 +285,66 @@ mod tests {
     }
 
     #[test]
+    fn interface_options_without_end_marker() {
+        // linktype 1, snaplen 0, if_name "eth0", if_tsresol 9, no opt_endofopt
+        let body = [
+            1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 4, 0, b'e', b't', b'h', b'0', 9, 0, 1, 0, 9, 0, 0, 0,
+        ];
+        let iface = Interface::parse(&body, false).unwrap();
+        assert_eq!((iface.linktype, iface.tsresol), (1, 9));
+        // an option whose length runs off the block just ends the list
+        let body = [1, 0, 0, 0, 0, 0, 0, 0, 9, 0, 200, 0, 3];
+        assert_eq!(Interface::parse(&body, false).unwrap().tsresol, 6);
+        assert!(Interface::parse(&body[..5], false).is_err());
+    }
+
+    #[test]
+    fn packet_bodies() {
+        let mut epb = Vec::new();
+        for w in [2u32, 1, 5, 3, 60] {
+            epb.extend_from_slice(&w.to_be_bytes());
+        }
+        epb.extend_from_slice(b"abc\0");
+        let p = packet(ENHANCED_PACKET_BLOCK, &epb, true).unwrap();
+        assert_eq!(
+            p,
+            BlockPacket {
+                interface: 2,
+                raw_ts: Some((1 << 32) | 5),
+                orig_len: 60,
+                data: b"abc"
+            }
+        );
+        epb[15] = 9;
+        assert!(packet(ENHANCED_PACKET_BLOCK, &epb, true)
+            .unwrap_err()
+            .contains("says 9 captured bytes"));
+        assert!(packet(SIMPLE_PACKET_BLOCK, &[1, 2], false).is_err());
+    }
+
+    #[test]
     fn dsb_bodies() {
         let mut body = Vec::new();
         body.extend_from_slice(&SECRETS_TLS_KEY_LOG.to_le_bytes());
         body.extend_from_slice(&3u32.to_le_bytes());
         body.extend_from_slice(b"abc\0");
-        assert_eq!(
-            dsb_tls_keys(&body, Endianness::Little),
-            Ok(Some(&b"abc"[..]))
-        );
+        assert_eq!(dsb_tls_keys(&body, false), Ok(Some(&b"abc"[..])));
         body[4] = 9;
-        assert!(dsb_tls_keys(&body, Endianness::Little)
+        assert!(dsb_tls_keys(&body, false)
             .unwrap_err()
             .contains("says 9 bytes"));
-        assert!(dsb_tls_keys(&body[..5], Endianness::Little).is_err());
+        assert!(dsb_tls_keys(&body[..5], false).is_err());
         let wireguard = [0x57, 0x47, 0x4b, 0x4c, 0, 0, 0, 0];
-        assert_eq!(dsb_tls_keys(&wireguard, Endianness::Big), Ok(None));
+        assert_eq!(dsb_tls_keys(&wireguard, true), Ok(None));
+    }
+
+    #[test]
+    fn section_headers() {
+        assert_eq!(section(&[0x1a, 0x2b, 0x3c, 0x4d, 0, 1, 0, 0]), Ok(true));
+        assert_eq!(section(&[0x4d, 0x3c, 0x2b, 0x1a, 1, 0, 0, 0]), Ok(false));
+        assert!(section(&[0x4d, 0x3c, 0x2b, 0x1a, 2, 0, 0, 0])
+            .unwrap_err()
+            .contains("version 2"));
+        assert!(section(&[1, 2, 3, 4]).is_err());
     }
 }

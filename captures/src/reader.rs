@@ -1,11 +1,10 @@
 //! Reading pcap and pcapng files one packet at a time, without holding the file in memory.
 //!
 //! The format is chosen by the first four bytes: the four pcap magics (either byte order,
-//! microsecond or nanosecond fractions) or a pcapng Section Header Block. pcap-file 2.0 parses
-//! the headers and records; this module frames them itself so it knows the byte offset of
-//! every record, bounds each record's size before reading it, and fixes what pcap-file gets
-//! wrong or leaves out for pcapng (timestamp units, simple packets, Decryption Secrets
-//! Blocks, see [`crate::pcapng`]).
+//! microsecond or nanosecond fractions) or a pcapng Section Header Block. pcap-file 2.0
+//! parses pcap file headers and records; pcapng block bodies are read by [`crate::pcapng`]
+//! (it says why). This module frames records itself so it knows the byte offset of each,
+//! and bounds every record's size before reading it.
 //!
 //! Damage ends the iteration: the packets before it are yielded, then one [`CaptureError`]
 //! naming the byte offset and the last good packet.
@@ -17,11 +16,13 @@ use std::path::Path;
 
 use iotscope_decoder::Timestamp;
 use pcap_file::pcap::PcapParser;
-use pcap_file::pcapng::blocks::{SECTION_HEADER_BLOCK, SIMPLE_PACKET_BLOCK};
-use pcap_file::pcapng::{Block, PcapNgParser};
 use pcap_file::{Endianness, TsResolution};
 
-use crate::pcapng::{dsb_tls_keys, Interface, DECRYPTION_SECRETS_BLOCK};
+use crate::pcapng::{
+    self, block_name, dsb_tls_keys, u32_at, Interface, DECRYPTION_SECRETS_BLOCK,
+    ENHANCED_PACKET_BLOCK, INTERFACE_DESCRIPTION_BLOCK, PACKET_BLOCK, SECTION_HEADER_BLOCK,
+    SIMPLE_PACKET_BLOCK,
+};
 use crate::window::Window;
 
 /// The largest record accepted. Real link layers stay far below (Wireshark's own limit is
@@ -83,7 +84,7 @@ enum Format {
         big_endian: bool,
     },
     Pcapng {
-        parser: PcapNgParser,
+        big_endian: bool,
         interfaces: Vec<Interface>,
     },
 }
@@ -259,7 +260,7 @@ impl<R: Read> CaptureReader<R> {
     fn next_pcapng(&mut self) -> Result<Option<RawPacket>, CaptureError> {
         loop {
             let Format::Pcapng {
-                ref mut parser,
+                ref mut big_endian,
                 ref mut interfaces,
             } = self.format
             else {
@@ -280,13 +281,23 @@ impl<R: Read> CaptureReader<R> {
                     format!("truncated block header: {have} of 12 bytes before end of file"),
                 ));
             }
-            let endianness = parser.section().endianness;
-            let len = block_length(self.window.bytes(), endianness);
-            if len < 12 || len % 4 != 0 || len > MAX_RECORD {
+            let head = self.window.bytes();
+            let kind = u32_at(head, 0, *big_endian).unwrap_or(0);
+            // A new section says its own byte order.
+            let order = if kind == SECTION_HEADER_BLOCK {
+                head.get(8..12) == Some(&[0x1a, 0x2b, 0x3c, 0x4d][..])
+            } else {
+                *big_endian
+            };
+            let len = u32_at(head, 4, order).unwrap_or(0) as usize;
+            if len < 12 || !len.is_multiple_of(4) || len > MAX_RECORD {
                 return Err(fail(
                     at,
                     self.count,
-                    format!("block length {len} is not a multiple of 4 between 12 and {MAX_RECORD}; the file is corrupt"),
+                    format!(
+                        "{} length {len} is not a multiple of 4 between 12 and {MAX_RECORD}; the file is corrupt",
+                        block_name(kind)
+                    ),
                 ));
             }
             let have = self
@@ -297,92 +308,81 @@ impl<R: Read> CaptureReader<R> {
                 return Err(fail(
                     at,
                     self.count,
-                    format!("truncated block: it needs {len} bytes, the file ends after {have}"),
+                    format!(
+                        "truncated block: the {} needs {len} bytes, the file ends after {have}",
+                        block_name(kind)
+                    ),
                 ));
             }
-            let bytes = &self.window.bytes()[..len];
-            let block = match parser.next_block(bytes) {
-                Ok((_, block)) => block,
-                Err(e) => {
-                    return Err(fail(
-                        at,
-                        self.count,
-                        format!("bad {}: {e}", block_name(bytes, endianness)),
-                    ))
-                }
-            };
+            let block = &self.window.bytes()[..len];
+            if u32_at(block, len - 4, order) != Some(len as u32) {
+                return Err(fail(
+                    at,
+                    self.count,
+                    format!(
+                        "{} length {len} does not match its trailing copy; the file is corrupt",
+                        block_name(kind)
+                    ),
+                ));
+            }
+            let body = &block[8..len - 4];
+            let count = self.count;
+            let bad = |m: String| fail(at, count, format!("bad {}: {m}", block_name(kind)));
             let mut packet = None;
-            match block {
-                Block::SectionHeader(_) => interfaces.clear(),
-                Block::InterfaceDescription(idb) => interfaces.push(Interface::from_idb(&idb)),
-                Block::EnhancedPacket(epb) => {
-                    let Some(iface) = interfaces.get(epb.interface_id as usize) else {
-                        return Err(missing_interface(
+            match kind {
+                SECTION_HEADER_BLOCK => {
+                    *big_endian = pcapng::section(body).map_err(bad)?;
+                    interfaces.clear();
+                }
+                INTERFACE_DESCRIPTION_BLOCK => {
+                    interfaces.push(Interface::parse(body, *big_endian).map_err(bad)?);
+                }
+                ENHANCED_PACKET_BLOCK | PACKET_BLOCK | SIMPLE_PACKET_BLOCK => {
+                    let p = pcapng::packet(kind, body, *big_endian).map_err(bad)?;
+                    let Some(iface) = interfaces.get(p.interface as usize) else {
+                        return Err(fail(
                             at,
-                            self.count,
-                            epb.interface_id,
-                            interfaces.len(),
+                            count,
+                            format!(
+                                "packet refers to interface {}, but the section describes {} interface(s)",
+                                p.interface,
+                                interfaces.len()
+                            ),
                         ));
                     };
-                    // pcap-file stored the raw count as if it were nanoseconds.
-                    let raw = u64::try_from(epb.timestamp.as_nanos()).unwrap_or(u64::MAX);
-                    packet = Some((
-                        iface.timestamp(raw),
-                        iface.linktype,
-                        epb.interface_id,
-                        epb.original_len,
-                        epb.data.into_owned(),
-                    ));
-                }
-                Block::Packet(pb) => {
-                    let id = u32::from(pb.interface_id);
-                    let Some(iface) = interfaces.get(id as usize) else {
-                        return Err(missing_interface(at, self.count, id, interfaces.len()));
-                    };
-                    packet = Some((
-                        iface.timestamp(pb.timestamp),
-                        iface.linktype,
-                        id,
-                        pb.original_len,
-                        pb.data.into_owned(),
-                    ));
-                }
-                Block::SimplePacket(spb) => {
-                    let Some(iface) = interfaces.first() else {
-                        return Err(missing_interface(at, self.count, 0, 0));
-                    };
-                    // The body runs to the end of the block, padding included; the captured
-                    // length is the original length cut to the snap length.
-                    let mut caplen = spb.original_len as usize;
-                    if iface.snaplen != 0 {
-                        caplen = caplen.min(iface.snaplen as usize);
-                    }
-                    let data = spb.data.get(..caplen).unwrap_or(&spb.data).to_vec();
-                    packet = Some((self.last_ts, iface.linktype, 0, spb.original_len, data));
-                }
-                Block::Unknown(unknown) if unknown.type_ == DECRYPTION_SECRETS_BLOCK => {
-                    match dsb_tls_keys(&unknown.value, endianness) {
-                        Ok(Some(keys)) => {
-                            self.secrets.push(keys.to_vec());
-                            self.secrets_seen += 1;
+                    let (ts, data) = match p.raw_ts {
+                        Some(raw) => (iface.timestamp(raw), p.data),
+                        None => {
+                            // A simple packet has no time of its own, and its captured length
+                            // is the original length cut to the snap length.
+                            let mut caplen = p.orig_len as usize;
+                            if iface.snaplen != 0 {
+                                caplen = caplen.min(iface.snaplen as usize);
+                            }
+                            (self.last_ts, p.data.get(..caplen).unwrap_or(p.data))
                         }
-                        Ok(None) => {}
-                        Err(message) => return Err(fail(at, self.count, message)),
+                    };
+                    packet = Some(RawPacket {
+                        number: count + 1,
+                        ts,
+                        linktype: iface.linktype,
+                        interface: p.interface,
+                        data: data.to_vec(),
+                        orig_len: p.orig_len,
+                        file_offset: at,
+                    });
+                }
+                DECRYPTION_SECRETS_BLOCK => {
+                    if let Some(keys) = dsb_tls_keys(body, *big_endian).map_err(bad)? {
+                        self.secrets.push(keys.to_vec());
+                        self.secrets_seen += 1;
                     }
                 }
                 _ => {}
             }
             self.window.consume(len);
-            if let Some((ts, linktype, interface, orig_len, data)) = packet {
-                return Ok(Some(RawPacket {
-                    number: self.count + 1,
-                    ts,
-                    linktype,
-                    interface,
-                    data,
-                    orig_len,
-                    file_offset: at,
-                }));
+            if packet.is_some() {
+                return Ok(packet);
             }
         }
     }
@@ -447,67 +447,25 @@ fn open_pcapng<R: Read>(window: &mut Window<R>) -> Result<Format, CaptureError> 
             format!("truncated pcapng Section Header Block: {have} of at least 28 bytes"),
         ));
     }
-    let len = block_length(window.bytes(), Endianness::Big);
-    if !(28..=MAX_RECORD).contains(&len) || len % 4 != 0 {
-        return Err(fail(
-            0,
-            0,
-            format!("pcapng Section Header Block length {len} is impossible; the file is corrupt"),
-        ));
-    }
-    let have = window.fill(len).map_err(|e| io_error(0, 0, &e))?;
-    if have < len {
-        return Err(fail(
-            0,
-            0,
-            format!("truncated pcapng Section Header Block: {have} of {len} bytes"),
-        ));
-    }
-    let (_, parser) = PcapNgParser::new(&window.bytes()[..len])
-        .map_err(|e| fail(0, 0, format!("bad pcapng Section Header Block: {e}")))?;
-    window.consume(len);
+    // Only the byte order is needed here; the block itself is read as the first block.
+    let big_endian = match window.bytes().get(8..12) {
+        Some([0x1a, 0x2b, 0x3c, 0x4d]) => true,
+        Some([0x4d, 0x3c, 0x2b, 0x1a]) => false,
+        _ => {
+            return Err(fail(
+                0,
+                0,
+                format!(
+                    "pcapng Section Header Block without a valid byte-order magic: {}",
+                    hex_prefix(window.bytes())
+                ),
+            ))
+        }
+    };
     Ok(Format::Pcapng {
-        parser,
+        big_endian,
         interfaces: Vec::new(),
     })
-}
-
-/// The total length of the block at the start of `bytes` (at least 12 available). A Section
-/// Header Block says its own byte order in its byte-order magic.
-fn block_length(bytes: &[u8], section: Endianness) -> usize {
-    let word = |at: usize| -> [u8; 4] {
-        bytes
-            .get(at..at + 4)
-            .and_then(|w| w.try_into().ok())
-            .unwrap_or([0; 4])
-    };
-    let big = if u32::from_be_bytes(word(0)) == SECTION_HEADER_BLOCK {
-        word(8) == [0x1a, 0x2b, 0x3c, 0x4d]
-    } else {
-        section == Endianness::Big
-    };
-    let len = if big {
-        u32::from_be_bytes(word(4))
-    } else {
-        u32::from_le_bytes(word(4))
-    };
-    len as usize
-}
-
-fn block_name(bytes: &[u8], endianness: Endianness) -> String {
-    let kind = bytes
-        .get(..4)
-        .map(|w| read_u32(w, endianness == Endianness::Big))
-        .unwrap_or(0);
-    match kind {
-        SECTION_HEADER_BLOCK => "Section Header Block".into(),
-        1 => "Interface Description Block".into(),
-        2 => "Packet Block".into(),
-        SIMPLE_PACKET_BLOCK => "Simple Packet Block".into(),
-        6 => "Enhanced Packet Block".into(),
-        DECRYPTION_SECRETS_BLOCK => "Decryption Secrets Block".into(),
-        other => format!("block of type {other:#010x}"),
-    }
 }
 
 fn read_u32(b: &[u8], big_endian: bool) -> u32 {
@@ -517,14 +475,6 @@ fn read_u32(b: &[u8], big_endian: bool) -> u32 {
     } else {
         u32::from_le_bytes(w)
     }
-}
-
-fn missing_interface(at: u64, packet: u64, id: u32, known: usize) -> CaptureError {
-    fail(
-        at,
-        packet,
-        format!("packet refers to interface {id}, but the section describes {known} interface(s)"),
-    )
 }
 
 fn fail(offset: u64, packet: u64, message: String) -> CaptureError {

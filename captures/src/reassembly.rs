@@ -170,7 +170,7 @@ impl Reassembler {
         let data_end = start + payload.len() as i128;
         let end = data_end + i128::from(lost);
         if fin && self.fin_at.is_none() && end >= i128::from(self.pos) {
-            self.fin_at = Some(end as u64);
+            self.set_fin(end as u64);
         }
         self.insert(start, Piece::Bytes(payload.to_vec()));
         if lost > 0 {
@@ -202,6 +202,7 @@ impl Reassembler {
         }
         let upto = upto as u64;
         while self.pos < upto && !self.closed() {
+            let before = self.pos;
             let hole_end = match self.early.keys().next() {
                 Some(&k) => k.min(upto),
                 None => upto,
@@ -210,6 +211,9 @@ impl Reassembler {
                 self.gap(hole_end - self.pos, out);
             }
             self.drain(out);
+            if self.pos == before {
+                break;
+            }
         }
     }
 
@@ -246,11 +250,39 @@ impl Reassembler {
             (None, Some(f)) => f,
             (None, None) => return false,
         };
+        let before = self.pos;
         if target > self.pos {
             self.gap(target - self.pos, out);
         }
         self.drain(out);
-        true
+        // Stored pieces and the FIN never lie behind `pos`, so this always moves; the check
+        // keeps a broken invariant from turning into an endless loop.
+        self.pos > before || self.closed()
+    }
+
+    /// Places the FIN at stream offset `at`: whatever was held beyond it was never part of
+    /// the stream.
+    fn set_fin(&mut self, at: u64) {
+        self.fin_at = Some(at);
+        for (_, piece) in self.early.split_off(&at) {
+            self.buffered -= piece.cost();
+            self.duplicate_bytes += piece.len();
+        }
+        if let Some(mut last) = self.early.last_entry() {
+            let start = *last.key();
+            let piece = last.get_mut();
+            let keep = at - start;
+            if piece.len() > keep {
+                self.duplicate_bytes += piece.len() - keep;
+                match piece {
+                    Piece::Bytes(b) => {
+                        self.buffered -= b.len() - keep as usize;
+                        b.truncate(keep as usize);
+                    }
+                    Piece::Lost(n) => *n = keep,
+                }
+            }
+        }
     }
 
     fn gap(&mut self, n: u64, out: &mut Vec<OwnedInput>) {
@@ -451,6 +483,26 @@ mod tests {
         );
         r.segment(3, b"late", 0, false, &mut out);
         assert_eq!(out.len(), 4);
+    }
+
+    #[test]
+    fn fin_before_held_data_cuts_it_off() {
+        let mut r = Reassembler::new();
+        let mut out = Vec::new();
+        r.anchor(0);
+        r.segment(2, b"cdefgh", 0, false, &mut out);
+        r.segment(4, b"", 0, true, &mut out);
+        assert_eq!(
+            out,
+            vec![
+                OwnedInput::Gap(2),
+                OwnedInput::Data(b"cd".to_vec()),
+                OwnedInput::Fin
+            ]
+        );
+        assert_eq!(r.buffered(), 0);
+        r.flush(&mut out);
+        assert_eq!(out.len(), 3);
     }
 
     #[test]

@@ -121,6 +121,20 @@ fn pcapng_interfaces_keep_their_own_resolution_and_offset() {
 }
 
 #[test]
+fn a_second_section_starts_afresh_in_its_own_byte_order() {
+    let mut bytes = multi_interface_pcapng(false);
+    bytes.extend(multi_interface_pcapng(true));
+    let (packets, error) = read_all(&bytes);
+    assert!(error.is_none(), "{error:?}");
+    assert_eq!(packets.len(), 10);
+    for i in 0..5 {
+        assert_eq!(packets[i].ts, packets[i + 5].ts);
+        assert_eq!(packets[i].interface, packets[i + 5].interface);
+        assert_eq!(packets[i + 5].number, i as u64 + 6);
+    }
+}
+
+#[test]
 fn pcapng_with_odd_resolutions_agrees_with_tshark() {
     if !tshark_available() {
         return;
@@ -168,8 +182,8 @@ fn editcap_injected_key_log_is_read_back() {
         return;
     }
     let mut reader = CaptureReader::open(&out).unwrap();
-    let packets = reader.by_ref().map(|p| p.unwrap()).count();
-    assert_eq!(packets, 20);
+    let packets: Vec<_> = reader.by_ref().collect::<Result<_, _>>().unwrap();
+    assert_eq!(packets.len(), 20);
     assert_eq!(reader.secrets_seen(), 1);
     assert_eq!(reader.take_secrets(), vec![std::fs::read(&keys).unwrap()]);
 }
@@ -244,7 +258,45 @@ fn truncated_and_corrupt_pcapng() {
     assert_eq!(packets.len(), 1);
     let e = error.unwrap();
     assert_eq!((e.offset, e.packet), (all[1].file_offset, 1));
-    assert!(e.message.contains("block length"), "{}", e.message);
+    assert!(
+        e.message
+            .contains("Enhanced Packet Block length 77 is not a multiple of 4"),
+        "{}",
+        e.message
+    );
+
+    // A trailing length that differs from the leading one.
+    let mut bad = bytes.clone();
+    let end = all[2].file_offset as usize + 4;
+    let len = u32::from_le_bytes(bad[end..end + 4].try_into().unwrap()) as usize;
+    bad[all[2].file_offset as usize + len - 4] ^= 0x40;
+    let (packets, error) = read_all(&bad);
+    assert_eq!(packets.len(), 2);
+    assert!(error
+        .unwrap()
+        .message
+        .contains("does not match its trailing copy"));
+
+    // Options without an end marker and a comment that is not UTF-8 are fine.
+    let mut odd = PcapngBuilder::new(false);
+    // linktype 101, snaplen 0, if_tsresol 9, no end-of-options
+    odd.block(1, &[101, 0, 0, 0, 0, 0, 0, 0, 9, 0, 1, 0, 9, 0, 0, 0]);
+    let ip = some_ip_packet();
+    let mut body = Vec::new();
+    for w in [0u32, 0, 1_000, ip.len() as u32, ip.len() as u32] {
+        body.extend_from_slice(&w.to_le_bytes());
+    }
+    body.extend_from_slice(&ip);
+    while !body.len().is_multiple_of(4) {
+        body.push(0);
+    }
+    body.extend_from_slice(&[1, 0, 3, 0, 0xff, 0xfe, 0x80, 0]); // opt_comment, no end marker
+    odd.block(6, &body);
+    let (packets, error) = read_all(&odd.bytes);
+    assert!(error.is_none(), "{error:?}");
+    assert_eq!(packets.len(), 1);
+    assert_eq!(packets[0].ts, Timestamp(1_000));
+    assert_eq!(packets[0].data, ip);
 
     // An enhanced packet naming an interface that does not exist.
     let mut bad = bytes.clone();

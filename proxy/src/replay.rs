@@ -102,12 +102,13 @@ fn replay_file<W: Write>(
                     None => reporter.connection(&trace)?,
                 }
             }
+            // Remarks about the whole capture (checksums not checked, frames that were not
+            // TCP) are logged, not printed: they hold for almost every capture.
+            ReplayItem::Warning { packet: 0, message } => {
+                tracing::info!("{name}: {message}");
+            }
             ReplayItem::Warning { packet, message } => {
-                let line = if packet == 0 {
-                    format!("iotscope: {name}: {message}")
-                } else {
-                    format!("iotscope: {name}: packet {packet}: {message}")
-                };
+                let line = format!("iotscope: {name}: packet {packet}: {message}");
                 match &bar {
                     Some(b) => b.suspend(|| eprintln!("{line}")),
                     None => eprintln!("{line}"),

@@ -292,7 +292,7 @@ impl PcapngBuilder {
 
     pub fn block(&mut self, kind: u32, body: &[u8]) -> &mut PcapngBuilder {
         let mut body = body.to_vec();
-        while body.len() % 4 != 0 {
+        while !body.len().is_multiple_of(4) {
             body.push(0);
         }
         let len = 12 + body.len() as u32;
@@ -308,7 +308,7 @@ impl PcapngBuilder {
         let mut o = self.w16(code);
         o.extend(self.w16(value.len() as u16));
         o.extend_from_slice(value);
-        while o.len() % 4 != 0 {
+        while !o.len().is_multiple_of(4) {
             o.push(0);
         }
         o

@@ -395,16 +395,14 @@ pub fn findings(list: &[Finding], style: Style) -> String {
 pub fn connection(trace: &Trace, list: &[Finding], style: Style) -> String {
     let mut s = header(trace, style);
     s.push('\n');
-    let mut shown = 0u64;
-    for e in trace.events() {
-        if shown == iotscope_decoder::trace::HEAD_EVENTS as u64 && trace.omitted_events() > 0 {
+    for (shown, e) in trace.events().enumerate() {
+        if shown == iotscope_decoder::trace::HEAD_EVENTS && trace.omitted_events() > 0 {
             let _ = writeln!(
                 s,
                 "  {}",
                 style.dim(&format!("… {} events omitted …", trace.omitted_events()))
             );
         }
-        shown += 1;
         s.push_str(&event_line(trace, e, style));
         s.push('\n');
     }

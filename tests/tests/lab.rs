@@ -358,6 +358,7 @@ fn connect_bad_protocol_level_without_keys() {
 fn plain_mqtt_to_tls_port() {
     let c = check_wire("25_plain_mqtt_to_tls_port");
     assert_has(&c, "25", "CONN.NOT_TLS");
+    assert_eq!(codes_of(&c, "error"), ["CONN.NOT_TLS"], "25: only the plaintext is wrong");
     assert_eq!(c["mqtt"]["connect"]["client_id"], "plain-client");
 }
 

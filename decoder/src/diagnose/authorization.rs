@@ -50,6 +50,11 @@ fn connect(f: &Facts, values: &Values, out: &mut Vec<Finding>) {
         Body::Connack(a) if e.dir == Direction::EndpointToDevice => Some((*e, a)),
         _ => None,
     });
+    // Plain MQTT that the endpoint never answered at all is CONN.NOT_TLS, not a refusal.
+    let plain = f.protocol[0].is_some_and(|(_, p)| p != crate::event::AppProtocol::Tls);
+    if plain && !f.endpoint_sent_bytes() {
+        return;
+    }
     match connack {
         Some((ack_ev, a)) if not_authorized(level, a.code) => out.push(
             Finding::new(

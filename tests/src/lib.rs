@@ -86,6 +86,56 @@ pub fn codes_of(conn: &Value, severity: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The recorded facts of a lab capture (`lab/NAME.expect.json`).
+pub fn expect(name: &str) -> Value {
+    let p = shared_captures()
+        .join("lab")
+        .join(format!("{name}.expect.json"));
+    serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap()
+}
+
+/// Our side names in the lab files' words.
+pub fn side(sender: &str) -> &'static str {
+    match sender {
+        "device" => "client",
+        "endpoint" => "broker",
+        _ => "?",
+    }
+}
+
+pub fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .map(|x| x.as_str().unwrap_or_default().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Handshake message names per side (client, broker), in tshark's words, from the events of
+/// a connection replayed with `--events`. An unreadable TLS 1.2 Finished is `<encrypted>`.
+pub fn handshake_names(conn: &Value) -> (Vec<String>, Vec<String>) {
+    let mut client = Vec::new();
+    let mut broker = Vec::new();
+    for e in conn["events"].as_array().unwrap() {
+        let name = match e["event"].as_str().unwrap() {
+            "client_hello" | "server_hello" | "certificate" | "certificate_request" => {
+                e["event"].as_str().unwrap().to_string()
+            }
+            "handshake" => e["kind"].as_str().unwrap().to_string(),
+            "encrypted" if e["content_type"] == 22 => "<encrypted>".to_string(),
+            _ => continue,
+        };
+        if e["dir"] == "device_to_endpoint" {
+            client.push(name);
+        } else {
+            broker.push(name);
+        }
+    }
+    (client, broker)
+}
+
 /// True when `tool` is on PATH. In CI (`CI` set) a missing tool fails the test instead of
 /// letting it skip.
 pub fn have_tool(tool: &str) -> bool {

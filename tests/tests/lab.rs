@@ -1,17 +1,12 @@
 //! The lab captures (`../shared/captures/lab/`), replayed without keys: what the wire shows must
 //! match what really happened (`*.expect.json`), and the findings must match the failure.
 
-use iotscope_tests::{codes, codes_of, replay_json, shared_captures};
+use iotscope_tests::{
+    codes, codes_of, expect, handshake_names, replay_json, shared_captures, side, strings,
+};
 use serde_json::Value;
 
 const ENDPOINT: &str = "abc123example-ats.iot.us-east-1.amazonaws.com";
-
-fn expect(name: &str) -> Value {
-    let p = shared_captures()
-        .join("lab")
-        .join(format!("{name}.expect.json"));
-    serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap()
-}
 
 /// Replays one lab capture (no keys) with the lab's endpoint; returns its only connection.
 fn replay(name: &str) -> Value {
@@ -28,47 +23,6 @@ fn replay(name: &str) -> Value {
         .unwrap();
     assert_eq!(conns.len() as u64, want, "{name}: connections");
     conns.into_iter().next().unwrap()
-}
-
-fn side(sender: &str) -> &'static str {
-    match sender {
-        "device" => "client",
-        "endpoint" => "broker",
-        _ => "?",
-    }
-}
-
-/// Handshake message names per side, in tshark's words, from our events.
-fn handshake_names(conn: &Value) -> (Vec<String>, Vec<String>) {
-    let mut client = Vec::new();
-    let mut broker = Vec::new();
-    for e in conn["events"].as_array().unwrap() {
-        let name = match e["event"].as_str().unwrap() {
-            "client_hello" => "client_hello".to_string(),
-            "server_hello" => "server_hello".to_string(),
-            "certificate" => "certificate".to_string(),
-            "certificate_request" => "certificate_request".to_string(),
-            "handshake" => e["kind"].as_str().unwrap().to_string(),
-            "encrypted" if e["content_type"] == 22 => "<encrypted>".to_string(),
-            _ => continue,
-        };
-        if e["dir"] == "device_to_endpoint" {
-            client.push(name);
-        } else {
-            broker.push(name);
-        }
-    }
-    (client, broker)
-}
-
-fn strings(v: &Value) -> Vec<String> {
-    v.as_array()
-        .map(|a| {
-            a.iter()
-                .map(|x| x.as_str().unwrap_or_default().to_string())
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// Everything the wire shows without keys, compared with the recorded facts.
@@ -358,7 +312,11 @@ fn connect_bad_protocol_level_without_keys() {
 fn plain_mqtt_to_tls_port() {
     let c = check_wire("25_plain_mqtt_to_tls_port");
     assert_has(&c, "25", "CONN.NOT_TLS");
-    assert_eq!(codes_of(&c, "error"), ["CONN.NOT_TLS"], "25: only the plaintext is wrong");
+    assert_eq!(
+        codes_of(&c, "error"),
+        ["CONN.NOT_TLS"],
+        "25: only the plaintext is wrong"
+    );
     assert_eq!(c["mqtt"]["connect"]["client_id"], "plain-client");
 }
 

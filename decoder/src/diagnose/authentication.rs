@@ -2,7 +2,7 @@
 
 use super::facts::{looks_like_encrypted_alert, Context, Facts};
 use super::finding::{Certainty, Finding, Severity};
-use crate::event::{EventKind, Side};
+use crate::event::{EventKind, Side, Timestamp};
 use crate::mqtt::PacketType;
 use crate::tls::SniForm;
 use crate::Direction;
@@ -36,8 +36,26 @@ struct Refusal {
 
 fn device_refusal(f: &Facts) -> Option<Refusal> {
     let (sh_ev, _) = f.server_hello?;
+    // Did the device send its own next flight (so it accepted the endpoint's) by `until`?
+    let went_on = |until: Timestamp, ccs_counts: bool| {
+        f.trace.events().any(|e| {
+            e.dir == Direction::DeviceToEndpoint
+                && e.ts >= sh_ev.ts
+                && e.ts <= until
+                && match e.kind {
+                    EventKind::Encrypted { .. }
+                    | EventKind::Certificate { .. }
+                    | EventKind::Handshake { .. } => true,
+                    EventKind::ChangeCipherSpec => ccs_counts,
+                    _ => false,
+                }
+        })
+    };
     if let Some(a) = f.alert_from(Side::Device) {
-        if a.event.ts >= sh_ev.ts && a.description != Some(0) {
+        // An alert after the device's own Finished (a TLS 1.2 encrypted close_notify ending a
+        // working session) says nothing about the endpoint's certificate. A TLS 1.3
+        // compatibility ChangeCipherSpec before the alert does not mean it went on.
+        if a.event.ts >= sh_ev.ts && a.description != Some(0) && !went_on(a.event.ts, false) {
             return Some(Refusal {
                 t: f.t(a.event),
                 alert: Some((a.description, a.name)),
@@ -50,19 +68,7 @@ fn device_refusal(f: &Facts) -> Option<Refusal> {
     if endpoint_closed_before || f.alert_from(Side::Endpoint).is_some() {
         return None;
     }
-    let device_went_on = f.trace.events().any(|e| {
-        e.dir == Direction::DeviceToEndpoint
-            && e.ts >= sh_ev.ts
-            && e.ts <= close.ts
-            && matches!(
-                e.kind,
-                EventKind::Encrypted { .. }
-                    | EventKind::ChangeCipherSpec
-                    | EventKind::Certificate { .. }
-                    | EventKind::Handshake { .. }
-            )
-    });
-    (!device_went_on).then(|| Refusal {
+    (!went_on(close.ts, true)).then(|| Refusal {
         t: f.t(close),
         alert: None,
     })
@@ -343,6 +349,16 @@ fn tls13_close_after_handshake(f: &Facts, out: &mut Vec<Finding>) {
     {
         return;
     }
+    // A device that hung up before the endpoint said anything after its flight gave up on its
+    // own (a CONNACK timeout); the endpoint's close only answers it.
+    if let Some(d) = f.closed_by(Side::Device).filter(|d| d.ts < close.ts) {
+        let endpoint_spoke_first = f.encrypted[1]
+            .iter()
+            .any(|e| e.ts >= flight_end.ts && e.ts <= d.ts);
+        if !endpoint_spoke_first {
+            return;
+        }
+    }
     // What the endpoint sent after the device's flight: nothing, or only alert-sized records.
     let after: Vec<u32> = f.encrypted[1]
         .iter()
@@ -375,7 +391,7 @@ fn tls13_close_after_handshake(f: &Facts, out: &mut Vec<Finding>) {
     };
     let device_sent_app = f.encrypted[0]
         .iter()
-        .any(|e| e.ts > flight_end.ts && matches!(e.kind, EventKind::Encrypted { .. }));
+        .find(|e| e.ts > flight_end.ts && matches!(e.kind, EventKind::Encrypted { .. }));
     let mut fd = Finding::new(
         "AUTH.CLIENT_CERT_REJECTED",
         format!(
@@ -394,9 +410,9 @@ fn tls13_close_after_handshake(f: &Facts, out: &mut Vec<Finding>) {
     .evidence(f.t(close), "endpoint closed the connection")
     .candidates(candidates)
     .settle("a key log (SSLKEYLOGFILE) shows the endpoint's alert; so does iotscope proxy --mitm; on AWS, AWSIotLogsV2 Connection.AuthNError or Connect AUTHORIZATION_FAILURE entries name the cause");
-    if device_sent_app {
+    if let Some(app) = device_sent_app {
         fd = fd.evidence(
-            f.t(close),
+            f.t(app),
             "the device had already sent application data (its CONNECT)",
         );
     }

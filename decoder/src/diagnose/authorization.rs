@@ -38,7 +38,18 @@ fn endpoint_closed_after<'a>(f: &Facts<'a>, after: &Event) -> Option<&'a Event> 
         a.from == Side::Endpoint && a.description.is_some_and(|d| d != 0) && a.event.ts <= close.ts
     });
     let device_closed_first = f.closed_by(Side::Device).is_some_and(|d| d.ts <= close.ts);
-    (!answered && !alert && !device_closed_first).then_some(close)
+    // A close a whole keep-alive period (or more) after the device's packet is the endpoint's
+    // keep-alive timeout, not a refusal: AWS IoT Core waits 1.5 times the keep-alive (1200 s
+    // for 0), a refusal comes at once.
+    let keep_alive = f.connect().map(|(_, c)| {
+        if c.keep_alive == 0 {
+            1200
+        } else {
+            c.keep_alive
+        }
+    });
+    let timed_out = keep_alive.is_some_and(|k| f.t(close) - f.t(after) >= f64::from(k));
+    (!answered && !alert && !device_closed_first && !timed_out).then_some(close)
 }
 
 fn connect(f: &Facts, values: &Values, out: &mut Vec<Finding>) {

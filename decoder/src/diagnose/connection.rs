@@ -296,6 +296,15 @@ fn versions_and_suites(f: &Facts, out: &mut Vec<Finding>) {
             f.t(ch_ev),
             format!("ClientHello, highest version {}", version_label(highest)),
         );
+        // An endpoint that went on with the old version works today; only AWS would refuse.
+        if version_alert.is_none() {
+            if let Some((sh_ev, sh)) = f.server_hello {
+                fd = fd.severity(Severity::Warning).evidence(
+                    f.t(sh_ev),
+                    format!("ServerHello, {} accepted", version_label(sh.version)),
+                );
+            }
+        }
         if let Some(a) = version_alert {
             fd = fd.evidence(
                 f.t(a.event),
@@ -334,7 +343,12 @@ fn versions_and_suites(f: &Facts, out: &mut Vec<Finding>) {
             "no key-exchange group or signature algorithm in common",
             "a server name (SNI) the endpoint does not serve",
         ])
-        .settle("openssl s_client -connect ENDPOINT:8883 -servername ENDPOINT shows what the endpoint accepts; compare with the device's cipher list");
+        .settle({
+            // The connection's own host and port, so the command can be pasted as it is.
+            let host = f.sni().unwrap_or("ENDPOINT");
+            let port = f.endpoint_port.unwrap_or(8883);
+            format!("openssl s_client -connect {host}:{port} -servername {host} shows what the endpoint accepts; compare with the device's cipher list")
+        });
         if !in_policy {
             fd.certainty = Certainty::Certain;
             fd.candidates.clear();
@@ -422,8 +436,25 @@ fn truncated(f: &Facts, out: &mut Vec<Finding>) {
     if f.gaps > 0 {
         parts.push(format!("{} bytes were missed", f.gaps));
     }
-    out.push(Finding::new(
+    let mut fd = Finding::new(
         "CONN.TRUNCATED",
         format!("Part of the connection was not seen: {}.", parts.join("; ")),
-    ));
+    );
+    if midstream {
+        if let Some(first) = f.first_data[0] {
+            fd = fd.evidence(f.t(first), "first bytes seen, without the TCP handshake");
+        }
+    }
+    // The first few gaps, each with its size, so the reader can see where bytes were lost.
+    let gaps = f.trace.events().filter_map(|e| match e.kind {
+        crate::event::EventKind::Gap { bytes } => Some((e, bytes)),
+        _ => None,
+    });
+    for (e, bytes) in gaps.take(5) {
+        fd = fd.evidence(
+            f.t(e),
+            format!("{bytes} bytes from the {} missed", e.dir.sender()),
+        );
+    }
+    out.push(fd);
 }

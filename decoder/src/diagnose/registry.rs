@@ -63,6 +63,21 @@ impl ClientIds {
                 .evidence(trace.relative(connect_ts), format!("CONNECT client_id={client_id:?}"))
             })
         });
+        // diagnose() fills next steps for its own findings; this one is made outside it.
+        let finding = finding.map(|mut fd| {
+            let values = super::catalogue::Values {
+                client_id: Some(client_id.clone()),
+                ..Default::default()
+            };
+            if let Some(e) = super::catalogue::entry(fd.code) {
+                fd.next_steps = e
+                    .steps
+                    .iter()
+                    .map(|s| super::catalogue::fill(s, &values))
+                    .collect();
+            }
+            fd
+        });
         if self.spans.insert(client_id.clone(), me).is_none() {
             self.order.push_back(client_id);
             if self.order.len() > REMEMBERED {

@@ -319,7 +319,10 @@ fn keys_embedded_in_pcapng_decrypt_without_a_key_log() {
     let tmp = std::env::temp_dir().join(format!("iotscope-dsb-{}.pcapng", std::process::id()));
     let status = std::process::Command::new("editcap")
         .arg("--inject-secrets")
-        .arg(format!("tls,{}", dir.join("20_publish_outside_acl_mqtt5.keys").display()))
+        .arg(format!(
+            "tls,{}",
+            dir.join("20_publish_outside_acl_mqtt5.keys").display()
+        ))
         .arg(dir.join("20_publish_outside_acl_mqtt5.pcap"))
         .arg(&tmp)
         .status()

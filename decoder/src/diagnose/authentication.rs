@@ -293,6 +293,18 @@ fn client_cert_expired(f: &Facts, out: &mut Vec<Finding>) -> bool {
     if let Some(a) = alert {
         fd = fd.evidence(f.t(a.event), "certificate_expired alert from the endpoint");
     }
+    // This endpoint took the certificate anyway (it answered MQTT): the connection works
+    // here, but an endpoint that checks dates, as AWS IoT Core's registry does, refuses it.
+    let accepted = alert.is_none()
+        && f.mqtt
+            .iter()
+            .any(|(e, _)| e.dir == crate::Direction::EndpointToDevice);
+    if accepted {
+        fd.summary.push_str(
+            " This endpoint accepted it anyway; one that checks the dates will refuse it.",
+        );
+        fd = fd.severity(super::finding::Severity::Warning);
+    }
     out.push(fd);
     true
 }

@@ -562,3 +562,23 @@ fn client_cert_rejected_not_when_the_device_hung_up_first() {
         .end(41.0, fin());
     none(&t.diagnose(), "AUTH.CLIENT_CERT_REJECTED");
 }
+
+#[test]
+fn an_expired_certificate_the_endpoint_accepted_is_a_warning() {
+    let mut t = T::new(8883);
+    t.tls12_device_finished(
+        client_hello(Some(ATS), &[], &[TLS12], &[ECDHE_RSA_AES128_GCM]),
+        Some(cert("sensor-expired", &[], "2024-01-01", "2025-12-31")),
+    )
+    .dev_dec(42.0, connect(4, "sensor-expired", 60))
+    .end_dec(43.0, connack(0));
+    let f = one(&t.diagnose(), "AUTH.CLIENT_CERT_EXPIRED").clone();
+    assert_eq!(f.severity, Severity::Warning);
+    assert!(
+        f.summary.ends_with(
+            "This endpoint accepted it anyway; one that checks the dates will refuse it."
+        ),
+        "{}",
+        f.summary
+    );
+}

@@ -136,6 +136,52 @@ pub fn handshake_names(conn: &Value) -> (Vec<String>, Vec<String>) {
     (client, broker)
 }
 
+/// Panics unless the connection has a finding with `code`.
+pub fn assert_has(conn: &Value, name: &str, code: &str) {
+    assert!(
+        codes(conn).iter().any(|c| c == code),
+        "{name}: expected {code}, got {:?}",
+        conn["findings"]
+    );
+}
+
+/// Panics when the connection has a finding of severity error.
+pub fn assert_no_error(conn: &Value, name: &str) {
+    assert!(
+        codes_of(conn, "error").is_empty(),
+        "{name}: unexpected errors {:?}",
+        conn["findings"]
+    );
+}
+
+/// The connection's alerts as (sender in the lab files' words, name or `<encrypted>`).
+pub fn alerts(conn: &Value) -> Vec<(String, String)> {
+    conn["tls"]["alerts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|a| {
+            let name = a["name"].as_str().unwrap_or("<encrypted>").to_string();
+            (side(a["from"].as_str().unwrap()).to_string(), name)
+        })
+        .collect()
+}
+
+/// The alerts a lab file's view lists, in the same form.
+pub fn expected_alerts(tls_view: &Value) -> Vec<(String, String)> {
+    tls_view["alerts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|a| {
+            (
+                a["sent_by"].as_str().unwrap().to_string(),
+                a["description"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
 /// True when `tool` is on PATH. In CI (`CI` set) a missing tool fails the test instead of
 /// letting it skip.
 pub fn have_tool(tool: &str) -> bool {

@@ -2,7 +2,8 @@
 //! match what really happened (`*.expect.json`), and the findings must match the failure.
 
 use iotscope_tests::{
-    codes, codes_of, expect, handshake_names, replay_json, shared_captures, side, strings,
+    alerts, assert_has, assert_no_error, codes_of, expect, expected_alerts, handshake_names,
+    replay_json, shared_captures, side, strings,
 };
 use serde_json::Value;
 
@@ -107,31 +108,7 @@ fn check_wire(name: &str) -> Value {
     );
 
     // alerts: sender and name, or encrypted
-    let ours: Vec<(String, String)> = conn["tls"]["alerts"]
-        .as_array()
-        .unwrap_or(&vec![])
-        .iter()
-        .map(|a| {
-            let name = if a["encrypted"] == true && a["name"].is_null() {
-                "<encrypted>".to_string()
-            } else {
-                a["name"].as_str().unwrap_or("?").to_string()
-            };
-            (side(a["from"].as_str().unwrap()).to_string(), name)
-        })
-        .collect();
-    let want: Vec<(String, String)> = tls["alerts"]
-        .as_array()
-        .unwrap_or(&vec![])
-        .iter()
-        .map(|a| {
-            (
-                a["sent_by"].as_str().unwrap().to_string(),
-                a["description"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
-    assert_eq!(ours, want, "{name}: alerts");
+    assert_eq!(alerts(&conn), expected_alerts(tls), "{name}: alerts");
 
     // TLS 1.2 application data records per side
     if tls["version"] == "TLS 1.2" {
@@ -171,22 +148,6 @@ fn check_wire(name: &str) -> Value {
         .collect();
     assert_eq!(mqtt_types, want_mqtt, "{name}: MQTT packets without keys");
     conn
-}
-
-fn assert_has(conn: &Value, name: &str, code: &str) {
-    assert!(
-        codes(conn).iter().any(|c| c == code),
-        "{name}: expected {code}, got {:?}",
-        conn["findings"]
-    );
-}
-
-fn assert_no_error(conn: &Value, name: &str) {
-    assert!(
-        codes_of(conn, "error").is_empty(),
-        "{name}: unexpected errors {:?}",
-        conn["findings"]
-    );
 }
 
 #[test]

@@ -3,7 +3,8 @@
 //! findings sharpen to the real cause.
 
 use iotscope_tests::{
-    codes, codes_of, expect, handshake_names, replay_json, shared_captures, side, strings,
+    alerts, assert_has, assert_no_error, codes, expect, expected_alerts, handshake_names,
+    replay_json, shared_captures, side, strings,
 };
 use serde_json::Value;
 
@@ -54,29 +55,7 @@ fn check_decrypted(name: &str) -> Value {
         "{name}: broker handshake"
     );
 
-    let alerts: Vec<(String, String)> = conn["tls"]["alerts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| {
-            (
-                side(a["from"].as_str().unwrap()).to_string(),
-                a["name"].as_str().unwrap_or("<encrypted>").to_string(),
-            )
-        })
-        .collect();
-    let want: Vec<(String, String)> = tls["alerts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| {
-            (
-                a["sent_by"].as_str().unwrap().to_string(),
-                a["description"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
-    assert_eq!(alerts, want, "{name}: alerts");
+    assert_eq!(alerts(&conn), expected_alerts(tls), "{name}: alerts");
 
     let ours = conn["mqtt"]["packets"]
         .as_array()
@@ -125,41 +104,25 @@ fn check_decrypted(name: &str) -> Value {
     conn
 }
 
-fn has(conn: &Value, name: &str, code: &str) {
-    assert!(
-        codes(conn).iter().any(|c| c == code),
-        "{name}: expected {code}, got {:?}",
-        conn["findings"]
-    );
-}
-
-fn no_error(conn: &Value, name: &str) {
-    assert!(
-        codes_of(conn, "error").is_empty(),
-        "{name}: {:?}",
-        conn["findings"]
-    );
-}
-
 #[test]
 fn success_mqtt311_tls13() {
-    no_error(&check_decrypted("01_success_mqtt311"), "01");
+    assert_no_error(&check_decrypted("01_success_mqtt311"), "01");
 }
 
 #[test]
 fn success_mqtt5_tls13() {
-    no_error(&check_decrypted("02_success_mqtt5"), "02");
+    assert_no_error(&check_decrypted("02_success_mqtt5"), "02");
 }
 
 #[test]
 fn success_mqtt311_tls12() {
-    no_error(&check_decrypted("03_success_mqtt311_tls12"), "03");
+    assert_no_error(&check_decrypted("03_success_mqtt311_tls12"), "03");
 }
 
 #[test]
 fn untrusted_server_ca_tls13_shows_the_endpoints_chain() {
     let c = check_decrypted("05_untrusted_server_ca_tls13");
-    has(&c, "05", "AUTH.SERVER_CERT_UNTRUSTED");
+    assert_has(&c, "05", "AUTH.SERVER_CERT_UNTRUSTED");
     assert_eq!(
         c["tls"]["subject"],
         "CN=abc123example-ats.iot.us-east-1.amazonaws.com"
@@ -172,7 +135,7 @@ fn untrusted_server_ca_tls13_shows_the_endpoints_chain() {
 
 #[test]
 fn no_client_cert_tls12() {
-    has(
+    assert_has(
         &check_decrypted("07_no_client_cert_tls12"),
         "07",
         "AUTH.CLIENT_CERT_MISSING",
@@ -182,7 +145,7 @@ fn no_client_cert_tls12() {
 #[test]
 fn no_client_cert_tls13_sharpens_to_missing() {
     let c = check_decrypted("08_no_client_cert_tls13");
-    has(&c, "08", "AUTH.CLIENT_CERT_MISSING");
+    assert_has(&c, "08", "AUTH.CLIENT_CERT_MISSING");
     assert!(
         !codes(&c).iter().any(|x| x == "AUTH.CLIENT_CERT_REJECTED"),
         "08: {:?}",
@@ -192,7 +155,7 @@ fn no_client_cert_tls13_sharpens_to_missing() {
 
 #[test]
 fn client_cert_unknown_ca_tls12() {
-    has(
+    assert_has(
         &check_decrypted("10_client_cert_unknown_ca_tls12"),
         "10",
         "AUTH.CLIENT_CERT_REJECTED",
@@ -202,7 +165,7 @@ fn client_cert_unknown_ca_tls12() {
 #[test]
 fn client_cert_expired_tls13_sharpens_to_expired() {
     let c = check_decrypted("12_client_cert_expired_tls13");
-    has(&c, "12", "AUTH.CLIENT_CERT_EXPIRED");
+    assert_has(&c, "12", "AUTH.CLIENT_CERT_EXPIRED");
     let f = c["findings"]
         .as_array()
         .unwrap()
@@ -218,7 +181,7 @@ fn client_cert_expired_tls13_sharpens_to_expired() {
 
 #[test]
 fn client_cert_expired_tls12() {
-    has(
+    assert_has(
         &check_decrypted("13_client_cert_expired_tls12"),
         "13",
         "AUTH.CLIENT_CERT_EXPIRED",
@@ -241,8 +204,8 @@ fn hostname_mismatch_ip_is_certain_with_the_certificate() {
 #[test]
 fn sni_absent() {
     let c = check_decrypted("15_sni_absent_s_client");
-    has(&c, "15", "CONN.SNI_MISSING");
-    no_error(&c, "15");
+    assert_has(&c, "15", "CONN.SNI_MISSING");
+    assert_no_error(&c, "15");
 }
 
 #[test]
@@ -275,7 +238,7 @@ fn publish_outside_acl_names_the_topic() {
 #[test]
 fn connect_bad_protocol_level() {
     let c = check_decrypted("21_connect_bad_protocol_level");
-    has(&c, "21", "MQTT.CONNECT_REFUSED");
+    assert_has(&c, "21", "MQTT.CONNECT_REFUSED");
 }
 
 #[test]
@@ -331,6 +294,6 @@ fn keys_embedded_in_pcapng_decrypt_without_a_key_log() {
     let (conns, _) = replay_json(&[tmp.to_str().unwrap()]);
     let _ = std::fs::remove_file(&tmp);
     let c = &conns[0];
-    has(c, "20 (pcapng with secrets)", "AUTHZ.PUBLISH_DENIED");
+    assert_has(c, "20 (pcapng with secrets)", "AUTHZ.PUBLISH_DENIED");
     assert_eq!(c["mqtt"]["connect"]["client_id"], "good-pub-other-v5");
 }

@@ -251,6 +251,13 @@ impl RecordDecryptor {
 
 /// TLS 1.3 record keys: key = HKDF-Expand-Label(secret, "key"), iv = …("iv", 12 bytes).
 fn tls13_keys(suite: &Suite, secret: &[u8]) -> Result<AeadKeys, DecryptError> {
+    let (key, iv) = tls13_key_iv(suite, secret)?;
+    let derive_failed = || DecryptError::BadSecret("the record keys could not be derived".into());
+    let algorithm = suite.bulk.aead().ok_or_else(derive_failed)?;
+    AeadKeys::new(algorithm, &key, &iv, Framing::Tls13)
+}
+
+fn tls13_key_iv(suite: &Suite, secret: &[u8]) -> Result<(Vec<u8>, [u8; 12]), DecryptError> {
     if secret.len() != suite.kdf.len() {
         return Err(DecryptError::BadSecret(format!(
             "suite {:#06x} needs a {}-byte traffic secret, this one is {} bytes",
@@ -265,8 +272,15 @@ fn tls13_keys(suite: &Suite, secret: &[u8]) -> Result<AeadKeys, DecryptError> {
     kdf::hkdf_expand_label(suite.kdf, secret, b"key", b"", &mut key)
         .map_err(|_| derive_failed())?;
     kdf::hkdf_expand_label(suite.kdf, secret, b"iv", b"", &mut iv).map_err(|_| derive_failed())?;
-    let algorithm = suite.bulk.aead().ok_or_else(derive_failed)?;
-    AeadKeys::new(algorithm, &key, &iv, Framing::Tls13)
+    Ok((key, iv))
+}
+
+/// The TLS 1.3 record key and IV a traffic secret gives for `suite` (RFC 8446 §7.3). The
+/// decoder never encrypts; this is for tests and benchmarks that need to make records.
+pub fn tls13_record_key_iv(suite: u16, secret: &[u8]) -> Result<(Vec<u8>, [u8; 12]), DecryptError> {
+    let suite =
+        suites::lookup(Version::Tls13, suite).ok_or(DecryptError::UnsupportedSuite(suite))?;
+    tls13_key_iv(suite, secret)
 }
 
 /// One writer's share of a TLS 1.2 key block (RFC 5246 §6.3): the block is

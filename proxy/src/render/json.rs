@@ -188,9 +188,14 @@ fn certificates(trace: &Trace) -> Value {
             root_known,
         } = &e.kind
         {
+            let at = e.ts.unix_seconds();
             v.push(json!({
                 "from": e.dir.sender(),
                 "decrypted": e.decrypted,
+                "valid_at_connection": chain
+                    .iter()
+                    .map(|c| c.parse_error.is_none() && c.valid_at(at))
+                    .collect::<Vec<_>>(),
                 "chain": chain.iter().map(cert_json).collect::<Vec<_>>(),
                 "issued_by_next": issued_by_next,
                 "root": root,

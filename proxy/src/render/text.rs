@@ -100,26 +100,25 @@ pub fn describe(e: &Event) -> String {
             protocol,
             first_bytes,
         } => {
-            format!(
-                "{} speaks {protocol} (first bytes {first_bytes})",
-                e.dir.sender()
-            )
+            // Eight bytes are enough to recognise a protocol by eye; the JSON keeps sixteen.
+            let shown: String = first_bytes.chars().take(16).collect();
+            format!("{} speaks {protocol} (first bytes {shown})", e.dir.sender())
         }
         EventKind::Http { line } => format!("HTTP {line}"),
         EventKind::ClientHello(h) => {
-            let mut s = format!(
-                "ClientHello {} SNI {} ALPN {} {} suites",
+            let alpn = if h.alpn.is_empty() {
+                "no ALPN".to_string()
+            } else {
+                format!("ALPN {}", h.alpn.join(","))
+            };
+            format!(
+                "ClientHello {}, {} suites, {alpn}\nSNI {}\nJA3 {}\nJA4 {}",
                 version_name(h.highest_version()),
+                h.cipher_suites.len(),
                 h.sni.as_deref().unwrap_or("(none)"),
-                if h.alpn.is_empty() {
-                    "-".to_string()
-                } else {
-                    h.alpn.join(",")
-                },
-                h.cipher_suites.len()
-            );
-            let _ = write!(s, "\nJA3 {}  JA4 {}", h.ja3_hash, h.ja4);
-            s
+                h.ja3_hash,
+                h.ja4
+            )
         }
         EventKind::ServerHello(h) if h.hello_retry_request => format!(
             "HelloRetryRequest group {}",
@@ -153,6 +152,14 @@ pub fn describe(e: &Event) -> String {
                 let _ = write!(s, "\n[{i}] {}{link}", cert_line(c));
                 let _ = write!(s, "\n    issuer {}", c.issuer);
                 let _ = write!(s, "\n    valid {} .. {}", c.not_before, c.not_after);
+                let at = e.ts.unix_seconds();
+                if c.parse_error.is_none() && !c.valid_at(at) {
+                    s.push_str(if at < c.not_before_unix {
+                        "\n    NOT YET VALID at the time of this connection"
+                    } else {
+                        "\n    EXPIRED at the time of this connection"
+                    });
+                }
                 let _ = write!(s, "\n    id {}", c.sha256);
             }
             if let Some(r) = root {
@@ -370,25 +377,57 @@ pub fn findings(list: &[Finding], style: Style) -> String {
             style.bold(f.code),
             f.title
         );
-        let _ = writeln!(s, "      {}", f.summary);
+        wrap_into(&mut s, &f.summary, "      ", "      ");
         for ev in &f.evidence {
-            let _ = writeln!(s, "      seen: +{:.6} {}", ev.t, ev.text);
+            let seen = format!("seen: +{:.6} {}", ev.t, ev.text);
+            wrap_into(&mut s, &seen, "      ", "        ");
         }
         if !f.candidates.is_empty() {
             let _ = writeln!(s, "      possible causes, most likely first:");
             for (i, c) in f.candidates.iter().enumerate() {
-                let _ = writeln!(s, "        {}. {c}", i + 1);
+                wrap_into(&mut s, c, &format!("        {}. ", i + 1), "           ");
             }
         }
         if let Some(settle) = &f.settle {
-            let _ = writeln!(s, "      to tell them apart: {settle}");
+            let settle = format!("to tell them apart: {settle}");
+            wrap_into(&mut s, &settle, "      ", "        ");
         }
         for step in &f.next_steps {
-            let _ = writeln!(s, "      next: {step}");
+            if step.starts_with("aws ") || step.starts_with("openssl ") {
+                let _ = writeln!(s, "      next: {step}");
+            } else {
+                wrap_into(&mut s, &format!("next: {step}"), "      ", "        ");
+            }
         }
         let _ = writeln!(s, "      guide: {} ({})", f.section.title(), f.anchor);
     }
     s.trim_end().to_string()
+}
+
+/// Text for people wraps at this column; commands in next steps are left whole so they can
+/// be copied.
+const WIDTH: usize = 80;
+
+/// Appends `text` word-wrapped to [`WIDTH`], the first line after `first`, the rest after
+/// `rest`.
+fn wrap_into(out: &mut String, text: &str, first: &str, rest: &str) {
+    let mut line = first.to_string();
+    let mut empty = true;
+    for word in text.split(' ') {
+        if !empty && line.chars().count() + 1 + word.chars().count() > WIDTH {
+            out.push_str(&line);
+            out.push('\n');
+            line = rest.to_string();
+            empty = true;
+        }
+        if !empty {
+            line.push(' ');
+        }
+        line.push_str(word);
+        empty = false;
+    }
+    out.push_str(&line);
+    out.push('\n');
 }
 
 /// The whole text block of a finished connection.

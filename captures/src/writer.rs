@@ -241,6 +241,13 @@ impl TcpConversationWriter {
         Ok(())
     }
 
+    /// Bytes the sender sent that the recorder never saw: the sequence number moves on, so a
+    /// reader of the file finds a gap of that size instead of bytes silently missing.
+    pub fn skip(&mut self, dir: Direction, bytes: u64) {
+        let d = dir.index();
+        self.next[d] = self.next[d].wrapping_add(bytes as u32);
+    }
+
     /// The sender closes its half.
     pub fn fin<W: Write>(
         &mut self,

@@ -278,6 +278,12 @@ pub enum EventKind {
     Note {
         text: String,
     },
+    /// The proxy could not reach the endpoint for this device (name not resolved, refused,
+    /// timed out, reset while connecting); `failure` says which, in words. Only the proxy emits
+    /// it, since only the proxy makes a connection of its own to the endpoint.
+    Upstream {
+        failure: String,
+    },
 }
 
 impl EventKind {

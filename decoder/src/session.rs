@@ -126,6 +126,23 @@ impl Session {
         &self.trace
     }
 
+    /// Records that the proxy's own connection to the endpoint failed. It sits on the
+    /// endpoint's side of the trace, since it stands in for what the endpoint would have said.
+    pub fn upstream_failed(&mut self, failure: &str, ts: Timestamp) {
+        Emit::new(&mut self.trace, Direction::EndpointToDevice, ts, false).emit(
+            EventKind::Upstream {
+                failure: failure.to_string(),
+            },
+        );
+    }
+
+    /// Records a remark of the feeder's own (a proxy that closed a connection on a timeout).
+    pub fn note(&mut self, dir: Direction, text: &str, ts: Timestamp) {
+        Emit::new(&mut self.trace, dir, ts, false).emit(EventKind::Note {
+            text: text.to_string(),
+        });
+    }
+
     /// The protocol the connection speaks, once its first bytes were seen.
     pub fn protocol(&self) -> Option<AppProtocol> {
         self.outer.app

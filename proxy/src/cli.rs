@@ -2,6 +2,7 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
+use std::time::Duration;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -22,6 +23,8 @@ pub struct Cli {
 pub enum Command {
     /// Decode and diagnose every MQTT/TLS connection in pcap or pcapng captures.
     Replay(ReplayArgs),
+    /// Relay devices to their endpoint and diagnose every connection as it happens.
+    Proxy(ProxyArgs),
     /// Print what a finding code means and what to do about it.
     Explain(ExplainArgs),
 }
@@ -94,4 +97,54 @@ pub struct ExplainArgs {
     /// Print the whole catalogue as Markdown (docs/diagnoses.md is made with this).
     #[arg(long)]
     pub markdown: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ProxyArgs {
+    /// The endpoint to relay to, HOST[:PORT] (port 8883 when left out). The name is resolved
+    /// again for every connection; the proxy never connects anywhere else.
+    #[arg(long, value_name = "HOST[:PORT]", value_parser = parse_upstream)]
+    pub upstream: crate::proxy::upstream::Upstream,
+    /// Where to listen. The default takes IPv6 and IPv4 on port 8443 (IPv4 alone where the
+    /// machine has no IPv6). Port 0 picks a free port, printed at start.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// Record both directions of every connection as TCP/IP packets into this pcapng file.
+    #[arg(long, value_name = "FILE.pcapng")]
+    pub record: Option<PathBuf>,
+    /// Connections relayed at once; more are refused (closed at once, with a log line).
+    #[arg(long, value_name = "N", default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    pub max_connections: u32,
+    /// Close a connection whose TLS handshake has not completed after this many seconds
+    /// (0: never).
+    #[arg(long, value_name = "S", default_value = "30", value_parser = parse_seconds)]
+    pub handshake_timeout: Duration,
+    /// Close a connection after this many seconds without a byte either way (0: never). The
+    /// default is above AWS IoT Core's longest keep-alive (1200 s).
+    #[arg(long, value_name = "S", default_value = "1800", value_parser = parse_seconds)]
+    pub idle_timeout: Duration,
+    /// Give up reaching the upstream after this many seconds.
+    #[arg(long, value_name = "S", default_value = "10", value_parser = parse_seconds)]
+    pub connect_timeout: Duration,
+    /// On SIGINT/SIGTERM, let open connections run this many seconds before closing them.
+    #[arg(long, value_name = "S", default_value = "5", value_parser = parse_seconds)]
+    pub grace: Duration,
+    #[command(flatten)]
+    pub report: ReportArgs,
+}
+
+fn parse_upstream(s: &str) -> Result<crate::proxy::upstream::Upstream, String> {
+    crate::proxy::upstream::Upstream::parse(s)
+}
+
+/// Seconds as a decimal number; 0 is allowed (it switches a timeout off).
+fn parse_seconds(s: &str) -> Result<Duration, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    if !v.is_finite() || !(0.0..=31_536_000.0).contains(&v) {
+        return Err(format!("{s:?} is not between 0 and 31536000 seconds"));
+    }
+    Ok(Duration::from_secs_f64(v))
 }

@@ -3,6 +3,7 @@
 mod cli;
 mod explain;
 mod output;
+mod proxy;
 mod render;
 mod replay;
 
@@ -16,6 +17,7 @@ fn main() -> ExitCode {
     init_logging();
     let code = match cli.command {
         Command::Replay(args) => replay::run(args),
+        Command::Proxy(args) => proxy::run(args),
         Command::Explain(args) => explain_command(args),
     };
     ExitCode::from(code)

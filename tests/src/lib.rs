@@ -1,6 +1,8 @@
 //! Helpers shared by the end-to-end tests: where the binary and the captures are, and how to
 //! run a replay and read its JSON Lines.
 
+pub mod proxy;
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -17,6 +17,16 @@ const AWS_POLICY_SUITES: &[u16] = &[
 ];
 
 pub fn rules(f: &Facts, ctx: &Context, out: &mut Vec<Finding>) {
+    // When the proxy never reached the endpoint, the endpoint's silence and the close the
+    // device saw are the proxy's doing: the rules that read them would blame the endpoint.
+    if upstream_unreachable(f, out) {
+        not_tls(f, out);
+        sni(f, ctx, out);
+        alpn(f, ctx, out);
+        versions_and_suites(f, out);
+        truncated(f, out);
+        return;
+    }
     tcp_refused(f, out);
     not_tls(f, out);
     sni(f, ctx, out);
@@ -27,6 +37,29 @@ pub fn rules(f: &Facts, ctx: &Context, out: &mut Vec<Finding>) {
     no_answer(f, out);
     truncated(f, out);
     not_decrypted(f, out);
+}
+
+/// True when the trace holds the proxy's report of an unreachable upstream.
+fn upstream_unreachable(f: &Facts, out: &mut Vec<Finding>) -> bool {
+    let Some((e, failure)) = f.upstream_failure else {
+        return false;
+    };
+    let name = f
+        .trace
+        .identity
+        .endpoint_name
+        .as_deref()
+        .unwrap_or("the upstream");
+    out.push(
+        Finding::new(
+            "CONN.UPSTREAM_UNREACHABLE",
+            format!(
+                "iotscope could not reach {name} for this device: {failure}. The device never talked to the endpoint."
+            ),
+        )
+        .evidence(f.t(e), failure.to_string()),
+    );
+    true
 }
 
 fn not_decrypted(f: &Facts, out: &mut Vec<Finding>) {
@@ -457,4 +490,67 @@ fn truncated(f: &Facts, out: &mut Vec<Finding>) {
         );
     }
     out.push(fd);
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::diagnose::{diagnose, Context, Severity};
+    use crate::event::Direction::*;
+    use crate::{Identity, Input, Session, SessionConfig, Timestamp};
+
+    fn codes(s: Session) -> Vec<&'static str> {
+        let trace = s.finish();
+        diagnose(&trace, &Context::default())
+            .iter()
+            .map(|f| f.code)
+            .collect()
+    }
+
+    fn session() -> Session {
+        let id = Identity {
+            endpoint_name: Some("broker.example".into()),
+            ..Identity::default()
+        };
+        let mut s = Session::new(id, SessionConfig::default());
+        s.feed(DeviceToEndpoint, Input::Open, Timestamp(0));
+        s
+    }
+
+    #[test]
+    fn upstream_failure_is_the_finding_and_silences_the_endpoint_rules() {
+        let mut s = session();
+        s.feed(
+            DeviceToEndpoint,
+            b"\x10\x0c\x00\x04MQTT\x04\x02\x00\x3c\x00\x00",
+            Timestamp(1_000),
+        );
+        s.upstream_failed("connection refused by 192.0.2.7:8883", Timestamp(2_000_000));
+        s.feed(EndpointToDevice, Input::Fin, Timestamp(3_000_000));
+        let trace = s.finish();
+        let found = diagnose(&trace, &Context::default());
+        let f = found
+            .iter()
+            .find(|f| f.code == "CONN.UPSTREAM_UNREACHABLE")
+            .expect("upstream finding");
+        assert_eq!(f.severity, Severity::Error);
+        assert!(f.summary.contains("broker.example"), "{}", f.summary);
+        assert!(f.summary.contains("connection refused by 192.0.2.7:8883"));
+        assert!((f.evidence[0].t - 0.002).abs() < 1e-9);
+        let codes: Vec<_> = found.iter().map(|f| f.code).collect();
+        // The device's plaintext is still its own fault; the silence is not the endpoint's.
+        assert!(codes.contains(&"CONN.NOT_TLS"), "{codes:?}");
+        assert!(!codes.contains(&"CONN.NO_ANSWER"), "{codes:?}");
+        assert!(!codes.contains(&"CONN.HANDSHAKE_ABORTED"), "{codes:?}");
+    }
+
+    #[test]
+    fn no_upstream_finding_without_the_proxy_report() {
+        let mut s = session();
+        s.feed(EndpointToDevice, Input::Rst, Timestamp(1_000));
+        assert_eq!(codes(s), ["CONN.TCP_REFUSED"]);
+        let mut s = session();
+        s.upstream_failed("name broker.example does not resolve", Timestamp(1_000));
+        s.feed(EndpointToDevice, Input::Rst, Timestamp(2_000));
+        assert_eq!(codes(s), ["CONN.UPSTREAM_UNREACHABLE"]);
+    }
 }

@@ -51,6 +51,8 @@ pub struct Facts<'a> {
     /// First byte-carrying event of each direction.
     pub first_data: [Option<&'a Event>; 2],
     pub any_decrypted: bool,
+    /// The proxy's report that it could not reach the endpoint.
+    pub upstream_failure: Option<(&'a Event, &'a str)>,
 }
 
 impl<'a> Facts<'a> {
@@ -74,6 +76,7 @@ impl<'a> Facts<'a> {
             gaps: 0,
             first_data: [None, None],
             any_decrypted: false,
+            upstream_failure: None,
         };
         for e in trace.events() {
             let d = e.dir.index();
@@ -120,6 +123,9 @@ impl<'a> Facts<'a> {
                 EventKind::Encrypted { .. } => f.encrypted[d].push(e),
                 EventKind::Mqtt(p) => f.mqtt.push((e, p)),
                 EventKind::MqttMalformed { .. } => f.mqtt_malformed.push(e),
+                EventKind::Upstream { failure } => {
+                    f.upstream_failure.get_or_insert((e, failure.as_str()));
+                }
                 _ => {}
             }
         }

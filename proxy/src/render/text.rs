@@ -83,7 +83,7 @@ pub fn event_line(trace: &Trace, e: &Event, style: Style) -> String {
     for l in lines {
         let _ = write!(s, "\n{:width$}{l}", "", width = prefix.chars().count() + 2);
     }
-    if let EventKind::Alert { .. } | EventKind::TcpRst = e.kind {
+    if let EventKind::Alert { .. } | EventKind::TcpRst | EventKind::Upstream { .. } = e.kind {
         s = style.paint("33", &s);
     }
     s
@@ -234,6 +234,9 @@ pub fn describe(e: &Event) -> String {
         }
         EventKind::Note { text } => format!("note: {text}"),
         EventKind::Undecrypted { reason } => format!("not decrypted: {reason}"),
+        EventKind::Upstream { failure } => {
+            format!("iotscope could not reach the endpoint: {failure}")
+        }
     }
 }
 

@@ -1,0 +1,395 @@
+//! Live output: each connection's decoder task, and the one printer every connection shares.
+//!
+//! A decoder task feeds its connection's [`Session`] with what the relay saw, turns each new
+//! event into a line as soon as it exists, forwards the bytes to the recorder, and watches the
+//! handshake deadline. At close it hands the finished trace to the printer, which diagnoses it
+//! (the printer holds the state that spans connections, such as client IDs in use) and prints
+//! the findings, or the same JSON object as `replay`.
+//!
+//! The printer is a thread of its own: a terminal or pipe that reads slowly blocks it, the
+//! decoder tasks wait for it, their queues fill, and the relay drops copies (reported as
+//! gaps) instead of slowing down.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use iotscope_decoder::event::EncryptedPhase;
+use iotscope_decoder::{
+    AppProtocol, Direction, Event, EventKind, Identity, Input, Session, SessionConfig, Trace,
+};
+use tokio::sync::{mpsc, watch};
+
+use super::record::Record;
+use super::relay::{now, Seen};
+use crate::cli::{Colour, Format, ReportArgs};
+use crate::output::{stdout_is_tty, Reporter};
+use crate::render::text;
+
+/// What every decoder task needs to know about the output.
+pub struct LiveConfig {
+    pub format: Format,
+    pub events: bool,
+    pub style: text::Style,
+    pub reveal_passwords: bool,
+    pub handshake_timeout: Option<Duration>,
+}
+
+impl LiveConfig {
+    pub fn new(args: &ReportArgs, handshake_timeout: Option<Duration>) -> LiveConfig {
+        let colour = match args.colour {
+            Colour::Always => true,
+            Colour::Never => false,
+            Colour::Auto => stdout_is_tty() && std::env::var_os("NO_COLOR").is_none(),
+        };
+        LiveConfig {
+            format: args.format,
+            events: args.events,
+            style: text::Style { colour },
+            reveal_passwords: args.reveal_passwords,
+            handshake_timeout,
+        }
+    }
+}
+
+/// What decoder tasks send the printer.
+pub enum Out {
+    Line(String),
+    Closed(Box<Trace>),
+}
+
+/// Lines queued for the printer before decoder tasks wait for it.
+const PRINTER_QUEUE: usize = 4096;
+
+/// One connection's decoder task. Ends when the relay drops its senders.
+pub async fn decode(
+    identity: Identity,
+    mut rx: mpsc::Receiver<Seen>,
+    out: mpsc::Sender<Out>,
+    rec: Option<mpsc::Sender<Record>>,
+    cfg: Arc<LiveConfig>,
+    abort: watch::Sender<bool>,
+) {
+    let conn = identity.number;
+    let device = identity.device;
+    let endpoint = identity.endpoint;
+    // Only connections that reached the upstream are recorded: a packet needs both addresses.
+    let rec = rec.filter(|_| endpoint.is_some());
+    let label = format!("#{conn} {}", addr_or_unknown(device));
+    if cfg.format == Format::Text {
+        let name = identity.endpoint_name.clone().unwrap_or_default();
+        let dialled = endpoint.map_or(String::new(), |a| format!(" ({a})"));
+        let _ = out
+            .send(Out::Line(format!("{label} → {name}{dialled}")))
+            .await;
+    }
+    let mut session = Session::new(
+        identity,
+        SessionConfig {
+            reveal_passwords: cfg.reveal_passwords,
+            ..SessionConfig::default()
+        },
+    );
+    let mut printed = 0u64;
+    let deadline = cfg
+        .handshake_timeout
+        .map(|d| tokio::time::Instant::now() + d);
+    let mut handshake_pending = deadline.is_some();
+    loop {
+        let seen = tokio::select! {
+            s = rx.recv() => s,
+            _ = sleep_until(deadline), if handshake_pending => {
+                handshake_pending = false;
+                let secs = cfg.handshake_timeout.map_or(0.0, |d| d.as_secs_f64());
+                session.note(
+                    Direction::EndpointToDevice,
+                    &format!("no TLS handshake completed within {secs:.1} s; iotscope closed the connection (--handshake-timeout)"),
+                    now(),
+                );
+                let _ = abort.send(true);
+                printed = print_new(session.trace(), printed, &label, &cfg, &out).await;
+                continue;
+            }
+        };
+        let Some(seen) = seen else { break };
+        if let Some(rec) = &rec {
+            record(rec, conn, device, endpoint, &seen).await;
+        }
+        apply(&mut session, seen);
+        if handshake_pending && handshake_settled(session.trace(), printed) {
+            handshake_pending = false;
+        }
+        printed = print_new(session.trace(), printed, &label, &cfg, &out).await;
+    }
+    if let Some(rec) = &rec {
+        let _ = rec.send(Record::Done { conn }).await;
+    }
+    let trace = session.finish();
+    print_new(&trace, printed, &label, &cfg, &out).await;
+    let _ = out.send(Out::Closed(Box::new(trace))).await;
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn addr_or_unknown(a: Option<SocketAddr>) -> String {
+    a.map_or_else(|| "?".to_string(), |a| a.to_string())
+}
+
+fn apply(session: &mut Session, seen: Seen) {
+    match seen {
+        Seen::Open { ts } => session.feed(Direction::DeviceToEndpoint, Input::Open, ts),
+        Seen::Data {
+            dir,
+            ts,
+            dropped_before,
+            bytes,
+        } => {
+            if dropped_before > 0 {
+                session.feed(dir, Input::Gap(dropped_before), ts);
+            }
+            session.feed(dir, Input::Data(&bytes), ts);
+        }
+        Seen::Fin {
+            dir,
+            ts,
+            dropped_before,
+        }
+        | Seen::Rst {
+            dir,
+            ts,
+            dropped_before,
+        } => {
+            if dropped_before > 0 {
+                session.feed(dir, Input::Gap(dropped_before), ts);
+            }
+            let input = if matches!(seen, Seen::Rst { .. }) {
+                Input::Rst
+            } else {
+                Input::Fin
+            };
+            session.feed(dir, input, ts);
+        }
+        Seen::Upstream { ts, failure } => session.upstream_failed(&failure, ts),
+        Seen::Note { ts, text } => session.note(Direction::EndpointToDevice, &text, ts),
+    }
+}
+
+async fn record(
+    rec: &mpsc::Sender<Record>,
+    conn: u64,
+    device: Option<SocketAddr>,
+    endpoint: Option<SocketAddr>,
+    seen: &Seen,
+) {
+    let mut msgs = Vec::with_capacity(2);
+    match seen {
+        Seen::Open { ts } => {
+            if let (Some(device), Some(endpoint)) = (device, endpoint) {
+                msgs.push(Record::Open {
+                    conn,
+                    device,
+                    endpoint,
+                    ts: *ts,
+                });
+            }
+        }
+        Seen::Data {
+            dir,
+            ts,
+            dropped_before,
+            bytes,
+        } => {
+            if *dropped_before > 0 {
+                msgs.push(Record::Skipped {
+                    conn,
+                    dir: *dir,
+                    bytes: *dropped_before,
+                });
+            }
+            msgs.push(Record::Data {
+                conn,
+                dir: *dir,
+                ts: *ts,
+                bytes: bytes.clone(),
+            });
+        }
+        Seen::Fin {
+            dir,
+            ts,
+            dropped_before,
+        }
+        | Seen::Rst {
+            dir,
+            ts,
+            dropped_before,
+        } => {
+            if *dropped_before > 0 {
+                msgs.push(Record::Skipped {
+                    conn,
+                    dir: *dir,
+                    bytes: *dropped_before,
+                });
+            }
+            let (dir, ts) = (*dir, *ts);
+            msgs.push(if matches!(seen, Seen::Rst { .. }) {
+                Record::Rst { conn, dir, ts }
+            } else {
+                Record::Fin { conn, dir, ts }
+            });
+        }
+        Seen::Upstream { .. } | Seen::Note { .. } => {}
+    }
+    for m in msgs {
+        let _ = rec.send(m).await;
+    }
+}
+
+/// True once the events from `from` on show the handshake is no longer pending: application
+/// data is flowing, the connection is not TLS at all, or bytes were missed so the decoder can
+/// no longer tell.
+fn handshake_settled(trace: &Trace, from: u64) -> bool {
+    trace.events_since(from).any(|e| match &e.kind {
+        EventKind::Encrypted { phase, .. } => *phase == EncryptedPhase::Application,
+        EventKind::Protocol { protocol, .. } => !e.decrypted && *protocol != AppProtocol::Tls,
+        EventKind::Mqtt(_) | EventKind::Gap { .. } => true,
+        _ => false,
+    })
+}
+
+/// Sends a line for each event from `from` on; returns the new count.
+async fn print_new(
+    trace: &Trace,
+    from: u64,
+    label: &str,
+    cfg: &LiveConfig,
+    out: &mpsc::Sender<Out>,
+) -> u64 {
+    let lines: Vec<String> = trace
+        .events_since(from)
+        .filter_map(|e| event_line(trace, e, label, cfg))
+        .collect();
+    for l in lines {
+        let _ = out.send(Out::Line(l)).await;
+    }
+    trace.total_events()
+}
+
+fn event_line(trace: &Trace, e: &Event, label: &str, cfg: &LiveConfig) -> Option<String> {
+    match cfg.format {
+        Format::Text => Some(format!("{label}{}", text::event_line(trace, e, cfg.style))),
+        Format::Json if cfg.events => {
+            let mut v = serde_json::to_value(e).ok()?;
+            let o = v.as_object_mut()?;
+            o.insert("connection".into(), trace.identity.number.into());
+            o.insert(
+                "device".into(),
+                serde_json::json!(trace.identity.device.map(|a| a.to_string())),
+            );
+            serde_json::to_string(&v).ok()
+        }
+        Format::Json => None,
+    }
+}
+
+/// The printer thread and the sender decoder tasks clone.
+pub struct Printer {
+    pub tx: mpsc::Sender<Out>,
+    thread: std::thread::JoinHandle<u8>,
+}
+
+impl Printer {
+    pub fn start(args: &ReportArgs, cfg: Arc<LiveConfig>) -> Result<Printer, String> {
+        let (tx, rx) = mpsc::channel(PRINTER_QUEUE);
+        let args = args.clone();
+        let thread = std::thread::Builder::new()
+            .name("printer".into())
+            .spawn(move || print_all(rx, &args, &cfg))
+            .map_err(|e| format!("cannot start the printer: {e}"))?;
+        Ok(Printer { tx, thread })
+    }
+
+    /// Waits for every connection to be printed (all senders must be gone) and returns the
+    /// exit status: 1 when any finding was an error.
+    pub fn finish(self) -> u8 {
+        drop(self.tx);
+        self.thread.join().unwrap_or(2)
+    }
+}
+
+fn print_all(mut rx: mpsc::Receiver<Out>, args: &ReportArgs, cfg: &LiveConfig) -> u8 {
+    let mut reporter = Reporter::new(std::io::stdout(), args, stdout_is_tty());
+    let mut stdout = std::io::stdout();
+    while let Some(o) = rx.blocking_recv() {
+        // A reader that went away (a closed pipe) must not stop the proxy: output is dropped.
+        match o {
+            Out::Line(l) => {
+                let _ = writeln!(stdout, "{l}");
+            }
+            Out::Closed(trace) => match cfg.format {
+                Format::Json => {
+                    let _ = reporter.connection(&trace);
+                }
+                Format::Text => {
+                    let found = reporter.findings(&trace);
+                    tally(&mut reporter, &found);
+                    let id = &trace.identity;
+                    let secs = match (trace.first_ts, trace.last_ts) {
+                        (Some(a), Some(b)) => b.seconds_since(a),
+                        _ => 0.0,
+                    };
+                    let history = iotscope_decoder::tls::history(&trace);
+                    let _ = writeln!(
+                        stdout,
+                        "#{} {} closed after {secs:.3} s{}\n{}",
+                        id.number,
+                        addr_or_unknown(id.device),
+                        if history.is_empty() {
+                            String::new()
+                        } else {
+                            format!(", history {history}")
+                        },
+                        text::findings(&found, cfg.style)
+                    );
+                    let _ = stdout.flush();
+                }
+            },
+        }
+    }
+    match cfg.format {
+        Format::Text => {
+            let _ = reporter.summary();
+        }
+        Format::Json => eprintln!("iotscope: {}", summary_line(&reporter)),
+    }
+    reporter.exit_code()
+}
+
+/// Counts one connection's findings the way [`Reporter::connection`] does, for the text form
+/// that prints its own closing block.
+fn tally<W: Write>(r: &mut Reporter<W>, found: &[iotscope_decoder::diagnose::Finding]) {
+    r.connections += 1;
+    for f in found {
+        r.by_severity[f.severity as usize] += 1;
+        *r.codes.entry(f.code).or_default() += 1;
+    }
+}
+
+fn summary_line<W: Write>(r: &Reporter<W>) -> String {
+    let codes: Vec<String> = r.codes.iter().map(|(c, n)| format!("{c} ×{n}")).collect();
+    format!(
+        "{} connection{}; findings: {}",
+        r.connections,
+        if r.connections == 1 { "" } else { "s" },
+        if codes.is_empty() {
+            "none".to_string()
+        } else {
+            codes.join(", ")
+        }
+    )
+}

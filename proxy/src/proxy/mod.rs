@@ -1,0 +1,222 @@
+//! `iotscope proxy`: a transparent TCP relay between devices and their endpoint that decodes
+//! and diagnoses every connection while it runs.
+//!
+//! Per accepted connection: reach the upstream (its name resolved again each time), then
+//! relay both ways ([`relay`]) while a decoder task ([`live`]) prints what it learns. The
+//! listener stops at SIGINT or SIGTERM; open connections get a grace period, then are closed,
+//! reported, and the recording is flushed before the summary.
+
+pub mod limits;
+pub mod listener;
+pub mod live;
+pub mod record;
+pub mod relay;
+pub mod upstream;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use iotscope_decoder::Identity;
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, watch, Semaphore};
+
+use crate::cli::ProxyArgs;
+use limits::{Limits, DECODER_QUEUE, REPORT_AFTER_FORCE};
+use live::{LiveConfig, Out, Printer};
+use record::{Record, Recorder};
+use upstream::Upstream;
+
+pub fn run(args: ProxyArgs) -> u8 {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("iotscope: cannot start the runtime: {e}");
+            return 2;
+        }
+    };
+    let started = rt.block_on(serve(args));
+    // Tasks still running after the grace period and the reporting time are dropped here,
+    // which lets the printer and the recorder see the end of their queues.
+    rt.shutdown_timeout(Duration::from_secs(1));
+    match started {
+        Err(code) => code,
+        Ok((printer, recorder)) => {
+            if let Some(r) = recorder {
+                if let Err(e) = r.finish() {
+                    eprintln!("iotscope: finishing the recording failed: {e}");
+                }
+            }
+            printer.finish()
+        }
+    }
+}
+
+/// What every connection task shares.
+#[derive(Clone)]
+struct Shared {
+    upstream: Arc<Upstream>,
+    limits: Limits,
+    live: Arc<LiveConfig>,
+    out: mpsc::Sender<Out>,
+    rec: Option<mpsc::Sender<Record>>,
+    force: watch::Receiver<bool>,
+}
+
+async fn serve(args: ProxyArgs) -> Result<(Printer, Option<Recorder>), u8> {
+    let limits = Limits::from_args(&args);
+    let listener = listener::bind(args.listen).await.map_err(|m| {
+        eprintln!("iotscope: {m}");
+        2u8
+    })?;
+    let recorder = match &args.record {
+        None => None,
+        Some(path) => Some(Recorder::create(path).map_err(|m| {
+            eprintln!("iotscope: {m}");
+            2u8
+        })?),
+    };
+    let live = Arc::new(LiveConfig::new(&args.report, limits.handshake_timeout));
+    let printer = Printer::start(&args.report, live.clone()).map_err(|m| {
+        eprintln!("iotscope: {m}");
+        2u8
+    })?;
+    let local = listener
+        .local_addr()
+        .map_or_else(|_| "?".to_string(), |a| a.to_string());
+    eprintln!(
+        "iotscope: listening on {local}, relaying to {}",
+        args.upstream
+    );
+
+    let (force_tx, force_rx) = watch::channel(false);
+    let shared = Shared {
+        upstream: Arc::new(args.upstream.clone()),
+        limits,
+        live,
+        out: printer.tx.clone(),
+        rec: recorder.as_ref().map(|r| r.tx.clone()),
+        force: force_rx,
+    };
+    let slots = Arc::new(Semaphore::new(limits.max_connections as usize));
+    let numbers = AtomicU64::new(0);
+    let stop = stop_signal();
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            _ = &mut stop => break,
+            r = listener.accept() => match r {
+                Ok((stream, peer)) => {
+                    let Ok(slot) = slots.clone().try_acquire_owned() else {
+                        tracing::warn!(
+                            "refused a connection from {peer}: {} connections are open (--max-connections)",
+                            limits.max_connections
+                        );
+                        drop(stream);
+                        continue;
+                    };
+                    let n = numbers.fetch_add(1, Ordering::Relaxed) + 1;
+                    let shared = shared.clone();
+                    tokio::spawn(async move {
+                        connection(stream, peer, n, shared).await;
+                        drop(slot);
+                    });
+                }
+                Err(e) => {
+                    // Out of file descriptors, usually: wait a little rather than spin.
+                    tracing::warn!("accepting a connection failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+        }
+    }
+    drop(listener);
+    drop(shared);
+    let open = limits.max_connections as usize - slots.available_permits();
+    eprintln!(
+        "iotscope: stopping; {open} connection{} still open, waiting up to {:.1} s",
+        if open == 1 { "" } else { "s" },
+        limits.grace.as_secs_f64()
+    );
+    let all_done = slots.acquire_many(limits.max_connections);
+    tokio::pin!(all_done);
+    let finished = tokio::select! {
+        r = &mut all_done => r.is_ok(),
+        _ = tokio::time::sleep(limits.grace) => false,
+        _ = stop_signal() => false,
+    };
+    if !finished {
+        let _ = force_tx.send(true);
+        if tokio::time::timeout(REPORT_AFTER_FORCE, &mut all_done)
+            .await
+            .is_err()
+        {
+            tracing::warn!("some connections did not finish reporting in time");
+        }
+    }
+    Ok((printer, recorder))
+}
+
+/// SIGINT or SIGTERM.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+async fn connection(device: TcpStream, peer: SocketAddr, n: u64, shared: Shared) {
+    let accepted = relay::now();
+    let device_addr = SocketAddr::new(peer.ip().to_canonical(), peer.port());
+    let _ = device.set_nodelay(true);
+    let connected = shared.upstream.connect(shared.limits.connect_timeout).await;
+    let identity = Identity {
+        device: Some(device_addr),
+        endpoint: connected.as_ref().ok().map(|(_, a)| *a),
+        endpoint_name: Some(shared.upstream.host.clone()),
+        source: Some("proxy".into()),
+        number: n,
+    };
+    let (tx, rx) = mpsc::channel(DECODER_QUEUE);
+    let (abort_tx, abort_rx) = watch::channel(false);
+    let decoder = tokio::spawn(live::decode(
+        identity,
+        rx,
+        shared.out.clone(),
+        shared.rec.clone(),
+        shared.live.clone(),
+        abort_tx,
+    ));
+    let _ = tx.send(relay::Seen::Open { ts: accepted }).await;
+    match connected {
+        Ok((up, addr)) => {
+            tracing::info!("#{n} {device_addr} relayed to {addr}");
+            relay::relay(
+                device,
+                up,
+                tx,
+                &shared.limits,
+                abort_rx,
+                shared.force.clone(),
+            )
+            .await;
+        }
+        Err(failure) => {
+            tracing::warn!("#{n} {device_addr}: {failure}");
+            relay::refuse(device, tx, failure).await;
+        }
+    }
+    let _ = decoder.await;
+}

@@ -1,0 +1,313 @@
+//! The passthrough relay: bytes go from one leg to the other unchanged, and a copy of each
+//! read goes to the connection's decoder without ever making the relay wait.
+//!
+//! Each direction is a pump: read from one leg, hand a copy to the decoder with `try_reserve`
+//! (when the decoder's queue is full the copy is dropped and counted, and the decoder later
+//! learns the count as a gap), then write to the other leg. A FIN is passed on as a shutdown
+//! of the other leg's write side, so half-closed connections keep working. A reset is passed
+//! on as a reset: the other leg is closed with a zero linger, so each peer sees what it
+//! would have seen without the proxy.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use iotscope_decoder::{Direction, Side, Timestamp};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, watch};
+
+use super::limits::{Limits, DRAIN_AFTER_FAILURE, READ_BUFFER};
+
+/// What the relay tells a connection's decoder.
+#[derive(Debug)]
+pub enum Seen {
+    Open {
+        ts: Timestamp,
+    },
+    /// Bytes read from one leg; `dropped_before` bytes of the same direction were read
+    /// earlier but could not be queued.
+    Data {
+        dir: Direction,
+        ts: Timestamp,
+        dropped_before: u64,
+        bytes: Vec<u8>,
+    },
+    Fin {
+        dir: Direction,
+        ts: Timestamp,
+        dropped_before: u64,
+    },
+    Rst {
+        dir: Direction,
+        ts: Timestamp,
+        dropped_before: u64,
+    },
+    Upstream {
+        ts: Timestamp,
+        failure: String,
+    },
+    Note {
+        ts: Timestamp,
+        text: String,
+    },
+}
+
+pub fn now() -> Timestamp {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    Timestamp::from_secs_nanos(d.as_secs() as i64, d.subsec_nanos())
+}
+
+/// One direction's copies on their way to the decoder.
+struct Tee {
+    tx: mpsc::Sender<Seen>,
+    dir: Direction,
+    dropped: u64,
+    closed: bool,
+}
+
+impl Tee {
+    fn new(tx: mpsc::Sender<Seen>, dir: Direction) -> Tee {
+        Tee {
+            tx,
+            dir,
+            dropped: 0,
+            closed: false,
+        }
+    }
+
+    /// Never waits: a full queue costs the decoder this copy, not the relay any time.
+    fn data(&mut self, ts: Timestamp, bytes: &[u8]) {
+        match self.tx.try_reserve() {
+            Ok(permit) => {
+                permit.send(Seen::Data {
+                    dir: self.dir,
+                    ts,
+                    dropped_before: self.dropped,
+                    bytes: bytes.to_vec(),
+                });
+                self.dropped = 0;
+            }
+            Err(mpsc::error::TrySendError::Full(())) => self.dropped += bytes.len() as u64,
+            Err(mpsc::error::TrySendError::Closed(())) => {}
+        }
+    }
+
+    /// A close is sent even when the queue is full: it happens once, after this direction's
+    /// relaying is over, so waiting here holds up no byte.
+    async fn close(&mut self, ts: Timestamp, reset: bool) {
+        if std::mem::replace(&mut self.closed, true) {
+            return;
+        }
+        let dropped_before = std::mem::take(&mut self.dropped);
+        let dir = self.dir;
+        let msg = if reset {
+            Seen::Rst {
+                dir,
+                ts,
+                dropped_before,
+            }
+        } else {
+            Seen::Fin {
+                dir,
+                ts,
+                dropped_before,
+            }
+        };
+        let _ = self.tx.send(msg).await;
+    }
+}
+
+/// How one pump ended.
+#[derive(Debug)]
+enum End {
+    /// The reading leg closed its half; the writing leg's write side was shut down.
+    Fin,
+    /// Reading failed: the reading leg reset the connection (or vanished).
+    ReadFailed,
+    /// Writing failed: the writing leg is gone.
+    WriteFailed,
+}
+
+async fn pump(
+    from: &mut OwnedReadHalf,
+    to: &mut OwnedWriteHalf,
+    tee: &mut Tee,
+    last_activity: &AtomicI64,
+) -> End {
+    let mut buf = vec![0u8; READ_BUFFER];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) => {
+                let ts = now();
+                let _ = to.shutdown().await;
+                tee.close(ts, false).await;
+                return End::Fin;
+            }
+            Ok(n) => n,
+            Err(e) => {
+                tracing::debug!("{:?}: reading failed: {e}", tee.dir);
+                tee.close(now(), true).await;
+                return End::ReadFailed;
+            }
+        };
+        let chunk = buf.get(..n).unwrap_or_default();
+        let ts = now();
+        last_activity.store(ts.0, Ordering::Relaxed);
+        tee.data(ts, chunk);
+        if let Err(e) = to.write_all(chunk).await {
+            tracing::debug!("{:?}: writing failed: {e}", tee.dir);
+            return End::WriteFailed;
+        }
+    }
+}
+
+/// Why the proxy itself ended a connection.
+enum Cut {
+    Idle(Duration),
+    HandshakeTimeout,
+    Shutdown,
+}
+
+/// Relays until both sides have closed, one resets, or the proxy cuts the connection
+/// (`abort` from the decoder on a handshake timeout, `force` at shutdown, or idleness).
+pub async fn relay(
+    device: TcpStream,
+    upstream: TcpStream,
+    tx: mpsc::Sender<Seen>,
+    limits: &Limits,
+    mut abort: watch::Receiver<bool>,
+    mut force: watch::Receiver<bool>,
+) {
+    let _ = device.set_nodelay(true);
+    let _ = upstream.set_nodelay(true);
+    let (mut dr, mut dw) = device.into_split();
+    let (mut ur, mut uw) = upstream.into_split();
+    let mut up = Tee::new(tx.clone(), Direction::DeviceToEndpoint);
+    let mut down = Tee::new(tx.clone(), Direction::EndpointToDevice);
+    let last_activity = AtomicI64::new(now().0);
+
+    let mut up_end = None;
+    let mut down_end = None;
+    let cut = {
+        let a = pump(&mut dr, &mut uw, &mut up, &last_activity);
+        let b = pump(&mut ur, &mut dw, &mut down, &last_activity);
+        tokio::pin!(a, b);
+        let tick_every = limits.idle_timeout.map_or(Duration::from_secs(3600), |d| {
+            (d / 4).max(Duration::from_millis(50))
+        });
+        let mut tick = tokio::time::interval(tick_every);
+        let (mut abort_live, mut force_live) = (true, true);
+        loop {
+            if up_end.is_some() && down_end.is_some() {
+                break None;
+            }
+            if matches!(up_end, Some(End::ReadFailed | End::WriteFailed))
+                || matches!(down_end, Some(End::ReadFailed | End::WriteFailed))
+            {
+                break None;
+            }
+            tokio::select! {
+                r = &mut a, if up_end.is_none() => up_end = Some(r),
+                r = &mut b, if down_end.is_none() => down_end = Some(r),
+                _ = tick.tick(), if limits.idle_timeout.is_some() => {
+                    let idle = now().0.saturating_sub(last_activity.load(Ordering::Relaxed));
+                    if let Some(limit) = limits.idle_timeout {
+                        if idle >= limit.as_nanos() as i64 {
+                            break Some(Cut::Idle(limit));
+                        }
+                    }
+                }
+                r = abort.changed(), if abort_live => match r {
+                    Ok(()) if *abort.borrow() => break Some(Cut::HandshakeTimeout),
+                    Ok(()) => {}
+                    Err(_) => abort_live = false,
+                },
+                r = force.changed(), if force_live => match r {
+                    Ok(()) if *force.borrow() => break Some(Cut::Shutdown),
+                    Ok(()) => {}
+                    Err(_) => force_live = false,
+                },
+            }
+        }
+    };
+
+    match cut {
+        Some(Cut::Idle(limit)) => {
+            let text = format!(
+                "iotscope closed the connection after {:.0} s without a byte either way (--idle-timeout)",
+                limit.as_secs_f64()
+            );
+            let _ = tx.send(Seen::Note { ts: now(), text }).await;
+        }
+        Some(Cut::Shutdown) => {
+            let text = "iotscope closed the connection: the proxy was stopping".to_string();
+            let _ = tx.send(Seen::Note { ts: now(), text }).await;
+        }
+        // The decoder, which set the deadline, has said why.
+        Some(Cut::HandshakeTimeout) => {}
+        None => {}
+    }
+
+    // Which side, if any, reset the connection: the other side is reset in turn.
+    let reset_by = match (&up_end, &down_end) {
+        (Some(End::ReadFailed), _) => Some(Side::Device),
+        (_, Some(End::ReadFailed)) => Some(Side::Endpoint),
+        (Some(End::WriteFailed), _) => Some(Side::Endpoint),
+        (_, Some(End::WriteFailed)) => Some(Side::Device),
+        _ => None,
+    };
+    let device = dr.reunite(dw).ok();
+    let upstream = ur.reunite(uw).ok();
+    match reset_by {
+        Some(Side::Device) => {
+            // When a write to the device failed, its read has not said so yet: say it here.
+            up.close(now(), true).await;
+            if let Some(u) = &upstream {
+                let _ = u.set_zero_linger();
+            }
+        }
+        Some(Side::Endpoint) => {
+            down.close(now(), true).await;
+            if let Some(d) = &device {
+                let _ = d.set_zero_linger();
+            }
+        }
+        None => {}
+    }
+    drop(device);
+    drop(upstream);
+}
+
+/// The upstream could not be reached: the decoder hears why, and the device's side is
+/// closed with a FIN, not a reset. The proxy has already accepted the device's connection,
+/// so a refusal can no longer be shown to it; a FIN lets the device's TLS stack report an
+/// orderly close during the handshake rather than a network fault, and reading on for a
+/// moment (the ClientHello, usually) keeps the kernel from answering unread bytes with a
+/// reset, and shows the decoder what the device wanted.
+pub async fn refuse(mut device: TcpStream, tx: mpsc::Sender<Seen>, failure: String) {
+    let _ = tx.send(Seen::Upstream { ts: now(), failure }).await;
+    let _ = device.shutdown().await;
+    let mut proxy_side = Tee::new(tx.clone(), Direction::EndpointToDevice);
+    proxy_side.close(now(), false).await;
+    let mut device_side = Tee::new(tx, Direction::DeviceToEndpoint);
+    let mut buf = vec![0u8; READ_BUFFER];
+    let drain = async {
+        loop {
+            match device.read(&mut buf).await {
+                Ok(0) => {
+                    device_side.close(now(), false).await;
+                    break;
+                }
+                Ok(n) => device_side.data(now(), buf.get(..n).unwrap_or_default()),
+                Err(_) => {
+                    device_side.close(now(), true).await;
+                    break;
+                }
+            }
+        }
+    };
+    let _ = tokio::time::timeout(DRAIN_AFTER_FAILURE, drain).await;
+}

@@ -138,6 +138,35 @@ fn publish(proxy_port: u16, ca: &str, cert: Option<(&str, &str)>) -> bool {
     }
 }
 
+/// Runs a device command to completion (bounded), feeding it `stdin`; true when it succeeded.
+fn device(mut cmd: Command, stdin: &[u8]) -> bool {
+    use std::io::Write;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the device");
+    if let Some(mut input) = child.stdin.take() {
+        let _ = input.write_all(stdin);
+    }
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s.success();
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the device did not finish: {cmd:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// An MQTT 3.1.1 CONNECT for client id `sclient-1`, then DISCONNECT.
+const CONNECT_THEN_DISCONNECT: &[u8] =
+    b"\x10\x15\x00\x04MQTT\x04\x02\x00\x3c\x00\x09sclient-1\xe0\x00";
+
 #[test]
 fn mosquitto_behind_the_proxy() {
     let Some(bin) = mosquitto_bin() else { return };
@@ -185,5 +214,56 @@ fn mosquitto_behind_the_proxy() {
         "{:?}",
         no_cert["findings"]
     );
+    // openssl s_client without SNI, as the guide's own check does it.
+    if have_tool("openssl") {
+        let mut cmd = Command::new("openssl");
+        cmd.args([
+            "s_client",
+            "-connect",
+            &format!("127.0.0.1:{}", proxy.port),
+            "-noservername",
+            "-brief",
+            "-CAfile",
+            &ca_pem,
+            "-cert",
+            &dcert,
+            "-key",
+            &dkey,
+        ]);
+        device(cmd, CONNECT_THEN_DISCONNECT);
+        let no_sni = proxy.next_connection();
+        assert!(no_sni["tls"]["sni"].is_null(), "{}", no_sni["tls"]);
+        assert!(
+            codes(&no_sni).contains(&"CONN.SNI_MISSING".to_string()),
+            "{:?}",
+            no_sni["findings"]
+        );
+    }
+
+    // mosquitto_sub subscribes and leaves once the subscription is acknowledged.
+    if have_tool("mosquitto_sub") {
+        let mut cmd = Command::new("mosquitto_sub");
+        cmd.args([
+            "-h",
+            "localhost",
+            "-p",
+            &proxy.port.to_string(),
+            "--cafile",
+            &ca_pem,
+            "--cert",
+            &dcert,
+            "--key",
+            &dkey,
+            "-t",
+            "t/#",
+            "-E",
+            "-i",
+            "thermostat-sub",
+        ]);
+        assert!(device(cmd, b""), "mosquitto_sub through the proxy failed");
+        let sub = proxy.next_connection();
+        assert!(codes_of(&sub, "error").is_empty(), "{:?}", sub["findings"]);
+        assert_eq!(sub["tls"]["sni"], "localhost");
+    }
     proxy.stop();
 }

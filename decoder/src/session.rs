@@ -57,9 +57,9 @@ impl<'a> From<&'a Vec<u8>> for Input<'a> {
 
 pub struct Session {
     trace: Trace,
+    /// The first bytes' protocol; when it is TLS, the TLS decoder owns a second layer for
+    /// what the records carry once decrypted.
     outer: Layer,
-    /// The protocol carried inside TLS, once decrypted bytes arrive.
-    inner: Layer,
     closed: [bool; 2],
 }
 
@@ -72,12 +72,6 @@ impl Session {
                 config.hint,
                 config.reveal_passwords,
                 config.keylog.clone(),
-            ),
-            inner: Layer::new(
-                false,
-                Some(AppProtocol::Mqtt),
-                config.reveal_passwords,
-                None,
             ),
             closed: [false; 2],
         }
@@ -103,7 +97,6 @@ impl Session {
                 let rst = input == Input::Rst;
                 if !self.closed[dir.index()] || rst {
                     self.outer.close(&mut out);
-                    self.inner.close(&mut out.decrypted());
                 }
                 self.closed[dir.index()] = true;
                 out.emit(if rst {
@@ -111,13 +104,6 @@ impl Session {
                 } else {
                     EventKind::TcpFin
                 });
-            }
-        }
-        // Plaintext that TLS decryption produced goes through the same classification and
-        // decoders, marked as decrypted.
-        if let Some(tls) = self.outer.tls.as_mut() {
-            while let Some(plain) = tls.take_plaintext(dir) {
-                self.inner.push(&plain, &mut out.decrypted());
             }
         }
     }
@@ -238,7 +224,16 @@ impl Layer {
             self.app = Some(proto);
             match proto {
                 AppProtocol::Tls => {
-                    self.tls = Some(Box::new(TlsConn::with_keylog(self.keylog.clone())))
+                    let mut tls = TlsConn::with_keylog(self.keylog.clone());
+                    // Decrypted bytes go through the same classification and decoders,
+                    // marked as decrypted, record by record.
+                    tls.set_sink(Box::new(Layer::new(
+                        false,
+                        Some(AppProtocol::Mqtt),
+                        self.reveal_passwords,
+                        None,
+                    )));
+                    self.tls = Some(Box::new(tls));
                 }
                 AppProtocol::Mqtt => self.mqtt = Some(MqttConn::new(self.reveal_passwords)),
                 _ => {}
@@ -301,6 +296,21 @@ impl Layer {
 
     fn flush(&mut self, out: &mut Emit) {
         self.try_classify(true, out);
+        if let Some(t) = self.tls.as_mut() {
+            t.finish(out);
+        }
+    }
+}
+
+impl crate::tls::PlaintextSink for Layer {
+    fn data(&mut self, bytes: &[u8], out: &mut Emit) {
+        self.push(bytes, out);
+    }
+    fn close(&mut self, out: &mut Emit) {
+        Layer::close(self, out);
+    }
+    fn finish(&mut self, out: &mut Emit) {
+        self.flush(out);
     }
 }
 

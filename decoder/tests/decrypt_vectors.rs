@@ -622,15 +622,15 @@ fn errors_read_as_sentences_naming_the_record() {
     let cases = [
         (
             DecryptError::AuthenticationFailed { record: 7 },
-            "record 7 did not authenticate",
+            "the record with sequence number 7 did not authenticate",
         ),
         (
             DecryptError::BadMac { record: 2 },
-            "record 2 failed its MAC check",
+            "sequence number 2 failed its MAC check",
         ),
         (
             DecryptError::Truncated { record: 0, len: 3 },
-            "record 0 is 3 bytes long",
+            "sequence number 0 is 3 bytes long",
         ),
         (DecryptError::UnsupportedSuite(0x000a), "0x000a"),
     ];

@@ -47,27 +47,27 @@ impl fmt::Display for DecryptError {
             DecryptError::BadSecret(why) => write!(f, "the key log secret cannot be used: {why}"),
             DecryptError::AuthenticationFailed { record } => write!(
                 f,
-                "record {record} did not authenticate: the key log secret does not belong to \
+                "the record with sequence number {record} did not authenticate: the key log secret does not belong to \
                  this connection and direction, a record is missing, or the bytes were altered"
             ),
             DecryptError::BadMac { record } => write!(
                 f,
-                "record {record} failed its MAC check: the key log secret does not belong to \
+                "the record with sequence number {record} failed its MAC check: the key log secret does not belong to \
                  this connection and direction, a record is missing, or the bytes were altered"
             ),
             DecryptError::BadPadding { record } => write!(
                 f,
-                "record {record} passed its MAC check but its CBC padding is malformed, so the \
+                "the record with sequence number {record} passed its MAC check but its CBC padding is malformed, so the \
                  sender built it wrongly"
             ),
             DecryptError::Truncated { record, len } => write!(
                 f,
-                "record {record} is {len} bytes long, too short to hold anything under this \
+                "the record with sequence number {record} is {len} bytes long, too short to hold anything under this \
                  cipher suite"
             ),
             DecryptError::NotBlockAligned { record, len } => write!(
                 f,
-                "record {record} carries {len} bytes of CBC ciphertext, which is not a whole \
+                "the record with sequence number {record} carries {len} bytes of CBC ciphertext, which is not a whole \
                  number of 16-byte blocks"
             ),
             DecryptError::LengthMismatch {
@@ -76,12 +76,12 @@ impl fmt::Display for DecryptError {
                 payload_len,
             } => write!(
                 f,
-                "record {record}'s header says {header_len} bytes but {payload_len} bytes were \
+                "the header of the record with sequence number {record} says {header_len} bytes but {payload_len} bytes were \
                  given to decrypt"
             ),
             DecryptError::NoContentType { record } => write!(
                 f,
-                "record {record} decrypted to nothing but zero padding: it has no inner content \
+                "the record with sequence number {record} decrypted to nothing but zero padding: it has no inner content \
                  type"
             ),
             DecryptError::KeyUpdateNeedsTls13 => {

@@ -295,7 +295,11 @@ impl TlsConn {
             5 | 8 | 254 => self.emit_plain(msg_type, body.len(), out),
             // KeyUpdate: the writer's next records are under the next secret.
             24 => {
-                self.key_update_seen[out.dir.index()] = true;
+                // Only a KeyUpdate read from decrypted records moves the keys on; one in the
+                // clear is a protocol error and says nothing about the keys.
+                if out.decrypted {
+                    self.key_update_seen[out.dir.index()] = true;
+                }
                 self.emit_plain(msg_type, body.len(), out);
             }
             14 if !body.is_empty() => {

@@ -85,6 +85,17 @@ struct DirState {
     encrypted_records: u32,
 }
 
+/// Where decrypted application data goes, record by record, so that what it holds is decoded
+/// in its place among the handshake messages and alerts around it.
+pub trait PlaintextSink: Send {
+    /// Decrypted application bytes of direction `out.dir` (`out` is marked decrypted).
+    fn data(&mut self, bytes: &[u8], out: &mut Emit);
+    /// The sender of direction `out.dir` closed.
+    fn close(&mut self, out: &mut Emit);
+    /// The connection ended: decode whatever is still held.
+    fn finish(&mut self, out: &mut Emit);
+}
+
 /// TLS state of one connection, both directions.
 #[derive(Debug, Default)]
 pub struct TlsConn {
@@ -108,6 +119,15 @@ pub struct TlsConn {
     server_etm: bool,
     /// A KeyUpdate was read in a direction's current record.
     key_update_seen: [bool; 2],
+    /// The decoder of what TLS carries; without one, decrypted data waits for
+    /// [`TlsConn::take_plaintext`].
+    sink: Option<Box<dyn PlaintextSink>>,
+}
+
+impl std::fmt::Debug for dyn PlaintextSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PlaintextSink")
+    }
 }
 
 impl std::fmt::Debug for keys::Keys {
@@ -126,6 +146,18 @@ impl TlsConn {
         TlsConn {
             keys: keylog.map(keys::Keys::new),
             ..TlsConn::default()
+        }
+    }
+
+    /// Hands decrypted application data to `sink` as each record is read.
+    pub fn set_sink(&mut self, sink: Box<dyn PlaintextSink>) {
+        self.sink = Some(sink);
+    }
+
+    /// The connection ended: the decoder of what TLS carried decodes what it still holds.
+    pub fn finish(&mut self, out: &mut Emit) {
+        if let Some(sink) = self.sink.as_mut() {
+            sink.finish(&mut out.decrypted());
         }
     }
 
@@ -178,6 +210,9 @@ impl TlsConn {
                 offset,
                 reason: format!("connection closed after {held} of {need} bytes of {what}"),
             });
+        }
+        if let Some(sink) = self.sink.as_mut() {
+            sink.close(&mut out.decrypted());
         }
     }
 
@@ -411,6 +446,11 @@ impl TlsConn {
             }
             21 => self.on_alert(payload, offset, out),
             22 => self.on_handshake_payload(payload, offset + HEADER_LEN as u64, version, out),
+            23 if self.sink.is_some() => {
+                if let Some(sink) = self.sink.as_mut() {
+                    sink.data(payload, out);
+                }
+            }
             23 => {
                 let buf = &mut self.plaintext[d];
                 if buf.len() + payload.len() > MAX_PLAINTEXT {

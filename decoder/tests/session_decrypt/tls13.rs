@@ -180,7 +180,6 @@ fn key_updates_in_both_directions_are_followed() {
 /// record and then a KeyUpdate (or an alert), the KeyUpdate event comes out before the MQTT
 /// packet that preceded it on the wire. Fed one byte at a time the order is right.
 #[test]
-#[ignore = "session drains decrypted data after the whole feed; see the report"]
 fn decrypted_data_keeps_its_place_before_a_later_key_update() {
     let suite = 0x1301;
     let s = Secrets::new(suite);

@@ -184,6 +184,16 @@ pub fn expected_alerts(tls_view: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The handshake messages per side and the alerts of a replayed connection equal what a lab
+/// file's TLS view (`wire_view_without_keys.tls` or `decrypted_view_with_keys.tls`) lists.
+pub fn assert_handshake_and_alerts(conn: &Value, tls_view: &Value, name: &str) {
+    let (client, broker) = handshake_names(conn);
+    let want = &tls_view["handshake_messages"];
+    assert_eq!(client, strings(&want["client"]), "{name}: client handshake");
+    assert_eq!(broker, strings(&want["broker"]), "{name}: broker handshake");
+    assert_eq!(alerts(conn), expected_alerts(tls_view), "{name}: alerts");
+}
+
 /// True when `tool` is on PATH. In CI (`CI` set) a missing tool fails the test instead of
 /// letting it skip.
 pub fn have_tool(tool: &str) -> bool {

@@ -2,8 +2,8 @@
 //! match what really happened (`*.expect.json`), and the findings must match the failure.
 
 use iotscope_tests::{
-    alerts, assert_has, assert_no_error, codes_of, expect, expected_alerts, handshake_names,
-    replay_json, shared_captures, side, strings,
+    assert_handshake_and_alerts, assert_has, assert_no_error, codes_of, expect, replay_json,
+    shared_captures, side, strings,
 };
 use serde_json::Value;
 
@@ -94,21 +94,7 @@ fn check_wire(name: &str) -> Value {
         );
     }
 
-    // handshake messages per side, as tshark lists them
-    let (client, broker) = handshake_names(&conn);
-    assert_eq!(
-        client,
-        strings(&tls["handshake_messages"]["client"]),
-        "{name}: client handshake"
-    );
-    assert_eq!(
-        broker,
-        strings(&tls["handshake_messages"]["broker"]),
-        "{name}: broker handshake"
-    );
-
-    // alerts: sender and name, or encrypted
-    assert_eq!(alerts(&conn), expected_alerts(tls), "{name}: alerts");
+    assert_handshake_and_alerts(&conn, tls, name);
 
     // TLS 1.2 application data records per side
     if tls["version"] == "TLS 1.2" {

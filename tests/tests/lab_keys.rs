@@ -3,8 +3,8 @@
 //! findings sharpen to the real cause.
 
 use iotscope_tests::{
-    alerts, assert_has, assert_no_error, codes, expect, expected_alerts, handshake_names,
-    replay_json, shared_captures, side, strings,
+    assert_handshake_and_alerts, assert_has, assert_no_error, codes, expect, replay_json,
+    shared_captures, side, strings,
 };
 use serde_json::Value;
 
@@ -43,19 +43,7 @@ fn check_decrypted(name: &str) -> Value {
         "{name}: not decrypted: {:?}",
         conn["findings"]
     );
-    let (client, broker) = handshake_names(&conn);
-    assert_eq!(
-        client,
-        strings(&tls["handshake_messages"]["client"]),
-        "{name}: client handshake"
-    );
-    assert_eq!(
-        broker,
-        strings(&tls["handshake_messages"]["broker"]),
-        "{name}: broker handshake"
-    );
-
-    assert_eq!(alerts(&conn), expected_alerts(tls), "{name}: alerts");
+    assert_handshake_and_alerts(&conn, tls, name);
 
     let ours = conn["mqtt"]["packets"]
         .as_array()

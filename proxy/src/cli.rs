@@ -27,6 +27,40 @@ pub enum Command {
     Proxy(ProxyArgs),
     /// Print what a finding code means and what to do about it.
     Explain(ExplainArgs),
+    /// Check certificate files offline.
+    Cert(CertArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct CertArgs {
+    #[command(subcommand)]
+    pub command: CertCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CertCommand {
+    /// Show each certificate (PEM or DER, chains too) with its AWS certificate ID, and check
+    /// its validity, key, chain order and, when given, private key and CA.
+    Check(CertCheckArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct CertCheckArgs {
+    /// Certificate files: PEM (one or more certificates) or DER.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// The private key (PEM) that should belong to each file's first certificate.
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+    /// CA certificates (PEM or DER) that should have issued the checked certificates.
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+    /// The files are server certificates for an AWS IoT custom domain configuration.
+    #[arg(long)]
+    pub custom_domain: bool,
+    /// Output form: text, or one JSON object per file.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

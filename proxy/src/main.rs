@@ -1,5 +1,6 @@
 //! `iotscope`: shows why an IoT device cannot connect to its MQTT-over-TLS endpoint.
 
+mod cert_check;
 mod cli;
 mod explain;
 mod output;
@@ -19,6 +20,9 @@ fn main() -> ExitCode {
         Command::Replay(args) => replay::run(args),
         Command::Proxy(args) => proxy::run(args),
         Command::Explain(args) => explain_command(args),
+        Command::Cert(args) => match args.command {
+            cli::CertCommand::Check(args) => cert_check::run(args),
+        },
     };
     ExitCode::from(code)
 }

@@ -337,6 +337,55 @@ pub static CATALOGUE: &[Entry] = &[
         tell_apart: "Count of the certificate's distinct DNS names (SAN and CN) above four.",
         steps: &["Issue the custom domain's certificate in ACM with at most four domain names, then update the domain configuration."],
     },
+    Entry {
+        code: "SEC.CUSTOM_DOMAIN_CERT",
+        section: Section::SecurityIdentity,
+        severity: Severity::Error,
+        title: "The custom domain's server certificate breaks a rule of AWS IoT",
+        cause: "A server certificate for an AWS IoT custom domain configuration must carry serverAuth in its extended key usage, and its chain may be at most five certificates deep and at most 16 KB in all.",
+        tell_apart: "The certificate file shows it: the extended key usage list, the number of certificates in the chain and their total DER size. Checked by `iotscope cert check --custom-domain`.",
+        steps: &["Issue the custom domain's certificate in ACM (a public certificate has serverAuth and a short chain), then update the domain configuration with aws iot update-domain-configuration."],
+    },
+    // --------------------------------------------------------------- Certificate files
+    Entry {
+        code: "CERT.KEY_NOT_ACCEPTED",
+        section: Section::Authentication,
+        severity: Severity::Error,
+        title: "The certificate's key is of a type or size AWS IoT does not accept",
+        cause: "AWS IoT Core accepts device certificates with RSA keys of 2048 bits or more, or ECDSA keys on the curves P-256, P-384 or P-521. A shorter RSA key or another curve is refused at registration or in the handshake.",
+        tell_apart: "The key type, size and curve in the certificate; a rejected certificate with an accepted key points to AUTH.CLIENT_CERT_REJECTED instead.",
+        steps: &["Make a new key (openssl ecparam -name prime256v1 -genkey, or openssl genrsa 2048), have the certificate issued again for it, and register the new certificate."],
+    },
+    Entry {
+        code: "CERT.CHAIN_ORDER",
+        section: Section::Authentication,
+        severity: Severity::Error,
+        title: "The chain's certificates are not each issued by the next",
+        cause: "A chain file must list the leaf first and then each issuer in turn. A chain out of order, or with a certificate from another chain, is sent as it is and the peer cannot build a path.",
+        tell_apart: "For each certificate the issuer name and signature are checked against the next one in the file; the finding names the pair that does not link.",
+        steps: &["Put the certificates in order (leaf, then its issuer, up to the root or the last intermediate) and drop the ones that belong elsewhere; openssl verify -CAfile ROOT -untrusted INTERMEDIATES LEAF shows the path."],
+    },
+    Entry {
+        code: "CERT.KEY_MISMATCH",
+        section: Section::Authentication,
+        severity: Severity::Error,
+        title: "The private key does not belong to the certificate",
+        cause: "The device's private key is not the one whose public key the certificate holds: the device cannot prove it owns the certificate, and the handshake fails at CertificateVerify.",
+        tell_apart: "The public key derived from the key file differs from the certificate's SubjectPublicKeyInfo. A key file that cannot be read is reported as bad input instead.",
+        steps: &[
+            "Find the key the certificate was made for (openssl x509 -noout -pubkey -in CERT and openssl pkey -pubout -in KEY must print the same key).",
+            "Or make a new key and certificate: aws iot create-keys-and-certificate --set-as-active",
+        ],
+    },
+    Entry {
+        code: "CERT.CA_FILE",
+        section: Section::Authentication,
+        severity: Severity::Error,
+        title: "The CA file does not hold the certificate's issuer, or is not a CA",
+        cause: "The file given with --ca should hold CA certificates (basic constraints CA:TRUE), one of which issued the certificate checked. Otherwise the peer that trusts this CA will not accept the certificate.",
+        tell_apart: "The CA file's certificates are read and each is tried as the issuer (name and signature) of the first certificate of each checked file.",
+        steps: &["Use the CA that signed the certificate (for AWS IoT device certificates registered with a CA: aws iot describe-ca-certificate --certificate-id CA_ID), or the Amazon root for the endpoint's certificate."],
+    },
 ];
 
 /// The entry for a code.
@@ -412,7 +461,7 @@ mod tests {
         for e in CATALOGUE {
             assert!(seen.insert(e.code), "duplicate {}", e.code);
             let (prefix, name) = e.code.split_once('.').unwrap();
-            assert!(["CONN", "AUTH", "AUTHZ", "MQTT", "SEC", "TLS"].contains(&prefix));
+            assert!(["CONN", "AUTH", "AUTHZ", "MQTT", "SEC", "TLS", "CERT"].contains(&prefix));
             assert!(name.chars().all(|c| c.is_ascii_uppercase() || c == '_'));
             assert!(!e.steps.is_empty(), "{} has no next step", e.code);
         }

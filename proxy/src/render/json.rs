@@ -206,7 +206,8 @@ fn certificates(trace: &Trace) -> Value {
     Value::Array(v)
 }
 
-fn cert_json(c: &Certificate) -> Value {
+/// One certificate's fields, with its AWS certificate ID named as such.
+pub fn cert_json(c: &Certificate) -> Value {
     let mut v = serde_json::to_value(c).unwrap_or(Value::Null);
     if let Value::Object(o) = &mut v {
         o.insert("certificate_id".into(), json!(c.sha256));

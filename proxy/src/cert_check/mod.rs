@@ -1,0 +1,226 @@
+//! `iotscope cert check`: the certificate files a device or a custom domain uses, read
+//! offline. Each certificate is shown with the ID AWS IoT knows it by, and what would make a
+//! connection fail (validity, key, chain order, private key, CA, custom-domain rules) comes
+//! out as findings from the same catalogue the proxy uses.
+
+mod files;
+mod rules;
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::SystemTime;
+
+use serde_json::{json, Value};
+
+use iotscope_decoder::cert::{certificate_event, summarize_pem_or_der, Certificate};
+use iotscope_decoder::diagnose::{Finding, Severity};
+use iotscope_decoder::EventKind;
+
+use crate::cli::{CertCheckArgs, Format};
+use crate::render::{json as json_render, text};
+use files::{CaFile, KeyFile};
+
+/// One file, checked.
+struct Checked {
+    path: String,
+    certs: Vec<Certificate>,
+    issued_by_next: Vec<Option<bool>>,
+    root: Option<String>,
+    root_known: bool,
+    valid_now: Vec<bool>,
+    findings: Vec<Finding>,
+}
+
+/// Runs the command; the exit status is 2 for unreadable input, else 1 when any finding is an
+/// error, else 0.
+pub fn run(args: CertCheckArgs) -> u8 {
+    // The clock is read here, once: the decoder never looks at one.
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    let key = match args.key.as_deref().map(KeyFile::load).transpose() {
+        Ok(k) => k,
+        Err(e) => return bad_input(&e),
+    };
+    let ca = match args.ca.as_deref().map(CaFile::load).transpose() {
+        Ok(c) => c,
+        Err(e) => return bad_input(&e),
+    };
+    let mut status = 0;
+    let mut out = String::new();
+    for path in &args.files {
+        match check_file(path, now, args.custom_domain, key.as_ref(), ca.as_ref()) {
+            Ok(checked) => {
+                if checked
+                    .findings
+                    .iter()
+                    .any(|f| f.severity == Severity::Error)
+                {
+                    status = status.max(1);
+                }
+                match args.format {
+                    Format::Text => out.push_str(&text_report(&checked)),
+                    Format::Json => {
+                        out.push_str(&json_report(&checked).to_string());
+                        out.push('\n');
+                    }
+                }
+            }
+            Err(e) => {
+                eprintln!("iotscope: {e}");
+                status = 2;
+            }
+        }
+    }
+    print!("{out}");
+    status
+}
+
+fn bad_input(e: &str) -> u8 {
+    eprintln!("iotscope: {e}");
+    2
+}
+
+fn check_file(
+    path: &Path,
+    now: i64,
+    custom_domain: bool,
+    key: Option<&KeyFile>,
+    ca: Option<&CaFile>,
+) -> Result<Checked, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let read = summarize_pem_or_der(&bytes);
+    if read.is_empty() {
+        return Err(format!("{} holds no certificate", path.display()));
+    }
+    if let Some(bad) = read.iter().find_map(|(c, _)| c.parse_error.as_ref()) {
+        return Err(format!("{}: {bad}", path.display()));
+    }
+    let ders: Vec<&[u8]> = read.iter().map(|(_, d)| d.as_slice()).collect();
+    let EventKind::Certificate {
+        chain,
+        issued_by_next,
+        root,
+        root_known,
+    } = certificate_event(&ders)
+    else {
+        return Err(format!("{}: the chain could not be read", path.display()));
+    };
+    let mut findings = rules::check(&rules::Chain {
+        certs: &chain,
+        issued_by_next: &issued_by_next,
+        now,
+        custom_domain,
+    });
+    if let (Some(key), Some(first), Some(der)) = (key, chain.first(), ders.first()) {
+        findings.extend(key.check(first, der));
+    }
+    if let Some(ca) = ca {
+        findings.extend(ca.check(&chain, &ders));
+    }
+    findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
+    let valid_now = chain.iter().map(|c| c.valid_at(now)).collect();
+    Ok(Checked {
+        path: path.display().to_string(),
+        certs: chain,
+        issued_by_next,
+        root,
+        root_known,
+        valid_now,
+        findings,
+    })
+}
+
+fn describe_command(c: &Certificate) -> String {
+    format!("aws iot describe-certificate --certificate-id {}", c.sha256)
+}
+
+fn text_report(r: &Checked) -> String {
+    let mut s = String::new();
+    let n = r.certs.len();
+    let _ = writeln!(
+        s,
+        "{}: {n} certificate{}",
+        r.path,
+        if n == 1 { "" } else { "s" }
+    );
+    for (i, c) in r.certs.iter().enumerate() {
+        let now = if r.valid_now.get(i).copied().unwrap_or(false) {
+            "valid now"
+        } else {
+            "NOT valid now"
+        };
+        let _ = writeln!(s, "  [{}] subject  {}", i + 1, c.subject);
+        let _ = writeln!(s, "      issuer   {}", c.issuer);
+        let _ = writeln!(
+            s,
+            "      valid    {} to {} UTC ({now})",
+            c.not_before, c.not_after
+        );
+        let mut sans: Vec<String> = c.san_dns.iter().map(|d| format!("DNS:{d}")).collect();
+        sans.extend(c.san_ip.iter().map(|a| format!("IP:{a}")));
+        sans.extend(c.san_uri.iter().map(|u| format!("URI:{u}")));
+        if !sans.is_empty() {
+            let _ = writeln!(s, "      SAN      {}", sans.join(", "));
+        }
+        let key = match (&c.curve, c.key_bits) {
+            (Some(curve), _) => format!("{} {curve}", c.key_type),
+            (None, Some(bits)) => format!("{} {bits} bits", c.key_type),
+            (None, None) => c.key_type.clone(),
+        };
+        let _ = writeln!(s, "      key      {key}");
+        let mut usage = vec![if c.is_ca { "CA" } else { "not a CA" }.to_string()];
+        usage.extend(c.extended_key_usage.iter().cloned());
+        let _ = writeln!(s, "      usage    {}", usage.join(", "));
+        let _ = writeln!(s, "      id       {}", c.sha256);
+        let _ = writeln!(s, "      {}", describe_command(c));
+        if i + 1 < n {
+            let link = match r.issued_by_next.get(i).copied().flatten() {
+                Some(true) => "issued by the next certificate",
+                Some(false) => "NOT issued by the next certificate",
+                None => "link to the next certificate not checked",
+            };
+            let _ = writeln!(s, "      chain    {link}");
+        }
+    }
+    if let Some(root) = &r.root {
+        let known = if r.root_known { " (a known root)" } else { "" };
+        let _ = writeln!(s, "  chain leads to {root}{known}");
+    }
+    let _ = writeln!(
+        s,
+        "{}\n",
+        text::findings(&r.findings, text::Style::default())
+    );
+    s
+}
+
+fn json_report(r: &Checked) -> Value {
+    let certs: Vec<Value> = r
+        .certs
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let mut v = json_render::cert_json(c);
+            if let Value::Object(o) = &mut v {
+                o.insert(
+                    "valid_now".into(),
+                    json!(r.valid_now.get(i).copied().unwrap_or(false)),
+                );
+                o.insert(
+                    "issued_by_next".into(),
+                    json!(r.issued_by_next.get(i).copied().flatten()),
+                );
+                o.insert("describe_certificate".into(), json!(describe_command(c)));
+            }
+            v
+        })
+        .collect();
+    json!({
+        "file": r.path,
+        "certificates": certs,
+        "root": r.root,
+        "root_known": r.root_known,
+        "findings": r.findings,
+    })
+}

@@ -142,39 +142,14 @@ fn addr_or_unknown(a: Option<SocketAddr>) -> String {
 }
 
 fn apply(session: &mut Session, seen: Seen) {
+    if let Some((dir, ts, n)) = seen.dropped() {
+        session.feed(dir, Input::Gap(n), ts);
+    }
     match seen {
         Seen::Open { ts } => session.feed(Direction::DeviceToEndpoint, Input::Open, ts),
-        Seen::Data {
-            dir,
-            ts,
-            dropped_before,
-            bytes,
-        } => {
-            if dropped_before > 0 {
-                session.feed(dir, Input::Gap(dropped_before), ts);
-            }
-            session.feed(dir, Input::Data(&bytes), ts);
-        }
-        Seen::Fin {
-            dir,
-            ts,
-            dropped_before,
-        }
-        | Seen::Rst {
-            dir,
-            ts,
-            dropped_before,
-        } => {
-            if dropped_before > 0 {
-                session.feed(dir, Input::Gap(dropped_before), ts);
-            }
-            let input = if matches!(seen, Seen::Rst { .. }) {
-                Input::Rst
-            } else {
-                Input::Fin
-            };
-            session.feed(dir, input, ts);
-        }
+        Seen::Data { dir, ts, bytes, .. } => session.feed(dir, Input::Data(&bytes), ts),
+        Seen::Fin { dir, ts, .. } => session.feed(dir, Input::Fin, ts),
+        Seen::Rst { dir, ts, .. } => session.feed(dir, Input::Rst, ts),
         Seen::Upstream { ts, failure } => session.upstream_failed(&failure, ts),
         Seen::Note { ts, text } => session.note(Direction::EndpointToDevice, &text, ts),
     }
@@ -188,6 +163,9 @@ async fn record(
     seen: &Seen,
 ) {
     let mut msgs = Vec::with_capacity(2);
+    if let Some((dir, _, bytes)) = seen.dropped() {
+        msgs.push(Record::Skipped { conn, dir, bytes });
+    }
     match seen {
         Seen::Open { ts } => {
             if let (Some(device), Some(endpoint)) = (device, endpoint) {
@@ -199,50 +177,22 @@ async fn record(
                 });
             }
         }
-        Seen::Data {
-            dir,
-            ts,
-            dropped_before,
-            bytes,
-        } => {
-            if *dropped_before > 0 {
-                msgs.push(Record::Skipped {
-                    conn,
-                    dir: *dir,
-                    bytes: *dropped_before,
-                });
-            }
-            msgs.push(Record::Data {
-                conn,
-                dir: *dir,
-                ts: *ts,
-                bytes: bytes.clone(),
-            });
-        }
-        Seen::Fin {
-            dir,
-            ts,
-            dropped_before,
-        }
-        | Seen::Rst {
-            dir,
-            ts,
-            dropped_before,
-        } => {
-            if *dropped_before > 0 {
-                msgs.push(Record::Skipped {
-                    conn,
-                    dir: *dir,
-                    bytes: *dropped_before,
-                });
-            }
-            let (dir, ts) = (*dir, *ts);
-            msgs.push(if matches!(seen, Seen::Rst { .. }) {
-                Record::Rst { conn, dir, ts }
-            } else {
-                Record::Fin { conn, dir, ts }
-            });
-        }
+        Seen::Data { dir, ts, bytes, .. } => msgs.push(Record::Data {
+            conn,
+            dir: *dir,
+            ts: *ts,
+            bytes: bytes.clone(),
+        }),
+        Seen::Fin { dir, ts, .. } => msgs.push(Record::Fin {
+            conn,
+            dir: *dir,
+            ts: *ts,
+        }),
+        Seen::Rst { dir, ts, .. } => msgs.push(Record::Rst {
+            conn,
+            dir: *dir,
+            ts: *ts,
+        }),
         Seen::Upstream { .. } | Seen::Note { .. } => {}
     }
     for m in msgs {

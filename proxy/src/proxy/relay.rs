@@ -53,6 +53,32 @@ pub enum Seen {
     },
 }
 
+impl Seen {
+    /// Bytes of this direction that were read before this event but never reached the
+    /// decoder: `(direction, time, count)` when there were any.
+    pub fn dropped(&self) -> Option<(Direction, Timestamp, u64)> {
+        match *self {
+            Seen::Data {
+                dir,
+                ts,
+                dropped_before,
+                ..
+            }
+            | Seen::Fin {
+                dir,
+                ts,
+                dropped_before,
+            }
+            | Seen::Rst {
+                dir,
+                ts,
+                dropped_before,
+            } => (dropped_before > 0).then_some((dir, ts, dropped_before)),
+            _ => None,
+        }
+    }
+}
+
 pub fn now() -> Timestamp {
     let d = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

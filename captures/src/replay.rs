@@ -9,7 +9,7 @@ use std::collections::{HashMap, VecDeque};
 use std::io::Read;
 use std::sync::Arc;
 
-use iotscope_decoder::keylog::KeyLog;
+use iotscope_decoder::keylog::{KeyLog, KeySource};
 use iotscope_decoder::{Identity, Session, SessionConfig, Trace};
 
 use crate::flows::{FlowConfig, FlowTable, StreamEvent};
@@ -95,7 +95,8 @@ impl<R: Read> Replay<R> {
                 let config = SessionConfig {
                     reveal_passwords: self.config.reveal_passwords,
                     hint,
-                    keylog: (!self.keylog.is_empty()).then(|| self.keylog.clone()),
+                    keylog: (!self.keylog.is_empty())
+                        .then(|| self.keylog.clone() as Arc<dyn KeySource>),
                 };
                 self.sessions.insert(flow, Session::new(identity, config));
             }

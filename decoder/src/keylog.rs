@@ -66,17 +66,9 @@ impl KeyLog {
                 self.problem(i, "the secret is not hex");
                 continue;
             };
-            let entry = self.by_random.entry(random).or_default();
-            let slot = match label {
-                "CLIENT_RANDOM" => &mut entry.master_secret,
-                "CLIENT_HANDSHAKE_TRAFFIC_SECRET" => &mut entry.client_handshake_traffic_secret,
-                "SERVER_HANDSHAKE_TRAFFIC_SECRET" => &mut entry.server_handshake_traffic_secret,
-                "CLIENT_TRAFFIC_SECRET_0" => &mut entry.client_traffic_secret_0,
-                "SERVER_TRAFFIC_SECRET_0" => &mut entry.server_traffic_secret_0,
-                // Early data, exporter and ECH secrets do not help decode what we report.
-                _ => continue,
-            };
-            *slot = Some(secret);
+            // Early data, exporter and ECH secrets do not help decode what we report, and
+            // add_secret passes over them.
+            self.add_secret(label, random, &secret);
         }
     }
 
@@ -94,12 +86,67 @@ impl KeyLog {
         self.by_random.get(client_random)
     }
 
+    /// Adds one secret by its key-log label; labels we do not use are ignored.
+    pub fn add_secret(&mut self, label: &str, client_random: [u8; 32], secret: &[u8]) {
+        let entry = self.by_random.entry(client_random).or_default();
+        let slot = match label {
+            "CLIENT_RANDOM" => &mut entry.master_secret,
+            "CLIENT_HANDSHAKE_TRAFFIC_SECRET" => &mut entry.client_handshake_traffic_secret,
+            "SERVER_HANDSHAKE_TRAFFIC_SECRET" => &mut entry.server_handshake_traffic_secret,
+            "CLIENT_TRAFFIC_SECRET_0" => &mut entry.client_traffic_secret_0,
+            "SERVER_TRAFFIC_SECRET_0" => &mut entry.server_traffic_secret_0,
+            _ => return,
+        };
+        *slot = Some(secret.to_vec());
+    }
+
     pub fn len(&self) -> usize {
         self.by_random.len()
     }
 
     pub fn is_empty(&self) -> bool {
         self.by_random.is_empty()
+    }
+}
+
+/// Where a session looks up a connection's secrets: a key log read before decoding starts, or
+/// [`LiveKeys`] that a TLS stack fills while the connection runs.
+pub trait KeySource: Send + Sync + std::fmt::Debug {
+    fn secrets(&self, client_random: &[u8; 32]) -> Option<Secrets>;
+}
+
+impl KeySource for KeyLog {
+    fn secrets(&self, client_random: &[u8; 32]) -> Option<Secrets> {
+        self.get(client_random).cloned()
+    }
+}
+
+/// Secrets that arrive while their connections run (iotscope's own TLS legs in the proxy and
+/// the probe). A session asks for a connection's secrets at its first protected record, so
+/// they must be added before the bytes of that record are fed.
+#[derive(Debug, Default)]
+pub struct LiveKeys {
+    log: std::sync::Mutex<KeyLog>,
+}
+
+impl LiveKeys {
+    pub fn add(&self, label: &str, client_random: [u8; 32], secret: &[u8]) {
+        if let Ok(mut log) = self.log.lock() {
+            log.add_secret(label, client_random, secret);
+        }
+    }
+
+    /// Forgets a connection's secrets once its session no longer needs them.
+    pub fn forget(&self, client_random: &[u8; 32]) {
+        if let Ok(mut log) = self.log.lock() {
+            log.by_random.remove(client_random);
+        }
+    }
+}
+
+impl KeySource for LiveKeys {
+    fn secrets(&self, client_random: &[u8; 32]) -> Option<Secrets> {
+        self.log.lock().ok()?.get(client_random).cloned()
     }
 }
 

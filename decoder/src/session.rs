@@ -20,7 +20,7 @@ pub struct SessionConfig {
     /// What the port suggests, for captures that start mid-stream. Content still decides.
     pub hint: Option<AppProtocol>,
     /// Secrets to decrypt TLS with, matched by the ClientHello's random.
-    pub keylog: Option<std::sync::Arc<crate::keylog::KeyLog>>,
+    pub keylog: Option<std::sync::Arc<dyn crate::keylog::KeySource>>,
 }
 
 /// What arrives through [`Session::feed`]: bytes, or a TCP fact.
@@ -162,7 +162,7 @@ struct Layer {
     tls: Option<Box<TlsConn>>,
     mqtt: Option<MqttConn>,
     http_line_seen: [bool; 2],
-    keylog: Option<std::sync::Arc<crate::keylog::KeyLog>>,
+    keylog: Option<std::sync::Arc<dyn crate::keylog::KeySource>>,
 }
 
 impl Layer {
@@ -170,7 +170,7 @@ impl Layer {
         allow_tls: bool,
         hint: Option<AppProtocol>,
         reveal_passwords: bool,
-        keylog: Option<std::sync::Arc<crate::keylog::KeyLog>>,
+        keylog: Option<std::sync::Arc<dyn crate::keylog::KeySource>>,
     ) -> Layer {
         Layer {
             allow_tls,

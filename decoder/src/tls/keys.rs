@@ -19,7 +19,7 @@ use super::Record;
 use crate::decrypt::{self, Epoch, RecordDecryptor, Version, Writer};
 use crate::emit::Emit;
 use crate::event::{Direction, EventKind};
-use crate::keylog::{KeyLog, Secrets};
+use crate::keylog::{KeySource, Secrets};
 
 /// What the TLS layer knows that decryption needs.
 pub(super) struct Params {
@@ -40,14 +40,14 @@ struct DirKeys {
 }
 
 pub(super) struct Keys {
-    keylog: Arc<KeyLog>,
+    keylog: Arc<dyn KeySource>,
     secrets: Option<Secrets>,
     looked_up: bool,
     dirs: [DirKeys; 2],
 }
 
 impl Keys {
-    pub fn new(keylog: Arc<KeyLog>) -> Keys {
+    pub fn new(keylog: Arc<dyn KeySource>) -> Keys {
         Keys {
             keylog,
             secrets: None,
@@ -65,7 +65,7 @@ impl Keys {
         }
         if !self.looked_up {
             self.looked_up = true;
-            self.secrets = p.client_random.and_then(|r| self.keylog.get(&r).cloned());
+            self.secrets = p.client_random.and_then(|r| self.keylog.secrets(&r));
         }
         let Some(secrets) = self.secrets.clone() else {
             let random = p

@@ -142,7 +142,7 @@ impl TlsConn {
     }
 
     /// A connection whose records are decrypted with secrets from `keylog` when it has them.
-    pub fn with_keylog(keylog: Option<std::sync::Arc<crate::keylog::KeyLog>>) -> TlsConn {
+    pub fn with_keylog(keylog: Option<std::sync::Arc<dyn crate::keylog::KeySource>>) -> TlsConn {
         TlsConn {
             keys: keylog.map(keys::Keys::new),
             ..TlsConn::default()

@@ -33,7 +33,7 @@ pub fn keylog_for(random: &[u8; 32], lines: &[(&str, Vec<u8>)]) -> Arc<KeyLog> {
 /// millisecond.
 pub fn run(steps: &[Step], keylog: &Arc<KeyLog>, piece: usize) -> Trace {
     let config = SessionConfig {
-        keylog: Some(keylog.clone()),
+        keylog: Some(keylog.clone() as Arc<dyn iotscope_decoder::keylog::KeySource>),
         ..SessionConfig::default()
     };
     let mut s = Session::new(Identity::default(), config);

@@ -284,6 +284,9 @@ pub enum EventKind {
     Upstream {
         failure: String,
     },
+    /// In MITM mode, the device's own handshake with iotscope: what it offered, what it
+    /// presented, and how it ended. Only the proxy emits it.
+    DeviceLeg(Box<crate::device_leg::DeviceLeg>),
 }
 
 impl EventKind {

@@ -8,6 +8,7 @@
 pub mod cert;
 pub mod decrypt;
 pub mod detect;
+pub mod device_leg;
 pub mod diagnose;
 pub mod emit;
 pub mod event;

@@ -122,6 +122,13 @@ impl Session {
         );
     }
 
+    /// Records the device's own leg of an intercepted connection (MITM mode). It sits on the
+    /// device's side of the trace: it is what the device did.
+    pub fn device_leg(&mut self, leg: crate::device_leg::DeviceLeg, ts: Timestamp) {
+        Emit::new(&mut self.trace, Direction::DeviceToEndpoint, ts, false)
+            .emit(EventKind::DeviceLeg(Box::new(leg)));
+    }
+
     /// Records a remark of the feeder's own (a proxy that closed a connection on a timeout).
     pub fn note(&mut self, dir: Direction, text: &str, ts: Timestamp) {
         Emit::new(&mut self.trace, dir, ts, false).emit(EventKind::Note {

@@ -7,6 +7,7 @@ mod output;
 mod proxy;
 mod render;
 mod replay;
+mod tls;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -386,6 +386,74 @@ pub static CATALOGUE: &[Entry] = &[
         tell_apart: "The CA file's certificates are read and each is tried as the issuer (name and signature) of the first certificate of each checked file.",
         steps: &["Use the CA that signed the certificate (for AWS IoT device certificates registered with a CA: aws iot describe-ca-certificate --certificate-id CA_ID), or the Amazon root for the endpoint's certificate."],
     },
+    // ------------------------------------------------------ Interception (proxy --mitm)
+    Entry {
+        code: "MITM.CA_NOT_TRUSTED",
+        section: Section::Connection,
+        severity: Severity::Error,
+        title: "The device does not trust iotscope's CA",
+        cause: "In MITM mode iotscope shows the device a certificate issued by its own CA. A device that validates its endpoint (as it should) refuses it until that CA is in its trust store, so nothing reaches the endpoint.",
+        tell_apart: "The device ends its handshake with iotscope (unknown_ca, bad_certificate, or a close) right after iotscope's certificate; the endpoint leg may have worked. Without --mitm the same refusal of the real endpoint is AUTH.SERVER_CERT_UNTRUSTED.",
+        steps: &[
+            "Add iotscope's CA to the device's trust store for the test: iotscope ca export > iotscope-ca.pem (for mosquitto_pub: --cafile iotscope-ca.pem).",
+            "Or diagnose without interception: iotscope proxy without --mitm shows the handshake and its failures, not the MQTT inside.",
+        ],
+    },
+    Entry {
+        code: "MITM.TLS_UNSUPPORTED",
+        section: Section::Connection,
+        severity: Severity::Error,
+        title: "The device offers no TLS version or cipher suite iotscope can intercept",
+        cause: "iotscope's MITM mode terminates TLS with rustls, which speaks TLS 1.2 and 1.3 with modern AEAD cipher suites only. A device that offers only TLS 1.0/1.1, CBC or RSA key-exchange suites cannot be intercepted (AWS IoT Core itself requires TLS 1.2 or 1.3).",
+        tell_apart: "The failure is between the device and iotscope, before any byte goes upstream; the device's offered versions and suites are listed in the finding.",
+        steps: &[
+            "Run iotscope proxy without --mitm: passthrough shows the device's handshake with the endpoint as it is, whatever it offers.",
+            "Check the device's TLS configuration against the endpoint's security policy (TLS 1.2 or 1.3, ECDHE with AES-GCM).",
+        ],
+    },
+    Entry {
+        code: "AUTH.DEVICE_CERT_DIFFERS",
+        section: Section::Authentication,
+        severity: Severity::Error,
+        title: "The device's certificate is not the one iotscope presented upstream",
+        cause: "In MITM mode the endpoint sees the certificate given with --device-cert, not the device's. When the device sent another certificate, the endpoint's answers on this connection are about iotscope's certificate, and say nothing about whether the device's own one is registered, active and allowed.",
+        tell_apart: "The certificate IDs (SHA-256 of the DER) of the device's leaf and of --device-cert differ. Same ID: no finding.",
+        steps: &[
+            "Give iotscope the device's own certificate and key (--device-cert, --device-key), or a directory of them with --device-certs, and connect again.",
+            DESCRIBE_CERT,
+        ],
+    },
+    Entry {
+        code: "AUTH.DEVICE_KEY_NOT_HELD",
+        section: Section::Authentication,
+        severity: Severity::Error,
+        title: "The device does not hold the key of the certificate it sent",
+        cause: "The device's CertificateVerify signature does not verify with its certificate's public key: its TLS stack signs with another private key than the certificate's. The endpoint would end the handshake with decrypt_error.",
+        tell_apart: "iotscope checks the signature itself in MITM mode; the device's certificate is named. A key that matches but a certificate that is refused is AUTH.CLIENT_CERT_REJECTED.",
+        steps: &[
+            "Configure the key the certificate was made for: openssl x509 -noout -pubkey -in CERT and openssl pkey -pubout -in KEY must print the same key (iotscope cert check CERT --key KEY checks it).",
+        ],
+    },
+    Entry {
+        code: "SEC.DEVICE_ACCEPTS_BAD_CERT",
+        section: Section::SecurityIdentity,
+        severity: Severity::Error,
+        title: "FAIL: the device accepted an endpoint certificate it should have refused",
+        cause: "iotscope presented a deliberately bad certificate (--present untrusted, wrong-name or expired) and the device went on to send application data. Such a device would talk to anyone who intercepts it, and would hand its MQTT credentials and data to them.",
+        tell_apart: "Application data (MQTT) from the device after a handshake in which iotscope presented the bad certificate. A device that sends an alert or closes passes (SEC.DEVICE_REFUSES_BAD_CERT).",
+        steps: &[
+            "Turn on certificate validation in the device's TLS stack: verify the chain against Amazon Root CA 1 (or the custom domain's CA) and check the endpoint name (host name verification), and keep the clock set.",
+        ],
+    },
+    Entry {
+        code: "SEC.DEVICE_REFUSES_BAD_CERT",
+        section: Section::SecurityIdentity,
+        severity: Severity::Info,
+        title: "PASS: the device refused a bad endpoint certificate",
+        cause: "iotscope presented a deliberately bad certificate (--present untrusted, wrong-name or expired) and the device refused it before sending any application data, as a device should.",
+        tell_apart: "An alert or a close from the device during or right after the handshake, with no application data.",
+        steps: &["Nothing to fix. Run the other --present modes too: untrusted, wrong-name and expired test different checks."],
+    },
 ];
 
 /// The entry for a code.
@@ -461,7 +529,7 @@ mod tests {
         for e in CATALOGUE {
             assert!(seen.insert(e.code), "duplicate {}", e.code);
             let (prefix, name) = e.code.split_once('.').unwrap();
-            assert!(["CONN", "AUTH", "AUTHZ", "MQTT", "SEC", "TLS", "CERT"].contains(&prefix));
+            assert!(["CONN", "AUTH", "AUTHZ", "MQTT", "SEC", "TLS", "CERT", "MITM"].contains(&prefix));
             assert!(name.chars().all(|c| c.is_ascii_uppercase() || c == '_'));
             assert!(!e.steps.is_empty(), "{} has no next step", e.code);
         }

@@ -53,6 +53,8 @@ pub struct Facts<'a> {
     pub any_decrypted: bool,
     /// The proxy's report that it could not reach the endpoint.
     pub upstream_failure: Option<(&'a Event, &'a str)>,
+    /// In MITM mode, the device's own handshake with iotscope.
+    pub device_leg: Option<(&'a Event, &'a crate::device_leg::DeviceLeg)>,
 }
 
 impl<'a> Facts<'a> {
@@ -77,6 +79,7 @@ impl<'a> Facts<'a> {
             first_data: [None, None],
             any_decrypted: false,
             upstream_failure: None,
+            device_leg: None,
         };
         for e in trace.events() {
             let d = e.dir.index();
@@ -125,6 +128,9 @@ impl<'a> Facts<'a> {
                 EventKind::MqttMalformed { .. } => f.mqtt_malformed.push(e),
                 EventKind::Upstream { failure } => {
                     f.upstream_failure.get_or_insert((e, failure.as_str()));
+                }
+                EventKind::DeviceLeg(leg) => {
+                    f.device_leg.get_or_insert((e, leg));
                 }
                 _ => {}
             }

@@ -10,6 +10,7 @@ pub mod catalogue;
 pub mod connection;
 pub mod facts;
 pub mod finding;
+pub mod interception;
 pub mod mqtt_rules;
 pub mod names;
 pub mod registry;
@@ -33,6 +34,7 @@ pub fn diagnose(trace: &Trace, ctx: &Context) -> Vec<Finding> {
     authorization::rules(&f, &values, &mut out);
     mqtt_rules::rules(&f, &mut out);
     security::rules(&f, ctx, &mut out);
+    interception::rules(&f, &mut out);
     for fd in &mut out {
         if fd.next_steps.is_empty() {
             if let Some(e) = catalogue::entry(fd.code) {

@@ -152,6 +152,9 @@ fn apply(session: &mut Session, seen: Seen) {
         Seen::Rst { dir, ts, .. } => session.feed(dir, Input::Rst, ts),
         Seen::Upstream { ts, failure } => session.upstream_failed(&failure, ts),
         Seen::Note { ts, text } => session.note(Direction::EndpointToDevice, &text, ts),
+        Seen::DeviceLeg { ts, leg } => session.device_leg(*leg, ts),
+        // Secrets reach the session through its key source; the line is for the recording.
+        Seen::Secret { .. } => {}
     }
 }
 
@@ -193,7 +196,8 @@ async fn record(
             dir: *dir,
             ts: *ts,
         }),
-        Seen::Upstream { .. } | Seen::Note { .. } => {}
+        Seen::Secret { line } => msgs.push(Record::Keys { line: line.clone() }),
+        Seen::Upstream { .. } | Seen::Note { .. } | Seen::DeviceLeg { .. } => {}
     }
     for m in msgs {
         let _ = rec.send(m).await;

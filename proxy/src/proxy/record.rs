@@ -46,6 +46,8 @@ pub enum Record {
     },
     /// The connection is over; its state can go.
     Done { conn: u64 },
+    /// A key-log line, written as a Decryption Secrets Block ahead of the packets it opens.
+    Keys { line: String },
 }
 
 /// Messages a recorder holds before a decoder task waits for it (about 16 MiB of 16 KiB
@@ -150,6 +152,7 @@ fn write_one(
         Record::Done { conn } => {
             conns.remove(&conn);
         }
+        Record::Keys { line } => w.write_tls_keys(line.as_bytes())?,
     }
     Ok(())
 }

@@ -51,6 +51,15 @@ pub enum Seen {
         ts: Timestamp,
         text: String,
     },
+    /// A key-log line of one of iotscope's own TLS legs, for the recording.
+    Secret {
+        line: String,
+    },
+    /// In MITM mode, the device's own handshake with iotscope.
+    DeviceLeg {
+        ts: Timestamp,
+        leg: Box<iotscope_decoder::device_leg::DeviceLeg>,
+    },
 }
 
 impl Seen {
@@ -87,25 +96,28 @@ pub fn now() -> Timestamp {
 }
 
 /// One direction's copies on their way to the decoder.
-struct Tee {
+pub struct Tee {
     tx: mpsc::Sender<Seen>,
     dir: Direction,
     dropped: u64,
     closed: bool,
+    /// A close that found the queue full, sent by [`Tee::finish`].
+    pending_close: Option<Seen>,
 }
 
 impl Tee {
-    fn new(tx: mpsc::Sender<Seen>, dir: Direction) -> Tee {
+    pub fn new(tx: mpsc::Sender<Seen>, dir: Direction) -> Tee {
         Tee {
             tx,
             dir,
             dropped: 0,
             closed: false,
+            pending_close: None,
         }
     }
 
     /// Never waits: a full queue costs the decoder this copy, not the relay any time.
-    fn data(&mut self, ts: Timestamp, bytes: &[u8]) {
+    pub fn data(&mut self, ts: Timestamp, bytes: &[u8]) {
         match self.tx.try_reserve() {
             Ok(permit) => {
                 permit.send(Seen::Data {
@@ -127,9 +139,33 @@ impl Tee {
         if std::mem::replace(&mut self.closed, true) {
             return;
         }
+        let msg = self.close_message(ts, reset);
+        let _ = self.tx.send(msg).await;
+    }
+
+    /// A close seen where nothing may wait (inside a stream's poll): queued now when there is
+    /// room, else kept for [`Tee::finish`].
+    pub fn try_close(&mut self, ts: Timestamp, reset: bool) {
+        if std::mem::replace(&mut self.closed, true) {
+            return;
+        }
+        let msg = self.close_message(ts, reset);
+        if let Err(mpsc::error::TrySendError::Full(msg)) = self.tx.try_send(msg) {
+            self.pending_close = Some(msg);
+        }
+    }
+
+    /// Sends a close kept by [`Tee::try_close`].
+    pub async fn finish(&mut self) {
+        if let Some(msg) = self.pending_close.take() {
+            let _ = self.tx.send(msg).await;
+        }
+    }
+
+    fn close_message(&mut self, ts: Timestamp, reset: bool) -> Seen {
         let dropped_before = std::mem::take(&mut self.dropped);
         let dir = self.dir;
-        let msg = if reset {
+        if reset {
             Seen::Rst {
                 dir,
                 ts,
@@ -141,8 +177,7 @@ impl Tee {
                 ts,
                 dropped_before,
             }
-        };
-        let _ = self.tx.send(msg).await;
+        }
     }
 }
 

@@ -237,7 +237,57 @@ pub fn describe(e: &Event) -> String {
         EventKind::Upstream { failure } => {
             format!("iotscope could not reach the endpoint: {failure}")
         }
+        EventKind::DeviceLeg(leg) => device_leg(leg),
     }
+}
+
+/// The device's own leg of an intercepted connection, on a few lines.
+fn device_leg(leg: &iotscope_decoder::device_leg::DeviceLeg) -> String {
+    use iotscope_decoder::device_leg::{Outcome, Proof};
+    let sni = leg.sni.as_deref().unwrap_or("(none)");
+    let mut s = format!("device leg: SNI {sni}");
+    if !leg.alpn.is_empty() {
+        let _ = write!(s, ", ALPN {}", leg.alpn.join(","));
+    }
+    if let (Some(v), Some(c)) = (&leg.version, &leg.cipher) {
+        let _ = write!(s, ", {v} {c}");
+    }
+    let _ = write!(s, "\niotscope presented {}", leg.presented.describe());
+    match leg.leaf() {
+        None => s.push_str("\ndevice certificate: none"),
+        Some(c) => {
+            let _ = write!(s, "\ndevice certificate: {}", cert_line(c));
+            let _ = write!(s, "\n  ID {}", c.sha256);
+        }
+    }
+    let proof = match &leg.proof {
+        Proof::NoCertificate => None,
+        Proof::Verified => Some("CertificateVerify verified: the device holds the key".to_string()),
+        Proof::Failed { reason } => Some(format!("CertificateVerify FAILED: {reason}")),
+        Proof::NotReached => Some("CertificateVerify not reached".to_string()),
+    };
+    if let Some(p) = proof {
+        let _ = write!(s, "\n{p}");
+    }
+    if let Some(u) = &leg.upstream_cert {
+        let same = match leg.same_as_upstream() {
+            Some(true) => "the same certificate the device sent",
+            Some(false) => "NOT the certificate the device sent",
+            None => "the device sent none",
+        };
+        let _ = write!(s, "\nupstream certificate: {} ({same})", u.source);
+    }
+    match &leg.outcome {
+        Outcome::Completed => {}
+        Outcome::Refused { alert: Some(a) } => {
+            let _ = write!(s, "\ndevice refused the handshake: alert {a}");
+        }
+        Outcome::Refused { alert: None } => s.push_str("\ndevice closed during the handshake"),
+        Outcome::Incompatible { detail } | Outcome::Failed { detail } => {
+            let _ = write!(s, "\nhandshake failed: {detail}");
+        }
+    }
+    s
 }
 
 fn cert_line(c: &Certificate) -> String {

@@ -1,0 +1,156 @@
+//! A byte stream that copies what passes through it to a connection's decoder.
+//!
+//! It wraps the TCP socket under a rustls connection, so the decoder sees the records as they
+//! were on the wire. A copy never makes the connection wait: the copies go through the same
+//! [`Tee`] as the passthrough relay's, dropped and counted when the decoder is behind.
+//!
+//! Bytes read are handed on one step late, at the stream's next use: rustls reads a flight,
+//! processes it (deriving and logging the keys that the flight's later records need), and
+//! only then reads or writes again. Holding the bytes until then is what puts a key in the
+//! decoder's hands before the records it opens.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use iotscope_decoder::Timestamp;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use crate::proxy::relay::{now, Tee};
+
+pub struct TeeStream<S> {
+    inner: S,
+    /// The direction of the bytes read from `inner`, and of those written to it.
+    read: Option<Tee>,
+    write: Option<Tee>,
+    held: Option<(Timestamp, Vec<u8>)>,
+    /// Time of the last byte either way, for the idle timeout.
+    last_activity: Arc<AtomicI64>,
+}
+
+impl<S> TeeStream<S> {
+    /// `read`/`write` of `None` copy nothing (a leg nobody decodes).
+    pub fn new(inner: S, read: Option<Tee>, write: Option<Tee>) -> TeeStream<S> {
+        TeeStream {
+            inner,
+            read,
+            write,
+            held: None,
+            last_activity: Arc::new(AtomicI64::new(now().0)),
+        }
+    }
+
+    pub fn last_activity(&self) -> Arc<AtomicI64> {
+        self.last_activity.clone()
+    }
+
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    fn hand_on_held(&mut self) {
+        if let (Some((ts, bytes)), Some(tee)) = (self.held.take(), self.read.as_mut()) {
+            tee.data(ts, &bytes);
+        }
+    }
+
+    /// Hands on what is held and the closes that could not be queued at once. Call it when
+    /// the connection is over.
+    pub async fn finish(&mut self) {
+        self.hand_on_held();
+        for tee in [self.read.as_mut(), self.write.as_mut()].into_iter().flatten() {
+            tee.finish().await;
+        }
+    }
+
+    /// Records a reset or a close of the read side that the caller learned of some other way
+    /// (a timeout, or the other leg failing).
+    pub fn note_reset(&mut self) {
+        self.hand_on_held();
+        if let Some(tee) = self.read.as_mut() {
+            tee.try_close(now(), true);
+        }
+    }
+}
+
+impl<S> Drop for TeeStream<S> {
+    fn drop(&mut self) {
+        self.hand_on_held();
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for TeeStream<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        this.hand_on_held();
+        let before = buf.filled().len();
+        let r = Pin::new(&mut this.inner).poll_read(cx, buf);
+        match &r {
+            Poll::Ready(Ok(())) => {
+                let ts = now();
+                let got = buf.filled().get(before..).unwrap_or_default();
+                if got.is_empty() {
+                    if let Some(tee) = this.read.as_mut() {
+                        tee.try_close(ts, false);
+                    }
+                } else {
+                    this.last_activity.store(ts.0, Ordering::Relaxed);
+                    if this.read.is_some() {
+                        this.held = Some((ts, got.to_vec()));
+                    }
+                }
+            }
+            Poll::Ready(Err(_)) => {
+                if let Some(tee) = this.read.as_mut() {
+                    tee.try_close(now(), true);
+                }
+            }
+            Poll::Pending => {}
+        }
+        r
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for TeeStream<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        this.hand_on_held();
+        let r = Pin::new(&mut this.inner).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = &r {
+            let ts = now();
+            this.last_activity.store(ts.0, Ordering::Relaxed);
+            if let Some(tee) = this.write.as_mut() {
+                tee.data(ts, buf.get(..*n).unwrap_or_default());
+            }
+        }
+        r
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        this.hand_on_held();
+        Pin::new(&mut this.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        this.hand_on_held();
+        let r = Pin::new(&mut this.inner).poll_shutdown(cx);
+        if let Poll::Ready(Ok(())) = &r {
+            if let Some(tee) = this.write.as_mut() {
+                tee.try_close(now(), false);
+            }
+        }
+        r
+    }
+}

@@ -9,7 +9,7 @@ use std::collections::{HashMap, VecDeque};
 use std::io::Read;
 use std::sync::Arc;
 
-use iotscope_decoder::keylog::{KeyLog, KeySource};
+use iotscope_decoder::keylog::{KeyLog, KeySource, LiveKeys};
 use iotscope_decoder::{Identity, Session, SessionConfig, Trace};
 
 use crate::flows::{FlowConfig, FlowTable, StreamEvent};
@@ -41,7 +41,9 @@ pub struct Replay<R: Read> {
     sessions: HashMap<u64, Session>,
     source: String,
     config: ReplayConfig,
-    keylog: Arc<KeyLog>,
+    /// The key log given, plus secrets found in the file as it is read. Sessions opened
+    /// before a Decryption Secrets Block still see it, since they share this store.
+    keylog: Arc<LiveKeys>,
     numbered: u64,
     ready: VecDeque<ReplayItem>,
     finished: bool,
@@ -55,7 +57,9 @@ impl<R: Read> Replay<R> {
         source: impl Into<String>,
         config: ReplayConfig,
     ) -> Replay<R> {
-        let keylog = config.keylog.clone().unwrap_or_default();
+        let keylog = Arc::new(LiveKeys::new(
+            config.keylog.as_deref().cloned().unwrap_or_default(),
+        ));
         Replay {
             reader,
             flows: FlowTable::new(config.flows.clone()),
@@ -95,8 +99,7 @@ impl<R: Read> Replay<R> {
                 let config = SessionConfig {
                     reveal_passwords: self.config.reveal_passwords,
                     hint,
-                    keylog: (!self.keylog.is_empty())
-                        .then(|| self.keylog.clone() as Arc<dyn KeySource>),
+                    keylog: Some(self.keylog.clone() as Arc<dyn KeySource>),
                 };
                 self.sessions.insert(flow, Session::new(identity, config));
             }
@@ -131,7 +134,7 @@ impl<R: Read> Replay<R> {
     /// Key-log text found inside the file (pcapng Decryption Secrets Blocks) joins the keys.
     fn take_file_secrets(&mut self) {
         for text in self.reader.take_secrets() {
-            Arc::make_mut(&mut self.keylog).add_text(&String::from_utf8_lossy(&text));
+            self.keylog.add_text(&String::from_utf8_lossy(&text));
         }
     }
 }

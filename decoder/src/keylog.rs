@@ -113,11 +113,21 @@ impl KeyLog {
 /// [`LiveKeys`] that a TLS stack fills while the connection runs.
 pub trait KeySource: Send + Sync + std::fmt::Debug {
     fn secrets(&self, client_random: &[u8; 32]) -> Option<Secrets>;
+
+    /// True when the source holds no secret at all: then a connection without secrets is
+    /// not worth a remark, since no keys were given.
+    fn is_empty(&self) -> bool {
+        false
+    }
 }
 
 impl KeySource for KeyLog {
     fn secrets(&self, client_random: &[u8; 32]) -> Option<Secrets> {
         self.get(client_random).cloned()
+    }
+
+    fn is_empty(&self) -> bool {
+        KeyLog::is_empty(self)
     }
 }
 
@@ -130,6 +140,19 @@ pub struct LiveKeys {
 }
 
 impl LiveKeys {
+    pub fn new(log: KeyLog) -> LiveKeys {
+        LiveKeys {
+            log: std::sync::Mutex::new(log),
+        }
+    }
+
+    /// Adds the lines of a key log (a pcapng Decryption Secrets Block met mid-file).
+    pub fn add_text(&self, text: &str) {
+        if let Ok(mut log) = self.log.lock() {
+            log.add_text(text);
+        }
+    }
+
     pub fn add(&self, label: &str, client_random: [u8; 32], secret: &[u8]) {
         if let Ok(mut log) = self.log.lock() {
             log.add_secret(label, client_random, secret);
@@ -147,6 +170,10 @@ impl LiveKeys {
 impl KeySource for LiveKeys {
     fn secrets(&self, client_random: &[u8; 32]) -> Option<Secrets> {
         self.log.lock().ok()?.get(client_random).cloned()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.log.lock().map_or(true, |l| l.is_empty())
     }
 }
 

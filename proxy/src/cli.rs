@@ -29,6 +29,40 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Check certificate files offline.
     Cert(CertArgs),
+    /// Manage iotscope's local CA, which issues the certificates `proxy --mitm` shows devices.
+    Ca(CaArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct CaArgs {
+    #[command(subcommand)]
+    pub command: CaCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CaCommand {
+    /// Make the CA (once; an existing one is kept) and show it.
+    Init {
+        /// Where the CA lives [default: $XDG_CONFIG_HOME/iotscope/ca or ~/.config/iotscope/ca].
+        #[arg(long, value_name = "DIR")]
+        ca_dir: Option<PathBuf>,
+        /// Key type of the CA and of the certificates it issues.
+        #[arg(long, value_enum, default_value_t = crate::ca::KeyType::EcdsaP256)]
+        key_type: crate::ca::KeyType,
+        /// Days the CA certificate is valid, from yesterday.
+        #[arg(long, value_name = "DAYS", default_value_t = 825, value_parser = clap::value_parser!(u32).range(1..=36_500))]
+        days: u32,
+    },
+    /// Show the CA's subject, key, validity and fingerprint.
+    Show {
+        #[arg(long, value_name = "DIR")]
+        ca_dir: Option<PathBuf>,
+    },
+    /// Print the CA certificate (PEM) to install in a device's trust store.
+    Export {
+        #[arg(long, value_name = "DIR")]
+        ca_dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -164,7 +198,45 @@ pub struct ProxyArgs {
     #[arg(long, value_name = "S", default_value = "5", value_parser = parse_seconds)]
     pub grace: Duration,
     #[command(flatten)]
+    pub mitm: MitmArgs,
+    #[command(flatten)]
     pub report: ReportArgs,
+}
+
+/// MITM mode: iotscope ends the device's TLS and makes its own to the endpoint.
+#[derive(Args, Debug, Clone)]
+pub struct MitmArgs {
+    /// Terminate the device's TLS with a certificate from iotscope's CA and connect to the
+    /// endpoint with the device's certificate, so the MQTT inside can be read.
+    #[arg(long)]
+    pub mitm: bool,
+    /// The device's certificate (PEM or DER), presented to the endpoint.
+    #[arg(long, value_name = "FILE", requires_all = ["mitm", "device_key"])]
+    pub device_cert: Option<PathBuf>,
+    /// The device's private key (PEM or DER PKCS#8).
+    #[arg(long, value_name = "FILE", requires_all = ["mitm", "device_cert"])]
+    pub device_key: Option<PathBuf>,
+    /// A directory of device certificates and keys, chosen by the certificate each device
+    /// presents: ID.pem (or ID.crt / ID.pem.crt) and ID.key (or ID.pem.key / ID.private.key),
+    /// where ID is the AWS certificate ID (SHA-256 of the DER).
+    #[arg(long, value_name = "DIR", requires = "mitm", conflicts_with = "device_cert")]
+    pub device_certs: Option<PathBuf>,
+    /// Refuse devices that present no certificate, as AWS IoT Core would.
+    #[arg(long, requires = "mitm")]
+    pub require_device_cert: bool,
+    /// CA certificates to trust for the endpoint besides webpki-roots (for a test broker).
+    #[arg(long, value_name = "FILE", requires = "mitm")]
+    pub upstream_ca: Option<PathBuf>,
+    /// iotscope's CA directory [default: $XDG_CONFIG_HOME/iotscope/ca or ~/.config/iotscope/ca].
+    #[arg(long, value_name = "DIR", requires = "mitm")]
+    pub ca_dir: Option<PathBuf>,
+    /// Append both legs' TLS secrets to this file (SSLKEYLOGFILE format, mode 0600).
+    #[arg(long, value_name = "FILE", requires = "mitm")]
+    pub keylog: Option<PathBuf>,
+    /// Test the device's validation: present a bad certificate and do not go upstream. The
+    /// device passes when it refuses.
+    #[arg(long, value_enum, value_name = "MODE", requires = "mitm")]
+    pub present: Option<crate::ca::mint::Present>,
 }
 
 fn parse_upstream(s: &str) -> Result<crate::proxy::upstream::Upstream, String> {

@@ -1,5 +1,6 @@
 //! `iotscope`: shows why an IoT device cannot connect to its MQTT-over-TLS endpoint.
 
+mod ca;
 mod cert_check;
 mod cli;
 mod explain;
@@ -24,6 +25,7 @@ fn main() -> ExitCode {
         Command::Cert(args) => match args.command {
             cli::CertCommand::Check(args) => cert_check::run(args),
         },
+        Command::Ca(args) => ca::command::run(args),
     };
     ExitCode::from(code)
 }

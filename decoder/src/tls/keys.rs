@@ -68,6 +68,12 @@ impl Keys {
             self.secrets = p.client_random.and_then(|r| self.keylog.secrets(&r));
         }
         let Some(secrets) = self.secrets.clone() else {
+            if self.keylog.is_empty() {
+                // No keys were given at all (a capture that may carry some, but does not):
+                // the records stay encrypted without a remark, as they would with no key log.
+                self.dirs[d].given_up = true;
+                return None;
+            }
             let random = p
                 .client_random
                 .map(|r| crate::hex::encode(&r))

@@ -70,6 +70,7 @@ pub async fn decode(
     rec: Option<mpsc::Sender<Record>>,
     cfg: Arc<LiveConfig>,
     abort: watch::Sender<bool>,
+    keys: Option<Arc<dyn iotscope_decoder::keylog::KeySource>>,
 ) {
     let conn = identity.number;
     let device = identity.device;
@@ -88,6 +89,7 @@ pub async fn decode(
         identity,
         SessionConfig {
             reveal_passwords: cfg.reveal_passwords,
+            keylog: keys,
             ..SessionConfig::default()
         },
     );

@@ -7,6 +7,7 @@
 //! reported, and the recording is flushed before the summary.
 
 pub mod limits;
+pub mod mitm;
 pub mod listener;
 pub mod live;
 pub mod record;
@@ -65,10 +66,16 @@ struct Shared {
     out: mpsc::Sender<Out>,
     rec: Option<mpsc::Sender<Record>>,
     force: watch::Receiver<bool>,
+    /// MITM mode's CA, certificates and trust, when `--mitm` is given.
+    mitm: Option<Arc<mitm::Mitm>>,
 }
 
 async fn serve(args: ProxyArgs) -> Result<(Printer, Option<Recorder>), u8> {
     let limits = Limits::from_args(&args);
+    let mitm = mitm::Mitm::from_args(&args).map_err(|m| {
+        eprintln!("iotscope: {m}");
+        2u8
+    })?;
     let listener = listener::bind(args.listen).await.map_err(|m| {
         eprintln!("iotscope: {m}");
         2u8
@@ -88,10 +95,16 @@ async fn serve(args: ProxyArgs) -> Result<(Printer, Option<Recorder>), u8> {
     let local = listener
         .local_addr()
         .map_or_else(|_| "?".to_string(), |a| a.to_string());
-    eprintln!(
-        "iotscope: listening on {local}, relaying to {}",
-        args.upstream
-    );
+    match &mitm {
+        None => eprintln!(
+            "iotscope: listening on {local}, relaying to {}",
+            args.upstream
+        ),
+        Some(m) => eprintln!(
+            "iotscope: listening on {local}, intercepting TLS (MITM) with the CA {}, relaying to {}",
+            m.ca_description, args.upstream
+        ),
+    }
 
     let (force_tx, force_rx) = watch::channel(false);
     let shared = Shared {
@@ -101,6 +114,7 @@ async fn serve(args: ProxyArgs) -> Result<(Printer, Option<Recorder>), u8> {
         out: printer.tx.clone(),
         rec: recorder.as_ref().map(|r| r.tx.clone()),
         force: force_rx,
+        mitm,
     };
     let slots = Arc::new(Semaphore::new(limits.max_connections as usize));
     let numbers = AtomicU64::new(0);
@@ -178,6 +192,9 @@ async fn stop_signal() {
 }
 
 async fn connection(device: TcpStream, peer: SocketAddr, n: u64, shared: Shared) {
+    if let Some(m) = shared.mitm.clone() {
+        return mitm::connection(device, peer, n, shared, m).await;
+    }
     let accepted = relay::now();
     let device_addr = SocketAddr::new(peer.ip().to_canonical(), peer.port());
     let _ = device.set_nodelay(true);
@@ -198,6 +215,7 @@ async fn connection(device: TcpStream, peer: SocketAddr, n: u64, shared: Shared)
         shared.rec.clone(),
         shared.live.clone(),
         abort_tx,
+        None,
     ));
     let _ = tx.send(relay::Seen::Open { ts: accepted }).await;
     match connected {

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use rustls::client::Resumption;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::pki_types::CertificateDer;
 use rustls::{ClientConfig, RootCertStore};
 
 use super::files::{load_certs, load_key};
@@ -16,7 +16,8 @@ use super::server_check::RecordingVerifier;
 #[derive(Debug)]
 pub struct DeviceIdentity {
     pub chain: Vec<CertificateDer<'static>>,
-    pub key: PrivateKeyDer<'static>,
+    /// The chain with its signing key, as rustls presents it.
+    pub certified: Arc<rustls::sign::CertifiedKey>,
     /// Where it came from, for messages: the certificate file's path.
     pub source: String,
     /// The AWS certificate ID of the leaf (SHA-256 of its DER, lower-case hex).
@@ -36,18 +37,20 @@ impl DeviceIdentity {
             .load_private_key(key.clone_key())
             .map_err(|e| format!("{}: the key cannot sign: {e}", cert.display()))?;
         let certified = rustls::sign::CertifiedKey::new(chain.clone(), signing);
-        if let Err(e) = certified.keys_match() {
-            if !matches!(e, rustls::Error::InconsistentKeys(rustls::InconsistentKeys::Unknown)) {
-                return Err(format!(
-                    "the key {} does not belong to the certificate {} ({e})",
-                    key_file.display(),
-                    cert.display()
-                ));
-            }
+        // Only a proven mismatch stops here; a certificate webpki cannot read (an X.509 v1
+        // one, say) is the endpoint's to judge.
+        if let Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch)) =
+            certified.keys_match()
+        {
+            return Err(format!(
+                "the key {} does not belong to the certificate {}: their public keys differ",
+                key_file.display(),
+                cert.display()
+            ));
         }
         Ok(DeviceIdentity {
             chain,
-            key,
+            certified: Arc::new(certified),
             source: cert.display().to_string(),
             sha256: summary.sha256,
             subject: summary.subject,
@@ -86,10 +89,12 @@ pub fn config(
         .map_err(|e| format!("cannot set up TLS: {e}"))?
         .dangerous()
         .with_custom_certificate_verifier(verifier.clone());
+    // The certificate is presented as it is: what the endpoint makes of it is what the
+    // user wants to see, so rustls's own checks of the chain are not applied to it.
     let mut cfg = match identity {
-        Some(id) => builder
-            .with_client_auth_cert(id.chain.clone(), id.key.clone_key())
-            .map_err(|e| format!("{}: cannot use this certificate and key: {e}", id.source))?,
+        Some(id) => builder.with_client_cert_resolver(Arc::new(
+            rustls::sign::SingleCertAndKey::from(id.certified.clone()),
+        )),
         None => builder.with_no_client_auth(),
     };
     cfg.alpn_protocols = alpn;

@@ -1,0 +1,726 @@
+//! `iotscope proxy --mitm`: iotscope ends the device's TLS with a certificate from its own CA,
+//! makes its own TLS connection to the endpoint with the device's certificate, and relays the
+//! plaintext between them, so the MQTT inside can be read live.
+//!
+//! The order of events per connection:
+//! 1. read the device's ClientHello (nothing is answered yet);
+//! 2. connect to the endpoint with the device's SNI and ALPN list, and finish that handshake;
+//! 3. finish the device's handshake, offering the ALPN protocol the endpoint chose;
+//! 4. relay plaintext both ways.
+//!
+//! With `--device-certs DIR`, or no device certificate at all, the device's handshake comes
+//! first (the certificate it presents decides what goes upstream), and iotscope picks the
+//! device's first ALPN protocol itself. With `--present`, there is no upstream: iotscope shows
+//! the device a bad certificate and watches what it does.
+//!
+//! The leg to the endpoint is the one decoded and reported: its raw records go through a
+//! [`TeeStream`] and its secrets straight to the decoder, which decrypts it like a capture with
+//! a key log. The device's leg is summed up as one [`DeviceLeg`] event in that trace.
+
+mod device_check;
+mod identities;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use iotscope_decoder::device_leg::{DeviceLeg, Outcome, Presented, Proof, UpstreamCert};
+use iotscope_decoder::keylog::KeySource;
+use iotscope_decoder::{Direction, Identity};
+use rustls::pki_types::ServerName;
+use rustls::server::{Acceptor, NoServerSessionStorage};
+use rustls::sign::{CertifiedKey, SingleCertAndKey};
+use rustls::{RootCertStore, ServerConfig};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, watch};
+use tokio_rustls::{LazyConfigAcceptor, StartHandshake, TlsConnector};
+
+use super::limits::DECODER_QUEUE;
+use super::relay::{now, Seen, Tee};
+use super::Shared;
+use crate::ca::mint::{Minter, Present};
+use crate::ca::{dir_or_default, LocalCa};
+use crate::cli::ProxyArgs;
+use crate::tls::client::{self, DeviceIdentity};
+use crate::tls::secrets::{KeyLogFile, SecretLog};
+use crate::tls::tee::TeeStream;
+use device_check::DeviceCertCheck;
+use identities::Identities;
+
+/// How long a device that accepted a `--present` certificate is watched for application data.
+const PRESENT_WATCH: Duration = Duration::from_secs(5);
+
+/// Everything MITM mode sets up once, at start.
+pub struct Mitm {
+    minter: Minter,
+    roots: Arc<RootCertStore>,
+    identities: Identities,
+    keylog: Option<Arc<KeyLogFile>>,
+    present: Option<Present>,
+    require_device_cert: bool,
+    /// `--endpoint`: the SNI to use upstream when the device sends none.
+    endpoint_name: Option<String>,
+    pub ca_description: String,
+}
+
+impl Mitm {
+    pub fn from_args(args: &ProxyArgs) -> Result<Option<Arc<Mitm>>, String> {
+        let m = &args.mitm;
+        if !m.mitm {
+            return Ok(None);
+        }
+        let dir = dir_or_default(m.ca_dir.as_deref())?;
+        let ca = LocalCa::load(&dir)?;
+        let summary = iotscope_decoder::cert::summarize(&ca.cert_der);
+        let identities = Identities::load(
+            m.device_cert.as_deref(),
+            m.device_key.as_deref(),
+            m.device_certs.as_deref(),
+        )?;
+        let keylog = match &m.keylog {
+            Some(p) => Some(Arc::new(KeyLogFile::open(p)?)),
+            None => None,
+        };
+        Ok(Some(Arc::new(Mitm {
+            minter: Minter::new(&ca)?,
+            roots: client::roots(m.upstream_ca.as_deref())?,
+            identities,
+            keylog,
+            present: m.present,
+            require_device_cert: m.require_device_cert,
+            endpoint_name: args.report.endpoint.clone(),
+            ca_description: format!("{} ({})", summary.subject, dir.display()),
+        })))
+    }
+}
+
+/// What the device offered in its ClientHello.
+struct Offer {
+    sni: Option<String>,
+    alpn: Vec<Vec<u8>>,
+    suites: Vec<u16>,
+}
+
+impl Offer {
+    fn read(start: &StartHandshake<TeeStream<TcpStream>>) -> Offer {
+        let ch = start.client_hello();
+        Offer {
+            sni: ch.server_name().map(str::to_string),
+            alpn: ch
+                .alpn()
+                .map(|i| i.map(<[u8]>::to_vec).collect())
+                .unwrap_or_default(),
+            suites: ch.cipher_suites().iter().map(|s| u16::from(*s)).collect(),
+        }
+    }
+
+    fn leg(&self, presented: Presented) -> DeviceLeg {
+        DeviceLeg {
+            sni: self.sni.clone(),
+            alpn: self
+                .alpn
+                .iter()
+                .map(|p| String::from_utf8_lossy(p).into_owned())
+                .collect(),
+            offered_suites: self
+                .suites
+                .iter()
+                .map(|&s| iotscope_decoder::tls::names::cipher_name(s))
+                .collect(),
+            version: None,
+            cipher: None,
+            presented,
+            chain: Vec::new(),
+            proof: Proof::NotReached,
+            upstream_cert: None,
+            outcome: Outcome::Completed,
+        }
+    }
+
+    /// Why rustls cannot answer this ClientHello, if it cannot.
+    fn unsupported(&self) -> Option<String> {
+        let ours: Vec<u16> = crate::tls::provider()
+            .cipher_suites
+            .iter()
+            .map(|s| u16::from(s.suite()))
+            .collect();
+        if self.suites.iter().any(|s| ours.contains(s)) {
+            return None;
+        }
+        Some("it offers no cipher suite that iotscope's TLS stack (rustls: TLS 1.2 and 1.3, AES-GCM and ChaCha20-Poly1305 with ECDHE) implements".into())
+    }
+}
+
+/// One intercepted connection, from accept to report.
+pub(super) async fn connection(
+    device: TcpStream,
+    peer: SocketAddr,
+    n: u64,
+    shared: Shared,
+    mitm: Arc<Mitm>,
+) {
+    let accepted = now();
+    let device_addr = SocketAddr::new(peer.ip().to_canonical(), peer.port());
+    let _ = device.set_nodelay(true);
+    let local = device.local_addr().ok();
+    let (tx, rx) = mpsc::channel(DECODER_QUEUE);
+    let _ = tx.try_send(Seen::Open { ts: accepted });
+    let mut conn = Conn {
+        shared,
+        mitm,
+        n,
+        device_addr,
+        tx,
+        rx: Some(rx),
+        decoder: None,
+    };
+    // In --present mode the device's own leg is the one decoded: there is no other.
+    let tees = conn.mitm.present.map(|_| {
+        (
+            Tee::new(conn.tx.clone(), Direction::DeviceToEndpoint),
+            Tee::new(conn.tx.clone(), Direction::EndpointToDevice),
+        )
+    });
+    let (read, write) = tees.map_or((None, None), |(r, w)| (Some(r), Some(w)));
+    let stream = TeeStream::new(device, read, write);
+    let hello = conn
+        .within_handshake(LazyConfigAcceptor::new(Acceptor::default(), stream))
+        .await;
+    let start = match hello {
+        Ok(Ok(start)) => start,
+        Ok(Err(e)) => {
+            let detail = format!("the device's first bytes are not a TLS ClientHello ({e})");
+            conn.report_only(local, None, detail).await;
+            return;
+        }
+        Err(limit) => {
+            let detail = format!("the device sent no ClientHello within {limit:.1} s");
+            conn.report_only(local, None, detail).await;
+            return;
+        }
+    };
+    let offer = Offer::read(&start);
+    if let Some(why) = offer.unsupported() {
+        let mut leg = offer.leg(Presented::Mitm {
+            name: offer.sni.clone().unwrap_or_default(),
+        });
+        leg.outcome = Outcome::Incompatible { detail: why };
+        // The device is let go: nothing iotscope could answer would help it.
+        drop(start);
+        conn.start_decoder(local, offer.sni.clone(), None);
+        conn.device_leg(leg).await;
+        conn.finish().await;
+        return;
+    }
+    if let Some(mode) = conn.mitm.present {
+        conn.present(start, offer, mode, local).await;
+    } else if conn.mitm.identities.device_first() {
+        conn.device_first(start, offer, local).await;
+    } else {
+        conn.endpoint_first(start, offer).await;
+    }
+}
+
+/// One connection's state while it is set up.
+struct Conn {
+    shared: Shared,
+    mitm: Arc<Mitm>,
+    n: u64,
+    device_addr: SocketAddr,
+    tx: mpsc::Sender<Seen>,
+    rx: Option<mpsc::Receiver<Seen>>,
+    decoder: Option<tokio::task::JoinHandle<()>>,
+}
+
+type DeviceTls = tokio_rustls::server::TlsStream<TeeStream<TcpStream>>;
+type EndpointTls = tokio_rustls::client::TlsStream<TeeStream<TcpStream>>;
+
+impl Conn {
+    async fn within_handshake<F: std::future::Future>(&self, f: F) -> Result<F::Output, f64> {
+        match self.shared.limits.handshake_timeout {
+            None => Ok(f.await),
+            Some(d) => tokio::time::timeout(d, f)
+                .await
+                .map_err(|_| d.as_secs_f64()),
+        }
+    }
+
+    /// Starts the decoder of this connection's report, once its endpoint is known.
+    fn start_decoder(
+        &mut self,
+        endpoint: Option<SocketAddr>,
+        endpoint_name: Option<String>,
+        keys: Option<Arc<dyn KeySource>>,
+    ) {
+        let Some(rx) = self.rx.take() else { return };
+        let identity = Identity {
+            device: Some(self.device_addr),
+            endpoint,
+            endpoint_name: endpoint_name.or_else(|| Some(self.shared.upstream.host.clone())),
+            source: Some("proxy --mitm".into()),
+            number: self.n,
+        };
+        // The proxy's own deadlines end these handshakes; the decoder's abort has no relay to
+        // stop here.
+        let (abort_tx, _abort_rx) = watch::channel(false);
+        self.decoder = Some(tokio::spawn(super::live::decode(
+            identity,
+            rx,
+            self.shared.out.clone(),
+            self.shared.rec.clone(),
+            self.shared.live.clone(),
+            abort_tx,
+            keys,
+        )));
+    }
+
+    async fn device_leg(&self, leg: DeviceLeg) {
+        let _ = self
+            .tx
+            .send(Seen::DeviceLeg {
+                ts: now(),
+                leg: Box::new(leg),
+            })
+            .await;
+    }
+
+    async fn note(&self, text: String) {
+        let _ = self.tx.send(Seen::Note { ts: now(), text }).await;
+    }
+
+    async fn finish(mut self) {
+        self.start_decoder(None, None, None);
+        drop(self.tx);
+        if let Some(d) = self.decoder.take() {
+            let _ = d.await;
+        }
+    }
+
+    /// The device's handshake never got as far as its ClientHello.
+    async fn report_only(mut self, local: Option<SocketAddr>, name: Option<String>, detail: String) {
+        self.start_decoder(local, name, None);
+        let leg = DeviceLeg {
+            sni: None,
+            alpn: Vec::new(),
+            offered_suites: Vec::new(),
+            version: None,
+            cipher: None,
+            presented: Presented::Mitm {
+                name: String::new(),
+            },
+            chain: Vec::new(),
+            proof: Proof::NotReached,
+            upstream_cert: None,
+            outcome: Outcome::Failed { detail },
+        };
+        self.device_leg(leg).await;
+        self.finish().await;
+    }
+
+    fn certificate(
+        &self,
+        name: &str,
+        present: Option<Present>,
+    ) -> Option<(Arc<CertifiedKey>, Presented)> {
+        match self.mitm.minter.certificate(name, present) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                tracing::error!("#{}: {e}", self.n);
+                None
+            }
+        }
+    }
+
+    /// Secrets of the device's leg: into the key log file always, and into the decoder and
+    /// the recording when this leg is the one decoded (`--present`).
+    fn device_secrets(&self) -> Arc<SecretLog> {
+        let decoded = self.mitm.present.is_some();
+        Arc::new(SecretLog::new(
+            self.mitm.keylog.clone(),
+            decoded.then(|| self.tx.clone()),
+        ))
+    }
+
+    /// Finishes the device's handshake with `cert`, offering `alpn`, and fills in `leg`.
+    async fn accept_device(
+        &self,
+        start: StartHandshake<TeeStream<TcpStream>>,
+        cert: Arc<CertifiedKey>,
+        alpn: Vec<Vec<u8>>,
+        secrets: Arc<SecretLog>,
+        leg: &mut DeviceLeg,
+    ) -> Option<DeviceTls> {
+        let check = Arc::new(DeviceCertCheck::new(self.mitm.require_device_cert));
+        let cfg = match server_config(cert, check.clone(), alpn, secrets) {
+            Ok(c) => c,
+            Err(detail) => {
+                leg.outcome = Outcome::Failed { detail };
+                return None;
+            }
+        };
+        let r = self.within_handshake(start.into_stream(cfg)).await;
+        let (chain, proof) = check.result();
+        leg.chain = chain
+            .iter()
+            .map(|c| iotscope_decoder::cert::summarize(c.as_ref()))
+            .collect();
+        leg.proof = proof;
+        match r {
+            Ok(Ok(tls)) => {
+                let c = tls.get_ref().1;
+                leg.version = c.protocol_version().map(version_name);
+                leg.cipher = c
+                    .negotiated_cipher_suite()
+                    .map(|s| iotscope_decoder::tls::names::cipher_name(u16::from(s.suite())));
+                leg.outcome = Outcome::Completed;
+                Some(tls)
+            }
+            Ok(Err(e)) => {
+                leg.outcome = device_failure(&e, &leg.proof);
+                None
+            }
+            Err(limit) => {
+                leg.outcome = Outcome::Failed {
+                    detail: format!("the device did not finish its handshake within {limit:.1} s"),
+                };
+                None
+            }
+        }
+    }
+
+    /// `--present`: show the bad certificate, then watch whether the device sends data.
+    async fn present(
+        mut self,
+        start: StartHandshake<TeeStream<TcpStream>>,
+        offer: Offer,
+        mode: Present,
+        local: Option<SocketAddr>,
+    ) {
+        let name = offer
+            .sni
+            .clone()
+            .or_else(|| self.mitm.endpoint_name.clone())
+            .or_else(|| local.map(|a| a.ip().to_canonical().to_string()))
+            .unwrap_or_else(|| "localhost".into());
+        let Some((cert, presented)) = self.certificate(&name, Some(mode)) else {
+            drop(start);
+            return self.finish().await;
+        };
+        let mut leg = offer.leg(presented);
+        let secrets = self.device_secrets();
+        self.start_decoder(local, Some(name), Some(secrets.keys.clone()));
+        let alpn = offer.alpn.first().cloned().into_iter().collect();
+        let tls = self.accept_device(start, cert, alpn, secrets, &mut leg).await;
+        self.device_leg(leg).await;
+        if let Some(mut tls) = tls {
+            // Read what the device sends; the tee below TLS hands it to the decoder.
+            let mut buf = vec![0u8; 16 * 1024];
+            let watch = async { while matches!(tls.read(&mut buf).await, Ok(n) if n > 0) {} };
+            let _ = tokio::time::timeout(PRESENT_WATCH, watch).await;
+            let _ = tls.shutdown().await;
+            tls.get_mut().0.finish().await;
+        }
+        // `tls` is gone here, and with it the tees' senders.
+        self.finish().await;
+    }
+
+    /// The device's certificate decides what goes upstream (`--device-certs`), or nothing
+    /// does (no device certificate given): its handshake comes first.
+    async fn device_first(
+        mut self,
+        start: StartHandshake<TeeStream<TcpStream>>,
+        offer: Offer,
+        local: Option<SocketAddr>,
+    ) {
+        let upstream_name = self.upstream_name(&offer);
+        let Some((cert, presented)) = self.certificate(&upstream_name, None) else {
+            drop(start);
+            return self.finish().await;
+        };
+        let mut leg = offer.leg(presented);
+        let alpn = offer.alpn.first().cloned().into_iter().collect();
+        let secrets = self.device_secrets();
+        let tls = self.accept_device(start, cert, alpn, secrets, &mut leg).await;
+        // `None` when the handshake failed: its outcome says why.
+        let chosen = tls.as_ref().map(|_| {
+            self.mitm
+                .identities
+                .for_device(leg.leaf().map(|c| c.sha256.as_str()))
+        });
+        let (Some(device), Some(Ok(identity))) = (tls, chosen.clone()) else {
+            // No upstream: the report is the device's leg alone. (The device's stream, if
+            // any, was dropped at the pattern, which closes it.)
+            self.start_decoder(local, Some(upstream_name), None);
+            self.device_leg(leg).await;
+            if let Some(Err(why)) = chosen {
+                self.note(format!("iotscope did not connect upstream: {why}"))
+                    .await;
+            }
+            return self.finish().await;
+        };
+        leg.upstream_cert = Some(upstream_cert(&identity));
+        let alpn = offer.alpn.clone();
+        self.upstream_then_relay(Some(device), None, leg, identity, alpn, upstream_name)
+            .await;
+    }
+
+    /// One certificate for every device: the endpoint's handshake first, so its ALPN answer
+    /// can be passed back to the device.
+    async fn endpoint_first(self, start: StartHandshake<TeeStream<TcpStream>>, offer: Offer) {
+        let upstream_name = self.upstream_name(&offer);
+        let Ok(identity) = self.mitm.identities.for_device(None) else {
+            return self.finish().await;
+        };
+        let mut leg = offer.leg(Presented::Mitm {
+            name: upstream_name.clone(),
+        });
+        leg.upstream_cert = Some(upstream_cert(&identity));
+        let alpn = offer.alpn.clone();
+        self.upstream_then_relay(None, Some((start, offer)), leg, identity, alpn, upstream_name)
+            .await;
+    }
+
+    /// The SNI iotscope sends the endpoint: the device's, else `--endpoint`, else the
+    /// upstream's host.
+    fn upstream_name(&self, offer: &Offer) -> String {
+        offer
+            .sni
+            .clone()
+            .or_else(|| self.mitm.endpoint_name.clone())
+            .unwrap_or_else(|| self.shared.upstream.host.clone())
+    }
+
+    /// Connects upstream; then finishes the device's handshake if it is still pending
+    /// (`pending`), and relays.
+    async fn upstream_then_relay(
+        mut self,
+        mut device: Option<DeviceTls>,
+        pending: Option<(StartHandshake<TeeStream<TcpStream>>, Offer)>,
+        mut leg: DeviceLeg,
+        identity: Arc<DeviceIdentity>,
+        alpn: Vec<Vec<u8>>,
+        upstream_name: String,
+    ) {
+        let connected = self
+            .shared
+            .upstream
+            .connect(self.shared.limits.connect_timeout)
+            .await;
+        let (tcp, addr) = match connected {
+            Ok(c) => c,
+            Err(failure) => {
+                self.start_decoder(None, Some(upstream_name), None);
+                if pending.is_some() {
+                    leg.outcome = Outcome::Failed {
+                        detail: "iotscope did not finish the device's handshake: the endpoint could not be reached".into(),
+                    };
+                }
+                drop((pending, device));
+                self.device_leg(leg).await;
+                let _ = self.tx.send(Seen::Upstream { ts: now(), failure }).await;
+                return self.finish().await;
+            }
+        };
+        let _ = tcp.set_nodelay(true);
+        tracing::info!("#{} {} intercepted, relayed to {addr}", self.n, self.device_addr);
+        let secrets = Arc::new(SecretLog::new(self.mitm.keylog.clone(), Some(self.tx.clone())));
+        self.start_decoder(Some(addr), Some(upstream_name.clone()), Some(secrets.keys.clone()));
+        let setup = client::config(&self.mitm.roots, Some(&identity), alpn, secrets).and_then(
+            |(cfg, verifier)| {
+                ServerName::try_from(upstream_name.clone())
+                    .map(|name| (cfg, verifier, name))
+                    .map_err(|e| format!("{upstream_name:?} cannot be sent as a server name: {e}"))
+            },
+        );
+        let (cfg, verifier, server_name) = match setup {
+            Ok(s) => s,
+            Err(e) => {
+                drop((pending, device));
+                self.note(e).await;
+                return self.finish().await;
+            }
+        };
+        let tee = TeeStream::new(
+            tcp,
+            Some(Tee::new(self.tx.clone(), Direction::EndpointToDevice)),
+            Some(Tee::new(self.tx.clone(), Direction::DeviceToEndpoint)),
+        );
+        let up = self
+            .within_handshake(TlsConnector::from(cfg).connect(server_name, tee))
+            .await;
+        let mut up = match up {
+            Ok(Ok(up)) => up,
+            failed => {
+                let why = match failed {
+                    Ok(Err(e)) => e.to_string(),
+                    _ => "the endpoint did not finish the handshake in time".into(),
+                };
+                if let Some(problem) = verifier.verdict().and_then(|v| v.problem) {
+                    self.note(format!(
+                        "iotscope refused the endpoint's certificate: {problem}"
+                    ))
+                    .await;
+                } else {
+                    tracing::info!("#{}: handshake with the endpoint failed: {why}", self.n);
+                }
+                if pending.is_some() {
+                    leg.outcome = Outcome::Failed {
+                        detail: format!("iotscope did not finish the device's handshake: its own handshake with the endpoint failed ({why})"),
+                    };
+                }
+                drop((pending, device));
+                self.device_leg(leg).await;
+                return self.finish().await;
+            }
+        };
+        if let Some((start, _offer)) = pending {
+            let chosen: Vec<Vec<u8>> = up.get_ref().1.alpn_protocol().map(<[u8]>::to_vec).into_iter().collect();
+            let name = match &leg.presented {
+                Presented::Mitm { name } => name.clone(),
+                _ => upstream_name.clone(),
+            };
+            let Some((cert, _)) = self.certificate(&name, None) else {
+                drop((start, up));
+                return self.finish().await;
+            };
+            let secrets = self.device_secrets();
+            device = self.accept_device(start, cert, chosen, secrets, &mut leg).await;
+        }
+        self.device_leg(leg).await;
+        let Some(mut device) = device else {
+            let _ = up.shutdown().await;
+            up.get_mut().0.finish().await;
+            // The decoder ends when the last copy of its queue's sender goes, the tees' too.
+            drop(up);
+            return self.finish().await;
+        };
+        relay(&mut device, &mut up, &self.shared).await;
+        up.get_mut().0.finish().await;
+        device.get_mut().0.finish().await;
+        drop((up, device));
+        self.finish().await;
+    }
+}
+
+/// Copies plaintext both ways until both sides are done, either fails, the connection is idle
+/// too long, or the proxy stops.
+async fn relay(device: &mut DeviceTls, up: &mut EndpointTls, shared: &Shared) {
+    let activity = up.get_ref().0.last_activity();
+    let mut force = shared.force.clone();
+    let idle = shared.limits.idle_timeout;
+    let idle_check = async {
+        let Some(limit) = idle else {
+            return std::future::pending::<()>().await;
+        };
+        let mut tick = tokio::time::interval((limit / 4).max(Duration::from_millis(50)));
+        loop {
+            tick.tick().await;
+            let quiet = now().0.saturating_sub(activity.load(std::sync::atomic::Ordering::Relaxed));
+            if quiet >= limit.as_nanos() as i64 {
+                return;
+            }
+        }
+    };
+    let stopping = async {
+        while force.changed().await.is_ok() {
+            if *force.borrow() {
+                return;
+            }
+        }
+        std::future::pending::<()>().await
+    };
+    tokio::select! {
+        r = tokio::io::copy_bidirectional(device, up) => {
+            if let Err(e) = r {
+                tracing::debug!("relay ended: {e}");
+            }
+        }
+        _ = idle_check => {}
+        _ = stopping => {}
+    }
+}
+
+/// The device-side TLS configuration for one connection.
+fn server_config(
+    cert: Arc<CertifiedKey>,
+    check: Arc<DeviceCertCheck>,
+    alpn: Vec<Vec<u8>>,
+    secrets: Arc<SecretLog>,
+) -> Result<Arc<ServerConfig>, String> {
+    let mut cfg = ServerConfig::builder_with_provider(crate::tls::provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("cannot set up TLS: {e}"))?
+        .with_client_cert_verifier(check)
+        .with_cert_resolver(Arc::new(SingleCertAndKey::from(cert)));
+    cfg.alpn_protocols = alpn;
+    cfg.key_log = secrets;
+    // No resumption: every handshake shows the device's certificate again.
+    cfg.session_storage = Arc::new(NoServerSessionStorage {});
+    cfg.send_tls13_tickets = 0;
+    Ok(Arc::new(cfg))
+}
+
+fn upstream_cert(id: &DeviceIdentity) -> UpstreamCert {
+    UpstreamCert {
+        sha256: id.sha256.clone(),
+        subject: id.subject.clone(),
+        source: id.source.clone(),
+    }
+}
+
+fn version_name(v: rustls::ProtocolVersion) -> String {
+    match v {
+        rustls::ProtocolVersion::TLSv1_2 => "TLS 1.2".into(),
+        rustls::ProtocolVersion::TLSv1_3 => "TLS 1.3".into(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// How a device's failed handshake with iotscope reads.
+fn device_failure(e: &std::io::Error, proof: &Proof) -> Outcome {
+    use rustls::{AlertDescription as A, Error as E};
+    let inner = e.get_ref().and_then(|i| i.downcast_ref::<E>());
+    match inner {
+        Some(E::AlertReceived(alert)) => match alert {
+            A::UnknownCA
+            | A::BadCertificate
+            | A::CertificateExpired
+            | A::CertificateUnknown
+            | A::UnsupportedCertificate
+            | A::CertificateRevoked
+            | A::AccessDenied
+            | A::DecryptError => Outcome::Refused {
+                alert: Some(alert_name(*alert)),
+            },
+            A::ProtocolVersion | A::HandshakeFailure | A::InsufficientSecurity => {
+                Outcome::Incompatible {
+                    detail: format!("the device ended the handshake with alert {}", alert_name(*alert)),
+                }
+            }
+            other => Outcome::Failed {
+                detail: format!("the device sent alert {}", alert_name(*other)),
+            },
+        },
+        Some(E::PeerIncompatible(p)) => Outcome::Incompatible {
+            detail: format!("{p:?}"),
+        },
+        Some(E::NoCertificatesPresented) => Outcome::Failed {
+            detail: "the device presented no certificate and --require-device-cert is set".into(),
+        },
+        _ if matches!(proof, Proof::Failed { .. }) => Outcome::Failed {
+            detail: "the device's CertificateVerify signature did not verify".into(),
+        },
+        _ if e.kind() == std::io::ErrorKind::UnexpectedEof => Outcome::Refused { alert: None },
+        _ => Outcome::Failed {
+            detail: e.to_string(),
+        },
+    }
+}
+
+/// The alert's name as the TLS registry spells it (`unknown_ca`).
+fn alert_name(a: rustls::AlertDescription) -> String {
+    let code = u8::from(a);
+    iotscope_decoder::tls::names::alert_name(code)
+        .map_or_else(|| format!("{code}"), str::to_string)
+}

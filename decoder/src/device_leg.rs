@@ -95,6 +95,9 @@ pub struct DeviceLeg {
     /// What iotscope sends upstream instead; `None` when it does not go upstream.
     pub upstream_cert: Option<UpstreamCert>,
     pub outcome: Outcome,
+    /// Why iotscope did not connect to the endpoint for this device, when it did not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_upstream: Option<String>,
 }
 
 impl DeviceLeg {

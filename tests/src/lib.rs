@@ -1,7 +1,9 @@
 //! Helpers shared by the end-to-end tests: where the binary and the captures are, and how to
 //! run a replay and read its JSON Lines.
 
+pub mod mqtt_script;
 pub mod proxy;
+pub mod tls_peers;
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};

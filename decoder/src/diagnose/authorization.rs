@@ -219,12 +219,9 @@ fn subscribe(f: &Facts, values: &Values, out: &mut Vec<Finding>) {
             _ => None,
         });
         for (i, code) in a.codes.iter().enumerate() {
-            let denied = if level >= 5 {
-                *code == 0x87
-            } else {
-                *code == 0x80
-            };
-            if !denied {
+            // 0x80 is "Failure" in 3.1.1 and "Unspecified error" in MQTT 5; AWS IoT Core
+            // answers a filter the policy does not allow with it in 3.1.1, and may in 5.
+            if *code != 0x87 && *code != 0x80 {
                 continue;
             }
             let filter = request
@@ -237,7 +234,7 @@ fn subscribe(f: &Facts, values: &Values, out: &mut Vec<Finding>) {
                     filter.as_deref().unwrap_or("(filter not seen)")
                 ),
             );
-            if level < 5 {
+            if level < 5 || *code == 0x80 {
                 fd = fd.certainty(Certainty::Likely).candidates([
                     "the policy does not allow iot:Subscribe on this topic filter",
                     "the subscription was throttled or exceeds the 50 subscriptions per connection",

@@ -41,6 +41,12 @@ pub fn connection(trace: &Trace, findings: &[Finding], with_events: bool) -> Val
     o.insert("tls".into(), tls_summary(trace));
     o.insert("certificates".into(), certificates(trace));
     o.insert("mqtt".into(), mqtt_summary(trace));
+    if let Some(leg) = trace.events().find_map(|e| match &e.kind {
+        EventKind::DeviceLeg(leg) => Some(leg),
+        _ => None,
+    }) {
+        o.insert("device_leg".into(), json!(leg));
+    }
     o.insert("tcp".into(), tcp_summary(trace));
     o.insert("application_data".into(), application_data(trace));
     o.insert("findings".into(), json!(findings));

@@ -270,10 +270,11 @@ fn device_leg(leg: &iotscope_decoder::device_leg::DeviceLeg) -> String {
         let _ = write!(s, "\n{p}");
     }
     if let Some(u) = &leg.upstream_cert {
-        let same = match leg.same_as_upstream() {
-            Some(true) => "the same certificate the device sent",
-            Some(false) => "NOT the certificate the device sent",
-            None => "the device sent none",
+        let same = match (leg.same_as_upstream(), &leg.outcome) {
+            (Some(true), _) => "the same certificate the device sent",
+            (Some(false), _) => "NOT the certificate the device sent",
+            (None, Outcome::Completed) => "the device sent none",
+            (None, _) => "the device's handshake did not get that far",
         };
         let _ = write!(s, "\nupstream certificate: {} ({same})", u.source);
     }
@@ -286,6 +287,9 @@ fn device_leg(leg: &iotscope_decoder::device_leg::DeviceLeg) -> String {
         Outcome::Incompatible { detail } | Outcome::Failed { detail } => {
             let _ = write!(s, "\nhandshake failed: {detail}");
         }
+    }
+    if let Some(why) = &leg.not_upstream {
+        let _ = write!(s, "\n{why}");
     }
     s
 }

@@ -65,6 +65,20 @@ impl<S> TeeStream<S> {
         }
     }
 
+    /// Reads on until the peer closes its side, for at most `limit`, so that a FIN sent after
+    /// the TLS close (which ends the copying) is still seen and reported.
+    pub async fn read_to_close(&mut self, limit: std::time::Duration)
+    where
+        S: AsyncRead + Unpin,
+    {
+        use tokio::io::AsyncReadExt;
+        let mut buf = [0u8; 1024];
+        let drain = async {
+            while matches!(self.read(&mut buf).await, Ok(n) if n > 0) {}
+        };
+        let _ = tokio::time::timeout(limit, drain).await;
+    }
+
     /// Records a reset or a close of the read side that the caller learned of some other way
     /// (a timeout, or the other leg failing).
     pub fn note_reset(&mut self) {

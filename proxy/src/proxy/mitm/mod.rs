@@ -36,7 +36,7 @@ use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tokio_rustls::{LazyConfigAcceptor, StartHandshake, TlsConnector};
 
-use super::limits::DECODER_QUEUE;
+use super::limits::{DECODER_QUEUE, READ_BUFFER};
 use super::relay::{now, Seen, Tee};
 use super::Shared;
 use crate::ca::mint::{Minter, Present};
@@ -50,6 +50,9 @@ use identities::Identities;
 
 /// How long a device that accepted a `--present` certificate is watched for application data.
 const PRESENT_WATCH: Duration = Duration::from_secs(5);
+
+/// How long the endpoint's TCP close is awaited once its TLS close ended the relay.
+const CLOSE_WAIT: Duration = Duration::from_millis(500);
 
 /// Everything MITM mode sets up once, at start.
 pub struct Mitm {
@@ -135,6 +138,7 @@ impl Offer {
             proof: Proof::NotReached,
             upstream_cert: None,
             outcome: Outcome::Completed,
+            not_upstream: None,
         }
     }
 
@@ -313,6 +317,7 @@ impl Conn {
             proof: Proof::NotReached,
             upstream_cert: None,
             outcome: Outcome::Failed { detail },
+            not_upstream: None,
         };
         self.device_leg(leg).await;
         self.finish().await;
@@ -452,11 +457,10 @@ impl Conn {
             // No upstream: the report is the device's leg alone. (The device's stream, if
             // any, was dropped at the pattern, which closes it.)
             self.start_decoder(local, Some(upstream_name), None);
-            self.device_leg(leg).await;
             if let Some(Err(why)) = chosen {
-                self.note(format!("iotscope did not connect upstream: {why}"))
-                    .await;
+                leg.not_upstream = Some(why);
             }
+            self.device_leg(leg).await;
             return self.finish().await;
         };
         leg.upstream_cert = Some(upstream_cert(&identity));
@@ -596,6 +600,9 @@ impl Conn {
             return self.finish().await;
         };
         relay(&mut device, &mut up, &self.shared).await;
+        // The TLS close ends the copying; the TCP close that follows is part of the story
+        // (an endpoint closing right after a PUBLISH), so it is waited for, briefly.
+        up.get_mut().0.read_to_close(CLOSE_WAIT).await;
         up.get_mut().0.finish().await;
         device.get_mut().0.finish().await;
         drop((up, device));
@@ -604,40 +611,59 @@ impl Conn {
 }
 
 /// Copies plaintext both ways until both sides are done, either fails, the connection is idle
-/// too long, or the proxy stops.
+/// too long, or the proxy stops. A close is passed on as a TLS close (close_notify, then
+/// FIN); the endpoint's own TCP close is read before the device is told, so the trace shows
+/// the endpoint closing when it did.
 async fn relay(device: &mut DeviceTls, up: &mut EndpointTls, shared: &Shared) {
     let activity = up.get_ref().0.last_activity();
     let mut force = shared.force.clone();
     let idle = shared.limits.idle_timeout;
-    let idle_check = async {
-        let Some(limit) = idle else {
-            return std::future::pending::<()>().await;
-        };
-        let mut tick = tokio::time::interval((limit / 4).max(Duration::from_millis(50)));
-        loop {
-            tick.tick().await;
-            let quiet = now().0.saturating_sub(activity.load(std::sync::atomic::Ordering::Relaxed));
-            if quiet >= limit.as_nanos() as i64 {
-                return;
+    let mut tick = tokio::time::interval(
+        idle.map_or(Duration::from_secs(3600), |d| (d / 4).max(Duration::from_millis(50))),
+    );
+    let (mut from_device, mut from_endpoint) = (vec![0u8; READ_BUFFER], vec![0u8; READ_BUFFER]);
+    let (mut device_open, mut endpoint_open, mut force_live) = (true, true, true);
+    while device_open || endpoint_open {
+        tokio::select! {
+            r = device.read(&mut from_device), if device_open => match r {
+                Ok(0) => {
+                    device_open = false;
+                    let _ = up.shutdown().await;
+                }
+                Ok(n) => {
+                    let chunk = from_device.get(..n).unwrap_or_default();
+                    if up.write_all(chunk).await.is_err() || up.flush().await.is_err() {
+                        break;
+                    }
+                }
+                Err(_) => break,
+            },
+            r = up.read(&mut from_endpoint), if endpoint_open => match r {
+                Ok(0) => {
+                    endpoint_open = false;
+                    up.get_mut().0.read_to_close(CLOSE_WAIT).await;
+                    let _ = device.shutdown().await;
+                }
+                Ok(n) => {
+                    let chunk = from_endpoint.get(..n).unwrap_or_default();
+                    if device.write_all(chunk).await.is_err() || device.flush().await.is_err() {
+                        break;
+                    }
+                }
+                Err(_) => break,
+            },
+            _ = tick.tick(), if idle.is_some() => {
+                let quiet = now().0.saturating_sub(activity.load(std::sync::atomic::Ordering::Relaxed));
+                if idle.is_some_and(|limit| quiet >= limit.as_nanos() as i64) {
+                    break;
+                }
             }
+            r = force.changed(), if force_live => match r {
+                Ok(()) if *force.borrow() => break,
+                Ok(()) => {}
+                Err(_) => force_live = false,
+            },
         }
-    };
-    let stopping = async {
-        while force.changed().await.is_ok() {
-            if *force.borrow() {
-                return;
-            }
-        }
-        std::future::pending::<()>().await
-    };
-    tokio::select! {
-        r = tokio::io::copy_bidirectional(device, up) => {
-            if let Err(e) = r {
-                tracing::debug!("relay ended: {e}");
-            }
-        }
-        _ = idle_check => {}
-        _ = stopping => {}
     }
 }
 

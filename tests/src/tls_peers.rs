@@ -1,0 +1,367 @@
+//! TLS peers in the test process: a CA made with rcgen that issues the endpoint's and the
+//! devices' certificates, a scripted MQTT endpoint (rustls server) and a scripted device
+//! (rustls client), both on loopback with blocking sockets and bounded waits.
+
+use std::io::Read;
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{channel, Receiver};
+use std::sync::Arc;
+use std::thread;
+
+use rcgen::{
+    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
+    KeyPair, KeyUsagePurpose,
+};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
+use rustls::{ClientConfig, ClientConnection, RootCertStore, ServerConfig, ServerConnection};
+use rustls::{DigitallySignedStruct, SignatureScheme, StreamOwned, SupportedProtocolVersion};
+
+use crate::mqtt_script as mqtt;
+use crate::proxy::WAIT;
+
+pub type Ca = CertifiedIssuer<'static, KeyPair>;
+
+pub fn ca(name: &str) -> Ca {
+    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    p.distinguished_name.push(DnType::CommonName, name);
+    p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    CertifiedIssuer::self_signed(p, KeyPair::generate().unwrap()).unwrap()
+}
+
+/// A certificate with its key, in rustls's and in PEM form.
+pub struct Leaf {
+    pub chain: Vec<CertificateDer<'static>>,
+    pub key: PrivateKeyDer<'static>,
+    pub cert_pem: String,
+    pub key_pem: String,
+}
+
+impl Leaf {
+    /// `names` become DNS SANs; a client leaf carries clientAuth, a server leaf serverAuth.
+    pub fn new(ca: &Ca, cn: &str, names: &[&str], client: bool) -> Leaf {
+        Leaf::with(ca, cn, names, client, |_| {})
+    }
+
+    pub fn with(
+        ca: &Ca,
+        cn: &str,
+        names: &[&str],
+        client: bool,
+        edit: impl FnOnce(&mut CertificateParams),
+    ) -> Leaf {
+        let mut p = CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+            .unwrap();
+        p.distinguished_name.push(DnType::CommonName, cn);
+        p.extended_key_usages = vec![if client {
+            ExtendedKeyUsagePurpose::ClientAuth
+        } else {
+            ExtendedKeyUsagePurpose::ServerAuth
+        }];
+        edit(&mut p);
+        let key = KeyPair::generate().unwrap();
+        let cert = p.signed_by(&key, ca).unwrap();
+        Leaf {
+            chain: vec![cert.der().clone()],
+            key: PrivatePkcs8KeyDer::from(key.serialize_der()).into(),
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+        }
+    }
+}
+
+pub fn roots_of(certs: &[CertificateDer<'static>]) -> Arc<RootCertStore> {
+    let mut r = RootCertStore::empty();
+    for c in certs {
+        r.add(c.clone()).unwrap();
+    }
+    Arc::new(r)
+}
+
+pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+}
+
+pub fn versions(v: u16) -> &'static [&'static SupportedProtocolVersion] {
+    static TLS13: [&SupportedProtocolVersion; 1] = [&rustls::version::TLS13];
+    static TLS12: [&SupportedProtocolVersion; 1] = [&rustls::version::TLS12];
+    if v == 13 {
+        &TLS13
+    } else {
+        &TLS12
+    }
+}
+
+/// A temporary directory, removed when dropped.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(name: &str) -> TempDir {
+        let d = std::env::temp_dir().join(format!("iotscope-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        TempDir(d)
+    }
+
+    /// Writes `text` to `name` and returns the path as a string.
+    pub fn put(&self, name: &str, text: &str) -> String {
+        let p = self.0.join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_str().unwrap().to_string()
+    }
+
+    pub fn path(&self, name: &str) -> String {
+        self.0.join(name).to_str().unwrap().to_string()
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// What the scripted endpoint answers.
+#[derive(Clone, Copy, Debug)]
+pub struct Script {
+    pub connack: u8,
+    pub suback: u8,
+    /// `None`: close the connection when a PUBLISH comes, without a PUBACK.
+    pub puback: Option<u8>,
+}
+
+impl Script {
+    pub const OK: Script = Script {
+        connack: 0,
+        suback: 1,
+        puback: Some(0),
+    };
+}
+
+/// A rustls endpoint that requires client certificates from `client_ca` and answers MQTT by
+/// `script`; each connection's outcome (the client id it saw, or an error) comes back.
+pub fn endpoint(
+    server: &Leaf,
+    client_ca: &Ca,
+    tls: u16,
+    alpn: &[&str],
+    script: Script,
+) -> (u16, Receiver<Result<String, String>>) {
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        roots_of(&[client_ca.der().clone()]),
+        provider(),
+    )
+    .build()
+    .unwrap();
+    let mut config = ServerConfig::builder_with_provider(provider())
+        .with_protocol_versions(versions(tls))
+        .unwrap()
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(server.chain.clone(), server.key.clone_key())
+        .unwrap();
+    config.alpn_protocols = alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
+    let config = Arc::new(config);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = channel();
+    thread::spawn(move || {
+        for sock in listener.incoming() {
+            let Ok(sock) = sock else { return };
+            let config = config.clone();
+            let tx = tx.clone();
+            thread::spawn(move || {
+                let _ = tx.send(serve(sock, config, script));
+            });
+        }
+    });
+    (port, rx)
+}
+
+fn serve(sock: TcpStream, config: Arc<ServerConfig>, script: Script) -> Result<String, String> {
+    sock.set_read_timeout(Some(WAIT)).unwrap();
+    let conn = ServerConnection::new(config).map_err(|e| e.to_string())?;
+    let mut tls = StreamOwned::new(conn, sock);
+    let e = |e: std::io::Error| e.to_string();
+    let (first, body) = mqtt::read(&mut tls).map_err(e)?;
+    if first != 0x10 || body.len() < 7 {
+        return Err(format!("not a CONNECT: {first:#x}"));
+    }
+    let level = body[6];
+    let id_at = if level == 5 { 11 } else { 10 };
+    let id = body
+        .get(id_at + 2..)
+        .map(|b| String::from_utf8_lossy(b).into_owned())
+        .unwrap_or_default();
+    mqtt::send(&mut tls, &mqtt::connack(level, script.connack)).map_err(e)?;
+    if script.connack == 0 {
+        loop {
+            let Ok((first, body)) = mqtt::read(&mut tls) else {
+                break;
+            };
+            let pid = u16::from_be_bytes([body.first().copied().unwrap_or(0), body.get(1).copied().unwrap_or(0)]);
+            match first & 0xf0 {
+                0x80 => mqtt::send(&mut tls, &mqtt::suback(level, pid, script.suback)).map_err(e)?,
+                0x30 => {
+                    let tlen = u16::from_be_bytes([body[0], body[1]]) as usize;
+                    let pid = u16::from_be_bytes([body[2 + tlen], body[3 + tlen]]);
+                    match script.puback {
+                        Some(code) => {
+                            mqtt::send(&mut tls, &mqtt::puback(level, pid, code)).map_err(e)?
+                        }
+                        None => break,
+                    }
+                }
+                0xe0 => break,
+                _ => {}
+            }
+        }
+    }
+    tls.conn.send_close_notify();
+    let _ = std::io::Write::flush(&mut tls);
+    let _ = tls.sock.shutdown(Shutdown::Write);
+    let mut rest = Vec::new();
+    let _ = tls.sock.read_to_end(&mut rest);
+    Ok(id)
+}
+
+/// Accepts any server certificate: a device that does not validate its endpoint.
+#[derive(Debug)]
+struct TrustsAnything(Arc<rustls::crypto::CryptoProvider>);
+
+impl ServerCertVerifier for TrustsAnything {
+    fn verify_server_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(m, c, d, &self.0.signature_verification_algorithms)
+    }
+    fn verify_tls13_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(m, c, d, &self.0.signature_verification_algorithms)
+    }
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// A device: TLS to `port` on loopback, then CONNECT, SUBSCRIBE, PUBLISH, DISCONNECT as far
+/// as the answers allow.
+pub struct Device {
+    pub tls: u16,
+    /// `None`: the device accepts any endpoint certificate.
+    pub trusts: Option<Arc<RootCertStore>>,
+    pub cert: Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>,
+    pub server_name: String,
+    pub alpn: Vec<String>,
+    pub mqtt: u8,
+    pub client_id: String,
+    pub subscribe: Option<String>,
+    pub publish: Option<String>,
+}
+
+/// What a device saw: the ALPN agreed, and the first byte and body of each answer.
+#[derive(Debug, Default)]
+pub struct Seen {
+    pub alpn: Option<String>,
+    pub answers: Vec<(u8, Vec<u8>)>,
+    pub error: Option<String>,
+}
+
+impl Device {
+    pub fn new(tls: u16, mqtt: u8, server_name: &str) -> Device {
+        Device {
+            tls,
+            trusts: None,
+            cert: None,
+            server_name: server_name.into(),
+            alpn: Vec::new(),
+            mqtt,
+            client_id: "thermostat-12".into(),
+            subscribe: None,
+            publish: None,
+        }
+    }
+
+    pub fn run(self, port: u16) -> Seen {
+        let builder = ClientConfig::builder_with_provider(provider())
+            .with_protocol_versions(versions(self.tls))
+            .unwrap();
+        let builder = match self.trusts {
+            Some(r) => builder.with_root_certificates(r),
+            None => builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(TrustsAnything(provider()))),
+        };
+        let mut config = match self.cert {
+            Some((chain, key)) => builder.with_client_auth_cert(chain, key).unwrap(),
+            None => builder.with_no_client_auth(),
+        };
+        config.alpn_protocols = self.alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
+        let mut seen = Seen::default();
+        let sock = match TcpStream::connect(("127.0.0.1", port)) {
+            Ok(s) => s,
+            Err(e) => {
+                seen.error = Some(e.to_string());
+                return seen;
+            }
+        };
+        sock.set_read_timeout(Some(WAIT)).unwrap();
+        let name = ServerName::try_from(self.server_name.clone()).unwrap();
+        let conn = ClientConnection::new(Arc::new(config), name).unwrap();
+        let mut tls = StreamOwned::new(conn, sock);
+        let level = self.mqtt;
+        let result = (|| {
+            mqtt::send(&mut tls, &mqtt::connect(level, &self.client_id))?;
+            seen.alpn = tls
+                .conn
+                .alpn_protocol()
+                .map(|p| String::from_utf8_lossy(p).into_owned());
+            let ack = mqtt::read(&mut tls)?;
+            let accepted = ack.1.get(1) == Some(&0);
+            seen.answers.push(ack);
+            if !accepted {
+                return Ok(());
+            }
+            if let Some(f) = &self.subscribe {
+                mqtt::send(&mut tls, &mqtt::subscribe(level, 1, f))?;
+                seen.answers.push(mqtt::read(&mut tls)?);
+            }
+            if let Some(t) = &self.publish {
+                mqtt::send(&mut tls, &mqtt::publish(level, 2, t, b"21.5"))?;
+                seen.answers.push(mqtt::read(&mut tls)?);
+            }
+            mqtt::send(&mut tls, &mqtt::disconnect())
+        })();
+        if let Err(e) = result {
+            seen.error = Some(e.to_string());
+        }
+        tls.conn.send_close_notify();
+        let _ = std::io::Write::flush(&mut tls);
+        let _ = tls.sock.shutdown(Shutdown::Write);
+        let mut rest = Vec::new();
+        let _ = tls.sock.read_to_end(&mut rest);
+        seen
+    }
+}

@@ -24,7 +24,7 @@ pub enum Command {
     /// Decode and diagnose every MQTT/TLS connection in pcap or pcapng captures.
     Replay(ReplayArgs),
     /// Relay devices to their endpoint and diagnose every connection as it happens.
-    Proxy(ProxyArgs),
+    Proxy(Box<ProxyArgs>),
     /// Print what a finding code means and what to do about it.
     Explain(ExplainArgs),
     /// Check certificate files offline.
@@ -219,7 +219,12 @@ pub struct MitmArgs {
     /// A directory of device certificates and keys, chosen by the certificate each device
     /// presents: ID.pem (or ID.crt / ID.pem.crt) and ID.key (or ID.pem.key / ID.private.key),
     /// where ID is the AWS certificate ID (SHA-256 of the DER).
-    #[arg(long, value_name = "DIR", requires = "mitm", conflicts_with = "device_cert")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        requires = "mitm",
+        conflicts_with = "device_cert"
+    )]
     pub device_certs: Option<PathBuf>,
     /// Refuse devices that present no certificate, as AWS IoT Core would.
     #[arg(long, requires = "mitm")]

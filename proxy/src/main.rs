@@ -20,7 +20,7 @@ fn main() -> ExitCode {
     init_logging();
     let code = match cli.command {
         Command::Replay(args) => replay::run(args),
-        Command::Proxy(args) => proxy::run(args),
+        Command::Proxy(args) => proxy::run(*args),
         Command::Explain(args) => explain_command(args),
         Command::Cert(args) => match args.command {
             cli::CertCommand::Check(args) => cert_check::run(args),

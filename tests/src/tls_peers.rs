@@ -200,13 +200,15 @@ fn serve(sock: TcpStream, config: Arc<ServerConfig>, script: Script) -> Result<S
         .unwrap_or_default();
     mqtt::send(&mut tls, &mqtt::connack(level, script.connack)).map_err(e)?;
     if script.connack == 0 {
-        loop {
-            let Ok((first, body)) = mqtt::read(&mut tls) else {
-                break;
-            };
-            let pid = u16::from_be_bytes([body.first().copied().unwrap_or(0), body.get(1).copied().unwrap_or(0)]);
+        while let Ok((first, body)) = mqtt::read(&mut tls) {
+            let pid = u16::from_be_bytes([
+                body.first().copied().unwrap_or(0),
+                body.get(1).copied().unwrap_or(0),
+            ]);
             match first & 0xf0 {
-                0x80 => mqtt::send(&mut tls, &mqtt::suback(level, pid, script.suback)).map_err(e)?,
+                0x80 => {
+                    mqtt::send(&mut tls, &mqtt::suback(level, pid, script.suback)).map_err(e)?
+                }
                 0x30 => {
                     let tlen = u16::from_be_bytes([body[0], body[1]]) as usize;
                     let pid = u16::from_be_bytes([body[2 + tlen], body[3 + tlen]]);

@@ -115,7 +115,18 @@ fn mqtt_types(conn: &Value) -> Vec<String> {
         .as_array()
         .map(|ps| {
             ps.iter()
-                .map(|p| format!("{}{}", p["from"].as_str().unwrap_or("?").chars().next().unwrap_or('?'), p["type"].as_str().unwrap_or("?")))
+                .map(|p| {
+                    format!(
+                        "{}{}",
+                        p["from"]
+                            .as_str()
+                            .unwrap_or("?")
+                            .chars()
+                            .next()
+                            .unwrap_or('?'),
+                        p["type"].as_str().unwrap_or("?")
+                    )
+                })
                 .collect()
         })
         .unwrap_or_default()
@@ -134,7 +145,15 @@ fn success(tls: u16, mqtt: u8) {
     // The MQTT inside was read, both ways, from the endpoint's leg decrypted live.
     assert_eq!(
         mqtt_types(&conn),
-        ["dCONNECT", "eCONNACK", "dSUBSCRIBE", "eSUBACK", "dPUBLISH", "ePUBACK", "dDISCONNECT"],
+        [
+            "dCONNECT",
+            "eCONNACK",
+            "dSUBSCRIBE",
+            "eSUBACK",
+            "dPUBLISH",
+            "ePUBACK",
+            "dDISCONNECT"
+        ],
         "{}",
         conn["mqtt"]
     );
@@ -146,7 +165,10 @@ fn success(tls: u16, mqtt: u8) {
     assert_eq!(leg["sni"], BROKER);
     assert_eq!(leg["proof"]["proof"], "verified");
     assert_eq!(leg["outcome"]["outcome"], "completed");
-    assert_eq!(leg["version"], if tls == 13 { "TLS 1.3" } else { "TLS 1.2" });
+    assert_eq!(
+        leg["version"],
+        if tls == 13 { "TLS 1.3" } else { "TLS 1.2" }
+    );
     assert_eq!(leg["chain"][0]["sha256"], leg["upstream_cert"]["sha256"]);
     assert!(codes_of(&conn, "error").is_empty(), "{}", conn["findings"]);
 }
@@ -175,7 +197,11 @@ fn alpn_offered_by_the_device_is_passed_upstream_and_back() {
     let (seen, conn) = through(&lab, port, &[], device);
     assert_eq!(seen.alpn.as_deref(), Some("x-amzn-mqtt-ca"), "{seen:?}");
     assert_eq!(conn["device_leg"]["alpn"][0], "x-amzn-mqtt-ca");
-    assert_eq!(conn["tls"]["client_alpns"][0], "x-amzn-mqtt-ca", "{}", conn["tls"]);
+    assert_eq!(
+        conn["tls"]["client_alpns"][0], "x-amzn-mqtt-ca",
+        "{}",
+        conn["tls"]
+    );
 }
 
 /// The endpoint's answer `script` to a device doing CONNECT (+ SUBSCRIBE / PUBLISH), and the
@@ -188,7 +214,13 @@ fn refused(name: &str, mqtt: u8, script: Script, code: &str, must_name: &str) {
     device.publish = Some("devices/other/telemetry".into());
     let (_, conn) = through(&lab, port, &[], device);
     let found = codes_of(&conn, "error");
-    assert!(found.contains(&code.to_string()), "{code} not in {found:?}: {} {} {}", conn["findings"], conn["tcp"], conn["history"]);
+    assert!(
+        found.contains(&code.to_string()),
+        "{code} not in {found:?}: {} {} {}",
+        conn["findings"],
+        conn["tcp"],
+        conn["history"]
+    );
     let finding = conn["findings"]
         .as_array()
         .unwrap()
@@ -203,44 +235,77 @@ fn refused(name: &str, mqtt: u8, script: Script, code: &str, must_name: &str) {
 
 #[test]
 fn connect_refused_mqtt311_code_5() {
-    let script = Script { connack: 5, ..Script::OK };
+    let script = Script {
+        connack: 5,
+        ..Script::OK
+    };
     refused("connect5", 4, script, "AUTHZ.CONNECT_DENIED", "CONNACK");
 }
 
 #[test]
 fn connect_refused_mqtt5_not_authorized() {
-    let script = Script { connack: 0x87, ..Script::OK };
+    let script = Script {
+        connack: 0x87,
+        ..Script::OK
+    };
     refused("connect87", 5, script, "AUTHZ.CONNECT_DENIED", "0x87");
 }
 
 #[test]
 fn subscribe_refused_0x80() {
-    let script = Script { suback: 0x80, ..Script::OK };
+    let script = Script {
+        suback: 0x80,
+        ..Script::OK
+    };
     refused("sub80", 4, script, "AUTHZ.SUBSCRIBE_DENIED", "sensors/#");
 }
 
 #[test]
 fn subscribe_refused_0x87_mqtt5() {
-    let script = Script { suback: 0x87, ..Script::OK };
+    let script = Script {
+        suback: 0x87,
+        ..Script::OK
+    };
     refused("sub87", 5, script, "AUTHZ.SUBSCRIBE_DENIED", "sensors/#");
 }
 
 #[test]
 fn subscribe_refused_0x80_mqtt5() {
-    let script = Script { suback: 0x80, ..Script::OK };
+    let script = Script {
+        suback: 0x80,
+        ..Script::OK
+    };
     refused("sub80v5", 5, script, "AUTHZ.SUBSCRIBE_DENIED", "sensors/#");
 }
 
 #[test]
 fn publish_refused_0x87_names_topic_and_policy_resource() {
-    let script = Script { puback: Some(0x87), ..Script::OK };
-    refused("pub87", 5, script, "AUTHZ.PUBLISH_DENIED", "topic/devices/other/telemetry");
+    let script = Script {
+        puback: Some(0x87),
+        ..Script::OK
+    };
+    refused(
+        "pub87",
+        5,
+        script,
+        "AUTHZ.PUBLISH_DENIED",
+        "topic/devices/other/telemetry",
+    );
 }
 
 #[test]
 fn endpoint_closing_after_publish() {
-    let script = Script { puback: None, ..Script::OK };
-    refused("pubclose", 4, script, "AUTHZ.PUBLISH_DENIED", "devices/other/telemetry");
+    let script = Script {
+        puback: None,
+        ..Script::OK
+    };
+    refused(
+        "pubclose",
+        4,
+        script,
+        "AUTHZ.PUBLISH_DENIED",
+        "devices/other/telemetry",
+    );
 }
 
 // ------------------------------------------------ the device's own certificate (issue 11)
@@ -253,7 +318,11 @@ fn device_cert_problem(name: &str, cert: Option<&Leaf>, code: &str, words: &str)
     let mut device = lab.device(13, 4);
     device.cert = cert.map(|c| (c.chain.clone(), c.key.clone_key()));
     let (seen, conn) = through(&lab, port, &[], device);
-    assert_eq!(seen.answers.first().map(|a| a.1.clone()), Some(vec![0, 0]), "the upstream session succeeded: {seen:?}");
+    assert_eq!(
+        seen.answers.first().map(|a| a.1.clone()),
+        Some(vec![0, 0]),
+        "the upstream session succeeded: {seen:?}"
+    );
     let errors = codes_of(&conn, "error");
     assert_eq!(errors, vec![code.to_string()], "{}", conn["findings"]);
     let text = conn["findings"].to_string();
@@ -262,14 +331,24 @@ fn device_cert_problem(name: &str, cert: Option<&Leaf>, code: &str, words: &str)
 
 #[test]
 fn device_without_certificate_is_reported_although_upstream_succeeds() {
-    device_cert_problem("nocert", None, "AUTH.CLIENT_CERT_MISSING", "iotscope's doing");
+    device_cert_problem(
+        "nocert",
+        None,
+        "AUTH.CLIENT_CERT_MISSING",
+        "iotscope's doing",
+    );
 }
 
 #[test]
 fn device_with_another_certificate_is_reported() {
     let pki = ca("another CA");
     let other = Leaf::new(&pki, "other-device", &[], true);
-    device_cert_problem("othercert", Some(&other), "AUTH.DEVICE_CERT_DIFFERS", "other-device");
+    device_cert_problem(
+        "othercert",
+        Some(&other),
+        "AUTH.DEVICE_CERT_DIFFERS",
+        "other-device",
+    );
 }
 
 #[test]
@@ -285,8 +364,18 @@ fn device_with_an_expired_certificate_is_reported() {
     device.cert = Some((old.chain.clone(), old.key.clone_key()));
     let (_, conn) = through(&lab, port, &[], device);
     let errors = codes_of(&conn, "error");
-    assert!(errors.contains(&"AUTH.CLIENT_CERT_EXPIRED".to_string()), "{}", conn["findings"]);
-    assert!(conn["findings"].to_string().contains("expired on 2021-01-01"), "{}", conn["findings"]);
+    assert!(
+        errors.contains(&"AUTH.CLIENT_CERT_EXPIRED".to_string()),
+        "{}",
+        conn["findings"]
+    );
+    assert!(
+        conn["findings"]
+            .to_string()
+            .contains("expired on 2021-01-01"),
+        "{}",
+        conn["findings"]
+    );
 }
 
 #[test]
@@ -306,7 +395,11 @@ fn require_device_cert_refuses_a_device_without_one() {
     device.cert = None;
     let (seen, conn) = through(&lab, port, &["--require-device-cert"], device);
     assert!(seen.answers.is_empty(), "the device got answers: {seen:?}");
-    assert_eq!(conn["device_leg"]["outcome"]["outcome"], "failed", "{}", conn["device_leg"]);
+    assert_eq!(
+        conn["device_leg"]["outcome"]["outcome"], "failed",
+        "{}",
+        conn["device_leg"]
+    );
 }
 
 #[test]
@@ -318,10 +411,23 @@ fn without_device_cert_the_device_is_reported_and_nothing_goes_upstream() {
     let conn = proxy.next_connection();
     let (_, _, stderr) = proxy.stop();
     assert!(seen.answers.is_empty(), "{seen:?}");
-    assert!(upstream.recv_timeout(std::time::Duration::from_millis(300)).is_err(), "the endpoint was contacted");
-    assert_eq!(conn["device_leg"]["chain"][0]["sha256"].as_str().map(str::len), Some(64));
     assert!(
-        conn["device_leg"]["not_upstream"].as_str().unwrap_or("").contains("no --device-cert"),
+        upstream
+            .recv_timeout(std::time::Duration::from_millis(300))
+            .is_err(),
+        "the endpoint was contacted"
+    );
+    assert_eq!(
+        conn["device_leg"]["chain"][0]["sha256"]
+            .as_str()
+            .map(str::len),
+        Some(64)
+    );
+    assert!(
+        conn["device_leg"]["not_upstream"]
+            .as_str()
+            .unwrap_or("")
+            .contains("no --device-cert"),
         "{conn}\n{stderr}"
     );
 }
@@ -339,7 +445,11 @@ fn device_certs_directory_picks_the_certificate_the_device_presents() {
     let seen = lab.device(13, 4).run(proxy.port);
     let conn = proxy.next_connection();
     proxy.stop();
-    assert_eq!(seen.answers.first().map(|a| a.1.clone()), Some(vec![0, 0]), "{seen:?}");
+    assert_eq!(
+        seen.answers.first().map(|a| a.1.clone()),
+        Some(vec![0, 0]),
+        "{seen:?}"
+    );
     assert_eq!(conn["device_leg"]["upstream_cert"]["sha256"], id.as_str());
     assert!(codes_of(&conn, "error").is_empty(), "{}", conn["findings"]);
 }
@@ -359,7 +469,12 @@ fn present(mode: &str, validating: bool) -> Value {
 
 fn assert_present(mode: &str) {
     let pass = present(mode, true);
-    assert_eq!(codes(&pass), vec!["SEC.DEVICE_REFUSES_BAD_CERT"], "{mode}: {}", pass["findings"]);
+    assert_eq!(
+        codes(&pass),
+        vec!["SEC.DEVICE_REFUSES_BAD_CERT"],
+        "{mode}: {}",
+        pass["findings"]
+    );
     let fail = present(mode, false);
     assert!(
         codes_of(&fail, "error").contains(&"SEC.DEVICE_ACCEPTS_BAD_CERT".to_string()),
@@ -367,7 +482,11 @@ fn assert_present(mode: &str) {
         fail["findings"]
     );
     // The device's CONNECT was read from its own leg, decrypted.
-    assert_eq!(fail["mqtt"]["connect"]["client_id"], "thermostat-12", "{}", fail["mqtt"]);
+    assert_eq!(
+        fail["mqtt"]["connect"]["client_id"], "thermostat-12",
+        "{}",
+        fail["mqtt"]
+    );
 }
 
 #[test]
@@ -398,7 +517,10 @@ fn keylog_and_recording_replay_decrypted() {
     let (_, live) = through(&lab, port, &["--keylog", &keylog, "--record", &rec], device);
     let text = std::fs::read_to_string(&keylog).unwrap();
     // Both legs: the device's and the endpoint's, five TLS 1.3 secrets... four each.
-    let lines = text.lines().filter(|l| l.starts_with("CLIENT_TRAFFIC_SECRET_0")).count();
+    let lines = text
+        .lines()
+        .filter(|l| l.starts_with("CLIENT_TRAFFIC_SECRET_0"))
+        .count();
     assert_eq!(lines, 2, "{text}");
     #[cfg(unix)]
     {

@@ -2,165 +2,19 @@
 //! true` on a free loopback port, with `mosquitto_pub` as the device. Certificates are made
 //! with rcgen into a temporary directory.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
-use iotscope_tests::proxy::{dead_port, ProxyProcess, WAIT};
+use iotscope_tests::mosquitto::{broker, mosquitto_bin, mosquitto_pub, run_device};
+use iotscope_tests::proxy::ProxyProcess;
+use iotscope_tests::tls_peers::{ca, Leaf, TempDir};
 use iotscope_tests::{codes, codes_of, have_tool};
-use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose,
-};
-
-/// mosquitto lives in /usr/sbin on Debian, which is often not on a user's PATH.
-fn mosquitto_bin() -> Option<PathBuf> {
-    if have_tool("mosquitto") {
-        return Some(PathBuf::from("mosquitto"));
-    }
-    let sbin = Path::new("/usr/sbin/mosquitto");
-    sbin.exists().then(|| sbin.to_path_buf())
-}
-
-struct Files {
-    dir: PathBuf,
-}
-
-impl Files {
-    fn new(name: &str) -> Files {
-        let dir =
-            std::env::temp_dir().join(format!("iotscope-peers-{name}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        Files { dir }
-    }
-    fn put(&self, name: &str, text: &str) -> String {
-        let p = self.dir.join(name);
-        std::fs::write(&p, text).unwrap();
-        p.to_str().unwrap().to_string()
-    }
-}
-
-impl Drop for Files {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn ca(name: &str) -> CertifiedIssuer<'static, KeyPair> {
-    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
-    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    p.distinguished_name.push(DnType::CommonName, name);
-    p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    CertifiedIssuer::self_signed(p, KeyPair::generate().unwrap()).unwrap()
-}
-
-fn leaf(ca: &CertifiedIssuer<'static, KeyPair>, cn: &str, names: &[&str]) -> (String, String) {
-    let mut p =
-        CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
-    p.distinguished_name.push(DnType::CommonName, cn);
-    let key = KeyPair::generate().unwrap();
-    let cert = p.signed_by(&key, ca).unwrap();
-    (cert.pem(), key.serialize_pem())
-}
-
-struct Broker {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn broker(bin: &Path, files: &Files, ca: &str, cert: &str, key: &str) -> Broker {
-    let port = dead_port();
-    let conf = files.put(
-        "mosquitto.conf",
-        &format!(
-            "listener {port} 127.0.0.1\nallow_anonymous true\ncafile {ca}\ncertfile {cert}\nkeyfile {key}\nrequire_certificate true\n"
-        ),
-    );
-    let child = Command::new(bin)
-        .args(["-c", &conf])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start mosquitto");
-    let deadline = Instant::now() + WAIT;
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "mosquitto did not listen on {port}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Broker { child, port }
-}
 
 /// `mosquitto_pub` through the proxy; true when it published.
 fn publish(proxy_port: u16, ca: &str, cert: Option<(&str, &str)>) -> bool {
-    let port = proxy_port.to_string();
-    let mut cmd = Command::new("mosquitto_pub");
-    cmd.args([
-        "-h",
-        "localhost",
-        "-p",
-        &port,
-        "--cafile",
-        ca,
-        "-t",
-        "t/1",
-        "-m",
-        "hi",
-        "-i",
-        "thermostat-12",
-    ]);
-    if let Some((c, k)) = cert {
-        cmd.args(["--cert", c, "--key", k]);
-    }
-    let mut child = cmd
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("mosquitto_pub");
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            return s.success();
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("mosquitto_pub did not finish");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Runs a device command to completion (bounded), feeding it `stdin`; true when it succeeded.
-fn device(mut cmd: Command, stdin: &[u8]) -> bool {
-    use std::io::Write;
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start the device");
-    if let Some(mut input) = child.stdin.take() {
-        let _ = input.write_all(stdin);
-    }
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            return s.success();
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("the device did not finish: {cmd:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    run_device(
+        mosquitto_pub(proxy_port, ca, cert, "t/1", &["-i", "thermostat-12"]),
+        b"",
+    )
 }
 
 /// An MQTT 3.1.1 CONNECT for client id `sclient-1`, then DISCONNECT.
@@ -173,18 +27,18 @@ fn mosquitto_behind_the_proxy() {
     if !have_tool("mosquitto_pub") {
         return;
     }
-    let files = Files::new("mosq");
+    let files = TempDir::new("peers-mosq");
     let ours = ca("iotscope peers CA");
     let stranger = ca("stranger CA");
-    let (scert, skey) = leaf(&ours, "localhost", &["localhost"]);
-    let (dcert, dkey) = leaf(&ours, "thermostat-12", &[]);
+    let server = Leaf::new(&ours, "localhost", &["localhost"], false);
+    let dev = Leaf::new(&ours, "thermostat-12", &[], true);
     let ca_pem = files.put("ca.pem", &ours.pem());
     let stranger_pem = files.put("stranger.pem", &stranger.pem());
-    let scert = files.put("server.pem", &scert);
-    let skey = files.put("server.key", &skey);
-    let dcert = files.put("device.pem", &dcert);
-    let dkey = files.put("device.key", &dkey);
-    let b = broker(&bin, &files, &ca_pem, &scert, &skey);
+    let scert = files.put("server.pem", &server.cert_pem);
+    let skey = files.put("server.key", &server.key_pem);
+    let dcert = files.put("device.pem", &dev.cert_pem);
+    let dkey = files.put("device.key", &dev.key_pem);
+    let b = broker(&bin, &files, &ca_pem, &scert, &skey, "");
     let up = format!("127.0.0.1:{}", b.port);
     let proxy = ProxyProcess::start(&["--upstream", &up, "--endpoint", "localhost"]);
 
@@ -230,7 +84,7 @@ fn mosquitto_behind_the_proxy() {
             "-key",
             &dkey,
         ]);
-        device(cmd, CONNECT_THEN_DISCONNECT);
+        run_device(cmd, CONNECT_THEN_DISCONNECT);
         let no_sni = proxy.next_connection();
         assert!(no_sni["tls"]["sni"].is_null(), "{}", no_sni["tls"]);
         assert!(
@@ -260,7 +114,10 @@ fn mosquitto_behind_the_proxy() {
             "-i",
             "thermostat-sub",
         ]);
-        assert!(device(cmd, b""), "mosquitto_sub through the proxy failed");
+        assert!(
+            run_device(cmd, b""),
+            "mosquitto_sub through the proxy failed"
+        );
         let sub = proxy.next_connection();
         assert!(codes_of(&sub, "error").is_empty(), "{:?}", sub["findings"]);
         assert_eq!(sub["tls"]["sni"], "localhost");

@@ -29,7 +29,9 @@ pub fn diagnose(trace: &Trace, ctx: &Context) -> Vec<Finding> {
     let f = facts::Facts::new(trace);
     let values = values(&f, ctx);
     let mut out = Vec::new();
-    if f.device_leg.is_some_and(|(_, leg)| leg.presented.is_bad_on_purpose()) {
+    if f.device_leg
+        .is_some_and(|(_, leg)| leg.presented.is_bad_on_purpose())
+    {
         // A `--present` test: the "endpoint" is iotscope showing a bad certificate on
         // purpose, so a refusal is the device passing, not a fault to explain.
         interception::rules(&f, &mut out);

@@ -37,13 +37,16 @@ pub enum Present {
     Expired,
 }
 
+/// A minted certificate is kept per name asked for and per `--present` mode.
+type CacheKey = (String, Option<Present>);
+
 pub struct Minter {
     ca_der: CertificateDer<'static>,
     issuer: Issuer<'static, KeyPair>,
     /// A CA nobody trusts, for `--present untrusted`.
     stranger: (CertificateDer<'static>, Issuer<'static, KeyPair>),
     leaf_key: KeyPair,
-    cache: Mutex<HashMap<(String, Option<Present>), Arc<CertifiedKey>>>,
+    cache: Mutex<HashMap<CacheKey, Arc<CertifiedKey>>>,
 }
 
 impl Minter {
@@ -164,7 +167,12 @@ mod tests {
         let leaf = |c: &CertifiedKey| iotscope_decoder::cert::summarize(c.cert[0].as_ref());
 
         let (c, p) = m.certificate("a.example", None).unwrap();
-        assert_eq!(p, Presented::Mitm { name: "a.example".into() });
+        assert_eq!(
+            p,
+            Presented::Mitm {
+                name: "a.example".into()
+            }
+        );
         let l = leaf(&c);
         assert_eq!(l.san_dns, vec!["a.example"]);
         assert_eq!(l.issuer, ca_subject);
@@ -180,9 +188,13 @@ mod tests {
         let (c, _) = m.certificate("a.example", Some(Present::Expired)).unwrap();
         assert!(!leaf(&c).valid_at(now));
         assert_eq!(leaf(&c).issuer, ca_subject);
-        let (c, _) = m.certificate("a.example", Some(Present::WrongName)).unwrap();
+        let (c, _) = m
+            .certificate("a.example", Some(Present::WrongName))
+            .unwrap();
         assert_eq!(leaf(&c).san_dns, vec![WRONG_NAME]);
-        let (c, _) = m.certificate("a.example", Some(Present::Untrusted)).unwrap();
+        let (c, _) = m
+            .certificate("a.example", Some(Present::Untrusted))
+            .unwrap();
         assert_ne!(leaf(&c).issuer, ca_subject);
         std::fs::remove_dir_all(&dir).unwrap();
     }

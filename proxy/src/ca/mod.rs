@@ -29,7 +29,6 @@ pub enum KeyType {
 }
 
 pub struct LocalCa {
-    pub dir: PathBuf,
     pub cert_pem: String,
     pub cert_der: Vec<u8>,
     pub key: KeyPair,
@@ -79,7 +78,6 @@ impl LocalCa {
             return Err(format!("{} is not a CA certificate", cert_path.display()));
         }
         Ok(LocalCa {
-            dir: dir.to_path_buf(),
             cert_pem,
             cert_der,
             key,
@@ -119,7 +117,6 @@ impl LocalCa {
             .map_err(|e| format!("cannot write {}: {e}", dir.join(CERT_FILE).display()))?;
         Ok((
             LocalCa {
-                dir: dir.to_path_buf(),
                 cert_pem: cert.pem(),
                 cert_der: cert.der().to_vec(),
                 key,
@@ -228,11 +225,17 @@ mod tests {
         assert!(made);
         let (again, made_again) = LocalCa::init(&dir, KeyType::Rsa2048, 30).unwrap();
         assert!(!made_again);
-        assert_eq!(ca.cert_der, again.cert_der, "the CA is reused, not replaced");
+        assert_eq!(
+            ca.cert_der, again.cert_der,
+            "the CA is reused, not replaced"
+        );
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.join(KEY_FILE)).unwrap().permissions().mode();
+            let mode = std::fs::metadata(dir.join(KEY_FILE))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
         let c = iotscope_decoder::cert::summarize(&ca.cert_der);

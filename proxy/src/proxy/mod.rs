@@ -7,9 +7,9 @@
 //! reported, and the recording is flushed before the summary.
 
 pub mod limits;
-pub mod mitm;
 pub mod listener;
 pub mod live;
+pub mod mitm;
 pub mod record;
 pub mod relay;
 pub mod upstream;

@@ -6,7 +6,6 @@ use std::path::Path;
 use std::sync::Arc;
 
 use rustls::client::Resumption;
-use rustls::pki_types::CertificateDer;
 use rustls::{ClientConfig, RootCertStore};
 
 use super::files::{load_certs, load_key};
@@ -15,7 +14,6 @@ use super::server_check::RecordingVerifier;
 /// A device's certificate chain and key, as iotscope presents them to the endpoint.
 #[derive(Debug)]
 pub struct DeviceIdentity {
-    pub chain: Vec<CertificateDer<'static>>,
     /// The chain with its signing key, as rustls presents it.
     pub certified: Arc<rustls::sign::CertifiedKey>,
     /// Where it came from, for messages: the certificate file's path.
@@ -29,7 +27,9 @@ impl DeviceIdentity {
     pub fn load(cert: &Path, key_file: &Path) -> Result<DeviceIdentity, String> {
         let chain = load_certs(cert)?;
         let key = load_key(key_file)?;
-        let leaf = chain.first().ok_or_else(|| format!("{} is empty", cert.display()))?;
+        let leaf = chain
+            .first()
+            .ok_or_else(|| format!("{} is empty", cert.display()))?;
         let summary = iotscope_decoder::cert::summarize(leaf.as_ref());
         // A key that does not match would only show as a refusal by the endpoint; say it now.
         let signing = super::provider()
@@ -49,7 +49,6 @@ impl DeviceIdentity {
             ));
         }
         Ok(DeviceIdentity {
-            chain,
             certified: Arc::new(certified),
             source: cert.display().to_string(),
             sha256: summary.sha256,

@@ -46,10 +46,6 @@ impl<S> TeeStream<S> {
         self.last_activity.clone()
     }
 
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
     fn hand_on_held(&mut self) {
         if let (Some((ts, bytes)), Some(tee)) = (self.held.take(), self.read.as_mut()) {
             tee.data(ts, &bytes);
@@ -60,7 +56,10 @@ impl<S> TeeStream<S> {
     /// the connection is over.
     pub async fn finish(&mut self) {
         self.hand_on_held();
-        for tee in [self.read.as_mut(), self.write.as_mut()].into_iter().flatten() {
+        for tee in [self.read.as_mut(), self.write.as_mut()]
+            .into_iter()
+            .flatten()
+        {
             tee.finish().await;
         }
     }
@@ -73,19 +72,8 @@ impl<S> TeeStream<S> {
     {
         use tokio::io::AsyncReadExt;
         let mut buf = [0u8; 1024];
-        let drain = async {
-            while matches!(self.read(&mut buf).await, Ok(n) if n > 0) {}
-        };
+        let drain = async { while matches!(self.read(&mut buf).await, Ok(n) if n > 0) {} };
         let _ = tokio::time::timeout(limit, drain).await;
-    }
-
-    /// Records a reset or a close of the read side that the caller learned of some other way
-    /// (a timeout, or the other leg failing).
-    pub fn note_reset(&mut self) {
-        self.hand_on_held();
-        if let Some(tee) = self.read.as_mut() {
-            tee.try_close(now(), true);
-        }
     }
 }
 

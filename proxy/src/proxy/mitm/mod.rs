@@ -302,7 +302,12 @@ impl Conn {
     }
 
     /// The device's handshake never got as far as its ClientHello.
-    async fn report_only(mut self, local: Option<SocketAddr>, name: Option<String>, detail: String) {
+    async fn report_only(
+        mut self,
+        local: Option<SocketAddr>,
+        name: Option<String>,
+        detail: String,
+    ) {
         self.start_decoder(local, name, None);
         let leg = DeviceLeg {
             sni: None,
@@ -416,7 +421,9 @@ impl Conn {
         let secrets = self.device_secrets();
         self.start_decoder(local, Some(name), Some(secrets.keys.clone()));
         let alpn = offer.alpn.first().cloned().into_iter().collect();
-        let tls = self.accept_device(start, cert, alpn, secrets, &mut leg).await;
+        let tls = self
+            .accept_device(start, cert, alpn, secrets, &mut leg)
+            .await;
         self.device_leg(leg).await;
         if let Some(mut tls) = tls {
             // Read what the device sends; the tee below TLS hands it to the decoder.
@@ -446,7 +453,9 @@ impl Conn {
         let mut leg = offer.leg(presented);
         let alpn = offer.alpn.first().cloned().into_iter().collect();
         let secrets = self.device_secrets();
-        let tls = self.accept_device(start, cert, alpn, secrets, &mut leg).await;
+        let tls = self
+            .accept_device(start, cert, alpn, secrets, &mut leg)
+            .await;
         // `None` when the handshake failed: its outcome says why.
         let chosen = tls.as_ref().map(|_| {
             self.mitm
@@ -481,8 +490,15 @@ impl Conn {
         });
         leg.upstream_cert = Some(upstream_cert(&identity));
         let alpn = offer.alpn.clone();
-        self.upstream_then_relay(None, Some((start, offer)), leg, identity, alpn, upstream_name)
-            .await;
+        self.upstream_then_relay(
+            None,
+            Some((start, offer)),
+            leg,
+            identity,
+            alpn,
+            upstream_name,
+        )
+        .await;
     }
 
     /// The SNI iotscope sends the endpoint: the device's, else `--endpoint`, else the
@@ -527,9 +543,20 @@ impl Conn {
             }
         };
         let _ = tcp.set_nodelay(true);
-        tracing::info!("#{} {} intercepted, relayed to {addr}", self.n, self.device_addr);
-        let secrets = Arc::new(SecretLog::new(self.mitm.keylog.clone(), Some(self.tx.clone())));
-        self.start_decoder(Some(addr), Some(upstream_name.clone()), Some(secrets.keys.clone()));
+        tracing::info!(
+            "#{} {} intercepted, relayed to {addr}",
+            self.n,
+            self.device_addr
+        );
+        let secrets = Arc::new(SecretLog::new(
+            self.mitm.keylog.clone(),
+            Some(self.tx.clone()),
+        ));
+        self.start_decoder(
+            Some(addr),
+            Some(upstream_name.clone()),
+            Some(secrets.keys.clone()),
+        );
         let setup = client::config(&self.mitm.roots, Some(&identity), alpn, secrets).and_then(
             |(cfg, verifier)| {
                 ServerName::try_from(upstream_name.clone())
@@ -560,9 +587,12 @@ impl Conn {
                     Ok(Err(e)) => e.to_string(),
                     _ => "the endpoint did not finish the handshake in time".into(),
                 };
-                if let Some(problem) = verifier.verdict().and_then(|v| v.problem) {
+                let verdict = verifier.verdict();
+                if let Some((problem, sent)) =
+                    verdict.and_then(|v| v.problem.map(|p| (p, v.chain.len())))
+                {
                     self.note(format!(
-                        "iotscope refused the endpoint's certificate: {problem}"
+                        "iotscope refused the endpoint's certificate (a chain of {sent}): {problem}"
                     ))
                     .await;
                 } else {
@@ -579,7 +609,13 @@ impl Conn {
             }
         };
         if let Some((start, _offer)) = pending {
-            let chosen: Vec<Vec<u8>> = up.get_ref().1.alpn_protocol().map(<[u8]>::to_vec).into_iter().collect();
+            let chosen: Vec<Vec<u8>> = up
+                .get_ref()
+                .1
+                .alpn_protocol()
+                .map(<[u8]>::to_vec)
+                .into_iter()
+                .collect();
             let name = match &leg.presented {
                 Presented::Mitm { name } => name.clone(),
                 _ => upstream_name.clone(),
@@ -589,7 +625,9 @@ impl Conn {
                 return self.finish().await;
             };
             let secrets = self.device_secrets();
-            device = self.accept_device(start, cert, chosen, secrets, &mut leg).await;
+            device = self
+                .accept_device(start, cert, chosen, secrets, &mut leg)
+                .await;
         }
         self.device_leg(leg).await;
         let Some(mut device) = device else {
@@ -618,9 +656,9 @@ async fn relay(device: &mut DeviceTls, up: &mut EndpointTls, shared: &Shared) {
     let activity = up.get_ref().0.last_activity();
     let mut force = shared.force.clone();
     let idle = shared.limits.idle_timeout;
-    let mut tick = tokio::time::interval(
-        idle.map_or(Duration::from_secs(3600), |d| (d / 4).max(Duration::from_millis(50))),
-    );
+    let mut tick = tokio::time::interval(idle.map_or(Duration::from_secs(3600), |d| {
+        (d / 4).max(Duration::from_millis(50))
+    }));
     let (mut from_device, mut from_endpoint) = (vec![0u8; READ_BUFFER], vec![0u8; READ_BUFFER]);
     let (mut device_open, mut endpoint_open, mut force_live) = (true, true, true);
     while device_open || endpoint_open {
@@ -721,7 +759,10 @@ fn device_failure(e: &std::io::Error, proof: &Proof) -> Outcome {
             },
             A::ProtocolVersion | A::HandshakeFailure | A::InsufficientSecurity => {
                 Outcome::Incompatible {
-                    detail: format!("the device ended the handshake with alert {}", alert_name(*alert)),
+                    detail: format!(
+                        "the device ended the handshake with alert {}",
+                        alert_name(*alert)
+                    ),
                 }
             }
             other => Outcome::Failed {
@@ -747,6 +788,5 @@ fn device_failure(e: &std::io::Error, proof: &Proof) -> Outcome {
 /// The alert's name as the TLS registry spells it (`unknown_ca`).
 fn alert_name(a: rustls::AlertDescription) -> String {
     let code = u8::from(a);
-    iotscope_decoder::tls::names::alert_name(code)
-        .map_or_else(|| format!("{code}"), str::to_string)
+    iotscope_decoder::tls::names::alert_name(code).map_or_else(|| format!("{code}"), str::to_string)
 }

@@ -112,6 +112,17 @@ pub struct DeviceLeg {
     /// Why iotscope did not connect to the endpoint for this device, when it did not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub not_upstream: Option<String>,
+    /// iotscope's own check refused the endpoint's certificate (on the device's behalf).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint_refused: Option<EndpointRefusal>,
+}
+
+/// Why iotscope did not accept the endpoint's certificate.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct EndpointRefusal {
+    pub reason: String,
+    /// The certificate is valid but not for the name iotscope asked for.
+    pub wrong_name: bool,
 }
 
 impl DeviceLeg {

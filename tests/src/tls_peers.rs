@@ -275,6 +275,9 @@ pub struct Device {
     /// `None`: the device accepts any endpoint certificate.
     pub trusts: Option<Arc<RootCertStore>>,
     pub cert: Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>,
+    /// Sign the CertificateVerify with this key instead of the certificate's own: a device
+    /// that does not hold its certificate's key.
+    pub sign_with: Option<PrivateKeyDer<'static>>,
     pub server_name: String,
     pub alpn: Vec<String>,
     pub mqtt: u8,
@@ -297,6 +300,7 @@ impl Device {
             tls,
             trusts: None,
             cert: None,
+            sign_with: None,
             server_name: server_name.into(),
             alpn: Vec::new(),
             mqtt,
@@ -316,9 +320,16 @@ impl Device {
                 .dangerous()
                 .with_custom_certificate_verifier(Arc::new(TrustsAnything(provider()))),
         };
-        let mut config = match self.cert {
-            Some((chain, key)) => builder.with_client_auth_cert(chain, key).unwrap(),
-            None => builder.with_no_client_auth(),
+        let mut config = match (self.cert, self.sign_with) {
+            (Some((chain, _)), Some(other)) => {
+                let signer = provider().key_provider.load_private_key(other).unwrap();
+                let certified = rustls::sign::CertifiedKey::new(chain, signer);
+                builder.with_client_cert_resolver(Arc::new(rustls::sign::SingleCertAndKey::from(
+                    certified,
+                )))
+            }
+            (Some((chain, key)), None) => builder.with_client_auth_cert(chain, key).unwrap(),
+            (None, _) => builder.with_no_client_auth(),
         };
         config.alpn_protocols = self.alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
         let mut seen = Seen::default();

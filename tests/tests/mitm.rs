@@ -308,6 +308,43 @@ fn endpoint_closing_after_publish() {
     );
 }
 
+#[test]
+fn endpoint_iotscope_does_not_trust_is_refused_and_explained() {
+    let lab = Lab::new("untrustedup");
+    let port = lab.endpoint(13, &[], Script::OK);
+    // No --upstream-ca: the test endpoint's CA is in no root store iotscope uses.
+    let files = lab.device_files();
+    let up = format!("127.0.0.1:{port}");
+    let ca_dir = lab.dir.path("ca");
+    let mut args = vec![
+        "--upstream",
+        &up,
+        "--endpoint",
+        BROKER,
+        "--mitm",
+        "--ca-dir",
+        &ca_dir,
+    ];
+    args.extend(files.iter().map(String::as_str));
+    let proxy = ProxyProcess::start(&args);
+    let seen = lab.device(13, 4).run(proxy.port);
+    let conn = proxy.next_connection();
+    proxy.stop();
+    assert!(seen.answers.is_empty(), "{seen:?}");
+    assert!(
+        codes_of(&conn, "error").contains(&"AUTH.SERVER_CERT_UNTRUSTED".to_string()),
+        "{}",
+        conn["findings"]
+    );
+    assert_eq!(conn["device_leg"]["outcome"]["outcome"], "failed");
+    // The endpoint's chain was read although the handshake failed (decrypted, TLS 1.3).
+    assert!(
+        conn["certificates"].to_string().contains(BROKER),
+        "{}",
+        conn["certificates"]
+    );
+}
+
 // ------------------------------------------------ the device's own certificate (issue 11)
 
 /// The endpoint accepts (it gets `--device-cert`), yet the device's own certificate is wrong:
@@ -373,6 +410,27 @@ fn device_with_an_expired_certificate_is_reported() {
         conn["findings"]
             .to_string()
             .contains("expired on 2021-01-01"),
+        "{}",
+        conn["findings"]
+    );
+}
+
+#[test]
+fn device_that_does_not_hold_its_key_is_stopped_and_reported() {
+    let lab = Lab::new("wrongkey");
+    let port = lab.endpoint(13, &[], Script::OK);
+    let stranger = Leaf::new(&ca("stranger"), "x", &[], true);
+    let mut device = lab.device(13, 4);
+    device.sign_with = Some(stranger.key.clone_key());
+    let (seen, conn) = through(&lab, port, &[], device);
+    assert!(seen.answers.is_empty(), "the device got through: {seen:?}");
+    assert_eq!(
+        conn["device_leg"]["proof"]["proof"], "failed",
+        "{}",
+        conn["device_leg"]
+    );
+    assert!(
+        codes_of(&conn, "error").contains(&"AUTH.DEVICE_KEY_NOT_HELD".to_string()),
         "{}",
         conn["findings"]
     );

@@ -20,6 +20,24 @@ pub fn rules(f: &Facts, out: &mut Vec<Finding>) {
         present_test(f, t, leg, out);
         return;
     }
+    if let Some(r) = &leg.endpoint_refused {
+        let code = if r.wrong_name {
+            "AUTH.SERVER_NAME_MISMATCH"
+        } else {
+            "AUTH.SERVER_CERT_UNTRUSTED"
+        };
+        let name = f.sni().unwrap_or("the endpoint");
+        out.push(
+            Finding::new(
+                code,
+                format!(
+                    "iotscope, connecting to {name} for the device, refused the endpoint's certificate: {}. A device that checks the endpoint as it should would refuse it too; for a test broker with its own CA, give that CA with --upstream-ca.",
+                    r.reason
+                ),
+            )
+            .evidence(t, format!("endpoint certificate refused: {}", r.reason)),
+        );
+    }
     match &leg.outcome {
         Outcome::Refused { alert } => {
             let how = alert

@@ -291,6 +291,13 @@ fn device_leg(leg: &iotscope_decoder::device_leg::DeviceLeg) -> String {
     if let Some(why) = &leg.not_upstream {
         let _ = write!(s, "\n{why}");
     }
+    if let Some(r) = &leg.endpoint_refused {
+        let _ = write!(
+            s,
+            "\niotscope refused the endpoint's certificate: {}",
+            r.reason
+        );
+    }
     s
 }
 

@@ -7,6 +7,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use iotscope_decoder::device_leg::EndpointRefusal;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
@@ -16,8 +17,8 @@ use rustls::{DigitallySignedStruct, Error, RootCertStore, SignatureScheme};
 #[derive(Clone, Debug)]
 pub struct EndpointVerdict {
     pub chain: Vec<CertificateDer<'static>>,
-    /// `None`: trusted. Otherwise why not, in words.
-    pub problem: Option<String>,
+    /// `None`: trusted. Otherwise why not.
+    pub refusal: Option<EndpointRefusal>,
 }
 
 #[derive(Debug)]
@@ -91,7 +92,16 @@ impl ServerCertVerifier for RecordingVerifier {
         if let Ok(mut seen) = self.seen.lock() {
             *seen = Some(EndpointVerdict {
                 chain,
-                problem: r.as_ref().err().map(explain),
+                refusal: r.as_ref().err().map(|e| EndpointRefusal {
+                    reason: explain(e),
+                    wrong_name: matches!(
+                        e,
+                        Error::InvalidCertificate(
+                            rustls::CertificateError::NotValidForName
+                                | rustls::CertificateError::NotValidForNameContext { .. }
+                        )
+                    ),
+                }),
             });
         }
         r

@@ -139,6 +139,7 @@ impl Offer {
             upstream_cert: None,
             outcome: Outcome::Completed,
             not_upstream: None,
+            endpoint_refused: None,
         }
     }
 
@@ -323,6 +324,7 @@ impl Conn {
             upstream_cert: None,
             outcome: Outcome::Failed { detail },
             not_upstream: None,
+            endpoint_refused: None,
         };
         self.device_leg(leg).await;
         self.finish().await;
@@ -587,14 +589,8 @@ impl Conn {
                     Ok(Err(e)) => e.to_string(),
                     _ => "the endpoint did not finish the handshake in time".into(),
                 };
-                let verdict = verifier.verdict();
-                if let Some((problem, sent)) =
-                    verdict.and_then(|v| v.problem.map(|p| (p, v.chain.len())))
-                {
-                    self.note(format!(
-                        "iotscope refused the endpoint's certificate (a chain of {sent}): {problem}"
-                    ))
-                    .await;
+                if let Some(refusal) = verifier.verdict().and_then(|v| v.refusal) {
+                    leg.endpoint_refused = Some(refusal);
                 } else {
                     tracing::info!("#{}: handshake with the endpoint failed: {why}", self.n);
                 }

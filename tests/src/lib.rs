@@ -1,6 +1,7 @@
 //! Helpers shared by the end-to-end tests: where the binary and the captures are, and how to
 //! run a replay and read its JSON Lines.
 
+pub mod netns;
 pub mod proxy;
 
 use serde_json::Value;

@@ -169,13 +169,13 @@ impl Lab {
             "via",
             GATEWAY6_ENDPOINT_SIDE,
         ]);
+        // /proc/sys/net belongs to the namespace of whoever reads it: no procps needed.
         lab.run(
             &lab.gateway,
             &[
-                "sysctl",
-                "-qw",
-                "net.ipv4.ip_forward=1",
-                "net.ipv6.conf.all.forwarding=1",
+                "sh",
+                "-c",
+                "echo 1 > /proc/sys/net/ipv4/ip_forward && echo 1 > /proc/sys/net/ipv6/conf/all/forwarding",
             ],
         );
         lab

@@ -145,8 +145,9 @@ fn lab(tag: char, mosquitto: &Path, files: &Files) -> (Lab, Running) {
     (lab, broker)
 }
 
-/// `iotscope proxy --transparent` in the gateway namespace.
-fn proxy(lab: &Lab, allow: &[&str]) -> ProxyProcess {
+/// `iotscope proxy --transparent` in the gateway namespace, with `--allow` for each of
+/// `allow`, then `more`.
+fn proxy(lab: &Lab, allow: &[&str], more: &[&str]) -> ProxyProcess {
     let mut cmd = lab.exec(&lab.gateway, iotscope_path().to_str().unwrap());
     cmd.args([
         "proxy",
@@ -162,6 +163,7 @@ fn proxy(lab: &Lab, allow: &[&str]) -> ProxyProcess {
     for a in allow {
         cmd.args(["--allow", a]);
     }
+    cmd.args(more);
     ProxyProcess::spawn(cmd)
 }
 
@@ -322,7 +324,9 @@ fn nftables_redirect_relays_to_the_original_destination() {
         &["nft", "-f", "-"],
         nft_redirect(DEVICE, DEVICE6).as_bytes(),
     );
-    let p = proxy(&lab, &[&format!("{NAME}:8883")]);
+    let recording = files.dir.join("gateway.pcapng");
+    let recording = recording.to_str().unwrap();
+    let p = proxy(&lab, &[&format!("{NAME}:8883")], &["--record", recording]);
 
     // The device dials the endpoint's name, as its firmware would.
     assert!(
@@ -380,6 +384,27 @@ fn nftables_redirect_relays_to_the_original_destination() {
         )),
         "{stderr}"
     );
+
+    // The recording holds the relayed connections with the addresses the device dialled; the
+    // refused one never reached an endpoint and is not in it.
+    let (replayed, _) = iotscope_tests::replay_json(&[recording]);
+    let endpoints: Vec<&str> = replayed
+        .iter()
+        .filter_map(|c| c["endpoint"].as_str())
+        .collect();
+    assert_eq!(
+        endpoints,
+        [
+            format!("{ENDPOINT}:8883"),
+            format!("{ENDPOINT}:8883"),
+            format!("[{ENDPOINT6}]:8883")
+        ]
+    );
+    assert!(
+        codes_of(&replayed[0], "error").is_empty(),
+        "{:?}",
+        replayed[0]["findings"]
+    );
 }
 
 #[test]
@@ -412,7 +437,7 @@ fn iptables_redirect_and_the_loop_guard() {
             "8443",
         ],
     );
-    let p = proxy(&lab, &["10.231.2.0/24:8883"]);
+    let p = proxy(&lab, &["10.231.2.0/24:8883"], &[]);
 
     assert!(
         publish(&lab, &files, NAME, true),
@@ -561,7 +586,7 @@ fn nftables_tproxy_keeps_the_destination_as_local_address() {
             "ip", "-6", "route", "add", "local", "::/0", "dev", "lo", "table", "100",
         ],
     );
-    let p = proxy(&lab, &[NAME]);
+    let p = proxy(&lab, &[NAME], &[]);
 
     assert!(
         publish(&lab, &files, NAME, true),

@@ -208,7 +208,8 @@ async fn connection(device: TcpStream, peer: SocketAddr, n: u64, shared: Shared)
         identity,
         rx,
         shared.out.clone(),
-        shared.rec.clone(),
+        // A refused --transparent connection knows its endpoint but never reached it: unrecorded.
+        shared.rec.clone().filter(|_| connected.is_ok()),
         shared.live.clone(),
         abort_tx,
     ));

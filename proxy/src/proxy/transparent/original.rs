@@ -143,9 +143,9 @@ pub fn enable_tproxy(listener: &TcpListener) -> Result<(), String> {
     };
     r.map_err(|e| match e.kind() {
         std::io::ErrorKind::PermissionDenied => {
-            "TPROXY needs CAP_NET_ADMIN (REDIRECT rules work without it)".to_string()
+            "not available without CAP_NET_ADMIN (REDIRECT rules need no capability)".to_string()
         }
-        _ => format!("TPROXY is not available ({e})"),
+        _ => format!("not available ({e})"),
     })
 }
 

@@ -171,8 +171,11 @@ pub struct ExplainArgs {
 pub struct ProxyArgs {
     /// The endpoint to relay to, HOST[:PORT] (port 8883 when left out). The name is resolved
     /// again for every connection; the proxy never connects anywhere else.
-    #[arg(long, value_name = "HOST[:PORT]", value_parser = parse_upstream)]
-    pub upstream: crate::proxy::upstream::Upstream,
+    #[arg(long, value_name = "HOST[:PORT]", value_parser = parse_upstream, required_unless_present = "transparent")]
+    pub upstream: Option<crate::proxy::upstream::Upstream>,
+    // issue 10 (gateway): --transparent, --allow, --allow-any.
+    #[command(flatten)]
+    pub transparent: crate::proxy::transparent::TransparentArgs,
     /// Where to listen. The default takes IPv6 and IPv4 on port 8443 (IPv4 alone where the
     /// machine has no IPv6). Port 0 picks a free port, printed at start.
     #[arg(long, value_name = "ADDR:PORT")]

@@ -3,6 +3,7 @@
 
 pub mod mosquitto;
 pub mod mqtt_script;
+pub mod netns;
 pub mod proxy;
 pub mod tls_peers;
 

@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
-use std::process::{Child, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{channel, Receiver};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -23,9 +23,16 @@ pub struct ProxyProcess {
 impl ProxyProcess {
     /// `iotscope proxy --listen 127.0.0.1:0 --format json ARGS`, once it listens.
     pub fn start(args: &[&str]) -> ProxyProcess {
-        let mut child = crate::iotscope()
-            .args(["proxy", "--listen", "127.0.0.1:0", "--format", "json"])
-            .args(args)
+        let mut cmd = crate::iotscope();
+        cmd.args(["proxy", "--listen", "127.0.0.1:0", "--format", "json"])
+            .args(args);
+        ProxyProcess::spawn(cmd)
+    }
+
+    /// Runs `cmd`, a whole `iotscope proxy … --format json` command line (e.g. inside a
+    /// network namespace), once it listens.
+    pub fn spawn(mut cmd: Command) -> ProxyProcess {
+        let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -168,7 +168,7 @@ pub static CATALOGUE: &[Entry] = &[
         cause: "iotscope, sitting between device and endpoint, could not resolve the endpoint's name, connect to it, or keep the connection: the device's problem may lie here rather than in the device.",
         tell_apart: "The failure is on the proxy's own connection to the upstream, reported by the proxy, not seen in the device's traffic.",
         steps: &[
-            "Check the --upstream name and port, DNS, and outbound access from the proxy's machine.",
+            "Check the --upstream name and port (with --transparent: the --allow list and the redirect rules, docs/gateway.md), DNS, and outbound access from the proxy's machine.",
             DESCRIBE_ENDPOINT,
         ],
     },

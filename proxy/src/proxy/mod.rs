@@ -6,12 +6,14 @@
 //! listener stops at SIGINT or SIGTERM; open connections get a grace period, then are closed,
 //! reported, and the recording is flushed before the summary.
 
+pub mod dial;
 pub mod limits;
 pub mod listener;
 pub mod live;
 pub mod mitm;
 pub mod record;
 pub mod relay;
+pub mod transparent;
 pub mod upstream;
 
 use std::net::SocketAddr;
@@ -24,10 +26,10 @@ use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch, Semaphore};
 
 use crate::cli::ProxyArgs;
+use dial::Dial;
 use limits::{Limits, DECODER_QUEUE, REPORT_AFTER_FORCE};
 use live::{LiveConfig, Out, Printer};
 use record::{Record, Recorder};
-use upstream::Upstream;
 
 pub fn run(args: ProxyArgs) -> u8 {
     let rt = match tokio::runtime::Builder::new_multi_thread()
@@ -60,7 +62,7 @@ pub fn run(args: ProxyArgs) -> u8 {
 /// What every connection task shares.
 #[derive(Clone)]
 struct Shared {
-    upstream: Arc<Upstream>,
+    dial: Arc<Dial>,
     limits: Limits,
     live: Arc<LiveConfig>,
     out: mpsc::Sender<Out>,
@@ -92,23 +94,29 @@ async fn serve(args: ProxyArgs) -> Result<(Printer, Option<Recorder>), u8> {
         eprintln!("iotscope: {m}");
         2u8
     })?;
+    // issue 10: the one --upstream, or --transparent's original destinations.
+    let dial = Dial::from_args(&args, &listener).await.map_err(|m| {
+        eprintln!("iotscope: {m}");
+        2u8
+    })?;
     let local = listener
         .local_addr()
         .map_or_else(|_| "?".to_string(), |a| a.to_string());
     match &mitm {
         None => eprintln!(
-            "iotscope: listening on {local}, relaying to {}",
-            args.upstream
+            "iotscope: listening on {local}, relaying {}",
+            dial.describe()
         ),
         Some(m) => eprintln!(
-            "iotscope: listening on {local}, intercepting TLS (MITM) with the CA {}, relaying to {}",
-            m.ca_description, args.upstream
+            "iotscope: listening on {local}, intercepting TLS (MITM) with the CA {}, relaying {}",
+            m.ca_description,
+            dial.describe()
         ),
     }
 
     let (force_tx, force_rx) = watch::channel(false);
     let shared = Shared {
-        upstream: Arc::new(args.upstream.clone()),
+        dial: Arc::new(dial),
         limits,
         live,
         out: printer.tx.clone(),
@@ -198,11 +206,17 @@ async fn connection(device: TcpStream, peer: SocketAddr, n: u64, shared: Shared)
     let accepted = relay::now();
     let device_addr = SocketAddr::new(peer.ip().to_canonical(), peer.port());
     let _ = device.set_nodelay(true);
-    let connected = shared.upstream.connect(shared.limits.connect_timeout).await;
+    let dialled = shared
+        .dial
+        .dial(&device, device_addr, shared.limits.connect_timeout)
+        .await;
+    // Held until the relay ends: the loop guard knows the upstream's port meanwhile.
+    let _own_port = dialled.guard;
+    let connected = dialled.upstream;
     let identity = Identity {
         device: Some(device_addr),
-        endpoint: connected.as_ref().ok().map(|(_, a)| *a),
-        endpoint_name: Some(shared.upstream.host.clone()),
+        endpoint: dialled.endpoint,
+        endpoint_name: dialled.name,
         source: Some("proxy".into()),
         number: n,
     };
@@ -212,7 +226,8 @@ async fn connection(device: TcpStream, peer: SocketAddr, n: u64, shared: Shared)
         identity,
         rx,
         shared.out.clone(),
-        shared.rec.clone(),
+        // A refused --transparent connection knows its endpoint but never reached it: unrecorded.
+        shared.rec.clone().filter(|_| connected.is_ok()),
         shared.live.clone(),
         abort_tx,
         None,

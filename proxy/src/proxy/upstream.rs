@@ -110,7 +110,7 @@ impl std::fmt::Display for Upstream {
     }
 }
 
-fn describe_connect_error(e: &io::Error) -> String {
+pub(crate) fn describe_connect_error(e: &io::Error) -> String {
     match e.kind() {
         io::ErrorKind::ConnectionRefused => "connection refused".into(),
         io::ErrorKind::ConnectionReset => "connection reset".into(),

@@ -169,6 +169,9 @@ pub(super) async fn connection(
     let device_addr = SocketAddr::new(peer.ip().to_canonical(), peer.port());
     let _ = device.set_nodelay(true);
     let local = device.local_addr().ok();
+    // With --transparent the original destination is read now, before rustls owns the socket.
+    let route = shared.dial.route(&device);
+    let local = route.destination().or(local);
     let (tx, rx) = mpsc::channel(DECODER_QUEUE);
     let _ = tx.try_send(Seen::Open { ts: accepted });
     let mut conn = Conn {
@@ -179,6 +182,7 @@ pub(super) async fn connection(
         tx,
         rx: Some(rx),
         decoder: None,
+        route: Some(route),
     };
     // In --present mode the device's own leg is the one decoded: there is no other.
     let tees = conn.mitm.present.map(|_| {
@@ -236,6 +240,8 @@ struct Conn {
     tx: mpsc::Sender<Seen>,
     rx: Option<mpsc::Receiver<Seen>>,
     decoder: Option<tokio::task::JoinHandle<()>>,
+    /// Taken when the upstream is dialled.
+    route: Option<super::dial::Route>,
 }
 
 type DeviceTls = tokio_rustls::server::TlsStream<TeeStream<TcpStream>>;
@@ -262,7 +268,11 @@ impl Conn {
         let identity = Identity {
             device: Some(self.device_addr),
             endpoint,
-            endpoint_name: endpoint_name.or_else(|| Some(self.shared.upstream.host.clone())),
+            endpoint_name: endpoint_name.or_else(|| {
+                self.route
+                    .as_ref()
+                    .and_then(|r| self.shared.dial.fallback_name(r))
+            }),
             source: Some("proxy --mitm".into()),
             number: self.n,
         };
@@ -510,7 +520,12 @@ impl Conn {
             .sni
             .clone()
             .or_else(|| self.mitm.endpoint_name.clone())
-            .unwrap_or_else(|| self.shared.upstream.host.clone())
+            .or_else(|| {
+                self.route
+                    .as_ref()
+                    .and_then(|r| self.shared.dial.fallback_name(r))
+            })
+            .unwrap_or_else(|| "localhost".into())
     }
 
     /// Connects upstream; then finishes the device's handshake if it is still pending
@@ -524,15 +539,18 @@ impl Conn {
         alpn: Vec<Vec<u8>>,
         upstream_name: String,
     ) {
-        let connected = self
+        let route = self.route.take().unwrap_or(super::dial::Route::none());
+        let dialled = self
             .shared
-            .upstream
-            .connect(self.shared.limits.connect_timeout)
+            .dial
+            .dial_route(route, self.device_addr, self.shared.limits.connect_timeout)
             .await;
-        let (tcp, addr) = match connected {
+        // Held until the relay ends: the loop guard knows the upstream's port meanwhile.
+        let _own_port = dialled.guard;
+        let (tcp, addr) = match dialled.upstream {
             Ok(c) => c,
             Err(failure) => {
-                self.start_decoder(None, Some(upstream_name), None);
+                self.start_decoder(dialled.endpoint, Some(upstream_name), None);
                 if pending.is_some() {
                     leg.outcome = Outcome::Failed {
                         detail: "iotscope did not finish the device's handshake: the endpoint could not be reached".into(),

@@ -12,10 +12,8 @@ use std::time::Instant;
 
 use iotscope_tests::netns::{self, Lab, DEVICE, DEVICE6, ENDPOINT, ENDPOINT6, ENDPOINT_OTHER};
 use iotscope_tests::proxy::{ProxyProcess, WAIT};
+use iotscope_tests::tls_peers::{ca, Leaf};
 use iotscope_tests::{codes, codes_of, have_tool, iotscope_path};
-use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose,
-};
 use serde_json::Value;
 
 const NAME: &str = "endpoint.test";
@@ -54,11 +52,13 @@ impl Files {
             std::fs::write(&p, text).unwrap();
             p.to_str().unwrap().to_string()
         };
-        let ca = ca();
+        let ca = ca("iotscope gateway CA");
         // The broker's certificate holds the name and both addresses, as a device may dial
         // either.
-        let (scert, skey) = leaf(&ca, NAME, &[NAME, ENDPOINT, ENDPOINT6]);
-        let (dcert, dkey) = leaf(&ca, "thermostat-12", &[]);
+        let server = Leaf::new(&ca, NAME, &[NAME, ENDPOINT, ENDPOINT6], false);
+        let dev = Leaf::new(&ca, "thermostat-12", &[], true);
+        let (scert, skey) = (server.cert_pem, server.key_pem);
+        let (dcert, dkey) = (dev.cert_pem, dev.key_pem);
         let ca_pem = put("ca.pem", &ca.pem());
         let scert = put("server.pem", &scert);
         let skey = put("server.key", &skey);
@@ -89,24 +89,6 @@ impl Drop for Files {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-fn ca() -> CertifiedIssuer<'static, KeyPair> {
-    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
-    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    p.distinguished_name
-        .push(DnType::CommonName, "iotscope gateway CA");
-    p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    CertifiedIssuer::self_signed(p, KeyPair::generate().unwrap()).unwrap()
-}
-
-fn leaf(ca: &CertifiedIssuer<'static, KeyPair>, cn: &str, names: &[&str]) -> (String, String) {
-    let mut p =
-        CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
-    p.distinguished_name.push(DnType::CommonName, cn);
-    let key = KeyPair::generate().unwrap();
-    let cert = p.signed_by(&key, ca).unwrap();
-    (cert.pem(), key.serialize_pem())
 }
 
 /// A process in a namespace, killed on drop.
@@ -658,4 +640,116 @@ fn transparent_mode_never_starts_as_an_open_relay() {
     ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--allow nothing.invalid: the name"));
+}
+
+#[test]
+fn mitm_on_the_gateway_mints_for_the_name_or_the_original_address() {
+    let Some(mosquitto) = ready("nft") else {
+        return;
+    };
+    let files = Files::new('m');
+    let (lab, _broker) = lab('m', &mosquitto, &files);
+    lab.run_with_input(
+        &lab.gateway,
+        &["nft", "-f", "-"],
+        nft_redirect(DEVICE, DEVICE6).as_bytes(),
+    );
+    let ca_dir = files.dir.join("iotscope-ca");
+    let ca_dir = ca_dir.to_str().unwrap();
+    assert!(iotscope_tests::run(&["ca", "init", "--ca-dir", ca_dir])
+        .status
+        .success());
+    let export = iotscope_tests::run(&["ca", "export", "--ca-dir", ca_dir]);
+    let trust = files.dir.join("iotscope-ca.pem");
+    std::fs::write(&trust, &export.stdout).unwrap();
+    let trust = trust.to_str().unwrap();
+    let p = proxy(
+        &lab,
+        &[&format!("{ENDPOINT}/32:8883")],
+        &[
+            "--mitm",
+            "--ca-dir",
+            ca_dir,
+            "--device-cert",
+            &files.device_cert,
+            "--device-key",
+            &files.device_key,
+            "--upstream-ca",
+            &files.ca,
+        ],
+    );
+
+    // The device dials the endpoint's name and trusts iotscope's CA: the MQTT is read.
+    let published = device(
+        &lab,
+        &[
+            "mosquitto_pub",
+            "-h",
+            NAME,
+            "-p",
+            "8883",
+            "--cafile",
+            trust,
+            "--cert",
+            &files.device_cert,
+            "--key",
+            &files.device_key,
+            "-t",
+            "t/1",
+            "-m",
+            "hello",
+            "-q",
+            "1",
+            "-i",
+            "thermostat-12",
+        ],
+        b"",
+    );
+    assert!(
+        published,
+        "publish through the MITM gateway failed:\n{}",
+        p.stderr()
+    );
+    let ok = p.next_connection();
+    assert_eq!(ok["endpoint"], format!("{ENDPOINT}:8883"));
+    assert_eq!(
+        ok["device_leg"]["presented"]["name"], NAME,
+        "{}",
+        ok["device_leg"]
+    );
+    assert_eq!(ok["tls"]["sni"], NAME, "the upstream SNI is the device's");
+    assert!(
+        ok["mqtt"]["packets"].to_string().contains("PUBACK"),
+        "{}",
+        ok["mqtt"]
+    );
+    assert!(codes_of(&ok, "error").is_empty(), "{}", ok["findings"]);
+
+    // No SNI, dialled by address: the certificate is minted for the original destination.
+    device(
+        &lab,
+        &[
+            "openssl",
+            "s_client",
+            "-connect",
+            &format!("{ENDPOINT}:8883"),
+            "-noservername",
+            "-brief",
+            "-CAfile",
+            trust,
+            "-cert",
+            &files.device_cert,
+            "-key",
+            &files.device_key,
+        ],
+        CONNECT_THEN_DISCONNECT,
+    );
+    let by_addr = p.next_connection();
+    assert_eq!(
+        by_addr["device_leg"]["presented"]["name"], ENDPOINT,
+        "{}",
+        by_addr["device_leg"]
+    );
+    assert!(by_addr["device_leg"]["sni"].is_null());
+    p.stop();
 }

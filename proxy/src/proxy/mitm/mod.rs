@@ -419,12 +419,7 @@ impl Conn {
         mode: Present,
         local: Option<SocketAddr>,
     ) {
-        let name = offer
-            .sni
-            .clone()
-            .or_else(|| self.mitm.endpoint_name.clone())
-            .or_else(|| local.map(|a| a.ip().to_canonical().to_string()))
-            .unwrap_or_else(|| "localhost".into());
+        let name = self.certificate_name(&offer);
         let Some((cert, presented)) = self.certificate(&name, Some(mode)) else {
             drop(start);
             return self.finish().await;
@@ -458,7 +453,7 @@ impl Conn {
         local: Option<SocketAddr>,
     ) {
         let upstream_name = self.upstream_name(&offer);
-        let Some((cert, presented)) = self.certificate(&upstream_name, None) else {
+        let Some((cert, presented)) = self.certificate(&self.certificate_name(&offer), None) else {
             drop(start);
             return self.finish().await;
         };
@@ -498,7 +493,7 @@ impl Conn {
             return self.finish().await;
         };
         let mut leg = offer.leg(Presented::Mitm {
-            name: upstream_name.clone(),
+            name: self.certificate_name(&offer),
         });
         leg.upstream_cert = Some(upstream_cert(&identity));
         let alpn = offer.alpn.clone();
@@ -513,8 +508,24 @@ impl Conn {
         .await;
     }
 
+    /// The name iotscope's certificate for the device carries: the device's SNI; without
+    /// one, the address it dialled when that is known (`--transparent`), else the name
+    /// iotscope would send upstream.
+    fn certificate_name(&self, offer: &Offer) -> String {
+        let dialled = self
+            .route
+            .as_ref()
+            .and_then(|r| r.destination())
+            .map(|d| d.ip().to_canonical().to_string());
+        offer
+            .sni
+            .clone()
+            .or(dialled)
+            .unwrap_or_else(|| self.upstream_name(offer))
+    }
+
     /// The SNI iotscope sends the endpoint: the device's, else `--endpoint`, else the
-    /// upstream's host.
+    /// upstream's host (or with `--transparent` the original destination's address).
     fn upstream_name(&self, offer: &Offer) -> String {
         offer
             .sni

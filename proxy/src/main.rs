@@ -4,6 +4,7 @@ mod cert_check;
 mod cli;
 mod explain;
 mod output;
+mod probe;
 mod proxy;
 mod render;
 mod replay;
@@ -24,6 +25,7 @@ fn main() -> ExitCode {
         Command::Cert(args) => match args.command {
             cli::CertCommand::Check(args) => cert_check::run(args),
         },
+        Command::Probe(args) => probe::run(args),
     };
     ExitCode::from(code)
 }

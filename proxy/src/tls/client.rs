@@ -28,7 +28,9 @@ impl DeviceIdentity {
     pub fn load(cert: &Path, key_file: &Path) -> Result<DeviceIdentity, String> {
         let chain = load_certs(cert)?;
         let key = load_key(key_file)?;
-        let leaf = chain.first().ok_or_else(|| format!("{} is empty", cert.display()))?;
+        let leaf = chain
+            .first()
+            .ok_or_else(|| format!("{} is empty", cert.display()))?;
         let summary = iotscope_decoder::cert::summarize(leaf.as_ref());
         // A key that does not match would only show as a refusal by the endpoint; say it now.
         let signing = super::provider()
@@ -36,14 +38,16 @@ impl DeviceIdentity {
             .load_private_key(key.clone_key())
             .map_err(|e| format!("{}: the key cannot sign: {e}", cert.display()))?;
         let certified = rustls::sign::CertifiedKey::new(chain.clone(), signing);
-        if let Err(e) = certified.keys_match() {
-            if !matches!(e, rustls::Error::InconsistentKeys(rustls::InconsistentKeys::Unknown)) {
-                return Err(format!(
-                    "the key {} does not belong to the certificate {} ({e})",
-                    key_file.display(),
-                    cert.display()
-                ));
-            }
+        // Only a proven mismatch counts: a certificate rustls cannot read for the check
+        // (an X.509 v1 certificate, say) may still be one the endpoint accepts.
+        if let Err(e @ rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch)) =
+            certified.keys_match()
+        {
+            return Err(format!(
+                "the key {} does not belong to the certificate {} ({e})",
+                key_file.display(),
+                cert.display()
+            ));
         }
         Ok(DeviceIdentity {
             chain,

@@ -50,7 +50,9 @@ impl<S> TeeStream<S> {
         &self.inner
     }
 
-    fn hand_on_held(&mut self) {
+    /// Hands on the bytes read last. rustls has processed them once it returns what they
+    /// carried, so a caller that waits for the decoder's view of them calls this first.
+    pub fn hand_on_held(&mut self) {
         if let (Some((ts, bytes)), Some(tee)) = (self.held.take(), self.read.as_mut()) {
             tee.data(ts, &bytes);
         }
@@ -60,7 +62,10 @@ impl<S> TeeStream<S> {
     /// the connection is over.
     pub async fn finish(&mut self) {
         self.hand_on_held();
-        for tee in [self.read.as_mut(), self.write.as_mut()].into_iter().flatten() {
+        for tee in [self.read.as_mut(), self.write.as_mut()]
+            .into_iter()
+            .flatten()
+        {
             tee.finish().await;
         }
     }
@@ -134,6 +139,38 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for TeeStream<S> {
             }
         }
         r
+    }
+
+    /// rustls hands over a flight (a ChangeCipherSpec and an alert, say) as several slices
+    /// in one vectored write, and gives up after one call when the handshake has failed. The
+    /// default would write the first slice only, and the alert would never leave.
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        this.hand_on_held();
+        let r = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        if let Poll::Ready(Ok(n)) = &r {
+            let ts = now();
+            this.last_activity.store(ts.0, Ordering::Relaxed);
+            if let Some(tee) = this.write.as_mut() {
+                let mut left = *n;
+                let mut written = Vec::with_capacity(left);
+                for b in bufs {
+                    let take = left.min(b.len());
+                    written.extend_from_slice(b.get(..take).unwrap_or_default());
+                    left -= take;
+                }
+                tee.data(ts, &written);
+            }
+        }
+        r
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

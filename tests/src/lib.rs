@@ -1,6 +1,9 @@
 //! Helpers shared by the end-to-end tests: where the binary and the captures are, and how to
 //! run a replay and read its JSON Lines.
 
+pub mod mosquitto;
+pub mod mqtt_endpoint;
+pub mod pki;
 pub mod proxy;
 
 use serde_json::Value;

@@ -2,101 +2,33 @@
 //! true` on a free loopback port, with `mosquitto_pub` as the device. Certificates are made
 //! with rcgen into a temporary directory.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use iotscope_tests::mosquitto::{mosquitto_bin, tls_listener, Broker};
+use iotscope_tests::pki::{ca, Ca, Dir, Leaf};
 use iotscope_tests::proxy::{dead_port, ProxyProcess, WAIT};
 use iotscope_tests::{codes, codes_of, have_tool};
-use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose,
-};
+use rcgen::{CertificateParams, DnType};
 
-/// mosquitto lives in /usr/sbin on Debian, which is often not on a user's PATH.
-fn mosquitto_bin() -> Option<PathBuf> {
-    if have_tool("mosquitto") {
-        return Some(PathBuf::from("mosquitto"));
-    }
-    let sbin = Path::new("/usr/sbin/mosquitto");
-    sbin.exists().then(|| sbin.to_path_buf())
-}
-
-struct Files {
-    dir: PathBuf,
-}
-
-impl Files {
-    fn new(name: &str) -> Files {
-        let dir =
-            std::env::temp_dir().join(format!("iotscope-peers-{name}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        Files { dir }
-    }
-    fn put(&self, name: &str, text: &str) -> String {
-        let p = self.dir.join(name);
-        std::fs::write(&p, text).unwrap();
-        p.to_str().unwrap().to_string()
-    }
-}
-
-impl Drop for Files {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn ca(name: &str) -> CertifiedIssuer<'static, KeyPair> {
-    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
-    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    p.distinguished_name.push(DnType::CommonName, name);
-    p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    CertifiedIssuer::self_signed(p, KeyPair::generate().unwrap()).unwrap()
-}
-
-fn leaf(ca: &CertifiedIssuer<'static, KeyPair>, cn: &str, names: &[&str]) -> (String, String) {
+/// A certificate and key from `ca`, as PEM: (certificate, key).
+fn leaf(ca: &Ca, cn: &str, names: &[&str]) -> (String, String) {
     let mut p =
         CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
     p.distinguished_name.push(DnType::CommonName, cn);
-    let key = KeyPair::generate().unwrap();
-    let cert = p.signed_by(&key, ca).unwrap();
-    (cert.pem(), key.serialize_pem())
+    let l = Leaf::from_params(ca, p);
+    (l.cert_pem, l.key_pem)
 }
 
-struct Broker {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn broker(bin: &Path, files: &Files, ca: &str, cert: &str, key: &str) -> Broker {
+/// mosquitto with `require_certificate true` on a free port: the broker and its port.
+fn broker(bin: &Path, files: &Dir, ca: &str, cert: &str, key: &str) -> (Broker, u16) {
     let port = dead_port();
-    let conf = files.put(
-        "mosquitto.conf",
-        &format!(
-            "listener {port} 127.0.0.1\nallow_anonymous true\ncafile {ca}\ncertfile {cert}\nkeyfile {key}\nrequire_certificate true\n"
-        ),
+    let conf = format!(
+        "allow_anonymous true\n{}",
+        tls_listener(port, ca, cert, key, true)
     );
-    let child = Command::new(bin)
-        .args(["-c", &conf])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start mosquitto");
-    let deadline = Instant::now() + WAIT;
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "mosquitto did not listen on {port}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Broker { child, port }
+    (Broker::start(bin, files, &conf, &[port]), port)
 }
 
 /// `mosquitto_pub` through the proxy; true when it published.
@@ -173,7 +105,7 @@ fn mosquitto_behind_the_proxy() {
     if !have_tool("mosquitto_pub") {
         return;
     }
-    let files = Files::new("mosq");
+    let files = Dir::new("peers-mosq");
     let ours = ca("iotscope peers CA");
     let stranger = ca("stranger CA");
     let (scert, skey) = leaf(&ours, "localhost", &["localhost"]);
@@ -184,8 +116,8 @@ fn mosquitto_behind_the_proxy() {
     let skey = files.put("server.key", &skey);
     let dcert = files.put("device.pem", &dcert);
     let dkey = files.put("device.key", &dkey);
-    let b = broker(&bin, &files, &ca_pem, &scert, &skey);
-    let up = format!("127.0.0.1:{}", b.port);
+    let (_broker, port) = broker(&bin, &files, &ca_pem, &scert, &skey);
+    let up = format!("127.0.0.1:{port}");
     let proxy = ProxyProcess::start(&["--upstream", &up, "--endpoint", "localhost"]);
 
     assert!(

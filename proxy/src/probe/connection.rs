@@ -135,7 +135,16 @@ pub async fn run(plan: &Plan, steps: &mut Steps) -> Result<Outcome, String> {
             chain(&mut out);
             let mut details = out.chain.as_ref().map(|c| c.lines()).unwrap_or_default();
             out.client_cert.requested = Some(dec.certificate_requested());
-            if let Some(line) = client_cert_line(&dec, plan, None) {
+            let endpoint_alert = matches!(
+                e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()),
+                Some(rustls::Error::AlertReceived(_))
+            );
+            if out.client_cert.requested == Some(true) && endpoint_alert {
+                // The endpoint ended the handshake after asking for our certificate.
+                out.client_cert.accepted = Some(false);
+            }
+            sent_only_if_asked(&mut out.client_cert);
+            if let Some(line) = client_cert_line(&dec, plan, out.client_cert.accepted) {
                 details.push(line);
             }
             steps.record(
@@ -200,6 +209,7 @@ pub async fn run(plan: &Plan, steps: &mut Steps) -> Result<Outcome, String> {
             }
         }
     }
+    sent_only_if_asked(&mut out.client_cert);
     if let Some(line) = client_cert_line(&dec, plan, out.client_cert.accepted) {
         details.push(line);
     }
@@ -235,6 +245,13 @@ pub async fn run(plan: &Plan, steps: &mut Steps) -> Result<Outcome, String> {
     tee.finish().await;
     drop(tls);
     Ok(finish(dec, addrs, out))
+}
+
+/// A certificate the endpoint did not ask for never left iotscope.
+fn sent_only_if_asked(c: &mut ClientCertReport) {
+    if c.requested == Some(false) {
+        c.sent = None;
+    }
 }
 
 async fn resolve(

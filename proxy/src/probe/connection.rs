@@ -144,17 +144,12 @@ pub async fn run(plan: &Plan, steps: &mut Steps) -> Result<Outcome, String> {
                 out.client_cert.accepted = Some(false);
             }
             sent_only_if_asked(&mut out.client_cert);
-            if let Some(line) = client_cert_line(&dec, plan, out.client_cert.accepted) {
-                details.push(line);
-            }
+            details.extend(client_cert_lines(&dec, plan, out.client_cert.accepted));
             steps.record(
                 "tls",
                 began,
                 false,
-                format!(
-                    "handshake failed: {}",
-                    describe_with(&e, &plan.anchors.label)
-                ),
+                format!("handshake failed: {}", describe(&e)),
                 details,
             );
             close_failed(tee, plan.timeout).await;
@@ -205,14 +200,12 @@ pub async fn run(plan: &Plan, steps: &mut Steps) -> Result<Outcome, String> {
                 ok = false;
                 open = false;
                 out.client_cert.accepted = Some(false);
-                summary = format!("{summary}; then the endpoint ended the connection: {why}");
+                summary = format!("{summary}, then {why}");
             }
         }
     }
     sent_only_if_asked(&mut out.client_cert);
-    if let Some(line) = client_cert_line(&dec, plan, out.client_cert.accepted) {
-        details.push(line);
-    }
+    details.extend(client_cert_lines(&dec, plan, out.client_cert.accepted));
     steps.record("tls", began, ok, summary, details);
 
     if open {
@@ -369,13 +362,9 @@ fn connect_error(e: &io::Error) -> String {
     }
 }
 
-/// A TLS failure in words: the endpoint's alert, iotscope's verdict, or what the socket did.
+/// A TLS failure in words: the endpoint's alert, iotscope's verdict (its reason is in the
+/// TLS step's chain lines), or what the socket did.
 pub fn describe(e: &io::Error) -> String {
-    describe_with(e, "the roots iotscope trusts")
-}
-
-/// [`describe`], naming the roots the connection used.
-fn describe_with(e: &io::Error, anchors: &str) -> String {
     match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
         Some(rustls::Error::AlertReceived(a)) => {
             let code = u8::from(*a);
@@ -384,10 +373,9 @@ fn describe_with(e: &io::Error, anchors: &str) -> String {
                 alert_name(code).map_or_else(|| format!("{code}"), str::to_string)
             )
         }
-        Some(r @ rustls::Error::InvalidCertificate(_)) => format!(
-            "iotscope refused the endpoint's certificate: {}",
-            super::trust::words(r, anchors)
-        ),
+        Some(rustls::Error::InvalidCertificate(_)) => {
+            "iotscope refused the endpoint's certificate".into()
+        }
         Some(other) => other.to_string(),
         None => match e.kind() {
             io::ErrorKind::UnexpectedEof => {
@@ -420,35 +408,28 @@ fn negotiated(tls: &Stream) -> (Option<rustls::ProtocolVersion>, String) {
     (version, format!("{v}, {suite}, {alpn}"))
 }
 
-/// The client-certificate line of the TLS step.
-fn client_cert_line(dec: &Decoding, plan: &Plan, accepted: Option<bool>) -> Option<String> {
-    let requested = dec.certificate_requested();
-    let ours = plan
-        .identity
-        .as_ref()
-        .map(|i| format!("{} (id {})", i.subject, i.sha256));
-    let verdict = match accepted {
-        Some(true) => "; the endpoint accepted it",
-        Some(false) => "; the endpoint refused it",
-        None => "",
+/// The client-certificate lines of the TLS step.
+fn client_cert_lines(dec: &Decoding, plan: &Plan, accepted: Option<bool>) -> Vec<String> {
+    // Its certificate ID is in the offline step and the JSON object.
+    let ours = plan.identity.as_ref().map(|i| i.subject.clone());
+    if !dec.certificate_requested() {
+        return vec![match ours {
+            Some(_) => "the endpoint did not ask for a client certificate; none was sent".into(),
+            None => "the endpoint did not ask for a client certificate".into(),
+        }];
+    }
+    let then = match (accepted, ours.is_some()) {
+        (Some(true), true) => "; the endpoint accepted it",
+        (Some(false), true) => "; the endpoint refused it",
+        (Some(true), false) => "; the endpoint went on without one",
+        (Some(false), false) => "; the endpoint would not go on without one",
+        (None, _) => "",
     };
-    Some(match (requested, ours) {
-        (true, Some(c)) => {
-            format!("the endpoint asked for a client certificate; iotscope sent {c}{verdict}")
-        }
-        (true, None) => format!(
-            "the endpoint asked for a client certificate; iotscope had none to send{}",
-            match accepted {
-                Some(true) => "; the endpoint went on without one",
-                Some(false) => "; the endpoint refused to go on without one",
-                None => "",
-            }
-        ),
-        (false, Some(_)) => {
-            "the endpoint did not ask for a client certificate, so none was sent".into()
-        }
-        (false, None) => "the endpoint did not ask for a client certificate".into(),
-    })
+    let sent = match ours {
+        Some(c) => format!("  iotscope sent {c}{then}"),
+        None => format!("  iotscope had none to send{then}"),
+    };
+    vec!["the endpoint asked for a client certificate".into(), sent]
 }
 
 enum Settled {

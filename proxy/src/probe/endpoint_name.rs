@@ -45,19 +45,17 @@ impl NameKind {
     /// One line for the offline step.
     pub fn describe(&self, host: &str) -> String {
         match self {
-            NameKind::AtsData => format!("endpoint {host} is an AWS IoT ATS data endpoint"),
-            NameKind::LegacyData => format!(
-                "endpoint {host} is a legacy (non-ATS) AWS IoT data endpoint; AWS IoT Core supports only -ats endpoints"
-            ),
-            NameKind::OtherAws(kind) => format!(
-                "endpoint {host} is an AWS IoT {kind} endpoint, not the data endpoint MQTT connects to"
-            ),
-            NameKind::IpLiteral(_) => format!(
-                "endpoint {host} is an IP address: no server name (SNI) will be sent, and the endpoint's certificate must name the address"
-            ),
-            NameKind::Other => format!(
-                "endpoint {host} is not an AWS IoT name: a custom domain or another MQTT/TLS broker"
-            ),
+            NameKind::AtsData => format!("{host}: an AWS IoT ATS data endpoint"),
+            NameKind::LegacyData => {
+                format!("{host}: a legacy (non-ATS) AWS IoT data endpoint")
+            }
+            NameKind::OtherAws(kind) => {
+                format!("{host}: an AWS IoT {kind} endpoint, not the data endpoint")
+            }
+            NameKind::IpLiteral(_) => format!("{host}: an IP address; no SNI will be sent"),
+            NameKind::Other => {
+                format!("{host}: not an AWS IoT name (a custom domain or another broker)")
+            }
         }
     }
 

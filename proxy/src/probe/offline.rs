@@ -52,10 +52,10 @@ pub fn check(files: &Files<'_>, host: &str, port: u16, now: i64) -> Result<Offli
     if let Some(ca) = files.ca {
         ca_file(ca, &mut out)?;
     } else {
-        out.lines.push(
-            "no CA file given: the endpoint's chain is checked against webpki-roots (Amazon Root CA 1-4, Starfield and the other public roots)"
-                .into(),
-        );
+        out.lines
+            .push("no CA file: the endpoint is checked against webpki-roots".into());
+        out.lines
+            .push("  (Amazon Root CA 1-4, Starfield and the other public roots)".into());
     }
     out.lines.push(out.name.describe(host));
     if let Some((code, summary)) = out.name.warning(host) {
@@ -107,17 +107,19 @@ fn device_files(cert: &Path, key: &Path, now: i64, out: &mut Offline) -> Result<
         return Err(format!("{} holds no certificate", cert.display()));
     };
     out.lines.push(format!(
-        "certificate {}: {}, {}, valid {} to {} UTC{}",
+        "certificate {}: {}, {}{}",
         cert.display(),
         leaf.subject,
         key_words(leaf),
-        leaf.not_before,
-        leaf.not_after,
         if chain.len() > 1 {
-            format!(", with {} more in the chain", chain.len() - 1)
+            format!(", and {} more in the chain", chain.len() - 1)
         } else {
             String::new()
         }
+    ));
+    out.lines.push(format!(
+        "  valid {} to {} UTC",
+        leaf.not_before, leaf.not_after
     ));
     out.lines.push(format!(
         "  aws iot describe-certificate --certificate-id {}",

@@ -73,6 +73,9 @@ impl Steps {
     }
 }
 
+/// Detail lines start under the step's name, so most stay within 80 columns.
+const DETAIL_INDENT: &str = "             ";
+
 /// `  +0.012 s  tls        ok    TLS 1.3, … (10.4 ms)` and the detail lines under it.
 pub fn line(s: &Step, colour: bool) -> String {
     let verdict = match (s.ok, colour) {
@@ -89,7 +92,8 @@ pub fn line(s: &Step, colour: bool) -> String {
         duration(s.took_s)
     );
     for d in &s.details {
-        out.push_str("\n                              ");
+        out.push_str("\n");
+        out.push_str(DETAIL_INDENT);
         out.push_str(d);
     }
     out
@@ -119,7 +123,7 @@ mod tests {
         };
         assert_eq!(
             line(&s, false),
-            "  +0.012 s  tls        FAIL  handshake failed (4.5 ms)\n                              the endpoint sent unknown_ca"
+            "  +0.012 s  tls        FAIL  handshake failed (4.5 ms)\n             the endpoint sent unknown_ca"
         );
     }
 }

@@ -296,6 +296,9 @@ fn inprocess_certificate_the_endpoint_refuses() {
             .collect();
         // TLS 1.2 refuses inside the handshake; TLS 1.3 after it, in answer to CONNECT.
         assert_eq!(failed, [if tls == 12 { "tls" } else { "connect" }]);
+        let client = &v["probe"]["client_certificate"];
+        assert_eq!(client["requested"], true);
+        assert_eq!(client["accepted"], false);
         assert!(ep.results.recv_timeout(WAIT).unwrap().is_err());
     }
 }

@@ -18,7 +18,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
 use super::decoding::Decoding;
-use super::mqtt_exchange::{self, MqttPlan};
+use super::mqtt_exchange::{self, MqttPlan, State};
 use super::steps::Steps;
 use super::trust::{Anchors, ChainReport};
 use crate::tls::client::{config, DeviceIdentity};
@@ -187,9 +187,9 @@ pub async fn run(plan: &Plan, steps: &mut Steps) -> Result<Outcome, String> {
     out.client_cert.requested = Some(requested);
     let mut details = out.chain.as_ref().map(|c| c.lines()).unwrap_or_default();
     let mut ok = true;
-    let mut open = true;
+    let mut state = State::Open;
     let mut summary = summary;
-    if !tls13 {
+    if !tls13 && requested {
         // In TLS 1.2 the endpoint's Finished comes after it has read the certificate.
         out.client_cert.accepted = Some(true);
     } else if requested && plan.mqtt.is_none() {
@@ -198,7 +198,7 @@ pub async fn run(plan: &Plan, steps: &mut Steps) -> Result<Outcome, String> {
             Settled::Quiet => out.client_cert.accepted = Some(true),
             Settled::Ended(why) => {
                 ok = false;
-                open = false;
+                state = State::Ended;
                 out.client_cert.accepted = Some(false);
                 summary = format!("{summary}, then {why}");
             }
@@ -208,34 +208,40 @@ pub async fn run(plan: &Plan, steps: &mut Steps) -> Result<Outcome, String> {
     details.extend(client_cert_lines(&dec, plan, out.client_cert.accepted));
     steps.record("tls", began, ok, summary, details);
 
-    if open {
-        if let Some(mqtt) = &plan.mqtt {
-            let ex = mqtt_exchange::run(&mut tls, &mut dec, mqtt, plan.timeout, steps).await;
-            out.timed_out = ex.timed_out;
-            if tls13 && requested && out.client_cert.accepted.is_none() {
-                out.client_cert.accepted = ex.endpoint_answered.then_some(true);
-            }
-            open = ex.open;
+    if let (State::Open, Some(mqtt)) = (state, &plan.mqtt) {
+        let ex = mqtt_exchange::run(&mut tls, &mut dec, mqtt, plan.timeout, steps).await;
+        out.timed_out = ex.timed_out;
+        if tls13 && requested {
+            // An endpoint that answers MQTT took the certificate; one that sends an alert
+            // instead of the first answer refused it.
+            out.client_cert.accepted = if ex.endpoint_answered {
+                Some(true)
+            } else if ex.alert_instead {
+                Some(false)
+            } else {
+                None
+            };
         }
+        state = ex.state;
     }
-    if open {
-        let began = Instant::now();
-        let closed = close(&mut tls, plan.timeout.min(SETTLE * 2)).await;
-        steps.record(
-            "close",
-            began,
-            true,
-            format!("sent close_notify; {closed}"),
-            vec![],
-        );
-    }
-    let tee = &mut tls.get_mut().0;
-    if !open {
+    match state {
+        State::Open => {
+            let began = Instant::now();
+            let closed = close(&mut tls, plan.timeout.min(SETTLE * 2)).await;
+            steps.record(
+                "close",
+                began,
+                true,
+                format!("sent close_notify; {closed}"),
+                vec![],
+            );
+        }
         // The endpoint ended it (an alert, a close): close our side and read its FIN, so
         // the ladder shows how the connection ended.
-        wind_down(tee, plan.timeout.min(SETTLE)).await;
+        State::Ended => wind_down(tls.get_mut().0, plan.timeout.min(SETTLE)).await,
+        State::Closed => {}
     }
-    tee.finish().await;
+    tls.get_mut().0.finish().await;
     drop(tls);
     Ok(finish(dec, addrs, out))
 }

@@ -28,7 +28,7 @@ use crate::tls::client::DeviceIdentity;
 use crate::tls::secrets::KeyLogFile;
 use connection::Plan;
 use mqtt_exchange::MqttPlan;
-use report::Asked;
+use report::{Asked, Report};
 use steps::Steps;
 
 pub fn run(args: ProbeArgs) -> u8 {
@@ -94,16 +94,15 @@ fn probe(args: ProbeArgs) -> Result<u8, String> {
     if offline.key_mismatch {
         // The endpoint could only refuse a certificate whose key iotscope does not hold.
         let found = report::findings(&offline, None, &asked);
-        report::print(
-            args.format,
-            colour,
-            &asked,
-            &steps,
-            None,
-            None,
-            None,
-            &found,
-        );
+        let report = Report {
+            asked: &asked,
+            steps: &steps,
+            trace: None,
+            chain: None,
+            client_cert: None,
+            found: &found,
+        };
+        report.print(args.format, colour);
         return Ok(report::exit_code(&found, &steps));
     }
 
@@ -133,16 +132,15 @@ fn probe(args: ProbeArgs) -> Result<u8, String> {
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
     let outcome = rt.block_on(connection::run(&plan, &mut steps))?;
     let found = report::findings(&offline, Some(&outcome), &asked);
-    report::print(
-        args.format,
-        colour,
-        &asked,
-        &steps,
-        Some(&outcome.trace),
-        outcome.chain.as_ref(),
-        Some(&outcome.client_cert),
-        &found,
-    );
+    let report = Report {
+        asked: &asked,
+        steps: &steps,
+        trace: Some(&outcome.trace),
+        chain: outcome.chain.as_ref(),
+        client_cert: Some(&outcome.client_cert),
+        found: &found,
+    };
+    report.print(args.format, colour);
     Ok(report::exit_code(&found, &steps))
 }
 

@@ -26,17 +26,30 @@ const SUBSCRIBE_ID: u16 = 1;
 const PUBLISH_ID: u16 = 2;
 const PAYLOAD: &[u8] = br#"{"from":"iotscope probe"}"#;
 
+/// Where the connection stands after the exchange.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    /// Nobody ended it yet: it is still to be closed in order.
+    Open,
+    /// DISCONNECT was sent and the connection closed in order.
+    Closed,
+    /// The endpoint ended it (an alert, a close), or sending failed.
+    Ended,
+}
+
 pub struct Exchange {
-    /// The connection can still be closed in order (nobody ended it yet).
-    pub open: bool,
+    pub state: State,
     /// The endpoint answered at least one packet.
     pub endpoint_answered: bool,
+    /// The endpoint ended the connection with a TLS alert instead of answering.
+    pub alert_instead: bool,
     pub timed_out: Option<&'static str>,
 }
 
 /// How waiting for an answer ended without one.
 enum NoAnswer {
-    Ended(String),
+    /// The endpoint ended the connection: how, and whether with a TLS alert.
+    Ended(String, bool),
     Timeout,
     SendFailed(String),
 }
@@ -49,8 +62,9 @@ pub async fn run(
     steps: &mut Steps,
 ) -> Exchange {
     let mut ex = Exchange {
-        open: true,
+        state: State::Open,
         endpoint_answered: false,
+        alert_instead: false,
         timed_out: None,
     };
     let level = plan.level;
@@ -160,7 +174,7 @@ pub async fn run(
             format!("sending DISCONNECT failed: {e}"),
             vec![],
         );
-        ex.open = false;
+        ex.state = State::Ended;
         return ex;
     }
     let closed = close(tls, timeout.min(SETTLE * 2)).await;
@@ -171,7 +185,7 @@ pub async fn run(
         format!("sent DISCONNECT; {closed}"),
         vec![],
     );
-    ex.open = false;
+    ex.state = State::Closed;
     ex
 }
 
@@ -185,12 +199,13 @@ fn fail(
     timeout: Duration,
 ) {
     let summary = match why {
-        NoAnswer::Ended(how) => {
-            ex.open = false;
+        NoAnswer::Ended(how, alert) => {
+            ex.state = State::Ended;
+            ex.alert_instead = alert;
             format!("no {wanted}: {how}")
         }
         NoAnswer::SendFailed(e) => {
-            ex.open = false;
+            ex.state = State::Ended;
             format!("could not send: {e}")
         }
         NoAnswer::Timeout => {
@@ -244,14 +259,23 @@ async fn ask(
                 return Err(NoAnswer::Timeout);
             }
             Ok(Ok(n)) if n > 0 => continue,
-            Ok(Ok(_)) => "the endpoint closed the connection (close_notify)".to_string(),
-            Ok(Err(e)) => describe(&e),
+            Ok(Ok(_)) => (
+                "the endpoint closed the connection (close_notify)".to_string(),
+                false,
+            ),
+            Ok(Err(e)) => {
+                let alert = matches!(
+                    e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()),
+                    Some(rustls::Error::AlertReceived(_))
+                );
+                (describe(&e), alert)
+            }
         };
         tls.get_mut().0.hand_on_held();
         dec.drain();
         if let Some(p) = dec.answer(mark, kind, &fits) {
             return Ok(p);
         }
-        return Err(NoAnswer::Ended(ended));
+        return Err(NoAnswer::Ended(ended.0, ended.1));
     }
 }

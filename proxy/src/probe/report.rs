@@ -93,58 +93,141 @@ pub fn exit_code(found: &[Finding], steps: &Steps) -> u8 {
     u8::from(error || !steps.all_ok())
 }
 
-/// Prints the report: the connection block (text) or the JSON object.
-#[allow(clippy::too_many_arguments)]
-pub fn print(
-    format: Format,
-    colour: bool,
-    asked: &Asked,
-    steps: &Steps,
-    trace: Option<&Trace>,
-    chain: Option<&ChainReport>,
-    client_cert: Option<&ClientCertReport>,
-    found: &[Finding],
-) {
-    let mut out = std::io::stdout().lock();
-    // A closed pipe must not turn into a panic; the exit status still says how it went.
-    let _ = match format {
-        Format::Text => {
-            let style = text::Style { colour };
-            let body = match trace {
-                Some(t) => text::connection(t, found, style),
-                None => format!("{}\n", text::findings(found, style)),
-            };
-            writeln!(out, "\n{body}{}", verdict_line(steps))
-        }
-        Format::Json => {
-            let empty = Trace::default();
-            let mut v = json_render::connection(trace.unwrap_or(&empty), found, false);
-            if let Value::Object(o) = &mut v {
-                o.insert("source".into(), json!("probe"));
-                o.insert("endpoint_name".into(), json!(asked.host));
-                o.insert(
-                    "probe".into(),
-                    json!({
-                        "endpoint": asked.host,
-                        "port": asked.port,
-                        "mqtt": asked.mqtt,
-                        "client_id": asked.client_id,
-                        "ok": steps.all_ok(),
-                        "steps": steps.list,
-                        "endpoint_chain": chain,
-                        "client_certificate": client_cert,
-                    }),
-                );
+/// Everything the report prints.
+pub struct Report<'a> {
+    pub asked: &'a Asked,
+    pub steps: &'a Steps,
+    /// `None` when no connection was attempted.
+    pub trace: Option<&'a Trace>,
+    pub chain: Option<&'a ChainReport>,
+    pub client_cert: Option<&'a ClientCertReport>,
+    pub found: &'a [Finding],
+}
+
+impl Report<'_> {
+    /// Prints the connection block (text) or the JSON object.
+    pub fn print(&self, format: Format, colour: bool) {
+        let mut out = std::io::stdout().lock();
+        // A closed pipe must not turn into a panic; the exit status still says how it went.
+        let _ = match format {
+            Format::Text => {
+                let style = text::Style { colour };
+                let body = match self.trace {
+                    Some(t) => text::connection(t, self.found, style),
+                    None => format!("{}\n", text::findings(self.found, style)),
+                };
+                writeln!(out, "\n{body}{}", verdict_line(self.steps))
             }
-            writeln!(out, "{v}")
+            Format::Json => writeln!(out, "{}", self.json()),
+        };
+        let _ = out.flush();
+    }
+
+    fn json(&self) -> Value {
+        let empty = Trace::default();
+        let mut v = json_render::connection(self.trace.unwrap_or(&empty), self.found, false);
+        let a = self.asked;
+        if let Value::Object(o) = &mut v {
+            o.insert("source".into(), json!("probe"));
+            o.insert("endpoint_name".into(), json!(a.host));
+            o.insert(
+                "probe".into(),
+                json!({
+                    "endpoint": a.host,
+                    "port": a.port,
+                    "mqtt": a.mqtt,
+                    "client_id": a.client_id,
+                    "ok": self.steps.all_ok(),
+                    "steps": self.steps.list,
+                    "endpoint_chain": self.chain,
+                    "client_certificate": self.client_cert,
+                }),
+            );
         }
-    };
-    let _ = out.flush();
+        v
+    }
 }
 
 fn verdict_line(steps: &Steps) -> String {
     match steps.first_failure() {
         None => "probe: every step worked".to_string(),
         Some(s) => format!("probe: failed at {}: {}", s.step, s.summary),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::endpoint_name::classify;
+
+    fn offline(host: &str, findings: Vec<Finding>) -> Offline {
+        Offline {
+            findings,
+            lines: Vec::new(),
+            leaf: None,
+            key_mismatch: false,
+            name: classify(host),
+        }
+    }
+
+    fn outcome(timed_out: Option<&'static str>) -> Outcome {
+        Outcome {
+            trace: Trace::default(),
+            chain: None,
+            client_cert: ClientCertReport::default(),
+            timed_out,
+            attempted: true,
+            handshake_failed: false,
+        }
+    }
+
+    fn asked(host: &str) -> Asked {
+        Asked {
+            host: host.into(),
+            port: 8883,
+            mqtt: Some("3.1.1"),
+            client_id: Some("c".into()),
+        }
+    }
+
+    #[test]
+    fn silence_is_reported_and_offline_findings_join_most_severe_first() {
+        let warn = Finding::new("CONN.SNI_MISSING", "an address").severity(Severity::Warning);
+        let off = offline("10.0.0.1", vec![warn]);
+        let found = findings(&off, Some(&outcome(Some("connect"))), &asked("10.0.0.1"));
+        let codes: Vec<_> = found.iter().map(|f| (f.code, f.severity)).collect();
+        assert_eq!(
+            codes,
+            [
+                ("CONN.NO_ANSWER", Severity::Error),
+                ("CONN.SNI_MISSING", Severity::Warning)
+            ]
+        );
+        assert_eq!(
+            found[0].summary,
+            "The endpoint did not answer CONNECT within the probe's --timeout."
+        );
+        assert!(
+            found[0].next_steps[0].contains("10.0.0.1 port 8883"),
+            "{:?}",
+            found[0].next_steps
+        );
+    }
+
+    #[test]
+    fn an_offline_finding_the_connection_confirms_is_kept_once() {
+        let off = offline(
+            "h.example",
+            vec![Finding::new("CONN.NO_ANSWER", "offline words")],
+        );
+        let found = findings(&off, Some(&outcome(Some("tls"))), &asked("h.example"));
+        assert_eq!(found.len(), 1);
+        assert!(found[0]
+            .summary
+            .contains("did not finish the TLS handshake"));
+        // Without a connection the offline finding stands alone.
+        let found = findings(&off, None, &asked("h.example"));
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].summary, "offline words");
     }
 }

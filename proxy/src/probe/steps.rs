@@ -92,7 +92,7 @@ pub fn line(s: &Step, colour: bool) -> String {
         duration(s.took_s)
     );
     for d in &s.details {
-        out.push_str("\n");
+        out.push('\n');
         out.push_str(DETAIL_INDENT);
         out.push_str(d);
     }

@@ -191,3 +191,38 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for TeeStream<S> {
         r
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use iotscope_decoder::Direction;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::sync::mpsc;
+
+    use crate::proxy::relay::Seen;
+
+    /// A flight written as several slices at once reaches the peer and the decoder whole
+    /// and in order.
+    #[tokio::test]
+    async fn vectored_writes_are_copied_whole() {
+        let (ours, mut theirs) = tokio::io::duplex(1024);
+        let (tx, mut rx) = mpsc::channel(16);
+        let mut tee = TeeStream::new(ours, None, Some(Tee::new(tx, Direction::DeviceToEndpoint)));
+        let slices = [
+            io::IoSlice::new(b"\x14\x03\x03\x00\x01\x01"),
+            io::IoSlice::new(b"alert"),
+        ];
+        let n = tee.write_vectored(&slices).await.unwrap();
+        assert_eq!(n, 11);
+        let mut got = [0u8; 11];
+        theirs.read_exact(&mut got).await.unwrap();
+        assert_eq!(&got, b"\x14\x03\x03\x00\x01\x01alert");
+        match rx.try_recv().unwrap() {
+            Seen::Data { dir, bytes, .. } => {
+                assert_eq!(dir, Direction::DeviceToEndpoint);
+                assert_eq!(bytes, b"\x14\x03\x03\x00\x01\x01alert");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

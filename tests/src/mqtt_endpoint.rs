@@ -1,6 +1,8 @@
 //! An MQTT endpoint in the test process: rustls with certificates from [`crate::pki`],
 //! answering CONNECT, SUBSCRIBE and PUBLISH (QoS 1) as a broker that allows everything
-//! would, until DISCONNECT. Each connection reports the packets it got, or its error.
+//! would, until DISCONNECT — or, refusing CONNECT, closing the connection without a CONNACK
+//! as AWS IoT Core does over MQTT 3.1.1. Each connection reports the packets it got, or its
+//! error.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -22,8 +24,17 @@ pub struct Endpoint {
     pub results: Receiver<Result<Vec<String>, String>>,
 }
 
-/// Listens on a free loopback port.
+/// Listens on a free loopback port and answers everything.
 pub fn start(config: Arc<ServerConfig>) -> Endpoint {
+    listen(config, false)
+}
+
+/// Listens on a free loopback port and closes every connection at its CONNECT.
+pub fn start_refusing_connect(config: Arc<ServerConfig>) -> Endpoint {
+    listen(config, true)
+}
+
+fn listen(config: Arc<ServerConfig>, refuse_connect: bool) -> Endpoint {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let (tx, results) = channel();
@@ -33,7 +44,7 @@ pub fn start(config: Arc<ServerConfig>) -> Endpoint {
             let config = config.clone();
             let tx = tx.clone();
             thread::spawn(move || {
-                let _ = tx.send(serve(sock, config));
+                let _ = tx.send(serve(sock, config, refuse_connect));
             });
         }
     });
@@ -42,7 +53,11 @@ pub fn start(config: Arc<ServerConfig>) -> Endpoint {
 
 type Tls = StreamOwned<ServerConnection, TcpStream>;
 
-fn serve(sock: TcpStream, config: Arc<ServerConfig>) -> Result<Vec<String>, String> {
+fn serve(
+    sock: TcpStream,
+    config: Arc<ServerConfig>,
+    refuse_connect: bool,
+) -> Result<Vec<String>, String> {
     sock.set_read_timeout(Some(WAIT)).unwrap();
     let conn = ServerConnection::new(config).map_err(|e| e.to_string())?;
     let mut tls = StreamOwned::new(conn, sock);
@@ -53,6 +68,11 @@ fn serve(sock: TcpStream, config: Arc<ServerConfig>) -> Result<Vec<String>, Stri
             return Ok(seen);
         };
         let reply = match first >> 4 {
+            1 if refuse_connect => {
+                seen.push("CONNECT".to_string());
+                close(&mut tls);
+                return Ok(seen);
+            }
             1 => {
                 seen.push("CONNECT".to_string());
                 level = body.get(6).copied().unwrap_or(4);
@@ -86,11 +106,7 @@ fn serve(sock: TcpStream, config: Arc<ServerConfig>) -> Result<Vec<String>, Stri
             }
             14 => {
                 seen.push("DISCONNECT".to_string());
-                tls.conn.send_close_notify();
-                let _ = tls.flush();
-                let _ = tls.sock.shutdown(Shutdown::Write);
-                let mut rest = Vec::new();
-                let _ = tls.sock.read_to_end(&mut rest);
+                close(&mut tls);
                 return Ok(seen);
             }
             other => {
@@ -101,6 +117,15 @@ fn serve(sock: TcpStream, config: Arc<ServerConfig>) -> Result<Vec<String>, Stri
         tls.write_all(&reply).map_err(|e| e.to_string())?;
         tls.flush().map_err(|e| e.to_string())?;
     }
+}
+
+/// close_notify and FIN, then wait for the peer to go.
+fn close(tls: &mut Tls) {
+    tls.conn.send_close_notify();
+    let _ = tls.flush();
+    let _ = tls.sock.shutdown(Shutdown::Write);
+    let mut rest = Vec::new();
+    let _ = tls.sock.read_to_end(&mut rest);
 }
 
 /// One packet: its first byte and body; `None` at a clean end of the stream.

@@ -303,6 +303,47 @@ fn inprocess_certificate_the_endpoint_refuses() {
     }
 }
 
+#[test]
+fn inprocess_connect_closed_without_connack() {
+    let pki = Pki::new("denied");
+    let ep = mqtt_endpoint::start_refusing_connect(server_config(&pki.server, 13, pki.required()));
+    let (v, out) = probe(
+        ep.port,
+        &[
+            "--cert",
+            &pki.device_cert,
+            "--key",
+            &pki.device_key,
+            "--ca",
+            &pki.ca_file,
+            "--client-id",
+            "sensor-9",
+            "--publish",
+            "devices/sensor-9/status",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(codes_of(&v, "error"), ["AUTHZ.CONNECT_DENIED"]);
+    let f = &v["findings"][0];
+    assert_eq!(f["certainty"], "likely");
+    assert!(
+        f["summary"]
+            .as_str()
+            .unwrap()
+            .contains("after CONNECT from client \"sensor-9\", without a CONNACK"),
+        "{f}"
+    );
+    let connect = step(&v, "connect");
+    assert_eq!(connect["ok"], false);
+    assert_eq!(
+        connect["summary"],
+        "no CONNACK: the endpoint closed the connection (close_notify)"
+    );
+    // Nothing is published on a connection the endpoint closed.
+    assert!(v["probe"]["steps"].to_string().find("publish").is_none());
+    assert_eq!(ep.results.recv_timeout(WAIT).unwrap().unwrap(), ["CONNECT"]);
+}
+
 /// The key of another certificate: found offline, and no connection is made.
 fn key_mismatch(port: u16, pki: &Pki) {
     let (v, out) = probe(

@@ -188,6 +188,7 @@ pub async fn run(plan: &Plan, steps: &mut Steps) -> Result<Outcome, String> {
     let mut details = out.chain.as_ref().map(|c| c.lines()).unwrap_or_default();
     let mut ok = true;
     let mut state = State::Open;
+    let mut close_notify_in = false;
     let mut summary = summary;
     if !tls13 && requested {
         // In TLS 1.2 the endpoint's Finished comes after it has read the certificate.
@@ -196,9 +197,10 @@ pub async fn run(plan: &Plan, steps: &mut Steps) -> Result<Outcome, String> {
         // TLS 1.3 endpoints judge the certificate after the handshake: give it a moment.
         match settle(&mut tls, &mut dec, plan.timeout.min(SETTLE)).await {
             Settled::Quiet => out.client_cert.accepted = Some(true),
-            Settled::Ended(why) => {
+            Settled::Ended(why, by_close_notify) => {
                 ok = false;
                 state = State::Ended;
+                close_notify_in = by_close_notify;
                 out.client_cert.accepted = Some(false);
                 summary = format!("{summary}, then {why}");
             }
@@ -223,6 +225,7 @@ pub async fn run(plan: &Plan, steps: &mut Steps) -> Result<Outcome, String> {
             };
         }
         state = ex.state;
+        close_notify_in = ex.close_notify_instead;
     }
     match state {
         State::Open => {
@@ -238,7 +241,16 @@ pub async fn run(plan: &Plan, steps: &mut Steps) -> Result<Outcome, String> {
         }
         // The endpoint ended it (an alert, a close): close our side and read its FIN, so
         // the ladder shows how the connection ended.
-        State::Ended => wind_down(tls.get_mut().0, plan.timeout.min(SETTLE)).await,
+        State::Ended => {
+            let wait = plan.timeout.min(SETTLE);
+            if close_notify_in {
+                // A TLS peer answers close_notify with its own; some endpoints wait for it
+                // before they close the socket.
+                tls.get_mut().1.send_close_notify();
+                let _ = tokio::time::timeout(wait, tls.flush()).await;
+            }
+            wind_down(tls.get_mut().0, wait).await
+        }
         State::Closed => {}
     }
     tls.get_mut().0.finish().await;
@@ -440,7 +452,8 @@ fn client_cert_lines(dec: &Decoding, plan: &Plan, accepted: Option<bool>) -> Vec
 
 enum Settled {
     Quiet,
-    Ended(String),
+    /// How the endpoint ended it, and whether with close_notify.
+    Ended(String, bool),
 }
 
 /// Reads for `wait` after a TLS 1.3 handshake: an endpoint that refuses the certificate
@@ -452,8 +465,11 @@ async fn settle(tls: &mut Stream, dec: &mut Decoding, wait: Duration) -> Settled
         Err(_) => Settled::Quiet,
         // Data before any MQTT was sent: the endpoint speaks first; it went on.
         Ok(Ok(n)) if n > 0 => Settled::Quiet,
-        Ok(Ok(_)) => Settled::Ended("it closed the connection (close_notify)".into()),
-        Ok(Err(e)) => Settled::Ended(describe(&e)),
+        Ok(Ok(_)) => Settled::Ended(
+            "the endpoint closed the connection (close_notify)".into(),
+            true,
+        ),
+        Ok(Err(e)) => Settled::Ended(describe(&e), false),
     };
     tls.get_mut().0.hand_on_held();
     dec.drain();
@@ -502,14 +518,21 @@ pub async fn close(tls: &mut Stream, wait: Duration) -> String {
 /// After a failed handshake: FIN, and a short wait for the endpoint's close so the ladder
 /// shows how it ended.
 async fn close_failed(mut tee: TeeStream<TcpStream>, wait: Duration) {
-    wind_down(&mut tee, wait.min(SETTLE)).await;
+    let wait = wait.min(SETTLE);
+    let _ = tokio::time::timeout(wait, tee.shutdown()).await;
+    read_to_close(&mut tee, wait).await;
     tee.finish().await;
 }
 
-/// Closes our side of the socket under a TLS session that is over, and reads until the
-/// endpoint's close or `wait`.
+/// The endpoint ended the session (an alert, a close_notify): wait for its FIN first, as a
+/// device would, then close our side, so the ladder shows who closed first.
 async fn wind_down(tee: &mut TeeStream<TcpStream>, wait: Duration) {
+    read_to_close(tee, wait).await;
     let _ = tokio::time::timeout(wait, tee.shutdown()).await;
+}
+
+/// Reads off the socket until the endpoint's close or `wait`.
+async fn read_to_close(tee: &mut TeeStream<TcpStream>, wait: Duration) {
     let deadline = tokio::time::Instant::now() + wait;
     let mut buf = vec![0u8; 4096];
     while let Ok(Ok(n)) = tokio::time::timeout_at(deadline, tee.read(&mut buf)).await {

@@ -16,6 +16,7 @@ mod report;
 mod steps;
 mod trust;
 
+use std::io::Write;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
@@ -78,7 +79,8 @@ fn probe(args: ProbeArgs) -> Result<u8, String> {
     let offline = offline::check(&files, &host, args.port, now)?;
     let mut steps = Steps::new(args.format == Format::Text, colour);
     if args.format == Format::Text {
-        println!("{}", headline(&asked));
+        // A reader that went away must not stop the probe (a panic on a closed pipe).
+        let _ = writeln!(std::io::stdout(), "{}", headline(&asked));
     }
     let offline_ok = !offline
         .findings

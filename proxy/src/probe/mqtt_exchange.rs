@@ -43,13 +43,22 @@ pub struct Exchange {
     pub endpoint_answered: bool,
     /// The endpoint ended the connection with a TLS alert instead of answering.
     pub alert_instead: bool,
+    /// The endpoint ended the session with close_notify instead of answering.
+    pub close_notify_instead: bool,
     pub timed_out: Option<&'static str>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum EndedBy {
+    Alert,
+    CloseNotify,
+    Socket,
 }
 
 /// How waiting for an answer ended without one.
 enum NoAnswer {
-    /// The endpoint ended the connection: how, and whether with a TLS alert.
-    Ended(String, bool),
+    /// The endpoint ended the connection: how, and with what.
+    Ended(String, EndedBy),
     Timeout,
     SendFailed(String),
 }
@@ -65,6 +74,7 @@ pub async fn run(
         state: State::Open,
         endpoint_answered: false,
         alert_instead: false,
+        close_notify_instead: false,
         timed_out: None,
     };
     let level = plan.level;
@@ -199,9 +209,10 @@ fn fail(
     timeout: Duration,
 ) {
     let summary = match why {
-        NoAnswer::Ended(how, alert) => {
+        NoAnswer::Ended(how, by) => {
             ex.state = State::Ended;
-            ex.alert_instead = alert;
+            ex.alert_instead = by == EndedBy::Alert;
+            ex.close_notify_instead = by == EndedBy::CloseNotify;
             format!("no {wanted}: {how}")
         }
         NoAnswer::SendFailed(e) => {
@@ -261,14 +272,19 @@ async fn ask(
             Ok(Ok(n)) if n > 0 => continue,
             Ok(Ok(_)) => (
                 "the endpoint closed the connection (close_notify)".to_string(),
-                false,
+                EndedBy::CloseNotify,
             ),
             Ok(Err(e)) => {
                 let alert = matches!(
                     e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()),
                     Some(rustls::Error::AlertReceived(_))
                 );
-                (describe(&e), alert)
+                let by = if alert {
+                    EndedBy::Alert
+                } else {
+                    EndedBy::Socket
+                };
+                (describe(&e), by)
             }
         };
         tls.get_mut().0.hand_on_held();

@@ -14,19 +14,11 @@ use crate::cert::Certificate;
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Presented {
     /// A certificate for `name` issued by iotscope's CA: the normal interception.
-    Mitm {
-        name: String,
-    },
+    Mitm { name: String },
     /// A deliberately bad certificate (`--present`), to see whether the device refuses it.
-    Untrusted {
-        name: String,
-    },
-    WrongName {
-        name: String,
-    },
-    Expired {
-        name: String,
-    },
+    Untrusted { name: String },
+    WrongName { name: String },
+    Expired { name: String },
 }
 
 impl Presented {
@@ -71,17 +63,11 @@ pub enum Proof {
 pub enum Outcome {
     Completed,
     /// The device refused iotscope's certificate: it sent this alert, or closed without one.
-    Refused {
-        alert: Option<String>,
-    },
+    Refused { alert: Option<String> },
     /// The device offers nothing iotscope's TLS stack speaks (versions or cipher suites).
-    Incompatible {
-        detail: String,
-    },
+    Incompatible { detail: String },
     /// Anything else that broke the handshake (a bad signature, a reset, a timeout).
-    Failed {
-        detail: String,
-    },
+    Failed { detail: String },
 }
 
 /// The certificate iotscope sends the endpoint on the device's behalf (`--device-cert`).

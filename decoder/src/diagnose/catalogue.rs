@@ -529,9 +529,7 @@ mod tests {
         for e in CATALOGUE {
             assert!(seen.insert(e.code), "duplicate {}", e.code);
             let (prefix, name) = e.code.split_once('.').unwrap();
-            assert!(
-                ["CONN", "AUTH", "AUTHZ", "MQTT", "SEC", "TLS", "CERT", "MITM"].contains(&prefix)
-            );
+            assert!(["CONN", "AUTH", "AUTHZ", "MQTT", "SEC", "TLS", "CERT", "MITM"].contains(&prefix));
             assert!(name.chars().all(|c| c.is_ascii_uppercase() || c == '_'));
             assert!(!e.steps.is_empty(), "{} has no next step", e.code);
         }

@@ -28,9 +28,7 @@ impl DeviceIdentity {
     pub fn load(cert: &Path, key_file: &Path) -> Result<DeviceIdentity, String> {
         let chain = load_certs(cert)?;
         let key = load_key(key_file)?;
-        let leaf = chain
-            .first()
-            .ok_or_else(|| format!("{} is empty", cert.display()))?;
+        let leaf = chain.first().ok_or_else(|| format!("{} is empty", cert.display()))?;
         let summary = iotscope_decoder::cert::summarize(leaf.as_ref());
         // A key that does not match would only show as a refusal by the endpoint; say it now.
         let signing = super::provider()

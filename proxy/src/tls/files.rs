@@ -65,16 +65,9 @@ mod tests {
         let junk = dir.join("junk.pem");
         std::fs::write(&junk, b"not a certificate").unwrap();
         let e = load_certs(&junk).unwrap_err();
-        assert!(
-            e.contains("junk.pem") && e.contains("neither PEM nor"),
-            "{e}"
-        );
+        assert!(e.contains("junk.pem") && e.contains("neither PEM nor"), "{e}");
         let empty = dir.join("empty.pem");
-        std::fs::write(
-            &empty,
-            b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
-        )
-        .unwrap();
+        std::fs::write(&empty, b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n").unwrap();
         let e = load_certs(&empty).unwrap_err();
         assert!(e.contains("no CERTIFICATE block"), "{e}");
         let e = load_key(&dir.join("missing.key")).unwrap_err();

@@ -49,8 +49,7 @@ pub fn explain(e: &Error) -> String {
     match e {
         Error::InvalidCertificate(c) => match c {
             C::UnknownIssuer => {
-                "it is not issued by a CA iotscope trusts (webpki-roots and the CA file given)"
-                    .into()
+                "it is not issued by a CA iotscope trusts (webpki-roots and the CA file given)".into()
             }
             C::Expired | C::ExpiredContext { .. } => "it has expired".into(),
             C::NotValidYet | C::NotValidYetContext { .. } => "it is not valid yet".into(),

@@ -62,10 +62,7 @@ impl<S> TeeStream<S> {
     /// the connection is over.
     pub async fn finish(&mut self) {
         self.hand_on_held();
-        for tee in [self.read.as_mut(), self.write.as_mut()]
-            .into_iter()
-            .flatten()
-        {
+        for tee in [self.read.as_mut(), self.write.as_mut()].into_iter().flatten() {
             tee.finish().await;
         }
     }

@@ -31,6 +31,9 @@ pub enum Command {
     Cert(CertArgs),
     /// Manage iotscope's local CA, which issues the certificates `proxy --mitm` shows devices.
     Ca(CaArgs),
+    // probe: added with `iotscope probe` (issue 8).
+    /// Connect to an endpoint as the device would, with its files, and report every step.
+    Probe(ProbeArgs),
 }
 
 #[derive(Args, Debug)]
@@ -246,6 +249,88 @@ pub struct MitmArgs {
     #[arg(long, value_enum, value_name = "MODE", requires = "mitm")]
     pub present: Option<crate::ca::mint::Present>,
 }
+
+// ---------------------------------------------------------------- probe (issue 8)
+
+/// MQTT protocol versions `iotscope probe` speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum MqttVersion {
+    #[value(name = "3.1.1")]
+    V311,
+    #[value(name = "5")]
+    V5,
+}
+
+#[derive(Args, Debug)]
+pub struct ProbeArgs {
+    /// The endpoint's host name, e.g. abc123example-ats.iot.us-east-1.amazonaws.com.
+    #[arg(long, value_name = "HOST")]
+    pub endpoint: String,
+    /// The endpoint's TCP port: 8883 for MQTT, or 443 with --alpn x-amzn-mqtt-ca.
+    #[arg(long, value_name = "PORT", default_value_t = 8883, value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: u16,
+    /// The device's certificate (PEM, chain allowed, or DER). Without it no certificate is
+    /// sent, which shows whether the endpoint insists on one.
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub cert: Option<PathBuf>,
+    /// The device's private key (PEM: PKCS#8, PKCS#1 or SEC1; or DER PKCS#8).
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub key: Option<PathBuf>,
+    /// The CA certificates the device trusts for the endpoint. Without it, webpki-roots
+    /// (which hold Amazon Root CA 1-4 and Starfield) are used.
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+    /// An ALPN protocol to offer (repeatable), e.g. x-amzn-mqtt-ca on port 443.
+    #[arg(long, value_name = "PROTOCOL")]
+    pub alpn: Vec<String>,
+    /// Send an MQTT CONNECT after the handshake (implied by the options below).
+    #[arg(long)]
+    pub connect: bool,
+    /// The MQTT client id (default iotscope-probe-<random>).
+    #[arg(long, value_name = "ID")]
+    pub client_id: Option<String>,
+    /// Subscribe to this topic filter after CONNECT.
+    #[arg(long, value_name = "FILTER")]
+    pub subscribe: Option<String>,
+    /// Publish a small message (QoS 1) on this topic after CONNECT.
+    #[arg(long, value_name = "TOPIC")]
+    pub publish: Option<String>,
+    /// The MQTT version to speak (default 3.1.1).
+    #[arg(long, value_enum, value_name = "VERSION")]
+    pub mqtt: Option<MqttVersion>,
+    /// Output form: steps, ladder and findings as text, or one JSON object.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Give up on each step (resolution, TCP, TLS, each MQTT answer) after this many seconds.
+    #[arg(long, value_name = "S", default_value = "10", value_parser = parse_positive_seconds)]
+    pub timeout: Duration,
+    /// Append the connection's TLS secrets to this file (SSLKEYLOGFILE format, mode 0600).
+    #[arg(long, value_name = "FILE")]
+    pub keylog: Option<PathBuf>,
+    /// Colour in text output.
+    #[arg(long, value_enum, default_value_t = Colour::Auto)]
+    pub colour: Colour,
+}
+
+impl ProbeArgs {
+    /// MQTT is spoken when any MQTT option is given.
+    pub fn wants_mqtt(&self) -> bool {
+        self.connect
+            || self.client_id.is_some()
+            || self.subscribe.is_some()
+            || self.publish.is_some()
+            || self.mqtt.is_some()
+    }
+}
+
+fn parse_positive_seconds(s: &str) -> Result<Duration, String> {
+    let d = parse_seconds(s)?;
+    if d.is_zero() {
+        return Err("the timeout must be more than 0 seconds".into());
+    }
+    Ok(d)
+}
+// ------------------------------------------------------------ end of probe (issue 8)
 
 fn parse_upstream(s: &str) -> Result<crate::proxy::upstream::Upstream, String> {
     crate::proxy::upstream::Upstream::parse(s)

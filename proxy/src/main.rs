@@ -5,6 +5,7 @@ mod cert_check;
 mod cli;
 mod explain;
 mod output;
+mod probe;
 mod proxy;
 mod render;
 mod replay;
@@ -26,6 +27,7 @@ fn main() -> ExitCode {
             cli::CertCommand::Check(args) => cert_check::run(args),
         },
         Command::Ca(args) => ca::command::run(args),
+        Command::Probe(args) => probe::run(args),
     };
     ExitCode::from(code)
 }

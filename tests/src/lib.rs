@@ -2,8 +2,10 @@
 //! run a replay and read its JSON Lines.
 
 pub mod mosquitto;
+pub mod mqtt_endpoint;
 pub mod mqtt_script;
 pub mod netns;
+pub mod pki;
 pub mod proxy;
 pub mod tls_peers;
 

@@ -1,28 +1,63 @@
-//! A real broker for the tests: mosquitto with TLS on a free loopback port, and the clients
-//! that play devices (mosquitto_pub, mosquitto_sub, openssl s_client), each run to completion
-//! with a bounded wait.
+//! mosquitto as a real peer: found on PATH or in /usr/sbin (Debian's place for it), started
+//! on loopback ports with a configuration the test writes, stopped when dropped.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::have_tool;
+use crate::pki::Dir;
 use crate::proxy::{dead_port, WAIT};
-use crate::tls_peers::TempDir;
 
-/// mosquitto lives in /usr/sbin on Debian, which is often not on a user's PATH. `None` when
-/// it is missing (and `have_tool` has already failed the test under CI).
+/// The mosquitto binary. In CI a missing mosquitto fails the test (see [`crate::have_tool`]).
 pub fn mosquitto_bin() -> Option<PathBuf> {
-    if have_tool("mosquitto") {
+    if crate::have_tool("mosquitto") {
         return Some(PathBuf::from("mosquitto"));
     }
     let sbin = Path::new("/usr/sbin/mosquitto");
     sbin.exists().then(|| sbin.to_path_buf())
 }
 
+/// The lines of one TLS listener on 127.0.0.1.
+pub fn tls_listener(
+    port: u16,
+    ca: &str,
+    cert: &str,
+    key: &str,
+    require_certificate: bool,
+) -> String {
+    format!(
+        "listener {port} 127.0.0.1\ncafile {ca}\ncertfile {cert}\nkeyfile {key}\nrequire_certificate {require_certificate}\n"
+    )
+}
+
 pub struct Broker {
     child: Child,
-    pub port: u16,
+}
+
+impl Broker {
+    /// Starts mosquitto with `conf` (written into `dir`) and waits until each of `ports`
+    /// accepts connections.
+    pub fn start(bin: &Path, dir: &Dir, conf: &str, ports: &[u16]) -> Broker {
+        let conf = dir.put("mosquitto.conf", conf);
+        let child = Command::new(bin)
+            .args(["-c", &conf])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start mosquitto");
+        let broker = Broker { child };
+        let deadline = Instant::now() + WAIT;
+        for port in ports {
+            while std::net::TcpStream::connect(("127.0.0.1", *port)).is_err() {
+                assert!(
+                    Instant::now() < deadline,
+                    "mosquitto did not listen on {port}"
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        broker
+    }
 }
 
 impl Drop for Broker {
@@ -32,30 +67,22 @@ impl Drop for Broker {
     }
 }
 
-/// mosquitto with TLS, `require_certificate true`, and any `extra` configuration lines.
-pub fn broker(bin: &Path, dir: &TempDir, ca: &str, cert: &str, key: &str, extra: &str) -> Broker {
+/// mosquitto with TLS on a free port, `require_certificate true`, anonymous clients allowed,
+/// and any `extra` configuration lines: the broker and its port.
+pub fn broker(
+    bin: &Path,
+    dir: &Dir,
+    ca: &str,
+    cert: &str,
+    key: &str,
+    extra: &str,
+) -> (Broker, u16) {
     let port = dead_port();
-    let conf = dir.put(
-        "mosquitto.conf",
-        &format!(
-            "listener {port} 127.0.0.1\nallow_anonymous true\ncafile {ca}\ncertfile {cert}\nkeyfile {key}\nrequire_certificate true\n{extra}"
-        ),
+    let conf = format!(
+        "allow_anonymous true\n{}{extra}",
+        tls_listener(port, ca, cert, key, true)
     );
-    let child = Command::new(bin)
-        .args(["-c", &conf])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start mosquitto");
-    let deadline = Instant::now() + WAIT;
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "mosquitto did not listen on {port}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Broker { child, port }
+    (Broker::start(bin, dir, &conf, &[port]), port)
 }
 
 /// Runs a device command to completion (bounded), feeding it `stdin`; true when it succeeded.

@@ -1,76 +1,21 @@
-//! TLS peers in the test process: a CA made with rcgen that issues the endpoint's and the
-//! devices' certificates, a scripted MQTT endpoint (rustls server) and a scripted device
-//! (rustls client), both on loopback with blocking sockets and bounded waits.
+//! Scripted TLS peers in the test process, with certificates from [`crate::pki`]: an MQTT
+//! endpoint (rustls server) that answers with the codes a test chooses, and a device (rustls
+//! client) that connects, subscribes and publishes, both on loopback with bounded waits.
 
 use std::io::Read;
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
 use std::sync::mpsc::{channel, Receiver};
 use std::sync::Arc;
 use std::thread;
 
-use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
-    KeyPair, KeyUsagePurpose,
-};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{ClientConfig, ClientConnection, RootCertStore, ServerConfig, ServerConnection};
-use rustls::{DigitallySignedStruct, SignatureScheme, StreamOwned, SupportedProtocolVersion};
+use rustls::{DigitallySignedStruct, SignatureScheme, StreamOwned};
 
 use crate::mqtt_script as mqtt;
+use crate::pki::{provider, versions, Ca, Leaf};
 use crate::proxy::WAIT;
-
-pub type Ca = CertifiedIssuer<'static, KeyPair>;
-
-pub fn ca(name: &str) -> Ca {
-    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
-    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    p.distinguished_name.push(DnType::CommonName, name);
-    p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    CertifiedIssuer::self_signed(p, KeyPair::generate().unwrap()).unwrap()
-}
-
-/// A certificate with its key, in rustls's and in PEM form.
-pub struct Leaf {
-    pub chain: Vec<CertificateDer<'static>>,
-    pub key: PrivateKeyDer<'static>,
-    pub cert_pem: String,
-    pub key_pem: String,
-}
-
-impl Leaf {
-    /// `names` become DNS SANs; a client leaf carries clientAuth, a server leaf serverAuth.
-    pub fn new(ca: &Ca, cn: &str, names: &[&str], client: bool) -> Leaf {
-        Leaf::with(ca, cn, names, client, |_| {})
-    }
-
-    pub fn with(
-        ca: &Ca,
-        cn: &str,
-        names: &[&str],
-        client: bool,
-        edit: impl FnOnce(&mut CertificateParams),
-    ) -> Leaf {
-        let mut p = CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
-            .unwrap();
-        p.distinguished_name.push(DnType::CommonName, cn);
-        p.extended_key_usages = vec![if client {
-            ExtendedKeyUsagePurpose::ClientAuth
-        } else {
-            ExtendedKeyUsagePurpose::ServerAuth
-        }];
-        edit(&mut p);
-        let key = KeyPair::generate().unwrap();
-        let cert = p.signed_by(&key, ca).unwrap();
-        Leaf {
-            chain: vec![cert.der().clone()],
-            key: PrivatePkcs8KeyDer::from(key.serialize_der()).into(),
-            cert_pem: cert.pem(),
-            key_pem: key.serialize_pem(),
-        }
-    }
-}
 
 pub fn roots_of(certs: &[CertificateDer<'static>]) -> Arc<RootCertStore> {
     let mut r = RootCertStore::empty();
@@ -78,53 +23,6 @@ pub fn roots_of(certs: &[CertificateDer<'static>]) -> Arc<RootCertStore> {
         r.add(c.clone()).unwrap();
     }
     Arc::new(r)
-}
-
-pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
-}
-
-pub fn versions(v: u16) -> &'static [&'static SupportedProtocolVersion] {
-    static TLS13: [&SupportedProtocolVersion; 1] = [&rustls::version::TLS13];
-    static TLS12: [&SupportedProtocolVersion; 1] = [&rustls::version::TLS12];
-    if v == 13 {
-        &TLS13
-    } else {
-        &TLS12
-    }
-}
-
-/// A temporary directory, removed when dropped.
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    pub fn new(name: &str) -> TempDir {
-        let d = std::env::temp_dir().join(format!("iotscope-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        TempDir(d)
-    }
-
-    /// Writes `text` to `name` and returns the path as a string.
-    pub fn put(&self, name: &str, text: &str) -> String {
-        let p = self.0.join(name);
-        std::fs::write(&p, text).unwrap();
-        p.to_str().unwrap().to_string()
-    }
-
-    pub fn path(&self, name: &str) -> String {
-        self.0.join(name).to_str().unwrap().to_string()
-    }
-
-    pub fn dir(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// What the scripted endpoint answers.

@@ -4,14 +4,13 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use iotscope_tests::pki::{ca, Ca};
 use iotscope_tests::{have_tool, run};
 use rcgen::{
-    date_time_ymd, BasicConstraints, CertificateParams, CertifiedIssuer, DnType,
+    date_time_ymd, BasicConstraints, CertificateParams, CertifiedIssuer, CustomExtension, DnType,
     ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose,
 };
 use serde_json::Value;
-
-type Ca = CertifiedIssuer<'static, KeyPair>;
 
 /// A directory of its own for each test, so tests can run side by side.
 fn dir(test: &str) -> PathBuf {
@@ -24,14 +23,6 @@ fn write(dir: &Path, name: &str, text: &str) -> String {
     let p = dir.join(name);
     std::fs::write(&p, text).unwrap();
     p.display().to_string()
-}
-
-fn ca(name: &str) -> Ca {
-    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
-    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    p.distinguished_name.push(DnType::CommonName, name);
-    p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    CertifiedIssuer::self_signed(p, KeyPair::generate().unwrap()).unwrap()
 }
 
 fn leaf_params(cn: &str, names: &[&str], eku: ExtendedKeyUsagePurpose) -> CertificateParams {
@@ -294,4 +285,113 @@ fn unreadable_file_is_bad_input() {
     let out = run(&["cert", "check", "/nonexistent/iotscope-cert.pem"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read"));
+}
+
+#[test]
+fn not_yet_valid_certificate_is_an_error() {
+    let d = dir("notyet");
+    let mut p = leaf_params("future-thing", &[], ExtendedKeyUsagePurpose::ClientAuth);
+    p.not_before = date_time_ymd(2099, 1, 1);
+    p.not_after = date_time_ymd(2100, 1, 1);
+    let (cert, _) = device(&ca("Test Device CA"), p);
+    let pem = write(&d, "future.pem", &cert);
+    let (files, out) = check_json(&[&pem]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(codes(&files[0]), ["AUTH.CLIENT_CERT_EXPIRED"]);
+    assert_eq!(files[0]["certificates"][0]["valid_now"], false);
+    let summary = files[0]["findings"][0]["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("is not valid before 2099-01-01T00:00:00 UTC"),
+        "{summary}"
+    );
+}
+
+/// An intermediate CA issued by `issuer`, with an optional opaque extension of `padding`
+/// bytes to make its DER as large as a test needs.
+fn intermediate(issuer: &Ca, name: &str, padding: usize) -> Ca {
+    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    p.distinguished_name.push(DnType::CommonName, name);
+    p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    if padding > 0 {
+        // A private-arc OID; an OCTET STRING of zeros, not critical, so nobody minds it.
+        let mut content = vec![0x04, 0x82];
+        content.extend_from_slice(&(padding as u16).to_be_bytes());
+        content.resize(4 + padding, 0);
+        p.custom_extensions = vec![CustomExtension::from_oid_content(
+            &[1, 3, 6, 1, 4, 1, 55555, 1],
+            content,
+        )];
+    }
+    CertifiedIssuer::signed_by(p, KeyPair::generate().unwrap(), issuer).unwrap()
+}
+
+/// A server leaf for iot.example.com issued by `issuer`: (PEM, DER length).
+fn server_leaf(issuer: &Ca) -> (String, usize) {
+    let p = leaf_params(
+        "iot.example.com",
+        &["iot.example.com"],
+        ExtendedKeyUsagePurpose::ServerAuth,
+    );
+    let key = KeyPair::generate().unwrap();
+    let cert = p.signed_by(&key, issuer).unwrap();
+    (cert.pem(), cert.der().len())
+}
+
+#[test]
+fn custom_domain_chain_deeper_than_five() {
+    let d = dir("deep");
+    let root = ca("Test Root");
+    let mut cas = vec![root];
+    for i in 1..=4 {
+        let next = intermediate(cas.last().unwrap(), &format!("Test Intermediate {i}"), 0);
+        cas.push(next);
+    }
+    let (leaf, _) = server_leaf(cas.last().unwrap());
+    // Leaf first, then each issuer up to the root: six certificates, correctly ordered.
+    let mut pem = leaf;
+    for c in cas.iter().rev() {
+        pem.push_str(&c.pem());
+    }
+    let file = write(&d, "deep.pem", &pem);
+    let (files, out) = check_json(&[&file, "--custom-domain"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(codes(&files[0]), ["SEC.CUSTOM_DOMAIN_CERT"]);
+    assert_eq!(files[0]["certificates"].as_array().unwrap().len(), 6);
+    let summary = files[0]["findings"][0]["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("The chain holds 6 certificates; a custom domain allows at most 5."),
+        "{summary}"
+    );
+    // Five deep is allowed: drop the root.
+    let mut five = server_leaf(cas.last().unwrap()).0;
+    for c in cas.iter().skip(1).rev() {
+        five.push_str(&c.pem());
+    }
+    let file = write(&d, "five.pem", &five);
+    let (files, out) = check_json(&[&file, "--custom-domain"]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", files[0]["findings"]);
+}
+
+#[test]
+fn custom_domain_chain_over_16_kb() {
+    let d = dir("big");
+    let root = ca("Test Root");
+    let big = intermediate(&root, "Test Large Intermediate", 17_000);
+    let (leaf, leaf_len) = server_leaf(&big);
+    let total = leaf_len + big.der().len() + root.der().len();
+    assert!(total > 16 * 1024);
+    let pem = format!("{leaf}{}{}", big.pem(), root.pem());
+    let file = write(&d, "big.pem", &pem);
+    let (files, out) = check_json(&[&file, "--custom-domain"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(codes(&files[0]), ["SEC.CUSTOM_DOMAIN_CERT"]);
+    let summary = files[0]["findings"][0]["summary"].as_str().unwrap();
+    assert_eq!(
+        summary,
+        format!("The chain is {total} bytes of DER; a custom domain allows at most 16384.")
+    );
+    // The same chain is no problem outside a custom domain.
+    let (files, out) = check_json(&[&file]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", files[0]["findings"]);
 }

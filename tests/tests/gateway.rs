@@ -11,8 +11,8 @@ use std::process::{Child, Stdio};
 use std::time::Instant;
 
 use iotscope_tests::netns::{self, Lab, DEVICE, DEVICE6, ENDPOINT, ENDPOINT6, ENDPOINT_OTHER};
+use iotscope_tests::pki::{ca, Leaf};
 use iotscope_tests::proxy::{ProxyProcess, WAIT};
-use iotscope_tests::tls_peers::{ca, Leaf};
 use iotscope_tests::{codes, codes_of, have_tool, iotscope_path};
 use serde_json::Value;
 

@@ -5,8 +5,9 @@
 
 use std::sync::Arc;
 
+use iotscope_tests::pki::{ca, Ca, Dir, Leaf};
 use iotscope_tests::proxy::{ProxyProcess, WAIT};
-use iotscope_tests::tls_peers::{ca, endpoint, roots_of, Ca, Device, Leaf, Script, TempDir};
+use iotscope_tests::tls_peers::{endpoint, roots_of, Device, Script};
 use iotscope_tests::{codes, codes_of, replay_json, run};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
@@ -18,7 +19,7 @@ const BROKER: &str = "broker.test";
 /// One test's world: the endpoint's CA (which also issues the device certificates), the
 /// endpoint's certificate, one registered device, and iotscope's CA.
 struct Lab {
-    dir: TempDir,
+    dir: Dir,
     pki: Ca,
     server: Leaf,
     device: Leaf,
@@ -28,14 +29,14 @@ struct Lab {
 
 impl Lab {
     fn new(name: &str) -> Lab {
-        let dir = TempDir::new(&format!("mitm-{name}"));
+        let dir = Dir::new(&format!("mitm-{name}"));
         let pki = ca("endpoint CA");
         let server = Leaf::new(&pki, BROKER, &[BROKER], false);
         let device = Leaf::new(&pki, "thermostat-12", &[], true);
         dir.put("endpoint-ca.pem", &pki.pem());
         dir.put("device.pem", &device.cert_pem);
         dir.put("device.key", &device.key_pem);
-        let ca_dir = dir.path("ca");
+        let ca_dir = dir.file("ca");
         let init = run(&["ca", "init", "--ca-dir", &ca_dir]);
         assert!(init.status.success(), "{init:?}");
         let export = run(&["ca", "export", "--ca-dir", &ca_dir]);
@@ -56,8 +57,8 @@ impl Lab {
 
     fn proxy(&self, port: u16, extra: &[&str]) -> ProxyProcess {
         let up = format!("127.0.0.1:{port}");
-        let ca_dir = self.dir.path("ca");
-        let upstream_ca = self.dir.path("endpoint-ca.pem");
+        let ca_dir = self.dir.file("ca");
+        let upstream_ca = self.dir.file("endpoint-ca.pem");
         let mut args = vec![
             "--upstream",
             &up,
@@ -76,9 +77,9 @@ impl Lab {
     fn device_files(&self) -> [String; 4] {
         [
             "--device-cert".into(),
-            self.dir.path("device.pem"),
+            self.dir.file("device.pem"),
             "--device-key".into(),
-            self.dir.path("device.key"),
+            self.dir.file("device.key"),
         ]
     }
 
@@ -315,7 +316,7 @@ fn endpoint_iotscope_does_not_trust_is_refused_and_explained() {
     // No --upstream-ca: the test endpoint's CA is in no root store iotscope uses.
     let files = lab.device_files();
     let up = format!("127.0.0.1:{port}");
-    let ca_dir = lab.dir.path("ca");
+    let ca_dir = lab.dir.file("ca");
     let mut args = vec![
         "--upstream",
         &up,
@@ -494,7 +495,7 @@ fn without_device_cert_the_device_is_reported_and_nothing_goes_upstream() {
 fn device_certs_directory_picks_the_certificate_the_device_presents() {
     let lab = Lab::new("certdir");
     let port = lab.endpoint(13, &[], Script::OK);
-    let dir = lab.dir.path("devices");
+    let dir = lab.dir.file("devices");
     std::fs::create_dir_all(&dir).unwrap();
     let id = iotscope_decoder::cert::summarize(lab.device.chain[0].as_ref()).sha256;
     std::fs::write(format!("{dir}/{id}.pem"), &lab.device.cert_pem).unwrap();
@@ -568,8 +569,8 @@ fn present_expired() {
 fn keylog_and_recording_replay_decrypted() {
     let lab = Lab::new("record");
     let port = lab.endpoint(13, &[], Script::OK);
-    let keylog = lab.dir.path("keys.log");
-    let rec = lab.dir.path("rec.pcapng");
+    let keylog = lab.dir.file("keys.log");
+    let rec = lab.dir.file("rec.pcapng");
     let mut device = lab.device(13, 5);
     device.publish = Some("sensors/t1".into());
     let (_, live) = through(&lab, port, &["--keylog", &keylog, "--record", &rec], device);

@@ -5,8 +5,8 @@
 use std::process::Command;
 
 use iotscope_tests::mosquitto::{broker, mosquitto_bin, mosquitto_pub, run_device};
+use iotscope_tests::pki::{ca, Dir, Leaf};
 use iotscope_tests::proxy::ProxyProcess;
-use iotscope_tests::tls_peers::{ca, Leaf, TempDir};
 use iotscope_tests::{codes, codes_of, have_tool, run};
 
 #[test]
@@ -16,7 +16,7 @@ fn mosquitto_through_mitm() {
     let (Some(bin), true) = (bin, clients) else {
         return;
     };
-    let dir = TempDir::new("mitm-peers");
+    let dir = Dir::new("mitm-peers");
     let pki = ca("broker CA");
     let server = Leaf::new(&pki, "localhost", &["localhost"], false);
     let dev = Leaf::new(&pki, "thermostat-12", &[], true);
@@ -27,7 +27,7 @@ fn mosquitto_through_mitm() {
     let dkey = dir.put("device.key", &dev.key_pem);
     // The certificate's CN is the user name, and the ACL lets it use sensors/# only.
     let acl = dir.put("acl", "user thermostat-12\ntopic readwrite sensors/#\n");
-    let b = broker(
+    let (_broker, port) = broker(
         &bin,
         &dir,
         &ca_pem,
@@ -35,11 +35,11 @@ fn mosquitto_through_mitm() {
         &skey,
         &format!("use_identity_as_username true\nacl_file {acl}\n"),
     );
-    let ca_dir = dir.path("iotscope-ca");
+    let ca_dir = dir.file("iotscope-ca");
     assert!(run(&["ca", "init", "--ca-dir", &ca_dir]).status.success());
     let export = run(&["ca", "export", "--ca-dir", &ca_dir]);
     let trust = dir.put("iotscope-ca.pem", &String::from_utf8_lossy(&export.stdout));
-    let up = format!("127.0.0.1:{}", b.port);
+    let up = format!("127.0.0.1:{port}");
     let proxy = ProxyProcess::start(&[
         "--upstream",
         &up,

@@ -8,74 +8,15 @@ use std::sync::mpsc::{channel, Receiver};
 use std::sync::Arc;
 use std::thread;
 
+use iotscope_tests::pki::{ca, provider, roots, server_config, versions, Ca, ClientAuth, Leaf};
 use iotscope_tests::proxy::{dead_port, Noise, ProxyProcess, WAIT};
 use iotscope_tests::{codes, codes_of, replay_json};
-use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
-    KeyPair, KeyUsagePurpose,
-};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
+use rustls::pki_types::ServerName;
+use rustls::StreamOwned;
 use rustls::{ClientConfig, ClientConnection, RootCertStore, ServerConfig, ServerConnection};
-use rustls::{StreamOwned, SupportedProtocolVersion};
 use serde_json::Value;
 
 const BROKER: &str = "broker.test";
-
-// ---------------------------------------------------------------- certificates
-
-type Ca = CertifiedIssuer<'static, KeyPair>;
-
-fn ca(name: &str) -> Ca {
-    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
-    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    p.distinguished_name.push(DnType::CommonName, name);
-    p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    CertifiedIssuer::self_signed(p, KeyPair::generate().unwrap()).unwrap()
-}
-
-struct Leaf {
-    chain: Vec<CertificateDer<'static>>,
-    key: PrivateKeyDer<'static>,
-}
-
-impl Leaf {
-    fn new(ca: &Ca, cn: &str, names: &[&str], client: bool) -> Leaf {
-        let mut p = CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
-            .unwrap();
-        p.distinguished_name.push(DnType::CommonName, cn);
-        p.extended_key_usages = vec![if client {
-            ExtendedKeyUsagePurpose::ClientAuth
-        } else {
-            ExtendedKeyUsagePurpose::ServerAuth
-        }];
-        let key = KeyPair::generate().unwrap();
-        let cert = p.signed_by(&key, ca).unwrap();
-        Leaf {
-            chain: vec![cert.der().clone()],
-            key: PrivatePkcs8KeyDer::from(key.serialize_der()).into(),
-        }
-    }
-}
-
-fn roots(ca: &Ca) -> Arc<RootCertStore> {
-    let mut r = RootCertStore::empty();
-    r.add(ca.der().clone()).unwrap();
-    Arc::new(r)
-}
-
-fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
-}
-
-fn versions(v: u16) -> &'static [&'static SupportedProtocolVersion] {
-    static TLS13: [&SupportedProtocolVersion; 1] = [&rustls::version::TLS13];
-    static TLS12: [&SupportedProtocolVersion; 1] = [&rustls::version::TLS12];
-    if v == 13 {
-        &TLS13
-    } else {
-        &TLS12
-    }
-}
 
 /// The PKI of one test: the endpoint's CA (which also issues device certificates) and a
 /// stranger CA that neither side should trust.
@@ -133,22 +74,11 @@ fn endpoint(
     tls: u16,
     client_roots: Option<Arc<RootCertStore>>,
 ) -> (u16, Receiver<Result<(), String>>) {
-    let builder = ServerConfig::builder_with_provider(provider())
-        .with_protocol_versions(versions(tls))
-        .unwrap();
-    let builder = match client_roots {
-        Some(r) => builder.with_client_cert_verifier(
-            rustls::server::WebPkiClientVerifier::builder_with_provider(r, provider())
-                .build()
-                .unwrap(),
-        ),
-        None => builder.with_no_client_auth(),
+    let auth = match client_roots {
+        Some(r) => ClientAuth::Required(r),
+        None => ClientAuth::Off,
     };
-    let config = Arc::new(
-        builder
-            .with_single_cert(pki.server.chain.clone(), pki.server.key.clone_key())
-            .unwrap(),
-    );
+    let config = server_config(&pki.server, tls, auth);
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let (tx, rx) = channel();

@@ -5,8 +5,8 @@
 use std::process::Command;
 
 use iotscope_tests::mosquitto::{broker, mosquitto_bin, mosquitto_pub, run_device};
+use iotscope_tests::pki::{ca, Dir, Leaf};
 use iotscope_tests::proxy::ProxyProcess;
-use iotscope_tests::tls_peers::{ca, Leaf, TempDir};
 use iotscope_tests::{codes, codes_of, have_tool};
 
 /// `mosquitto_pub` through the proxy; true when it published.
@@ -27,7 +27,7 @@ fn mosquitto_behind_the_proxy() {
     if !have_tool("mosquitto_pub") {
         return;
     }
-    let files = TempDir::new("peers-mosq");
+    let files = Dir::new("peers-mosq");
     let ours = ca("iotscope peers CA");
     let stranger = ca("stranger CA");
     let server = Leaf::new(&ours, "localhost", &["localhost"], false);
@@ -38,8 +38,8 @@ fn mosquitto_behind_the_proxy() {
     let skey = files.put("server.key", &server.key_pem);
     let dcert = files.put("device.pem", &dev.cert_pem);
     let dkey = files.put("device.key", &dev.key_pem);
-    let b = broker(&bin, &files, &ca_pem, &scert, &skey, "");
-    let up = format!("127.0.0.1:{}", b.port);
+    let (_broker, port) = broker(&bin, &files, &ca_pem, &scert, &skey, "");
+    let up = format!("127.0.0.1:{port}");
     let proxy = ProxyProcess::start(&["--upstream", &up, "--endpoint", "localhost"]);
 
     assert!(

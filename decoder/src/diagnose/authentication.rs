@@ -247,6 +247,27 @@ fn client_cert_missing(f: &Facts, out: &mut Vec<Finding>) -> bool {
         // An empty Certificate without a visible request: still the device's omission.
         fd = fd.certainty(Certainty::Likely);
     }
+    // An endpoint that asks but does not insist went on: a session ticket or an MQTT answer
+    // after the empty Certificate. The connection works here; AWS IoT Core would refuse it.
+    let went_on = required_alert.is_none()
+        && empty_cert.is_some_and(|(ev, _)| {
+            f.trace.events().any(|e| {
+                e.dir == Direction::EndpointToDevice
+                    && e.ts >= ev.ts
+                    && matches!(
+                        e.kind,
+                        EventKind::Mqtt(_)
+                            | EventKind::Handshake {
+                                kind: crate::event::HandshakeKind::NewSessionTicket,
+                                ..
+                            }
+                    )
+            })
+        });
+    if went_on {
+        fd.summary.push_str(" This endpoint went on without one; AWS IoT Core, which authenticates devices by their certificates, would not.");
+        fd = fd.severity(Severity::Warning);
+    }
     out.push(fd);
     true
 }

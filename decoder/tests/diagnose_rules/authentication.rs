@@ -306,6 +306,23 @@ fn client_cert_missing_in_decrypted_tls_1_3() {
 }
 
 #[test]
+fn client_cert_missing_is_a_warning_when_the_endpoint_goes_on() {
+    // An endpoint that asks for a certificate without insisting: it sends session tickets
+    // and answers CONNECT after the device's empty Certificate.
+    let mut t = T::new(8883);
+    t.tls13(hello_ats(&[]), 60)
+        .dev_dec(40.0, chain(Vec::new(), None, false))
+        .end_dec(41.0, handshake(HandshakeKind::NewSessionTicket, 645))
+        .dev_dec(42.0, connect(4, "sensor-1", 60))
+        .end_dec(43.0, connack(0));
+    let found = t.diagnose();
+    let f = one(&found, "AUTH.CLIENT_CERT_MISSING");
+    assert_eq!(f.severity, Severity::Warning);
+    assert!(f.summary.ends_with("This endpoint went on without one; AWS IoT Core, which authenticates devices by their certificates, would not."), "{}", f.summary);
+    no_error(&found);
+}
+
+#[test]
 fn client_cert_missing_not_when_a_certificate_was_sent() {
     let mut t = T::new(8883);
     t.tls12(

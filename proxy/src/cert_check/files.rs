@@ -18,12 +18,12 @@ pub struct KeyFile {
 }
 
 impl KeyFile {
+    /// PEM (PKCS#8, PKCS#1 or SEC1) or DER PKCS#8.
     pub fn load(path: &Path) -> Result<KeyFile, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read the key {}: {e}", path.display()))?;
-        let pair = rcgen::KeyPair::from_pem(&text).map_err(|e| {
+        let der = crate::tls::files::load_key(path)?;
+        let pair = rcgen::KeyPair::try_from(&der).map_err(|e| {
             format!(
-                "{} is not a private key iotscope can read (PEM, PKCS#8 or SEC1): {e}",
+                "{} is not a private key iotscope can read (PKCS#8, PKCS#1 or SEC1): {e}",
                 path.display()
             )
         })?;
@@ -82,21 +82,8 @@ impl CaFile {
     /// The CA file's certificates must be CAs, and one of them must have issued a
     /// certificate of the chain (or be one of them).
     pub fn check(&self, chain: &[Certificate], ders: &[&[u8]]) -> Vec<Finding> {
-        let mut out = Vec::new();
         let leaf_id = chain.first().map(|c| c.sha256.as_str());
-        for (i, (ca, _)) in self.certs.iter().enumerate() {
-            if !ca.is_ca {
-                out.push(finding(
-                    "CERT.CA_FILE",
-                    format!(
-                        "{} in the CA file {} is not a CA (no basic constraints CA:TRUE).",
-                        label(i, ca),
-                        self.path
-                    ),
-                    leaf_id,
-                ));
-            }
-        }
+        let mut out = self.not_cas(leaf_id);
         let anchored = chain.iter().zip(ders).any(|(c, der)| {
             self.certs
                 .iter()
@@ -113,6 +100,31 @@ impl CaFile {
             ));
         }
         out
+    }
+
+    /// A finding for each certificate of the file that is not a CA.
+    pub fn not_cas(&self, leaf_id: Option<&str>) -> Vec<Finding> {
+        self.certs
+            .iter()
+            .enumerate()
+            .filter(|(_, (ca, _))| !ca.is_ca)
+            .map(|(i, (ca, _))| {
+                finding(
+                    "CERT.CA_FILE",
+                    format!(
+                        "{} in the CA file {} is not a CA (no basic constraints CA:TRUE).",
+                        label(i, ca),
+                        self.path
+                    ),
+                    leaf_id,
+                )
+            })
+            .collect()
+    }
+
+    /// The file's certificates, each with its DER.
+    pub fn certs(&self) -> &[(Certificate, Vec<u8>)] {
+        &self.certs
     }
 }
 

@@ -3,8 +3,9 @@
 //! connection fail (validity, key, chain order, private key, CA, custom-domain rules) comes
 //! out as findings from the same catalogue the proxy uses.
 
-mod files;
-mod rules;
+// `iotscope probe` makes the same offline checks with these.
+pub mod files;
+pub mod rules;
 
 use std::fmt::Write as _;
 use std::path::Path;

@@ -143,7 +143,8 @@ fn addr_or_unknown(a: Option<SocketAddr>) -> String {
     a.map_or_else(|| "?".to_string(), |a| a.to_string())
 }
 
-fn apply(session: &mut Session, seen: Seen) {
+/// Feeds one thing the relay (or a tee) saw to the connection's session.
+pub(crate) fn apply(session: &mut Session, seen: Seen) {
     if let Some((dir, ts, n)) = seen.dropped() {
         session.feed(dir, Input::Gap(n), ts);
     }

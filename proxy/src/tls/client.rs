@@ -37,13 +37,13 @@ impl DeviceIdentity {
             .load_private_key(key.clone_key())
             .map_err(|e| format!("{}: the key cannot sign: {e}", cert.display()))?;
         let certified = rustls::sign::CertifiedKey::new(chain.clone(), signing);
-        // Only a proven mismatch stops here; a certificate webpki cannot read (an X.509 v1
-        // one, say) is the endpoint's to judge.
-        if let Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch)) =
+        // Only a proven mismatch counts: a certificate rustls cannot read for the check
+        // (an X.509 v1 certificate, say) may still be one the endpoint accepts.
+        if let Err(e @ rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch)) =
             certified.keys_match()
         {
             return Err(format!(
-                "the key {} does not belong to the certificate {}: their public keys differ",
+                "the key {} does not belong to the certificate {} ({e})",
                 key_file.display(),
                 cert.display()
             ));

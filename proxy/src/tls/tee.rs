@@ -46,7 +46,9 @@ impl<S> TeeStream<S> {
         self.last_activity.clone()
     }
 
-    fn hand_on_held(&mut self) {
+    /// Hands on the bytes read last. rustls has processed them once it returns what they
+    /// carried, so a caller that waits for the decoder's view of them calls this first.
+    pub fn hand_on_held(&mut self) {
         if let (Some((ts, bytes)), Some(tee)) = (self.held.take(), self.read.as_mut()) {
             tee.data(ts, &bytes);
         }
@@ -138,6 +140,38 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for TeeStream<S> {
         r
     }
 
+    /// rustls hands over a flight (a ChangeCipherSpec and an alert, say) as several slices
+    /// in one vectored write, and gives up after one call when the handshake has failed. The
+    /// default would write the first slice only, and the alert would never leave.
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        this.hand_on_held();
+        let r = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        if let Poll::Ready(Ok(n)) = &r {
+            let ts = now();
+            this.last_activity.store(ts.0, Ordering::Relaxed);
+            if let Some(tee) = this.write.as_mut() {
+                let mut left = *n;
+                let mut written = Vec::with_capacity(left);
+                for b in bufs {
+                    let take = left.min(b.len());
+                    written.extend_from_slice(b.get(..take).unwrap_or_default());
+                    left -= take;
+                }
+                tee.data(ts, &written);
+            }
+        }
+        r
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         this.hand_on_held();
@@ -154,5 +188,40 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for TeeStream<S> {
             }
         }
         r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use iotscope_decoder::Direction;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::sync::mpsc;
+
+    use crate::proxy::relay::Seen;
+
+    /// A flight written as several slices at once reaches the peer and the decoder whole
+    /// and in order.
+    #[tokio::test]
+    async fn vectored_writes_are_copied_whole() {
+        let (ours, mut theirs) = tokio::io::duplex(1024);
+        let (tx, mut rx) = mpsc::channel(16);
+        let mut tee = TeeStream::new(ours, None, Some(Tee::new(tx, Direction::DeviceToEndpoint)));
+        let slices = [
+            io::IoSlice::new(b"\x14\x03\x03\x00\x01\x01"),
+            io::IoSlice::new(b"alert"),
+        ];
+        let n = tee.write_vectored(&slices).await.unwrap();
+        assert_eq!(n, 11);
+        let mut got = [0u8; 11];
+        theirs.read_exact(&mut got).await.unwrap();
+        assert_eq!(&got, b"\x14\x03\x03\x00\x01\x01alert");
+        match rx.try_recv().unwrap() {
+            Seen::Data { dir, bytes, .. } => {
+                assert_eq!(dir, Direction::DeviceToEndpoint);
+                assert_eq!(bytes, b"\x14\x03\x03\x00\x01\x01alert");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

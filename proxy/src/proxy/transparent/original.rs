@@ -191,7 +191,8 @@ mod tests {
         let listen = listener.local_addr().unwrap();
         let client = TcpStream::connect(listen).await.unwrap();
         let (accepted, _) = listener.accept().await.unwrap();
-        let err = original_destination(&accepted, listen).unwrap_err();
+        let o = Original::of(&accepted).unwrap();
+        let err = o.loop_refusal(listen).unwrap();
         assert!(
             err.contains(&format!("connected to iotscope itself ({listen})")),
             "{err}"

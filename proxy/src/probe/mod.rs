@@ -1,0 +1,219 @@
+//! `iotscope probe`: connect to an endpoint as the device would, with the device's own
+//! certificate, key and CA file, and report each step as it happens.
+//!
+//! Offline checks come first (the files and the endpoint's name). Then the probe resolves
+//! the name, opens TCP, makes the TLS handshake and, when asked, speaks MQTT: CONNECT,
+//! SUBSCRIBE, PUBLISH, DISCONNECT. Its own bytes are decoded like a capture's, so every
+//! failure comes out as the findings the proxy would give for a device doing the same.
+
+mod connection;
+mod decoding;
+mod endpoint_name;
+mod mqtt_exchange;
+mod mqtt_packets;
+mod offline;
+mod report;
+mod steps;
+mod trust;
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use iotscope_decoder::diagnose::Severity;
+use rustls::pki_types::ServerName;
+
+use crate::cli::{Colour, Format, MqttVersion, ProbeArgs};
+use crate::output::stdout_is_tty;
+use crate::tls::client::DeviceIdentity;
+use crate::tls::secrets::KeyLogFile;
+use connection::Plan;
+use mqtt_exchange::MqttPlan;
+use report::{Asked, Report};
+use steps::Steps;
+
+pub fn run(args: ProbeArgs) -> u8 {
+    match probe(args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("iotscope: {e}");
+            2
+        }
+    }
+}
+
+/// The probe; `Err` is bad input (exit status 2).
+fn probe(args: ProbeArgs) -> Result<u8, String> {
+    // The clock is read once here, for the validity checks; the decoder never reads one.
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    let host = args.endpoint.trim().to_string();
+    let server_name = server_name(&host)?;
+    let mqtt = mqtt_plan(&args)?;
+    let alpn = alpn(&args.alpn)?;
+    let colour = match args.colour {
+        Colour::Always => true,
+        Colour::Never => false,
+        Colour::Auto => stdout_is_tty() && std::env::var_os("NO_COLOR").is_none(),
+    };
+    let asked = Asked {
+        host: host.clone(),
+        port: args.port,
+        mqtt: mqtt.as_ref().map(|m| {
+            if m.level == mqtt_packets::LEVEL_5 {
+                "5"
+            } else {
+                "3.1.1"
+            }
+        }),
+        client_id: mqtt.as_ref().map(|m| m.client_id.clone()),
+    };
+
+    let began = Instant::now();
+    let files = offline::Files {
+        cert: args.cert.as_deref(),
+        key: args.key.as_deref(),
+        ca: args.ca.as_deref(),
+    };
+    let offline = offline::check(&files, &host, args.port, now)?;
+    let mut steps = Steps::new(args.format == Format::Text, colour);
+    if args.format == Format::Text {
+        // A reader that went away must not stop the probe (a panic on a closed pipe).
+        let _ = writeln!(std::io::stdout(), "{}", headline(&asked));
+    }
+    let offline_ok = !offline
+        .findings
+        .iter()
+        .any(|f| f.severity == Severity::Error);
+    let summary = match (offline.findings.len(), offline_ok) {
+        (0, _) => "the files and the name are fine".to_string(),
+        (n, true) => format!("{n} warning{}", if n == 1 { "" } else { "s" }),
+        (n, false) => format!("{n} problem{}", if n == 1 { "" } else { "s" }),
+    };
+    steps.record("offline", began, offline_ok, summary, offline.lines.clone());
+
+    if offline.key_mismatch {
+        // The endpoint could only refuse a certificate whose key iotscope does not hold.
+        let found = report::findings(&offline, None, &asked);
+        let report = Report {
+            asked: &asked,
+            steps: &steps,
+            trace: None,
+            chain: None,
+            client_cert: None,
+            found: &found,
+        };
+        report.print(args.format, colour);
+        return Ok(report::exit_code(&found, &steps));
+    }
+
+    let identity = match (&args.cert, &args.key) {
+        (Some(c), Some(k)) => Some(DeviceIdentity::load(c, k)?),
+        _ => None,
+    };
+    let plan = Plan {
+        host: host.clone(),
+        server_name,
+        port: args.port,
+        alpn,
+        anchors: trust::anchors(args.ca.as_deref())?,
+        identity,
+        keylog: args
+            .keylog
+            .as_deref()
+            .map(KeyLogFile::open)
+            .transpose()?
+            .map(Arc::new),
+        mqtt,
+        timeout: args.timeout,
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    let outcome = rt.block_on(connection::run(&plan, &mut steps))?;
+    let found = report::findings(&offline, Some(&outcome), &asked);
+    let report = Report {
+        asked: &asked,
+        steps: &steps,
+        trace: Some(&outcome.trace),
+        chain: outcome.chain.as_ref(),
+        client_cert: Some(&outcome.client_cert),
+        found: &found,
+    };
+    report.print(args.format, colour);
+    Ok(report::exit_code(&found, &steps))
+}
+
+fn headline(a: &Asked) -> String {
+    let mqtt = match (&a.mqtt, &a.client_id) {
+        (Some(v), Some(id)) => format!(", MQTT {v} as {id}"),
+        _ => ", TLS only".to_string(),
+    };
+    format!("iotscope probe {} port {}{mqtt}", a.host, a.port)
+}
+
+fn server_name(host: &str) -> Result<ServerName<'static>, String> {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    if bare.is_empty() {
+        return Err("--endpoint is empty".into());
+    }
+    ServerName::try_from(bare.to_string())
+        .map_err(|_| format!("--endpoint {host:?} is neither a host name nor an IP address"))
+}
+
+fn alpn(list: &[String]) -> Result<Vec<Vec<u8>>, String> {
+    list.iter()
+        .map(|p| {
+            if p.is_empty() || p.len() > 255 {
+                Err(format!("--alpn {p:?}: a protocol name is 1 to 255 bytes"))
+            } else {
+                Ok(p.as_bytes().to_vec())
+            }
+        })
+        .collect()
+}
+
+fn mqtt_plan(args: &ProbeArgs) -> Result<Option<MqttPlan>, String> {
+    if !args.wants_mqtt() {
+        return Ok(None);
+    }
+    let level = match args.mqtt {
+        Some(MqttVersion::V5) => mqtt_packets::LEVEL_5,
+        Some(MqttVersion::V311) | None => mqtt_packets::LEVEL_311,
+    };
+    let client_id = match &args.client_id {
+        Some(id) => {
+            mqtt_packets::check_string("client id", id)?;
+            id.clone()
+        }
+        None => random_client_id()?,
+    };
+    if let Some(f) = &args.subscribe {
+        mqtt_packets::check_filter(f)?;
+    }
+    if let Some(t) = &args.publish {
+        mqtt_packets::check_topic(t)?;
+    }
+    Ok(Some(MqttPlan {
+        level,
+        client_id,
+        subscribe: args.subscribe.clone(),
+        publish: args.publish.clone(),
+    }))
+}
+
+/// `iotscope-probe-` and eight hex digits from the crypto provider's random source, so two
+/// probes never take over each other's session.
+fn random_client_id() -> Result<String, String> {
+    let mut bytes = [0u8; 4];
+    crate::tls::provider()
+        .secure_random
+        .fill(&mut bytes)
+        .map_err(|_| "no random bytes for the client id".to_string())?;
+    Ok(format!(
+        "iotscope-probe-{}",
+        iotscope_decoder::hex::encode(&bytes)
+    ))
+}

@@ -1,0 +1,233 @@
+//! The probe's verdict: the decoded connection's findings (the same rules as `proxy` and
+//! `replay`) with the offline ones, printed as text or as the one JSON object every command
+//! shares, plus the exit status.
+
+use std::io::Write;
+
+use iotscope_decoder::diagnose::{self, Certainty, Context, Finding, Severity};
+use iotscope_decoder::Trace;
+use serde_json::{json, Value};
+
+use super::connection::{ClientCertReport, Outcome};
+use super::endpoint_name::NameKind;
+use super::offline::{with_steps, Offline};
+use super::steps::Steps;
+use super::trust::ChainReport;
+use crate::cli::Format;
+use crate::render::{json as json_render, text};
+
+/// What the probe was asked, for the report.
+pub struct Asked {
+    pub host: String,
+    pub port: u16,
+    pub mqtt: Option<&'static str>,
+    pub client_id: Option<String>,
+}
+
+/// The findings of the whole probe, most severe first.
+pub fn findings(offline: &Offline, outcome: Option<&Outcome>, asked: &Asked) -> Vec<Finding> {
+    let mut found = match outcome {
+        Some(o) if o.attempted => connection_findings(o, offline, asked),
+        _ => Vec::new(),
+    };
+    // An offline finding the connection confirmed is kept in the connection's form, which
+    // carries the evidence.
+    for f in &offline.findings {
+        if !found.iter().any(|c| c.code == f.code) {
+            found.push(f.clone());
+        }
+    }
+    found.sort_by_key(|f| std::cmp::Reverse(f.severity));
+    found
+}
+
+fn connection_findings(o: &Outcome, offline: &Offline, asked: &Asked) -> Vec<Finding> {
+    let ctx = Context {
+        expected_endpoint: Some(asked.host.clone()),
+        custom_domain: false,
+    };
+    let mut found = diagnose::diagnose(&o.trace, &ctx);
+    if o.handshake_failed {
+        found.retain(|f| f.code != "TLS.NOT_DECRYPTED");
+    }
+    if matches!(offline.name, NameKind::IpLiteral(_)) {
+        // The rule counts a missing SNI as fatal when the endpoint is not an AWS name (a
+        // custom domain); an address is no custom domain, and was the user's own choice.
+        for f in found.iter_mut().filter(|f| f.code == "CONN.SNI_MISSING") {
+            f.severity = Severity::Warning;
+            f.summary = format!(
+                "The ClientHello carries no server name (SNI): {} is an address, and TLS sends host names only. AWS IoT Core's default endpoint accepts this, but custom domains, multi-account certificates and configured TLS policies need the SNI.",
+                asked.host
+            );
+        }
+    }
+    let errors = found.iter().any(|f| f.severity == Severity::Error);
+    if let (Some(step), false) = (o.timed_out, errors) {
+        // Silence leaves the rules nothing to read; say what the probe waited for.
+        let waited = match step {
+            "resolve" => "did not resolve the name",
+            "tcp" => "did not accept the TCP connection",
+            "tls" => "did not finish the TLS handshake",
+            "connect" => "did not answer CONNECT",
+            "subscribe" => "did not answer SUBSCRIBE",
+            _ => "did not answer PUBLISH",
+        };
+        let values = diagnose::Values {
+            endpoint: Some(asked.host.clone()),
+            port: Some(asked.port),
+            ..diagnose::Values::default()
+        };
+        let f = Finding::new(
+            "CONN.NO_ANSWER",
+            format!("The endpoint {waited} within the probe's --timeout."),
+        )
+        .certainty(Certainty::Likely);
+        found.push(with_steps(f, &values));
+    }
+    found
+}
+
+/// 1 when anything asked for did not work or a finding is an error, else 0.
+pub fn exit_code(found: &[Finding], steps: &Steps) -> u8 {
+    let error = found.iter().any(|f| f.severity == Severity::Error);
+    u8::from(error || !steps.all_ok())
+}
+
+/// Everything the report prints.
+pub struct Report<'a> {
+    pub asked: &'a Asked,
+    pub steps: &'a Steps,
+    /// `None` when no connection was attempted.
+    pub trace: Option<&'a Trace>,
+    pub chain: Option<&'a ChainReport>,
+    pub client_cert: Option<&'a ClientCertReport>,
+    pub found: &'a [Finding],
+}
+
+impl Report<'_> {
+    /// Prints the connection block (text) or the JSON object.
+    pub fn print(&self, format: Format, colour: bool) {
+        let mut out = std::io::stdout().lock();
+        // A closed pipe must not turn into a panic; the exit status still says how it went.
+        let _ = match format {
+            Format::Text => {
+                let style = text::Style { colour };
+                let body = match self.trace {
+                    Some(t) => text::connection(t, self.found, style),
+                    None => format!("{}\n", text::findings(self.found, style)),
+                };
+                writeln!(out, "\n{body}{}", verdict_line(self.steps))
+            }
+            Format::Json => writeln!(out, "{}", self.json()),
+        };
+        let _ = out.flush();
+    }
+
+    fn json(&self) -> Value {
+        let empty = Trace::default();
+        let mut v = json_render::connection(self.trace.unwrap_or(&empty), self.found, false);
+        let a = self.asked;
+        if let Value::Object(o) = &mut v {
+            o.insert("source".into(), json!("probe"));
+            o.insert("endpoint_name".into(), json!(a.host));
+            o.insert(
+                "probe".into(),
+                json!({
+                    "endpoint": a.host,
+                    "port": a.port,
+                    "mqtt": a.mqtt,
+                    "client_id": a.client_id,
+                    "ok": self.steps.all_ok(),
+                    "steps": self.steps.list,
+                    "endpoint_chain": self.chain,
+                    "client_certificate": self.client_cert,
+                }),
+            );
+        }
+        v
+    }
+}
+
+fn verdict_line(steps: &Steps) -> String {
+    match steps.first_failure() {
+        None => "probe: every step worked".to_string(),
+        Some(s) => format!("probe: failed at {}: {}", s.step, s.summary),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::endpoint_name::classify;
+
+    fn offline(host: &str, findings: Vec<Finding>) -> Offline {
+        Offline {
+            findings,
+            lines: Vec::new(),
+            leaf: None,
+            key_mismatch: false,
+            name: classify(host),
+        }
+    }
+
+    fn outcome(timed_out: Option<&'static str>) -> Outcome {
+        Outcome {
+            trace: Trace::default(),
+            chain: None,
+            client_cert: ClientCertReport::default(),
+            timed_out,
+            attempted: true,
+            handshake_failed: false,
+        }
+    }
+
+    fn asked(host: &str) -> Asked {
+        Asked {
+            host: host.into(),
+            port: 8883,
+            mqtt: Some("3.1.1"),
+            client_id: Some("c".into()),
+        }
+    }
+
+    #[test]
+    fn silence_is_reported_and_offline_findings_join_most_severe_first() {
+        let warn = Finding::new("CONN.SNI_MISSING", "an address").severity(Severity::Warning);
+        let off = offline("10.0.0.1", vec![warn]);
+        let found = findings(&off, Some(&outcome(Some("connect"))), &asked("10.0.0.1"));
+        let codes: Vec<_> = found.iter().map(|f| (f.code, f.severity)).collect();
+        assert_eq!(
+            codes,
+            [
+                ("CONN.NO_ANSWER", Severity::Error),
+                ("CONN.SNI_MISSING", Severity::Warning)
+            ]
+        );
+        assert_eq!(
+            found[0].summary,
+            "The endpoint did not answer CONNECT within the probe's --timeout."
+        );
+        assert!(
+            found[0].next_steps[0].contains("10.0.0.1 port 8883"),
+            "{:?}",
+            found[0].next_steps
+        );
+    }
+
+    #[test]
+    fn an_offline_finding_the_connection_confirms_is_kept_once() {
+        let off = offline(
+            "h.example",
+            vec![Finding::new("CONN.NO_ANSWER", "offline words")],
+        );
+        let found = findings(&off, Some(&outcome(Some("tls"))), &asked("h.example"));
+        assert_eq!(found.len(), 1);
+        assert!(found[0]
+            .summary
+            .contains("did not finish the TLS handshake"));
+        // Without a connection the offline finding stands alone.
+        let found = findings(&off, None, &asked("h.example"));
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].summary, "offline words");
+    }
+}

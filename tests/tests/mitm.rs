@@ -513,6 +513,39 @@ fn device_certs_directory_picks_the_certificate_the_device_presents() {
     assert!(codes_of(&conn, "error").is_empty(), "{}", conn["findings"]);
 }
 
+#[test]
+fn device_certs_directory_picks_by_client_id_when_the_device_sends_another_certificate() {
+    let lab = Lab::new("certdirid");
+    let port = lab.endpoint(13, &[], Script::OK);
+    let dir = lab.dir.file("devices");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(format!("{dir}/thermostat-12.pem"), &lab.device.cert_pem).unwrap();
+    std::fs::write(format!("{dir}/thermostat-12.key"), &lab.device.key_pem).unwrap();
+    let proxy = lab.proxy(port, &["--device-certs", &dir]);
+    // A device with a certificate of its own that is not in the directory.
+    let other = Leaf::new(&ca("workshop CA"), "bench-unit", &[], true);
+    let mut device = lab.device(13, 4);
+    device.cert = Some((other.chain.clone(), other.key.clone_key()));
+    let seen = device.run(proxy.port);
+    let conn = proxy.next_connection();
+    proxy.stop();
+    assert_eq!(
+        seen.answers.first().map(|a| a.1.clone()),
+        Some(vec![0, 0]),
+        "{seen:?}"
+    );
+    assert_eq!(conn["mqtt"]["connect"]["client_id"], "thermostat-12");
+    let id = iotscope_decoder::cert::summarize(lab.device.chain[0].as_ref()).sha256;
+    assert_eq!(conn["device_leg"]["upstream_cert"]["sha256"], id.as_str());
+    // Still: the device's own certificate is not the one presented upstream.
+    assert_eq!(
+        codes_of(&conn, "error"),
+        vec!["AUTH.DEVICE_CERT_DIFFERS"],
+        "{}",
+        conn["findings"]
+    );
+}
+
 // ------------------------------------------------ --present: the device's own validation
 
 fn present(mode: &str, validating: bool) -> Value {

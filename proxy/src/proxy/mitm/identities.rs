@@ -11,10 +11,12 @@ use crate::tls::client::DeviceIdentity;
 pub enum Identities {
     None,
     One(Arc<DeviceIdentity>),
-    /// By certificate ID (SHA-256 of the leaf's DER, lower-case hex).
+    /// By certificate ID (SHA-256 of the leaf's DER, lower-case hex), and by file name
+    /// (`thermostat-12.pem` serves the device whose client id is `thermostat-12`).
     ById {
         dir: PathBuf,
         by_id: HashMap<String, Arc<DeviceIdentity>>,
+        by_name: HashMap<String, Arc<DeviceIdentity>>,
     },
 }
 
@@ -37,6 +39,19 @@ impl Identities {
         !matches!(self, Identities::One(_))
     }
 
+    /// True when a device's client id may decide (files named other than by certificate ID).
+    pub fn by_client_id(&self) -> bool {
+        matches!(self, Identities::ById { by_name, .. } if !by_name.is_empty())
+    }
+
+    /// The identity for a device that connects with this client id.
+    pub fn for_client(&self, client_id: &str) -> Option<Arc<DeviceIdentity>> {
+        match self {
+            Identities::ById { by_name, .. } => by_name.get(client_id).cloned(),
+            _ => None,
+        }
+    }
+
     /// The identity for a device that presented a leaf with this certificate ID; `Err` says
     /// why iotscope will not go upstream.
     pub fn for_device(&self, leaf_id: Option<&str>) -> Result<Arc<DeviceIdentity>, String> {
@@ -45,7 +60,7 @@ impl Identities {
             Identities::None => Err(
                 "no --device-cert was given, so iotscope reports the device's handshake and does not go upstream".into(),
             ),
-            Identities::ById { dir, by_id } => match leaf_id {
+            Identities::ById { dir, by_id, .. } => match leaf_id {
                 None => Err(format!(
                     "the device presented no certificate, so none of {} can be chosen for it; iotscope does not go upstream",
                     dir.display()
@@ -68,6 +83,7 @@ fn load_dir(dir: &Path) -> Result<Identities, String> {
     let entries =
         std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
     let mut by_id = HashMap::new();
+    let mut by_name = HashMap::new();
     let mut skipped = Vec::new();
     for entry in entries.flatten() {
         let path = entry.path();
@@ -81,7 +97,12 @@ fn load_dir(dir: &Path) -> Result<Identities, String> {
         };
         match DeviceIdentity::load(&path, &key) {
             Ok(id) => {
-                by_id.insert(id.sha256.clone(), Arc::new(id));
+                let id = Arc::new(id);
+                let stem = stem(&name);
+                if stem != id.sha256 {
+                    by_name.insert(stem.to_string(), id.clone());
+                }
+                by_id.insert(id.sha256.clone(), id);
             }
             Err(e) => skipped.push(e),
         }
@@ -98,7 +119,16 @@ fn load_dir(dir: &Path) -> Result<Identities, String> {
     Ok(Identities::ById {
         dir: dir.to_path_buf(),
         by_id,
+        by_name,
     })
+}
+
+/// A certificate file's name without its extensions: the ID or client id it is named by.
+fn stem(name: &str) -> &str {
+    ["-certificate.pem.crt", ".pem.crt", ".crt", ".pem"]
+        .iter()
+        .find_map(|ext| name.strip_suffix(ext))
+        .unwrap_or(name)
 }
 
 fn key_beside(cert: &Path, name: &str) -> Option<PathBuf> {

@@ -18,6 +18,7 @@
 //! a key log. The device's leg is summed up as one [`DeviceLeg`] event in that trace.
 
 mod device_check;
+mod first_connect;
 mod identities;
 
 use std::net::SocketAddr;
@@ -183,6 +184,7 @@ pub(super) async fn connection(
         rx: Some(rx),
         decoder: None,
         route: Some(route),
+        early: Vec::new(),
     };
     // In --present mode the device's own leg is the one decoded: there is no other.
     let tees = conn.mitm.present.map(|_| {
@@ -242,6 +244,9 @@ struct Conn {
     decoder: Option<tokio::task::JoinHandle<()>>,
     /// Taken when the upstream is dialled.
     route: Option<super::dial::Route>,
+    /// Bytes the device sent before iotscope went upstream (its CONNECT, read to choose a
+    /// certificate by client id), passed on first.
+    early: Vec<u8>,
 }
 
 type DeviceTls = tokio_rustls::server::TlsStream<TeeStream<TcpStream>>;
@@ -464,11 +469,37 @@ impl Conn {
             .accept_device(start, cert, alpn, secrets, &mut leg)
             .await;
         // `None` when the handshake failed: its outcome says why.
-        let chosen = tls.as_ref().map(|_| {
+        let mut tls = tls;
+        let mut chosen = tls.as_ref().map(|_| {
             self.mitm
                 .identities
                 .for_device(leg.leaf().map(|c| c.sha256.as_str()))
         });
+        if let (Some(device), Some(Err(_))) = (tls.as_mut(), &chosen) {
+            if self.mitm.identities.by_client_id() {
+                // Files named by client id: the device's CONNECT decides. Its bytes go
+                // upstream first once the endpoint is reached.
+                let (early, client) = self
+                    .within_handshake(first_connect::read(device))
+                    .await
+                    .unwrap_or_default();
+                if let Some(id) = client
+                    .as_deref()
+                    .and_then(|c| self.mitm.identities.for_client(c))
+                {
+                    chosen = Some(Ok(id));
+                } else {
+                    let asked = match &client {
+                        Some(c) => format!("named for its client id {c:?}"),
+                        None => "for it: it sent no CONNECT to choose by".to_string(),
+                    };
+                    chosen = Some(Err(format!(
+                        "--device-certs holds no certificate with the device's certificate ID or {asked}; iotscope does not go upstream"
+                    )));
+                }
+                self.early = early;
+            }
+        }
         let (Some(device), Some(Ok(identity))) = (tls, chosen.clone()) else {
             // No upstream: the report is the device's leg alone. (The device's stream, if
             // any, was dropped at the pattern, which closes it.)
@@ -662,6 +693,15 @@ impl Conn {
             drop(up);
             return self.finish().await;
         };
+        if !self.early.is_empty() {
+            let early = std::mem::take(&mut self.early);
+            if up.write_all(&early).await.is_err() || up.flush().await.is_err() {
+                tracing::debug!(
+                    "#{}: the endpoint went away before the device's first packet",
+                    self.n
+                );
+            }
+        }
         relay(&mut device, &mut up, &self.shared).await;
         // The TLS close ends the copying; the TCP close that follows is part of the story
         // (an endpoint closing right after a PUBLISH), so it is waited for, briefly.

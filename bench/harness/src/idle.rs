@@ -9,7 +9,25 @@ use tokio::task::JoinSet;
 
 /// Connects in flight at once: enough to open 10,000 in a few seconds without overrunning
 /// the proxy's accept backlog.
-const IN_FLIGHT: usize = 64;
+const IN_FLIGHT: usize = 32;
+
+/// Tries per connection. Thousands of connects in a burst now and then meet a full accept
+/// queue or a refusal on a loaded machine; a retry a moment later goes through.
+const TRIES: u32 = 5;
+
+async fn connect(target: SocketAddr) -> std::io::Result<TcpStream> {
+    let mut tries = 1;
+    loop {
+        match TcpStream::connect(target).await {
+            Ok(s) => return Ok(s),
+            Err(e) if tries >= TRIES => return Err(e),
+            Err(_) => {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
 
 pub async fn run(target: SocketAddr, count: usize, hold: Duration) -> Result<(), String> {
     let mut held: Vec<TcpStream> = Vec::with_capacity(count);
@@ -17,7 +35,7 @@ pub async fn run(target: SocketAddr, count: usize, hold: Duration) -> Result<(),
     let mut started = 0;
     while held.len() < count {
         while started < count && pending.len() < IN_FLIGHT {
-            pending.spawn(TcpStream::connect(target));
+            pending.spawn(connect(target));
             started += 1;
         }
         match pending.join_next().await {

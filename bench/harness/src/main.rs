@@ -8,6 +8,7 @@ mod idle;
 mod latency;
 mod mqtt;
 mod net;
+mod relay;
 mod report;
 mod sink;
 mod stats;
@@ -41,6 +42,17 @@ enum Command {
         #[arg(long)]
         status_file: Option<PathBuf>,
         /// Stop after this many seconds.
+        #[arg(long, default_value_t = 1800)]
+        max_seconds: u64,
+    },
+    /// A bare TCP relay to UPSTREAM: the floor under any proxy's cost.
+    Relay {
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: std::net::SocketAddr,
+        #[arg(long)]
+        upstream: std::net::SocketAddr,
+        #[arg(long)]
+        port_file: PathBuf,
         #[arg(long, default_value_t = 1800)]
         max_seconds: u64,
     },
@@ -156,6 +168,20 @@ async fn run_async(command: Command) -> Result<(), String> {
         } => {
             let limit = Duration::from_secs(max_seconds);
             sink::run(listen, &port_file, status_file, limit).await
+        }
+        Command::Relay {
+            listen,
+            upstream,
+            port_file,
+            max_seconds,
+        } => {
+            relay::run(
+                listen,
+                upstream,
+                &port_file,
+                Duration::from_secs(max_seconds),
+            )
+            .await
         }
         Command::Throughput {
             targets,

@@ -68,6 +68,16 @@ pub fn group(v: f64, decimals: usize) -> String {
     out
 }
 
+/// `+12.5` / `−3.0`.
+fn signed(v: f64) -> String {
+    format!("{}{}", if v >= 0.0 { "+" } else { "" }, group(v, 1))
+}
+
+/// `; bare relay X` when the bare relay was measured too.
+fn with_relay(v: Option<String>) -> String {
+    v.map_or(String::new(), |v| format!("; bare relay {v}"))
+}
+
 fn or_missing(v: Option<f64>, f: impl Fn(f64) -> String) -> String {
     v.map_or_else(|| NOT_MEASURED.to_string(), f)
 }
@@ -78,12 +88,25 @@ fn throughput(r: &Results) -> Row {
         || "a long stream".to_string(),
         |b| format!("one {} GiB stream", group(b / (1u64 << 30) as f64, 2)),
     );
+    let relay = num(r, "tp_relay_mib_s");
     let ratio = d.zip(p).filter(|(d, _)| *d > 0.0).map(|(d, p)| p / d);
+    let relay_ratio = d.zip(relay).filter(|(d, _)| *d > 0.0).map(|(d, b)| b / d);
     Row {
         what: format!("1. throughput, {size} over loopback (MiB/s)"),
-        baseline: or_missing(d, |v| format!("direct {}", group(v, 0))),
+        baseline: or_missing(d, |v| {
+            format!(
+                "direct {}{}",
+                group(v, 0),
+                with_relay(relay.map(|b| group(b, 0)))
+            )
+        }),
         iotscope: or_missing(p, |v| format!("passthrough {}", group(v, 0))),
-        compared: or_missing(ratio, |v| format!("ratio {v:.2}")),
+        compared: or_missing(ratio, |v| {
+            format!(
+                "ratio {v:.2}{}",
+                with_relay(relay_ratio.map(|b| format!("{b:.2}")))
+            )
+        }),
         aim: "≥ 0.90 of direct",
         met: ratio.map(|v| v >= 0.9),
     }
@@ -92,7 +115,9 @@ fn throughput(r: &Results) -> Row {
 fn latency(r: &Results, pct: &str) -> Row {
     let d = num(r, &format!("lat_direct_{pct}_us"));
     let p = num(r, &format!("lat_proxy_{pct}_us"));
+    let relay = num(r, &format!("lat_relay_{pct}_us"));
     let added = d.zip(p).map(|(d, p)| p - d);
+    let relay_added = d.zip(relay).map(|(d, b)| signed(b - d));
     let judged = pct == "p50";
     let count = num(r, "lat_direct_count").map_or(String::new(), |n| {
         format!(", {} round trips each", group(n, 0))
@@ -103,14 +128,16 @@ fn latency(r: &Results, pct: &str) -> Row {
         } else {
             format!("2. same, {pct} (µs)")
         },
-        baseline: or_missing(d, |v| format!("direct {}", group(v, 1))),
+        baseline: or_missing(d, |v| {
+            format!(
+                "direct {}{}",
+                group(v, 1),
+                with_relay(relay.map(|b| group(b, 1)))
+            )
+        }),
         iotscope: or_missing(p, |v| format!("passthrough {}", group(v, 1))),
         compared: or_missing(added, |v| {
-            format!(
-                "{}{} µs added",
-                if v >= 0.0 { "+" } else { "" },
-                group(v, 1)
-            )
+            format!("{} µs added{}", signed(v), with_relay(relay_added.clone()))
         }),
         aim: if judged {
             "< 100 µs added"
@@ -152,11 +179,21 @@ fn idle(r: &Results, n: u32) -> Row {
     let base = num(r, "rss_base_kib");
     let held = num(r, &format!("rss_{n}_kib"));
     let note = r.get(&format!("rss_{n}_note")).cloned();
-    let per = base.zip(held).map(|(b, h)| (h - b) / f64::from(n));
+    // Fewer connections than asked when the descriptor limit allows no more.
+    let count = num(r, &format!("rss_{n}_count")).unwrap_or(f64::from(n));
+    let per = base
+        .zip(held)
+        .filter(|_| count > 0.0)
+        .map(|(b, h)| (h - b) / count);
+    let asked = if count == f64::from(n) {
+        String::new()
+    } else {
+        format!(" ({} asked; ulimit -n)", group(f64::from(n), 0))
+    };
     Row {
         what: format!(
-            "4. proxy RSS holding {} idle passthrough connections",
-            group(f64::from(n), 0)
+            "4. proxy RSS holding {} idle passthrough connections{asked}",
+            group(count, 0)
         ),
         baseline: or_missing(base, |v| format!("at rest {} MiB", group(v / 1024.0, 1))),
         iotscope: match (held, note) {
@@ -252,6 +289,30 @@ pub fn table(r: &Results) -> String {
             "| {} | {} | {} | {} | {} | {met} |\n",
             row.what, row.baseline, row.iotscope, row.compared, row.aim
         ));
+    }
+    let notes = cpu_notes(r);
+    if !notes.is_empty() {
+        out.push('\n');
+        out.push_str(&notes);
+    }
+    out
+}
+
+/// CPU time the relaying processes spent per GiB in step 1, user and kernel apart: on
+/// loopback the kernel's copies are most of a relay's cost.
+fn cpu_notes(r: &Results) -> String {
+    let mut out = String::new();
+    for (name, label) in [("proxy", "iotscope proxy"), ("relay", "bare relay")] {
+        let user = num(r, &format!("tp_{name}_user_s_per_gib"));
+        let sys = num(r, &format!("tp_{name}_sys_s_per_gib"));
+        if let Some((u, k)) = user.zip(sys) {
+            out.push_str(&format!(
+                "- CPU per GiB relayed in step 1, {label}: {:.2} s ({:.2} s user, {:.2} s kernel)\n",
+                u + k,
+                u,
+                k
+            ));
+        }
     }
     out
 }
@@ -362,6 +423,37 @@ mod tests {
         assert_eq!(m[2], "iotscope 27.0");
         assert_eq!(m[3], "21.0 on a tenth (110 MB capture): ×1.29");
         assert_eq!(m[5], "yes");
+    }
+
+    #[test]
+    fn bare_relay_and_cpu_shown_beside_the_proxy() {
+        let t = table(&parse(
+            "tp_direct_mib_s=1000\ntp_proxy_mib_s=400\ntp_relay_mib_s=500\n\
+             lat_direct_p50_us=100\nlat_proxy_p50_us=250\nlat_relay_p50_us=180\n\
+             tp_proxy_user_s_per_gib=0.5\ntp_proxy_sys_s_per_gib=1.25\n",
+        ));
+        let tp = row(&t, "1. throughput");
+        assert_eq!(tp[1], "direct 1,000; bare relay 500");
+        assert_eq!(tp[3], "ratio 0.40; bare relay 0.50");
+        let lat = row(&t, "2. MQTT");
+        assert_eq!(lat[1], "direct 100.0; bare relay 180.0");
+        assert_eq!(lat[3], "+150.0 µs added; bare relay +80.0");
+        assert!(t.ends_with(
+            "- CPU per GiB relayed in step 1, iotscope proxy: 1.75 s (0.50 s user, 1.25 s kernel)\n"
+        ));
+    }
+
+    #[test]
+    fn idle_row_says_when_fewer_connections_were_held() {
+        let t = table(&parse(
+            "rss_base_kib=1024\nrss_10000_kib=100024\nrss_10000_count=9900\n",
+        ));
+        let cells = row(&t, "4. proxy RSS holding 9,900 ");
+        assert_eq!(
+            cells[0],
+            "4. proxy RSS holding 9,900 idle passthrough connections (10,000 asked; ulimit -n)"
+        );
+        assert_eq!(cells[3], "10.0 KiB per connection");
     }
 
     #[test]

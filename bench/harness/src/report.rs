@@ -314,6 +314,22 @@ fn cpu_notes(r: &Results) -> String {
             ));
         }
     }
+    let bytes = num(r, "replay_bytes");
+    let (i, t) = (
+        num(r, "replay_iotscope_cpu_s"),
+        num(r, "replay_tshark_cpu_s"),
+    );
+    if let Some((b, (i, t))) = bytes
+        .zip(i.zip(t))
+        .filter(|(_, (i, t))| *i > 0.0 && *t > 0.0)
+    {
+        out.push_str(&format!(
+            "- CPU time for the replay in step 5: iotscope {i:.1} s ({:.1} MB per CPU second), tshark {t:.1} s ({:.1}): {:.1} × by CPU time\n",
+            b / 1e6 / i,
+            b / 1e6 / t,
+            t / i
+        ));
+    }
     out
 }
 
@@ -441,6 +457,17 @@ mod tests {
         assert!(t.ends_with(
             "- CPU per GiB relayed in step 1, iotscope proxy: 1.75 s (0.50 s user, 1.25 s kernel)\n"
         ));
+    }
+
+    #[test]
+    fn replay_cpu_time_ratio() {
+        let t = table(&parse(
+            "replay_bytes=1000000000\nreplay_iotscope_cpu_s=50\nreplay_tshark_cpu_s=100\n",
+        ));
+        assert!(
+            t.ends_with("- CPU time for the replay in step 5: iotscope 50.0 s (20.0 MB per CPU second), tshark 100.0 s (10.0): 2.0 × by CPU time\n"),
+            "{t}"
+        );
     }
 
     #[test]

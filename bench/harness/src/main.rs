@@ -130,6 +130,10 @@ enum Command {
         count: usize,
         #[arg(long, default_value_t = 600)]
         hold_seconds: u64,
+        /// A file holding the far end's count of open connections (the sink's
+        /// --status-file): stay at most a few hundred connections ahead of it.
+        #[arg(long)]
+        paced_by: Option<PathBuf>,
     },
     /// Print the results table (Markdown) from the `key=value` lines gathered in FILE.
     Report { file: PathBuf },
@@ -230,7 +234,8 @@ async fn run_async(command: Command) -> Result<(), String> {
             target,
             count,
             hold_seconds,
-        } => idle::run(target, count, Duration::from_secs(hold_seconds)).await,
+            paced_by,
+        } => idle::run(target, count, Duration::from_secs(hold_seconds), paced_by).await,
         Command::Report { .. } | Command::Certs { .. } => Ok(()),
     }
 }

@@ -201,7 +201,9 @@ async fn stop_signal() {
 
 async fn connection(device: TcpStream, peer: SocketAddr, n: u64, shared: Shared) {
     if let Some(m) = shared.mitm.clone() {
-        return mitm::connection(device, peer, n, shared, m).await;
+        // Boxed: its state (TLS configurations, two handshakes) is large, and inline it would
+        // make every passthrough connection's task as large too.
+        return Box::pin(mitm::connection(device, peer, n, shared, m)).await;
     }
     let accepted = relay::now();
     let device_addr = SocketAddr::new(peer.ip().to_canonical(), peer.port());

@@ -198,9 +198,16 @@ async fn pump(
     tee: &mut Tee,
     last_activity: &AtomicI64,
 ) -> End {
-    let mut buf = vec![0u8; READ_BUFFER];
+    // The read buffer exists only while bytes flow: it is let go when the socket has nothing
+    // more to give after a short read, so an idle connection (most of a device's life,
+    // between keep-alives) holds none. That is what keeps thousands of idle connections
+    // cheap. After a full read more is likely on its way, so a bulk stream keeps its buffer.
+    let mut held: Option<Vec<u8>> = None;
+    let mut last_full = false;
     loop {
-        let n = match from.read(&mut buf).await {
+        let buf = held.get_or_insert_with(|| Vec::with_capacity(READ_BUFFER));
+        buf.clear();
+        let n = match from.try_read_buf(buf) {
             Ok(0) => {
                 let ts = now();
                 let _ = to.shutdown().await;
@@ -208,12 +215,24 @@ async fn pump(
                 return End::Fin;
             }
             Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                if !last_full {
+                    held = None;
+                }
+                if let Err(e) = from.readable().await {
+                    tracing::debug!("{:?}: waiting to read failed: {e}", tee.dir);
+                    tee.close(now(), true).await;
+                    return End::ReadFailed;
+                }
+                continue;
+            }
             Err(e) => {
                 tracing::debug!("{:?}: reading failed: {e}", tee.dir);
                 tee.close(now(), true).await;
                 return End::ReadFailed;
             }
         };
+        last_full = n == READ_BUFFER;
         let chunk = buf.get(..n).unwrap_or_default();
         let ts = now();
         last_activity.store(ts.0, Ordering::Relaxed);

@@ -1,6 +1,6 @@
 //! `iotscope replay`: every connection of one or more captures, decoded and diagnosed.
 
-use std::io::{IsTerminal, Write};
+use std::io::{BufWriter, IsTerminal, Write};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -11,6 +11,10 @@ use iotscope_decoder::keylog::KeyLog;
 
 use crate::cli::ReplayArgs;
 use crate::output::{stdout_is_tty, Reporter};
+
+/// Rendered connections are written out in blocks of this size when stdout is not a
+/// terminal; a write per connection costs more than rendering one.
+const OUTPUT_BUFFER: usize = 256 * 1024;
 
 /// Files smaller than this finish before a progress bar would be worth drawing.
 const PROGRESS_MIN_BYTES: u64 = 32 << 20;
@@ -41,11 +45,16 @@ pub fn run(args: ReplayArgs) -> u8 {
             }
         },
     };
-    let stdout = std::io::stdout();
-    let mut reporter = Reporter::new(stdout.lock(), &args.report, stdout_is_tty());
+    let tty = stdout_is_tty();
+    let stdout = BufWriter::with_capacity(OUTPUT_BUFFER, std::io::stdout().lock());
+    let mut reporter = Reporter::new(stdout, &args.report, tty);
+    if !tty {
+        reporter = reporter.batched();
+    }
     let mut bad_input = false;
     for file in &args.files {
-        match replay_file(file, &args, keylog.clone(), &mut reporter) {
+        let done = replay_file(file, &args, keylog.clone(), &mut reporter);
+        match done {
             Ok(clean) => bad_input |= !clean,
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return 0,
             Err(e) => {
@@ -54,7 +63,7 @@ pub fn run(args: ReplayArgs) -> u8 {
             }
         }
     }
-    let _ = reporter.summary();
+    let _ = reporter.summary().and_then(|_| reporter.flush());
     if bad_input {
         2
     } else {
@@ -73,6 +82,7 @@ fn replay_file<W: Write>(
     let reader = match CaptureReader::open(path) {
         Ok(r) => r,
         Err(e) => {
+            reporter.flush()?;
             eprintln!("iotscope: {name}: {e}");
             return Ok(false);
         }
@@ -108,6 +118,9 @@ fn replay_file<W: Write>(
                 tracing::info!("{name}: {message}");
             }
             ReplayItem::Warning { packet, message } => {
+                // Connections before the remark are printed before it, even when stdout and
+                // stderr go to the same file.
+                reporter.flush()?;
                 let line = format!("iotscope: {name}: packet {packet}: {message}");
                 match &bar {
                     Some(b) => b.suspend(|| eprintln!("{line}")),
@@ -116,6 +129,7 @@ fn replay_file<W: Write>(
             }
             ReplayItem::Error(e) => {
                 clean = false;
+                reporter.flush()?;
                 if let Some(b) = &bar {
                     b.finish_and_clear();
                 }

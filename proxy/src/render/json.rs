@@ -3,210 +3,422 @@
 //! Where Suricata's eve format has a name for a field (`tls.sni`, `tls.version`, `tls.ja3`,
 //! `mqtt.connect.client_id`, `mqtt.connack.return_code` …) the object uses it, so pipelines
 //! built for eve can read it.
+//!
+//! The object is described by `Serialize` impls over borrowed views of the trace and written
+//! with [`SortedJson`], which puts every object's keys in sorted order: the members below are
+//! listed in the order that reads best, not the order they are printed in. Written with
+//! another serializer they would come out unsorted.
 
-use serde_json::{json, Map, Value};
+use serde::ser::{SerializeMap, SerializeSeq, Serializer};
+use serde::Serialize;
+use serde_json::{json, Value};
 
 use iotscope_decoder::cert::Certificate;
 use iotscope_decoder::diagnose::Finding;
-use iotscope_decoder::mqtt::{Body, Packet};
-use iotscope_decoder::tls::{self, ClientHello, ServerHello};
-use iotscope_decoder::{Direction, EventKind, Trace};
+use iotscope_decoder::mqtt::{Body, Packet, PacketType};
+use iotscope_decoder::tls::{self, ClientHello, Named, ServerHello};
+use iotscope_decoder::{Direction, Event, EventKind, Trace};
 
+use super::sorted_json::SortedJson;
 use super::version_name;
 
-/// The whole object for one finished connection.
-pub fn connection(trace: &Trace, findings: &[Finding], with_events: bool) -> Value {
-    let id = &trace.identity;
-    let mut o = Map::new();
-    o.insert("connection".into(), json!(id.number));
-    if let Some(s) = &id.source {
-        o.insert("source".into(), json!(s));
-    }
-    o.insert("device".into(), json!(id.device.map(|a| a.to_string())));
-    o.insert("endpoint".into(), json!(id.endpoint.map(|a| a.to_string())));
-    if let Some(n) = &id.endpoint_name {
-        o.insert("endpoint_name".into(), json!(n));
-    }
-    o.insert("start".into(), json!(trace.first_ts));
-    o.insert("end".into(), json!(trace.last_ts));
-    if let (Some(a), Some(b)) = (trace.first_ts, trace.last_ts) {
-        o.insert("duration_s".into(), json!(b.seconds_since(a)));
-    }
-    let protocol = trace.events().find_map(|e| match &e.kind {
-        EventKind::Protocol { protocol, .. } if !e.decrypted => Some(*protocol),
-        _ => None,
-    });
-    o.insert("protocol".into(), json!(protocol));
-    o.insert("history".into(), json!(tls::history(trace)));
-    o.insert("tls".into(), tls_summary(trace));
-    o.insert("certificates".into(), certificates(trace));
-    o.insert("mqtt".into(), mqtt_summary(trace));
-    o.insert("tcp".into(), tcp_summary(trace));
-    o.insert("application_data".into(), application_data(trace));
-    o.insert("findings".into(), json!(findings));
-    if with_events {
-        o.insert("events".into(), json!(trace.events().collect::<Vec<_>>()));
-    }
-    if trace.omitted_events() > 0 {
-        o.insert("omitted_events".into(), json!(trace.omitted_events()));
-    }
-    Value::Object(o)
+/// Appends the whole object for one finished connection to `out` (without a newline).
+pub fn write_connection(
+    out: &mut Vec<u8>,
+    writer: &mut SortedJson,
+    trace: &Trace,
+    findings: &[Finding],
+    with_events: bool,
+) -> Result<(), serde_json::Error> {
+    writer.write(
+        out,
+        &Connection {
+            trace,
+            findings,
+            with_events,
+        },
+    )
 }
 
-fn first<'a, T>(trace: &'a Trace, pick: impl Fn(&'a EventKind) -> Option<T>) -> Option<T> {
-    trace.events().find_map(|e| pick(&e.kind))
+/// One finished connection, as its JSON object.
+struct Connection<'a> {
+    trace: &'a Trace,
+    findings: &'a [Finding],
+    with_events: bool,
 }
 
-fn tls_summary(trace: &Trace) -> Value {
-    let ch: Option<&ClientHello> = first(trace, |k| match k {
-        EventKind::ClientHello(h) => Some(h.as_ref()),
-        _ => None,
-    });
-    let sh: Option<&ServerHello> = first(trace, |k| match k {
-        EventKind::ServerHello(h) if !h.hello_retry_request => Some(h.as_ref()),
-        _ => None,
-    });
-    if ch.is_none() && sh.is_none() {
-        return Value::Null;
-    }
-    let mut t = Map::new();
-    if let Some(h) = ch {
-        t.insert("sni".into(), json!(h.sni));
-        t.insert("sni_form".into(), json!(h.sni_form));
-        t.insert("client_random".into(), json!(h.random));
-        t.insert("ja3".into(), json!({"hash": h.ja3_hash, "string": h.ja3}));
-        t.insert("ja4".into(), json!(h.ja4));
-        t.insert("client_alpns".into(), json!(h.alpn));
-        t.insert(
-            "client_handshake".into(),
-            json!({
-                "version": version_name(h.highest_version()),
-                "legacy_version": version_name(h.legacy_version),
-                "supported_versions": h.supported_versions.iter().map(|v| version_name(*v)).collect::<Vec<_>>(),
-                "ciphers": h.cipher_suites.iter().map(|c| &c.name).collect::<Vec<_>>(),
-                "exts": h.extensions.iter().map(|x| x.name).collect::<Vec<_>>(),
-                "sig_algs": h.signature_algorithms.iter().map(|c| &c.name).collect::<Vec<_>>(),
-                "groups": h.supported_groups.iter().map(|c| &c.name).collect::<Vec<_>>(),
-                "key_share_groups": h.key_share_groups.iter().map(|c| &c.name).collect::<Vec<_>>(),
-                "max_fragment_length": h.max_fragment_length,
-                "session_ticket": h.session_ticket,
-            }),
-        );
-    }
-    if let Some(h) = sh {
-        t.insert("version".into(), json!(version_name(h.version)));
-        t.insert("cipher".into(), json!(h.cipher_suite.name));
-        t.insert(
-            "cipher_id".into(),
-            json!(format!("0x{:04x}", h.cipher_suite.id)),
-        );
-        t.insert(
-            "server_alpns".into(),
-            json!(h.alpn.iter().collect::<Vec<_>>()),
-        );
-        t.insert(
-            "ja3s".into(),
-            json!({"hash": h.ja3s_hash, "string": h.ja3s}),
-        );
-        t.insert(
-            "server_handshake".into(),
-            json!({
-                "version": version_name(h.version),
-                "cipher": h.cipher_suite.name,
-                "exts": h.extensions.iter().map(|x| x.name).collect::<Vec<_>>(),
-                "key_share_group": h.key_share_group.as_ref().map(|g| &g.name),
-            }),
-        );
-    }
-    let hrr = trace
-        .events()
-        .any(|e| matches!(&e.kind, EventKind::ServerHello(h) if h.hello_retry_request));
-    t.insert("hello_retry_request".into(), json!(hrr));
-    // The endpoint's chain at top level, as eve has it; the device's under `client`.
-    for (dir, key) in [
-        (Direction::EndpointToDevice, None),
-        (Direction::DeviceToEndpoint, Some("client")),
-    ] {
-        let chain = trace.events().find_map(|e| match &e.kind {
-            EventKind::Certificate { chain, .. } if e.dir == dir => Some(chain),
+impl Serialize for Connection<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let trace = self.trace;
+        let id = &trace.identity;
+        let mut o = s.serialize_map(None)?;
+        o.serialize_entry("connection", &id.number)?;
+        if let Some(src) = &id.source {
+            o.serialize_entry("source", src)?;
+        }
+        o.serialize_entry("device", &id.device)?;
+        o.serialize_entry("endpoint", &id.endpoint)?;
+        if let Some(n) = &id.endpoint_name {
+            o.serialize_entry("endpoint_name", n)?;
+        }
+        o.serialize_entry("start", &trace.first_ts)?;
+        o.serialize_entry("end", &trace.last_ts)?;
+        if let (Some(a), Some(b)) = (trace.first_ts, trace.last_ts) {
+            o.serialize_entry("duration_s", &b.seconds_since(a))?;
+        }
+        let protocol = trace.events().find_map(|e| match &e.kind {
+            EventKind::Protocol { protocol, .. } if !e.decrypted => Some(*protocol),
             _ => None,
         });
-        let Some(chain) = chain else { continue };
-        let mut c = Map::new();
-        if let Some(leaf) = chain.first() {
-            c.insert("subject".into(), json!(leaf.subject));
-            c.insert("issuerdn".into(), json!(leaf.issuer));
-            c.insert("serial".into(), json!(leaf.serial));
-            c.insert("fingerprint".into(), json!(leaf.sha1));
-            c.insert("certificate_id".into(), json!(leaf.sha256));
-            c.insert("notbefore".into(), json!(leaf.not_before));
-            c.insert("notafter".into(), json!(leaf.not_after));
-            c.insert("subjectaltname".into(), json!(leaf.san_dns));
+        o.serialize_entry("protocol", &protocol)?;
+        o.serialize_entry("history", &tls::history(trace))?;
+        o.serialize_entry("tls", &TlsSummary::of(trace))?;
+        o.serialize_entry("certificates", &Certificates(trace))?;
+        o.serialize_entry("mqtt", &MqttSummary::of(trace))?;
+        o.serialize_entry("tcp", &TcpSummary(trace))?;
+        o.serialize_entry("application_data", &ApplicationData(trace))?;
+        o.serialize_entry("findings", self.findings)?;
+        if self.with_events {
+            o.serialize_entry("events", &Events(trace))?;
         }
-        c.insert(
-            "chain".into(),
-            json!(chain.iter().map(|x| &x.subject).collect::<Vec<_>>()),
-        );
-        c.insert("empty".into(), json!(chain.is_empty()));
-        match key {
-            None => t.extend(c),
-            Some(k) => {
-                t.insert(k.into(), Value::Object(c));
-            }
+        if trace.omitted_events() > 0 {
+            o.serialize_entry("omitted_events", &trace.omitted_events())?;
         }
+        o.end()
     }
-    let alerts: Vec<Value> = trace
-        .events()
-        .filter_map(|e| match &e.kind {
-            EventKind::Alert {
+}
+
+/// Every kept event of a trace, as an array.
+struct Events<'a>(&'a Trace);
+
+impl Serialize for Events<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.events())
+    }
+}
+
+/// A list of the names of numbered values.
+struct Names<'a>(&'a [Named]);
+
+impl Serialize for Names<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(|n| &n.name))
+    }
+}
+
+/// Versions by name (`TLS 1.2`).
+struct Versions<'a>(&'a [u16]);
+
+impl Serialize for Versions<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(|v| version_name(*v)))
+    }
+}
+
+#[derive(Serialize)]
+struct Fingerprint<'a> {
+    hash: &'a str,
+    string: &'a str,
+}
+
+/// The `tls` object: both hellos, the endpoint's chain at top level as eve has it, the
+/// device's under `client`, and the alerts.
+struct TlsSummary<'a> {
+    trace: &'a Trace,
+    client: Option<&'a ClientHello>,
+    server: Option<&'a ServerHello>,
+}
+
+impl<'a> TlsSummary<'a> {
+    /// `None` (JSON null) when the connection had neither hello.
+    fn of(trace: &'a Trace) -> Option<TlsSummary<'a>> {
+        let client = trace.events().find_map(|e| match &e.kind {
+            EventKind::ClientHello(h) => Some(h.as_ref()),
+            _ => None,
+        });
+        let server = trace.events().find_map(|e| match &e.kind {
+            EventKind::ServerHello(h) if !h.hello_retry_request => Some(h.as_ref()),
+            _ => None,
+        });
+        (client.is_some() || server.is_some()).then_some(TlsSummary {
+            trace,
+            client,
+            server,
+        })
+    }
+}
+
+struct ClientHandshake<'a>(&'a ClientHello);
+
+impl Serialize for ClientHandshake<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let h = self.0;
+        let mut o = s.serialize_map(None)?;
+        o.serialize_entry("version", &version_name(h.highest_version()))?;
+        o.serialize_entry("legacy_version", &version_name(h.legacy_version))?;
+        o.serialize_entry("supported_versions", &Versions(&h.supported_versions))?;
+        o.serialize_entry("ciphers", &Names(&h.cipher_suites))?;
+        o.serialize_entry("exts", &ExtensionNames(&h.extensions))?;
+        o.serialize_entry("sig_algs", &Names(&h.signature_algorithms))?;
+        o.serialize_entry("groups", &Names(&h.supported_groups))?;
+        o.serialize_entry("key_share_groups", &Names(&h.key_share_groups))?;
+        o.serialize_entry("max_fragment_length", &h.max_fragment_length)?;
+        o.serialize_entry("session_ticket", &h.session_ticket)?;
+        o.end()
+    }
+}
+
+struct ExtensionNames<'a>(&'a [tls::Extension]);
+
+impl Serialize for ExtensionNames<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(|x| x.name))
+    }
+}
+
+struct ServerHandshake<'a>(&'a ServerHello);
+
+impl Serialize for ServerHandshake<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let h = self.0;
+        let mut o = s.serialize_map(None)?;
+        o.serialize_entry("version", &version_name(h.version))?;
+        o.serialize_entry("cipher", &h.cipher_suite.name)?;
+        o.serialize_entry("exts", &ExtensionNames(&h.extensions))?;
+        o.serialize_entry(
+            "key_share_group",
+            &h.key_share_group.as_ref().map(|g| &g.name),
+        )?;
+        o.end()
+    }
+}
+
+/// The first Certificate message of one direction, with its leaf's fields by eve's names.
+fn chain_entries<M: SerializeMap>(o: &mut M, chain: &[Certificate]) -> Result<(), M::Error> {
+    if let Some(leaf) = chain.first() {
+        o.serialize_entry("subject", &leaf.subject)?;
+        o.serialize_entry("issuerdn", &leaf.issuer)?;
+        o.serialize_entry("serial", &leaf.serial)?;
+        o.serialize_entry("fingerprint", &leaf.sha1)?;
+        o.serialize_entry("certificate_id", &leaf.sha256)?;
+        o.serialize_entry("notbefore", &leaf.not_before)?;
+        o.serialize_entry("notafter", &leaf.not_after)?;
+        o.serialize_entry("subjectaltname", &leaf.san_dns)?;
+    }
+    o.serialize_entry("chain", &Subjects(chain))?;
+    o.serialize_entry("empty", &chain.is_empty())
+}
+
+struct Subjects<'a>(&'a [Certificate]);
+
+impl Serialize for Subjects<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(|c| &c.subject))
+    }
+}
+
+/// The device's chain, under `client`.
+struct ClientChain<'a>(&'a [Certificate]);
+
+impl Serialize for ClientChain<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut o = s.serialize_map(None)?;
+        chain_entries(&mut o, self.0)?;
+        o.end()
+    }
+}
+
+fn first_chain(trace: &Trace, dir: Direction) -> Option<&[Certificate]> {
+    trace.events().find_map(|e| match &e.kind {
+        EventKind::Certificate { chain, .. } if e.dir == dir => Some(chain.as_slice()),
+        _ => None,
+    })
+}
+
+impl Serialize for TlsSummary<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut t = s.serialize_map(None)?;
+        if let Some(h) = self.client {
+            t.serialize_entry("sni", &h.sni)?;
+            t.serialize_entry("sni_form", &h.sni_form)?;
+            t.serialize_entry("client_random", &h.random)?;
+            t.serialize_entry(
+                "ja3",
+                &Fingerprint {
+                    hash: &h.ja3_hash,
+                    string: &h.ja3,
+                },
+            )?;
+            t.serialize_entry("ja4", &h.ja4)?;
+            t.serialize_entry("client_alpns", &h.alpn)?;
+            t.serialize_entry("client_handshake", &ClientHandshake(h))?;
+        }
+        if let Some(h) = self.server {
+            t.serialize_entry("version", &version_name(h.version))?;
+            t.serialize_entry("cipher", &h.cipher_suite.name)?;
+            t.serialize_entry("cipher_id", &format!("0x{:04x}", h.cipher_suite.id))?;
+            t.serialize_entry("server_alpns", &h.alpn.as_slice())?;
+            t.serialize_entry(
+                "ja3s",
+                &Fingerprint {
+                    hash: &h.ja3s_hash,
+                    string: &h.ja3s,
+                },
+            )?;
+            t.serialize_entry("server_handshake", &ServerHandshake(h))?;
+        }
+        let hrr = self
+            .trace
+            .events()
+            .any(|e| matches!(&e.kind, EventKind::ServerHello(h) if h.hello_retry_request));
+        t.serialize_entry("hello_retry_request", &hrr)?;
+        if let Some(chain) = first_chain(self.trace, Direction::EndpointToDevice) {
+            chain_entries(&mut t, chain)?;
+        }
+        if let Some(chain) = first_chain(self.trace, Direction::DeviceToEndpoint) {
+            t.serialize_entry("client", &ClientChain(chain))?;
+        }
+        t.serialize_entry("alerts", &Alerts(self.trace))?;
+        t.end()
+    }
+}
+
+struct Alerts<'a>(&'a Trace);
+
+impl Serialize for Alerts<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(None)?;
+        for e in self.0.events() {
+            if let EventKind::Alert {
                 level,
                 description,
                 name,
                 encrypted,
-            } => Some(json!({
-                "from": e.dir.sender(),
-                "level": level,
-                "description": description,
-                "name": name,
-                "encrypted": encrypted,
-                "decrypted": e.decrypted,
-            })),
-            _ => None,
-        })
-        .collect();
-    t.insert("alerts".into(), json!(alerts));
-    Value::Object(t)
+            } = &e.kind
+            {
+                seq.serialize_element(&Alert {
+                    from: e.dir.sender(),
+                    level,
+                    description,
+                    name,
+                    encrypted: *encrypted,
+                    decrypted: e.decrypted,
+                })?;
+            }
+        }
+        seq.end()
+    }
 }
 
-fn certificates(trace: &Trace) -> Value {
-    let mut v = Vec::new();
-    for e in trace.events() {
-        if let EventKind::Certificate {
-            chain,
-            issued_by_next,
-            root,
-            root_known,
-        } = &e.kind
-        {
-            let at = e.ts.unix_seconds();
-            v.push(json!({
-                "from": e.dir.sender(),
-                "decrypted": e.decrypted,
-                "valid_at_connection": chain
-                    .iter()
-                    .map(|c| c.parse_error.is_none() && c.valid_at(at))
-                    .collect::<Vec<_>>(),
-                "chain": chain.iter().map(cert_json).collect::<Vec<_>>(),
-                "issued_by_next": issued_by_next,
-                "root": root,
-                "root_known": root_known,
-            }));
+#[derive(Serialize)]
+struct Alert<'a> {
+    from: iotscope_decoder::event::Side,
+    level: &'a Option<iotscope_decoder::event::AlertLevel>,
+    description: &'a Option<u8>,
+    name: &'a Option<&'static str>,
+    encrypted: bool,
+    decrypted: bool,
+}
+
+/// Every Certificate message, each certificate in full.
+struct Certificates<'a>(&'a Trace);
+
+impl Serialize for Certificates<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(None)?;
+        for e in self.0.events() {
+            if let EventKind::Certificate {
+                chain,
+                issued_by_next,
+                root,
+                root_known,
+            } = &e.kind
+            {
+                seq.serialize_element(&CertificateMessage {
+                    event: e,
+                    chain,
+                    issued_by_next,
+                    root,
+                    root_known: *root_known,
+                })?;
+            }
         }
+        seq.end()
     }
-    Value::Array(v)
+}
+
+struct CertificateMessage<'a> {
+    event: &'a Event,
+    chain: &'a [Certificate],
+    issued_by_next: &'a [Option<bool>],
+    root: &'a Option<String>,
+    root_known: bool,
+}
+
+impl Serialize for CertificateMessage<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let at = self.event.ts.unix_seconds();
+        let mut o = s.serialize_map(None)?;
+        o.serialize_entry("from", &self.event.dir.sender())?;
+        o.serialize_entry("decrypted", &self.event.decrypted)?;
+        o.serialize_entry(
+            "valid_at_connection",
+            &ValidAt {
+                chain: self.chain,
+                at,
+            },
+        )?;
+        o.serialize_entry("chain", &Chain(self.chain))?;
+        o.serialize_entry("issued_by_next", self.issued_by_next)?;
+        o.serialize_entry("root", self.root)?;
+        o.serialize_entry("root_known", &self.root_known)?;
+        o.end()
+    }
+}
+
+struct ValidAt<'a> {
+    chain: &'a [Certificate],
+    at: i64,
+}
+
+impl Serialize for ValidAt<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(
+            self.chain
+                .iter()
+                .map(|c| c.parse_error.is_none() && c.valid_at(self.at)),
+        )
+    }
+}
+
+struct Chain<'a>(&'a [Certificate]);
+
+impl Serialize for Chain<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(CertJson))
+    }
 }
 
 /// One certificate's fields, with its AWS certificate ID named as such.
+struct CertJson<'a>(&'a Certificate);
+
+impl Serialize for CertJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct WithId<'a> {
+            #[serde(flatten)]
+            cert: &'a Certificate,
+            certificate_id: &'a str,
+        }
+        WithId {
+            cert: self.0,
+            certificate_id: &self.0.sha256,
+        }
+        .serialize(s)
+    }
+}
+
+/// One certificate's fields, with its AWS certificate ID named as such, as a value to extend.
 pub fn cert_json(c: &Certificate) -> Value {
     let mut v = serde_json::to_value(c).unwrap_or(Value::Null);
     if let Value::Object(o) = &mut v {
@@ -216,158 +428,257 @@ pub fn cert_json(c: &Certificate) -> Value {
 }
 
 /// One packet with Suricata's names for its fields.
-fn packet_json(dir: Direction, p: &Packet) -> Value {
-    let mut o = Map::new();
-    o.insert("type".into(), json!(p.packet_type.name()));
-    o.insert("from".into(), json!(dir.sender()));
-    o.insert("dup".into(), json!(p.dup));
-    o.insert("qos".into(), json!(p.qos));
-    o.insert("retain".into(), json!(p.retain));
-    match &p.body {
-        Body::Connect(c) => {
-            o.insert("protocol_string".into(), json!(c.protocol_name));
-            o.insert("protocol_version".into(), json!(c.protocol_level));
-            o.insert("client_id".into(), json!(c.client_id));
-            o.insert("keep_alive".into(), json!(c.keep_alive));
-            o.insert(
-                "flags".into(),
-                json!({
-                    "clean_session": c.clean_start,
-                    "username": c.username.is_some(),
-                    "password": c.password.is_some(),
-                    "will": c.will.is_some(),
-                    "will_retain": c.will.as_ref().is_some_and(|w| w.retain),
-                }),
-            );
-            if let Some(u) = &c.username {
-                o.insert("username".into(), json!(u));
-            }
-            if let Some(pw) = &c.password {
-                o.insert(
-                    "password".into(),
-                    json!(pw.value.clone().unwrap_or_else(|| "<redacted>".into())),
-                );
-            }
-            if let Some(w) = &c.will {
-                o.insert("will".into(), json!({"topic": w.topic, "qos": w.qos, "payload_len": w.payload_len, "properties": w.properties}));
-            }
-            o.insert("properties".into(), json!(c.properties));
-        }
-        Body::Connack(a) => {
-            o.insert("session_present".into(), json!(a.session_present));
-            o.insert("return_code".into(), json!(a.code));
-            o.insert("reason".into(), json!(a.reason));
-            o.insert("properties".into(), json!(a.properties));
-        }
-        Body::Publish(x) => {
-            o.insert("topic".into(), json!(x.topic));
-            o.insert("message_id".into(), json!(x.packet_id));
-            o.insert("payload_len".into(), json!(x.payload_len));
-            o.insert(
-                "message".into(),
-                json!(super::text_or_hex(&x.payload_prefix)),
-            );
-            o.insert(
-                "truncated".into(),
-                json!(x.payload_prefix.len() < x.payload_len),
-            );
-            o.insert("properties".into(), json!(x.properties));
-        }
-        Body::Ack(a) => {
-            o.insert("message_id".into(), json!(a.packet_id));
-            o.insert("reason_code".into(), json!(a.code));
-            o.insert("reason".into(), json!(a.reason));
-        }
-        Body::Subscribe(s) => {
-            o.insert("message_id".into(), json!(s.packet_id));
-            o.insert(
-                "topics".into(),
-                json!(s
-                    .filters
-                    .iter()
-                    .map(|f| json!({"topic": f.filter, "qos": f.qos}))
-                    .collect::<Vec<_>>()),
-            );
-        }
-        Body::SubAck(a) => {
-            o.insert("message_id".into(), json!(a.packet_id));
-            let key = if p.packet_type == iotscope_decoder::mqtt::PacketType::Suback {
-                "qos_granted"
-            } else {
-                "reason_codes"
-            };
-            o.insert(key.into(), json!(a.codes));
-        }
-        Body::Unsubscribe(u) => {
-            o.insert("message_id".into(), json!(u.packet_id));
-            o.insert("topics".into(), json!(u.filters));
-        }
-        Body::Disconnect(r) | Body::Auth(r) => {
-            o.insert("reason_code".into(), json!(r.code));
-            o.insert("reason".into(), json!(r.reason));
-        }
-        Body::Pingreq | Body::Pingresp | Body::Reserved => {}
-    }
-    if !p.problems.is_empty() {
-        o.insert("problems".into(), json!(p.problems));
-    }
-    Value::Object(o)
+struct PacketJson<'a> {
+    dir: Direction,
+    packet: &'a Packet,
 }
 
-fn mqtt_summary(trace: &Trace) -> Value {
-    let mut packets = Vec::new();
-    let mut o = Map::new();
-    for e in trace.events() {
-        if let EventKind::Mqtt(p) = &e.kind {
-            let v = packet_json(e.dir, p);
-            let key = p.packet_type.name().to_ascii_lowercase();
-            if matches!(key.as_str(), "connect" | "connack") && !o.contains_key(&key) {
-                o.insert(key, v.clone());
-            }
-            packets.push(v);
-        }
-    }
-    if packets.is_empty() {
-        return Value::Null;
-    }
-    if let Some(level) = o
-        .get("connect")
-        .and_then(|c| c.get("protocol_version"))
-        .cloned()
-    {
-        o.insert("protocol_version".into(), level);
-    }
-    o.insert("packets".into(), Value::Array(packets));
-    Value::Object(o)
+#[derive(Serialize)]
+struct ConnectFlags {
+    clean_session: bool,
+    username: bool,
+    password: bool,
+    will: bool,
+    will_retain: bool,
 }
 
-fn tcp_summary(trace: &Trace) -> Value {
-    let mut fin = Vec::new();
-    let mut rst = Vec::new();
-    let mut gaps = 0u64;
-    for e in trace.events() {
-        match e.kind {
-            EventKind::TcpFin => fin.push(e.dir.sender()),
-            EventKind::TcpRst => rst.push(e.dir.sender()),
-            EventKind::Gap { bytes } => gaps += bytes,
-            _ => {}
-        }
+#[derive(Serialize)]
+struct WillJson<'a> {
+    topic: &'a str,
+    qos: u8,
+    payload_len: usize,
+    properties: &'a [iotscope_decoder::mqtt::Property],
+}
+
+#[derive(Serialize)]
+struct TopicJson<'a> {
+    topic: &'a str,
+    qos: u8,
+}
+
+struct Topics<'a>(&'a [iotscope_decoder::mqtt::Subscription]);
+
+impl Serialize for Topics<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(|f| TopicJson {
+            topic: &f.filter,
+            qos: f.qos,
+        }))
     }
-    json!({"fin_from": fin, "rst_from": rst, "gap_bytes": gaps})
+}
+
+impl Serialize for PacketJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let p = self.packet;
+        let mut o = s.serialize_map(None)?;
+        o.serialize_entry("type", p.packet_type.name())?;
+        o.serialize_entry("from", &self.dir.sender())?;
+        o.serialize_entry("dup", &p.dup)?;
+        o.serialize_entry("qos", &p.qos)?;
+        o.serialize_entry("retain", &p.retain)?;
+        match &p.body {
+            Body::Connect(c) => {
+                o.serialize_entry("protocol_string", &c.protocol_name)?;
+                o.serialize_entry("protocol_version", &c.protocol_level)?;
+                o.serialize_entry("client_id", &c.client_id)?;
+                o.serialize_entry("keep_alive", &c.keep_alive)?;
+                o.serialize_entry(
+                    "flags",
+                    &ConnectFlags {
+                        clean_session: c.clean_start,
+                        username: c.username.is_some(),
+                        password: c.password.is_some(),
+                        will: c.will.is_some(),
+                        will_retain: c.will.as_ref().is_some_and(|w| w.retain),
+                    },
+                )?;
+                if let Some(u) = &c.username {
+                    o.serialize_entry("username", u)?;
+                }
+                if let Some(pw) = &c.password {
+                    o.serialize_entry("password", pw.value.as_deref().unwrap_or("<redacted>"))?;
+                }
+                if let Some(w) = &c.will {
+                    o.serialize_entry(
+                        "will",
+                        &WillJson {
+                            topic: &w.topic,
+                            qos: w.qos,
+                            payload_len: w.payload_len,
+                            properties: &w.properties,
+                        },
+                    )?;
+                }
+                o.serialize_entry("properties", &c.properties)?;
+            }
+            Body::Connack(a) => {
+                o.serialize_entry("session_present", &a.session_present)?;
+                o.serialize_entry("return_code", &a.code)?;
+                o.serialize_entry("reason", a.reason)?;
+                o.serialize_entry("properties", &a.properties)?;
+            }
+            Body::Publish(x) => {
+                o.serialize_entry("topic", &x.topic)?;
+                o.serialize_entry("message_id", &x.packet_id)?;
+                o.serialize_entry("payload_len", &x.payload_len)?;
+                o.serialize_entry("message", &super::text_or_hex(&x.payload_prefix))?;
+                o.serialize_entry("truncated", &(x.payload_prefix.len() < x.payload_len))?;
+                o.serialize_entry("properties", &x.properties)?;
+            }
+            Body::Ack(a) => {
+                o.serialize_entry("message_id", &a.packet_id)?;
+                o.serialize_entry("reason_code", &a.code)?;
+                o.serialize_entry("reason", a.reason)?;
+            }
+            Body::Subscribe(x) => {
+                o.serialize_entry("message_id", &x.packet_id)?;
+                o.serialize_entry("topics", &Topics(&x.filters))?;
+            }
+            Body::SubAck(a) => {
+                o.serialize_entry("message_id", &a.packet_id)?;
+                let key = if p.packet_type == PacketType::Suback {
+                    "qos_granted"
+                } else {
+                    "reason_codes"
+                };
+                o.serialize_entry(key, &a.codes)?;
+            }
+            Body::Unsubscribe(u) => {
+                o.serialize_entry("message_id", &u.packet_id)?;
+                o.serialize_entry("topics", &u.filters)?;
+            }
+            Body::Disconnect(r) | Body::Auth(r) => {
+                o.serialize_entry("reason_code", &r.code)?;
+                o.serialize_entry("reason", r.reason)?;
+            }
+            Body::Pingreq | Body::Pingresp | Body::Reserved => {}
+        }
+        if !p.problems.is_empty() {
+            o.serialize_entry("problems", &p.problems)?;
+        }
+        o.end()
+    }
+}
+
+/// The `mqtt` object: every packet, and the first CONNECT and CONNACK again by name.
+struct MqttSummary<'a>(&'a Trace);
+
+impl<'a> MqttSummary<'a> {
+    /// `None` (JSON null) when no MQTT packet was read.
+    fn of(trace: &'a Trace) -> Option<MqttSummary<'a>> {
+        packets(trace).next().map(|_| MqttSummary(trace))
+    }
+}
+
+fn packets(trace: &Trace) -> impl Iterator<Item = PacketJson<'_>> {
+    trace.events().filter_map(|e| match &e.kind {
+        EventKind::Mqtt(p) => Some(PacketJson {
+            dir: e.dir,
+            packet: p,
+        }),
+        _ => None,
+    })
+}
+
+impl Serialize for MqttSummary<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut o = s.serialize_map(None)?;
+        let first = |t: PacketType| packets(self.0).find(|p| p.packet.packet_type == t);
+        let connect = first(PacketType::Connect);
+        if let Some(c) = &connect {
+            o.serialize_entry("connect", c)?;
+        }
+        if let Some(c) = &first(PacketType::Connack) {
+            o.serialize_entry("connack", c)?;
+        }
+        if let Some(Body::Connect(c)) = connect.as_ref().map(|c| &c.packet.body) {
+            o.serialize_entry("protocol_version", &c.protocol_level)?;
+        }
+        o.serialize_entry("packets", &Packets(self.0))?;
+        o.end()
+    }
+}
+
+struct Packets<'a>(&'a Trace);
+
+impl Serialize for Packets<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(packets(self.0))
+    }
+}
+
+struct TcpSummary<'a>(&'a Trace);
+
+impl Serialize for TcpSummary<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut fin = Vec::new();
+        let mut rst = Vec::new();
+        let mut gaps = 0u64;
+        for e in self.0.events() {
+            match e.kind {
+                EventKind::TcpFin => fin.push(e.dir.sender()),
+                EventKind::TcpRst => rst.push(e.dir.sender()),
+                EventKind::Gap { bytes } => gaps += bytes,
+                _ => {}
+            }
+        }
+        let mut o = s.serialize_map(None)?;
+        o.serialize_entry("fin_from", &fin)?;
+        o.serialize_entry("rst_from", &rst)?;
+        o.serialize_entry("gap_bytes", &gaps)?;
+        o.end()
+    }
 }
 
 /// Decrypted application bytes that are neither MQTT nor HTTP: their size and first bytes.
-fn application_data(trace: &Trace) -> Value {
-    let v: Vec<Value> = trace
-        .events()
-        .filter(|e| e.decrypted)
-        .filter_map(|e| match &e.kind {
-            EventKind::Undecoded { bytes, prefix } => {
-                Some(json!({"from": e.dir.sender(), "bytes": bytes, "text": prefix}))
-            }
-            EventKind::Http { line } => Some(json!({"from": e.dir.sender(), "text": line})),
-            _ => None,
-        })
-        .collect();
-    Value::Array(v)
+struct ApplicationData<'a>(&'a Trace);
+
+#[derive(Serialize)]
+struct AppBytes<'a> {
+    from: iotscope_decoder::event::Side,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bytes: Option<u64>,
+    text: &'a str,
+}
+
+impl Serialize for ApplicationData<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(
+            self.0
+                .events()
+                .filter(|e| e.decrypted)
+                .filter_map(|e| match &e.kind {
+                    EventKind::Undecoded { bytes, prefix } => Some(AppBytes {
+                        from: e.dir.sender(),
+                        bytes: Some(*bytes),
+                        text: prefix,
+                    }),
+                    EventKind::Http { line } => Some(AppBytes {
+                        from: e.dir.sender(),
+                        bytes: None,
+                        text: line,
+                    }),
+                    _ => None,
+                }),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use iotscope_decoder::cert::summarize;
+
+    /// The certificate object must hold every field of [`Certificate`] plus its ID, exactly
+    /// as the value tree `cert check` builds from it.
+    #[test]
+    fn certificate_object_matches_the_value_tree() {
+        let mut c = summarize(b"not a certificate");
+        c.san_dns = vec!["a.example".into(), "b.example".into()];
+        let mut out = Vec::new();
+        SortedJson::new().write(&mut out, &CertJson(&c)).unwrap();
+        let reference = serde_json::to_string(&cert_json(&c)).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), reference);
+        assert!(reference.contains(r#""certificate_id":""#));
+    }
 }

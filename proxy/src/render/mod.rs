@@ -1,6 +1,7 @@
 //! Renderers: the two forms every command that reports connections speaks.
 
 pub mod json;
+pub mod sorted_json;
 pub mod text;
 
 /// `TLS 1.2`, `TLS 1.3`, …

@@ -1,0 +1,717 @@
+//! JSON written straight into bytes, with every object's keys in sorted order.
+//!
+//! The JSON Lines output has always had sorted keys, because it was built as a
+//! `serde_json::Value` tree first (whose maps sort their keys) and printed after. Building
+//! that tree cost more than decoding the connection: one allocation per key, per string and
+//! per map node, all freed again a moment later. This serializer gives the same bytes without
+//! the tree. Sequences and scalars are written in place; an object's members are written into
+//! a scratch buffer as they come, then copied out in key order. Scratch buffers are kept in a
+//! pool between calls, so a steady stream of connections allocates almost nothing.
+//!
+//! What `serde_json::to_value` does, this does too: a repeated key keeps its last value, an
+//! `f32` is widened to `f64`, map keys may be strings, numbers, booleans, chars or unit
+//! variants, and anything else as a key is an error.
+
+use std::ops::Range;
+
+use serde::ser::{self, Impossible, Serialize};
+use serde_json::Error;
+
+/// Reusable scratch space for [`SortedJson::write`].
+#[derive(Default)]
+pub struct SortedJson {
+    pool: Vec<Level>,
+}
+
+impl SortedJson {
+    pub fn new() -> SortedJson {
+        SortedJson::default()
+    }
+
+    /// Appends `value` as compact JSON with sorted object keys to `out`.
+    pub fn write<T: Serialize + ?Sized>(
+        &mut self,
+        out: &mut Vec<u8>,
+        value: &T,
+    ) -> Result<(), Error> {
+        value.serialize(Ser {
+            out,
+            pool: &mut self.pool,
+        })
+    }
+}
+
+/// The members of one object while it is being written.
+#[derive(Default)]
+struct Level {
+    /// Member values, and the text of keys that are not `'static`.
+    bytes: Vec<u8>,
+    members: Vec<Member>,
+}
+
+struct Member {
+    key: Key,
+    value: Range<usize>,
+}
+
+enum Key {
+    Static(&'static str),
+    /// A range of [`Level::bytes`] holding the key's text.
+    Owned(Range<usize>),
+}
+
+/// Objects nested deeper than this keep their scratch space only while they are written.
+const POOL_MAX: usize = 16;
+
+/// Scratch space grown beyond this by one big object is let go rather than kept.
+const KEEP_BYTES: usize = 1 << 20;
+
+fn take_level(pool: &mut Vec<Level>) -> Level {
+    pool.pop().unwrap_or_default()
+}
+
+fn give_level(pool: &mut Vec<Level>, mut level: Level) {
+    if pool.len() < POOL_MAX && level.bytes.capacity() <= KEEP_BYTES {
+        level.bytes.clear();
+        level.members.clear();
+        pool.push(level);
+    }
+}
+
+fn write_str(out: &mut Vec<u8>, s: &str) -> Result<(), Error> {
+    ser::Serializer::serialize_str(&mut serde_json::Serializer::new(out), s)
+}
+
+struct Ser<'a> {
+    out: &'a mut Vec<u8>,
+    pool: &'a mut Vec<Level>,
+}
+
+macro_rules! direct {
+    ($($method:ident: $t:ty),*) => {
+        $(fn $method(self, v: $t) -> Result<(), Error> {
+            ser::Serializer::$method(&mut serde_json::Serializer::new(self.out), v)
+        })*
+    };
+}
+
+impl<'a> ser::Serializer for Ser<'a> {
+    type Ok = ();
+    type Error = Error;
+    type SerializeSeq = Seq<'a>;
+    type SerializeTuple = Seq<'a>;
+    type SerializeTupleStruct = Seq<'a>;
+    type SerializeTupleVariant = Seq<'a>;
+    type SerializeMap = Object<'a>;
+    type SerializeStruct = Object<'a>;
+    type SerializeStructVariant = Object<'a>;
+
+    direct!(serialize_bool: bool, serialize_i8: i8, serialize_i16: i16, serialize_i32: i32,
+        serialize_i64: i64, serialize_i128: i128, serialize_u8: u8, serialize_u16: u16,
+        serialize_u32: u32, serialize_u64: u64, serialize_u128: u128, serialize_f64: f64,
+        serialize_char: char, serialize_str: &str, serialize_bytes: &[u8]);
+
+    fn serialize_f32(self, v: f32) -> Result<(), Error> {
+        self.serialize_f64(f64::from(v))
+    }
+
+    fn serialize_none(self) -> Result<(), Error> {
+        self.out.extend_from_slice(b"null");
+        Ok(())
+    }
+
+    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<(), Error> {
+        value.serialize(self)
+    }
+
+    fn serialize_unit(self) -> Result<(), Error> {
+        self.serialize_none()
+    }
+
+    fn serialize_unit_struct(self, _name: &'static str) -> Result<(), Error> {
+        self.serialize_none()
+    }
+
+    fn serialize_unit_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+    ) -> Result<(), Error> {
+        write_str(self.out, variant)
+    }
+
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _name: &'static str,
+        value: &T,
+    ) -> Result<(), Error> {
+        value.serialize(self)
+    }
+
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+        value: &T,
+    ) -> Result<(), Error> {
+        self.out.push(b'{');
+        write_str(self.out, variant)?;
+        self.out.push(b':');
+        value.serialize(Ser {
+            out: self.out,
+            pool: self.pool,
+        })?;
+        self.out.push(b'}');
+        Ok(())
+    }
+
+    fn serialize_seq(self, _len: Option<usize>) -> Result<Seq<'a>, Error> {
+        self.out.push(b'[');
+        Ok(Seq {
+            out: self.out,
+            pool: self.pool,
+            first: true,
+            close: "]",
+        })
+    }
+
+    fn serialize_tuple(self, len: usize) -> Result<Seq<'a>, Error> {
+        self.serialize_seq(Some(len))
+    }
+
+    fn serialize_tuple_struct(self, _name: &'static str, len: usize) -> Result<Seq<'a>, Error> {
+        self.serialize_seq(Some(len))
+    }
+
+    fn serialize_tuple_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+        _len: usize,
+    ) -> Result<Seq<'a>, Error> {
+        self.out.push(b'{');
+        write_str(self.out, variant)?;
+        self.out.extend_from_slice(b":[");
+        Ok(Seq {
+            out: self.out,
+            pool: self.pool,
+            first: true,
+            close: "]}",
+        })
+    }
+
+    fn serialize_map(self, _len: Option<usize>) -> Result<Object<'a>, Error> {
+        let level = take_level(self.pool);
+        Ok(Object {
+            out: self.out,
+            pool: self.pool,
+            level,
+            pending: None,
+            close: "}",
+        })
+    }
+
+    fn serialize_struct(self, _name: &'static str, len: usize) -> Result<Object<'a>, Error> {
+        self.serialize_map(Some(len))
+    }
+
+    fn serialize_struct_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+        _len: usize,
+    ) -> Result<Object<'a>, Error> {
+        self.out.push(b'{');
+        write_str(self.out, variant)?;
+        self.out.push(b':');
+        let level = take_level(self.pool);
+        Ok(Object {
+            out: self.out,
+            pool: self.pool,
+            level,
+            pending: None,
+            close: "}}",
+        })
+    }
+}
+
+/// An array, or a tuple variant's array, written in place.
+struct Seq<'a> {
+    out: &'a mut Vec<u8>,
+    pool: &'a mut Vec<Level>,
+    first: bool,
+    close: &'static str,
+}
+
+impl Seq<'_> {
+    fn element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+        value.serialize(Ser {
+            out: self.out,
+            pool: self.pool,
+        })
+    }
+
+    fn close(self) -> Result<(), Error> {
+        self.out.extend_from_slice(self.close.as_bytes());
+        Ok(())
+    }
+}
+
+impl ser::SerializeSeq for Seq<'_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
+        self.element(value)
+    }
+    fn end(self) -> Result<(), Error> {
+        self.close()
+    }
+}
+
+impl ser::SerializeTuple for Seq<'_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
+        self.element(value)
+    }
+    fn end(self) -> Result<(), Error> {
+        self.close()
+    }
+}
+
+impl ser::SerializeTupleStruct for Seq<'_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
+        self.element(value)
+    }
+    fn end(self) -> Result<(), Error> {
+        self.close()
+    }
+}
+
+impl ser::SerializeTupleVariant for Seq<'_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
+        self.element(value)
+    }
+    fn end(self) -> Result<(), Error> {
+        self.close()
+    }
+}
+
+/// An object (map, struct, or a struct variant's inner object): members are gathered, then
+/// written in key order when it ends.
+struct Object<'a> {
+    out: &'a mut Vec<u8>,
+    pool: &'a mut Vec<Level>,
+    level: Level,
+    /// A map key waiting for its value.
+    pending: Option<Key>,
+    close: &'static str,
+}
+
+impl Object<'_> {
+    fn member<T: Serialize + ?Sized>(&mut self, key: Key, value: &T) -> Result<(), Error> {
+        let start = self.level.bytes.len();
+        value.serialize(Ser {
+            out: &mut self.level.bytes,
+            pool: self.pool,
+        })?;
+        let end = self.level.bytes.len();
+        self.level.members.push(Member {
+            key,
+            value: start..end,
+        });
+        Ok(())
+    }
+
+    fn key_text<'k>(bytes: &'k [u8], key: &'k Key) -> &'k [u8] {
+        match key {
+            Key::Static(s) => s.as_bytes(),
+            Key::Owned(r) => bytes.get(r.clone()).unwrap_or_default(),
+        }
+    }
+
+    fn finish(mut self) -> Result<(), Error> {
+        let Level { bytes, members } = &mut self.level;
+        // Stable, so that among equal keys the last one written stays last.
+        members.sort_by(|a, b| Self::key_text(bytes, &a.key).cmp(Self::key_text(bytes, &b.key)));
+        self.out.push(b'{');
+        let mut first = true;
+        for (i, m) in members.iter().enumerate() {
+            let key = Self::key_text(bytes, &m.key);
+            let repeated = members
+                .get(i + 1)
+                .is_some_and(|next| Self::key_text(bytes, &next.key) == key);
+            if repeated {
+                continue;
+            }
+            if !first {
+                self.out.push(b',');
+            }
+            first = false;
+            // Keys were checked to be text when they were written.
+            write_str(self.out, std::str::from_utf8(key).unwrap_or_default())?;
+            self.out.push(b':');
+            self.out
+                .extend_from_slice(bytes.get(m.value.clone()).unwrap_or_default());
+        }
+        self.out.extend_from_slice(self.close.as_bytes());
+        give_level(self.pool, self.level);
+        Ok(())
+    }
+}
+
+impl ser::SerializeMap for Object<'_> {
+    type Ok = ();
+    type Error = Error;
+
+    fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), Error> {
+        let start = self.level.bytes.len();
+        key.serialize(KeySer {
+            out: &mut self.level.bytes,
+        })?;
+        self.pending = Some(Key::Owned(start..self.level.bytes.len()));
+        Ok(())
+    }
+
+    fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
+        let key = self
+            .pending
+            .take()
+            .ok_or_else(|| ser::Error::custom("a map value came without its key"))?;
+        self.member(key, value)
+    }
+
+    fn end(self) -> Result<(), Error> {
+        self.finish()
+    }
+}
+
+impl ser::SerializeStruct for Object<'_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        key: &'static str,
+        value: &T,
+    ) -> Result<(), Error> {
+        self.member(Key::Static(key), value)
+    }
+    fn end(self) -> Result<(), Error> {
+        self.finish()
+    }
+}
+
+impl ser::SerializeStructVariant for Object<'_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        key: &'static str,
+        value: &T,
+    ) -> Result<(), Error> {
+        self.member(Key::Static(key), value)
+    }
+    fn end(self) -> Result<(), Error> {
+        self.finish()
+    }
+}
+
+/// Writes a map key's text (unquoted, unescaped), as `serde_json::to_value` would turn it
+/// into a string.
+struct KeySer<'a> {
+    out: &'a mut Vec<u8>,
+}
+
+fn key_must_be_a_string() -> Error {
+    ser::Error::custom("key must be a string")
+}
+
+macro_rules! integer_key {
+    ($($method:ident: $t:ty),*) => {
+        $(fn $method(self, v: $t) -> Result<(), Error> {
+            self.out.extend_from_slice(v.to_string().as_bytes());
+            Ok(())
+        })*
+    };
+}
+
+impl ser::Serializer for KeySer<'_> {
+    type Ok = ();
+    type Error = Error;
+    type SerializeSeq = Impossible<(), Error>;
+    type SerializeTuple = Impossible<(), Error>;
+    type SerializeTupleStruct = Impossible<(), Error>;
+    type SerializeTupleVariant = Impossible<(), Error>;
+    type SerializeMap = Impossible<(), Error>;
+    type SerializeStruct = Impossible<(), Error>;
+    type SerializeStructVariant = Impossible<(), Error>;
+
+    integer_key!(serialize_i8: i8, serialize_i16: i16, serialize_i32: i32, serialize_i64: i64,
+        serialize_i128: i128, serialize_u8: u8, serialize_u16: u16, serialize_u32: u32,
+        serialize_u64: u64, serialize_u128: u128);
+
+    fn serialize_bool(self, v: bool) -> Result<(), Error> {
+        self.out
+            .extend_from_slice(if v { b"true" as &[u8] } else { b"false" });
+        Ok(())
+    }
+
+    fn serialize_f32(self, v: f32) -> Result<(), Error> {
+        self.serialize_f64(f64::from(v))
+    }
+
+    fn serialize_f64(self, v: f64) -> Result<(), Error> {
+        if !v.is_finite() {
+            return Err(ser::Error::custom("float key must be finite"));
+        }
+        // serde_json prints a finite float the same way as a value and as a key.
+        serde_json::to_writer(&mut *self.out, &v)
+    }
+
+    fn serialize_char(self, v: char) -> Result<(), Error> {
+        let mut b = [0u8; 4];
+        self.out.extend_from_slice(v.encode_utf8(&mut b).as_bytes());
+        Ok(())
+    }
+
+    fn serialize_str(self, v: &str) -> Result<(), Error> {
+        self.out.extend_from_slice(v.as_bytes());
+        Ok(())
+    }
+
+    fn serialize_bytes(self, _v: &[u8]) -> Result<(), Error> {
+        Err(key_must_be_a_string())
+    }
+
+    fn serialize_none(self) -> Result<(), Error> {
+        Err(key_must_be_a_string())
+    }
+
+    fn serialize_some<T: Serialize + ?Sized>(self, _value: &T) -> Result<(), Error> {
+        Err(key_must_be_a_string())
+    }
+
+    fn serialize_unit(self) -> Result<(), Error> {
+        Err(key_must_be_a_string())
+    }
+
+    fn serialize_unit_struct(self, _name: &'static str) -> Result<(), Error> {
+        Err(key_must_be_a_string())
+    }
+
+    fn serialize_unit_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+    ) -> Result<(), Error> {
+        self.serialize_str(variant)
+    }
+
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _name: &'static str,
+        value: &T,
+    ) -> Result<(), Error> {
+        value.serialize(self)
+    }
+
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _name: &'static str,
+        _index: u32,
+        _variant: &'static str,
+        _value: &T,
+    ) -> Result<(), Error> {
+        Err(key_must_be_a_string())
+    }
+
+    fn serialize_seq(self, _len: Option<usize>) -> Result<Self::SerializeSeq, Error> {
+        Err(key_must_be_a_string())
+    }
+
+    fn serialize_tuple(self, _len: usize) -> Result<Self::SerializeTuple, Error> {
+        Err(key_must_be_a_string())
+    }
+
+    fn serialize_tuple_struct(
+        self,
+        _name: &'static str,
+        _len: usize,
+    ) -> Result<Self::SerializeTupleStruct, Error> {
+        Err(key_must_be_a_string())
+    }
+
+    fn serialize_tuple_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        _variant: &'static str,
+        _len: usize,
+    ) -> Result<Self::SerializeTupleVariant, Error> {
+        Err(key_must_be_a_string())
+    }
+
+    fn serialize_map(self, _len: Option<usize>) -> Result<Self::SerializeMap, Error> {
+        Err(key_must_be_a_string())
+    }
+
+    fn serialize_struct(
+        self,
+        _name: &'static str,
+        _len: usize,
+    ) -> Result<Self::SerializeStruct, Error> {
+        Err(key_must_be_a_string())
+    }
+
+    fn serialize_struct_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        _variant: &'static str,
+        _len: usize,
+    ) -> Result<Self::SerializeStructVariant, Error> {
+        Err(key_must_be_a_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::net::SocketAddr;
+
+    use serde::Serialize;
+    use serde_json::json;
+
+    use super::SortedJson;
+
+    /// The bytes `serde_json` prints for the value tree of `v`: the reference.
+    fn via_value<T: Serialize>(v: &T) -> String {
+        serde_json::to_string(&serde_json::to_value(v).unwrap()).unwrap()
+    }
+
+    fn sorted<T: Serialize>(v: &T) -> String {
+        let mut out = Vec::new();
+        SortedJson::new().write(&mut out, v).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[derive(Serialize)]
+    #[serde(tag = "event", rename_all = "snake_case")]
+    enum Tagged {
+        Plain,
+        Inner(Inner),
+        Fields { zeta: u8, alpha: Option<String> },
+    }
+
+    #[derive(Serialize)]
+    struct Inner {
+        z: f32,
+        a: Vec<(u8, String)>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        skipped: Option<u8>,
+        addr: SocketAddr,
+    }
+
+    #[derive(Serialize)]
+    struct Outer {
+        b: bool,
+        #[serde(flatten)]
+        tagged: Tagged,
+        a_then_flattened: HashMap<u16, char>,
+        newtype: Wrapped,
+        tuple_variant: Shape,
+    }
+
+    #[derive(Serialize)]
+    struct Wrapped(&'static str);
+
+    #[derive(Serialize)]
+    enum Shape {
+        Pair(i64, f64),
+    }
+
+    #[test]
+    fn same_bytes_as_the_value_tree() {
+        let cases = [
+            Outer {
+                b: true,
+                tagged: Tagged::Plain,
+                a_then_flattened: HashMap::from([(10, 'x'), (9, '"')]),
+                newtype: Wrapped("quote \" and \u{1} control"),
+                tuple_variant: Shape::Pair(-3, 0.1),
+            },
+            Outer {
+                b: false,
+                tagged: Tagged::Inner(Inner {
+                    z: 0.1,
+                    a: vec![(1, "é".into()), (2, "\n".into())],
+                    skipped: None,
+                    addr: "[2001:db8::1]:8883".parse().unwrap(),
+                }),
+                a_then_flattened: HashMap::new(),
+                newtype: Wrapped(""),
+                tuple_variant: Shape::Pair(i64::MIN, f64::NAN),
+            },
+            Outer {
+                b: false,
+                tagged: Tagged::Fields {
+                    zeta: 255,
+                    alpha: Some("a".into()),
+                },
+                a_then_flattened: HashMap::from([(1, 'a')]),
+                newtype: Wrapped("w"),
+                tuple_variant: Shape::Pair(0, 1e300),
+            },
+        ];
+        for c in &cases {
+            assert_eq!(sorted(c), via_value(c));
+        }
+    }
+
+    #[test]
+    fn values_and_nesting() {
+        let v = json!({"b": [{"y": 1, "x": [null, 2.5, "s"]}], "a": {"d": {}, "c": []}});
+        assert_eq!(
+            sorted(&v),
+            r#"{"a":{"c":[],"d":{}},"b":[{"x":[null,2.5,"s"],"y":1}]}"#
+        );
+    }
+
+    /// A key written twice keeps its last value, as a map insert would.
+    #[test]
+    fn repeated_key_keeps_the_last_value() {
+        struct Twice;
+        impl Serialize for Twice {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                use serde::ser::SerializeMap;
+                let mut m = s.serialize_map(None)?;
+                m.serialize_entry("k", &1)?;
+                m.serialize_entry("a", &0)?;
+                m.serialize_entry("k", &2)?;
+                m.end()
+            }
+        }
+        assert_eq!(sorted(&Twice), r#"{"a":0,"k":2}"#);
+        assert_eq!(sorted(&Twice), via_value(&Twice));
+    }
+
+    #[test]
+    fn keys_that_are_not_text_are_refused() {
+        let m: HashMap<Vec<u8>, u8> = HashMap::from([(vec![1], 1)]);
+        assert!(SortedJson::new().write(&mut Vec::new(), &m).is_err());
+        assert!(serde_json::to_value(&m).is_err());
+    }
+}

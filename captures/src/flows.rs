@@ -10,7 +10,8 @@
 //! capture's own.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::net::SocketAddr;
+use std::hash::{Hash, Hasher};
+use std::net::{IpAddr, SocketAddr};
 
 use iotscope_decoder::{AppProtocol, Direction, Timestamp};
 
@@ -112,13 +113,37 @@ pub struct FlowStats {
     pub ip_datagrams_reassembled: u64,
 }
 
-type FlowKey = (SocketAddr, SocketAddr);
+/// A connection's two addresses, lower first, so both directions find the same flow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct FlowKey(SocketAddr, SocketAddr);
 
 fn flow_key(x: SocketAddr, y: SocketAddr) -> FlowKey {
     if x <= y {
-        (x, y)
+        FlowKey(x, y)
     } else {
-        (y, x)
+        FlowKey(y, x)
+    }
+}
+
+/// Every frame looks its flow up, so the key is hashed as one run of bytes: the derived
+/// hash feeds each field of both addresses to the hasher separately, which cost more than
+/// the rest of a frame's TCP handling. The hasher stays the keyed default, since the
+/// addresses come from the file.
+impl Hash for FlowKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        let mut buf = [0u8; 2 * 19];
+        let mut n = 0;
+        for addr in [self.0, self.1] {
+            let (ip, port) = match addr.ip() {
+                IpAddr::V4(v4) => (v4.to_ipv6_mapped().octets(), addr.port()),
+                IpAddr::V6(v6) => (v6.octets(), addr.port()),
+            };
+            buf[n] = u8::from(addr.is_ipv6());
+            buf[n + 1..n + 17].copy_from_slice(&ip);
+            buf[n + 17..n + 19].copy_from_slice(&port.to_be_bytes());
+            n += 19;
+        }
+        state.write(&buf);
     }
 }
 
@@ -454,24 +479,28 @@ impl FlowTable {
 
     fn on_segment(&mut self, number: u64, ts: Timestamp, seg: &Segment) {
         let key = flow_key(seg.src, seg.dst);
-        if let Some(flow) = self.flows.get(&key) {
-            if starts_new_connection(flow, seg) {
-                self.close_flow(&key);
+        // The flow is taken out of the table while it is worked on, and put back after: one
+        // lookup each way.
+        let existing = match self.flows.remove(&key) {
+            Some(flow) if starts_new_connection(&flow, seg) => {
+                self.end_flow(&key, flow);
+                None
             }
-        }
-        if !self.flows.contains_key(&key) && self.trailing(&key, ts, seg) {
-            return;
-        }
-        if !self.flows.contains_key(&key) {
-            if self.flows.len() >= self.config.max_flows {
-                self.evict_idle(number);
+            other => other,
+        };
+        let mut flow = match existing {
+            Some(flow) => flow,
+            None => {
+                if self.trailing(&key, ts, seg) {
+                    return;
+                }
+                if self.flows.len() >= self.config.max_flows {
+                    self.evict_idle(number);
+                }
+                let id = self.next_id;
+                self.next_id += 1;
+                Flow::new(id, seg.src, seg.dst, ts)
             }
-            let id = self.next_id;
-            self.next_id += 1;
-            self.flows.insert(key, Flow::new(id, seg.src, seg.dst, ts));
-        }
-        let Some(mut flow) = self.flows.remove(&key) else {
-            return;
         };
         flow.last_ts = flow.last_ts.max(ts);
         if flow.device_is_a.is_none() {
@@ -827,9 +856,13 @@ impl FlowTable {
     /// Ends a flow: settles its device side if still open, gives up on its holes, and
     /// forgets it.
     fn close_flow(&mut self, key: &FlowKey) {
-        let Some(mut flow) = self.flows.remove(key) else {
-            return;
-        };
+        if let Some(flow) = self.flows.remove(key) {
+            self.end_flow(key, flow);
+        }
+    }
+
+    /// [`FlowTable::close_flow`] for a flow already taken out of the table.
+    fn end_flow(&mut self, key: &FlowKey, mut flow: Flow) {
         if flow.device_is_a.is_none() {
             let device_is_a = fallback_device_is_a(&flow);
             self.settle(&mut flow, device_is_a);

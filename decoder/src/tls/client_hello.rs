@@ -4,6 +4,7 @@
 //! walked here, one extension at a time, so that one extension tls-parser cannot read does
 //! not hide the ones after it, and so that each extension keeps its wire id and length.
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 use tls_parser::{
@@ -124,7 +125,7 @@ fn note_grease(seen: &mut Vec<u16>, v: u16) {
     }
 }
 
-fn named(id: u16, name: String) -> Named {
+fn named(id: u16, name: Cow<'static, str>) -> Named {
     Named { id, name }
 }
 

@@ -11,14 +11,37 @@ use md5::{Digest, Md5};
 use super::names::is_grease;
 use crate::hex;
 
-fn dash_joined<T: Copy + Into<u32>>(values: &[T], skip_grease: bool) -> String {
-    values
-        .iter()
-        .map(|v| (*v).into())
-        .filter(|v: &u32| !(skip_grease && u16::try_from(*v).is_ok_and(is_grease)))
-        .map(|v| v.to_string())
-        .collect::<Vec<_>>()
-        .join("-")
+/// Appends `values` in decimal joined by `-`, GREASE values left out when asked.
+fn push_dash_joined<T: Copy + Into<u32>>(out: &mut String, values: &[T], skip_grease: bool) {
+    let mut first = true;
+    for v in values.iter().map(|v| (*v).into()) {
+        if skip_grease && u16::try_from(v).is_ok_and(is_grease) {
+            continue;
+        }
+        if !first {
+            out.push('-');
+        }
+        first = false;
+        push_decimal(out, v);
+    }
+}
+
+fn push_decimal(out: &mut String, v: u32) {
+    // A fingerprint joins dozens of numbers; `write!` would cost more than the digits.
+    let mut digits = [0u8; 10];
+    let mut n = v;
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &digits[i..] {
+        out.push(char::from(d));
+    }
 }
 
 /// `SSLVersion,Ciphers,Extensions,EllipticCurves,EllipticCurvePointFormats` of a ClientHello.
@@ -29,19 +52,28 @@ pub fn ja3_string(
     groups: &[u16],
     point_formats: &[u8],
 ) -> String {
-    format!(
-        "{},{},{},{},{}",
-        version,
-        dash_joined(ciphers, true),
-        dash_joined(extensions, true),
-        dash_joined(groups, true),
-        dash_joined(point_formats, false)
-    )
+    let mut s = String::with_capacity(16 + 6 * (ciphers.len() + extensions.len() + groups.len()));
+    push_decimal(&mut s, version.into());
+    s.push(',');
+    push_dash_joined(&mut s, ciphers, true);
+    s.push(',');
+    push_dash_joined(&mut s, extensions, true);
+    s.push(',');
+    push_dash_joined(&mut s, groups, true);
+    s.push(',');
+    push_dash_joined(&mut s, point_formats, false);
+    s
 }
 
 /// `SSLVersion,Cipher,Extensions` of a ServerHello.
 pub fn ja3s_string(version: u16, cipher: u16, extensions: &[u16]) -> String {
-    format!("{},{},{}", version, cipher, dash_joined(extensions, true))
+    let mut s = String::with_capacity(16 + 6 * extensions.len());
+    push_decimal(&mut s, version.into());
+    s.push(',');
+    push_decimal(&mut s, cipher.into());
+    s.push(',');
+    push_dash_joined(&mut s, extensions, true);
+    s
 }
 
 /// Lower-case hex MD5, the JA3 hash.
@@ -56,9 +88,7 @@ fn sha256_12(text: &str) -> String {
         return "000000000000".to_string();
     }
     let d = digest::digest(&digest::SHA256, text.as_bytes());
-    let mut h = hex::encode(d.as_ref());
-    h.truncate(12);
-    h
+    hex::encode(d.as_ref().get(..6).unwrap_or_default())
 }
 
 /// What JA4 reads from a ClientHello.
@@ -111,10 +141,18 @@ fn ja4_alpn(alpn: Option<&[u8]>) -> String {
 }
 
 fn hex_list(values: impl Iterator<Item = u16>) -> String {
-    values
-        .map(|v| format!("{v:04x}"))
-        .collect::<Vec<_>>()
-        .join(",")
+    let mut s = String::new();
+    for v in values {
+        if !s.is_empty() {
+            s.push(',');
+        }
+        for shift in [12, 8, 4, 0] {
+            s.push(char::from(
+                b"0123456789abcdef"[usize::from((v >> shift) & 0xf)],
+            ));
+        }
+    }
+    s
 }
 
 /// JA4 in its raw form: `a`, the sorted cipher list, and the sorted extensions `_` signature
@@ -165,8 +203,12 @@ pub fn ja4_raw(input: &Ja4Input) -> (String, String, String) {
 
 /// JA4, e.g. `t13d1516h2_8daaf6152771_e5627efa2ab1`.
 pub fn ja4(input: &Ja4Input) -> String {
-    let (a, b, c) = ja4_raw(input);
-    format!("{}_{}_{}", a, sha256_12(&b), sha256_12(&c))
+    let (mut a, b, c) = ja4_raw(input);
+    a.push('_');
+    a.push_str(&sha256_12(&b));
+    a.push('_');
+    a.push_str(&sha256_12(&c));
+    a
 }
 
 #[cfg(test)]

@@ -4,8 +4,10 @@ pub mod json;
 pub mod sorted_json;
 pub mod text;
 
+use std::borrow::Cow;
+
 /// `TLS 1.2`, `TLS 1.3`, …
-pub fn version_name(v: u16) -> String {
+pub fn version_name(v: u16) -> Cow<'static, str> {
     iotscope_decoder::tls::names::version_name(v)
 }
 

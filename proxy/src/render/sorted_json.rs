@@ -78,8 +78,20 @@ fn give_level(pool: &mut Vec<Level>, mut level: Level) {
     }
 }
 
+/// Writes `s` as a JSON string. Most strings need no escaping at all; those are copied whole
+/// after one pass that the compiler can vectorise, the rest go through serde_json's escaper.
 fn write_str(out: &mut Vec<u8>, s: &str) -> Result<(), Error> {
-    ser::Serializer::serialize_str(&mut serde_json::Serializer::new(out), s)
+    let needs_escape = s.bytes().fold(false, |any, b| {
+        any | (b < 0x20) | (b == b'"') | (b == b'\\')
+    });
+    if needs_escape {
+        return ser::Serializer::serialize_str(&mut serde_json::Serializer::new(out), s);
+    }
+    out.reserve(s.len() + 2);
+    out.push(b'"');
+    out.extend_from_slice(s.as_bytes());
+    out.push(b'"');
+    Ok(())
 }
 
 struct Ser<'a> {
@@ -109,7 +121,11 @@ impl<'a> ser::Serializer for Ser<'a> {
     direct!(serialize_bool: bool, serialize_i8: i8, serialize_i16: i16, serialize_i32: i32,
         serialize_i64: i64, serialize_i128: i128, serialize_u8: u8, serialize_u16: u16,
         serialize_u32: u32, serialize_u64: u64, serialize_u128: u128, serialize_f64: f64,
-        serialize_char: char, serialize_str: &str, serialize_bytes: &[u8]);
+        serialize_char: char, serialize_bytes: &[u8]);
+
+    fn serialize_str(self, v: &str) -> Result<(), Error> {
+        write_str(self.out, v)
+    }
 
     fn serialize_f32(self, v: f32) -> Result<(), Error> {
         self.serialize_f64(f64::from(v))
@@ -342,6 +358,17 @@ impl Object<'_> {
         }
     }
 
+    fn write_key(out: &mut Vec<u8>, bytes: &[u8], key: &Key) -> Result<(), Error> {
+        match key {
+            Key::Static(s) => write_str(out, s),
+            // Written from a `&str` by `KeySer`, so this is text.
+            Key::Owned(r) => write_str(
+                out,
+                std::str::from_utf8(bytes.get(r.clone()).unwrap_or_default()).unwrap_or_default(),
+            ),
+        }
+    }
+
     fn finish(mut self) -> Result<(), Error> {
         let Level { bytes, members } = &mut self.level;
         // Stable, so that among equal keys the last one written stays last.
@@ -360,8 +387,7 @@ impl Object<'_> {
                 self.out.push(b',');
             }
             first = false;
-            // Keys were checked to be text when they were written.
-            write_str(self.out, std::str::from_utf8(key).unwrap_or_default())?;
+            Self::write_key(self.out, bytes, &m.key)?;
             self.out.push(b':');
             self.out
                 .extend_from_slice(bytes.get(m.value.clone()).unwrap_or_default());

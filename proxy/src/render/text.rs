@@ -122,7 +122,7 @@ pub fn describe(e: &Event) -> String {
         }
         EventKind::ServerHello(h) if h.hello_retry_request => format!(
             "HelloRetryRequest group {}",
-            h.key_share_group.as_ref().map_or("?", |g| g.name.as_str())
+            h.key_share_group.as_ref().map_or("?", |g| g.name.as_ref())
         ),
         EventKind::ServerHello(h) => format!(
             "ServerHello {} {}{}",

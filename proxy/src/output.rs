@@ -19,6 +19,8 @@ pub struct Reporter<W: Write> {
     flush_each: bool,
     /// One connection's rendered bytes; kept to be reused by the next.
     buf: Vec<u8>,
+    /// The same for the text form.
+    text: String,
     json: SortedJson,
     format: Format,
     events: bool,
@@ -41,6 +43,7 @@ impl<W: Write> Reporter<W> {
             out,
             flush_each: true,
             buf: Vec::new(),
+            text: String::new(),
             json: SortedJson::new(),
             format: args.format,
             events: args.events,
@@ -84,21 +87,26 @@ impl<W: Write> Reporter<W> {
             self.by_severity[f.severity as usize] += 1;
             *self.codes.entry(f.code).or_default() += 1;
         }
-        self.buf.clear();
         match self.format {
             Format::Json => {
+                self.buf.clear();
                 json::write_connection(&mut self.buf, &mut self.json, trace, &found, self.events)?;
+                self.buf.push(b'\n');
+                self.out.write_all(&self.buf)?;
             }
             Format::Text => {
-                self.buf
-                    .extend_from_slice(text::connection(trace, &found, self.style).as_bytes());
+                self.text.clear();
+                text::write_connection(&mut self.text, trace, &found, self.style);
+                self.text.push('\n');
+                self.out.write_all(self.text.as_bytes())?;
             }
         }
-        self.buf.push(b'\n');
-        self.out.write_all(&self.buf)?;
+        // One huge connection should not pin its memory for the rest of the run.
         if self.buf.capacity() > KEEP_BUFFER {
-            // One huge connection should not pin its memory for the rest of the run.
             self.buf = Vec::new();
+        }
+        if self.text.capacity() > KEEP_BUFFER {
+            self.text = String::new();
         }
         if self.flush_each {
             self.out.flush()?;

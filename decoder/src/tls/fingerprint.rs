@@ -5,6 +5,9 @@
 //! extension list plus signature algorithms with SHA-256. Both leave GREASE values out.
 //! JA4S and the other JA4+ methods are under a non-commercial licence and are not computed.
 
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex};
+
 use aws_lc_rs::digest;
 use md5::{Digest, Md5};
 
@@ -78,7 +81,7 @@ pub fn ja3s_string(version: u16, cipher: u16, extensions: &[u16]) -> String {
 
 /// Lower-case hex MD5, the JA3 hash.
 pub fn md5_hex(text: &str) -> String {
-    hex::encode(&Md5::digest(text.as_bytes()))
+    remembered(&MD5_SEEN, text, |t| hex::encode(&Md5::digest(t.as_bytes())))
 }
 
 /// The first 12 hex digits of SHA-256, or twelve zeros for an empty list (JA4's rule, so that
@@ -87,8 +90,39 @@ fn sha256_12(text: &str) -> String {
     if text.is_empty() {
         return "000000000000".to_string();
     }
-    let d = digest::digest(&digest::SHA256, text.as_bytes());
-    hex::encode(d.as_ref().get(..6).unwrap_or_default())
+    remembered(&SHA256_SEEN, text, |t| {
+        let d = digest::digest(&digest::SHA256, t.as_bytes());
+        hex::encode(d.as_ref().get(..6).unwrap_or_default())
+    })
+}
+
+/// Digests of fingerprint strings met before, by the string. Devices of one make send the
+/// same hello again and again, and hashing its strings costs more than reading the hello; a
+/// table lookup costs far less. Bounded: when full it is emptied and fills again.
+type Seen = LazyLock<Mutex<HashMap<Box<str>, Box<str>>>>;
+
+static MD5_SEEN: Seen = LazyLock::new(Default::default);
+static SHA256_SEEN: Seen = LazyLock::new(Default::default);
+
+/// Strings remembered per table at most.
+const SEEN_MAX: usize = 1024;
+
+fn remembered(seen: &Seen, text: &str, digest: impl FnOnce(&str) -> String) -> String {
+    if let Some(hit) = seen
+        .lock()
+        .ok()
+        .and_then(|m| m.get(text).map(|d| d.to_string()))
+    {
+        return hit;
+    }
+    let fresh = digest(text);
+    if let Ok(mut m) = seen.lock() {
+        if m.len() >= SEEN_MAX {
+            m.clear();
+        }
+        m.insert(text.into(), fresh.as_str().into());
+    }
+    fresh
 }
 
 /// What JA4 reads from a ClientHello.
@@ -298,6 +332,25 @@ mod tests {
         assert_eq!(ja4_alpn(Some(&[0x30, 0xab])), "3b");
         assert_eq!(ja4_alpn(Some(&[0x30, 0x31, 0xab, 0xcd])), "3d");
         assert_eq!(ja4_alpn(Some(&[0x30, 0xab, 0xcd, 0x31])), "01");
+    }
+
+    #[test]
+    fn remembered_digests_match_fresh_ones_and_stay_bounded() {
+        for round in 0..2 {
+            assert_eq!(
+                md5_hex("771,4866,51-43"),
+                "907bf3ecef1c987c889946b737b43de8"
+            );
+            assert_eq!(
+                sha256_12("0005,000a,000b,000d,0012,0015,0017,001b,0023,002b,002d,0033,4469,ff01"),
+                "6d807ffa2a79",
+                "round {round}"
+            );
+        }
+        for i in 0..SEEN_MAX + 5 {
+            md5_hex(&format!("771,{i},0"));
+        }
+        assert!(MD5_SEEN.lock().unwrap().len() <= SEEN_MAX);
     }
 
     #[test]

@@ -4,9 +4,10 @@
 //! `serde_json::Value` tree first (whose maps sort their keys) and printed after. Building
 //! that tree cost more than decoding the connection: one allocation per key, per string and
 //! per map node, all freed again a moment later. This serializer gives the same bytes without
-//! the tree. Sequences and scalars are written in place; an object's members are written into
-//! a scratch buffer as they come, then copied out in key order. Scratch buffers are kept in a
-//! pool between calls, so a steady stream of connections allocates almost nothing.
+//! the tree. Everything is written in place in the output as it comes; when an object ends, its
+//! members (which lie behind its start, values nested inside them included) are copied to a
+//! scratch buffer in key order and copied back over themselves. The scratch buffer and the list
+//! of members are kept between calls, so a steady stream of connections allocates nothing.
 //!
 //! What `serde_json::to_value` does, this does too: a repeated key keeps its last value, an
 //! `f32` is widened to `f64`, map keys may be strings, numbers, booleans, chars or unit
@@ -20,7 +21,7 @@ use serde_json::Error;
 /// Reusable scratch space for [`SortedJson::write`].
 #[derive(Default)]
 pub struct SortedJson {
-    pool: Vec<Level>,
+    scratch: Scratch,
 }
 
 impl SortedJson {
@@ -34,56 +35,69 @@ impl SortedJson {
         out: &mut Vec<u8>,
         value: &T,
     ) -> Result<(), Error> {
-        value.serialize(Ser {
+        let done = value.serialize(Ser {
             out,
-            pool: &mut self.pool,
-        })
+            scratch: &mut self.scratch,
+        });
+        self.scratch.members.clear();
+        if self.scratch.bytes.capacity() > KEEP_BYTES {
+            // One huge object should not pin its memory for the rest of the run.
+            self.scratch.bytes = Vec::new();
+        }
+        done
     }
 }
 
-/// The members of one object while it is being written.
 #[derive(Default)]
-struct Level {
-    /// Member values, and the text of keys that are not `'static`.
+struct Scratch {
+    /// One object's members in key order, before they are copied back.
     bytes: Vec<u8>,
+    /// The members of every object still open, innermost last.
     members: Vec<Member>,
 }
 
+/// One member of an open object; its ranges are positions in the output.
 struct Member {
+    /// The key's first eight bytes, big-endian, zero-padded: most keys differ in them, so
+    /// most comparisons while sorting are one integer comparison.
+    prefix: u64,
     key: Key,
     value: Range<usize>,
 }
 
-enum Key {
-    Static(&'static str),
-    /// A range of [`Level::bytes`] holding the key's text.
-    Owned(Range<usize>),
+fn prefix_of(key: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    let n = key.len().min(8);
+    b[..n].copy_from_slice(&key[..n]);
+    u64::from_be_bytes(b)
 }
 
-/// Objects nested deeper than this keep their scratch space only while they are written.
-const POOL_MAX: usize = 16;
+enum Key {
+    Static(&'static str),
+    /// A range of the output holding the key's text, written there just before its value.
+    Owned(Range<usize>),
+}
 
 /// Scratch space grown beyond this by one big object is let go rather than kept.
 const KEEP_BYTES: usize = 1 << 20;
 
-fn take_level(pool: &mut Vec<Level>) -> Level {
-    pool.pop().unwrap_or_default()
-}
-
-fn give_level(pool: &mut Vec<Level>, mut level: Level) {
-    if pool.len() < POOL_MAX && level.bytes.capacity() <= KEEP_BYTES {
-        level.bytes.clear();
-        level.members.clear();
-        pool.push(level);
+/// The bytes JSON strings escape (as serde_json does): control characters, `"` and `\\`.
+static ESCAPED: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        t[b] = true;
+        b += 1;
     }
-}
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
 
 /// Writes `s` as a JSON string. Most strings need no escaping at all; those are copied whole
-/// after one pass that the compiler can vectorise, the rest go through serde_json's escaper.
+/// after one table lookup per byte, the rest go through serde_json's escaper.
 fn write_str(out: &mut Vec<u8>, s: &str) -> Result<(), Error> {
-    let needs_escape = s.bytes().fold(false, |any, b| {
-        any | (b < 0x20) | (b == b'"') | (b == b'\\')
-    });
+    let needs_escape = s.bytes().any(|b| ESCAPED[usize::from(b)]);
     if needs_escape {
         return ser::Serializer::serialize_str(&mut serde_json::Serializer::new(out), s);
     }
@@ -96,7 +110,7 @@ fn write_str(out: &mut Vec<u8>, s: &str) -> Result<(), Error> {
 
 struct Ser<'a> {
     out: &'a mut Vec<u8>,
-    pool: &'a mut Vec<Level>,
+    scratch: &'a mut Scratch,
 }
 
 macro_rules! direct {
@@ -177,7 +191,7 @@ impl<'a> ser::Serializer for Ser<'a> {
         self.out.push(b':');
         value.serialize(Ser {
             out: self.out,
-            pool: self.pool,
+            scratch: self.scratch,
         })?;
         self.out.push(b'}');
         Ok(())
@@ -187,7 +201,7 @@ impl<'a> ser::Serializer for Ser<'a> {
         self.out.push(b'[');
         Ok(Seq {
             out: self.out,
-            pool: self.pool,
+            scratch: self.scratch,
             first: true,
             close: "]",
         })
@@ -213,21 +227,14 @@ impl<'a> ser::Serializer for Ser<'a> {
         self.out.extend_from_slice(b":[");
         Ok(Seq {
             out: self.out,
-            pool: self.pool,
+            scratch: self.scratch,
             first: true,
             close: "]}",
         })
     }
 
     fn serialize_map(self, _len: Option<usize>) -> Result<Object<'a>, Error> {
-        let level = take_level(self.pool);
-        Ok(Object {
-            out: self.out,
-            pool: self.pool,
-            level,
-            pending: None,
-            close: "}",
-        })
+        Ok(Object::open(self.out, self.scratch, "}"))
     }
 
     fn serialize_struct(self, _name: &'static str, len: usize) -> Result<Object<'a>, Error> {
@@ -244,21 +251,14 @@ impl<'a> ser::Serializer for Ser<'a> {
         self.out.push(b'{');
         write_str(self.out, variant)?;
         self.out.push(b':');
-        let level = take_level(self.pool);
-        Ok(Object {
-            out: self.out,
-            pool: self.pool,
-            level,
-            pending: None,
-            close: "}}",
-        })
+        Ok(Object::open(self.out, self.scratch, "}}"))
     }
 }
 
 /// An array, or a tuple variant's array, written in place.
 struct Seq<'a> {
     out: &'a mut Vec<u8>,
-    pool: &'a mut Vec<Level>,
+    scratch: &'a mut Scratch,
     first: bool,
     close: &'static str,
 }
@@ -271,7 +271,7 @@ impl Seq<'_> {
         self.first = false;
         value.serialize(Ser {
             out: self.out,
-            pool: self.pool,
+            scratch: self.scratch,
         })
     }
 
@@ -325,75 +325,93 @@ impl ser::SerializeTupleVariant for Seq<'_> {
     }
 }
 
-/// An object (map, struct, or a struct variant's inner object): members are gathered, then
-/// written in key order when it ends.
+/// An object (map, struct, or a struct variant's inner object): members are written in place
+/// as they come, then put in key order when it ends.
 struct Object<'a> {
     out: &'a mut Vec<u8>,
-    pool: &'a mut Vec<Level>,
-    level: Level,
+    scratch: &'a mut Scratch,
+    /// Where the object's members start in `out`.
+    start: usize,
+    /// Where its members start in the scratch list.
+    first_member: usize,
     /// A map key waiting for its value.
     pending: Option<Key>,
     close: &'static str,
 }
 
-impl Object<'_> {
+impl<'a> Object<'a> {
+    fn open(out: &'a mut Vec<u8>, scratch: &'a mut Scratch, close: &'static str) -> Object<'a> {
+        Object {
+            start: out.len(),
+            first_member: scratch.members.len(),
+            out,
+            scratch,
+            pending: None,
+            close,
+        }
+    }
+
     fn member<T: Serialize + ?Sized>(&mut self, key: Key, value: &T) -> Result<(), Error> {
-        let start = self.level.bytes.len();
+        let start = self.out.len();
         value.serialize(Ser {
-            out: &mut self.level.bytes,
-            pool: self.pool,
+            out: self.out,
+            scratch: self.scratch,
         })?;
-        let end = self.level.bytes.len();
-        self.level.members.push(Member {
+        let end = self.out.len();
+        let prefix = prefix_of(Self::key_text(self.out, &key));
+        self.scratch.members.push(Member {
+            prefix,
             key,
             value: start..end,
         });
         Ok(())
     }
 
-    fn key_text<'k>(bytes: &'k [u8], key: &'k Key) -> &'k [u8] {
+    fn key_text<'k>(out: &'k [u8], key: &'k Key) -> &'k [u8] {
         match key {
             Key::Static(s) => s.as_bytes(),
-            Key::Owned(r) => bytes.get(r.clone()).unwrap_or_default(),
+            Key::Owned(r) => out.get(r.clone()).unwrap_or_default(),
         }
     }
 
-    fn write_key(out: &mut Vec<u8>, bytes: &[u8], key: &Key) -> Result<(), Error> {
-        match key {
-            Key::Static(s) => write_str(out, s),
-            // Written from a `&str` by `KeySer`, so this is text.
-            Key::Owned(r) => write_str(
-                out,
-                std::str::from_utf8(bytes.get(r.clone()).unwrap_or_default()).unwrap_or_default(),
-            ),
-        }
-    }
-
-    fn finish(mut self) -> Result<(), Error> {
-        let Level { bytes, members } = &mut self.level;
-        // Stable, so that among equal keys the last one written stays last.
-        members.sort_by(|a, b| Self::key_text(bytes, &a.key).cmp(Self::key_text(bytes, &b.key)));
-        self.out.push(b'{');
+    fn finish(self) -> Result<(), Error> {
+        let Scratch { bytes, members } = self.scratch;
+        let out: &[u8] = self.out;
+        let mine = members.get_mut(self.first_member..).unwrap_or_default();
+        // Among equal keys the one written last (its value lies further on) stays last.
+        mine.sort_unstable_by(|a, b| {
+            a.prefix
+                .cmp(&b.prefix)
+                .then_with(|| Self::key_text(out, &a.key).cmp(Self::key_text(out, &b.key)))
+                .then(a.value.start.cmp(&b.value.start))
+        });
+        bytes.clear();
+        bytes.push(b'{');
         let mut first = true;
-        for (i, m) in members.iter().enumerate() {
-            let key = Self::key_text(bytes, &m.key);
-            let repeated = members
+        for (i, m) in mine.iter().enumerate() {
+            let key = Self::key_text(out, &m.key);
+            let repeated = mine
                 .get(i + 1)
-                .is_some_and(|next| Self::key_text(bytes, &next.key) == key);
+                .is_some_and(|next| Self::key_text(out, &next.key) == key);
             if repeated {
                 continue;
             }
             if !first {
-                self.out.push(b',');
+                bytes.push(b',');
             }
             first = false;
-            Self::write_key(self.out, bytes, &m.key)?;
-            self.out.push(b':');
-            self.out
-                .extend_from_slice(bytes.get(m.value.clone()).unwrap_or_default());
+            match &m.key {
+                Key::Static(s) => write_str(bytes, s)?,
+                // Written from a `&str` by `KeySer`, so this is text.
+                Key::Owned(_) => write_str(bytes, std::str::from_utf8(key).unwrap_or_default())?,
+            }
+            bytes.push(b':');
+            bytes.extend_from_slice(out.get(m.value.clone()).unwrap_or_default());
         }
-        self.out.extend_from_slice(self.close.as_bytes());
-        give_level(self.pool, self.level);
+        bytes.extend_from_slice(self.close.as_bytes());
+        members.truncate(self.first_member);
+        self.out.truncate(self.start);
+        self.out.extend_from_slice(bytes);
         Ok(())
     }
 }
@@ -403,11 +421,9 @@ impl ser::SerializeMap for Object<'_> {
     type Error = Error;
 
     fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), Error> {
-        let start = self.level.bytes.len();
-        key.serialize(KeySer {
-            out: &mut self.level.bytes,
-        })?;
-        self.pending = Some(Key::Owned(start..self.level.bytes.len()));
+        let start = self.out.len();
+        key.serialize(KeySer { out: self.out })?;
+        self.pending = Some(Key::Owned(start..self.out.len()));
         Ok(())
     }
 

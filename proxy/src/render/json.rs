@@ -9,7 +9,7 @@
 //! listed in the order that reads best, not the order they are printed in. Written with
 //! another serializer they would come out unsorted.
 
-use serde::ser::{SerializeMap, SerializeSeq, Serializer};
+use serde::ser::{SerializeSeq, SerializeStruct, Serializer};
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -51,38 +51,38 @@ impl Serialize for Connection<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let trace = self.trace;
         let id = &trace.identity;
-        let mut o = s.serialize_map(None)?;
-        o.serialize_entry("connection", &id.number)?;
+        let mut o = s.serialize_struct("object", 0)?;
+        o.serialize_field("connection", &id.number)?;
         if let Some(src) = &id.source {
-            o.serialize_entry("source", src)?;
+            o.serialize_field("source", src)?;
         }
-        o.serialize_entry("device", &id.device)?;
-        o.serialize_entry("endpoint", &id.endpoint)?;
+        o.serialize_field("device", &id.device)?;
+        o.serialize_field("endpoint", &id.endpoint)?;
         if let Some(n) = &id.endpoint_name {
-            o.serialize_entry("endpoint_name", n)?;
+            o.serialize_field("endpoint_name", n)?;
         }
-        o.serialize_entry("start", &trace.first_ts)?;
-        o.serialize_entry("end", &trace.last_ts)?;
+        o.serialize_field("start", &trace.first_ts)?;
+        o.serialize_field("end", &trace.last_ts)?;
         if let (Some(a), Some(b)) = (trace.first_ts, trace.last_ts) {
-            o.serialize_entry("duration_s", &b.seconds_since(a))?;
+            o.serialize_field("duration_s", &b.seconds_since(a))?;
         }
         let protocol = trace.events().find_map(|e| match &e.kind {
             EventKind::Protocol { protocol, .. } if !e.decrypted => Some(*protocol),
             _ => None,
         });
-        o.serialize_entry("protocol", &protocol)?;
-        o.serialize_entry("history", &tls::history(trace))?;
-        o.serialize_entry("tls", &TlsSummary::of(trace))?;
-        o.serialize_entry("certificates", &Certificates(trace))?;
-        o.serialize_entry("mqtt", &MqttSummary::of(trace))?;
-        o.serialize_entry("tcp", &TcpSummary(trace))?;
-        o.serialize_entry("application_data", &ApplicationData(trace))?;
-        o.serialize_entry("findings", self.findings)?;
+        o.serialize_field("protocol", &protocol)?;
+        o.serialize_field("history", &tls::history(trace))?;
+        o.serialize_field("tls", &TlsSummary::of(trace))?;
+        o.serialize_field("certificates", &Certificates(trace))?;
+        o.serialize_field("mqtt", &MqttSummary::of(trace))?;
+        o.serialize_field("tcp", &TcpSummary(trace))?;
+        o.serialize_field("application_data", &ApplicationData(trace))?;
+        o.serialize_field("findings", self.findings)?;
         if self.with_events {
-            o.serialize_entry("events", &Events(trace))?;
+            o.serialize_field("events", &Events(trace))?;
         }
         if trace.omitted_events() > 0 {
-            o.serialize_entry("omitted_events", &trace.omitted_events())?;
+            o.serialize_field("omitted_events", &trace.omitted_events())?;
         }
         o.end()
     }
@@ -153,17 +153,17 @@ struct ClientHandshake<'a>(&'a ClientHello);
 impl Serialize for ClientHandshake<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let h = self.0;
-        let mut o = s.serialize_map(None)?;
-        o.serialize_entry("version", &version_name(h.highest_version()))?;
-        o.serialize_entry("legacy_version", &version_name(h.legacy_version))?;
-        o.serialize_entry("supported_versions", &Versions(&h.supported_versions))?;
-        o.serialize_entry("ciphers", &Names(&h.cipher_suites))?;
-        o.serialize_entry("exts", &ExtensionNames(&h.extensions))?;
-        o.serialize_entry("sig_algs", &Names(&h.signature_algorithms))?;
-        o.serialize_entry("groups", &Names(&h.supported_groups))?;
-        o.serialize_entry("key_share_groups", &Names(&h.key_share_groups))?;
-        o.serialize_entry("max_fragment_length", &h.max_fragment_length)?;
-        o.serialize_entry("session_ticket", &h.session_ticket)?;
+        let mut o = s.serialize_struct("object", 0)?;
+        o.serialize_field("version", &version_name(h.highest_version()))?;
+        o.serialize_field("legacy_version", &version_name(h.legacy_version))?;
+        o.serialize_field("supported_versions", &Versions(&h.supported_versions))?;
+        o.serialize_field("ciphers", &Names(&h.cipher_suites))?;
+        o.serialize_field("exts", &ExtensionNames(&h.extensions))?;
+        o.serialize_field("sig_algs", &Names(&h.signature_algorithms))?;
+        o.serialize_field("groups", &Names(&h.supported_groups))?;
+        o.serialize_field("key_share_groups", &Names(&h.key_share_groups))?;
+        o.serialize_field("max_fragment_length", &h.max_fragment_length)?;
+        o.serialize_field("session_ticket", &h.session_ticket)?;
         o.end()
     }
 }
@@ -181,11 +181,11 @@ struct ServerHandshake<'a>(&'a ServerHello);
 impl Serialize for ServerHandshake<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let h = self.0;
-        let mut o = s.serialize_map(None)?;
-        o.serialize_entry("version", &version_name(h.version))?;
-        o.serialize_entry("cipher", &h.cipher_suite.name)?;
-        o.serialize_entry("exts", &ExtensionNames(&h.extensions))?;
-        o.serialize_entry(
+        let mut o = s.serialize_struct("object", 0)?;
+        o.serialize_field("version", &version_name(h.version))?;
+        o.serialize_field("cipher", &h.cipher_suite.name)?;
+        o.serialize_field("exts", &ExtensionNames(&h.extensions))?;
+        o.serialize_field(
             "key_share_group",
             &h.key_share_group.as_ref().map(|g| &g.name),
         )?;
@@ -194,19 +194,19 @@ impl Serialize for ServerHandshake<'_> {
 }
 
 /// The first Certificate message of one direction, with its leaf's fields by eve's names.
-fn chain_entries<M: SerializeMap>(o: &mut M, chain: &[Certificate]) -> Result<(), M::Error> {
+fn chain_entries<M: SerializeStruct>(o: &mut M, chain: &[Certificate]) -> Result<(), M::Error> {
     if let Some(leaf) = chain.first() {
-        o.serialize_entry("subject", &leaf.subject)?;
-        o.serialize_entry("issuerdn", &leaf.issuer)?;
-        o.serialize_entry("serial", &leaf.serial)?;
-        o.serialize_entry("fingerprint", &leaf.sha1)?;
-        o.serialize_entry("certificate_id", &leaf.sha256)?;
-        o.serialize_entry("notbefore", &leaf.not_before)?;
-        o.serialize_entry("notafter", &leaf.not_after)?;
-        o.serialize_entry("subjectaltname", &leaf.san_dns)?;
+        o.serialize_field("subject", &leaf.subject)?;
+        o.serialize_field("issuerdn", &leaf.issuer)?;
+        o.serialize_field("serial", &leaf.serial)?;
+        o.serialize_field("fingerprint", &leaf.sha1)?;
+        o.serialize_field("certificate_id", &leaf.sha256)?;
+        o.serialize_field("notbefore", &leaf.not_before)?;
+        o.serialize_field("notafter", &leaf.not_after)?;
+        o.serialize_field("subjectaltname", &leaf.san_dns)?;
     }
-    o.serialize_entry("chain", &Subjects(chain))?;
-    o.serialize_entry("empty", &chain.is_empty())
+    o.serialize_field("chain", &Subjects(chain))?;
+    o.serialize_field("empty", &chain.is_empty())
 }
 
 struct Subjects<'a>(&'a [Certificate]);
@@ -222,7 +222,7 @@ struct ClientChain<'a>(&'a [Certificate]);
 
 impl Serialize for ClientChain<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut o = s.serialize_map(None)?;
+        let mut o = s.serialize_struct("object", 0)?;
         chain_entries(&mut o, self.0)?;
         o.end()
     }
@@ -237,48 +237,48 @@ fn first_chain(trace: &Trace, dir: Direction) -> Option<&[Certificate]> {
 
 impl Serialize for TlsSummary<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut t = s.serialize_map(None)?;
+        let mut t = s.serialize_struct("object", 0)?;
         if let Some(h) = self.client {
-            t.serialize_entry("sni", &h.sni)?;
-            t.serialize_entry("sni_form", &h.sni_form)?;
-            t.serialize_entry("client_random", &h.random)?;
-            t.serialize_entry(
+            t.serialize_field("sni", &h.sni)?;
+            t.serialize_field("sni_form", &h.sni_form)?;
+            t.serialize_field("client_random", &h.random)?;
+            t.serialize_field(
                 "ja3",
                 &Fingerprint {
                     hash: &h.ja3_hash,
                     string: &h.ja3,
                 },
             )?;
-            t.serialize_entry("ja4", &h.ja4)?;
-            t.serialize_entry("client_alpns", &h.alpn)?;
-            t.serialize_entry("client_handshake", &ClientHandshake(h))?;
+            t.serialize_field("ja4", &h.ja4)?;
+            t.serialize_field("client_alpns", &h.alpn)?;
+            t.serialize_field("client_handshake", &ClientHandshake(h))?;
         }
         if let Some(h) = self.server {
-            t.serialize_entry("version", &version_name(h.version))?;
-            t.serialize_entry("cipher", &h.cipher_suite.name)?;
-            t.serialize_entry("cipher_id", &format!("0x{:04x}", h.cipher_suite.id))?;
-            t.serialize_entry("server_alpns", &h.alpn.as_slice())?;
-            t.serialize_entry(
+            t.serialize_field("version", &version_name(h.version))?;
+            t.serialize_field("cipher", &h.cipher_suite.name)?;
+            t.serialize_field("cipher_id", &format!("0x{:04x}", h.cipher_suite.id))?;
+            t.serialize_field("server_alpns", &h.alpn.as_slice())?;
+            t.serialize_field(
                 "ja3s",
                 &Fingerprint {
                     hash: &h.ja3s_hash,
                     string: &h.ja3s,
                 },
             )?;
-            t.serialize_entry("server_handshake", &ServerHandshake(h))?;
+            t.serialize_field("server_handshake", &ServerHandshake(h))?;
         }
         let hrr = self
             .trace
             .events()
             .any(|e| matches!(&e.kind, EventKind::ServerHello(h) if h.hello_retry_request));
-        t.serialize_entry("hello_retry_request", &hrr)?;
+        t.serialize_field("hello_retry_request", &hrr)?;
         if let Some(chain) = first_chain(self.trace, Direction::EndpointToDevice) {
             chain_entries(&mut t, chain)?;
         }
         if let Some(chain) = first_chain(self.trace, Direction::DeviceToEndpoint) {
-            t.serialize_entry("client", &ClientChain(chain))?;
+            t.serialize_field("client", &ClientChain(chain))?;
         }
-        t.serialize_entry("alerts", &Alerts(self.trace))?;
+        t.serialize_field("alerts", &Alerts(self.trace))?;
         t.end()
     }
 }
@@ -358,20 +358,20 @@ struct CertificateMessage<'a> {
 impl Serialize for CertificateMessage<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let at = self.event.ts.unix_seconds();
-        let mut o = s.serialize_map(None)?;
-        o.serialize_entry("from", &self.event.dir.sender())?;
-        o.serialize_entry("decrypted", &self.event.decrypted)?;
-        o.serialize_entry(
+        let mut o = s.serialize_struct("object", 0)?;
+        o.serialize_field("from", &self.event.dir.sender())?;
+        o.serialize_field("decrypted", &self.event.decrypted)?;
+        o.serialize_field(
             "valid_at_connection",
             &ValidAt {
                 chain: self.chain,
                 at,
             },
         )?;
-        o.serialize_entry("chain", &Chain(self.chain))?;
-        o.serialize_entry("issued_by_next", self.issued_by_next)?;
-        o.serialize_entry("root", self.root)?;
-        o.serialize_entry("root_known", &self.root_known)?;
+        o.serialize_field("chain", &Chain(self.chain))?;
+        o.serialize_field("issued_by_next", self.issued_by_next)?;
+        o.serialize_field("root", self.root)?;
+        o.serialize_field("root_known", &self.root_known)?;
         o.end()
     }
 }
@@ -470,19 +470,19 @@ impl Serialize for Topics<'_> {
 impl Serialize for PacketJson<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let p = self.packet;
-        let mut o = s.serialize_map(None)?;
-        o.serialize_entry("type", p.packet_type.name())?;
-        o.serialize_entry("from", &self.dir.sender())?;
-        o.serialize_entry("dup", &p.dup)?;
-        o.serialize_entry("qos", &p.qos)?;
-        o.serialize_entry("retain", &p.retain)?;
+        let mut o = s.serialize_struct("object", 0)?;
+        o.serialize_field("type", p.packet_type.name())?;
+        o.serialize_field("from", &self.dir.sender())?;
+        o.serialize_field("dup", &p.dup)?;
+        o.serialize_field("qos", &p.qos)?;
+        o.serialize_field("retain", &p.retain)?;
         match &p.body {
             Body::Connect(c) => {
-                o.serialize_entry("protocol_string", &c.protocol_name)?;
-                o.serialize_entry("protocol_version", &c.protocol_level)?;
-                o.serialize_entry("client_id", &c.client_id)?;
-                o.serialize_entry("keep_alive", &c.keep_alive)?;
-                o.serialize_entry(
+                o.serialize_field("protocol_string", &c.protocol_name)?;
+                o.serialize_field("protocol_version", &c.protocol_level)?;
+                o.serialize_field("client_id", &c.client_id)?;
+                o.serialize_field("keep_alive", &c.keep_alive)?;
+                o.serialize_field(
                     "flags",
                     &ConnectFlags {
                         clean_session: c.clean_start,
@@ -493,13 +493,13 @@ impl Serialize for PacketJson<'_> {
                     },
                 )?;
                 if let Some(u) = &c.username {
-                    o.serialize_entry("username", u)?;
+                    o.serialize_field("username", u)?;
                 }
                 if let Some(pw) = &c.password {
-                    o.serialize_entry("password", pw.value.as_deref().unwrap_or("<redacted>"))?;
+                    o.serialize_field("password", pw.value.as_deref().unwrap_or("<redacted>"))?;
                 }
                 if let Some(w) = &c.will {
-                    o.serialize_entry(
+                    o.serialize_field(
                         "will",
                         &WillJson {
                             topic: &w.topic,
@@ -509,52 +509,52 @@ impl Serialize for PacketJson<'_> {
                         },
                     )?;
                 }
-                o.serialize_entry("properties", &c.properties)?;
+                o.serialize_field("properties", &c.properties)?;
             }
             Body::Connack(a) => {
-                o.serialize_entry("session_present", &a.session_present)?;
-                o.serialize_entry("return_code", &a.code)?;
-                o.serialize_entry("reason", a.reason)?;
-                o.serialize_entry("properties", &a.properties)?;
+                o.serialize_field("session_present", &a.session_present)?;
+                o.serialize_field("return_code", &a.code)?;
+                o.serialize_field("reason", a.reason)?;
+                o.serialize_field("properties", &a.properties)?;
             }
             Body::Publish(x) => {
-                o.serialize_entry("topic", &x.topic)?;
-                o.serialize_entry("message_id", &x.packet_id)?;
-                o.serialize_entry("payload_len", &x.payload_len)?;
-                o.serialize_entry("message", &super::text_or_hex(&x.payload_prefix))?;
-                o.serialize_entry("truncated", &(x.payload_prefix.len() < x.payload_len))?;
-                o.serialize_entry("properties", &x.properties)?;
+                o.serialize_field("topic", &x.topic)?;
+                o.serialize_field("message_id", &x.packet_id)?;
+                o.serialize_field("payload_len", &x.payload_len)?;
+                o.serialize_field("message", &super::text_or_hex(&x.payload_prefix))?;
+                o.serialize_field("truncated", &(x.payload_prefix.len() < x.payload_len))?;
+                o.serialize_field("properties", &x.properties)?;
             }
             Body::Ack(a) => {
-                o.serialize_entry("message_id", &a.packet_id)?;
-                o.serialize_entry("reason_code", &a.code)?;
-                o.serialize_entry("reason", a.reason)?;
+                o.serialize_field("message_id", &a.packet_id)?;
+                o.serialize_field("reason_code", &a.code)?;
+                o.serialize_field("reason", a.reason)?;
             }
             Body::Subscribe(x) => {
-                o.serialize_entry("message_id", &x.packet_id)?;
-                o.serialize_entry("topics", &Topics(&x.filters))?;
+                o.serialize_field("message_id", &x.packet_id)?;
+                o.serialize_field("topics", &Topics(&x.filters))?;
             }
             Body::SubAck(a) => {
-                o.serialize_entry("message_id", &a.packet_id)?;
+                o.serialize_field("message_id", &a.packet_id)?;
                 let key = if p.packet_type == PacketType::Suback {
                     "qos_granted"
                 } else {
                     "reason_codes"
                 };
-                o.serialize_entry(key, &a.codes)?;
+                o.serialize_field(key, &a.codes)?;
             }
             Body::Unsubscribe(u) => {
-                o.serialize_entry("message_id", &u.packet_id)?;
-                o.serialize_entry("topics", &u.filters)?;
+                o.serialize_field("message_id", &u.packet_id)?;
+                o.serialize_field("topics", &u.filters)?;
             }
             Body::Disconnect(r) | Body::Auth(r) => {
-                o.serialize_entry("reason_code", &r.code)?;
-                o.serialize_entry("reason", r.reason)?;
+                o.serialize_field("reason_code", &r.code)?;
+                o.serialize_field("reason", r.reason)?;
             }
             Body::Pingreq | Body::Pingresp | Body::Reserved => {}
         }
         if !p.problems.is_empty() {
-            o.serialize_entry("problems", &p.problems)?;
+            o.serialize_field("problems", &p.problems)?;
         }
         o.end()
     }
@@ -582,19 +582,19 @@ fn packets(trace: &Trace) -> impl Iterator<Item = PacketJson<'_>> {
 
 impl Serialize for MqttSummary<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut o = s.serialize_map(None)?;
+        let mut o = s.serialize_struct("object", 0)?;
         let first = |t: PacketType| packets(self.0).find(|p| p.packet.packet_type == t);
         let connect = first(PacketType::Connect);
         if let Some(c) = &connect {
-            o.serialize_entry("connect", c)?;
+            o.serialize_field("connect", c)?;
         }
         if let Some(c) = &first(PacketType::Connack) {
-            o.serialize_entry("connack", c)?;
+            o.serialize_field("connack", c)?;
         }
         if let Some(Body::Connect(c)) = connect.as_ref().map(|c| &c.packet.body) {
-            o.serialize_entry("protocol_version", &c.protocol_level)?;
+            o.serialize_field("protocol_version", &c.protocol_level)?;
         }
-        o.serialize_entry("packets", &Packets(self.0))?;
+        o.serialize_field("packets", &Packets(self.0))?;
         o.end()
     }
 }
@@ -622,10 +622,10 @@ impl Serialize for TcpSummary<'_> {
                 _ => {}
             }
         }
-        let mut o = s.serialize_map(None)?;
-        o.serialize_entry("fin_from", &fin)?;
-        o.serialize_entry("rst_from", &rst)?;
-        o.serialize_entry("gap_bytes", &gaps)?;
+        let mut o = s.serialize_struct("object", 0)?;
+        o.serialize_field("fin_from", &fin)?;
+        o.serialize_field("rst_from", &rst)?;
+        o.serialize_field("gap_bytes", &gaps)?;
         o.end()
     }
 }

@@ -94,11 +94,33 @@ static ESCAPED: [bool; 256] = {
     t
 };
 
+/// Whether any byte of `b` must be escaped. Eight bytes at a time: a byte below 0x20, or equal
+/// to `"` or `\\`, sets its top bit in one of the three words below (the classic "has a byte
+/// less than n" and "has a zero byte" tricks). A false alarm only sends the string the slow way.
+fn needs_escape(b: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const TOPS: u64 = 0x8080_8080_8080_8080;
+    let mut chunks = b.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word);
+        let control = x.wrapping_sub(ONES * 0x20) & !x;
+        let q = x ^ (ONES * u64::from(b'"'));
+        let quote = q.wrapping_sub(ONES) & !q;
+        let bs = x ^ (ONES * u64::from(b'\\'));
+        let backslash = bs.wrapping_sub(ONES) & !bs;
+        if (control | quote | backslash) & TOPS != 0 {
+            return true;
+        }
+    }
+    chunks.remainder().iter().any(|&c| ESCAPED[usize::from(c)])
+}
+
 /// Writes `s` as a JSON string. Most strings need no escaping at all; those are copied whole
-/// after one table lookup per byte, the rest go through serde_json's escaper.
+/// after a quick scan, the rest go through serde_json's escaper.
 fn write_str(out: &mut Vec<u8>, s: &str) -> Result<(), Error> {
-    let needs_escape = s.bytes().any(|b| ESCAPED[usize::from(b)]);
-    if needs_escape {
+    if needs_escape(s.as_bytes()) {
         return ser::Serializer::serialize_str(&mut serde_json::Serializer::new(out), s);
     }
     out.reserve(s.len() + 2);
@@ -721,6 +743,26 @@ mod tests {
         for c in &cases {
             assert_eq!(sorted(c), via_value(c));
         }
+    }
+
+    #[test]
+    fn every_byte_that_needs_escaping_is_found_anywhere_in_a_string() {
+        for pos in 0..20 {
+            for special in (0u8..0x20).chain([b'"', b'\\']) {
+                let mut b = vec![b'a'; 20];
+                b[pos] = special;
+                assert!(super::needs_escape(&b), "byte {special:#x} at {pos}");
+                let text = String::from_utf8(b).unwrap();
+                assert_eq!(sorted(&text), serde_json::to_string(&text).unwrap());
+            }
+        }
+        let plain: String = (0x20u8..0x7f)
+            .filter(|c| *c != b'"' && *c != b'\\')
+            .map(char::from)
+            .chain("é→🙂".chars())
+            .collect();
+        assert!(!super::needs_escape(plain.as_bytes()));
+        assert_eq!(sorted(&plain), serde_json::to_string(&plain).unwrap());
     }
 
     #[test]

@@ -1,13 +1,15 @@
 //! `iotscope replay`: every connection of one or more captures, decoded and diagnosed.
 
 use std::io::{BufWriter, IsTerminal, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, SyncSender};
 use std::sync::Arc;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use iotscope_captures::reader::CaptureReader;
 use iotscope_captures::replay::{Replay, ReplayConfig, ReplayItem};
 use iotscope_decoder::keylog::KeyLog;
+use iotscope_decoder::Trace;
 
 use crate::cli::ReplayArgs;
 use crate::output::{stdout_is_tty, Reporter};
@@ -51,16 +53,35 @@ pub fn run(args: ReplayArgs) -> u8 {
     if !tty {
         reporter = reporter.batched();
     }
+    let job = Decode {
+        files: args.files.clone(),
+        port: args.port,
+        quiet: args.quiet,
+        reveal_passwords: args.report.reveal_passwords,
+        keylog,
+    };
+    // Decoding and reporting take about as long as each other, so they run on two threads:
+    // this one diagnoses, renders and writes while the other reads and decodes. The queue
+    // between them is short, so memory stays as flat as with one thread.
+    let (tx, rx) = mpsc::sync_channel(QUEUE);
+    let decoder = std::thread::Builder::new()
+        .name("replay-decoder".into())
+        .spawn(move || job.run(&tx));
+    let Ok(decoder) = decoder else {
+        eprintln!("iotscope: cannot start the decoding thread");
+        return 2;
+    };
     let mut bad_input = false;
-    for file in &args.files {
-        let done = replay_file(file, &args, keylog.clone(), &mut reporter);
-        match done {
-            Ok(clean) => bad_input |= !clean,
-            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return 0,
-            Err(e) => {
-                eprintln!("iotscope: writing the report failed: {e}");
-                return 2;
-            }
+    let done = report(&rx, &mut reporter, &mut bad_input);
+    // Dropping the receiver stops the decoder at its next hand-over if the report ended early.
+    drop(rx);
+    let _ = decoder.join();
+    match done {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return 0,
+        Err(e) => {
+            eprintln!("iotscope: writing the report failed: {e}");
+            return 2;
         }
     }
     let _ = reporter.summary().and_then(|_| reporter.flush());
@@ -71,78 +92,131 @@ pub fn run(args: ReplayArgs) -> u8 {
     }
 }
 
-/// Replays one file; `Ok(false)` when the file could not be read (wholly or in part).
-fn replay_file<W: Write>(
-    path: &Path,
-    args: &ReplayArgs,
-    keylog: Option<Arc<KeyLog>>,
+/// Finished connections waiting to be reported, at most.
+const QUEUE: usize = 64;
+
+/// What the decoding thread hands to the reporting one, in order.
+enum Handed {
+    /// The progress bar of the file being read (none when it is not drawn).
+    Bar(Option<ProgressBar>),
+    Connection(Box<Trace>),
+    /// A line for stderr, printed after the connections before it.
+    Remark(String),
+    /// A file ended; false when it could not be read (wholly or in part).
+    FileDone(bool),
+}
+
+fn report<W: Write>(
+    rx: &mpsc::Receiver<Handed>,
     reporter: &mut Reporter<W>,
-) -> std::io::Result<bool> {
-    let name = path.display().to_string();
-    let reader = match CaptureReader::open(path) {
-        Ok(r) => r,
-        Err(e) => {
-            reporter.flush()?;
-            eprintln!("iotscope: {name}: {e}");
-            return Ok(false);
-        }
-    };
-    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-    let bar = progress_bar(size, args.quiet, &name);
-    let config = ReplayConfig {
-        reveal_passwords: args.report.reveal_passwords,
-        keylog,
-        ..ReplayConfig::default()
-    };
-    let mut replay = Replay::new(reader, name.clone(), config);
-    let mut clean = true;
-    while let Some(item) = replay.next() {
-        if let Some(b) = &bar {
-            b.set_position(replay.offset);
-        }
+    bad_input: &mut bool,
+) -> std::io::Result<()> {
+    let mut bar: Option<ProgressBar> = None;
+    for item in rx {
         match item {
-            ReplayItem::Connection(trace) => {
-                if let Some(port) = args.port {
-                    if trace.identity.endpoint.map(|a| a.port()) != Some(port) {
-                        continue;
-                    }
-                }
-                match &bar {
-                    Some(b) => b.suspend(|| reporter.connection(&trace))?,
-                    None => reporter.connection(&trace)?,
-                }
-            }
-            // Remarks about the whole capture (checksums not checked, frames that were not
-            // TCP) are logged, not printed: they hold for almost every capture.
-            ReplayItem::Warning { packet: 0, message } => {
-                tracing::info!("{name}: {message}");
-            }
-            ReplayItem::Warning { packet, message } => {
-                // Connections before the remark are printed before it, even when stdout and
-                // stderr go to the same file.
+            Handed::Bar(b) => bar = b,
+            Handed::Connection(trace) => match &bar {
+                Some(b) => b.suspend(|| reporter.connection(&trace))?,
+                None => reporter.connection(&trace)?,
+            },
+            Handed::Remark(line) => {
+                // Connections before the remark are printed before it, even when stdout
+                // and stderr go to the same file.
                 reporter.flush()?;
-                let line = format!("iotscope: {name}: packet {packet}: {message}");
                 match &bar {
                     Some(b) => b.suspend(|| eprintln!("{line}")),
                     None => eprintln!("{line}"),
                 }
             }
-            ReplayItem::Error(e) => {
-                clean = false;
-                reporter.flush()?;
-                if let Some(b) = &bar {
+            Handed::FileDone(clean) => {
+                *bad_input |= !clean;
+                if let Some(b) = bar.take() {
                     b.finish_and_clear();
                 }
-                eprintln!(
-                    "iotscope: {name}: {e}; the connections decoded before it are shown above"
-                );
             }
         }
     }
-    if let Some(b) = bar {
-        b.finish_and_clear();
+    Ok(())
+}
+
+/// The decoding side: every file in turn, read and decoded into finished connections.
+struct Decode {
+    files: Vec<PathBuf>,
+    port: Option<u16>,
+    quiet: bool,
+    reveal_passwords: bool,
+    keylog: Option<Arc<KeyLog>>,
+}
+
+/// The reporting side has gone (its output was closed): stop.
+struct Gone;
+
+impl Decode {
+    fn run(self, tx: &SyncSender<Handed>) {
+        for file in &self.files {
+            let Ok(clean) = self.file(file, tx) else {
+                return;
+            };
+            if tx.send(Handed::FileDone(clean)).is_err() {
+                return;
+            }
+        }
     }
-    Ok(clean)
+
+    /// Replays one file; `Ok(false)` when the file could not be read (wholly or in part).
+    fn file(&self, path: &Path, tx: &SyncSender<Handed>) -> Result<bool, Gone> {
+        let send = |item: Handed| tx.send(item).map_err(|_| Gone);
+        let name = path.display().to_string();
+        let reader = match CaptureReader::open(path) {
+            Ok(r) => r,
+            Err(e) => {
+                send(Handed::Remark(format!("iotscope: {name}: {e}")))?;
+                return Ok(false);
+            }
+        };
+        let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        let bar = progress_bar(size, self.quiet, &name);
+        send(Handed::Bar(bar.clone()))?;
+        let config = ReplayConfig {
+            reveal_passwords: self.reveal_passwords,
+            keylog: self.keylog.clone(),
+            ..ReplayConfig::default()
+        };
+        let mut replay = Replay::new(reader, name.clone(), config);
+        let mut clean = true;
+        while let Some(item) = replay.next() {
+            if let Some(b) = &bar {
+                b.set_position(replay.offset);
+            }
+            match item {
+                ReplayItem::Connection(trace) => {
+                    if let Some(port) = self.port {
+                        if trace.identity.endpoint.map(|a| a.port()) != Some(port) {
+                            continue;
+                        }
+                    }
+                    send(Handed::Connection(trace))?;
+                }
+                // Remarks about the whole capture (checksums not checked, frames that were
+                // not TCP) are logged, not printed: they hold for almost every capture.
+                ReplayItem::Warning { packet: 0, message } => {
+                    tracing::info!("{name}: {message}");
+                }
+                ReplayItem::Warning { packet, message } => {
+                    send(Handed::Remark(format!(
+                        "iotscope: {name}: packet {packet}: {message}"
+                    )))?;
+                }
+                ReplayItem::Error(e) => {
+                    clean = false;
+                    send(Handed::Remark(format!(
+                        "iotscope: {name}: {e}; the connections decoded before it are shown above"
+                    )))?;
+                }
+            }
+        }
+        Ok(clean)
+    }
 }
 
 fn progress_bar(size: u64, quiet: bool, name: &str) -> Option<ProgressBar> {

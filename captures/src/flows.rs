@@ -227,7 +227,9 @@ impl Flow {
 /// the capture time of the packet that released it.
 pub struct FlowTable {
     config: FlowConfig,
-    flows: HashMap<FlowKey, Flow>,
+    /// Boxed: a flow is taken out and put back for every segment, and moving a pointer is
+    /// cheaper than moving the flow.
+    flows: HashMap<FlowKey, Box<Flow>>,
     finished: HashMap<FlowKey, Finished>,
     next_id: u64,
     ip: IpLayer,
@@ -499,7 +501,7 @@ impl FlowTable {
                 }
                 let id = self.next_id;
                 self.next_id += 1;
-                Flow::new(id, seg.src, seg.dst, ts)
+                Box::new(Flow::new(id, seg.src, seg.dst, ts))
             }
         };
         flow.last_ts = flow.last_ts.max(ts);
@@ -862,7 +864,7 @@ impl FlowTable {
     }
 
     /// [`FlowTable::close_flow`] for a flow already taken out of the table.
-    fn end_flow(&mut self, key: &FlowKey, mut flow: Flow) {
+    fn end_flow(&mut self, key: &FlowKey, mut flow: Box<Flow>) {
         if flow.device_is_a.is_none() {
             let device_is_a = fallback_device_is_a(&flow);
             self.settle(&mut flow, device_is_a);

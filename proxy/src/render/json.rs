@@ -5,9 +5,10 @@
 //! built for eve can read it.
 //!
 //! The object is described by `Serialize` impls over borrowed views of the trace and written
-//! with [`SortedJson`], which puts every object's keys in sorted order: the members below are
-//! listed in the order that reads best, not the order they are printed in. Written with
-//! another serializer they would come out unsorted.
+//! with [`SortedJson`], which puts every object's keys in sorted order. The views list their
+//! members in that order already, so that their objects need no sorting (a member out of
+//! order costs time, not correctness); derived types such as certificates and findings are
+//! sorted as they are written.
 
 use serde::ser::{SerializeSeq, SerializeStruct, Serializer};
 use serde::Serialize;
@@ -51,39 +52,39 @@ impl Serialize for Connection<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let trace = self.trace;
         let id = &trace.identity;
-        let mut o = s.serialize_struct("object", 0)?;
-        o.serialize_field("connection", &id.number)?;
-        if let Some(src) = &id.source {
-            o.serialize_field("source", src)?;
-        }
-        o.serialize_field("device", &id.device)?;
-        o.serialize_field("endpoint", &id.endpoint)?;
-        if let Some(n) = &id.endpoint_name {
-            o.serialize_field("endpoint_name", n)?;
-        }
-        o.serialize_field("start", &trace.first_ts)?;
-        o.serialize_field("end", &trace.last_ts)?;
-        if let (Some(a), Some(b)) = (trace.first_ts, trace.last_ts) {
-            o.serialize_field("duration_s", &b.seconds_since(a))?;
-        }
         let protocol = trace.events().find_map(|e| match &e.kind {
             EventKind::Protocol { protocol, .. } if !e.decrypted => Some(*protocol),
             _ => None,
         });
-        o.serialize_field("protocol", &protocol)?;
-        o.serialize_field("history", &tls::history(trace))?;
-        o.serialize_field("tls", &TlsSummary::of(trace))?;
-        o.serialize_field("certificates", &Certificates(trace))?;
-        o.serialize_field("mqtt", &MqttSummary::of(trace))?;
-        o.serialize_field("tcp", &TcpSummary(trace))?;
+        let mut o = s.serialize_struct("object", 0)?;
         o.serialize_field("application_data", &ApplicationData(trace))?;
-        o.serialize_field("findings", self.findings)?;
+        o.serialize_field("certificates", &Certificates(trace))?;
+        o.serialize_field("connection", &id.number)?;
+        o.serialize_field("device", &id.device)?;
+        if let (Some(a), Some(b)) = (trace.first_ts, trace.last_ts) {
+            o.serialize_field("duration_s", &b.seconds_since(a))?;
+        }
+        o.serialize_field("end", &trace.last_ts)?;
+        o.serialize_field("endpoint", &id.endpoint)?;
+        if let Some(n) = &id.endpoint_name {
+            o.serialize_field("endpoint_name", n)?;
+        }
         if self.with_events {
             o.serialize_field("events", &Events(trace))?;
         }
+        o.serialize_field("findings", self.findings)?;
+        o.serialize_field("history", &tls::history(trace))?;
+        o.serialize_field("mqtt", &MqttSummary::of(trace))?;
         if trace.omitted_events() > 0 {
             o.serialize_field("omitted_events", &trace.omitted_events())?;
         }
+        o.serialize_field("protocol", &protocol)?;
+        if let Some(src) = &id.source {
+            o.serialize_field("source", src)?;
+        }
+        o.serialize_field("start", &trace.first_ts)?;
+        o.serialize_field("tcp", &TcpSummary(trace))?;
+        o.serialize_field("tls", &TlsSummary::of(trace))?;
         o.end()
     }
 }
@@ -154,16 +155,16 @@ impl Serialize for ClientHandshake<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let h = self.0;
         let mut o = s.serialize_struct("object", 0)?;
-        o.serialize_field("version", &version_name(h.highest_version()))?;
-        o.serialize_field("legacy_version", &version_name(h.legacy_version))?;
-        o.serialize_field("supported_versions", &Versions(&h.supported_versions))?;
         o.serialize_field("ciphers", &Names(&h.cipher_suites))?;
         o.serialize_field("exts", &ExtensionNames(&h.extensions))?;
-        o.serialize_field("sig_algs", &Names(&h.signature_algorithms))?;
         o.serialize_field("groups", &Names(&h.supported_groups))?;
         o.serialize_field("key_share_groups", &Names(&h.key_share_groups))?;
+        o.serialize_field("legacy_version", &version_name(h.legacy_version))?;
         o.serialize_field("max_fragment_length", &h.max_fragment_length)?;
         o.serialize_field("session_ticket", &h.session_ticket)?;
+        o.serialize_field("sig_algs", &Names(&h.signature_algorithms))?;
+        o.serialize_field("supported_versions", &Versions(&h.supported_versions))?;
+        o.serialize_field("version", &version_name(h.highest_version()))?;
         o.end()
     }
 }
@@ -182,31 +183,36 @@ impl Serialize for ServerHandshake<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let h = self.0;
         let mut o = s.serialize_struct("object", 0)?;
-        o.serialize_field("version", &version_name(h.version))?;
         o.serialize_field("cipher", &h.cipher_suite.name)?;
         o.serialize_field("exts", &ExtensionNames(&h.extensions))?;
         o.serialize_field(
             "key_share_group",
             &h.key_share_group.as_ref().map(|g| &g.name),
         )?;
+        o.serialize_field("version", &version_name(h.version))?;
         o.end()
     }
 }
 
-/// The first Certificate message of one direction, with its leaf's fields by eve's names.
+/// The first Certificate message of one direction, with its leaf's fields by eve's names, in
+/// key order.
 fn chain_entries<M: SerializeStruct>(o: &mut M, chain: &[Certificate]) -> Result<(), M::Error> {
-    if let Some(leaf) = chain.first() {
-        o.serialize_field("subject", &leaf.subject)?;
-        o.serialize_field("issuerdn", &leaf.issuer)?;
-        o.serialize_field("serial", &leaf.serial)?;
-        o.serialize_field("fingerprint", &leaf.sha1)?;
+    let leaf = chain.first();
+    if let Some(leaf) = leaf {
         o.serialize_field("certificate_id", &leaf.sha256)?;
-        o.serialize_field("notbefore", &leaf.not_before)?;
-        o.serialize_field("notafter", &leaf.not_after)?;
-        o.serialize_field("subjectaltname", &leaf.san_dns)?;
     }
     o.serialize_field("chain", &Subjects(chain))?;
-    o.serialize_field("empty", &chain.is_empty())
+    o.serialize_field("empty", &chain.is_empty())?;
+    if let Some(leaf) = leaf {
+        o.serialize_field("fingerprint", &leaf.sha1)?;
+        o.serialize_field("issuerdn", &leaf.issuer)?;
+        o.serialize_field("notafter", &leaf.not_after)?;
+        o.serialize_field("notbefore", &leaf.not_before)?;
+        o.serialize_field("serial", &leaf.serial)?;
+        o.serialize_field("subject", &leaf.subject)?;
+        o.serialize_field("subjectaltname", &leaf.san_dns)?;
+    }
+    Ok(())
 }
 
 struct Subjects<'a>(&'a [Certificate]);
@@ -237,11 +243,48 @@ fn first_chain(trace: &Trace, dir: Direction) -> Option<&[Certificate]> {
 
 impl Serialize for TlsSummary<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        // The endpoint's chain is at top level, as eve has it, so its fields fall among the
+        // hellos' in key order; the device's is under `client`.
+        let server_chain = first_chain(self.trace, Direction::EndpointToDevice);
+        let client_chain = first_chain(self.trace, Direction::DeviceToEndpoint);
+        let leaf = server_chain.and_then(<[_]>::first);
+        let ch = self.client;
+        let sh = self.server;
+        let hrr = self
+            .trace
+            .events()
+            .any(|e| matches!(&e.kind, EventKind::ServerHello(h) if h.hello_retry_request));
         let mut t = s.serialize_struct("object", 0)?;
-        if let Some(h) = self.client {
-            t.serialize_field("sni", &h.sni)?;
-            t.serialize_field("sni_form", &h.sni_form)?;
+        t.serialize_field("alerts", &Alerts(self.trace))?;
+        if let Some(leaf) = leaf {
+            t.serialize_field("certificate_id", &leaf.sha256)?;
+        }
+        if let Some(chain) = server_chain {
+            t.serialize_field("chain", &Subjects(chain))?;
+        }
+        if let Some(h) = sh {
+            t.serialize_field("cipher", &h.cipher_suite.name)?;
+            t.serialize_field("cipher_id", &format!("0x{:04x}", h.cipher_suite.id))?;
+        }
+        if let Some(chain) = client_chain {
+            t.serialize_field("client", &ClientChain(chain))?;
+        }
+        if let Some(h) = ch {
+            t.serialize_field("client_alpns", &h.alpn)?;
+            t.serialize_field("client_handshake", &ClientHandshake(h))?;
             t.serialize_field("client_random", &h.random)?;
+        }
+        if let Some(chain) = server_chain {
+            t.serialize_field("empty", &chain.is_empty())?;
+        }
+        if let Some(leaf) = leaf {
+            t.serialize_field("fingerprint", &leaf.sha1)?;
+        }
+        t.serialize_field("hello_retry_request", &hrr)?;
+        if let Some(leaf) = leaf {
+            t.serialize_field("issuerdn", &leaf.issuer)?;
+        }
+        if let Some(h) = ch {
             t.serialize_field(
                 "ja3",
                 &Fingerprint {
@@ -249,15 +292,8 @@ impl Serialize for TlsSummary<'_> {
                     string: &h.ja3,
                 },
             )?;
-            t.serialize_field("ja4", &h.ja4)?;
-            t.serialize_field("client_alpns", &h.alpn)?;
-            t.serialize_field("client_handshake", &ClientHandshake(h))?;
         }
-        if let Some(h) = self.server {
-            t.serialize_field("version", &version_name(h.version))?;
-            t.serialize_field("cipher", &h.cipher_suite.name)?;
-            t.serialize_field("cipher_id", &format!("0x{:04x}", h.cipher_suite.id))?;
-            t.serialize_field("server_alpns", &h.alpn.as_slice())?;
+        if let Some(h) = sh {
             t.serialize_field(
                 "ja3s",
                 &Fingerprint {
@@ -265,20 +301,30 @@ impl Serialize for TlsSummary<'_> {
                     string: &h.ja3s,
                 },
             )?;
+        }
+        if let Some(h) = ch {
+            t.serialize_field("ja4", &h.ja4)?;
+        }
+        if let Some(leaf) = leaf {
+            t.serialize_field("notafter", &leaf.not_after)?;
+            t.serialize_field("notbefore", &leaf.not_before)?;
+            t.serialize_field("serial", &leaf.serial)?;
+        }
+        if let Some(h) = sh {
+            t.serialize_field("server_alpns", &h.alpn.as_slice())?;
             t.serialize_field("server_handshake", &ServerHandshake(h))?;
         }
-        let hrr = self
-            .trace
-            .events()
-            .any(|e| matches!(&e.kind, EventKind::ServerHello(h) if h.hello_retry_request));
-        t.serialize_field("hello_retry_request", &hrr)?;
-        if let Some(chain) = first_chain(self.trace, Direction::EndpointToDevice) {
-            chain_entries(&mut t, chain)?;
+        if let Some(h) = ch {
+            t.serialize_field("sni", &h.sni)?;
+            t.serialize_field("sni_form", &h.sni_form)?;
         }
-        if let Some(chain) = first_chain(self.trace, Direction::DeviceToEndpoint) {
-            t.serialize_field("client", &ClientChain(chain))?;
+        if let Some(leaf) = leaf {
+            t.serialize_field("subject", &leaf.subject)?;
+            t.serialize_field("subjectaltname", &leaf.san_dns)?;
         }
-        t.serialize_field("alerts", &Alerts(self.trace))?;
+        if let Some(h) = sh {
+            t.serialize_field("version", &version_name(h.version))?;
+        }
         t.end()
     }
 }
@@ -310,14 +356,15 @@ impl Serialize for Alerts<'_> {
     }
 }
 
+/// Fields in key order, as every view here lists them.
 #[derive(Serialize)]
 struct Alert<'a> {
+    decrypted: bool,
+    description: &'a Option<u8>,
+    encrypted: bool,
     from: iotscope_decoder::event::Side,
     level: &'a Option<iotscope_decoder::event::AlertLevel>,
-    description: &'a Option<u8>,
     name: &'a Option<&'static str>,
-    encrypted: bool,
-    decrypted: bool,
 }
 
 /// Every Certificate message, each certificate in full.
@@ -359,8 +406,12 @@ impl Serialize for CertificateMessage<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let at = self.event.ts.unix_seconds();
         let mut o = s.serialize_struct("object", 0)?;
-        o.serialize_field("from", &self.event.dir.sender())?;
+        o.serialize_field("chain", &Chain(self.chain))?;
         o.serialize_field("decrypted", &self.event.decrypted)?;
+        o.serialize_field("from", &self.event.dir.sender())?;
+        o.serialize_field("issued_by_next", self.issued_by_next)?;
+        o.serialize_field("root", self.root)?;
+        o.serialize_field("root_known", &self.root_known)?;
         o.serialize_field(
             "valid_at_connection",
             &ValidAt {
@@ -368,10 +419,6 @@ impl Serialize for CertificateMessage<'_> {
                 at,
             },
         )?;
-        o.serialize_field("chain", &Chain(self.chain))?;
-        o.serialize_field("issued_by_next", self.issued_by_next)?;
-        o.serialize_field("root", self.root)?;
-        o.serialize_field("root_known", &self.root_known)?;
         o.end()
     }
 }
@@ -436,24 +483,24 @@ struct PacketJson<'a> {
 #[derive(Serialize)]
 struct ConnectFlags {
     clean_session: bool,
-    username: bool,
     password: bool,
+    username: bool,
     will: bool,
     will_retain: bool,
 }
 
 #[derive(Serialize)]
 struct WillJson<'a> {
-    topic: &'a str,
-    qos: u8,
     payload_len: usize,
     properties: &'a [iotscope_decoder::mqtt::Property],
+    qos: u8,
+    topic: &'a str,
 }
 
 #[derive(Serialize)]
 struct TopicJson<'a> {
-    topic: &'a str,
     qos: u8,
+    topic: &'a str,
 }
 
 struct Topics<'a>(&'a [iotscope_decoder::mqtt::Subscription]);
@@ -585,16 +632,16 @@ impl Serialize for MqttSummary<'_> {
         let mut o = s.serialize_struct("object", 0)?;
         let first = |t: PacketType| packets(self.0).find(|p| p.packet.packet_type == t);
         let connect = first(PacketType::Connect);
-        if let Some(c) = &connect {
-            o.serialize_field("connect", c)?;
-        }
         if let Some(c) = &first(PacketType::Connack) {
             o.serialize_field("connack", c)?;
         }
+        if let Some(c) = &connect {
+            o.serialize_field("connect", c)?;
+        }
+        o.serialize_field("packets", &Packets(self.0))?;
         if let Some(Body::Connect(c)) = connect.as_ref().map(|c| &c.packet.body) {
             o.serialize_field("protocol_version", &c.protocol_level)?;
         }
-        o.serialize_field("packets", &Packets(self.0))?;
         o.end()
     }
 }
@@ -624,8 +671,8 @@ impl Serialize for TcpSummary<'_> {
         }
         let mut o = s.serialize_struct("object", 0)?;
         o.serialize_field("fin_from", &fin)?;
-        o.serialize_field("rst_from", &rst)?;
         o.serialize_field("gap_bytes", &gaps)?;
+        o.serialize_field("rst_from", &rst)?;
         o.end()
     }
 }
@@ -635,9 +682,9 @@ struct ApplicationData<'a>(&'a Trace);
 
 #[derive(Serialize)]
 struct AppBytes<'a> {
-    from: iotscope_decoder::event::Side,
     #[serde(skip_serializing_if = "Option::is_none")]
     bytes: Option<u64>,
+    from: iotscope_decoder::event::Side,
     text: &'a str,
 }
 

@@ -347,15 +347,19 @@ impl ser::SerializeTupleVariant for Seq<'_> {
     }
 }
 
-/// An object (map, struct, or a struct variant's inner object): members are written in place
-/// as they come, then put in key order when it ends.
+/// An object (map, struct, or a struct variant's inner object), written in place as its
+/// members come. When they came in key order (as the hand-written views of [`super::json`]
+/// give them) that is already the result; otherwise the members are put in order when the
+/// object ends.
 struct Object<'a> {
     out: &'a mut Vec<u8>,
     scratch: &'a mut Scratch,
-    /// Where the object's members start in `out`.
+    /// Where the object starts in `out` (its `{`).
     start: usize,
     /// Where its members start in the scratch list.
     first_member: usize,
+    /// Every member so far came with a static key greater than the one before.
+    in_order: bool,
     /// A map key waiting for its value.
     pending: Option<Key>,
     close: &'static str,
@@ -363,24 +367,48 @@ struct Object<'a> {
 
 impl<'a> Object<'a> {
     fn open(out: &'a mut Vec<u8>, scratch: &'a mut Scratch, close: &'static str) -> Object<'a> {
+        let start = out.len();
+        out.push(b'{');
         Object {
-            start: out.len(),
+            start,
             first_member: scratch.members.len(),
             out,
             scratch,
+            in_order: true,
             pending: None,
             close,
         }
     }
 
     fn member<T: Serialize + ?Sized>(&mut self, key: Key, value: &T) -> Result<(), Error> {
+        let prefix = prefix_of(Self::key_text(self.out, &key));
+        if let Key::Static(k) = &key {
+            if self.in_order {
+                if let Some(last) = self
+                    .scratch
+                    .members
+                    .get(self.first_member..)
+                    .and_then(<[_]>::last)
+                {
+                    let after =
+                        (last.prefix, Self::key_text(self.out, &last.key)) < (prefix, k.as_bytes());
+                    self.in_order = after;
+                }
+            }
+            if self.in_order {
+                if self.scratch.members.len() > self.first_member {
+                    self.out.push(b',');
+                }
+                write_str(self.out, k)?;
+                self.out.push(b':');
+            }
+        }
         let start = self.out.len();
         value.serialize(Ser {
             out: self.out,
             scratch: self.scratch,
         })?;
         let end = self.out.len();
-        let prefix = prefix_of(Self::key_text(self.out, &key));
         self.scratch.members.push(Member {
             prefix,
             key,
@@ -397,6 +425,11 @@ impl<'a> Object<'a> {
     }
 
     fn finish(self) -> Result<(), Error> {
+        if self.in_order {
+            self.scratch.members.truncate(self.first_member);
+            self.out.extend_from_slice(self.close.as_bytes());
+            return Ok(());
+        }
         let Scratch { bytes, members } = self.scratch;
         let out: &[u8] = self.out;
         let mine = members.get_mut(self.first_member..).unwrap_or_default();
@@ -443,6 +476,9 @@ impl ser::SerializeMap for Object<'_> {
     type Error = Error;
 
     fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), Error> {
+        // The key's bare text goes into the output to be compared; the object is then put
+        // together again, in order and with its keys quoted, when it ends.
+        self.in_order = false;
         let start = self.out.len();
         key.serialize(KeySer { out: self.out })?;
         self.pending = Some(Key::Owned(start..self.out.len()));

@@ -90,19 +90,16 @@ fn sha256_12(text: &str) -> String {
     if text.is_empty() {
         return "000000000000".to_string();
     }
-    remembered(&SHA256_SEEN, text, |t| {
-        let d = digest::digest(&digest::SHA256, t.as_bytes());
-        hex::encode(d.as_ref().get(..6).unwrap_or_default())
-    })
+    let d = digest::digest(&digest::SHA256, text.as_bytes());
+    hex::encode(d.as_ref().get(..6).unwrap_or_default())
 }
 
-/// Digests of fingerprint strings met before, by the string. Devices of one make send the
-/// same hello again and again, and hashing its strings costs more than reading the hello; a
-/// table lookup costs far less. Bounded: when full it is emptied and fills again.
+/// JA3S hashes met before, by their string: endpoints answer with few distinct ServerHellos,
+/// and a table lookup costs far less than MD5. Bounded: when full it is emptied and fills
+/// again.
 type Seen = LazyLock<Mutex<HashMap<Box<str>, Box<str>>>>;
 
 static MD5_SEEN: Seen = LazyLock::new(Default::default);
-static SHA256_SEEN: Seen = LazyLock::new(Default::default);
 
 /// Strings remembered per table at most.
 const SEEN_MAX: usize = 1024;
@@ -235,6 +232,68 @@ pub fn ja4_raw(input: &Ja4Input) -> (String, String, String) {
     (a, b, c)
 }
 
+/// Everything a ClientHello's fingerprints are made of.
+pub struct ClientHelloIds<'a> {
+    pub legacy_version: u16,
+    pub ja4: Ja4Input<'a>,
+    pub groups: &'a [u16],
+    pub point_formats: &'a [u8],
+}
+
+/// A ClientHello's JA3 string, JA3 hash and JA4.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClientFingerprints {
+    pub ja3: String,
+    pub ja3_hash: String,
+    pub ja4: String,
+}
+
+/// Fingerprints of hellos met before, by their numbers. Devices of one make send the same
+/// hello (but for its random and key shares) again and again; writing its fingerprint strings
+/// and hashing them cost more than reading the rest of the hello. Bounded: when full it is
+/// emptied and fills again.
+static HELLOS_SEEN: LazyLock<Mutex<HashMap<Vec<u16>, ClientFingerprints>>> =
+    LazyLock::new(Default::default);
+
+/// [`ja3_string`], its [`md5_hex`] and [`ja4`] of one ClientHello.
+pub fn client_fingerprints(ids: &ClientHelloIds) -> ClientFingerprints {
+    let j = &ids.ja4;
+    // Each list with its length before it, so that no two hellos give the same key.
+    let alpn = j
+        .first_alpn
+        .map(|a| a.iter().map(|b| u16::from(*b)).collect::<Vec<_>>());
+    let mut key = vec![ids.legacy_version, j.version, u16::from(j.has_sni)];
+    let lists: [&[u16]; 4] = [j.ciphers, j.extensions, ids.groups, j.signature_algorithms];
+    for list in lists.into_iter().chain(alpn.as_deref()) {
+        key.push(list.len() as u16);
+        key.extend_from_slice(list);
+    }
+    key.push(u16::from(alpn.is_some()));
+    key.extend(ids.point_formats.iter().map(|p| u16::from(*p)));
+    if let Some(hit) = HELLOS_SEEN.lock().ok().and_then(|m| m.get(&key).cloned()) {
+        return hit;
+    }
+    let ja3 = ja3_string(
+        ids.legacy_version,
+        j.ciphers,
+        j.extensions,
+        ids.groups,
+        ids.point_formats,
+    );
+    let fresh = ClientFingerprints {
+        ja3_hash: hex::encode(&Md5::digest(ja3.as_bytes())),
+        ja3,
+        ja4: ja4(j),
+    };
+    if let Ok(mut m) = HELLOS_SEEN.lock() {
+        if m.len() >= SEEN_MAX {
+            m.clear();
+        }
+        m.insert(key, fresh.clone());
+    }
+    fresh
+}
+
 /// JA4, e.g. `t13d1516h2_8daaf6152771_e5627efa2ab1`.
 pub fn ja4(input: &Ja4Input) -> String {
     let (mut a, b, c) = ja4_raw(input);
@@ -318,6 +377,57 @@ mod tests {
             signature_algorithms: &sigs,
         };
         assert_eq!(ja4(&input), "t13d1516h2_8daaf6152771_e5627efa2ab1");
+    }
+
+    /// The remembered fingerprints of a hello are those computed afresh, and hellos that
+    /// differ in any list, however the numbers fall, do not share them.
+    #[test]
+    fn remembered_hello_fingerprints_are_exact() {
+        let ids = |ciphers: &'static [u16], exts: &'static [u16], alpn: Option<&'static [u8]>| {
+            ClientHelloIds {
+                legacy_version: 0x0303,
+                ja4: Ja4Input {
+                    version: 0x0304,
+                    has_sni: exts.contains(&0),
+                    ciphers,
+                    extensions: exts,
+                    first_alpn: alpn,
+                    signature_algorithms: &[0x0403],
+                },
+                groups: &[29, 23],
+                point_formats: &[0],
+            }
+        };
+        let cases = [
+            ids(&[0x1301, 0x1302], &[0, 43], Some(b"h2")),
+            ids(&[0x1301], &[0x1302, 0, 43], Some(b"h2")),
+            ids(&[0x1301, 0x1302], &[0, 43], None),
+            ids(&[0x1301, 0x1302], &[0, 43], Some(b"mqtt")),
+        ];
+        let mut seen = Vec::new();
+        for round in 0..2 {
+            for c in &cases {
+                let got = client_fingerprints(c);
+                let ja3 = ja3_string(
+                    0x0303,
+                    c.ja4.ciphers,
+                    c.ja4.extensions,
+                    c.groups,
+                    c.point_formats,
+                );
+                assert_eq!(got.ja3_hash, md5_hex(&ja3), "round {round}");
+                assert_eq!(got.ja3, ja3);
+                assert_eq!(got.ja4, ja4(&c.ja4));
+                if round == 0 {
+                    seen.push(got);
+                }
+            }
+        }
+        for (i, a) in seen.iter().enumerate() {
+            for b in &seen[i + 1..] {
+                assert!(a.ja3 != b.ja3 || a.ja4 != b.ja4);
+            }
+        }
     }
 
     #[test]

@@ -451,17 +451,40 @@ struct CertJson<'a>(&'a Certificate);
 
 impl Serialize for CertJson<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        #[derive(Serialize)]
-        struct WithId<'a> {
-            #[serde(flatten)]
-            cert: &'a Certificate,
-            certificate_id: &'a str,
-        }
-        WithId {
-            cert: self.0,
-            certificate_id: &self.0.sha256,
-        }
-        .serialize(s)
+        // Every field of `Certificate` by its own name, in key order, and the ID among them;
+        // a test checks this against the certificate's derived form, so a field added there
+        // and forgotten here fails it.
+        let c = self.0;
+        let mut o = s.serialize_struct("object", 0)?;
+        o.serialize_field("authority_key_id", &c.authority_key_id)?;
+        o.serialize_field("certificate_id", &c.sha256)?;
+        o.serialize_field("common_name", &c.common_name)?;
+        o.serialize_field("curve", &c.curve)?;
+        o.serialize_field("der_len", &c.der_len)?;
+        o.serialize_field("extended_key_usage", &c.extended_key_usage)?;
+        o.serialize_field("is_ca", &c.is_ca)?;
+        o.serialize_field("issuer", &c.issuer)?;
+        o.serialize_field("key_bits", &c.key_bits)?;
+        o.serialize_field("key_type", &c.key_type)?;
+        o.serialize_field("key_usage", &c.key_usage)?;
+        o.serialize_field("not_after", &c.not_after)?;
+        o.serialize_field("not_after_unix", &c.not_after_unix)?;
+        o.serialize_field("not_before", &c.not_before)?;
+        o.serialize_field("not_before_unix", &c.not_before_unix)?;
+        o.serialize_field("parse_error", &c.parse_error)?;
+        o.serialize_field("path_len", &c.path_len)?;
+        o.serialize_field("san_dns", &c.san_dns)?;
+        o.serialize_field("san_email", &c.san_email)?;
+        o.serialize_field("san_ip", &c.san_ip)?;
+        o.serialize_field("san_uri", &c.san_uri)?;
+        o.serialize_field("serial", &c.serial)?;
+        o.serialize_field("sha1", &c.sha1)?;
+        o.serialize_field("sha256", &c.sha256)?;
+        o.serialize_field("signature_algorithm", &c.signature_algorithm)?;
+        o.serialize_field("subject", &c.subject)?;
+        o.serialize_field("subject_key_id", &c.subject_key_id)?;
+        o.serialize_field("version", &c.version)?;
+        o.end()
     }
 }
 
@@ -720,12 +743,29 @@ mod tests {
     /// as the value tree `cert check` builds from it.
     #[test]
     fn certificate_object_matches_the_value_tree() {
-        let mut c = summarize(b"not a certificate");
-        c.san_dns = vec!["a.example".into(), "b.example".into()];
-        let mut out = Vec::new();
-        SortedJson::new().write(&mut out, &CertJson(&c)).unwrap();
-        let reference = serde_json::to_string(&cert_json(&c)).unwrap();
-        assert_eq!(String::from_utf8(out).unwrap(), reference);
-        assert!(reference.contains(r#""certificate_id":""#));
+        let mut unparsed = summarize(b"not a certificate");
+        unparsed.san_dns = vec!["a.example".into(), "b.example".into()];
+        // Every optional field filled, so that none is left out unseen.
+        let full = Certificate {
+            common_name: Some("cn".into()),
+            curve: Some("P-256".into()),
+            key_bits: Some(256),
+            path_len: Some(0),
+            san_ip: vec!["192.0.2.1".into()],
+            san_uri: vec!["spiffe://x".into()],
+            san_email: vec!["a@example.com".into()],
+            subject_key_id: Some("0a".into()),
+            authority_key_id: Some("0b".into()),
+            key_usage: vec!["digitalSignature".into()],
+            extended_key_usage: vec!["clientAuth".into()],
+            ..unparsed.clone()
+        };
+        for c in [&unparsed, &full] {
+            let mut out = Vec::new();
+            SortedJson::new().write(&mut out, &CertJson(c)).unwrap();
+            let reference = serde_json::to_string(&cert_json(c)).unwrap();
+            assert_eq!(String::from_utf8(out).unwrap(), reference);
+            assert!(reference.contains(r#""certificate_id":""#));
+        }
     }
 }

@@ -8,7 +8,7 @@ use iotscope_decoder::cert::Certificate;
 use iotscope_decoder::diagnose::{Certainty, Finding, Severity};
 use iotscope_decoder::event::{AlertLevel, EncryptedPhase, HandshakeKind};
 use iotscope_decoder::mqtt::{Body, Packet};
-use iotscope_decoder::{tls, Direction, Event, EventKind, Trace};
+use iotscope_decoder::{tls, Direction, Event, EventKind, Timestamp, Trace};
 
 use super::{text_or_hex, version_name};
 
@@ -101,10 +101,11 @@ fn write_event_line(s: &mut String, body: &mut String, trace: &Trace, e: &Event,
     if warn && style.colour {
         s.push_str("\x1b[33m");
     }
-    let t = trace.relative(e.ts);
     let mark = if e.decrypted { "*" } else { " " };
     let line_start = s.len();
-    let _ = write!(s, "  {t:>10.6} {} {mark}", arrow(e.dir));
+    s.push_str("  ");
+    write_relative(s, trace, e.ts);
+    let _ = write!(s, " {} {mark}", arrow(e.dir));
     let width = s[line_start..].chars().count() + 2;
     body.clear();
     write_describe(body, e);
@@ -118,6 +119,28 @@ fn write_event_line(s: &mut String, body: &mut String, trace: &Trace, e: &Event,
     if warn && style.colour {
         s.push_str("\x1b[0m");
     }
+}
+
+/// Seconds since the connection's first event, as `{:>10.6}` prints them. Capture times are
+/// whole microseconds nearly always, and then the digits are written from the integer: a
+/// float formatted to six places costs more than the rest of the line.
+fn write_relative(s: &mut String, trace: &Trace, ts: Timestamp) {
+    let ns = trace.first_ts.map_or(0, |t0| ts.0.wrapping_sub(t0.0));
+    if !(0..1 << 53).contains(&ns) || ns % 1000 != 0 {
+        let _ = write!(s, "{:>10.6}", trace.relative(ts));
+        return;
+    }
+    let micros = ns / 1000;
+    let (whole, frac) = (micros / 1_000_000, micros % 1_000_000);
+    // Six decimals, the point, and at least one digit before it.
+    let mut width = 8;
+    let mut rest = whole / 10;
+    while rest > 0 {
+        width += 1;
+        rest /= 10;
+    }
+    s.extend(std::iter::repeat_n(' ', 10usize.saturating_sub(width)));
+    let _ = write!(s, "{whole}.{frac:06}");
 }
 
 /// Appends what one event says, in a few words.
@@ -464,22 +487,26 @@ const WIDTH: usize = 80;
 /// Appends `text` word-wrapped to [`WIDTH`], the first line after `first`, the rest after
 /// `rest`.
 fn wrap_into(out: &mut String, text: &str, first: &str, rest: &str) {
-    let mut line = first.to_string();
+    out.push_str(first);
+    // Characters on the current line, counted as they are added.
+    let mut width = first.chars().count();
     let mut empty = true;
     for word in text.split(' ') {
-        if !empty && line.chars().count() + 1 + word.chars().count() > WIDTH {
-            out.push_str(&line);
+        let w = word.chars().count();
+        if !empty && width + 1 + w > WIDTH {
             out.push('\n');
-            line = rest.to_string();
+            out.push_str(rest);
+            width = rest.chars().count();
             empty = true;
         }
         if !empty {
-            line.push(' ');
+            out.push(' ');
+            width += 1;
         }
-        line.push_str(word);
+        out.push_str(word);
+        width += w;
         empty = false;
     }
-    out.push_str(&line);
     out.push('\n');
 }
 
@@ -501,4 +528,55 @@ pub fn write_connection(s: &mut String, trace: &Trace, list: &[Finding], style: 
     }
     s.push_str(&findings(list, style));
     s.push('\n');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use iotscope_decoder::Identity;
+
+    /// The integer path prints what the float would, for whole microseconds, and the float
+    /// path takes over for anything else.
+    #[test]
+    fn relative_times_print_as_the_float_would() {
+        let mut trace = Trace::new(Identity::default());
+        trace.first_ts = Some(Timestamp(1_000_000_000_000));
+        for ns in [
+            0i64,
+            1_000,
+            999_000,
+            1_000_000,
+            60_174_000,
+            1_234_567_000_000,
+            5,
+            500,
+            1_500,
+            999_999_999,
+            -1_000,
+            -60_174_000,
+            123_456_789_012_345,
+        ] {
+            let ts = Timestamp(1_000_000_000_000 + ns);
+            let mut s = String::new();
+            write_relative(&mut s, &trace, ts);
+            assert_eq!(s, format!("{:>10.6}", trace.relative(ts)), "{ns}");
+        }
+    }
+
+    #[test]
+    fn wrapping_keeps_lines_within_the_width_and_words_whole() {
+        let text = "a ".repeat(60) + &"x".repeat(90) + " é→ end";
+        let mut out = String::new();
+        wrap_into(&mut out, &text, "      ", "        ");
+        let lines: Vec<&str> = out.lines().collect();
+        assert!(lines
+            .iter()
+            .all(|l| l.chars().count() <= WIDTH || !l.trim().contains(' ')));
+        assert_eq!(
+            out.split_whitespace().collect::<Vec<_>>(),
+            text.split(' ').collect::<Vec<_>>()
+        );
+        assert!(lines[0].starts_with("      a a"));
+        assert!(lines[1].starts_with("        "));
+    }
 }

@@ -62,7 +62,8 @@ pub fn run(args: ReplayArgs) -> u8 {
     };
     // Decoding and reporting take about as long as each other, so they run on two threads:
     // this one diagnoses, renders and writes while the other reads and decodes. The queue
-    // between them is short, so memory stays as flat as with one thread.
+    // between them is short (at most some 64 finished connections in flight, each bounded by
+    // the trace's own limits), so memory stays flat.
     let (tx, rx) = mpsc::sync_channel(QUEUE);
     let decoder = std::thread::Builder::new()
         .name("replay-decoder".into())
@@ -92,14 +93,18 @@ pub fn run(args: ReplayArgs) -> u8 {
     }
 }
 
-/// Finished connections waiting to be reported, at most.
-const QUEUE: usize = 64;
+/// Batches of finished connections waiting to be reported, at most.
+const QUEUE: usize = 2;
+
+/// Connections handed over together: one hand-over per connection cost a thread wake-up
+/// each.
+const BATCH: usize = 16;
 
 /// What the decoding thread hands to the reporting one, in order.
 enum Handed {
     /// The progress bar of the file being read (none when it is not drawn).
     Bar(Option<ProgressBar>),
-    Connection(Box<Trace>),
+    Connections(Vec<Trace>),
     /// A line for stderr, printed after the connections before it.
     Remark(String),
     /// A file ended; false when it could not be read (wholly or in part).
@@ -115,10 +120,14 @@ fn report<W: Write>(
     for item in rx {
         match item {
             Handed::Bar(b) => bar = b,
-            Handed::Connection(trace) => match &bar {
-                Some(b) => b.suspend(|| reporter.connection(&trace))?,
-                None => reporter.connection(&trace)?,
-            },
+            Handed::Connections(traces) => {
+                for trace in traces {
+                    match &bar {
+                        Some(b) => b.suspend(|| reporter.connection(&trace))?,
+                        None => reporter.connection(&trace)?,
+                    }
+                }
+            }
             Handed::Remark(line) => {
                 // Connections before the remark are printed before it, even when stdout
                 // and stderr go to the same file.
@@ -165,18 +174,32 @@ impl Decode {
 
     /// Replays one file; `Ok(false)` when the file could not be read (wholly or in part).
     fn file(&self, path: &Path, tx: &SyncSender<Handed>) -> Result<bool, Gone> {
-        let send = |item: Handed| tx.send(item).map_err(|_| Gone);
+        let mut batch = Vec::with_capacity(BATCH);
+        // Whatever is handed over goes after the connections decoded before it.
+        let send = |batch: &mut Vec<Trace>, item: Option<Handed>| -> Result<(), Gone> {
+            if !batch.is_empty() {
+                let full = std::mem::replace(batch, Vec::with_capacity(BATCH));
+                tx.send(Handed::Connections(full)).map_err(|_| Gone)?;
+            }
+            match item {
+                Some(item) => tx.send(item).map_err(|_| Gone),
+                None => Ok(()),
+            }
+        };
         let name = path.display().to_string();
         let reader = match CaptureReader::open(path) {
             Ok(r) => r,
             Err(e) => {
-                send(Handed::Remark(format!("iotscope: {name}: {e}")))?;
+                send(
+                    &mut batch,
+                    Some(Handed::Remark(format!("iotscope: {name}: {e}"))),
+                )?;
                 return Ok(false);
             }
         };
         let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
         let bar = progress_bar(size, self.quiet, &name);
-        send(Handed::Bar(bar.clone()))?;
+        send(&mut batch, Some(Handed::Bar(bar.clone())))?;
         let config = ReplayConfig {
             reveal_passwords: self.reveal_passwords,
             keylog: self.keylog.clone(),
@@ -195,7 +218,10 @@ impl Decode {
                             continue;
                         }
                     }
-                    send(Handed::Connection(trace))?;
+                    batch.push(*trace);
+                    if batch.len() == BATCH {
+                        send(&mut batch, None)?;
+                    }
                 }
                 // Remarks about the whole capture (checksums not checked, frames that were
                 // not TCP) are logged, not printed: they hold for almost every capture.
@@ -203,18 +229,19 @@ impl Decode {
                     tracing::info!("{name}: {message}");
                 }
                 ReplayItem::Warning { packet, message } => {
-                    send(Handed::Remark(format!(
-                        "iotscope: {name}: packet {packet}: {message}"
-                    )))?;
+                    let line = format!("iotscope: {name}: packet {packet}: {message}");
+                    send(&mut batch, Some(Handed::Remark(line)))?;
                 }
                 ReplayItem::Error(e) => {
                     clean = false;
-                    send(Handed::Remark(format!(
+                    let line = format!(
                         "iotscope: {name}: {e}; the connections decoded before it are shown above"
-                    )))?;
+                    );
+                    send(&mut batch, Some(Handed::Remark(line)))?;
                 }
             }
         }
+        send(&mut batch, None)?;
         Ok(clean)
     }
 }

@@ -9,6 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use iotscope_captures::reader::CaptureReader;
 use iotscope_captures::replay::{Replay, ReplayConfig, ReplayItem};
 use iotscope_decoder::keylog::KeyLog;
+use iotscope_decoder::trace::{HEAD_EVENTS, TAIL_EVENTS};
 use iotscope_decoder::Trace;
 
 use crate::cli::ReplayArgs;
@@ -62,8 +63,7 @@ pub fn run(args: ReplayArgs) -> u8 {
     };
     // Decoding and reporting take about as long as each other, so they run on two threads:
     // this one diagnoses, renders and writes while the other reads and decodes. The queue
-    // between them is short (at most some 64 finished connections in flight, each bounded by
-    // the trace's own limits), so memory stays flat.
+    // between them is short (a few batches, each bounded in events), so memory stays flat.
     let (tx, rx) = mpsc::sync_channel(QUEUE);
     let decoder = std::thread::Builder::new()
         .name("replay-decoder".into())
@@ -96,9 +96,18 @@ pub fn run(args: ReplayArgs) -> u8 {
 /// Batches of finished connections waiting to be reported, at most.
 const QUEUE: usize = 2;
 
-/// Connections handed over together: one hand-over per connection cost a thread wake-up
-/// each.
-const BATCH: usize = 16;
+/// Connections handed over together, at most. Hand-overs must be rare: each wakes the
+/// other thread, and Linux tends to run a thread it wakes on the waker's CPU, so with
+/// frequent hand-overs (one per 16 connections) both threads shared one CPU and the run took
+/// as long as with one thread.
+const BATCH: usize = 256;
+
+/// The most events a trace keeps.
+const KEPT_EVENTS: u64 = (HEAD_EVENTS + TAIL_EVENTS) as u64;
+
+/// A batch is handed over early once its connections hold this many events, so that long
+/// connections (up to some 2,500 events each) do not make batches large in memory.
+const BATCH_EVENTS: u64 = 16 * 1024;
 
 /// What the decoding thread hands to the reporting one, in order.
 enum Handed {
@@ -175,6 +184,7 @@ impl Decode {
     /// Replays one file; `Ok(false)` when the file could not be read (wholly or in part).
     fn file(&self, path: &Path, tx: &SyncSender<Handed>) -> Result<bool, Gone> {
         let mut batch = Vec::with_capacity(BATCH);
+        let mut batch_events = 0u64;
         // Whatever is handed over goes after the connections decoded before it.
         let send = |batch: &mut Vec<Trace>, item: Option<Handed>| -> Result<(), Gone> {
             if !batch.is_empty() {
@@ -218,9 +228,12 @@ impl Decode {
                             continue;
                         }
                     }
+                    let kept = trace.total_events().min(KEPT_EVENTS);
                     batch.push(*trace);
-                    if batch.len() == BATCH {
+                    batch_events += kept;
+                    if batch.len() == BATCH || batch_events >= BATCH_EVENTS {
                         send(&mut batch, None)?;
+                        batch_events = 0;
                     }
                 }
                 // Remarks about the whole capture (checksums not checked, frames that were

@@ -4,10 +4,11 @@
 //! `serde_json::Value` tree first (whose maps sort their keys) and printed after. Building
 //! that tree cost more than decoding the connection: one allocation per key, per string and
 //! per map node, all freed again a moment later. This serializer gives the same bytes without
-//! the tree. Everything is written in place in the output as it comes; when an object ends, its
-//! members (which lie behind its start, values nested inside them included) are copied to a
-//! scratch buffer in key order and copied back over themselves. The scratch buffer and the list
-//! of members are kept between calls, so a steady stream of connections allocates nothing.
+//! the tree. Everything is written in place in the output as it comes. An object whose members
+//! came in key order is then finished as it stands; otherwise, when it ends, its members (which
+//! lie behind its start, values nested inside them included) are copied to a scratch buffer in
+//! key order and copied back over themselves. The scratch buffer and the list of members are
+//! kept between calls, so a steady stream of connections allocates nothing.
 //!
 //! What `serde_json::to_value` does, this does too: a repeated key keeps its last value, an
 //! `f32` is widened to `f64`, map keys may be strings, numbers, booleans, chars or unit

@@ -10,7 +10,8 @@
 //! capture's own.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::net::SocketAddr;
+use std::hash::{Hash, Hasher};
+use std::net::{IpAddr, SocketAddr};
 
 use iotscope_decoder::{AppProtocol, Direction, Timestamp};
 
@@ -112,13 +113,45 @@ pub struct FlowStats {
     pub ip_datagrams_reassembled: u64,
 }
 
-type FlowKey = (SocketAddr, SocketAddr);
+/// A connection's two addresses, lower first, so both directions find the same flow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct FlowKey(SocketAddr, SocketAddr);
 
 fn flow_key(x: SocketAddr, y: SocketAddr) -> FlowKey {
     if x <= y {
-        (x, y)
+        FlowKey(x, y)
     } else {
-        (y, x)
+        FlowKey(y, x)
+    }
+}
+
+/// Every frame looks its flow up, so the key is hashed as one run of bytes: the derived
+/// hash feeds each field of both addresses to the hasher separately, which cost more than
+/// the rest of a frame's TCP handling. The hasher stays the keyed default, since the
+/// addresses come from the file.
+impl Hash for FlowKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        // IPv4 pairs (nearly all) as 13 bytes, others as 37: the hasher's cost follows the
+        // length. The first byte says which, so the two forms never meet.
+        let mut buf = [0u8; 1 + 2 * 18];
+        let mut n = 1;
+        let v4 = match (self.0.ip(), self.1.ip()) {
+            (IpAddr::V4(a), IpAddr::V4(b)) => Some((a, b)),
+            _ => None,
+        };
+        buf[0] = u8::from(v4.is_none());
+        for addr in [self.0, self.1] {
+            let ip: &[u8] = match (v4, addr.ip()) {
+                (Some(_), IpAddr::V4(a)) => &a.octets(),
+                (_, IpAddr::V4(a)) => &a.to_ipv6_mapped().octets(),
+                (_, IpAddr::V6(a)) => &a.octets(),
+            };
+            buf[n..n + ip.len()].copy_from_slice(ip);
+            n += ip.len();
+            buf[n..n + 2].copy_from_slice(&addr.port().to_be_bytes());
+            n += 2;
+        }
+        state.write(&buf[..n]);
     }
 }
 
@@ -202,7 +235,9 @@ impl Flow {
 /// the capture time of the packet that released it.
 pub struct FlowTable {
     config: FlowConfig,
-    flows: HashMap<FlowKey, Flow>,
+    /// Boxed: a flow is taken out and put back for every segment, and moving a pointer is
+    /// cheaper than moving the flow.
+    flows: HashMap<FlowKey, Box<Flow>>,
     finished: HashMap<FlowKey, Finished>,
     next_id: u64,
     ip: IpLayer,
@@ -454,24 +489,28 @@ impl FlowTable {
 
     fn on_segment(&mut self, number: u64, ts: Timestamp, seg: &Segment) {
         let key = flow_key(seg.src, seg.dst);
-        if let Some(flow) = self.flows.get(&key) {
-            if starts_new_connection(flow, seg) {
-                self.close_flow(&key);
+        // The flow is taken out of the table while it is worked on, and put back after: one
+        // lookup each way.
+        let existing = match self.flows.remove(&key) {
+            Some(flow) if starts_new_connection(&flow, seg) => {
+                self.end_flow(&key, flow);
+                None
             }
-        }
-        if !self.flows.contains_key(&key) && self.trailing(&key, ts, seg) {
-            return;
-        }
-        if !self.flows.contains_key(&key) {
-            if self.flows.len() >= self.config.max_flows {
-                self.evict_idle(number);
+            other => other,
+        };
+        let mut flow = match existing {
+            Some(flow) => flow,
+            None => {
+                if self.trailing(&key, ts, seg) {
+                    return;
+                }
+                if self.flows.len() >= self.config.max_flows {
+                    self.evict_idle(number);
+                }
+                let id = self.next_id;
+                self.next_id += 1;
+                Box::new(Flow::new(id, seg.src, seg.dst, ts))
             }
-            let id = self.next_id;
-            self.next_id += 1;
-            self.flows.insert(key, Flow::new(id, seg.src, seg.dst, ts));
-        }
-        let Some(mut flow) = self.flows.remove(&key) else {
-            return;
         };
         flow.last_ts = flow.last_ts.max(ts);
         if flow.device_is_a.is_none() {
@@ -827,9 +866,13 @@ impl FlowTable {
     /// Ends a flow: settles its device side if still open, gives up on its holes, and
     /// forgets it.
     fn close_flow(&mut self, key: &FlowKey) {
-        let Some(mut flow) = self.flows.remove(key) else {
-            return;
-        };
+        if let Some(flow) = self.flows.remove(key) {
+            self.end_flow(key, flow);
+        }
+    }
+
+    /// [`FlowTable::close_flow`] for a flow already taken out of the table.
+    fn end_flow(&mut self, key: &FlowKey, mut flow: Box<Flow>) {
         if flow.device_is_a.is_none() {
             let device_is_a = fallback_device_is_a(&flow);
             self.settle(&mut flow, device_is_a);

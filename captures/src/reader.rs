@@ -30,7 +30,7 @@ use crate::window::Window;
 pub const MAX_RECORD: usize = 16 * 1024 * 1024;
 
 /// One captured frame, as the file holds it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RawPacket {
     /// 1-based frame number, counted as tshark counts.
     pub number: u64,
@@ -181,14 +181,36 @@ impl<R: Read> CaptureReader<R> {
         fail(offset, self.count, message)
     }
 
-    fn next_packet(&mut self) -> Result<Option<RawPacket>, CaptureError> {
-        match self.format {
-            Format::Pcap { .. } => self.next_pcap(),
-            Format::Pcapng { .. } => self.next_pcapng(),
+    /// The next packet, written into `packet` so that its buffer is reused: a replay reads
+    /// millions of frames, and one allocation per frame showed in its profile. `Ok(false)` at
+    /// the end of the file. After an error, or at the end, every later call says the same as
+    /// the iterator would (nothing more).
+    pub fn read_into(&mut self, packet: &mut RawPacket) -> Result<bool, CaptureError> {
+        if self.done {
+            return Ok(false);
+        }
+        let read = match self.format {
+            Format::Pcap { .. } => self.next_pcap(packet),
+            Format::Pcapng { .. } => self.next_pcapng(packet),
+        };
+        match read {
+            Ok(true) => {
+                self.count = packet.number;
+                self.last_ts = packet.ts;
+                Ok(true)
+            }
+            Ok(false) => {
+                self.done = true;
+                Ok(false)
+            }
+            Err(e) => {
+                self.done = true;
+                Err(e)
+            }
         }
     }
 
-    fn next_pcap(&mut self) -> Result<Option<RawPacket>, CaptureError> {
+    fn next_pcap(&mut self, packet: &mut RawPacket) -> Result<bool, CaptureError> {
         let Format::Pcap {
             ref parser,
             linktype,
@@ -196,7 +218,7 @@ impl<R: Read> CaptureReader<R> {
             big_endian,
         } = self.format
         else {
-            return Ok(None);
+            return Ok(false);
         };
         let at = self.window.offset();
         let have = self
@@ -204,7 +226,7 @@ impl<R: Read> CaptureReader<R> {
             .fill(16)
             .map_err(|e| io_error(at, self.count, &e))?;
         if have == 0 {
-            return Ok(None);
+            return Ok(false);
         }
         if have < 16 {
             return Err(self.error(
@@ -244,27 +266,26 @@ impl<R: Read> CaptureReader<R> {
             i64::from(raw.ts_frac) * 1000
         };
         let ts = Timestamp(i64::from(raw.ts_sec) * 1_000_000_000 + frac);
-        let packet = RawPacket {
-            number: self.count + 1,
-            ts,
-            linktype,
-            interface: 0,
-            data: raw.data.into_owned(),
-            orig_len: raw.orig_len,
-            file_offset: at,
-        };
+        packet.number = self.count + 1;
+        packet.ts = ts;
+        packet.linktype = linktype;
+        packet.interface = 0;
+        packet.data.clear();
+        packet.data.extend_from_slice(&raw.data);
+        packet.orig_len = raw.orig_len;
+        packet.file_offset = at;
         self.window.consume(16 + incl_len);
-        Ok(Some(packet))
+        Ok(true)
     }
 
-    fn next_pcapng(&mut self) -> Result<Option<RawPacket>, CaptureError> {
+    fn next_pcapng(&mut self, packet: &mut RawPacket) -> Result<bool, CaptureError> {
         loop {
             let Format::Pcapng {
                 ref mut big_endian,
                 ref mut interfaces,
             } = self.format
             else {
-                return Ok(None);
+                return Ok(false);
             };
             let at = self.window.offset();
             let have = self
@@ -272,7 +293,7 @@ impl<R: Read> CaptureReader<R> {
                 .fill(12)
                 .map_err(|e| io_error(at, self.count, &e))?;
             if have == 0 {
-                return Ok(None);
+                return Ok(false);
             }
             if have < 12 {
                 return Err(fail(
@@ -328,7 +349,7 @@ impl<R: Read> CaptureReader<R> {
             let body = &block[8..len - 4];
             let count = self.count;
             let bad = |m: String| fail(at, count, format!("bad {}: {m}", block_name(kind)));
-            let mut packet = None;
+            let mut got = false;
             match kind {
                 SECTION_HEADER_BLOCK => {
                     *big_endian = pcapng::section(body).map_err(bad)?;
@@ -362,15 +383,15 @@ impl<R: Read> CaptureReader<R> {
                             (self.last_ts, p.data.get(..caplen).unwrap_or(p.data))
                         }
                     };
-                    packet = Some(RawPacket {
-                        number: count + 1,
-                        ts,
-                        linktype: iface.linktype,
-                        interface: p.interface,
-                        data: data.to_vec(),
-                        orig_len: p.orig_len,
-                        file_offset: at,
-                    });
+                    packet.number = count + 1;
+                    packet.ts = ts;
+                    packet.linktype = iface.linktype;
+                    packet.interface = p.interface;
+                    packet.data.clear();
+                    packet.data.extend_from_slice(data);
+                    packet.orig_len = p.orig_len;
+                    packet.file_offset = at;
+                    got = true;
                 }
                 DECRYPTION_SECRETS_BLOCK => {
                     if let Some(keys) = dsb_tls_keys(body, *big_endian).map_err(bad)? {
@@ -381,8 +402,8 @@ impl<R: Read> CaptureReader<R> {
                 _ => {}
             }
             self.window.consume(len);
-            if packet.is_some() {
-                return Ok(packet);
+            if got {
+                return Ok(true);
             }
         }
     }
@@ -392,23 +413,11 @@ impl<R: Read> Iterator for CaptureReader<R> {
     type Item = Result<RawPacket, CaptureError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
-            return None;
-        }
-        match self.next_packet() {
-            Ok(Some(packet)) => {
-                self.count = packet.number;
-                self.last_ts = packet.ts;
-                Some(Ok(packet))
-            }
-            Ok(None) => {
-                self.done = true;
-                None
-            }
-            Err(e) => {
-                self.done = true;
-                Some(Err(e))
-            }
+        let mut packet = RawPacket::default();
+        match self.read_into(&mut packet) {
+            Ok(true) => Some(Ok(packet)),
+            Ok(false) => None,
+            Err(e) => Some(Err(e)),
         }
     }
 }

@@ -167,6 +167,23 @@ impl Reassembler {
         let Some(start) = self.offset_of(seq) else {
             return;
         };
+        if start == i128::from(self.pos)
+            && lost == 0
+            && self.early.is_empty()
+            && self.fin_at.is_none()
+        {
+            // The common case: the next bytes in order, nothing waiting. They go straight out,
+            // as the general path below would deliver them, without being stored first.
+            if !payload.is_empty() {
+                self.advance(payload.len() as u64);
+                out.push(OwnedInput::Data(payload.to_vec()));
+            }
+            if fin {
+                self.set_fin(self.pos);
+                self.drain(out);
+            }
+            return;
+        }
         let data_end = start + payload.len() as i128;
         let end = data_end + i128::from(lost);
         if fin && self.fin_at.is_none() && end >= i128::from(self.pos) {
@@ -418,6 +435,27 @@ mod tests {
         assert_eq!(data(&out), b"abcdefghi");
         assert_eq!(r.buffered(), 0);
         assert_eq!(r.duplicate_bytes, 3);
+    }
+
+    #[test]
+    fn in_order_segments_and_fin_go_straight_out() {
+        let mut r = Reassembler::new();
+        let mut out = Vec::new();
+        r.syn(9);
+        r.segment(10, b"ab", 0, false, &mut out);
+        r.segment(12, b"", 0, false, &mut out);
+        r.segment(12, b"cd", 0, true, &mut out);
+        r.segment(10, b"ab", 0, false, &mut out);
+        assert_eq!(
+            out,
+            vec![
+                OwnedInput::Data(b"ab".to_vec()),
+                OwnedInput::Data(b"cd".to_vec()),
+                OwnedInput::Fin
+            ]
+        );
+        assert_eq!((r.position(), r.buffered(), r.duplicate_bytes), (4, 0, 2));
+        assert!(r.fin_done());
     }
 
     #[test]

@@ -13,7 +13,7 @@ use iotscope_decoder::keylog::{KeyLog, KeySource, LiveKeys};
 use iotscope_decoder::{Identity, Session, SessionConfig, Trace};
 
 use crate::flows::{FlowConfig, FlowTable, StreamEvent};
-use crate::reader::{CaptureError, CaptureReader};
+use crate::reader::{CaptureError, CaptureReader, RawPacket};
 
 /// What the replay hands out, in order.
 #[derive(Debug)]
@@ -47,6 +47,8 @@ pub struct Replay<R: Read> {
     numbered: u64,
     ready: VecDeque<ReplayItem>,
     finished: bool,
+    /// The frame being handled; its buffer is reused for the next.
+    packet: RawPacket,
     /// Byte offset reached in the file (for progress).
     pub offset: u64,
 }
@@ -70,6 +72,7 @@ impl<R: Read> Replay<R> {
             numbered: 0,
             ready: VecDeque::new(),
             finished: false,
+            packet: RawPacket::default(),
             offset: 0,
         }
     }
@@ -150,20 +153,20 @@ impl<R: Read> Iterator for Replay<R> {
             if self.finished {
                 return None;
             }
-            match self.reader.next() {
-                Some(Ok(packet)) => {
-                    self.offset = packet.file_offset;
+            match self.reader.read_into(&mut self.packet) {
+                Ok(true) => {
+                    self.offset = self.packet.file_offset;
                     self.take_file_secrets();
-                    self.flows.push(&packet);
+                    self.flows.push(&self.packet);
                     self.drain_flows();
                 }
-                Some(Err(e)) => {
+                Err(e) => {
                     self.finished = true;
                     self.flows.finish();
                     self.drain_flows();
                     self.ready.push_back(ReplayItem::Error(e));
                 }
-                None => {
+                Ok(false) => {
                     self.finished = true;
                     self.take_file_secrets();
                     self.flows.finish();

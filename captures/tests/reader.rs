@@ -375,3 +375,26 @@ fn unknown_link_type_is_named_once_and_counted() {
         .iter()
         .all(|e| matches!(e, StreamEvent::Warning { .. })));
 }
+
+/// `read_into` reuses one packet's buffer and reads exactly what the iterator reads, frames of
+/// different sizes and the error at the end included.
+#[test]
+fn reading_into_one_packet_gives_what_the_iterator_gives() {
+    let bytes = std::fs::read(captures_dir().join("public/sv_mqtt311_pub_qos2.pcap")).unwrap();
+    let cut = &bytes[..bytes.len() - 5];
+    let (all, error) = read_all(cut);
+    let mut reader = CaptureReader::from_reader(cut).unwrap();
+    let mut packet = iotscope_captures::RawPacket::default();
+    let mut seen = Vec::new();
+    let end = loop {
+        match reader.read_into(&mut packet) {
+            Ok(true) => seen.push(packet.clone()),
+            Ok(false) => break None,
+            Err(e) => break Some(e),
+        }
+    };
+    assert_eq!(seen, all);
+    assert_eq!(end, error);
+    assert!(end.is_some());
+    assert_eq!(reader.read_into(&mut packet), Ok(false));
+}

@@ -7,10 +7,21 @@ use iotscope_decoder::diagnose::{self, ClientIds, Context, Finding, Severity};
 use iotscope_decoder::Trace;
 
 use crate::cli::{Colour, Format, ReportArgs};
+use crate::render::sorted_json::SortedJson;
 use crate::render::{json, text};
+
+/// The rendering buffer kept between connections, at most.
+const KEEP_BUFFER: usize = 1 << 20;
 
 pub struct Reporter<W: Write> {
     out: W,
+    /// Flush after every connection, so that a reader at the other end sees it at once.
+    flush_each: bool,
+    /// One connection's rendered bytes; kept to be reused by the next.
+    buf: Vec<u8>,
+    /// The same for the text form.
+    text: String,
+    json: SortedJson,
     format: Format,
     events: bool,
     style: text::Style,
@@ -30,6 +41,10 @@ impl<W: Write> Reporter<W> {
         };
         Reporter {
             out,
+            flush_each: true,
+            buf: Vec::new(),
+            text: String::new(),
+            json: SortedJson::new(),
             format: args.format,
             events: args.events,
             style: text::Style { colour },
@@ -42,6 +57,18 @@ impl<W: Write> Reporter<W> {
             by_severity: [0; 3],
             codes: Default::default(),
         }
+    }
+
+    /// Leaves flushing to the writer and to [`Reporter::flush`]: for a batch of connections
+    /// going to a file or a pipe, where one write per connection would cost more than the
+    /// rendering.
+    pub fn batched(mut self) -> Reporter<W> {
+        self.flush_each = false;
+        self
+    }
+
+    pub fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
     }
 
     pub fn findings(&mut self, trace: &Trace) -> Vec<Finding> {
@@ -62,15 +89,29 @@ impl<W: Write> Reporter<W> {
         }
         match self.format {
             Format::Json => {
-                let v = json::connection(trace, &found, self.events);
-                serde_json::to_writer(&mut self.out, &v)?;
-                writeln!(self.out)?;
+                self.buf.clear();
+                json::write_connection(&mut self.buf, &mut self.json, trace, &found, self.events)?;
+                self.buf.push(b'\n');
+                self.out.write_all(&self.buf)?;
             }
             Format::Text => {
-                writeln!(self.out, "{}", text::connection(trace, &found, self.style))?;
+                self.text.clear();
+                text::write_connection(&mut self.text, trace, &found, self.style);
+                self.text.push('\n');
+                self.out.write_all(self.text.as_bytes())?;
             }
         }
-        self.out.flush()
+        // One huge connection should not pin its memory for the rest of the run.
+        if self.buf.capacity() > KEEP_BUFFER {
+            self.buf = Vec::new();
+        }
+        if self.text.capacity() > KEEP_BUFFER {
+            self.text = String::new();
+        }
+        if self.flush_each {
+            self.out.flush()?;
+        }
+        Ok(())
     }
 
     /// A line for people at the end of a text report.

@@ -7,6 +7,7 @@
 //! what was wrong.
 
 mod bundle;
+mod cache;
 mod chain;
 mod names;
 mod roots;
@@ -133,14 +134,61 @@ pub fn summarize(der: &[u8]) -> Certificate {
 
 /// The event for a Certificate message: each certificate summarised, the chain's links
 /// checked, and the root it leads to named. An empty chain is a client without a certificate.
+/// A chain seen recently is taken from a bounded cache instead of being read again.
 pub fn certificate_event(chain: &[&[u8]]) -> crate::event::EventKind {
+    let cache::Summary {
+        chain,
+        issued_by_next,
+        root,
+        root_known,
+    } = cache::summary(chain, || summarize_chain(chain));
+    crate::event::EventKind::Certificate {
+        chain,
+        issued_by_next,
+        root,
+        root_known,
+    }
+}
+
+fn summarize_chain(chain: &[&[u8]]) -> cache::Summary {
     let (summaries, parsed): (Vec<_>, Vec<_>) = chain.iter().map(|d| summary::parse(d)).unzip();
     let issued_by_next = chain::links(&parsed);
     let (root, root_known) = chain::root(parsed.last().and_then(Option::as_ref));
-    crate::event::EventKind::Certificate {
+    cache::Summary {
         chain: summaries,
         issued_by_next,
         root,
         root_known,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::EventKind;
+
+    const LEAF: &[u8] = include_bytes!("../../tests/data/certs/cap_github_leaf.der");
+    const CA: &[u8] = include_bytes!("../../tests/data/certs/cap_github_ca.der");
+
+    /// The second time a chain is met it comes from the cache; it must say exactly what a
+    /// fresh reading says.
+    #[test]
+    fn a_cached_chain_reads_as_a_fresh_one() {
+        let fresh = summarize_chain(&[LEAF, CA]);
+        assert_eq!(fresh.issued_by_next, [Some(true), None]);
+        for _ in 0..2 {
+            let EventKind::Certificate {
+                chain,
+                issued_by_next,
+                root,
+                root_known,
+            } = certificate_event(&[LEAF, CA])
+            else {
+                panic!("not a certificate event");
+            };
+            assert_eq!(chain, fresh.chain);
+            assert_eq!(issued_by_next, fresh.issued_by_next);
+            assert_eq!((root, root_known), (fresh.root.clone(), fresh.root_known));
+        }
     }
 }

@@ -495,26 +495,34 @@ pub fn region_of(host: &str) -> Option<String> {
 
 /// Fills a step template with the connection's values.
 pub fn fill(template: &str, v: &Values) -> String {
-    let port = v.port.map(|p| p.to_string());
-    let pairs: [(&str, Option<String>, &str); 8] = [
-        (
-            "{endpoint}",
-            v.endpoint.clone().or(v.sni.clone()),
-            "ENDPOINT",
-        ),
-        ("{port}", port, "PORT"),
-        ("{sni}", v.sni.clone(), "SNI"),
-        ("{cert_id}", v.cert_id.clone(), "CERTIFICATE_ID"),
-        ("{client_id}", v.client_id.clone(), "CLIENT_ID"),
-        ("{topic}", v.topic.clone(), "TOPIC"),
-        ("{filter}", v.filter.clone(), "TOPIC_FILTER"),
-        ("{region}", v.region(), "REGION"),
+    // Each placeholder in turn, in this order; a value is made only when its placeholder is
+    // there (every finding of every connection comes through here).
+    const KEYS: [(&str, &str); 8] = [
+        ("{endpoint}", "ENDPOINT"),
+        ("{port}", "PORT"),
+        ("{sni}", "SNI"),
+        ("{cert_id}", "CERTIFICATE_ID"),
+        ("{client_id}", "CLIENT_ID"),
+        ("{topic}", "TOPIC"),
+        ("{filter}", "TOPIC_FILTER"),
+        ("{region}", "REGION"),
     ];
     let mut s = template.to_string();
-    for (key, value, placeholder) in pairs {
-        if s.contains(key) {
-            s = s.replace(key, value.as_deref().unwrap_or(placeholder));
+    for (key, placeholder) in KEYS {
+        if !s.contains(key) {
+            continue;
         }
+        let value = match key {
+            "{endpoint}" => v.endpoint.clone().or(v.sni.clone()),
+            "{port}" => v.port.map(|p| p.to_string()),
+            "{sni}" => v.sni.clone(),
+            "{cert_id}" => v.cert_id.clone(),
+            "{client_id}" => v.client_id.clone(),
+            "{topic}" => v.topic.clone(),
+            "{filter}" => v.filter.clone(),
+            _ => v.region(),
+        };
+        s = s.replace(key, value.as_deref().unwrap_or(placeholder));
     }
     s
 }

@@ -184,6 +184,8 @@ fn sni(f: &Facts, ctx: &Context, out: &mut Vec<Finding>) {
         ),
         SniForm::HostName | SniForm::Several => {
             let sni = ch.sni.as_deref().unwrap_or_default();
+            // Read once: every connection passes here.
+            let sni_is_aws = names::is_aws_iot_host(sni);
             if ch.sni_form == SniForm::Several {
                 out.push(
                     Finding::new(
@@ -204,7 +206,7 @@ fn sni(f: &Facts, ctx: &Context, out: &mut Vec<Finding>) {
                         .evidence(t, format!("SNI {sni}")),
                     );
                 }
-            } else if names::is_aws_iot_host(sni) && names::endpoint_kind(sni) != names::EndpointKind::Data {
+            } else if sni_is_aws && names::endpoint_kind(sni) != names::EndpointKind::Data {
                 out.push(
                     Finding::new(
                         "CONN.SNI_MISMATCH",
@@ -212,7 +214,7 @@ fn sni(f: &Facts, ctx: &Context, out: &mut Vec<Finding>) {
                     )
                     .evidence(t, format!("SNI {sni}")),
                 );
-            } else if !names::is_aws_iot_host(sni) && !ctx.custom_domain {
+            } else if !sni_is_aws && !ctx.custom_domain {
                 out.push(
                     Finding::new(
                         "CONN.SNI_MISMATCH",
@@ -224,7 +226,7 @@ fn sni(f: &Facts, ctx: &Context, out: &mut Vec<Finding>) {
                 );
             }
             let host = ctx.expected_endpoint.as_deref().unwrap_or(sni);
-            if names::is_aws_iot_host(sni) && names::is_legacy_data_endpoint(sni) {
+            if sni_is_aws && names::is_legacy_data_endpoint(sni) {
                 out.push(
                     Finding::new(
                         "CONN.LEGACY_ENDPOINT",
@@ -396,7 +398,7 @@ fn versions_and_suites(f: &Facts, out: &mut Vec<Finding>) {
                 "None of the device's cipher suites is in AWS IoT Core's TLS policies; an AWS endpoint would refuse the handshake.",
             )
             .severity(if worked { Severity::Warning } else { Severity::Error })
-            .evidence(f.t(ch_ev), format!("offered: {}", ch.cipher_suites.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", "))),
+            .evidence(f.t(ch_ev), format!("offered: {}", ch.cipher_suites.iter().map(|c| c.name.as_ref()).collect::<Vec<_>>().join(", "))),
         );
     }
 }

@@ -24,28 +24,29 @@ impl EndpointKind {
     }
 }
 
-/// Labels of a host name, lower-case, without a trailing dot.
-fn labels(host: &str) -> Vec<String> {
-    host.trim_end_matches('.')
-        .split('.')
-        .map(|l| l.to_ascii_lowercase())
-        .collect()
+/// Labels of a host name, without a trailing dot. Compared without case below: every
+/// connection's SNI goes through here several times, so no lower-case copies are made.
+fn labels(host: &str) -> Vec<&str> {
+    host.trim_end_matches('.').split('.').collect()
 }
 
 /// Index of the `iot` label in `….iot.REGION.amazonaws.com[.cn]`.
-fn iot_label(l: &[String]) -> Option<usize> {
+fn iot_label(l: &[&str]) -> Option<usize> {
     let n = l.len();
-    let tail = if l.last().is_some_and(|x| x == "cn") {
+    let tail = if l.last().is_some_and(|x| x.eq_ignore_ascii_case("cn")) {
         1
     } else {
         0
     };
     // ... iot . REGION . amazonaws . com [. cn]
-    if n < 4 + tail || l[n - 1 - tail] != "com" || l[n - 2 - tail] != "amazonaws" {
+    if n < 4 + tail
+        || !l[n - 1 - tail].eq_ignore_ascii_case("com")
+        || !l[n - 2 - tail].eq_ignore_ascii_case("amazonaws")
+    {
         return None;
     }
     let i = n - 4 - tail;
-    (l[i] == "iot").then_some(i)
+    l[i].eq_ignore_ascii_case("iot").then_some(i)
 }
 
 /// A name under `iot.REGION.amazonaws.com` (or `.com.cn`).
@@ -57,8 +58,8 @@ pub fn endpoint_kind(host: &str) -> EndpointKind {
     let l = labels(host);
     match iot_label(&l) {
         Some(1) => EndpointKind::Data,
-        Some(2) if l[1] == "credentials" => EndpointKind::CredentialProvider,
-        Some(2) if l[1] == "jobs" => EndpointKind::Jobs,
+        Some(2) if l[1].eq_ignore_ascii_case("credentials") => EndpointKind::CredentialProvider,
+        Some(2) if l[1].eq_ignore_ascii_case("jobs") => EndpointKind::Jobs,
         _ => EndpointKind::Other,
     }
 }
@@ -66,7 +67,8 @@ pub fn endpoint_kind(host: &str) -> EndpointKind {
 /// `PREFIX.iot.REGION.amazonaws.com` without `-ats`: the retired VeriSign-signed endpoint.
 pub fn is_legacy_data_endpoint(host: &str) -> bool {
     let l = labels(host);
-    iot_label(&l) == Some(1) && !l[0].ends_with("-ats")
+    let ats = l[0].len() >= 4 && l[0].as_bytes()[l[0].len() - 4..].eq_ignore_ascii_case(b"-ats");
+    iot_label(&l) == Some(1) && !ats
 }
 
 #[cfg(test)]
@@ -97,5 +99,15 @@ mod tests {
         assert!(!is_aws_iot_host("mqtt.example.com"));
         assert!(!is_aws_iot_host("example.iot.us-east-1.amazonaws.org"));
         assert!(!is_legacy_data_endpoint("mqtt.example.com"));
+        // DNS names carry no case.
+        let upper = "ABC123EXAMPLE-ATS.IOT.US-EAST-1.AMAZONAWS.COM.CN";
+        assert!(is_aws_iot_host(upper));
+        assert_eq!(endpoint_kind(upper), EndpointKind::Data);
+        assert!(!is_legacy_data_endpoint(upper));
+        assert_eq!(
+            endpoint_kind("C1.Jobs.IoT.us-east-1.AmazonAWS.com"),
+            EndpointKind::Jobs
+        );
+        assert!(!is_legacy_data_endpoint(""));
     }
 }

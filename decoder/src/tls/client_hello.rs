@@ -4,13 +4,14 @@
 //! walked here, one extension at a time, so that one extension tls-parser cannot read does
 //! not hide the ones after it, and so that each extension keeps its wire id and length.
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 use tls_parser::{
     parse_tls_client_hello_extension, parse_tls_handshake_client_hello, TlsExtension,
 };
 
-use super::fingerprint::{ja3_string, ja4, md5_hex, Ja4Input};
+use super::fingerprint::{client_fingerprints, ClientHelloIds, Ja4Input};
 use super::hello::{ClientHello, Extension, Named, SniForm};
 use super::names::{cipher_name, extension_name, group_name, is_grease, sigscheme_name};
 use crate::hex;
@@ -124,7 +125,7 @@ fn note_grease(seen: &mut Vec<u16>, v: u16) {
     }
 }
 
-fn named(id: u16, name: String) -> Named {
+fn named(id: u16, name: Cow<'static, str>) -> Named {
     Named { id, name }
 }
 
@@ -308,22 +309,22 @@ pub(super) fn parse_client_hello(
     hello.grease = grease;
 
     let ext_ids: Vec<u16> = raw_exts.iter().map(|e| e.id).collect();
-    hello.ja3 = ja3_string(
-        hello.legacy_version,
-        &cipher_ids,
-        &ext_ids,
-        &group_ids,
-        &hello.ec_point_formats,
-    );
-    hello.ja3_hash = md5_hex(&hello.ja3);
-    hello.ja4 = ja4(&Ja4Input {
-        version: hello.highest_version(),
-        has_sni: ext_ids.contains(&0),
-        ciphers: &cipher_ids,
-        extensions: &ext_ids,
-        first_alpn: first_alpn.as_deref(),
-        signature_algorithms: &sig_ids,
+    let prints = client_fingerprints(&ClientHelloIds {
+        legacy_version: hello.legacy_version,
+        ja4: Ja4Input {
+            version: hello.highest_version(),
+            has_sni: ext_ids.contains(&0),
+            ciphers: &cipher_ids,
+            extensions: &ext_ids,
+            first_alpn: first_alpn.as_deref(),
+            signature_algorithms: &sig_ids,
+        },
+        groups: &group_ids,
+        point_formats: &hello.ec_point_formats,
     });
+    hello.ja3 = prints.ja3;
+    hello.ja3_hash = prints.ja3_hash;
+    hello.ja4 = prints.ja4;
     Ok(ParsedClientHello {
         hello,
         random,

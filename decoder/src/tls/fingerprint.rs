@@ -5,20 +5,46 @@
 //! extension list plus signature algorithms with SHA-256. Both leave GREASE values out.
 //! JA4S and the other JA4+ methods are under a non-commercial licence and are not computed.
 
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex};
+
 use aws_lc_rs::digest;
 use md5::{Digest, Md5};
 
 use super::names::is_grease;
 use crate::hex;
 
-fn dash_joined<T: Copy + Into<u32>>(values: &[T], skip_grease: bool) -> String {
-    values
-        .iter()
-        .map(|v| (*v).into())
-        .filter(|v: &u32| !(skip_grease && u16::try_from(*v).is_ok_and(is_grease)))
-        .map(|v| v.to_string())
-        .collect::<Vec<_>>()
-        .join("-")
+/// Appends `values` in decimal joined by `-`, GREASE values left out when asked.
+fn push_dash_joined<T: Copy + Into<u32>>(out: &mut String, values: &[T], skip_grease: bool) {
+    let mut first = true;
+    for v in values.iter().map(|v| (*v).into()) {
+        if skip_grease && u16::try_from(v).is_ok_and(is_grease) {
+            continue;
+        }
+        if !first {
+            out.push('-');
+        }
+        first = false;
+        push_decimal(out, v);
+    }
+}
+
+fn push_decimal(out: &mut String, v: u32) {
+    // A fingerprint joins dozens of numbers; `write!` would cost more than the digits.
+    let mut digits = [0u8; 10];
+    let mut n = v;
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &digits[i..] {
+        out.push(char::from(d));
+    }
 }
 
 /// `SSLVersion,Ciphers,Extensions,EllipticCurves,EllipticCurvePointFormats` of a ClientHello.
@@ -29,24 +55,33 @@ pub fn ja3_string(
     groups: &[u16],
     point_formats: &[u8],
 ) -> String {
-    format!(
-        "{},{},{},{},{}",
-        version,
-        dash_joined(ciphers, true),
-        dash_joined(extensions, true),
-        dash_joined(groups, true),
-        dash_joined(point_formats, false)
-    )
+    let mut s = String::with_capacity(16 + 6 * (ciphers.len() + extensions.len() + groups.len()));
+    push_decimal(&mut s, version.into());
+    s.push(',');
+    push_dash_joined(&mut s, ciphers, true);
+    s.push(',');
+    push_dash_joined(&mut s, extensions, true);
+    s.push(',');
+    push_dash_joined(&mut s, groups, true);
+    s.push(',');
+    push_dash_joined(&mut s, point_formats, false);
+    s
 }
 
 /// `SSLVersion,Cipher,Extensions` of a ServerHello.
 pub fn ja3s_string(version: u16, cipher: u16, extensions: &[u16]) -> String {
-    format!("{},{},{}", version, cipher, dash_joined(extensions, true))
+    let mut s = String::with_capacity(16 + 6 * extensions.len());
+    push_decimal(&mut s, version.into());
+    s.push(',');
+    push_decimal(&mut s, cipher.into());
+    s.push(',');
+    push_dash_joined(&mut s, extensions, true);
+    s
 }
 
 /// Lower-case hex MD5, the JA3 hash.
 pub fn md5_hex(text: &str) -> String {
-    hex::encode(&Md5::digest(text.as_bytes()))
+    remembered(&MD5_SEEN, text, |t| hex::encode(&Md5::digest(t.as_bytes())))
 }
 
 /// The first 12 hex digits of SHA-256, or twelve zeros for an empty list (JA4's rule, so that
@@ -56,9 +91,35 @@ fn sha256_12(text: &str) -> String {
         return "000000000000".to_string();
     }
     let d = digest::digest(&digest::SHA256, text.as_bytes());
-    let mut h = hex::encode(d.as_ref());
-    h.truncate(12);
-    h
+    hex::encode(d.as_ref().get(..6).unwrap_or_default())
+}
+
+/// JA3S hashes met before, by their string: endpoints answer with few distinct ServerHellos,
+/// and a table lookup costs far less than MD5. Bounded: when full it is emptied and fills
+/// again.
+type Seen = LazyLock<Mutex<HashMap<Box<str>, Box<str>>>>;
+
+static MD5_SEEN: Seen = LazyLock::new(Default::default);
+
+/// Strings remembered per table at most.
+const SEEN_MAX: usize = 1024;
+
+fn remembered(seen: &Seen, text: &str, digest: impl FnOnce(&str) -> String) -> String {
+    if let Some(hit) = seen
+        .lock()
+        .ok()
+        .and_then(|m| m.get(text).map(|d| d.to_string()))
+    {
+        return hit;
+    }
+    let fresh = digest(text);
+    if let Ok(mut m) = seen.lock() {
+        if m.len() >= SEEN_MAX {
+            m.clear();
+        }
+        m.insert(text.into(), fresh.as_str().into());
+    }
+    fresh
 }
 
 /// What JA4 reads from a ClientHello.
@@ -111,10 +172,18 @@ fn ja4_alpn(alpn: Option<&[u8]>) -> String {
 }
 
 fn hex_list(values: impl Iterator<Item = u16>) -> String {
-    values
-        .map(|v| format!("{v:04x}"))
-        .collect::<Vec<_>>()
-        .join(",")
+    let mut s = String::new();
+    for v in values {
+        if !s.is_empty() {
+            s.push(',');
+        }
+        for shift in [12, 8, 4, 0] {
+            s.push(char::from(
+                b"0123456789abcdef"[usize::from((v >> shift) & 0xf)],
+            ));
+        }
+    }
+    s
 }
 
 /// JA4 in its raw form: `a`, the sorted cipher list, and the sorted extensions `_` signature
@@ -163,10 +232,76 @@ pub fn ja4_raw(input: &Ja4Input) -> (String, String, String) {
     (a, b, c)
 }
 
+/// Everything a ClientHello's fingerprints are made of.
+pub struct ClientHelloIds<'a> {
+    pub legacy_version: u16,
+    pub ja4: Ja4Input<'a>,
+    pub groups: &'a [u16],
+    pub point_formats: &'a [u8],
+}
+
+/// A ClientHello's JA3 string, JA3 hash and JA4.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClientFingerprints {
+    pub ja3: String,
+    pub ja3_hash: String,
+    pub ja4: String,
+}
+
+/// Fingerprints of hellos met before, by their numbers. Devices of one make send the same
+/// hello (but for its random and key shares) again and again; writing its fingerprint strings
+/// and hashing them cost more than reading the rest of the hello. Bounded: when full it is
+/// emptied and fills again.
+static HELLOS_SEEN: LazyLock<Mutex<HashMap<Vec<u16>, ClientFingerprints>>> =
+    LazyLock::new(Default::default);
+
+/// [`ja3_string`], its [`md5_hex`] and [`ja4`] of one ClientHello.
+pub fn client_fingerprints(ids: &ClientHelloIds) -> ClientFingerprints {
+    let j = &ids.ja4;
+    // Each list with its length before it, so that no two hellos give the same key.
+    let alpn = j
+        .first_alpn
+        .map(|a| a.iter().map(|b| u16::from(*b)).collect::<Vec<_>>());
+    let mut key = vec![ids.legacy_version, j.version, u16::from(j.has_sni)];
+    let lists: [&[u16]; 4] = [j.ciphers, j.extensions, ids.groups, j.signature_algorithms];
+    for list in lists.into_iter().chain(alpn.as_deref()) {
+        key.push(list.len() as u16);
+        key.extend_from_slice(list);
+    }
+    key.push(u16::from(alpn.is_some()));
+    key.extend(ids.point_formats.iter().map(|p| u16::from(*p)));
+    if let Some(hit) = HELLOS_SEEN.lock().ok().and_then(|m| m.get(&key).cloned()) {
+        return hit;
+    }
+    let ja3 = ja3_string(
+        ids.legacy_version,
+        j.ciphers,
+        j.extensions,
+        ids.groups,
+        ids.point_formats,
+    );
+    let fresh = ClientFingerprints {
+        ja3_hash: hex::encode(&Md5::digest(ja3.as_bytes())),
+        ja3,
+        ja4: ja4(j),
+    };
+    if let Ok(mut m) = HELLOS_SEEN.lock() {
+        if m.len() >= SEEN_MAX {
+            m.clear();
+        }
+        m.insert(key, fresh.clone());
+    }
+    fresh
+}
+
 /// JA4, e.g. `t13d1516h2_8daaf6152771_e5627efa2ab1`.
 pub fn ja4(input: &Ja4Input) -> String {
-    let (a, b, c) = ja4_raw(input);
-    format!("{}_{}_{}", a, sha256_12(&b), sha256_12(&c))
+    let (mut a, b, c) = ja4_raw(input);
+    a.push('_');
+    a.push_str(&sha256_12(&b));
+    a.push('_');
+    a.push_str(&sha256_12(&c));
+    a
 }
 
 #[cfg(test)]
@@ -244,6 +379,57 @@ mod tests {
         assert_eq!(ja4(&input), "t13d1516h2_8daaf6152771_e5627efa2ab1");
     }
 
+    /// The remembered fingerprints of a hello are those computed afresh, and hellos that
+    /// differ in any list, however the numbers fall, do not share them.
+    #[test]
+    fn remembered_hello_fingerprints_are_exact() {
+        let ids = |ciphers: &'static [u16], exts: &'static [u16], alpn: Option<&'static [u8]>| {
+            ClientHelloIds {
+                legacy_version: 0x0303,
+                ja4: Ja4Input {
+                    version: 0x0304,
+                    has_sni: exts.contains(&0),
+                    ciphers,
+                    extensions: exts,
+                    first_alpn: alpn,
+                    signature_algorithms: &[0x0403],
+                },
+                groups: &[29, 23],
+                point_formats: &[0],
+            }
+        };
+        let cases = [
+            ids(&[0x1301, 0x1302], &[0, 43], Some(b"h2")),
+            ids(&[0x1301], &[0x1302, 0, 43], Some(b"h2")),
+            ids(&[0x1301, 0x1302], &[0, 43], None),
+            ids(&[0x1301, 0x1302], &[0, 43], Some(b"mqtt")),
+        ];
+        let mut seen = Vec::new();
+        for round in 0..2 {
+            for c in &cases {
+                let got = client_fingerprints(c);
+                let ja3 = ja3_string(
+                    0x0303,
+                    c.ja4.ciphers,
+                    c.ja4.extensions,
+                    c.groups,
+                    c.point_formats,
+                );
+                assert_eq!(got.ja3_hash, md5_hex(&ja3), "round {round}");
+                assert_eq!(got.ja3, ja3);
+                assert_eq!(got.ja4, ja4(&c.ja4));
+                if round == 0 {
+                    seen.push(got);
+                }
+            }
+        }
+        for (i, a) in seen.iter().enumerate() {
+            for b in &seen[i + 1..] {
+                assert!(a.ja3 != b.ja3 || a.ja4 != b.ja4);
+            }
+        }
+    }
+
     #[test]
     fn ja4_alpn_rules() {
         assert_eq!(ja4_alpn(None), "00");
@@ -256,6 +442,25 @@ mod tests {
         assert_eq!(ja4_alpn(Some(&[0x30, 0xab])), "3b");
         assert_eq!(ja4_alpn(Some(&[0x30, 0x31, 0xab, 0xcd])), "3d");
         assert_eq!(ja4_alpn(Some(&[0x30, 0xab, 0xcd, 0x31])), "01");
+    }
+
+    #[test]
+    fn remembered_digests_match_fresh_ones_and_stay_bounded() {
+        for round in 0..2 {
+            assert_eq!(
+                md5_hex("771,4866,51-43"),
+                "907bf3ecef1c987c889946b737b43de8"
+            );
+            assert_eq!(
+                sha256_12("0005,000a,000b,000d,0012,0015,0017,001b,0023,002b,002d,0033,4469,ff01"),
+                "6d807ffa2a79",
+                "round {round}"
+            );
+        }
+        for i in 0..SEEN_MAX + 5 {
+            md5_hex(&format!("771,{i},0"));
+        }
+        assert!(MD5_SEEN.lock().unwrap().len() <= SEEN_MAX);
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! ClientHello and ServerHello as the trace reports them.
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 
 /// A TLS extension as it appeared on the wire.
@@ -16,7 +18,9 @@ pub struct Extension {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Named {
     pub id: u16,
-    pub name: String,
+    /// Borrowed from the name tables for known values (a hello lists dozens), owned for the
+    /// hex form of unknown ones.
+    pub name: Cow<'static, str>,
 }
 
 /// How the server_name extension looked.

@@ -4,6 +4,8 @@
 //! Renderers and rules print these, so an unknown number always still gets a printable name
 //! (its hex value) rather than disappearing.
 
+use std::borrow::Cow;
+
 use tls_parser::TlsCipherSuite;
 
 /// RFC 8701 GREASE values: 0x0a0a, 0x1a1a, … 0xfafa.
@@ -11,13 +13,13 @@ pub fn is_grease(v: u16) -> bool {
     v & 0x0f0f == 0x0a0a && (v >> 8) == (v & 0xff)
 }
 
-fn hex16(v: u16) -> String {
-    format!("0x{v:04x}")
+fn hex16(v: u16) -> Cow<'static, str> {
+    Cow::Owned(format!("0x{v:04x}"))
 }
 
 /// `SSL 3.0`, `TLS 1.0` … `TLS 1.3`, `DTLS 1.2`, `TLS 1.3 draft 28`, `GREASE`, else the hex
 /// value.
-pub fn version_name(v: u16) -> String {
+pub fn version_name(v: u16) -> Cow<'static, str> {
     let known = match v {
         0x0200 | 0x0002 => "SSL 2.0",
         0x0300 => "SSL 3.0",
@@ -29,20 +31,20 @@ pub fn version_name(v: u16) -> String {
         0xfefd => "DTLS 1.2",
         0xfefc => "DTLS 1.3",
         _ if is_grease(v) => "GREASE",
-        0x7f01..=0x7f1c => return format!("TLS 1.3 draft {}", v & 0xff),
+        0x7f01..=0x7f1c => return Cow::Owned(format!("TLS 1.3 draft {}", v & 0xff)),
         _ => return hex16(v),
     };
-    known.to_string()
+    Cow::Borrowed(known)
 }
 
 /// The IANA name of a cipher suite (tls-parser's table, which includes the SCSVs), `GREASE`,
 /// or the hex value.
-pub fn cipher_name(id: u16) -> String {
+pub fn cipher_name(id: u16) -> Cow<'static, str> {
     if is_grease(id) {
-        return "GREASE".to_string();
+        return Cow::Borrowed("GREASE");
     }
     match TlsCipherSuite::from_id(id) {
-        Some(suite) => suite.name.to_string(),
+        Some(suite) => Cow::Borrowed(suite.name),
         None => hex16(id),
     }
 }
@@ -122,7 +124,7 @@ pub fn extension_name(id: u16) -> &'static str {
 
 /// The IANA name of a supported group (`x25519`, `secp256r1`, `X25519MLKEM768` …), `GREASE`,
 /// or the hex value.
-pub fn group_name(id: u16) -> String {
+pub fn group_name(id: u16) -> Cow<'static, str> {
     let name = match id {
         1 => "sect163k1",
         2 => "sect163r1",
@@ -176,12 +178,12 @@ pub fn group_name(id: u16) -> String {
         _ if is_grease(id) => "GREASE",
         _ => return hex16(id),
     };
-    name.to_string()
+    Cow::Borrowed(name)
 }
 
 /// The IANA name of a signature scheme (`rsa_pss_rsae_sha256`, `ecdsa_secp256r1_sha256` …),
 /// including the TLS 1.2 hash/signature pairs that have no TLS 1.3 name, else the hex value.
-pub fn sigscheme_name(id: u16) -> String {
+pub fn sigscheme_name(id: u16) -> Cow<'static, str> {
     let name = match id {
         0x0101 => "rsa_pkcs1_md5",
         0x0102 => "dsa_md5",
@@ -233,7 +235,7 @@ pub fn sigscheme_name(id: u16) -> String {
         _ if is_grease(id) => "GREASE",
         _ => return hex16(id),
     };
-    name.to_string()
+    Cow::Borrowed(name)
 }
 
 /// The name of an alert description (RFC 8446 and the IANA registry).

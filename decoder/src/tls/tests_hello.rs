@@ -44,7 +44,7 @@ fn client_hello_with_every_extension_and_grease() {
         crate::hex::encode(&(0..32u8).collect::<Vec<u8>>())
     );
     assert_eq!(ch.session_id_len, 32);
-    let suites: Vec<&str> = ch.cipher_suites.iter().map(|s| s.name.as_str()).collect();
+    let suites: Vec<&str> = ch.cipher_suites.iter().map(|s| s.name.as_ref()).collect();
     assert_eq!(
         suites,
         [
@@ -87,7 +87,7 @@ fn client_hello_with_every_extension_and_grease() {
     let groups: Vec<&str> = ch
         .supported_groups
         .iter()
-        .map(|g| g.name.as_str())
+        .map(|g| g.name.as_ref())
         .collect();
     assert_eq!(
         groups,
@@ -104,7 +104,7 @@ fn client_hello_with_every_extension_and_grease() {
     let sigs: Vec<&str> = ch
         .signature_algorithms
         .iter()
-        .map(|s| s.name.as_str())
+        .map(|s| s.name.as_ref())
         .collect();
     assert_eq!(
         sigs,

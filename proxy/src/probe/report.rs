@@ -4,6 +4,7 @@
 
 use std::io::Write;
 
+use crate::render::sorted_json::SortedJson;
 use iotscope_decoder::diagnose::{self, Certainty, Context, Finding, Severity};
 use iotscope_decoder::Trace;
 use serde_json::{json, Value};
@@ -113,7 +114,11 @@ impl Report<'_> {
             Format::Text => {
                 let style = text::Style { colour };
                 let body = match self.trace {
-                    Some(t) => text::connection(t, self.found, style),
+                    Some(t) => {
+                        let mut b = String::new();
+                        text::write_connection(&mut b, t, self.found, style);
+                        b
+                    }
                     None => format!("{}\n", text::findings(self.found, style)),
                 };
                 writeln!(out, "\n{body}{}", verdict_line(self.steps))
@@ -125,7 +130,18 @@ impl Report<'_> {
 
     fn json(&self) -> Value {
         let empty = Trace::default();
-        let mut v = json_render::connection(self.trace.unwrap_or(&empty), self.found, false);
+        let mut bytes = Vec::new();
+        let written = json_render::write_connection(
+            &mut bytes,
+            &mut SortedJson::new(),
+            self.trace.unwrap_or(&empty),
+            self.found,
+            false,
+        );
+        let mut v: Value = written
+            .ok()
+            .and_then(|()| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_else(|| json!({}));
         let a = self.asked;
         if let Value::Object(o) = &mut v {
             o.insert("source".into(), json!("probe"));

@@ -3,216 +3,499 @@
 //! Where Suricata's eve format has a name for a field (`tls.sni`, `tls.version`, `tls.ja3`,
 //! `mqtt.connect.client_id`, `mqtt.connack.return_code` …) the object uses it, so pipelines
 //! built for eve can read it.
+//!
+//! The object is described by `Serialize` impls over borrowed views of the trace and written
+//! with [`SortedJson`], which puts every object's keys in sorted order. The views list their
+//! members in that order already, so that their objects need no sorting (a member out of
+//! order costs time, not correctness); derived types such as certificates and findings are
+//! sorted as they are written.
 
-use serde_json::{json, Map, Value};
+use serde::ser::{SerializeSeq, SerializeStruct, Serializer};
+use serde::Serialize;
+use serde_json::{json, Value};
 
 use iotscope_decoder::cert::Certificate;
 use iotscope_decoder::diagnose::Finding;
-use iotscope_decoder::mqtt::{Body, Packet};
-use iotscope_decoder::tls::{self, ClientHello, ServerHello};
-use iotscope_decoder::{Direction, EventKind, Trace};
+use iotscope_decoder::mqtt::{Body, Packet, PacketType};
+use iotscope_decoder::tls::{self, ClientHello, Named, ServerHello};
+use iotscope_decoder::{Direction, Event, EventKind, Trace};
 
+use super::sorted_json::SortedJson;
 use super::version_name;
 
-/// The whole object for one finished connection.
-pub fn connection(trace: &Trace, findings: &[Finding], with_events: bool) -> Value {
-    let id = &trace.identity;
-    let mut o = Map::new();
-    o.insert("connection".into(), json!(id.number));
-    if let Some(s) = &id.source {
-        o.insert("source".into(), json!(s));
-    }
-    o.insert("device".into(), json!(id.device.map(|a| a.to_string())));
-    o.insert("endpoint".into(), json!(id.endpoint.map(|a| a.to_string())));
-    if let Some(n) = &id.endpoint_name {
-        o.insert("endpoint_name".into(), json!(n));
-    }
-    o.insert("start".into(), json!(trace.first_ts));
-    o.insert("end".into(), json!(trace.last_ts));
-    if let (Some(a), Some(b)) = (trace.first_ts, trace.last_ts) {
-        o.insert("duration_s".into(), json!(b.seconds_since(a)));
-    }
-    let protocol = trace.events().find_map(|e| match &e.kind {
-        EventKind::Protocol { protocol, .. } if !e.decrypted => Some(*protocol),
-        _ => None,
-    });
-    o.insert("protocol".into(), json!(protocol));
-    o.insert("history".into(), json!(tls::history(trace)));
-    o.insert("tls".into(), tls_summary(trace));
-    o.insert("certificates".into(), certificates(trace));
-    o.insert("mqtt".into(), mqtt_summary(trace));
-    if let Some(leg) = trace.events().find_map(|e| match &e.kind {
-        EventKind::DeviceLeg(leg) => Some(leg),
-        _ => None,
-    }) {
-        o.insert("device_leg".into(), json!(leg));
-    }
-    o.insert("tcp".into(), tcp_summary(trace));
-    o.insert("application_data".into(), application_data(trace));
-    o.insert("findings".into(), json!(findings));
-    if with_events {
-        o.insert("events".into(), json!(trace.events().collect::<Vec<_>>()));
-    }
-    if trace.omitted_events() > 0 {
-        o.insert("omitted_events".into(), json!(trace.omitted_events()));
-    }
-    Value::Object(o)
+/// Appends the whole object for one finished connection to `out` (without a newline).
+pub fn write_connection(
+    out: &mut Vec<u8>,
+    writer: &mut SortedJson,
+    trace: &Trace,
+    findings: &[Finding],
+    with_events: bool,
+) -> Result<(), serde_json::Error> {
+    writer.write(
+        out,
+        &Connection {
+            trace,
+            findings,
+            with_events,
+        },
+    )
 }
 
-fn first<'a, T>(trace: &'a Trace, pick: impl Fn(&'a EventKind) -> Option<T>) -> Option<T> {
-    trace.events().find_map(|e| pick(&e.kind))
+/// One finished connection, as its JSON object.
+struct Connection<'a> {
+    trace: &'a Trace,
+    findings: &'a [Finding],
+    with_events: bool,
 }
 
-fn tls_summary(trace: &Trace) -> Value {
-    let ch: Option<&ClientHello> = first(trace, |k| match k {
-        EventKind::ClientHello(h) => Some(h.as_ref()),
-        _ => None,
-    });
-    let sh: Option<&ServerHello> = first(trace, |k| match k {
-        EventKind::ServerHello(h) if !h.hello_retry_request => Some(h.as_ref()),
-        _ => None,
-    });
-    if ch.is_none() && sh.is_none() {
-        return Value::Null;
-    }
-    let mut t = Map::new();
-    if let Some(h) = ch {
-        t.insert("sni".into(), json!(h.sni));
-        t.insert("sni_form".into(), json!(h.sni_form));
-        t.insert("client_random".into(), json!(h.random));
-        t.insert("ja3".into(), json!({"hash": h.ja3_hash, "string": h.ja3}));
-        t.insert("ja4".into(), json!(h.ja4));
-        t.insert("client_alpns".into(), json!(h.alpn));
-        t.insert(
-            "client_handshake".into(),
-            json!({
-                "version": version_name(h.highest_version()),
-                "legacy_version": version_name(h.legacy_version),
-                "supported_versions": h.supported_versions.iter().map(|v| version_name(*v)).collect::<Vec<_>>(),
-                "ciphers": h.cipher_suites.iter().map(|c| &c.name).collect::<Vec<_>>(),
-                "exts": h.extensions.iter().map(|x| x.name).collect::<Vec<_>>(),
-                "sig_algs": h.signature_algorithms.iter().map(|c| &c.name).collect::<Vec<_>>(),
-                "groups": h.supported_groups.iter().map(|c| &c.name).collect::<Vec<_>>(),
-                "key_share_groups": h.key_share_groups.iter().map(|c| &c.name).collect::<Vec<_>>(),
-                "max_fragment_length": h.max_fragment_length,
-                "session_ticket": h.session_ticket,
-            }),
-        );
-    }
-    if let Some(h) = sh {
-        t.insert("version".into(), json!(version_name(h.version)));
-        t.insert("cipher".into(), json!(h.cipher_suite.name));
-        t.insert(
-            "cipher_id".into(),
-            json!(format!("0x{:04x}", h.cipher_suite.id)),
-        );
-        t.insert(
-            "server_alpns".into(),
-            json!(h.alpn.iter().collect::<Vec<_>>()),
-        );
-        t.insert(
-            "ja3s".into(),
-            json!({"hash": h.ja3s_hash, "string": h.ja3s}),
-        );
-        t.insert(
-            "server_handshake".into(),
-            json!({
-                "version": version_name(h.version),
-                "cipher": h.cipher_suite.name,
-                "exts": h.extensions.iter().map(|x| x.name).collect::<Vec<_>>(),
-                "key_share_group": h.key_share_group.as_ref().map(|g| &g.name),
-            }),
-        );
-    }
-    let hrr = trace
-        .events()
-        .any(|e| matches!(&e.kind, EventKind::ServerHello(h) if h.hello_retry_request));
-    t.insert("hello_retry_request".into(), json!(hrr));
-    // The endpoint's chain at top level, as eve has it; the device's under `client`.
-    for (dir, key) in [
-        (Direction::EndpointToDevice, None),
-        (Direction::DeviceToEndpoint, Some("client")),
-    ] {
-        let chain = trace.events().find_map(|e| match &e.kind {
-            EventKind::Certificate { chain, .. } if e.dir == dir => Some(chain),
+impl Serialize for Connection<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let trace = self.trace;
+        let id = &trace.identity;
+        let protocol = trace.events().find_map(|e| match &e.kind {
+            EventKind::Protocol { protocol, .. } if !e.decrypted => Some(*protocol),
             _ => None,
         });
-        let Some(chain) = chain else { continue };
-        let mut c = Map::new();
-        if let Some(leaf) = chain.first() {
-            c.insert("subject".into(), json!(leaf.subject));
-            c.insert("issuerdn".into(), json!(leaf.issuer));
-            c.insert("serial".into(), json!(leaf.serial));
-            c.insert("fingerprint".into(), json!(leaf.sha1));
-            c.insert("certificate_id".into(), json!(leaf.sha256));
-            c.insert("notbefore".into(), json!(leaf.not_before));
-            c.insert("notafter".into(), json!(leaf.not_after));
-            c.insert("subjectaltname".into(), json!(leaf.san_dns));
+        let mut o = s.serialize_struct("object", 0)?;
+        o.serialize_field("application_data", &ApplicationData(trace))?;
+        o.serialize_field("certificates", &Certificates(trace))?;
+        o.serialize_field("connection", &id.number)?;
+        o.serialize_field("device", &id.device)?;
+        // In MITM mode, what the device did on its own leg.
+        if let Some(leg) = trace.events().find_map(|e| match &e.kind {
+            EventKind::DeviceLeg(leg) => Some(leg),
+            _ => None,
+        }) {
+            o.serialize_field("device_leg", leg)?;
         }
-        c.insert(
-            "chain".into(),
-            json!(chain.iter().map(|x| &x.subject).collect::<Vec<_>>()),
-        );
-        c.insert("empty".into(), json!(chain.is_empty()));
-        match key {
-            None => t.extend(c),
-            Some(k) => {
-                t.insert(k.into(), Value::Object(c));
-            }
+        if let (Some(a), Some(b)) = (trace.first_ts, trace.last_ts) {
+            o.serialize_field("duration_s", &b.seconds_since(a))?;
         }
+        o.serialize_field("end", &trace.last_ts)?;
+        o.serialize_field("endpoint", &id.endpoint)?;
+        if let Some(n) = &id.endpoint_name {
+            o.serialize_field("endpoint_name", n)?;
+        }
+        if self.with_events {
+            o.serialize_field("events", &Events(trace))?;
+        }
+        o.serialize_field("findings", self.findings)?;
+        o.serialize_field("history", &tls::history(trace))?;
+        o.serialize_field("mqtt", &MqttSummary::of(trace))?;
+        if trace.omitted_events() > 0 {
+            o.serialize_field("omitted_events", &trace.omitted_events())?;
+        }
+        o.serialize_field("protocol", &protocol)?;
+        if let Some(src) = &id.source {
+            o.serialize_field("source", src)?;
+        }
+        o.serialize_field("start", &trace.first_ts)?;
+        o.serialize_field("tcp", &TcpSummary(trace))?;
+        o.serialize_field("tls", &TlsSummary::of(trace))?;
+        o.end()
     }
-    let alerts: Vec<Value> = trace
-        .events()
-        .filter_map(|e| match &e.kind {
-            EventKind::Alert {
+}
+
+/// Every kept event of a trace, as an array.
+struct Events<'a>(&'a Trace);
+
+impl Serialize for Events<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.events())
+    }
+}
+
+/// A list of the names of numbered values.
+struct Names<'a>(&'a [Named]);
+
+impl Serialize for Names<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(|n| &n.name))
+    }
+}
+
+/// Versions by name (`TLS 1.2`).
+struct Versions<'a>(&'a [u16]);
+
+impl Serialize for Versions<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(|v| version_name(*v)))
+    }
+}
+
+#[derive(Serialize)]
+struct Fingerprint<'a> {
+    hash: &'a str,
+    string: &'a str,
+}
+
+/// The `tls` object: both hellos, the endpoint's chain at top level as eve has it, the
+/// device's under `client`, and the alerts.
+struct TlsSummary<'a> {
+    trace: &'a Trace,
+    client: Option<&'a ClientHello>,
+    server: Option<&'a ServerHello>,
+}
+
+impl<'a> TlsSummary<'a> {
+    /// `None` (JSON null) when the connection had neither hello.
+    fn of(trace: &'a Trace) -> Option<TlsSummary<'a>> {
+        let client = trace.events().find_map(|e| match &e.kind {
+            EventKind::ClientHello(h) => Some(h.as_ref()),
+            _ => None,
+        });
+        let server = trace.events().find_map(|e| match &e.kind {
+            EventKind::ServerHello(h) if !h.hello_retry_request => Some(h.as_ref()),
+            _ => None,
+        });
+        (client.is_some() || server.is_some()).then_some(TlsSummary {
+            trace,
+            client,
+            server,
+        })
+    }
+}
+
+struct ClientHandshake<'a>(&'a ClientHello);
+
+impl Serialize for ClientHandshake<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let h = self.0;
+        let mut o = s.serialize_struct("object", 0)?;
+        o.serialize_field("ciphers", &Names(&h.cipher_suites))?;
+        o.serialize_field("exts", &ExtensionNames(&h.extensions))?;
+        o.serialize_field("groups", &Names(&h.supported_groups))?;
+        o.serialize_field("key_share_groups", &Names(&h.key_share_groups))?;
+        o.serialize_field("legacy_version", &version_name(h.legacy_version))?;
+        o.serialize_field("max_fragment_length", &h.max_fragment_length)?;
+        o.serialize_field("session_ticket", &h.session_ticket)?;
+        o.serialize_field("sig_algs", &Names(&h.signature_algorithms))?;
+        o.serialize_field("supported_versions", &Versions(&h.supported_versions))?;
+        o.serialize_field("version", &version_name(h.highest_version()))?;
+        o.end()
+    }
+}
+
+struct ExtensionNames<'a>(&'a [tls::Extension]);
+
+impl Serialize for ExtensionNames<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(|x| x.name))
+    }
+}
+
+struct ServerHandshake<'a>(&'a ServerHello);
+
+impl Serialize for ServerHandshake<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let h = self.0;
+        let mut o = s.serialize_struct("object", 0)?;
+        o.serialize_field("cipher", &h.cipher_suite.name)?;
+        o.serialize_field("exts", &ExtensionNames(&h.extensions))?;
+        o.serialize_field(
+            "key_share_group",
+            &h.key_share_group.as_ref().map(|g| &g.name),
+        )?;
+        o.serialize_field("version", &version_name(h.version))?;
+        o.end()
+    }
+}
+
+/// The first Certificate message of one direction, with its leaf's fields by eve's names, in
+/// key order.
+fn chain_entries<M: SerializeStruct>(o: &mut M, chain: &[Certificate]) -> Result<(), M::Error> {
+    let leaf = chain.first();
+    if let Some(leaf) = leaf {
+        o.serialize_field("certificate_id", &leaf.sha256)?;
+    }
+    o.serialize_field("chain", &Subjects(chain))?;
+    o.serialize_field("empty", &chain.is_empty())?;
+    if let Some(leaf) = leaf {
+        o.serialize_field("fingerprint", &leaf.sha1)?;
+        o.serialize_field("issuerdn", &leaf.issuer)?;
+        o.serialize_field("notafter", &leaf.not_after)?;
+        o.serialize_field("notbefore", &leaf.not_before)?;
+        o.serialize_field("serial", &leaf.serial)?;
+        o.serialize_field("subject", &leaf.subject)?;
+        o.serialize_field("subjectaltname", &leaf.san_dns)?;
+    }
+    Ok(())
+}
+
+struct Subjects<'a>(&'a [Certificate]);
+
+impl Serialize for Subjects<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(|c| &c.subject))
+    }
+}
+
+/// The device's chain, under `client`.
+struct ClientChain<'a>(&'a [Certificate]);
+
+impl Serialize for ClientChain<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut o = s.serialize_struct("object", 0)?;
+        chain_entries(&mut o, self.0)?;
+        o.end()
+    }
+}
+
+fn first_chain(trace: &Trace, dir: Direction) -> Option<&[Certificate]> {
+    trace.events().find_map(|e| match &e.kind {
+        EventKind::Certificate { chain, .. } if e.dir == dir => Some(chain.as_slice()),
+        _ => None,
+    })
+}
+
+impl Serialize for TlsSummary<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        // The endpoint's chain is at top level, as eve has it, so its fields fall among the
+        // hellos' in key order; the device's is under `client`.
+        let server_chain = first_chain(self.trace, Direction::EndpointToDevice);
+        let client_chain = first_chain(self.trace, Direction::DeviceToEndpoint);
+        let leaf = server_chain.and_then(<[_]>::first);
+        let ch = self.client;
+        let sh = self.server;
+        let hrr = self
+            .trace
+            .events()
+            .any(|e| matches!(&e.kind, EventKind::ServerHello(h) if h.hello_retry_request));
+        let mut t = s.serialize_struct("object", 0)?;
+        t.serialize_field("alerts", &Alerts(self.trace))?;
+        if let Some(leaf) = leaf {
+            t.serialize_field("certificate_id", &leaf.sha256)?;
+        }
+        if let Some(chain) = server_chain {
+            t.serialize_field("chain", &Subjects(chain))?;
+        }
+        if let Some(h) = sh {
+            t.serialize_field("cipher", &h.cipher_suite.name)?;
+            t.serialize_field("cipher_id", &format!("0x{:04x}", h.cipher_suite.id))?;
+        }
+        if let Some(chain) = client_chain {
+            t.serialize_field("client", &ClientChain(chain))?;
+        }
+        if let Some(h) = ch {
+            t.serialize_field("client_alpns", &h.alpn)?;
+            t.serialize_field("client_handshake", &ClientHandshake(h))?;
+            t.serialize_field("client_random", &h.random)?;
+        }
+        if let Some(chain) = server_chain {
+            t.serialize_field("empty", &chain.is_empty())?;
+        }
+        if let Some(leaf) = leaf {
+            t.serialize_field("fingerprint", &leaf.sha1)?;
+        }
+        t.serialize_field("hello_retry_request", &hrr)?;
+        if let Some(leaf) = leaf {
+            t.serialize_field("issuerdn", &leaf.issuer)?;
+        }
+        if let Some(h) = ch {
+            t.serialize_field(
+                "ja3",
+                &Fingerprint {
+                    hash: &h.ja3_hash,
+                    string: &h.ja3,
+                },
+            )?;
+        }
+        if let Some(h) = sh {
+            t.serialize_field(
+                "ja3s",
+                &Fingerprint {
+                    hash: &h.ja3s_hash,
+                    string: &h.ja3s,
+                },
+            )?;
+        }
+        if let Some(h) = ch {
+            t.serialize_field("ja4", &h.ja4)?;
+        }
+        if let Some(leaf) = leaf {
+            t.serialize_field("notafter", &leaf.not_after)?;
+            t.serialize_field("notbefore", &leaf.not_before)?;
+            t.serialize_field("serial", &leaf.serial)?;
+        }
+        if let Some(h) = sh {
+            t.serialize_field("server_alpns", &h.alpn.as_slice())?;
+            t.serialize_field("server_handshake", &ServerHandshake(h))?;
+        }
+        if let Some(h) = ch {
+            t.serialize_field("sni", &h.sni)?;
+            t.serialize_field("sni_form", &h.sni_form)?;
+        }
+        if let Some(leaf) = leaf {
+            t.serialize_field("subject", &leaf.subject)?;
+            t.serialize_field("subjectaltname", &leaf.san_dns)?;
+        }
+        if let Some(h) = sh {
+            t.serialize_field("version", &version_name(h.version))?;
+        }
+        t.end()
+    }
+}
+
+struct Alerts<'a>(&'a Trace);
+
+impl Serialize for Alerts<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(None)?;
+        for e in self.0.events() {
+            if let EventKind::Alert {
                 level,
                 description,
                 name,
                 encrypted,
-            } => Some(json!({
-                "from": e.dir.sender(),
-                "level": level,
-                "description": description,
-                "name": name,
-                "encrypted": encrypted,
-                "decrypted": e.decrypted,
-            })),
-            _ => None,
-        })
-        .collect();
-    t.insert("alerts".into(), json!(alerts));
-    Value::Object(t)
+            } = &e.kind
+            {
+                seq.serialize_element(&Alert {
+                    from: e.dir.sender(),
+                    level,
+                    description,
+                    name,
+                    encrypted: *encrypted,
+                    decrypted: e.decrypted,
+                })?;
+            }
+        }
+        seq.end()
+    }
 }
 
-fn certificates(trace: &Trace) -> Value {
-    let mut v = Vec::new();
-    for e in trace.events() {
-        if let EventKind::Certificate {
-            chain,
-            issued_by_next,
-            root,
-            root_known,
-        } = &e.kind
-        {
-            let at = e.ts.unix_seconds();
-            v.push(json!({
-                "from": e.dir.sender(),
-                "decrypted": e.decrypted,
-                "valid_at_connection": chain
-                    .iter()
-                    .map(|c| c.parse_error.is_none() && c.valid_at(at))
-                    .collect::<Vec<_>>(),
-                "chain": chain.iter().map(cert_json).collect::<Vec<_>>(),
-                "issued_by_next": issued_by_next,
-                "root": root,
-                "root_known": root_known,
-            }));
+/// Fields in key order, as every view here lists them.
+#[derive(Serialize)]
+struct Alert<'a> {
+    decrypted: bool,
+    description: &'a Option<u8>,
+    encrypted: bool,
+    from: iotscope_decoder::event::Side,
+    level: &'a Option<iotscope_decoder::event::AlertLevel>,
+    name: &'a Option<&'static str>,
+}
+
+/// Every Certificate message, each certificate in full.
+struct Certificates<'a>(&'a Trace);
+
+impl Serialize for Certificates<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(None)?;
+        for e in self.0.events() {
+            if let EventKind::Certificate {
+                chain,
+                issued_by_next,
+                root,
+                root_known,
+            } = &e.kind
+            {
+                seq.serialize_element(&CertificateMessage {
+                    event: e,
+                    chain,
+                    issued_by_next,
+                    root,
+                    root_known: *root_known,
+                })?;
+            }
         }
+        seq.end()
     }
-    Value::Array(v)
+}
+
+struct CertificateMessage<'a> {
+    event: &'a Event,
+    chain: &'a [Certificate],
+    issued_by_next: &'a [Option<bool>],
+    root: &'a Option<String>,
+    root_known: bool,
+}
+
+impl Serialize for CertificateMessage<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let at = self.event.ts.unix_seconds();
+        let mut o = s.serialize_struct("object", 0)?;
+        o.serialize_field("chain", &Chain(self.chain))?;
+        o.serialize_field("decrypted", &self.event.decrypted)?;
+        o.serialize_field("from", &self.event.dir.sender())?;
+        o.serialize_field("issued_by_next", self.issued_by_next)?;
+        o.serialize_field("root", self.root)?;
+        o.serialize_field("root_known", &self.root_known)?;
+        o.serialize_field(
+            "valid_at_connection",
+            &ValidAt {
+                chain: self.chain,
+                at,
+            },
+        )?;
+        o.end()
+    }
+}
+
+struct ValidAt<'a> {
+    chain: &'a [Certificate],
+    at: i64,
+}
+
+impl Serialize for ValidAt<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(
+            self.chain
+                .iter()
+                .map(|c| c.parse_error.is_none() && c.valid_at(self.at)),
+        )
+    }
+}
+
+struct Chain<'a>(&'a [Certificate]);
+
+impl Serialize for Chain<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(CertJson))
+    }
 }
 
 /// One certificate's fields, with its AWS certificate ID named as such.
+struct CertJson<'a>(&'a Certificate);
+
+impl Serialize for CertJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        // Every field of `Certificate` by its own name, in key order, and the ID among them;
+        // a test checks this against the certificate's derived form, so a field added there
+        // and forgotten here fails it.
+        let c = self.0;
+        let mut o = s.serialize_struct("object", 0)?;
+        o.serialize_field("authority_key_id", &c.authority_key_id)?;
+        o.serialize_field("certificate_id", &c.sha256)?;
+        o.serialize_field("common_name", &c.common_name)?;
+        o.serialize_field("curve", &c.curve)?;
+        o.serialize_field("der_len", &c.der_len)?;
+        o.serialize_field("extended_key_usage", &c.extended_key_usage)?;
+        o.serialize_field("is_ca", &c.is_ca)?;
+        o.serialize_field("issuer", &c.issuer)?;
+        o.serialize_field("key_bits", &c.key_bits)?;
+        o.serialize_field("key_type", &c.key_type)?;
+        o.serialize_field("key_usage", &c.key_usage)?;
+        o.serialize_field("not_after", &c.not_after)?;
+        o.serialize_field("not_after_unix", &c.not_after_unix)?;
+        o.serialize_field("not_before", &c.not_before)?;
+        o.serialize_field("not_before_unix", &c.not_before_unix)?;
+        o.serialize_field("parse_error", &c.parse_error)?;
+        o.serialize_field("path_len", &c.path_len)?;
+        o.serialize_field("san_dns", &c.san_dns)?;
+        o.serialize_field("san_email", &c.san_email)?;
+        o.serialize_field("san_ip", &c.san_ip)?;
+        o.serialize_field("san_uri", &c.san_uri)?;
+        o.serialize_field("serial", &c.serial)?;
+        o.serialize_field("sha1", &c.sha1)?;
+        o.serialize_field("sha256", &c.sha256)?;
+        o.serialize_field("signature_algorithm", &c.signature_algorithm)?;
+        o.serialize_field("subject", &c.subject)?;
+        o.serialize_field("subject_key_id", &c.subject_key_id)?;
+        o.serialize_field("version", &c.version)?;
+        o.end()
+    }
+}
+
+/// One certificate's fields, with its AWS certificate ID named as such, as a value to extend.
 pub fn cert_json(c: &Certificate) -> Value {
     let mut v = serde_json::to_value(c).unwrap_or(Value::Null);
     if let Value::Object(o) = &mut v {
@@ -222,158 +505,274 @@ pub fn cert_json(c: &Certificate) -> Value {
 }
 
 /// One packet with Suricata's names for its fields.
-fn packet_json(dir: Direction, p: &Packet) -> Value {
-    let mut o = Map::new();
-    o.insert("type".into(), json!(p.packet_type.name()));
-    o.insert("from".into(), json!(dir.sender()));
-    o.insert("dup".into(), json!(p.dup));
-    o.insert("qos".into(), json!(p.qos));
-    o.insert("retain".into(), json!(p.retain));
-    match &p.body {
-        Body::Connect(c) => {
-            o.insert("protocol_string".into(), json!(c.protocol_name));
-            o.insert("protocol_version".into(), json!(c.protocol_level));
-            o.insert("client_id".into(), json!(c.client_id));
-            o.insert("keep_alive".into(), json!(c.keep_alive));
-            o.insert(
-                "flags".into(),
-                json!({
-                    "clean_session": c.clean_start,
-                    "username": c.username.is_some(),
-                    "password": c.password.is_some(),
-                    "will": c.will.is_some(),
-                    "will_retain": c.will.as_ref().is_some_and(|w| w.retain),
-                }),
-            );
-            if let Some(u) = &c.username {
-                o.insert("username".into(), json!(u));
-            }
-            if let Some(pw) = &c.password {
-                o.insert(
-                    "password".into(),
-                    json!(pw.value.clone().unwrap_or_else(|| "<redacted>".into())),
-                );
-            }
-            if let Some(w) = &c.will {
-                o.insert("will".into(), json!({"topic": w.topic, "qos": w.qos, "payload_len": w.payload_len, "properties": w.properties}));
-            }
-            o.insert("properties".into(), json!(c.properties));
-        }
-        Body::Connack(a) => {
-            o.insert("session_present".into(), json!(a.session_present));
-            o.insert("return_code".into(), json!(a.code));
-            o.insert("reason".into(), json!(a.reason));
-            o.insert("properties".into(), json!(a.properties));
-        }
-        Body::Publish(x) => {
-            o.insert("topic".into(), json!(x.topic));
-            o.insert("message_id".into(), json!(x.packet_id));
-            o.insert("payload_len".into(), json!(x.payload_len));
-            o.insert(
-                "message".into(),
-                json!(super::text_or_hex(&x.payload_prefix)),
-            );
-            o.insert(
-                "truncated".into(),
-                json!(x.payload_prefix.len() < x.payload_len),
-            );
-            o.insert("properties".into(), json!(x.properties));
-        }
-        Body::Ack(a) => {
-            o.insert("message_id".into(), json!(a.packet_id));
-            o.insert("reason_code".into(), json!(a.code));
-            o.insert("reason".into(), json!(a.reason));
-        }
-        Body::Subscribe(s) => {
-            o.insert("message_id".into(), json!(s.packet_id));
-            o.insert(
-                "topics".into(),
-                json!(s
-                    .filters
-                    .iter()
-                    .map(|f| json!({"topic": f.filter, "qos": f.qos}))
-                    .collect::<Vec<_>>()),
-            );
-        }
-        Body::SubAck(a) => {
-            o.insert("message_id".into(), json!(a.packet_id));
-            let key = if p.packet_type == iotscope_decoder::mqtt::PacketType::Suback {
-                "qos_granted"
-            } else {
-                "reason_codes"
-            };
-            o.insert(key.into(), json!(a.codes));
-        }
-        Body::Unsubscribe(u) => {
-            o.insert("message_id".into(), json!(u.packet_id));
-            o.insert("topics".into(), json!(u.filters));
-        }
-        Body::Disconnect(r) | Body::Auth(r) => {
-            o.insert("reason_code".into(), json!(r.code));
-            o.insert("reason".into(), json!(r.reason));
-        }
-        Body::Pingreq | Body::Pingresp | Body::Reserved => {}
-    }
-    if !p.problems.is_empty() {
-        o.insert("problems".into(), json!(p.problems));
-    }
-    Value::Object(o)
+struct PacketJson<'a> {
+    dir: Direction,
+    packet: &'a Packet,
 }
 
-fn mqtt_summary(trace: &Trace) -> Value {
-    let mut packets = Vec::new();
-    let mut o = Map::new();
-    for e in trace.events() {
-        if let EventKind::Mqtt(p) = &e.kind {
-            let v = packet_json(e.dir, p);
-            let key = p.packet_type.name().to_ascii_lowercase();
-            if matches!(key.as_str(), "connect" | "connack") && !o.contains_key(&key) {
-                o.insert(key, v.clone());
-            }
-            packets.push(v);
-        }
-    }
-    if packets.is_empty() {
-        return Value::Null;
-    }
-    if let Some(level) = o
-        .get("connect")
-        .and_then(|c| c.get("protocol_version"))
-        .cloned()
-    {
-        o.insert("protocol_version".into(), level);
-    }
-    o.insert("packets".into(), Value::Array(packets));
-    Value::Object(o)
+#[derive(Serialize)]
+struct ConnectFlags {
+    clean_session: bool,
+    password: bool,
+    username: bool,
+    will: bool,
+    will_retain: bool,
 }
 
-fn tcp_summary(trace: &Trace) -> Value {
-    let mut fin = Vec::new();
-    let mut rst = Vec::new();
-    let mut gaps = 0u64;
-    for e in trace.events() {
-        match e.kind {
-            EventKind::TcpFin => fin.push(e.dir.sender()),
-            EventKind::TcpRst => rst.push(e.dir.sender()),
-            EventKind::Gap { bytes } => gaps += bytes,
-            _ => {}
-        }
+#[derive(Serialize)]
+struct WillJson<'a> {
+    payload_len: usize,
+    properties: &'a [iotscope_decoder::mqtt::Property],
+    qos: u8,
+    topic: &'a str,
+}
+
+#[derive(Serialize)]
+struct TopicJson<'a> {
+    qos: u8,
+    topic: &'a str,
+}
+
+struct Topics<'a>(&'a [iotscope_decoder::mqtt::Subscription]);
+
+impl Serialize for Topics<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(|f| TopicJson {
+            topic: &f.filter,
+            qos: f.qos,
+        }))
     }
-    json!({"fin_from": fin, "rst_from": rst, "gap_bytes": gaps})
+}
+
+impl Serialize for PacketJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let p = self.packet;
+        let mut o = s.serialize_struct("object", 0)?;
+        o.serialize_field("type", p.packet_type.name())?;
+        o.serialize_field("from", &self.dir.sender())?;
+        o.serialize_field("dup", &p.dup)?;
+        o.serialize_field("qos", &p.qos)?;
+        o.serialize_field("retain", &p.retain)?;
+        match &p.body {
+            Body::Connect(c) => {
+                o.serialize_field("protocol_string", &c.protocol_name)?;
+                o.serialize_field("protocol_version", &c.protocol_level)?;
+                o.serialize_field("client_id", &c.client_id)?;
+                o.serialize_field("keep_alive", &c.keep_alive)?;
+                o.serialize_field(
+                    "flags",
+                    &ConnectFlags {
+                        clean_session: c.clean_start,
+                        username: c.username.is_some(),
+                        password: c.password.is_some(),
+                        will: c.will.is_some(),
+                        will_retain: c.will.as_ref().is_some_and(|w| w.retain),
+                    },
+                )?;
+                if let Some(u) = &c.username {
+                    o.serialize_field("username", u)?;
+                }
+                if let Some(pw) = &c.password {
+                    o.serialize_field("password", pw.value.as_deref().unwrap_or("<redacted>"))?;
+                }
+                if let Some(w) = &c.will {
+                    o.serialize_field(
+                        "will",
+                        &WillJson {
+                            topic: &w.topic,
+                            qos: w.qos,
+                            payload_len: w.payload_len,
+                            properties: &w.properties,
+                        },
+                    )?;
+                }
+                o.serialize_field("properties", &c.properties)?;
+            }
+            Body::Connack(a) => {
+                o.serialize_field("session_present", &a.session_present)?;
+                o.serialize_field("return_code", &a.code)?;
+                o.serialize_field("reason", a.reason)?;
+                o.serialize_field("properties", &a.properties)?;
+            }
+            Body::Publish(x) => {
+                o.serialize_field("topic", &x.topic)?;
+                o.serialize_field("message_id", &x.packet_id)?;
+                o.serialize_field("payload_len", &x.payload_len)?;
+                o.serialize_field("message", &super::text_or_hex(&x.payload_prefix))?;
+                o.serialize_field("truncated", &(x.payload_prefix.len() < x.payload_len))?;
+                o.serialize_field("properties", &x.properties)?;
+            }
+            Body::Ack(a) => {
+                o.serialize_field("message_id", &a.packet_id)?;
+                o.serialize_field("reason_code", &a.code)?;
+                o.serialize_field("reason", a.reason)?;
+            }
+            Body::Subscribe(x) => {
+                o.serialize_field("message_id", &x.packet_id)?;
+                o.serialize_field("topics", &Topics(&x.filters))?;
+            }
+            Body::SubAck(a) => {
+                o.serialize_field("message_id", &a.packet_id)?;
+                let key = if p.packet_type == PacketType::Suback {
+                    "qos_granted"
+                } else {
+                    "reason_codes"
+                };
+                o.serialize_field(key, &a.codes)?;
+            }
+            Body::Unsubscribe(u) => {
+                o.serialize_field("message_id", &u.packet_id)?;
+                o.serialize_field("topics", &u.filters)?;
+            }
+            Body::Disconnect(r) | Body::Auth(r) => {
+                o.serialize_field("reason_code", &r.code)?;
+                o.serialize_field("reason", r.reason)?;
+            }
+            Body::Pingreq | Body::Pingresp | Body::Reserved => {}
+        }
+        if !p.problems.is_empty() {
+            o.serialize_field("problems", &p.problems)?;
+        }
+        o.end()
+    }
+}
+
+/// The `mqtt` object: every packet, and the first CONNECT and CONNACK again by name.
+struct MqttSummary<'a>(&'a Trace);
+
+impl<'a> MqttSummary<'a> {
+    /// `None` (JSON null) when no MQTT packet was read.
+    fn of(trace: &'a Trace) -> Option<MqttSummary<'a>> {
+        packets(trace).next().map(|_| MqttSummary(trace))
+    }
+}
+
+fn packets(trace: &Trace) -> impl Iterator<Item = PacketJson<'_>> {
+    trace.events().filter_map(|e| match &e.kind {
+        EventKind::Mqtt(p) => Some(PacketJson {
+            dir: e.dir,
+            packet: p,
+        }),
+        _ => None,
+    })
+}
+
+impl Serialize for MqttSummary<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut o = s.serialize_struct("object", 0)?;
+        let first = |t: PacketType| packets(self.0).find(|p| p.packet.packet_type == t);
+        let connect = first(PacketType::Connect);
+        if let Some(c) = &first(PacketType::Connack) {
+            o.serialize_field("connack", c)?;
+        }
+        if let Some(c) = &connect {
+            o.serialize_field("connect", c)?;
+        }
+        o.serialize_field("packets", &Packets(self.0))?;
+        if let Some(Body::Connect(c)) = connect.as_ref().map(|c| &c.packet.body) {
+            o.serialize_field("protocol_version", &c.protocol_level)?;
+        }
+        o.end()
+    }
+}
+
+struct Packets<'a>(&'a Trace);
+
+impl Serialize for Packets<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(packets(self.0))
+    }
+}
+
+struct TcpSummary<'a>(&'a Trace);
+
+impl Serialize for TcpSummary<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut fin = Vec::new();
+        let mut rst = Vec::new();
+        let mut gaps = 0u64;
+        for e in self.0.events() {
+            match e.kind {
+                EventKind::TcpFin => fin.push(e.dir.sender()),
+                EventKind::TcpRst => rst.push(e.dir.sender()),
+                EventKind::Gap { bytes } => gaps += bytes,
+                _ => {}
+            }
+        }
+        let mut o = s.serialize_struct("object", 0)?;
+        o.serialize_field("fin_from", &fin)?;
+        o.serialize_field("gap_bytes", &gaps)?;
+        o.serialize_field("rst_from", &rst)?;
+        o.end()
+    }
 }
 
 /// Decrypted application bytes that are neither MQTT nor HTTP: their size and first bytes.
-fn application_data(trace: &Trace) -> Value {
-    let v: Vec<Value> = trace
-        .events()
-        .filter(|e| e.decrypted)
-        .filter_map(|e| match &e.kind {
-            EventKind::Undecoded { bytes, prefix } => {
-                Some(json!({"from": e.dir.sender(), "bytes": bytes, "text": prefix}))
-            }
-            EventKind::Http { line } => Some(json!({"from": e.dir.sender(), "text": line})),
-            _ => None,
-        })
-        .collect();
-    Value::Array(v)
+struct ApplicationData<'a>(&'a Trace);
+
+#[derive(Serialize)]
+struct AppBytes<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bytes: Option<u64>,
+    from: iotscope_decoder::event::Side,
+    text: &'a str,
+}
+
+impl Serialize for ApplicationData<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(
+            self.0
+                .events()
+                .filter(|e| e.decrypted)
+                .filter_map(|e| match &e.kind {
+                    EventKind::Undecoded { bytes, prefix } => Some(AppBytes {
+                        from: e.dir.sender(),
+                        bytes: Some(*bytes),
+                        text: prefix,
+                    }),
+                    EventKind::Http { line } => Some(AppBytes {
+                        from: e.dir.sender(),
+                        bytes: None,
+                        text: line,
+                    }),
+                    _ => None,
+                }),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use iotscope_decoder::cert::summarize;
+
+    /// The certificate object must hold every field of [`Certificate`] plus its ID, exactly
+    /// as the value tree `cert check` builds from it.
+    #[test]
+    fn certificate_object_matches_the_value_tree() {
+        let mut unparsed = summarize(b"not a certificate");
+        unparsed.san_dns = vec!["a.example".into(), "b.example".into()];
+        // Every optional field filled, so that none is left out unseen.
+        let full = Certificate {
+            common_name: Some("cn".into()),
+            curve: Some("P-256".into()),
+            key_bits: Some(256),
+            path_len: Some(0),
+            san_ip: vec!["192.0.2.1".into()],
+            san_uri: vec!["spiffe://x".into()],
+            san_email: vec!["a@example.com".into()],
+            subject_key_id: Some("0a".into()),
+            authority_key_id: Some("0b".into()),
+            key_usage: vec!["digitalSignature".into()],
+            extended_key_usage: vec!["clientAuth".into()],
+            ..unparsed.clone()
+        };
+        for c in [&unparsed, &full] {
+            let mut out = Vec::new();
+            SortedJson::new().write(&mut out, &CertJson(c)).unwrap();
+            let reference = serde_json::to_string(&cert_json(c)).unwrap();
+            assert_eq!(String::from_utf8(out).unwrap(), reference);
+            assert!(reference.contains(r#""certificate_id":""#));
+        }
+    }
 }

@@ -1,10 +1,13 @@
 //! Renderers: the two forms every command that reports connections speaks.
 
 pub mod json;
+pub mod sorted_json;
 pub mod text;
 
+use std::borrow::Cow;
+
 /// `TLS 1.2`, `TLS 1.3`, …
-pub fn version_name(v: u16) -> String {
+pub fn version_name(v: u16) -> Cow<'static, str> {
     iotscope_decoder::tls::names::version_name(v)
 }
 

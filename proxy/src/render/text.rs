@@ -8,7 +8,7 @@ use iotscope_decoder::cert::Certificate;
 use iotscope_decoder::diagnose::{Certainty, Finding, Severity};
 use iotscope_decoder::event::{AlertLevel, EncryptedPhase, HandshakeKind};
 use iotscope_decoder::mqtt::{Body, Packet};
-use iotscope_decoder::{tls, Direction, Event, EventKind, Trace};
+use iotscope_decoder::{tls, Direction, Event, EventKind, Timestamp, Trace};
 
 use super::{text_or_hex, version_name};
 
@@ -48,91 +48,162 @@ pub fn arrow(dir: Direction) -> &'static str {
     }
 }
 
-/// The header line(s) of a connection.
-pub fn header(trace: &Trace, style: Style) -> String {
+/// Appends the header line(s) of a connection.
+fn write_header(s: &mut String, trace: &Trace, style: Style) {
     let id = &trace.identity;
-    let who = format!(
-        "#{} {} → {}",
-        id.number,
-        id.device.map_or("device ?".to_string(), |a| a.to_string()),
-        id.endpoint
-            .map_or("endpoint ?".to_string(), |a| a.to_string()),
-    );
-    let mut s = style.bold(&who);
+    if style.colour {
+        s.push_str("\x1b[1m");
+    }
+    let _ = write!(s, "#{} ", id.number);
+    match id.device {
+        Some(a) => {
+            let _ = write!(s, "{a}");
+        }
+        None => s.push_str("device ?"),
+    }
+    s.push_str(" → ");
+    match id.endpoint {
+        Some(a) => {
+            let _ = write!(s, "{a}");
+        }
+        None => s.push_str("endpoint ?"),
+    }
+    if style.colour {
+        s.push_str("\x1b[0m");
+    }
     if let Some(t) = trace.first_ts {
         let _ = write!(s, "  {}", t.rfc3339());
     }
     if let Some(src) = &id.source {
-        let _ = write!(s, "\n   {}", style.dim(src));
+        s.push_str("\n   ");
+        s.push_str(&style.dim(src));
     }
     let hist = tls::history(trace);
     if !hist.is_empty() {
-        let _ = write!(s, "\n   history {hist}");
+        s.push_str("\n   history ");
+        s.push_str(&hist);
     }
-    s
 }
 
 /// One ladder line (plus indented detail lines for certificate chains).
 pub fn event_line(trace: &Trace, e: &Event, style: Style) -> String {
-    let t = trace.relative(e.ts);
-    let mark = if e.decrypted { "*" } else { " " };
-    let prefix = format!("  {t:>10.6} {} {mark}", arrow(e.dir));
-    let body = describe(e);
-    let mut lines = body.lines();
-    let mut s = format!("{prefix}{}", lines.next().unwrap_or_default());
-    for l in lines {
-        let _ = write!(s, "\n{:width$}{l}", "", width = prefix.chars().count() + 2);
-    }
-    if let EventKind::Alert { .. } | EventKind::TcpRst | EventKind::Upstream { .. } = e.kind {
-        s = style.paint("33", &s);
-    }
+    let mut s = String::new();
+    write_event_line(&mut s, &mut String::new(), trace, e, style);
     s
 }
 
-/// What one event says, in a few words.
-pub fn describe(e: &Event) -> String {
+/// Appends [`event_line`] to `s`; `body` is scratch space for the event's description.
+fn write_event_line(s: &mut String, body: &mut String, trace: &Trace, e: &Event, style: Style) {
+    let warn = matches!(
+        e.kind,
+        EventKind::Alert { .. } | EventKind::TcpRst | EventKind::Upstream { .. }
+    );
+    if warn && style.colour {
+        s.push_str("\x1b[33m");
+    }
+    let mark = if e.decrypted { "*" } else { " " };
+    let line_start = s.len();
+    s.push_str("  ");
+    write_relative(s, trace, e.ts);
+    let _ = write!(s, " {} {mark}", arrow(e.dir));
+    let width = s[line_start..].chars().count() + 2;
+    body.clear();
+    write_describe(body, e);
+    let mut lines = body.lines();
+    s.push_str(lines.next().unwrap_or_default());
+    for l in lines {
+        s.push('\n');
+        s.extend(std::iter::repeat_n(' ', width));
+        s.push_str(l);
+    }
+    if warn && style.colour {
+        s.push_str("\x1b[0m");
+    }
+}
+
+/// Seconds since the connection's first event, as `{:>10.6}` prints them. Capture times are
+/// whole microseconds nearly always, and then the digits are written from the integer: a
+/// float formatted to six places costs more than the rest of the line.
+fn write_relative(s: &mut String, trace: &Trace, ts: Timestamp) {
+    let ns = trace.first_ts.map_or(0, |t0| ts.0.wrapping_sub(t0.0));
+    if !(0..1 << 53).contains(&ns) || ns % 1000 != 0 {
+        let _ = write!(s, "{:>10.6}", trace.relative(ts));
+        return;
+    }
+    let micros = ns / 1000;
+    let (whole, frac) = (micros / 1_000_000, micros % 1_000_000);
+    // Six decimals, the point, and at least one digit before it.
+    let mut width = 8;
+    let mut rest = whole / 10;
+    while rest > 0 {
+        width += 1;
+        rest /= 10;
+    }
+    s.extend(std::iter::repeat_n(' ', 10usize.saturating_sub(width)));
+    let _ = write!(s, "{whole}.{frac:06}");
+}
+
+/// Appends what one event says, in a few words.
+fn write_describe(s: &mut String, e: &Event) {
+    // Writing to a String cannot fail.
+    let _ = describe_into(s, e);
+}
+
+fn describe_into(s: &mut String, e: &Event) -> std::fmt::Result {
     match &e.kind {
-        EventKind::TcpOpen => "TCP connection opened".into(),
-        EventKind::TcpFin => format!("{} closed its side (FIN)", e.dir.sender()),
-        EventKind::TcpRst => format!("{} reset the connection (RST)", e.dir.sender()),
-        EventKind::Gap { bytes } => format!("{bytes} bytes not captured (gap)"),
+        EventKind::TcpOpen => s.push_str("TCP connection opened"),
+        EventKind::TcpFin => write!(s, "{} closed its side (FIN)", e.dir.sender())?,
+        EventKind::TcpRst => write!(s, "{} reset the connection (RST)", e.dir.sender())?,
+        EventKind::Gap { bytes } => write!(s, "{bytes} bytes not captured (gap)")?,
         EventKind::Protocol {
             protocol,
             first_bytes,
         } => {
             // Eight bytes are enough to recognise a protocol by eye; the JSON keeps sixteen.
             let shown: String = first_bytes.chars().take(16).collect();
-            format!("{} speaks {protocol} (first bytes {shown})", e.dir.sender())
+            write!(
+                s,
+                "{} speaks {protocol} (first bytes {shown})",
+                e.dir.sender()
+            )?
         }
-        EventKind::Http { line } => format!("HTTP {line}"),
+        EventKind::Http { line } => write!(s, "HTTP {line}")?,
         EventKind::ClientHello(h) => {
-            let alpn = if h.alpn.is_empty() {
-                "no ALPN".to_string()
-            } else {
-                format!("ALPN {}", h.alpn.join(","))
-            };
-            format!(
-                "ClientHello {}, {} suites, {alpn}\nSNI {}\nJA3 {}\nJA4 {}",
+            write!(
+                s,
+                "ClientHello {}, {} suites, ",
                 version_name(h.highest_version()),
-                h.cipher_suites.len(),
+                h.cipher_suites.len()
+            )?;
+            if h.alpn.is_empty() {
+                s.push_str("no ALPN");
+            } else {
+                write!(s, "ALPN {}", h.alpn.join(","))?;
+            }
+            write!(
+                s,
+                "\nSNI {}\nJA3 {}\nJA4 {}",
                 h.sni.as_deref().unwrap_or("(none)"),
                 h.ja3_hash,
                 h.ja4
-            )
+            )?
         }
-        EventKind::ServerHello(h) if h.hello_retry_request => format!(
+        EventKind::ServerHello(h) if h.hello_retry_request => write!(
+            s,
             "HelloRetryRequest group {}",
-            h.key_share_group.as_ref().map_or("?", |g| g.name.as_str())
-        ),
-        EventKind::ServerHello(h) => format!(
-            "ServerHello {} {}{}",
-            version_name(h.version),
-            h.cipher_suite.name,
-            h.alpn
-                .as_deref()
-                .map(|a| format!(" ALPN {a}"))
-                .unwrap_or_default()
-        ),
+            h.key_share_group.as_ref().map_or("?", |g| g.name.as_ref())
+        )?,
+        EventKind::ServerHello(h) => {
+            write!(
+                s,
+                "ServerHello {} {}",
+                version_name(h.version),
+                h.cipher_suite.name
+            )?;
+            if let Some(a) = h.alpn.as_deref() {
+                write!(s, " ALPN {a}")?;
+            }
+        }
         EventKind::Certificate {
             chain,
             issued_by_next,
@@ -140,18 +211,19 @@ pub fn describe(e: &Event) -> String {
             root_known,
         } => {
             if chain.is_empty() {
-                return "Certificate: empty (no certificate to send)".into();
+                s.push_str("Certificate: empty (no certificate to send)");
+                return Ok(());
             }
-            let mut s = format!("Certificate chain of {}", chain.len());
+            write!(s, "Certificate chain of {}", chain.len())?;
             for (i, c) in chain.iter().enumerate() {
                 let link = match issued_by_next.get(i).copied().flatten() {
                     Some(true) => "",
                     Some(false) => "  (NOT issued by the next)",
                     None => "",
                 };
-                let _ = write!(s, "\n[{i}] {}{link}", cert_line(c));
-                let _ = write!(s, "\n    issuer {}", c.issuer);
-                let _ = write!(s, "\n    valid {} .. {}", c.not_before, c.not_after);
+                write!(s, "\n[{i}] {}{link}", cert_line(c))?;
+                write!(s, "\n    issuer {}", c.issuer)?;
+                write!(s, "\n    valid {} .. {}", c.not_before, c.not_after)?;
                 let at = e.ts.unix_seconds();
                 if c.parse_error.is_none() && !c.valid_at(at) {
                     s.push_str(if at < c.not_before_unix {
@@ -160,26 +232,25 @@ pub fn describe(e: &Event) -> String {
                         "\n    EXPIRED at the time of this connection"
                     });
                 }
-                let _ = write!(s, "\n    id {}", c.sha256);
+                write!(s, "\n    id {}", c.sha256)?;
             }
             if let Some(r) = root {
-                let _ = write!(
+                write!(
                     s,
                     "\nroot: {r}{}",
                     if *root_known { " (known root)" } else { "" }
-                );
+                )?;
             }
-            s
         }
         EventKind::CertificateRequest { ca_names } => {
             if ca_names.is_empty() {
-                "CertificateRequest (any CA)".into()
+                s.push_str("CertificateRequest (any CA)");
             } else {
-                format!("CertificateRequest for CAs: {}", ca_names.join("; "))
+                write!(s, "CertificateRequest for CAs: {}", ca_names.join("; "))?;
             }
         }
-        EventKind::Handshake { kind, len } => format!("{} ({len} bytes)", handshake_name(*kind)),
-        EventKind::ChangeCipherSpec => "ChangeCipherSpec".into(),
+        EventKind::Handshake { kind, len } => write!(s, "{} ({len} bytes)", handshake_name(*kind))?,
+        EventKind::ChangeCipherSpec => s.push_str("ChangeCipherSpec"),
         EventKind::Alert {
             level,
             name,
@@ -187,18 +258,19 @@ pub fn describe(e: &Event) -> String {
             encrypted,
         } => {
             if *encrypted && description.is_none() {
-                return "Alert (encrypted)".into();
+                s.push_str("Alert (encrypted)");
+                return Ok(());
             }
             let lvl = match level {
                 Some(AlertLevel::Fatal) => "fatal",
                 Some(AlertLevel::Warning) => "warning",
                 _ => "?",
             };
-            format!(
-                "Alert {lvl} {} ({})",
-                name.unwrap_or("unknown"),
-                description.map_or("?".into(), |d| d.to_string())
-            )
+            write!(s, "Alert {lvl} {} (", name.unwrap_or("unknown"))?;
+            match description {
+                Some(d) => write!(s, "{d})")?,
+                None => s.push_str("?)"),
+            }
         }
         EventKind::Encrypted {
             content_type,
@@ -213,32 +285,33 @@ pub fn describe(e: &Event) -> String {
                 _ => "encrypted data",
             };
             if *records == 1 {
-                format!("{what}, {first_len} bytes")
+                write!(s, "{what}, {first_len} bytes")?
             } else {
-                format!("{what}, {records} records, {bytes} bytes")
+                write!(s, "{what}, {records} records, {bytes} bytes")?
             }
         }
-        EventKind::Mqtt(p) => mqtt_line(p),
+        EventKind::Mqtt(p) => s.push_str(&mqtt_line(p)),
         EventKind::TlsMalformed { offset, reason } => {
-            format!("malformed TLS at byte {offset}: {reason}")
+            write!(s, "malformed TLS at byte {offset}: {reason}")?
         }
         EventKind::MqttMalformed { offset, reason } => {
-            format!("malformed MQTT at byte {offset}: {reason}")
+            write!(s, "malformed MQTT at byte {offset}: {reason}")?
         }
         EventKind::Undecoded { bytes, prefix } => {
             let mut p = prefix.clone();
             if p.chars().count() > 32 {
                 p = p.chars().take(32).collect::<String>() + "…";
             }
-            format!("{bytes} bytes of data: {p:?}")
+            write!(s, "{bytes} bytes of data: {p:?}")?
         }
-        EventKind::Note { text } => format!("note: {text}"),
-        EventKind::Undecrypted { reason } => format!("not decrypted: {reason}"),
+        EventKind::Note { text } => write!(s, "note: {text}")?,
+        EventKind::Undecrypted { reason } => write!(s, "not decrypted: {reason}")?,
         EventKind::Upstream { failure } => {
-            format!("iotscope could not reach the endpoint: {failure}")
+            write!(s, "iotscope could not reach the endpoint: {failure}")?
         }
-        EventKind::DeviceLeg(leg) => device_leg(leg),
+        EventKind::DeviceLeg(leg) => s.push_str(&device_leg(leg)),
     }
+    Ok(())
 }
 
 /// The device's own leg of an intercepted connection, on a few lines.
@@ -475,29 +548,34 @@ const WIDTH: usize = 80;
 /// Appends `text` word-wrapped to [`WIDTH`], the first line after `first`, the rest after
 /// `rest`.
 fn wrap_into(out: &mut String, text: &str, first: &str, rest: &str) {
-    let mut line = first.to_string();
+    out.push_str(first);
+    // Characters on the current line, counted as they are added.
+    let mut width = first.chars().count();
     let mut empty = true;
     for word in text.split(' ') {
-        if !empty && line.chars().count() + 1 + word.chars().count() > WIDTH {
-            out.push_str(&line);
+        let w = word.chars().count();
+        if !empty && width + 1 + w > WIDTH {
             out.push('\n');
-            line = rest.to_string();
+            out.push_str(rest);
+            width = rest.chars().count();
             empty = true;
         }
         if !empty {
-            line.push(' ');
+            out.push(' ');
+            width += 1;
         }
-        line.push_str(word);
+        out.push_str(word);
+        width += w;
         empty = false;
     }
-    out.push_str(&line);
     out.push('\n');
 }
 
-/// The whole text block of a finished connection.
-pub fn connection(trace: &Trace, list: &[Finding], style: Style) -> String {
-    let mut s = header(trace, style);
+/// Appends the whole text block of a finished connection to `s`.
+pub fn write_connection(s: &mut String, trace: &Trace, list: &[Finding], style: Style) {
+    write_header(s, trace, style);
     s.push('\n');
+    let mut body = String::new();
     for (shown, e) in trace.events().enumerate() {
         if shown == iotscope_decoder::trace::HEAD_EVENTS && trace.omitted_events() > 0 {
             let _ = writeln!(
@@ -506,10 +584,60 @@ pub fn connection(trace: &Trace, list: &[Finding], style: Style) -> String {
                 style.dim(&format!("… {} events omitted …", trace.omitted_events()))
             );
         }
-        s.push_str(&event_line(trace, e, style));
+        write_event_line(s, &mut body, trace, e, style);
         s.push('\n');
     }
     s.push_str(&findings(list, style));
     s.push('\n');
-    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use iotscope_decoder::Identity;
+
+    /// The integer path prints what the float would, for whole microseconds, and the float
+    /// path takes over for anything else.
+    #[test]
+    fn relative_times_print_as_the_float_would() {
+        let mut trace = Trace::new(Identity::default());
+        trace.first_ts = Some(Timestamp(1_000_000_000_000));
+        for ns in [
+            0i64,
+            1_000,
+            999_000,
+            1_000_000,
+            60_174_000,
+            1_234_567_000_000,
+            5,
+            500,
+            1_500,
+            999_999_999,
+            -1_000,
+            -60_174_000,
+            123_456_789_012_345,
+        ] {
+            let ts = Timestamp(1_000_000_000_000 + ns);
+            let mut s = String::new();
+            write_relative(&mut s, &trace, ts);
+            assert_eq!(s, format!("{:>10.6}", trace.relative(ts)), "{ns}");
+        }
+    }
+
+    #[test]
+    fn wrapping_keeps_lines_within_the_width_and_words_whole() {
+        let text = "a ".repeat(60) + &"x".repeat(90) + " é→ end";
+        let mut out = String::new();
+        wrap_into(&mut out, &text, "      ", "        ");
+        let lines: Vec<&str> = out.lines().collect();
+        assert!(lines
+            .iter()
+            .all(|l| l.chars().count() <= WIDTH || !l.trim().contains(' ')));
+        assert_eq!(
+            out.split_whitespace().collect::<Vec<_>>(),
+            text.split(' ').collect::<Vec<_>>()
+        );
+        assert!(lines[0].starts_with("      a a"));
+        assert!(lines[1].starts_with("        "));
+    }
 }

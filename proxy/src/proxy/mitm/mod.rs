@@ -130,7 +130,7 @@ impl Offer {
             offered_suites: self
                 .suites
                 .iter()
-                .map(|&s| iotscope_decoder::tls::names::cipher_name(s))
+                .map(|&s| iotscope_decoder::tls::names::cipher_name(s).into_owned())
                 .collect(),
             version: None,
             cipher: None,
@@ -397,9 +397,9 @@ impl Conn {
             Ok(Ok(tls)) => {
                 let c = tls.get_ref().1;
                 leg.version = c.protocol_version().map(version_name);
-                leg.cipher = c
-                    .negotiated_cipher_suite()
-                    .map(|s| iotscope_decoder::tls::names::cipher_name(u16::from(s.suite())));
+                leg.cipher = c.negotiated_cipher_suite().map(|s| {
+                    iotscope_decoder::tls::names::cipher_name(u16::from(s.suite())).into_owned()
+                });
                 leg.outcome = Outcome::Completed;
                 Some(tls)
             }

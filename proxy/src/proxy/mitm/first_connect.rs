@@ -84,6 +84,34 @@ mod tests {
         assert_eq!(packet_len(v311), Some(27));
     }
 
+    #[test]
+    fn any_bytes_give_an_answer_without_panicking() {
+        // A device may send anything first; every prefix of a packet, and noise, must be safe.
+        let v5 = b"\x10\x1d\x00\x04MQTT\x05\x02\x00\x3c\x03\x21\x00\x0a\x00\x0dthermostat-12";
+        for end in 0..v5.len() {
+            let _ = client_id(&v5[..end]);
+            let _ = packet_len(&v5[..end]);
+        }
+        let mut x = 0x2545_f491_4f6c_dd1d_u64;
+        for _ in 0..20_000 {
+            let len = (x % 40) as usize;
+            let bytes: Vec<u8> = (0..len)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    if x % 3 == 0 {
+                        0x10
+                    } else {
+                        x as u8
+                    }
+                })
+                .collect();
+            let _ = client_id(&bytes);
+            let _ = packet_len(&bytes);
+        }
+    }
+
     #[tokio::test]
     async fn reads_a_connect_split_across_reads_and_gives_the_bytes_back() {
         let pkt = b"\x10\x19\x00\x04MQTT\x04\x02\x00\x3c\x00\x0dthermostat-12".to_vec();

@@ -29,6 +29,11 @@ struct Lab {
 
 impl Lab {
     fn new(name: &str) -> Lab {
+        Lab::with_key_type(name, "ecdsa-p256")
+    }
+
+    /// A lab whose iotscope CA has this key type (`ecdsa-p256` or `rsa2048`).
+    fn with_key_type(name: &str, key_type: &str) -> Lab {
         let dir = Dir::new(&format!("mitm-{name}"));
         let pki = ca("endpoint CA");
         let server = Leaf::new(&pki, BROKER, &[BROKER], false);
@@ -37,7 +42,7 @@ impl Lab {
         dir.put("device.pem", &device.cert_pem);
         dir.put("device.key", &device.key_pem);
         let ca_dir = dir.file("ca");
-        let init = run(&["ca", "init", "--ca-dir", &ca_dir]);
+        let init = run(&["ca", "init", "--ca-dir", &ca_dir, "--key-type", key_type]);
         assert!(init.status.success(), "{init:?}");
         let export = run(&["ca", "export", "--ca-dir", &ca_dir]);
         assert!(export.status.success(), "{export:?}");
@@ -187,6 +192,22 @@ fn tls13_mqtt5_connect_subscribe_publish() {
 #[test]
 fn tls12_mqtt311_connect_subscribe_publish() {
     success(12, 4);
+}
+
+#[test]
+fn an_rsa_ca_for_devices_that_verify_rsa_only() {
+    let lab = Lab::with_key_type("rsa", "rsa2048");
+    let port = lab.endpoint(12, &[], Script::OK);
+    let (seen, conn) = through(&lab, port, &[], lab.device(12, 4));
+    assert_eq!(seen.error, None, "{seen:?}");
+    let show = run(&["ca", "show", "--ca-dir", &lab.dir.file("ca")]);
+    assert!(String::from_utf8_lossy(&show.stdout).contains("RSA 2048"));
+    assert!(codes_of(&conn, "error").is_empty(), "{}", conn["findings"]);
+    assert_eq!(
+        conn["device_leg"]["cipher"], "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+        "{}",
+        conn["device_leg"]
+    );
 }
 
 #[test]

@@ -25,6 +25,15 @@ fn not_authorized(level: u8, code: u8) -> bool {
 
 /// The endpoint's close, when it came after `after` with no MQTT packet from the endpoint in
 /// between and no alert explaining it.
+/// The endpoint accepted the CONNECT (a CONNACK came): only then can a later close be about a
+/// SUBSCRIBE or PUBLISH. A device that sends CONNECT, SUBSCRIBE and PUBLISH at once and is
+/// closed before any CONNACK was refused at CONNECT.
+fn connect_accepted(f: &Facts) -> bool {
+    f.mqtt.iter().any(|(e, p)| {
+        e.dir == Direction::EndpointToDevice && matches!(&p.body, Body::Connack(a) if a.code == 0)
+    })
+}
+
 fn endpoint_closed_after<'a>(f: &Facts<'a>, after: &Event) -> Option<&'a Event> {
     let close = f.closed_by(Side::Endpoint)?;
     if close.ts < after.ts {
@@ -174,7 +183,7 @@ fn publish(f: &Facts, values: &Values, out: &mut Vec<Finding>) {
         .iter()
         .rev()
         .find(|(e, _)| e.dir == Direction::DeviceToEndpoint);
-    if let Some((ev, p)) = last_device {
+    if let Some((ev, p)) = last_device.filter(|_| connect_accepted(f)) {
         if let Body::Publish(x) = &p.body {
             if let Some(close) = endpoint_closed_after(f, ev) {
                 let mut fd = Finding::new(
@@ -256,7 +265,7 @@ fn subscribe(f: &Facts, values: &Values, out: &mut Vec<Finding>) {
         .iter()
         .rev()
         .find(|(e, _)| e.dir == Direction::DeviceToEndpoint);
-    if let Some((ev, p)) = last_device {
+    if let Some((ev, p)) = last_device.filter(|_| connect_accepted(f)) {
         if let Body::Subscribe(s) = &p.body {
             if let Some(close) = endpoint_closed_after(f, ev) {
                 let filters: Vec<&str> = s.filters.iter().map(|x| x.filter.as_str()).collect();

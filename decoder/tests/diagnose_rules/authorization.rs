@@ -323,6 +323,18 @@ fn subscribe_denied_not_for_granted_qos() {
     none(&t.diagnose(), "AUTHZ.SUBSCRIBE_DENIED");
 }
 
+#[test]
+fn pipelined_connect_and_subscribe_closed_is_the_connect_only() {
+    // CONNECT and SUBSCRIBE sent together, closed before any CONNACK: the CONNECT was refused.
+    let mut t = tls13_keys(8883);
+    t.dev_dec(41.0, connect(4, "sensor-fast", 60))
+        .dev_dec(41.2, subscribe(1, &[("fleet/all", 1)]))
+        .end(43.0, fin());
+    let found = t.diagnose();
+    none(&found, "AUTHZ.SUBSCRIBE_DENIED");
+    one(&found, "AUTHZ.CONNECT_DENIED");
+}
+
 /// No error but the one the test is about.
 fn no_error_except(found: &[iotscope_decoder::diagnose::Finding], code: &str) {
     let rest: Vec<_> = found.iter().filter(|f| f.code != code).cloned().collect();

@@ -112,6 +112,9 @@ fn not_tls(f: &Facts, out: &mut Vec<Finding>) {
         AppProtocol::Http => "plain HTTP",
         _ => "bytes that are not TLS",
     };
+    let endpoint_close = f
+        .closed_by(Side::Endpoint)
+        .filter(|_| f.upstream_failure.is_none());
     let mut finding = if endpoint_answered_in_kind {
         Finding::new(
             "CONN.NOT_TLS",
@@ -119,7 +122,9 @@ fn not_tls(f: &Facts, out: &mut Vec<Finding>) {
         )
         .severity(Severity::Warning)
     } else {
-        let close = f.closed_by(Side::Endpoint);
+        // When the proxy could not reach the endpoint, the close on the endpoint's side was
+        // the proxy's own and says nothing about how an endpoint treats plaintext.
+        let close = endpoint_close;
         let mut fd = Finding::new(
             "CONN.NOT_TLS",
             format!("The device sent {what} where a TLS ClientHello was expected{}.",
@@ -137,7 +142,7 @@ fn not_tls(f: &Facts, out: &mut Vec<Finding>) {
         fd
     };
     finding = finding.evidence(f.t(first), format!("device's first bytes are {proto}"));
-    if let Some(c) = f.closed_by(Side::Endpoint) {
+    if let Some(c) = endpoint_close {
         finding = finding.evidence(f.t(c), "endpoint closed the connection");
     }
     out.push(finding);
@@ -541,6 +546,15 @@ mod tests {
         let codes: Vec<_> = found.iter().map(|f| f.code).collect();
         // The device's plaintext is still its own fault; the silence is not the endpoint's.
         assert!(codes.contains(&"CONN.NOT_TLS"), "{codes:?}");
+        let not_tls = found.iter().find(|f| f.code == "CONN.NOT_TLS").unwrap();
+        assert!(
+            !not_tls.summary.contains("endpoint closed")
+                && not_tls
+                    .evidence
+                    .iter()
+                    .all(|e| !e.text.contains("endpoint closed")),
+            "the proxy's own close is not the endpoint's: {not_tls:?}"
+        );
         assert!(!codes.contains(&"CONN.NO_ANSWER"), "{codes:?}");
         assert!(!codes.contains(&"CONN.HANDSHAKE_ABORTED"), "{codes:?}");
     }

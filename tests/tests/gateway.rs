@@ -8,11 +8,11 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
-use std::time::Instant;
 
+use iotscope_tests::mosquitto::{mosquitto_bin, run_device};
 use iotscope_tests::netns::{self, Lab, DEVICE, DEVICE6, ENDPOINT, ENDPOINT6, ENDPOINT_OTHER};
-use iotscope_tests::pki::{ca, Leaf};
-use iotscope_tests::proxy::{ProxyProcess, WAIT};
+use iotscope_tests::pki::{ca, Dir, Leaf};
+use iotscope_tests::proxy::ProxyProcess;
 use iotscope_tests::{codes, codes_of, have_tool, iotscope_path};
 use serde_json::Value;
 
@@ -28,16 +28,12 @@ fn ready(firewall: &str) -> Option<PathBuf> {
     {
         return None;
     }
-    if have_tool("mosquitto") {
-        return Some(PathBuf::from("mosquitto"));
-    }
-    let sbin = Path::new("/usr/sbin/mosquitto");
-    sbin.exists().then(|| sbin.to_path_buf())
+    mosquitto_bin()
 }
 
 /// Certificates and the broker's configuration, in a directory removed on drop.
 struct Files {
-    dir: PathBuf,
+    dir: Dir,
     ca: String,
     device_cert: String,
     device_key: String,
@@ -45,24 +41,16 @@ struct Files {
 
 impl Files {
     fn new(tag: char) -> Files {
-        let dir = std::env::temp_dir().join(format!("iotscope-gw-{}-{tag}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let put = |name: &str, text: &str| {
-            let p = dir.join(name);
-            std::fs::write(&p, text).unwrap();
-            p.to_str().unwrap().to_string()
-        };
+        let dir = Dir::new(&format!("gw-{tag}"));
         let ca = ca("iotscope gateway CA");
         // The broker's certificate holds the name and both addresses, as a device may dial
         // either.
         let server = Leaf::new(&ca, NAME, &[NAME, ENDPOINT, ENDPOINT6], false);
         let dev = Leaf::new(&ca, "thermostat-12", &[], true);
-        let (scert, skey) = (server.cert_pem, server.key_pem);
-        let (dcert, dkey) = (dev.cert_pem, dev.key_pem);
-        let ca_pem = put("ca.pem", &ca.pem());
-        let scert = put("server.pem", &scert);
-        let skey = put("server.key", &skey);
-        put(
+        let ca_pem = dir.put("ca.pem", &ca.pem());
+        let scert = dir.put("server.pem", &server.cert_pem);
+        let skey = dir.put("server.key", &server.key_pem);
+        dir.put(
             "mosquitto.conf",
             &format!(
                 "listener 8883\nallow_anonymous true\ncafile {ca_pem}\ncertfile {scert}\nkeyfile {skey}\nrequire_certificate true\n"
@@ -70,24 +58,14 @@ impl Files {
         );
         Files {
             ca: ca_pem,
-            device_cert: put("device.pem", &dcert),
-            device_key: put("device.key", &dkey),
+            device_cert: dir.put("device.pem", &dev.cert_pem),
+            device_key: dir.put("device.key", &dev.key_pem),
             dir,
         }
     }
 
     fn conf(&self) -> String {
-        self.dir
-            .join("mosquitto.conf")
-            .to_str()
-            .unwrap()
-            .to_string()
-    }
-}
-
-impl Drop for Files {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
+        self.dir.file("mosquitto.conf")
     }
 }
 
@@ -152,30 +130,10 @@ fn proxy(lab: &Lab, allow: &[&str], more: &[&str]) -> ProxyProcess {
 /// Runs a device command in the device namespace to completion (bounded), feeding it
 /// `stdin`; true when it succeeded.
 fn device(lab: &Lab, args: &[&str], stdin: &[u8]) -> bool {
-    use std::io::Write;
     let (program, rest) = args.split_first().unwrap();
-    let mut child = lab
-        .exec(&lab.device, program)
-        .args(rest)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start the device");
-    if let Some(mut input) = child.stdin.take() {
-        let _ = input.write_all(stdin);
-    }
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            return s.success();
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("the device did not finish: {args:?}");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let mut cmd = lab.exec(&lab.device, program);
+    cmd.args(rest);
+    run_device(cmd, stdin)
 }
 
 /// `mosquitto_pub` to `host` port 8883, with or without the device's certificate.

@@ -8,6 +8,7 @@ use std::sync::mpsc::{channel, Receiver};
 use std::sync::Arc;
 use std::thread;
 
+use iotscope_tests::mqtt_script;
 use iotscope_tests::pki::{ca, provider, roots, server_config, versions, Ca, ClientAuth, Leaf};
 use iotscope_tests::proxy::{dead_port, Noise, ProxyProcess, WAIT};
 use iotscope_tests::{codes, codes_of, replay_json};
@@ -40,28 +41,6 @@ impl Pki {
 
     fn device_leaf(&self) -> Leaf {
         Leaf::new(&self.ca, "thermostat-12", &[], true)
-    }
-}
-
-// ---------------------------------------------------------------- MQTT by hand
-
-fn connect_packet(level: u8, client_id: &str) -> Vec<u8> {
-    let mut var = vec![0x00, 0x04, b'M', b'Q', b'T', b'T', level, 0x02, 0x00, 0x3c];
-    if level == 5 {
-        var.push(0x00); // no properties
-    }
-    var.extend_from_slice(&(client_id.len() as u16).to_be_bytes());
-    var.extend_from_slice(client_id.as_bytes());
-    let mut p = vec![0x10, var.len() as u8];
-    p.extend_from_slice(&var);
-    p
-}
-
-fn connack_packet(level: u8) -> Vec<u8> {
-    if level == 5 {
-        vec![0x20, 0x03, 0x00, 0x00, 0x00]
-    } else {
-        vec![0x20, 0x02, 0x00, 0x00]
     }
 }
 
@@ -107,7 +86,7 @@ fn serve_one(sock: TcpStream, config: Arc<ServerConfig>) -> Result<(), String> {
         return Err(format!("not a CONNECT: {head:?}"));
     }
     let level = body[6];
-    tls.write_all(&connack_packet(level))
+    tls.write_all(&mqtt_script::connack(level, 0))
         .map_err(|e| e.to_string())?;
     tls.conn.send_close_notify();
     tls.flush().map_err(|e| e.to_string())?;
@@ -144,9 +123,9 @@ impl Device {
         let conn = ClientConnection::new(Arc::new(config), name).map_err(|e| e.to_string())?;
         let mut tls = StreamOwned::new(conn, sock);
         let result = (|| {
-            tls.write_all(&connect_packet(self.mqtt, "thermostat-12"))?;
+            tls.write_all(&mqtt_script::connect(self.mqtt, "thermostat-12"))?;
             tls.flush()?;
-            let mut ack = vec![0u8; connack_packet(self.mqtt).len()];
+            let mut ack = vec![0u8; mqtt_script::connack(self.mqtt, 0).len()];
             tls.read_exact(&mut ack)?;
             Ok::<_, std::io::Error>(ack)
         })()
@@ -195,7 +174,7 @@ fn success(tls: u16, mqtt: u8) {
         mqtt,
     };
     let (outcome, conn) = through_proxy(port, &[], device);
-    assert_eq!(outcome.unwrap(), connack_packet(mqtt));
+    assert_eq!(outcome.unwrap(), mqtt_script::connack(mqtt, 0));
     results.recv_timeout(WAIT).unwrap().unwrap();
     assert_eq!(conn["tls"]["sni"], BROKER);
     assert_eq!(
@@ -252,7 +231,7 @@ fn device_without_sni() {
     };
     let (outcome, conn) = through_proxy(port, &[], device);
     // The endpoint here does not need the name; the finding is about what the device sent.
-    assert_eq!(outcome.unwrap(), connack_packet(4));
+    assert_eq!(outcome.unwrap(), mqtt_script::connack(4, 0));
     assert!(conn["tls"]["sni"].is_null(), "{}", conn["tls"]);
     assert!(
         codes(&conn).contains(&"CONN.SNI_MISSING".to_string()),

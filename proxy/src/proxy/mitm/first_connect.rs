@@ -1,9 +1,11 @@
 //! The device's first MQTT packet, read before iotscope goes upstream when `--device-certs`
 //! names files by client id: the CONNECT's client id picks the certificate.
 //!
-//! Only the fields up to the client id are read, leniently; the bytes themselves are passed
-//! upstream untouched once the endpoint is reached.
+//! The bytes go through the project's own lenient MQTT decoder (a [`Session`] that sees them
+//! as the device's plaintext), and are passed upstream untouched once the endpoint is reached.
 
+use iotscope_decoder::mqtt::Body;
+use iotscope_decoder::{Direction, EventKind, Identity, Input, Session, SessionConfig, Timestamp};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 /// A CONNECT larger than this is not waited for: the device is let go without a choice.
@@ -12,88 +14,68 @@ const MAX_CONNECT: usize = 64 * 1024;
 /// Reads the device's first packet; returns the bytes read (to be passed on) and the client
 /// id when they hold a CONNECT.
 pub async fn read<R: AsyncRead + Unpin>(device: &mut R) -> (Vec<u8>, Option<String>) {
+    let mut session = Session::new(Identity::default(), SessionConfig::default());
     let mut bytes = Vec::new();
     let mut buf = [0u8; 4096];
-    loop {
-        match packet_len(&bytes) {
-            Some(len) if bytes.len() >= len => return (bytes.clone(), client_id(&bytes)),
-            Some(len) if len > MAX_CONNECT => return (bytes, None),
-            _ if bytes.len() > MAX_CONNECT => return (bytes, None),
-            _ => {}
-        }
-        match device.read(&mut buf).await {
-            Ok(0) | Err(_) => return (bytes, None),
-            Ok(n) => bytes.extend_from_slice(buf.get(..n).unwrap_or_default()),
-        }
-    }
-}
-
-/// The remaining-length varint at `at`: (value, bytes it took).
-fn varint(b: &[u8], at: usize) -> Option<(usize, usize)> {
-    let mut v = 0usize;
-    for i in 0..4 {
-        let byte = *b.get(at + i)?;
-        v |= usize::from(byte & 0x7f) << (7 * i);
-        if byte & 0x80 == 0 {
-            return Some((v, i + 1));
+    while bytes.len() <= MAX_CONNECT {
+        let n = match device.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        let chunk = buf.get(..n).unwrap_or_default();
+        bytes.extend_from_slice(chunk);
+        session.feed(
+            Direction::DeviceToEndpoint,
+            Input::Data(chunk),
+            Timestamp(0),
+        );
+        if let Some(first) = first_packet(&session) {
+            return (bytes, first);
         }
     }
-    None
+    (bytes, None)
 }
 
-/// The whole packet's length once its fixed header is in.
-fn packet_len(b: &[u8]) -> Option<usize> {
-    let (len, took) = varint(b, 1)?;
-    Some(1 + took + len)
-}
-
-fn string(b: &[u8], at: usize) -> Option<(&[u8], usize)> {
-    let len = usize::from(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]));
-    Some((b.get(at + 2..at + 2 + len)?, at + 2 + len))
-}
-
-/// The client id of a CONNECT (3.1, 3.1.1 or 5).
-fn client_id(b: &[u8]) -> Option<String> {
-    if b.first()? & 0xf0 != 0x10 {
-        return None;
-    }
-    let (_, took) = varint(b, 1)?;
-    let (_, at) = string(b, 1 + took)?; // protocol name
-    let level = *b.get(at)?;
-    let mut at = at + 4; // level, flags, keep-alive
-    if level == 5 {
-        let (props, took) = varint(b, at)?;
-        at += took + props;
-    }
-    let (id, _) = string(b, at)?;
-    String::from_utf8(id.to_vec()).ok()
+/// `Some(client id or None)` once the decoder has read a whole first packet.
+fn first_packet(session: &Session) -> Option<Option<String>> {
+    session.trace().events().find_map(|e| match &e.kind {
+        EventKind::Mqtt(p) => Some(match &p.body {
+            Body::Connect(c) => Some(c.client_id.clone()),
+            _ => None,
+        }),
+        EventKind::MqttMalformed { .. } | EventKind::Undecoded { .. } => Some(None),
+        _ => None,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn client_ids_of_each_version() {
-        let v311 = b"\x10\x19\x00\x04MQTT\x04\x02\x00\x3c\x00\x0dthermostat-12";
-        assert_eq!(client_id(v311).as_deref(), Some("thermostat-12"));
-        let v5 = b"\x10\x1d\x00\x04MQTT\x05\x02\x00\x3c\x03\x21\x00\x0a\x00\x0dthermostat-12";
-        assert_eq!(client_id(v5).as_deref(), Some("thermostat-12"));
-        assert_eq!(client_id(b"\x30\x02\x00\x00"), None);
-        assert_eq!(client_id(b"\x10\x05\x00\x04MQ"), None);
-        assert_eq!(packet_len(v311), Some(27));
+    async fn id_of(bytes: &[u8]) -> Option<String> {
+        let mut r = bytes;
+        read(&mut r).await.1
     }
 
-    #[test]
-    fn any_bytes_give_an_answer_without_panicking() {
+    #[tokio::test]
+    async fn client_ids_of_each_version() {
+        let v311 = b"\x10\x19\x00\x04MQTT\x04\x02\x00\x3c\x00\x0dthermostat-12";
+        assert_eq!(id_of(v311).await.as_deref(), Some("thermostat-12"));
+        let v5 = b"\x10\x1d\x00\x04MQTT\x05\x02\x00\x3c\x03\x21\x00\x0a\x00\x0dthermostat-12";
+        assert_eq!(id_of(v5).await.as_deref(), Some("thermostat-12"));
+        assert_eq!(id_of(b"\x30\x02\x00\x00").await, None);
+        assert_eq!(id_of(b"\x10\x05\x00\x04MQ").await, None);
+    }
+
+    #[tokio::test]
+    async fn any_bytes_give_an_answer_without_panicking() {
         // A device may send anything first; every prefix of a packet, and noise, must be safe.
         let v5 = b"\x10\x1d\x00\x04MQTT\x05\x02\x00\x3c\x03\x21\x00\x0a\x00\x0dthermostat-12";
         for end in 0..v5.len() {
-            let _ = client_id(&v5[..end]);
-            let _ = packet_len(&v5[..end]);
+            let _ = id_of(&v5[..end]).await;
         }
         let mut x = 0x2545_f491_4f6c_dd1d_u64;
-        for _ in 0..20_000 {
+        for _ in 0..2_000 {
             let len = (x % 40) as usize;
             let bytes: Vec<u8> = (0..len)
                 .map(|_| {
@@ -107,8 +89,7 @@ mod tests {
                     }
                 })
                 .collect();
-            let _ = client_id(&bytes);
-            let _ = packet_len(&bytes);
+            let _ = id_of(&bytes).await;
         }
     }
 

@@ -1,8 +1,8 @@
 //! An MQTT endpoint in the test process: rustls with certificates from [`crate::pki`],
-//! answering CONNECT, SUBSCRIBE and PUBLISH (QoS 1) as a broker that allows everything
-//! would, until DISCONNECT — or, refusing CONNECT, closing the connection without a CONNACK
-//! as AWS IoT Core does over MQTT 3.1.1. Each connection reports the packets it got, or its
-//! error.
+//! answering CONNECT, SUBSCRIBE and PUBLISH (QoS 1) as a [`Script`] says, until DISCONNECT.
+//! The default script allows everything; others refuse a CONNECT (with a code, or by closing
+//! without a CONNACK as AWS IoT Core does over MQTT 3.1.1), a SUBSCRIBE or a PUBLISH. Each
+//! connection reports the packets it got, or its error.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -12,10 +12,31 @@ use std::thread;
 
 use rustls::{ServerConfig, ServerConnection, StreamOwned};
 
+use crate::mqtt_script as mqtt;
 use crate::proxy::WAIT;
 
 /// Packets larger than this end the connection: a test endpoint needs no more.
 const MAX_PACKET: usize = 64 * 1024;
+
+/// What the endpoint answers.
+#[derive(Clone, Copy, Debug)]
+pub struct Script {
+    /// The CONNACK code; `None`: close the connection at CONNECT, without a CONNACK.
+    pub connack: Option<u8>,
+    /// The code granted to every SUBSCRIBE.
+    pub suback: u8,
+    /// The PUBACK code; `None`: close the connection when a QoS 1 PUBLISH comes.
+    pub puback: Option<u8>,
+}
+
+impl Script {
+    /// A broker that allows everything: CONNACK 0, QoS 1 granted, PUBACK 0.
+    pub const OK: Script = Script {
+        connack: Some(0),
+        suback: 1,
+        puback: Some(0),
+    };
+}
 
 pub struct Endpoint {
     pub port: u16,
@@ -26,15 +47,22 @@ pub struct Endpoint {
 
 /// Listens on a free loopback port and answers everything.
 pub fn start(config: Arc<ServerConfig>) -> Endpoint {
-    listen(config, false)
+    start_scripted(config, Script::OK)
 }
 
 /// Listens on a free loopback port and closes every connection at its CONNECT.
 pub fn start_refusing_connect(config: Arc<ServerConfig>) -> Endpoint {
-    listen(config, true)
+    start_scripted(
+        config,
+        Script {
+            connack: None,
+            ..Script::OK
+        },
+    )
 }
 
-fn listen(config: Arc<ServerConfig>, refuse_connect: bool) -> Endpoint {
+/// Listens on a free loopback port and answers as `script` says.
+pub fn start_scripted(config: Arc<ServerConfig>, script: Script) -> Endpoint {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let (tx, results) = channel();
@@ -44,7 +72,7 @@ fn listen(config: Arc<ServerConfig>, refuse_connect: bool) -> Endpoint {
             let config = config.clone();
             let tx = tx.clone();
             thread::spawn(move || {
-                let _ = tx.send(serve(sock, config, refuse_connect));
+                let _ = tx.send(serve(sock, config, script));
             });
         }
     });
@@ -56,7 +84,7 @@ type Tls = StreamOwned<ServerConnection, TcpStream>;
 fn serve(
     sock: TcpStream,
     config: Arc<ServerConfig>,
-    refuse_connect: bool,
+    script: Script,
 ) -> Result<Vec<String>, String> {
     sock.set_read_timeout(Some(WAIT)).unwrap();
     let conn = ServerConnection::new(config).map_err(|e| e.to_string())?;
@@ -68,30 +96,29 @@ fn serve(
             return Ok(seen);
         };
         let reply = match first >> 4 {
-            1 if refuse_connect => {
-                seen.push("CONNECT".to_string());
-                close(&mut tls);
-                return Ok(seen);
-            }
             1 => {
                 seen.push("CONNECT".to_string());
                 level = body.get(6).copied().unwrap_or(4);
-                if level == 5 {
-                    vec![0x20, 0x03, 0x00, 0x00, 0x00]
-                } else {
-                    vec![0x20, 0x02, 0x00, 0x00]
+                match script.connack {
+                    None => {
+                        close(&mut tls);
+                        return Ok(seen);
+                    }
+                    Some(0) => mqtt::connack(level, 0),
+                    Some(code) => {
+                        send(&mut tls, &mqtt::connack(level, code))?;
+                        close(&mut tls);
+                        return Ok(seen);
+                    }
                 }
             }
             8 => {
                 seen.push("SUBSCRIBE".to_string());
-                let (hi, lo) = (body.first().copied(), body.get(1).copied());
-                let (hi, lo) = (hi.unwrap_or(0), lo.unwrap_or(0));
-                // One filter, granted at QoS 1.
-                if level == 5 {
-                    vec![0x90, 0x04, hi, lo, 0x00, 0x01]
-                } else {
-                    vec![0x90, 0x03, hi, lo, 0x01]
-                }
+                let id = u16::from_be_bytes([
+                    body.first().copied().unwrap_or(0),
+                    body.get(1).copied().unwrap_or(0),
+                ]);
+                mqtt::suback(level, id, script.suback)
             }
             3 => {
                 seen.push("PUBLISH".to_string());
@@ -100,7 +127,13 @@ fn serve(
                     _ => return Err("PUBLISH too short".into()),
                 };
                 match (body.get(2 + topic_len), body.get(3 + topic_len)) {
-                    (Some(h), Some(l)) if (first >> 1) & 3 > 0 => vec![0x40, 0x02, *h, *l],
+                    (Some(h), Some(l)) if (first >> 1) & 3 > 0 => match script.puback {
+                        Some(code) => mqtt::puback(level, u16::from_be_bytes([*h, *l]), code),
+                        None => {
+                            close(&mut tls);
+                            return Ok(seen);
+                        }
+                    },
                     _ => Vec::new(),
                 }
             }
@@ -114,9 +147,13 @@ fn serve(
                 Vec::new()
             }
         };
-        tls.write_all(&reply).map_err(|e| e.to_string())?;
-        tls.flush().map_err(|e| e.to_string())?;
+        send(&mut tls, &reply)?;
     }
+}
+
+fn send(tls: &mut Tls, bytes: &[u8]) -> Result<(), String> {
+    tls.write_all(bytes).map_err(|e| e.to_string())?;
+    tls.flush().map_err(|e| e.to_string())
 }
 
 /// close_notify and FIN, then wait for the peer to go.

@@ -1,20 +1,21 @@
 //! Scripted TLS peers in the test process, with certificates from [`crate::pki`]: an MQTT
-//! endpoint (rustls server) that answers with the codes a test chooses, and a device (rustls
-//! client) that connects, subscribes and publishes, both on loopback with bounded waits.
+//! endpoint that requires client certificates and offers ALPN (answering through
+//! [`crate::mqtt_endpoint`] with the codes a test chooses), and a device (rustls client) that
+//! connects, subscribes and publishes, both on loopback with bounded waits.
 
 use std::io::Read;
-use std::net::{Shutdown, TcpListener, TcpStream};
-use std::sync::mpsc::{channel, Receiver};
+use std::net::{Shutdown, TcpStream};
+use std::sync::mpsc::Receiver;
 use std::sync::Arc;
-use std::thread;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{ClientConfig, ClientConnection, RootCertStore, ServerConfig, ServerConnection};
+use rustls::{ClientConfig, ClientConnection, RootCertStore};
 use rustls::{DigitallySignedStruct, SignatureScheme, StreamOwned};
 
+use crate::mqtt_endpoint::{self, Script};
 use crate::mqtt_script as mqtt;
-use crate::pki::{provider, versions, Ca, Leaf};
+use crate::pki::{provider, roots, server_config, versions, Ca, ClientAuth, Leaf};
 use crate::proxy::WAIT;
 
 pub fn roots_of(certs: &[CertificateDer<'static>]) -> Arc<RootCertStore> {
@@ -25,109 +26,19 @@ pub fn roots_of(certs: &[CertificateDer<'static>]) -> Arc<RootCertStore> {
     Arc::new(r)
 }
 
-/// What the scripted endpoint answers.
-#[derive(Clone, Copy, Debug)]
-pub struct Script {
-    pub connack: u8,
-    pub suback: u8,
-    /// `None`: close the connection when a PUBLISH comes, without a PUBACK.
-    pub puback: Option<u8>,
-}
-
-impl Script {
-    pub const OK: Script = Script {
-        connack: 0,
-        suback: 1,
-        puback: Some(0),
-    };
-}
-
-/// A rustls endpoint that requires client certificates from `client_ca` and answers MQTT by
-/// `script`; each connection's outcome (the client id it saw, or an error) comes back.
+/// A rustls endpoint that requires client certificates from `client_ca`, offers `alpn`,
+/// and answers MQTT by `script` ([`crate::mqtt_endpoint`]).
 pub fn endpoint(
     server: &Leaf,
     client_ca: &Ca,
     tls: u16,
     alpn: &[&str],
     script: Script,
-) -> (u16, Receiver<Result<String, String>>) {
-    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
-        roots_of(&[client_ca.der().clone()]),
-        provider(),
-    )
-    .build()
-    .unwrap();
-    let mut config = ServerConfig::builder_with_provider(provider())
-        .with_protocol_versions(versions(tls))
-        .unwrap()
-        .with_client_cert_verifier(verifier)
-        .with_single_cert(server.chain.clone(), server.key.clone_key())
-        .unwrap();
+) -> (u16, Receiver<Result<Vec<String>, String>>) {
+    let mut config = (*server_config(server, tls, ClientAuth::Required(roots(client_ca)))).clone();
     config.alpn_protocols = alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
-    let config = Arc::new(config);
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let (tx, rx) = channel();
-    thread::spawn(move || {
-        for sock in listener.incoming() {
-            let Ok(sock) = sock else { return };
-            let config = config.clone();
-            let tx = tx.clone();
-            thread::spawn(move || {
-                let _ = tx.send(serve(sock, config, script));
-            });
-        }
-    });
-    (port, rx)
-}
-
-fn serve(sock: TcpStream, config: Arc<ServerConfig>, script: Script) -> Result<String, String> {
-    sock.set_read_timeout(Some(WAIT)).unwrap();
-    let conn = ServerConnection::new(config).map_err(|e| e.to_string())?;
-    let mut tls = StreamOwned::new(conn, sock);
-    let e = |e: std::io::Error| e.to_string();
-    let (first, body) = mqtt::read(&mut tls).map_err(e)?;
-    if first != 0x10 || body.len() < 7 {
-        return Err(format!("not a CONNECT: {first:#x}"));
-    }
-    let level = body[6];
-    let id_at = if level == 5 { 11 } else { 10 };
-    let id = body
-        .get(id_at + 2..)
-        .map(|b| String::from_utf8_lossy(b).into_owned())
-        .unwrap_or_default();
-    mqtt::send(&mut tls, &mqtt::connack(level, script.connack)).map_err(e)?;
-    if script.connack == 0 {
-        while let Ok((first, body)) = mqtt::read(&mut tls) {
-            let pid = u16::from_be_bytes([
-                body.first().copied().unwrap_or(0),
-                body.get(1).copied().unwrap_or(0),
-            ]);
-            match first & 0xf0 {
-                0x80 => {
-                    mqtt::send(&mut tls, &mqtt::suback(level, pid, script.suback)).map_err(e)?
-                }
-                0x30 => {
-                    let tlen = u16::from_be_bytes([body[0], body[1]]) as usize;
-                    let pid = u16::from_be_bytes([body[2 + tlen], body[3 + tlen]]);
-                    match script.puback {
-                        Some(code) => {
-                            mqtt::send(&mut tls, &mqtt::puback(level, pid, code)).map_err(e)?
-                        }
-                        None => break,
-                    }
-                }
-                0xe0 => break,
-                _ => {}
-            }
-        }
-    }
-    tls.conn.send_close_notify();
-    let _ = std::io::Write::flush(&mut tls);
-    let _ = tls.sock.shutdown(Shutdown::Write);
-    let mut rest = Vec::new();
-    let _ = tls.sock.read_to_end(&mut rest);
-    Ok(id)
+    let ep = mqtt_endpoint::start_scripted(Arc::new(config), script);
+    (ep.port, ep.results)
 }
 
 /// Accepts any server certificate: a device that does not validate its endpoint.

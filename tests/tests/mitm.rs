@@ -5,9 +5,10 @@
 
 use std::sync::Arc;
 
+use iotscope_tests::mqtt_endpoint::Script;
 use iotscope_tests::pki::{ca, Ca, Dir, Leaf};
 use iotscope_tests::proxy::{ProxyProcess, WAIT};
-use iotscope_tests::tls_peers::{endpoint, roots_of, Device, Script};
+use iotscope_tests::tls_peers::{endpoint, roots_of, Device};
 use iotscope_tests::{codes, codes_of, replay_json, run};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
@@ -258,7 +259,7 @@ fn refused(name: &str, mqtt: u8, script: Script, code: &str, must_name: &str) {
 #[test]
 fn connect_refused_mqtt311_code_5() {
     let script = Script {
-        connack: 5,
+        connack: Some(5),
         ..Script::OK
     };
     refused("connect5", 4, script, "AUTHZ.CONNECT_DENIED", "CONNACK");
@@ -267,7 +268,7 @@ fn connect_refused_mqtt311_code_5() {
 #[test]
 fn connect_refused_mqtt5_not_authorized() {
     let script = Script {
-        connack: 0x87,
+        connack: Some(0x87),
         ..Script::OK
     };
     refused("connect87", 5, script, "AUTHZ.CONNECT_DENIED", "0x87");

@@ -100,6 +100,7 @@ impl Mitm {
 }
 
 /// What the device offered in its ClientHello.
+#[derive(Default)]
 struct Offer {
     sni: Option<String>,
     alpn: Vec<Vec<u8>>,
@@ -202,12 +203,12 @@ pub(super) async fn connection(
         Ok(Ok(start)) => start,
         Ok(Err(e)) => {
             let detail = format!("the device's first bytes are not a TLS ClientHello ({e})");
-            conn.report_only(local, None, detail).await;
+            conn.report_only(local, detail).await;
             return;
         }
         Err(limit) => {
             let detail = format!("the device sent no ClientHello within {limit:.1} s");
-            conn.report_only(local, None, detail).await;
+            conn.report_only(local, detail).await;
             return;
         }
     };
@@ -318,29 +319,13 @@ impl Conn {
     }
 
     /// The device's handshake never got as far as its ClientHello.
-    async fn report_only(
-        mut self,
-        local: Option<SocketAddr>,
-        name: Option<String>,
-        detail: String,
-    ) {
-        self.start_decoder(local, name, None);
-        let leg = DeviceLeg {
-            sni: None,
-            alpn: Vec::new(),
-            offered_suites: Vec::new(),
-            version: None,
-            cipher: None,
-            presented: Presented::Mitm {
-                name: String::new(),
-            },
-            chain: Vec::new(),
-            proof: Proof::NotReached,
-            upstream_cert: None,
-            outcome: Outcome::Failed { detail },
-            not_upstream: None,
-            endpoint_refused: None,
-        };
+    async fn report_only(mut self, local: Option<SocketAddr>, detail: String) {
+        self.start_decoder(local, None, None);
+        // Nothing of the ClientHello is known: an empty offer.
+        let mut leg = Offer::default().leg(Presented::Mitm {
+            name: String::new(),
+        });
+        leg.outcome = Outcome::Failed { detail };
         self.device_leg(leg).await;
         self.finish().await;
     }

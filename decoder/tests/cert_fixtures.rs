@@ -1,5 +1,5 @@
 //! Certificate summaries and chain checks against fixtures whose facts were recorded by
-//! other tools: certificates cut from the shared captures (checked against Suricata's
+//! other tools: certificates cut from the reference captures (`captures/reference/`) (checked against Suricata's
 //! eve values in `oracle.json` and the lab's PKI inventory) and certificates made with
 //! openssl (checked against what `openssl x509` printed when they were made).
 //! `tests/data/certs/make.sh` regenerates the fixtures.
@@ -18,7 +18,7 @@ fn certs_dir() -> PathBuf {
 fn captures_dir() -> PathBuf {
     match std::env::var_os("IOTSCOPE_CAPTURES") {
         Some(dir) => PathBuf::from(dir),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/captures"),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../captures/reference"),
     }
 }
 

@@ -3,11 +3,11 @@
 //! Where the bytes come from:
 //! - RFC 8448 §3 (simple 1-RTT, TLS_AES_128_GCM_SHA256): the server handshake traffic secret
 //!   and the server's encrypted flight, as printed in the RFC.
-//! - The Illustrated TLS 1.3 / 1.2 captures in `shared/captures/public/` and their key logs.
+//! - The Illustrated TLS 1.3 / 1.2 captures in `captures/reference/public/` and their key logs.
 //!   Records were cut from `tshark -r FILE -T fields -e frame.number -e tcp.srcport
 //!   -e tcp.payload -Y tcp.len>0` by splitting each payload at the 5-byte record headers; the
 //!   randoms are the hellos' `tls.handshake.random`.
-//! - `shared/captures/lab/03_success_mqtt311_tls12` (mosquitto on OpenSSL, TLS 1.2
+//! - `captures/reference/lab/03_success_mqtt311_tls12` (mosquitto on OpenSSL, TLS 1.2
 //!   ECDHE_RSA_WITH_AES_256_GCM_SHA384) and its `.keys`, cut the same way.
 //! - `O12_*` / `O13_*`: one handshake each between two OpenSSL 3.0 endpoints (Python's `ssl`
 //!   with `MemoryBIO`, so no sockets), client writing "ping" and server "pong", the client's

@@ -22,9 +22,9 @@ pub fn entry_text(e: &Entry) -> String {
     let _ = writeln!(s);
     let _ = writeln!(
         s,
-        "Guide: Diagnosing connectivity issues, section {} ({})",
+        "Guide: Diagnosing connectivity issues, section {}\n  {}",
         e.section.title(),
-        e.section.anchor()
+        e.section.url()
     );
     s
 }
@@ -55,12 +55,12 @@ pub fn markdown() -> String {
     for e in CATALOGUE {
         let _ = writeln!(
             s,
-            "| [`{}`](#{}) | {} | [{}](../../shared/seed/diagnosing-connectivity-issues.md{}) | {} |",
+            "| [`{}`](#{}) | {} | [{}]({}) | {} |",
             e.code,
             e.code.to_ascii_lowercase().replace('.', ""),
             e.severity,
             e.section.title(),
-            e.section.anchor(),
+            e.section.url(),
             e.title
         );
     }
@@ -68,11 +68,11 @@ pub fn markdown() -> String {
         let _ = writeln!(s, "\n## {}\n", e.code);
         let _ = writeln!(
             s,
-            "**{}** — severity `{}`, guide section *{}* (`{}`)\n",
+            "**{}** — severity `{}`, guide section [{}]({})\n",
             e.title,
             e.severity,
             e.section.title(),
-            e.section.anchor()
+            e.section.url()
         );
         let _ = writeln!(s, "**Cause.** {}\n", e.cause);
         let _ = writeln!(s, "**How to tell it apart.** {}\n", e.tell_apart);

@@ -1,9 +1,9 @@
-//! The lab captures (`../shared/captures/lab/`), replayed without keys: what the wire shows must
+//! The lab captures (`captures/reference/lab/`), replayed without keys: what the wire shows must
 //! match what really happened (`*.expect.json`), and the findings must match the failure.
 
 use iotscope_tests::{
-    assert_handshake_and_alerts, assert_has, assert_no_error, codes_of, expect, replay_json,
-    shared_captures, side, strings,
+    assert_handshake_and_alerts, assert_has, assert_no_error, codes_of, expect, reference_captures,
+    replay_json, side, strings,
 };
 use serde_json::Value;
 
@@ -11,7 +11,9 @@ const ENDPOINT: &str = "abc123example-ats.iot.us-east-1.amazonaws.com";
 
 /// Replays one lab capture (no keys) with the lab's endpoint; returns its only connection.
 fn replay(name: &str) -> Value {
-    let pcap = shared_captures().join("lab").join(format!("{name}.pcap"));
+    let pcap = reference_captures()
+        .join("lab")
+        .join(format!("{name}.pcap"));
     let (conns, out) = replay_json(&["--events", "--endpoint", ENDPOINT, pcap.to_str().unwrap()]);
     assert!(
         out.status.code() == Some(0) || out.status.code() == Some(1),

@@ -3,15 +3,15 @@
 //! findings sharpen to the real cause.
 
 use iotscope_tests::{
-    assert_handshake_and_alerts, assert_has, assert_no_error, codes, expect, replay_json,
-    shared_captures, side, strings,
+    assert_handshake_and_alerts, assert_has, assert_no_error, codes, expect, reference_captures,
+    replay_json, side, strings,
 };
 use serde_json::Value;
 
 const ENDPOINT: &str = "abc123example-ats.iot.us-east-1.amazonaws.com";
 
 fn replay_with_keys(name: &str) -> Value {
-    let dir = shared_captures().join("lab");
+    let dir = reference_captures().join("lab");
     let pcap = dir.join(format!("{name}.pcap"));
     let keys = dir.join(format!("{name}.keys"));
     let (conns, out) = replay_json(&[
@@ -231,7 +231,7 @@ fn connect_bad_protocol_level() {
 
 #[test]
 fn a_wrong_key_log_is_an_info_finding_and_the_rest_still_decodes() {
-    let dir = shared_captures().join("lab");
+    let dir = reference_captures().join("lab");
     let (conns, out) = replay_json(&[
         "--keylog",
         dir.join("01_success_mqtt311.keys").to_str().unwrap(),
@@ -266,7 +266,7 @@ fn keys_embedded_in_pcapng_decrypt_without_a_key_log() {
     if !iotscope_tests::have_tool("editcap") {
         return;
     }
-    let dir = shared_captures().join("lab");
+    let dir = reference_captures().join("lab");
     let tmp = std::env::temp_dir().join(format!("iotscope-dsb-{}.pcapng", std::process::id()));
     let status = std::process::Command::new("editcap")
         .arg("--inject-secrets")

@@ -1,12 +1,12 @@
-//! Every file of `../shared/captures/public/oracle.json`, replayed: SNI, TLS versions, cipher,
+//! Every file of `captures/reference/public/oracle.json`, replayed: SNI, TLS versions, cipher,
 //! certificate subjects and issuers, alerts, MQTT client ids, topics and CONNACK / SUBACK codes
 //! must be what tshark (and Suricata's own tests) recorded.
 
-use iotscope_tests::{dn_parts, replay_json, shared_captures};
+use iotscope_tests::{dn_parts, reference_captures, replay_json};
 use serde_json::Value;
 
 fn oracle() -> Vec<Value> {
-    let p = shared_captures().join("public/oracle.json");
+    let p = reference_captures().join("public/oracle.json");
     serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
 }
 
@@ -21,7 +21,7 @@ fn strs(v: &Value) -> Vec<String> {
 }
 
 fn replay_entry(entry: &Value) -> Vec<Value> {
-    let dir = shared_captures().join("public");
+    let dir = reference_captures().join("public");
     let file = dir.join(entry["file"].as_str().unwrap());
     let mut args = vec![file.to_str().unwrap().to_string()];
     if let Some(k) = entry["keylog_file"].as_str() {

@@ -12,7 +12,7 @@ use iotscope_captures::{CaptureError, CaptureReader, FlowTable, OwnedInput, Stre
 use iotscope_decoder::{Direction, Timestamp};
 
 pub fn captures_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/captures")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("reference")
 }
 
 pub fn tmp_path(name: &str) -> PathBuf {

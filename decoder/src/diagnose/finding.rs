@@ -5,7 +5,12 @@ use std::fmt;
 
 use super::catalogue::{self, Entry};
 
-/// The guide's sections (`../shared/seed/diagnosing-connectivity-issues.md`).
+/// The public address of AWS's guide "Diagnosing connectivity issues", whose sections the
+/// findings follow.
+pub const GUIDE_URL: &str =
+    "https://docs.aws.amazon.com/iot/latest/developerguide/diagnosing-connectivity-issues.html";
+
+/// The guide's sections (see [`GUIDE_URL`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Section {
@@ -32,6 +37,34 @@ impl Section {
             Section::Authentication => "#troubleshooting-authentication",
             Section::Authorization => "#troubleshooting-authorization",
             Section::SecurityIdentity => "#troubleshooting-security-identity",
+        }
+    }
+
+    /// The section's public address: [`GUIDE_URL`] with the section's anchor.
+    pub fn url(self) -> &'static str {
+        // Written out whole so that the address is a `&'static str` without a leak or a lock.
+        match self {
+            Section::Connection => "https://docs.aws.amazon.com/iot/latest/developerguide/diagnosing-connectivity-issues.html#troubleshooting-connect",
+            Section::Authentication => "https://docs.aws.amazon.com/iot/latest/developerguide/diagnosing-connectivity-issues.html#troubleshooting-authentication",
+            Section::Authorization => "https://docs.aws.amazon.com/iot/latest/developerguide/diagnosing-connectivity-issues.html#troubleshooting-authorization",
+            Section::SecurityIdentity => "https://docs.aws.amazon.com/iot/latest/developerguide/diagnosing-connectivity-issues.html#troubleshooting-security-identity",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn section_urls_are_the_guide_with_the_anchor() {
+        for s in [
+            Section::Connection,
+            Section::Authentication,
+            Section::Authorization,
+            Section::SecurityIdentity,
+        ] {
+            assert_eq!(s.url(), format!("{GUIDE_URL}{}", s.anchor()));
         }
     }
 }
@@ -81,6 +114,8 @@ pub struct Finding {
     pub severity: Severity,
     pub section: Section,
     pub anchor: &'static str,
+    /// The guide section's public address, anchor included.
+    pub guide: &'static str,
     pub title: &'static str,
     pub certainty: Certainty,
     /// What happened on this connection, in one or two sentences with its own values.
@@ -106,6 +141,7 @@ impl Finding {
             severity: e.severity,
             section: e.section,
             anchor: e.section.anchor(),
+            guide: e.section.url(),
             title: e.title,
             certainty: Certainty::Certain,
             summary: summary.into(),

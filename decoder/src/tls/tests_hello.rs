@@ -1,5 +1,5 @@
 //! ClientHello and ServerHello: hand-built hellos with every extension the trace reads, and the
-//! hellos of the shared captures against the fingerprints tshark, Suricata and Arkime report.
+//! hellos of the reference captures (`captures/reference/`) against the fingerprints tshark, Suricata and Arkime report.
 
 use super::testutil::*;
 use super::SniForm;

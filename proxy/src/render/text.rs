@@ -536,7 +536,7 @@ pub fn findings(list: &[Finding], style: Style) -> String {
                 wrap_into(&mut s, &format!("next: {step}"), "      ", "        ");
             }
         }
-        let _ = writeln!(s, "      guide: {} ({})", f.section.title(), f.anchor);
+        let _ = writeln!(s, "      guide: {} {}", f.section.title(), f.guide);
     }
     s.trim_end().to_string()
 }

@@ -4,9 +4,9 @@
 #   sh decoder/tests/data/certs/make.sh        (needs tshark and openssl 3)
 #
 # Two kinds of fixture:
-#   cap_*.der   certificates cut out of the shared captures with tshark, byte for byte as
+#   cap_*.der   certificates cut out of the reference captures with tshark, byte for byte as
 #               they crossed the wire; the tests check them against Suricata's recorded
-#               values in captures/public/oracle.json and the lab's 00_pki_inventory.txt.
+#               values in captures/reference/public/oracle.json and the lab's 00_pki_inventory.txt.
 #   ossl_*.der  certificates made here with openssl, covering what the captures lack
 #               (EC P-256/P-384/P-521, Ed25519, RSA-PSS, a 1024-bit RSA CA, SAN IPs and
 #               URIs, EKUs, a serial with its top bit set).
@@ -19,7 +19,7 @@ set -eu
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../../../.." && pwd)
-CAPTURES=${CAPTURES:-$ROOT/../shared/captures}
+CAPTURES=${CAPTURES:-$ROOT/captures/reference}
 cd "$HERE"
 rm -f ./*.der ./*.pem ./*.bin ./*.openssl.txt
 

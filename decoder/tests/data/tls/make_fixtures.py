@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""Turns the TLS streams of the shared captures into the `.stream` fixtures beside this file.
+"""Turns the TLS streams of the reference captures into the `.stream` fixtures beside this file.
 
 Each fixture holds one TCP connection as tshark reassembles it (`-z follow,tcp,raw`): one line
 per chunk, `D <hex>` for bytes the device (the side that sent the ClientHello) sent and
 `E <hex>` for the endpoint's, in capture order. Run from the repository root:
 
-    python3 decoder/tests/data/tls/make_fixtures.py ../shared/captures
+    python3 decoder/tests/data/tls/make_fixtures.py captures/reference
 """
 import os
 import subprocess

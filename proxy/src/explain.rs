@@ -57,7 +57,7 @@ pub fn markdown() -> String {
             s,
             "| [`{}`](#{}) | {} | [{}]({}) | {} |",
             e.code,
-            e.code.to_ascii_lowercase().replace('.', ""),
+            e.code.as_str().to_ascii_lowercase().replace('.', ""),
             e.severity,
             e.section.title(),
             e.section.url(),

@@ -59,7 +59,7 @@ fn explain_command(args: cli::ExplainArgs) -> u8 {
         return 0;
     }
     let code = args.code.unwrap_or_default();
-    match iotscope_decoder::diagnose::catalogue::entry(&code) {
+    match iotscope_decoder::diagnose::catalogue::entry_named(&code) {
         Some(e) => {
             print!("{}", explain::entry_text(e));
             0

@@ -85,7 +85,7 @@ impl<W: Write> Reporter<W> {
         self.connections += 1;
         for f in &found {
             self.by_severity[f.severity as usize] += 1;
-            *self.codes.entry(f.code).or_default() += 1;
+            *self.codes.entry(f.code.as_str()).or_default() += 1;
         }
         match self.format {
             Format::Json => {

@@ -28,7 +28,11 @@ fn explain_list_names_every_code() {
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8(out.stdout).unwrap();
     for e in iotscope_decoder::diagnose::CATALOGUE {
-        assert!(text.contains(e.code), "{} missing from --list", e.code);
+        assert!(
+            text.contains(e.code.as_str()),
+            "{} missing from --list",
+            e.code
+        );
     }
 }
 

@@ -1,5 +1,6 @@
 //! Rules for the guide's Authentication section: who trusts whose certificate.
 
+use super::code::Code;
 use super::facts::{looks_like_encrypted_alert, Context, Facts};
 use super::finding::{Certainty, Finding, Severity};
 use crate::event::{EventKind, Side, Timestamp};
@@ -94,7 +95,7 @@ fn server_name(f: &Facts, ctx: &Context, out: &mut Vec<Finding>) -> bool {
         if let Some(leaf) = chain.first().filter(|c| c.parse_error.is_none()) {
             if !leaf.covers_name(name) {
                 let mut fd = Finding::new(
-                    "AUTH.SERVER_NAME_MISMATCH",
+                    Code::AuthServerNameMismatch,
                     format!(
                         "The endpoint's certificate covers {} but not {name}.",
                         leaf.dns_names().join(", ")
@@ -127,7 +128,7 @@ fn server_name(f: &Facts, ctx: &Context, out: &mut Vec<Finding>) -> bool {
     let ip = ch.sni.clone().unwrap_or_default();
     out.push(
         Finding::new(
-            "AUTH.SERVER_NAME_MISMATCH",
+            Code::AuthServerNameMismatch,
             format!(
                 "The device dialled the IP address {ip} and then refused the endpoint's certificate: {}. Endpoint certificates name DNS names, not addresses.",
                 describe(&r)
@@ -138,7 +139,10 @@ fn server_name(f: &Facts, ctx: &Context, out: &mut Vec<Finding>) -> bool {
         .evidence(r.t, describe(&r))
         .candidates([
             format!("the certificate does not name {ip}"),
-            "the device does not trust the endpoint's CA (AUTH.SERVER_CERT_UNTRUSTED)".to_string(),
+            format!(
+                "the device does not trust the endpoint's CA ({})",
+                Code::AuthServerCertUntrusted
+            ),
         ])
         .settle("connect by the endpoint's DNS name; a key log would show the certificate's names"),
     );
@@ -162,7 +166,7 @@ fn server_trust(f: &Facts, out: &mut Vec<Finding>) {
         }
     }
     let mut fd = Finding::new(
-        "AUTH.SERVER_CERT_UNTRUSTED",
+        Code::AuthServerCertUntrusted,
         format!("After the endpoint sent its certificate, {}.", describe(&r)),
     )
     .evidence(r.t, describe(&r));
@@ -228,7 +232,7 @@ fn client_cert_missing(f: &Facts, out: &mut Vec<Finding>) -> bool {
         return false;
     }
     let mut fd = Finding::new(
-        "AUTH.CLIENT_CERT_MISSING",
+        Code::AuthClientCertMissing,
         "The endpoint asked for a client certificate and the device sent none.",
     );
     if let Some(req) = f.cert_request {
@@ -293,12 +297,12 @@ fn client_cert_expired(f: &Facts, out: &mut Vec<Finding>) -> bool {
                 format!("expired on {}", leaf.not_after)
             };
             Finding::new(
-                "AUTH.CLIENT_CERT_EXPIRED",
+                Code::AuthClientCertExpired,
                 format!("The device's certificate {} {when}.", leaf.subject),
             )
         }
         None => Finding::new(
-            "AUTH.CLIENT_CERT_EXPIRED",
+            Code::AuthClientCertExpired,
             "The endpoint refused the device's certificate as expired (certificate_expired).",
         ),
     };
@@ -342,7 +346,7 @@ fn client_cert_rejected(f: &Facts, out: &mut Vec<Finding>) {
             let leaf = &chain[0];
             out.push(
                 Finding::new(
-                    "AUTH.CLIENT_CERT_REJECTED",
+                    Code::AuthClientCertRejected,
                     format!(
                         "The endpoint refused the device's certificate {} (issued by {}) with {}.",
                         leaf.subject,
@@ -415,8 +419,11 @@ fn tls13_close_after_handshake(f: &Facts, out: &mut Vec<Finding>) {
     let not_registered = "the certificate is not registered in this account and region, not ACTIVE, or issued by a CA the endpoint does not know";
     let expired = "the certificate is expired";
     let none_sent = "the device sent no certificate";
-    let connect_denied =
-        "the policy does not allow iot:Connect for the client id (AUTHZ.CONNECT_DENIED)";
+    let connect_denied = format!(
+        "the policy does not allow iot:Connect for the client id ({})",
+        Code::AuthzConnectDenied
+    );
+    let connect_denied = connect_denied.as_str();
     let candidates = if no_cert_first {
         [none_sent, not_registered, expired, connect_denied]
     } else {
@@ -426,7 +433,7 @@ fn tls13_close_after_handshake(f: &Facts, out: &mut Vec<Finding>) {
         .iter()
         .find(|e| e.ts > flight_end.ts && matches!(e.kind, EventKind::Encrypted { .. }));
     let mut fd = Finding::new(
-        "AUTH.CLIENT_CERT_REJECTED",
+        Code::AuthClientCertRejected,
         format!(
             "The TLS 1.3 handshake finished, then the endpoint {}closed the connection {:.1} ms after the device's last handshake flight, before any MQTT answer.{}",
             if alert_seen { "sent an encrypted alert-sized record and " } else { "" },

@@ -3,6 +3,7 @@
 //! These need the MQTT packets: plain MQTT, a capture decrypted with a key log, or MITM mode.
 
 use super::catalogue::Values;
+use super::code::Code;
 use super::facts::Facts;
 use super::finding::{Certainty, Finding};
 use crate::event::{Direction, Event, Side};
@@ -78,7 +79,7 @@ fn connect(f: &Facts, values: &Values, out: &mut Vec<Finding>) {
     match connack {
         Some((ack_ev, a)) if not_authorized(level, a.code) => out.push(
             Finding::new(
-                "AUTHZ.CONNECT_DENIED",
+                Code::AuthzConnectDenied,
                 format!(
                     "The endpoint refused CONNECT from client {:?}: CONNACK {} ({}).",
                     c.client_id,
@@ -94,7 +95,7 @@ fn connect(f: &Facts, values: &Values, out: &mut Vec<Finding>) {
             if let Some(close) = endpoint_closed_after(f, ev) {
                 out.push(
                     Finding::new(
-                        "AUTHZ.CONNECT_DENIED",
+                        Code::AuthzConnectDenied,
                         format!(
                             "The endpoint closed the connection {:.1} ms after CONNECT from client {:?}, without a CONNACK.",
                             (f.t(close) - f.t(ev)) * 1000.0,
@@ -155,7 +156,7 @@ fn publish(f: &Facts, values: &Values, out: &mut Vec<Finding>) {
         }
         let topic = publish_for(f, a.packet_id, ev).map(|(_, p)| topic_of(p).to_string());
         let mut fd = Finding::new(
-            "AUTHZ.PUBLISH_DENIED",
+            Code::AuthzPublishDenied,
             format!(
                 "The endpoint refused PUBLISH {} on topic {}: PUBACK 0x87 (Not authorized).",
                 a.packet_id,
@@ -173,7 +174,7 @@ fn publish(f: &Facts, values: &Values, out: &mut Vec<Finding>) {
             );
         }
         fd = fd.evidence(f.t(ev), format!("PUBACK {} reason 0x87", a.packet_id));
-        fd.next_steps = steps_for("AUTHZ.PUBLISH_DENIED", values, topic.as_deref(), None);
+        fd.next_steps = steps_for(Code::AuthzPublishDenied, values, topic.as_deref(), None);
         out.push(fd);
         return;
     }
@@ -187,7 +188,7 @@ fn publish(f: &Facts, values: &Values, out: &mut Vec<Finding>) {
         if let Body::Publish(x) = &p.body {
             if let Some(close) = endpoint_closed_after(f, ev) {
                 let mut fd = Finding::new(
-                    "AUTHZ.PUBLISH_DENIED",
+                    Code::AuthzPublishDenied,
                     format!(
                         "The endpoint closed the connection {:.1} ms after a PUBLISH on topic {}, without acknowledging it.",
                         (f.t(close) - f.t(ev)) * 1000.0,
@@ -202,7 +203,7 @@ fn publish(f: &Facts, values: &Values, out: &mut Vec<Finding>) {
                     "the packet breaks an AWS IoT limit (topic length or depth, payload over 128 KB, QoS 2)".to_string(),
                 ])
                 .settle("AWSIotLogsV2: a Publish-In entry with status Failure and reason AUTHORIZATION_FAILURE");
-                fd.next_steps = steps_for("AUTHZ.PUBLISH_DENIED", values, Some(&x.topic), None);
+                fd.next_steps = steps_for(Code::AuthzPublishDenied, values, Some(&x.topic), None);
                 out.push(fd);
             }
         }
@@ -237,7 +238,7 @@ fn subscribe(f: &Facts, values: &Values, out: &mut Vec<Finding>) {
                 .and_then(|(_, s)| s.filters.get(i))
                 .map(|s| s.filter.clone());
             let mut fd = Finding::new(
-                "AUTHZ.SUBSCRIBE_DENIED",
+                Code::AuthzSubscribeDenied,
                 format!(
                     "The endpoint refused the subscription to {}: SUBACK 0x{code:02x}.",
                     filter.as_deref().unwrap_or("(filter not seen)")
@@ -256,7 +257,7 @@ fn subscribe(f: &Facts, values: &Values, out: &mut Vec<Finding>) {
                 );
             }
             fd = fd.evidence(f.t(ev), format!("SUBACK 0x{code:02x}"));
-            fd.next_steps = steps_for("AUTHZ.SUBSCRIBE_DENIED", values, None, filter.as_deref());
+            fd.next_steps = steps_for(Code::AuthzSubscribeDenied, values, None, filter.as_deref());
             out.push(fd);
         }
     }
@@ -270,7 +271,7 @@ fn subscribe(f: &Facts, values: &Values, out: &mut Vec<Finding>) {
             if let Some(close) = endpoint_closed_after(f, ev) {
                 let filters: Vec<&str> = s.filters.iter().map(|x| x.filter.as_str()).collect();
                 let mut fd = Finding::new(
-                    "AUTHZ.SUBSCRIBE_DENIED",
+                    Code::AuthzSubscribeDenied,
                     format!(
                         "The endpoint closed the connection {:.1} ms after SUBSCRIBE to {}, without a SUBACK.",
                         (f.t(close) - f.t(ev)) * 1000.0,
@@ -285,7 +286,7 @@ fn subscribe(f: &Facts, values: &Values, out: &mut Vec<Finding>) {
                     "more than 8 filters, or a filter outside AWS IoT's limits",
                 ]);
                 fd.next_steps = steps_for(
-                    "AUTHZ.SUBSCRIBE_DENIED",
+                    Code::AuthzSubscribeDenied,
                     values,
                     None,
                     filters.first().copied(),
@@ -297,7 +298,7 @@ fn subscribe(f: &Facts, values: &Values, out: &mut Vec<Finding>) {
 }
 
 fn steps_for(
-    code: &str,
+    code: Code,
     values: &Values,
     topic: Option<&str>,
     filter: Option<&str>,
@@ -309,14 +310,7 @@ fn steps_for(
     if let Some(x) = filter {
         v.filter = Some(x.to_string());
     }
-    super::catalogue::entry(code)
-        .map(|e| {
-            e.steps
-                .iter()
-                .map(|s| super::catalogue::fill(s, &v))
-                .collect()
-        })
-        .unwrap_or_default()
+    super::catalogue::steps(code, &v)
 }
 
 /// `0x87` for MQTT 5, `5` for 3.1.1.

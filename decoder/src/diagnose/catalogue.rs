@@ -7,10 +7,11 @@
 //! `{topic}`, `{filter}`, `{region}` are filled with the connection's own values by
 //! [`fill`]; a value the trace does not show stays as an upper-case placeholder.
 
+use super::code::Code;
 use super::finding::{Section, Severity};
 
 pub struct Entry {
-    pub code: &'static str,
+    pub code: Code,
     pub section: Section,
     pub severity: Severity,
     pub title: &'static str,
@@ -33,7 +34,7 @@ const LOGS: &str = "In CloudWatch Logs (AWSIotLogsV2), look for entries with \"r
 pub static CATALOGUE: &[Entry] = &[
     // ---------------------------------------------------------------- Connection
     Entry {
-        code: "CONN.TCP_REFUSED",
+        code: Code::ConnTcpRefused,
         section: Section::Connection,
         severity: Severity::Error,
         title: "The endpoint refused the TCP connection",
@@ -45,7 +46,7 @@ pub static CATALOGUE: &[Entry] = &[
         ],
     },
     Entry {
-        code: "CONN.NOT_TLS",
+        code: Code::ConnNotTls,
         section: Section::Connection,
         severity: Severity::Error,
         title: "The device sent plaintext to a TLS endpoint",
@@ -57,7 +58,7 @@ pub static CATALOGUE: &[Entry] = &[
         ],
     },
     Entry {
-        code: "CONN.SNI_MISSING",
+        code: Code::ConnSniMissing,
         section: Section::Connection,
         severity: Severity::Warning,
         title: "The ClientHello has no server name (SNI)",
@@ -69,7 +70,7 @@ pub static CATALOGUE: &[Entry] = &[
         ],
     },
     Entry {
-        code: "CONN.SNI_MISMATCH",
+        code: Code::ConnSniMismatch,
         section: Section::Connection,
         severity: Severity::Error,
         title: "The SNI is not the endpoint's name",
@@ -81,7 +82,7 @@ pub static CATALOGUE: &[Entry] = &[
         ],
     },
     Entry {
-        code: "CONN.LEGACY_ENDPOINT",
+        code: Code::ConnLegacyEndpoint,
         section: Section::Connection,
         severity: Severity::Error,
         title: "The device uses a legacy (non-ATS) endpoint",
@@ -93,7 +94,7 @@ pub static CATALOGUE: &[Entry] = &[
         ],
     },
     Entry {
-        code: "CONN.ALPN_REQUIRED",
+        code: Code::ConnAlpnRequired,
         section: Section::Connection,
         severity: Severity::Error,
         title: "Port 443 without the ALPN AWS IoT needs",
@@ -105,7 +106,7 @@ pub static CATALOGUE: &[Entry] = &[
         ],
     },
     Entry {
-        code: "CONN.WRONG_PROTOCOL",
+        code: Code::ConnWrongProtocol,
         section: Section::Connection,
         severity: Severity::Error,
         title: "The application protocol does not fit the port",
@@ -117,7 +118,7 @@ pub static CATALOGUE: &[Entry] = &[
         ],
     },
     Entry {
-        code: "CONN.PROTOCOL_VERSION",
+        code: Code::ConnProtocolVersion,
         section: Section::Connection,
         severity: Severity::Error,
         title: "No TLS version in common",
@@ -129,7 +130,7 @@ pub static CATALOGUE: &[Entry] = &[
         ],
     },
     Entry {
-        code: "CONN.NO_SHARED_CIPHER",
+        code: Code::ConnNoSharedCipher,
         section: Section::Connection,
         severity: Severity::Error,
         title: "No cipher suite in common",
@@ -140,7 +141,7 @@ pub static CATALOGUE: &[Entry] = &[
         ],
     },
     Entry {
-        code: "CONN.HANDSHAKE_ABORTED",
+        code: Code::ConnHandshakeAborted,
         section: Section::Connection,
         severity: Severity::Error,
         title: "The endpoint closed the connection during the handshake without saying why",
@@ -149,7 +150,7 @@ pub static CATALOGUE: &[Entry] = &[
         steps: &[S_CLIENT, DESCRIBE_ENDPOINT],
     },
     Entry {
-        code: "CONN.NO_ANSWER",
+        code: Code::ConnNoAnswer,
         section: Section::Connection,
         severity: Severity::Error,
         title: "The endpoint never answered",
@@ -161,7 +162,7 @@ pub static CATALOGUE: &[Entry] = &[
         ],
     },
     Entry {
-        code: "CONN.UPSTREAM_UNREACHABLE",
+        code: Code::ConnUpstreamUnreachable,
         section: Section::Connection,
         severity: Severity::Error,
         title: "iotscope could not reach the endpoint",
@@ -173,7 +174,7 @@ pub static CATALOGUE: &[Entry] = &[
         ],
     },
     Entry {
-        code: "CONN.TRUNCATED",
+        code: Code::ConnTruncated,
         section: Section::Connection,
         severity: Severity::Info,
         title: "Part of the connection was not seen",
@@ -182,7 +183,7 @@ pub static CATALOGUE: &[Entry] = &[
         steps: &["Capture from before the device connects, on the device's own interface, with a large enough snap length (tcpdump -s 0)."],
     },
     Entry {
-        code: "TLS.NOT_DECRYPTED",
+        code: Code::TlsNotDecrypted,
         section: Section::Connection,
         severity: Severity::Info,
         title: "Records stayed encrypted although keys were given",
@@ -192,7 +193,7 @@ pub static CATALOGUE: &[Entry] = &[
     },
     // ------------------------------------------------------------ Authentication
     Entry {
-        code: "AUTH.SERVER_CERT_UNTRUSTED",
+        code: Code::AuthServerCertUntrusted,
         section: Section::Authentication,
         severity: Severity::Error,
         title: "The device does not trust the endpoint's certificate",
@@ -205,7 +206,7 @@ pub static CATALOGUE: &[Entry] = &[
         ],
     },
     Entry {
-        code: "AUTH.SERVER_NAME_MISMATCH",
+        code: Code::AuthServerNameMismatch,
         section: Section::Authentication,
         severity: Severity::Error,
         title: "The endpoint's certificate does not cover the name the device used",
@@ -217,7 +218,7 @@ pub static CATALOGUE: &[Entry] = &[
         ],
     },
     Entry {
-        code: "AUTH.CLIENT_CERT_MISSING",
+        code: Code::AuthClientCertMissing,
         section: Section::Authentication,
         severity: Severity::Error,
         title: "The device sent no client certificate",
@@ -229,7 +230,7 @@ pub static CATALOGUE: &[Entry] = &[
         ],
     },
     Entry {
-        code: "AUTH.CLIENT_CERT_REJECTED",
+        code: Code::AuthClientCertRejected,
         section: Section::Authentication,
         severity: Severity::Error,
         title: "The endpoint refused the device's certificate",
@@ -238,7 +239,7 @@ pub static CATALOGUE: &[Entry] = &[
         steps: &[DESCRIBE_CERT, LIST_CERTS, S_CLIENT],
     },
     Entry {
-        code: "AUTH.CLIENT_CERT_EXPIRED",
+        code: Code::AuthClientCertExpired,
         section: Section::Authentication,
         severity: Severity::Error,
         title: "The device's certificate is expired or not yet valid",
@@ -252,7 +253,7 @@ pub static CATALOGUE: &[Entry] = &[
     },
     // ------------------------------------------------------------- Authorization
     Entry {
-        code: "AUTHZ.CONNECT_DENIED",
+        code: Code::AuthzConnectDenied,
         section: Section::Authorization,
         severity: Severity::Error,
         title: "The endpoint refused the MQTT CONNECT",
@@ -265,7 +266,7 @@ pub static CATALOGUE: &[Entry] = &[
         ],
     },
     Entry {
-        code: "AUTHZ.PUBLISH_DENIED",
+        code: Code::AuthzPublishDenied,
         section: Section::Authorization,
         severity: Severity::Error,
         title: "The endpoint refused a PUBLISH",
@@ -277,7 +278,7 @@ pub static CATALOGUE: &[Entry] = &[
         ],
     },
     Entry {
-        code: "AUTHZ.SUBSCRIBE_DENIED",
+        code: Code::AuthzSubscribeDenied,
         section: Section::Authorization,
         severity: Severity::Error,
         title: "The endpoint refused a SUBSCRIBE",
@@ -290,7 +291,7 @@ pub static CATALOGUE: &[Entry] = &[
     },
     // -------------------------------------------------------------------- MQTT
     Entry {
-        code: "MQTT.CONNECT_REFUSED",
+        code: Code::MqttConnectRefused,
         section: Section::Connection,
         severity: Severity::Error,
         title: "The endpoint refused the MQTT CONNECT",
@@ -301,7 +302,7 @@ pub static CATALOGUE: &[Entry] = &[
         ],
     },
     Entry {
-        code: "MQTT.MALFORMED",
+        code: Code::MqttMalformed,
         section: Section::Connection,
         severity: Severity::Error,
         title: "A malformed MQTT control packet",
@@ -310,7 +311,7 @@ pub static CATALOGUE: &[Entry] = &[
         steps: &["Fix the MQTT client library or upgrade it; compare with mosquitto_pub -d against the same endpoint."],
     },
     Entry {
-        code: "MQTT.AWS_LIMIT",
+        code: Code::MqttAwsLimit,
         section: Section::Connection,
         severity: Severity::Warning,
         title: "A packet outside AWS IoT Core's limits",
@@ -319,7 +320,7 @@ pub static CATALOGUE: &[Entry] = &[
         steps: &["Keep within the limits listed under 'AWS IoT Core endpoints and quotas' in the AWS General Reference."],
     },
     Entry {
-        code: "MQTT.SESSION_TAKEN_OVER",
+        code: Code::MqttSessionTakenOver,
         section: Section::Connection,
         severity: Severity::Error,
         title: "Another connection took over this client id",
@@ -329,7 +330,7 @@ pub static CATALOGUE: &[Entry] = &[
     },
     // ----------------------------------------------------- Security and identity
     Entry {
-        code: "SEC.CUSTOM_DOMAIN_TOO_MANY_NAMES",
+        code: Code::SecCustomDomainTooManyNames,
         section: Section::SecurityIdentity,
         severity: Severity::Error,
         title: "The custom domain's server certificate has more than four names",
@@ -338,7 +339,7 @@ pub static CATALOGUE: &[Entry] = &[
         steps: &["Issue the custom domain's certificate in ACM with at most four domain names, then update the domain configuration."],
     },
     Entry {
-        code: "SEC.CUSTOM_DOMAIN_CERT",
+        code: Code::SecCustomDomainCert,
         section: Section::SecurityIdentity,
         severity: Severity::Error,
         title: "The custom domain's server certificate breaks a rule of AWS IoT",
@@ -348,7 +349,7 @@ pub static CATALOGUE: &[Entry] = &[
     },
     // --------------------------------------------------------------- Certificate files
     Entry {
-        code: "CERT.KEY_NOT_ACCEPTED",
+        code: Code::CertKeyNotAccepted,
         section: Section::Authentication,
         severity: Severity::Error,
         title: "The certificate's key is of a type or size AWS IoT does not accept",
@@ -357,7 +358,7 @@ pub static CATALOGUE: &[Entry] = &[
         steps: &["Make a new key (openssl ecparam -name prime256v1 -genkey, or openssl genrsa 2048), have the certificate issued again for it, and register the new certificate."],
     },
     Entry {
-        code: "CERT.CHAIN_ORDER",
+        code: Code::CertChainOrder,
         section: Section::Authentication,
         severity: Severity::Error,
         title: "The chain's certificates are not each issued by the next",
@@ -366,7 +367,7 @@ pub static CATALOGUE: &[Entry] = &[
         steps: &["Put the certificates in order (leaf, then its issuer, up to the root or the last intermediate) and drop the ones that belong elsewhere; openssl verify -CAfile ROOT -untrusted INTERMEDIATES LEAF shows the path."],
     },
     Entry {
-        code: "CERT.KEY_MISMATCH",
+        code: Code::CertKeyMismatch,
         section: Section::Authentication,
         severity: Severity::Error,
         title: "The private key does not belong to the certificate",
@@ -378,7 +379,7 @@ pub static CATALOGUE: &[Entry] = &[
         ],
     },
     Entry {
-        code: "CERT.CA_FILE",
+        code: Code::CertCaFile,
         section: Section::Authentication,
         severity: Severity::Error,
         title: "The CA file does not hold the certificate's issuer, or is not a CA",
@@ -388,7 +389,7 @@ pub static CATALOGUE: &[Entry] = &[
     },
     // ------------------------------------------------------ Interception (proxy --mitm)
     Entry {
-        code: "MITM.CA_NOT_TRUSTED",
+        code: Code::MitmCaNotTrusted,
         section: Section::Connection,
         severity: Severity::Error,
         title: "The device does not trust iotscope's CA",
@@ -400,7 +401,7 @@ pub static CATALOGUE: &[Entry] = &[
         ],
     },
     Entry {
-        code: "MITM.TLS_UNSUPPORTED",
+        code: Code::MitmTlsUnsupported,
         section: Section::Connection,
         severity: Severity::Error,
         title: "The device offers no TLS version or cipher suite iotscope can intercept",
@@ -412,7 +413,7 @@ pub static CATALOGUE: &[Entry] = &[
         ],
     },
     Entry {
-        code: "AUTH.DEVICE_CERT_DIFFERS",
+        code: Code::AuthDeviceCertDiffers,
         section: Section::Authentication,
         severity: Severity::Error,
         title: "The device's certificate is not the one iotscope presented upstream",
@@ -424,7 +425,7 @@ pub static CATALOGUE: &[Entry] = &[
         ],
     },
     Entry {
-        code: "AUTH.DEVICE_KEY_NOT_HELD",
+        code: Code::AuthDeviceKeyNotHeld,
         section: Section::Authentication,
         severity: Severity::Error,
         title: "The device does not hold the key of the certificate it sent",
@@ -435,7 +436,7 @@ pub static CATALOGUE: &[Entry] = &[
         ],
     },
     Entry {
-        code: "SEC.DEVICE_ACCEPTS_BAD_CERT",
+        code: Code::SecDeviceAcceptsBadCert,
         section: Section::SecurityIdentity,
         severity: Severity::Error,
         title: "FAIL: the device accepted an endpoint certificate it should have refused",
@@ -446,7 +447,7 @@ pub static CATALOGUE: &[Entry] = &[
         ],
     },
     Entry {
-        code: "SEC.DEVICE_REFUSES_BAD_CERT",
+        code: Code::SecDeviceRefusesBadCert,
         section: Section::SecurityIdentity,
         severity: Severity::Info,
         title: "PASS: the device refused a bad endpoint certificate",
@@ -456,9 +457,22 @@ pub static CATALOGUE: &[Entry] = &[
     },
 ];
 
-/// The entry for a code.
-pub fn entry(code: &str) -> Option<&'static Entry> {
-    CATALOGUE.iter().find(|e| e.code.eq_ignore_ascii_case(code))
+/// The entry for a code. The catalogue lists the codes in [`Code::ALL`]'s order (a test
+/// holds it to that), so this is an index.
+pub fn entry(code: Code) -> &'static Entry {
+    let e = &CATALOGUE[code as usize];
+    debug_assert_eq!(e.code, code);
+    e
+}
+
+/// The entry for a code's printed name (`iotscope explain CODE`), in any letter case.
+pub fn entry_named(name: &str) -> Option<&'static Entry> {
+    Code::parse(name).map(entry)
+}
+
+/// A code's next steps, filled with `values`.
+pub fn steps(code: Code, values: &Values) -> Vec<String> {
+    entry(code).steps.iter().map(|s| fill(s, values)).collect()
 }
 
 /// Values that fill the step templates.
@@ -533,10 +547,10 @@ mod tests {
 
     #[test]
     fn codes_are_unique_and_well_formed() {
-        let mut seen = std::collections::HashSet::new();
-        for e in CATALOGUE {
-            assert!(seen.insert(e.code), "duplicate {}", e.code);
-            let (prefix, name) = e.code.split_once('.').unwrap();
+        assert_eq!(CATALOGUE.len(), Code::ALL.len());
+        for (e, code) in CATALOGUE.iter().zip(Code::ALL) {
+            assert_eq!(e.code, *code, "the catalogue is out of Code::ALL's order");
+            let (prefix, name) = e.code.as_str().split_once('.').unwrap();
             assert!(
                 ["CONN", "AUTH", "AUTHZ", "MQTT", "SEC", "TLS", "CERT", "MITM"].contains(&prefix)
             );
@@ -571,7 +585,7 @@ mod tests {
             "MQTT.SESSION_TAKEN_OVER",
             "SEC.CUSTOM_DOMAIN_TOO_MANY_NAMES",
         ] {
-            assert!(entry(code).is_some(), "{code} missing");
+            assert!(entry_named(code).is_some(), "{code} missing");
         }
     }
 
@@ -584,7 +598,7 @@ mod tests {
             topic: Some("devices/other/telemetry".into()),
             ..Values::default()
         };
-        let publish = entry("AUTHZ.PUBLISH_DENIED").unwrap().steps[0];
+        let publish = entry(Code::AuthzPublishDenied).steps[0];
         assert_eq!(
             fill(publish, &v),
             format!(

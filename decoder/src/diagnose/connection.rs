@@ -1,5 +1,6 @@
 //! Rules for the guide's Connection section: TCP, the ClientHello and what the device sends.
 
+use super::code::Code;
 use super::facts::{Context, Facts};
 use super::finding::{Certainty, Finding, Severity};
 use super::names;
@@ -52,7 +53,7 @@ fn upstream_unreachable(f: &Facts, out: &mut Vec<Finding>) -> bool {
         .unwrap_or("the upstream");
     out.push(
         Finding::new(
-            "CONN.UPSTREAM_UNREACHABLE",
+            Code::ConnUpstreamUnreachable,
             format!(
                 "iotscope could not reach {name} for this device: {failure}. The device never talked to the endpoint."
             ),
@@ -67,7 +68,7 @@ fn not_decrypted(f: &Facts, out: &mut Vec<Finding>) {
         if let crate::event::EventKind::Undecrypted { reason } = &e.kind {
             out.push(
                 Finding::new(
-                    "TLS.NOT_DECRYPTED",
+                    Code::TlsNotDecrypted,
                     format!(
                         "The {}'s records stayed encrypted: {reason}.",
                         e.dir.sender()
@@ -90,7 +91,7 @@ fn tcp_refused(f: &Facts, out: &mut Vec<Finding>) {
         if matches!(rst.kind, crate::event::EventKind::TcpRst) && f.opened {
             out.push(
                 Finding::new(
-                    "CONN.TCP_REFUSED",
+                    Code::ConnTcpRefused,
                     "The endpoint answered the connection attempt with a reset: nothing accepts connections there.",
                 )
                 .evidence(f.t(rst), "reset from the endpoint before any byte"),
@@ -117,7 +118,7 @@ fn not_tls(f: &Facts, out: &mut Vec<Finding>) {
         .filter(|_| f.upstream_failure.is_none());
     let mut finding = if endpoint_answered_in_kind {
         Finding::new(
-            "CONN.NOT_TLS",
+            Code::ConnNotTls,
             format!("The device speaks {what} without TLS, and this endpoint answers it. AWS IoT Core accepts only TLS, so the same device would fail there."),
         )
         .severity(Severity::Warning)
@@ -126,7 +127,7 @@ fn not_tls(f: &Facts, out: &mut Vec<Finding>) {
         // the proxy's own and says nothing about how an endpoint treats plaintext.
         let close = endpoint_close;
         let mut fd = Finding::new(
-            "CONN.NOT_TLS",
+            Code::ConnNotTls,
             format!("The device sent {what} where a TLS ClientHello was expected{}.",
                 match close {
                     Some(c) if !f.endpoint_sent_bytes() => format!(
@@ -167,7 +168,7 @@ fn sni(f: &Facts, ctx: &Context, out: &mut Vec<Finding>) {
             };
             out.push(
                 Finding::new(
-                    "CONN.SNI_MISSING",
+                    Code::ConnSniMissing,
                     format!(
                         "The device's ClientHello carries {}. {why}",
                         if ch.sni_form == SniForm::Empty { "an empty server_name" } else { "no server_name (SNI)" }
@@ -179,7 +180,7 @@ fn sni(f: &Facts, ctx: &Context, out: &mut Vec<Finding>) {
         }
         SniForm::IpLiteral => out.push(
             Finding::new(
-                "CONN.SNI_MISMATCH",
+                Code::ConnSniMismatch,
                 format!(
                     "The device sent the IP address {} as its server name. SNI must be a host name (RFC 6066); AWS IoT Core needs the endpoint's name to choose the account and domain configuration.",
                     ch.sni.as_deref().unwrap_or("?")
@@ -194,7 +195,7 @@ fn sni(f: &Facts, ctx: &Context, out: &mut Vec<Finding>) {
             if ch.sni_form == SniForm::Several {
                 out.push(
                     Finding::new(
-                        "CONN.SNI_MISMATCH",
+                        Code::ConnSniMismatch,
                         format!("The ClientHello names {} servers ({}); only one is allowed.", ch.sni_names.len(), ch.sni_names.join(", ")),
                     )
                     .severity(Severity::Warning)
@@ -205,7 +206,7 @@ fn sni(f: &Facts, ctx: &Context, out: &mut Vec<Finding>) {
                 if !sni.eq_ignore_ascii_case(expected) {
                     out.push(
                         Finding::new(
-                            "CONN.SNI_MISMATCH",
+                            Code::ConnSniMismatch,
                             format!("The device asked for {sni}, but the endpoint is {expected}."),
                         )
                         .evidence(t, format!("SNI {sni}")),
@@ -214,7 +215,7 @@ fn sni(f: &Facts, ctx: &Context, out: &mut Vec<Finding>) {
             } else if sni_is_aws && names::endpoint_kind(sni) != names::EndpointKind::Data {
                 out.push(
                     Finding::new(
-                        "CONN.SNI_MISMATCH",
+                        Code::ConnSniMismatch,
                         format!("{sni} is an AWS IoT {} endpoint, not the data endpoint MQTT connects to.", names::endpoint_kind(sni).label()),
                     )
                     .evidence(t, format!("SNI {sni}")),
@@ -222,7 +223,7 @@ fn sni(f: &Facts, ctx: &Context, out: &mut Vec<Finding>) {
             } else if !sni_is_aws && !ctx.custom_domain {
                 out.push(
                     Finding::new(
-                        "CONN.SNI_MISMATCH",
+                        Code::ConnSniMismatch,
                         format!("{sni} is not an AWS IoT data endpoint name; that is fine only if it is a custom domain (pass --endpoint to check it)."),
                     )
                     .severity(Severity::Info)
@@ -234,7 +235,7 @@ fn sni(f: &Facts, ctx: &Context, out: &mut Vec<Finding>) {
             if sni_is_aws && names::is_legacy_data_endpoint(sni) {
                 out.push(
                     Finding::new(
-                        "CONN.LEGACY_ENDPOINT",
+                        Code::ConnLegacyEndpoint,
                         format!("{sni} is a legacy iot:Data endpoint (no -ats). AWS IoT Core supports only iot:Data-ATS endpoints."),
                     )
                     .evidence(t, format!("SNI {sni}")),
@@ -242,7 +243,7 @@ fn sni(f: &Facts, ctx: &Context, out: &mut Vec<Finding>) {
             } else if host != sni && names::is_legacy_data_endpoint(host) {
                 out.push(
                     Finding::new(
-                        "CONN.LEGACY_ENDPOINT",
+                        Code::ConnLegacyEndpoint,
                         format!("The expected endpoint {host} is a legacy iot:Data endpoint (no -ats)."),
                     )
                     .evidence(t, "--endpoint"),
@@ -279,7 +280,7 @@ fn alpn(f: &Facts, ctx: &Context, out: &mut Vec<Finding>) {
         };
         out.push(
             Finding::new(
-                "CONN.ALPN_REQUIRED",
+                Code::ConnAlpnRequired,
                 format!("The device connects to port 443 with {offered}; AWS IoT Core needs x-amzn-mqtt-ca there for MQTT with a client certificate."),
             )
             .evidence(f.t(ch_ev), offered),
@@ -312,7 +313,7 @@ fn wrong_protocol(f: &Facts, ctx: &Context, out: &mut Vec<Finding>) {
     };
     if let Some(p) = problem {
         out.push(
-            Finding::new("CONN.WRONG_PROTOCOL", format!("The device sends {p}."))
+            Finding::new(Code::ConnWrongProtocol, format!("The device sends {p}."))
                 .evidence(f.t(ev), format!("decrypted application data is {proto}")),
         );
     }
@@ -326,7 +327,7 @@ fn versions_and_suites(f: &Facts, out: &mut Vec<Finding>) {
     let version_alert = f.alerts.iter().find(|a| a.description == Some(70));
     if highest < 0x0303 || version_alert.is_some() {
         let mut fd = Finding::new(
-            "CONN.PROTOCOL_VERSION",
+            Code::ConnProtocolVersion,
             format!(
                 "The device offers {} at most; AWS IoT Core accepts TLS 1.2 and TLS 1.3 only.",
                 version_label(highest)
@@ -372,7 +373,7 @@ fn versions_and_suites(f: &Facts, out: &mut Vec<Finding>) {
             .map(|a| f.t(a.event))
             .unwrap_or(0.0);
         let mut fd = Finding::new(
-            "CONN.NO_SHARED_CIPHER",
+            Code::ConnNoSharedCipher,
             "The endpoint answered the ClientHello with handshake_failure before choosing anything: it found nothing it accepts in the device's offer.",
         )
         .certainty(Certainty::Likely)
@@ -399,7 +400,7 @@ fn versions_and_suites(f: &Facts, out: &mut Vec<Finding>) {
         let worked = f.server_hello.is_some();
         out.push(
             Finding::new(
-                "CONN.NO_SHARED_CIPHER",
+                Code::ConnNoSharedCipher,
                 "None of the device's cipher suites is in AWS IoT Core's TLS policies; an AWS endpoint would refuse the handshake.",
             )
             .severity(if worked { Severity::Warning } else { Severity::Error })
@@ -420,7 +421,7 @@ fn handshake_aborted(f: &Facts, out: &mut Vec<Finding>) {
     };
     out.push(
         Finding::new(
-            "CONN.HANDSHAKE_ABORTED",
+            Code::ConnHandshakeAborted,
             format!(
                 "The endpoint closed the connection {:.1} ms after the ClientHello without a TLS alert.",
                 (f.t(close) - f.t(ch_ev)) * 1000.0
@@ -448,7 +449,7 @@ fn no_answer(f: &Facts, out: &mut Vec<Finding>) {
     let last = f.trace.last_ts.map_or(0.0, |t| f.trace.relative(t));
     out.push(
         Finding::new(
-            "CONN.NO_ANSWER",
+            Code::ConnNoAnswer,
             format!(
                 "The device sent its first bytes and the endpoint sent nothing back in the {:.1} s that were seen.",
                 last - f.t(first)
@@ -477,7 +478,7 @@ fn truncated(f: &Facts, out: &mut Vec<Finding>) {
         parts.push(format!("{} bytes were missed", f.gaps));
     }
     let mut fd = Finding::new(
-        "CONN.TRUNCATED",
+        Code::ConnTruncated,
         format!("Part of the connection was not seen: {}.", parts.join("; ")),
     );
     if midstream {
@@ -501,11 +502,11 @@ fn truncated(f: &Facts, out: &mut Vec<Finding>) {
 
 #[cfg(test)]
 mod tests {
-    use crate::diagnose::{diagnose, Context, Severity};
+    use crate::diagnose::{diagnose, Code, Context, Severity};
     use crate::event::Direction::*;
     use crate::{Identity, Input, Session, SessionConfig, Timestamp};
 
-    fn codes(s: Session) -> Vec<&'static str> {
+    fn codes(s: Session) -> Vec<Code> {
         let trace = s.finish();
         diagnose(&trace, &Context::default())
             .iter()
@@ -537,7 +538,7 @@ mod tests {
         let found = diagnose(&trace, &Context::default());
         let f = found
             .iter()
-            .find(|f| f.code == "CONN.UPSTREAM_UNREACHABLE")
+            .find(|f| f.code == Code::ConnUpstreamUnreachable)
             .expect("upstream finding");
         assert_eq!(f.severity, Severity::Error);
         assert!(f.summary.contains("broker.example"), "{}", f.summary);
@@ -545,8 +546,8 @@ mod tests {
         assert!((f.evidence[0].t - 0.002).abs() < 1e-9);
         let codes: Vec<_> = found.iter().map(|f| f.code).collect();
         // The device's plaintext is still its own fault; the silence is not the endpoint's.
-        assert!(codes.contains(&"CONN.NOT_TLS"), "{codes:?}");
-        let not_tls = found.iter().find(|f| f.code == "CONN.NOT_TLS").unwrap();
+        assert!(codes.contains(&Code::ConnNotTls), "{codes:?}");
+        let not_tls = found.iter().find(|f| f.code == Code::ConnNotTls).unwrap();
         assert!(
             !not_tls.summary.contains("endpoint closed")
                 && not_tls
@@ -555,18 +556,18 @@ mod tests {
                     .all(|e| !e.text.contains("endpoint closed")),
             "the proxy's own close is not the endpoint's: {not_tls:?}"
         );
-        assert!(!codes.contains(&"CONN.NO_ANSWER"), "{codes:?}");
-        assert!(!codes.contains(&"CONN.HANDSHAKE_ABORTED"), "{codes:?}");
+        assert!(!codes.contains(&Code::ConnNoAnswer), "{codes:?}");
+        assert!(!codes.contains(&Code::ConnHandshakeAborted), "{codes:?}");
     }
 
     #[test]
     fn no_upstream_finding_without_the_proxy_report() {
         let mut s = session();
         s.feed(EndpointToDevice, Input::Rst, Timestamp(1_000));
-        assert_eq!(codes(s), ["CONN.TCP_REFUSED"]);
+        assert_eq!(codes(s), [Code::ConnTcpRefused]);
         let mut s = session();
         s.upstream_failed("name broker.example does not resolve", Timestamp(1_000));
         s.feed(EndpointToDevice, Input::Rst, Timestamp(2_000));
-        assert_eq!(codes(s), ["CONN.UPSTREAM_UNREACHABLE"]);
+        assert_eq!(codes(s), [Code::ConnUpstreamUnreachable]);
     }
 }

@@ -3,7 +3,8 @@
 use serde::Serialize;
 use std::fmt;
 
-use super::catalogue::{self, Entry};
+use super::catalogue::{self, Entry, Values};
+use super::code::Code;
 
 /// The public address of AWS's guide "Diagnosing connectivity issues", whose sections the
 /// findings follow.
@@ -110,7 +111,7 @@ pub struct Evidence {
 /// One diagnosis of one connection.
 #[derive(Clone, Debug, Serialize)]
 pub struct Finding {
-    pub code: &'static str,
+    pub code: Code,
     pub severity: Severity,
     pub section: Section,
     pub anchor: &'static str,
@@ -133,9 +134,8 @@ pub struct Finding {
 
 impl Finding {
     /// A finding for `code` from the catalogue, with the catalogue's severity.
-    pub fn new(code: &str, summary: impl Into<String>) -> Finding {
-        let e: &Entry = catalogue::entry(code)
-            .unwrap_or_else(|| panic!("finding code {code} is not in the catalogue"));
+    pub fn new(code: Code, summary: impl Into<String>) -> Finding {
+        let e: &Entry = catalogue::entry(code);
         Finding {
             code: e.code,
             severity: e.severity,
@@ -176,6 +176,12 @@ impl Finding {
         S: Into<String>,
     {
         self.candidates = c.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The catalogue's next steps for this code, filled with `values`.
+    pub fn steps_from(mut self, values: &Values) -> Finding {
+        self.next_steps = catalogue::steps(self.code, values);
         self
     }
 

@@ -6,6 +6,7 @@
 //! endpoint's success is iotscope's doing, and these rules say so. With `--present`, they
 //! judge the device's own validation of the endpoint's certificate.
 
+use super::code::Code;
 use super::facts::Facts;
 use super::finding::{Certainty, Finding};
 use crate::device_leg::{DeviceLeg, Outcome, Proof};
@@ -22,9 +23,9 @@ pub fn rules(f: &Facts, out: &mut Vec<Finding>) {
     }
     if let Some(r) = &leg.endpoint_refused {
         let code = if r.wrong_name {
-            "AUTH.SERVER_NAME_MISMATCH"
+            Code::AuthServerNameMismatch
         } else {
-            "AUTH.SERVER_CERT_UNTRUSTED"
+            Code::AuthServerCertUntrusted
         };
         let name = f.sni().unwrap_or("the endpoint");
         out.push(
@@ -47,7 +48,7 @@ pub fn rules(f: &Facts, out: &mut Vec<Finding>) {
                 });
             out.push(
                 Finding::new(
-                    "MITM.CA_NOT_TRUSTED",
+                    Code::MitmCaNotTrusted,
                     format!(
                         "The device {how} after iotscope presented {}: it does not trust iotscope's CA.",
                         leg.presented.describe()
@@ -58,7 +59,7 @@ pub fn rules(f: &Facts, out: &mut Vec<Finding>) {
         }
         Outcome::Incompatible { detail } => out.push(
             Finding::new(
-                "MITM.TLS_UNSUPPORTED",
+                Code::MitmTlsUnsupported,
                 format!("iotscope cannot intercept this device: {detail}."),
             )
             .evidence(t, offered(leg)),
@@ -71,7 +72,7 @@ pub fn rules(f: &Facts, out: &mut Vec<Finding>) {
             .map_or("its certificate".to_string(), |c| c.subject.clone());
         out.push(
             Finding::new(
-                "AUTH.DEVICE_KEY_NOT_HELD",
+                Code::AuthDeviceKeyNotHeld,
                 format!(
                     "The device's CertificateVerify does not verify with the key of {who} ({reason}); iotscope ended the handshake, as the endpoint would have."
                 ),
@@ -89,7 +90,7 @@ pub fn rules(f: &Facts, out: &mut Vec<Finding>) {
         );
         out.push(
             Finding::new(
-                "CONN.SNI_MISSING",
+                Code::ConnSniMissing,
                 format!(
                     "The device sent no server name (SNI) to iotscope; iotscope sent {sent} to the endpoint. Connected directly, the device would reach AWS IoT Core without a server name, which it refuses."
                 ),
@@ -104,7 +105,7 @@ pub fn rules(f: &Facts, out: &mut Vec<Finding>) {
     let Some(leaf) = leg.leaf() else {
         out.push(
             Finding::new(
-                "AUTH.CLIENT_CERT_MISSING",
+                Code::AuthClientCertMissing,
                 format!(
                     "The device sent iotscope no client certificate. iotscope presented {upstream} to the endpoint on its behalf, so any success on this connection is iotscope's doing: connected directly, the endpoint would have ended the handshake (certificate_required in TLS 1.3, handshake_failure in TLS 1.2)."
                 ),
@@ -122,7 +123,7 @@ pub fn rules(f: &Facts, out: &mut Vec<Finding>) {
         };
         out.push(
             Finding::new(
-                "AUTH.CLIENT_CERT_EXPIRED",
+                Code::AuthClientCertExpired,
                 format!(
                     "The device's own certificate {} {when}. iotscope presented {upstream} upstream instead, so the endpoint's answers do not show it: connected directly, the endpoint would have refused the device's certificate (certificate_expired).",
                     leaf.subject
@@ -140,7 +141,7 @@ pub fn rules(f: &Facts, out: &mut Vec<Finding>) {
     if leg.same_as_upstream() == Some(false) {
         out.push(
             Finding::new(
-                "AUTH.DEVICE_CERT_DIFFERS",
+                Code::AuthDeviceCertDiffers,
                 format!(
                     "The device sent {} (ID {}), but iotscope presented {upstream} to the endpoint. The endpoint's answers are about iotscope's certificate; whether the device's own is registered, ACTIVE and allowed is not shown by this connection.",
                     leaf.subject, leaf.sha256
@@ -166,7 +167,7 @@ fn present_test(f: &Facts, t: f64, leg: &DeviceLeg, out: &mut Vec<Finding>) {
     if let Some(e) = sent_data {
         out.push(
             Finding::new(
-                "SEC.DEVICE_ACCEPTS_BAD_CERT",
+                Code::SecDeviceAcceptsBadCert,
                 format!(
                     "FAIL: iotscope presented {presented}, and the device completed the handshake and sent application data."
                 ),
@@ -185,7 +186,7 @@ fn present_test(f: &Facts, t: f64, leg: &DeviceLeg, out: &mut Vec<Finding>) {
         Outcome::Completed => "completed the handshake but sent no application data".into(),
     };
     let mut fd = Finding::new(
-        "SEC.DEVICE_REFUSES_BAD_CERT",
+        Code::SecDeviceRefusesBadCert,
         format!("PASS: iotscope presented {presented}, and the device {how}."),
     )
     .evidence(t, format!("device {how}"));

@@ -7,6 +7,7 @@
 pub mod authentication;
 pub mod authorization;
 pub mod catalogue;
+pub mod code;
 pub mod connection;
 pub mod facts;
 pub mod finding;
@@ -17,6 +18,7 @@ pub mod registry;
 pub mod security;
 
 pub use catalogue::{Entry, Values, CATALOGUE};
+pub use code::Code;
 pub use facts::Context;
 pub use finding::{Certainty, Evidence, Finding, Section, Severity};
 pub use registry::ClientIds;
@@ -45,13 +47,7 @@ pub fn diagnose(trace: &Trace, ctx: &Context) -> Vec<Finding> {
     }
     for fd in &mut out {
         if fd.next_steps.is_empty() {
-            if let Some(e) = catalogue::entry(fd.code) {
-                fd.next_steps = e
-                    .steps
-                    .iter()
-                    .map(|s| catalogue::fill(s, &values))
-                    .collect();
-            }
+            fd.next_steps = catalogue::steps(fd.code, &values);
         }
     }
     // Stable order: severity, then the time of the first evidence.

@@ -2,6 +2,7 @@
 //! client ids taken over.
 
 use super::authorization::code_text;
+use super::code::Code;
 use super::facts::Facts;
 use super::finding::{Finding, Severity};
 use crate::event::{Direction, EventKind};
@@ -27,7 +28,7 @@ fn connect_refused(f: &Facts, out: &mut Vec<Finding>) {
             continue;
         }
         let mut fd = Finding::new(
-            "MQTT.CONNECT_REFUSED",
+            Code::MqttConnectRefused,
             format!(
                 "The endpoint refused CONNECT: CONNACK {} ({}).",
                 code_text(level, a.code),
@@ -58,7 +59,7 @@ fn malformed(f: &Facts, out: &mut Vec<Finding>) {
         if let EventKind::MqttMalformed { offset, reason } = &ev.kind {
             out.push(
                 Finding::new(
-                    "MQTT.MALFORMED",
+                    Code::MqttMalformed,
                     format!(
                         "The {} sent a malformed MQTT packet at byte {offset}: {reason}.",
                         ev.dir.sender()
@@ -74,7 +75,7 @@ fn malformed(f: &Facts, out: &mut Vec<Finding>) {
         }
         out.push(
             Finding::new(
-                "MQTT.MALFORMED",
+                Code::MqttMalformed,
                 format!(
                     "The {}'s {} at byte {} breaks the MQTT specification: {}.",
                     ev.dir.sender(),
@@ -190,7 +191,7 @@ fn aws_limits(f: &Facts, out: &mut Vec<Finding>) {
         let n = problems.len();
         let shown: Vec<String> = problems.iter().take(5).cloned().collect();
         let mut fd = Finding::new(
-            "MQTT.AWS_LIMIT",
+            Code::MqttAwsLimit,
             format!(
                 "The device sends what AWS IoT Core would adjust or refuse: {}{}.",
                 shown.join("; "),
@@ -218,7 +219,7 @@ fn session_taken_over(f: &Facts, out: &mut Vec<Finding>) {
                     .unwrap_or_default();
                 out.push(
                     Finding::new(
-                        "MQTT.SESSION_TAKEN_OVER",
+                        Code::MqttSessionTakenOver,
                         format!("The endpoint disconnected client {client:?} because another connection took over its client id (DISCONNECT 0x8E)."),
                     )
                     .evidence(f.t(ev), "DISCONNECT 0x8E Session taken over"),

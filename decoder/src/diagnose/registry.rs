@@ -4,6 +4,7 @@
 //! first one off. That is visible only across connections, so the feeders hand every finished
 //! trace to a [`ClientIds`] register, which remembers when each id was connected.
 
+use super::code::Code;
 use std::collections::{HashMap, VecDeque};
 
 use super::finding::Finding;
@@ -55,7 +56,7 @@ impl ClientIds {
             overlap.then(|| {
                 let (older, newer) = if other.connect <= me.connect { (other.number, me.number) } else { (me.number, other.number) };
                 Finding::new(
-                    "MQTT.SESSION_TAKEN_OVER",
+                    Code::MqttSessionTakenOver,
                     format!(
                         "Connections #{older} and #{newer} both used client id {client_id:?} at the same time; AWS IoT Core disconnects the older one when the newer connects."
                     ),
@@ -69,13 +70,7 @@ impl ClientIds {
                 client_id: Some(client_id.clone()),
                 ..Default::default()
             };
-            if let Some(e) = super::catalogue::entry(fd.code) {
-                fd.next_steps = e
-                    .steps
-                    .iter()
-                    .map(|s| super::catalogue::fill(s, &values))
-                    .collect();
-            }
+            fd.next_steps = super::catalogue::steps(fd.code, &values);
             fd
         });
         if self.spans.insert(client_id.clone(), me).is_none() {

@@ -1,5 +1,6 @@
 //! Rules for the guide's Security and identity section.
 
+use super::code::Code;
 use super::facts::{Context, Facts};
 use super::finding::Finding;
 use super::names::is_aws_iot_host;
@@ -23,7 +24,7 @@ pub fn rules(f: &Facts, ctx: &Context, out: &mut Vec<Finding>) {
     if names.len() > 4 {
         out.push(
             Finding::new(
-                "SEC.CUSTOM_DOMAIN_TOO_MANY_NAMES",
+                Code::SecCustomDomainTooManyNames,
                 format!(
                     "The endpoint's certificate carries {} domain names ({}); a custom domain's certificate may carry at most four.",
                     names.len(),

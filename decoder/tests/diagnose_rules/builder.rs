@@ -175,7 +175,7 @@ pub fn check(f: &Finding) {
         f.code
     );
     assert_eq!(f.anchor, f.section.anchor(), "{}", f.code);
-    let (prefix, _) = f.code.split_once('.').expect("SECTION.NAME");
+    let (prefix, _) = f.code.as_str().split_once('.').expect("SECTION.NAME");
     let (section, anchor) = match prefix {
         "CONN" | "TLS" | "MQTT" => (Section::Connection, "#troubleshooting-connect"),
         "AUTH" => (Section::Authentication, "#troubleshooting-authentication"),
@@ -226,7 +226,7 @@ pub fn none(found: &[Finding], code: &str) {
 }
 
 pub fn codes(found: &[Finding]) -> Vec<&'static str> {
-    found.iter().map(|f| f.code).collect()
+    found.iter().map(|f| f.code.as_str()).collect()
 }
 
 /// No finding of severity error.
@@ -234,7 +234,7 @@ pub fn no_error(found: &[Finding]) {
     let errors: Vec<(&str, &str)> = found
         .iter()
         .filter(|f| f.severity == diagnose::Severity::Error)
-        .map(|f| (f.code, f.summary.as_str()))
+        .map(|f| (f.code.as_str(), f.summary.as_str()))
         .collect();
     assert!(
         errors.is_empty(),

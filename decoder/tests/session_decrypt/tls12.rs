@@ -65,7 +65,7 @@ fn tls12_gcm_finished_and_mqtt_are_decrypted() {
     let fs = findings(&trace);
     assert!(
         !fs.iter()
-            .any(|f| f.code == "TLS.NOT_DECRYPTED" || f.code.starts_with("AUTHZ.")),
+            .any(|f| f.code == "TLS.NOT_DECRYPTED" || f.code.as_str().starts_with("AUTHZ.")),
         "{:?}",
         codes(&fs)
     );

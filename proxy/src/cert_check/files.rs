@@ -1,6 +1,7 @@
 //! The files given beside the certificates: the private key (`--key`) and the CA
 //! certificates (`--ca`), and the findings they lead to.
 
+use iotscope_decoder::diagnose::Code;
 use std::path::Path;
 
 use iotscope_decoder::cert::{certificate_event, summarize_pem_or_der, Certificate};
@@ -42,7 +43,7 @@ impl KeyFile {
             return None;
         }
         Some(finding(
-            "CERT.KEY_MISMATCH",
+            Code::CertKeyMismatch,
             format!(
                 "The key in {} is not the key of {}: the public keys differ.",
                 self.path,
@@ -91,7 +92,7 @@ impl CaFile {
         });
         if !anchored {
             out.push(finding(
-                "CERT.CA_FILE",
+                Code::CertCaFile,
                 format!(
                     "No certificate in the CA file {} issued the chain (names and signatures checked).",
                     self.path
@@ -110,7 +111,7 @@ impl CaFile {
             .filter(|(_, (ca, _))| !ca.is_ca)
             .map(|(i, (ca, _))| {
                 finding(
-                    "CERT.CA_FILE",
+                    Code::CertCaFile,
                     format!(
                         "{} in the CA file {} is not a CA (no basic constraints CA:TRUE).",
                         label(i, ca),

@@ -2,7 +2,8 @@
 //! the diagnosis catalogue.
 
 use iotscope_decoder::cert::Certificate;
-use iotscope_decoder::diagnose::catalogue::{self, fill, Values};
+use iotscope_decoder::diagnose::catalogue::Values;
+use iotscope_decoder::diagnose::Code;
 use iotscope_decoder::diagnose::Finding;
 
 /// AWS IoT's limits for a custom domain's server certificate chain.
@@ -26,16 +27,11 @@ pub fn label(i: usize, c: &Certificate) -> String {
 }
 
 /// A catalogue finding with the catalogue's next steps, filled with the certificate's ID.
-pub fn finding(code: &str, summary: String, cert_id: Option<&str>) -> Finding {
-    let mut f = Finding::new(code, summary);
-    let values = Values {
+pub fn finding(code: Code, summary: String, cert_id: Option<&str>) -> Finding {
+    Finding::new(code, summary).steps_from(&Values {
         cert_id: cert_id.map(str::to_string),
         ..Values::default()
-    };
-    if let Some(e) = catalogue::entry(code) {
-        f.next_steps = e.steps.iter().map(|s| fill(s, &values)).collect();
-    }
-    f
+    })
 }
 
 /// Every check that needs only the file itself.
@@ -64,7 +60,7 @@ fn validity(i: usize, c: &Certificate, now: i64, out: &mut Vec<Finding>) {
         return;
     };
     out.push(finding(
-        "AUTH.CLIENT_CERT_EXPIRED",
+        Code::AuthClientCertExpired,
         format!("{} {state}.", label(i, c)),
         Some(&c.sha256),
     ));
@@ -89,7 +85,7 @@ fn key(i: usize, c: &Certificate, out: &mut Vec<Finding>) {
         (None, None) => format!("{} key", c.key_type),
     };
     out.push(finding(
-        "CERT.KEY_NOT_ACCEPTED",
+        Code::CertKeyNotAccepted,
         format!(
             "{} has an {what}; AWS IoT accepts RSA of 2048 bits or more and ECDSA on P-256, P-384 or P-521.",
             label(i, c)
@@ -106,7 +102,7 @@ fn order(chain: &Chain<'_>, out: &mut Vec<Finding>) {
             continue;
         };
         out.push(finding(
-            "CERT.CHAIN_ORDER",
+            Code::CertChainOrder,
             format!(
                 "{} is not issued by {}: its issuer is {}, the next certificate's subject is {}.",
                 label(i, child),
@@ -126,7 +122,7 @@ fn custom_domain(certs: &[Certificate], out: &mut Vec<Finding>) {
     let names = leaf.dns_names();
     if names.len() > CUSTOM_DOMAIN_MAX_NAMES {
         out.push(finding(
-            "SEC.CUSTOM_DOMAIN_TOO_MANY_NAMES",
+            Code::SecCustomDomainTooManyNames,
             format!(
                 "The server certificate has {} domain names ({}); a custom domain allows at most {CUSTOM_DOMAIN_MAX_NAMES}.",
                 names.len(),
@@ -142,14 +138,14 @@ fn custom_domain(certs: &[Certificate], out: &mut Vec<Finding>) {
             format!("extended key usage {}", leaf.extended_key_usage.join(", "))
         };
         out.push(finding(
-            "SEC.CUSTOM_DOMAIN_CERT",
+            Code::SecCustomDomainCert,
             format!("The server certificate has {has}, without serverAuth."),
             Some(&leaf.sha256),
         ));
     }
     if certs.len() > CUSTOM_DOMAIN_MAX_DEPTH {
         out.push(finding(
-            "SEC.CUSTOM_DOMAIN_CERT",
+            Code::SecCustomDomainCert,
             format!(
                 "The chain holds {} certificates; a custom domain allows at most {CUSTOM_DOMAIN_MAX_DEPTH}.",
                 certs.len()
@@ -160,7 +156,7 @@ fn custom_domain(certs: &[Certificate], out: &mut Vec<Finding>) {
     let bytes: usize = certs.iter().map(|c| c.der_len).sum();
     if bytes > CUSTOM_DOMAIN_MAX_BYTES {
         out.push(finding(
-            "SEC.CUSTOM_DOMAIN_CERT",
+            Code::SecCustomDomainCert,
             format!(
                 "The chain is {bytes} bytes of DER; a custom domain allows at most {CUSTOM_DOMAIN_MAX_BYTES}."
             ),

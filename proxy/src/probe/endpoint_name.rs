@@ -2,6 +2,7 @@
 //! the legacy non-ATS form, another AWS IoT endpoint type, an IP address, or some other
 //! host (a custom domain or any MQTT broker).
 
+use iotscope_decoder::diagnose::Code;
 use std::net::IpAddr;
 
 use iotscope_decoder::diagnose::names::{self, EndpointKind};
@@ -60,18 +61,18 @@ impl NameKind {
     }
 
     /// The catalogue code of a name worth a warning, with the reason.
-    pub fn warning(&self, host: &str) -> Option<(&'static str, String)> {
+    pub fn warning(&self, host: &str) -> Option<(Code, String)> {
         match self {
             NameKind::LegacyData => Some((
-                "CONN.LEGACY_ENDPOINT",
+                Code::ConnLegacyEndpoint,
                 format!("{host} is a legacy iot:Data endpoint (no -ats). AWS IoT Core supports only iot:Data-ATS endpoints."),
             )),
             NameKind::OtherAws(kind) => Some((
-                "CONN.SNI_MISMATCH",
+                Code::ConnSniMismatch,
                 format!("{host} is an AWS IoT {kind} endpoint, not the data endpoint MQTT connects to."),
             )),
             NameKind::IpLiteral(_) => Some((
-                "CONN.SNI_MISSING",
+                Code::ConnSniMissing,
                 format!("{host} is an IP address, so the ClientHello carries no server name (SNI): TLS sends host names only. AWS IoT Core needs the endpoint's name for custom domains and TLS policies, and its certificates name DNS names, not addresses."),
             )),
             NameKind::AtsData | NameKind::Other => None,
@@ -114,11 +115,11 @@ mod tests {
         let legacy = "abc.iot.eu-west-1.amazonaws.com";
         assert_eq!(
             classify(legacy).warning(legacy).unwrap().0,
-            "CONN.LEGACY_ENDPOINT"
+            Code::ConnLegacyEndpoint
         );
         assert_eq!(
             classify("10.1.2.3").warning("10.1.2.3").unwrap().0,
-            "CONN.SNI_MISSING"
+            Code::ConnSniMissing
         );
         let ats = "abc-ats.iot.eu-west-1.amazonaws.com";
         assert!(classify(ats).warning(ats).is_none());

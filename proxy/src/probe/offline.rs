@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use iotscope_decoder::cert::{certificate_event, summarize_pem_or_der, Certificate};
-use iotscope_decoder::diagnose::catalogue::{self, fill, Values};
+use iotscope_decoder::diagnose::catalogue::Values;
 use iotscope_decoder::diagnose::{Finding, Severity};
 use iotscope_decoder::EventKind;
 
@@ -65,18 +65,13 @@ pub fn check(files: &Files<'_>, host: &str, port: u16, now: i64) -> Result<Offli
             cert_id: out.leaf.as_ref().map(|c| c.sha256.clone()),
             ..Values::default()
         };
-        out.findings
-            .push(with_steps(Finding::new(code, summary), &values).severity(Severity::Warning));
+        out.findings.push(
+            Finding::new(code, summary)
+                .steps_from(&values)
+                .severity(Severity::Warning),
+        );
     }
     Ok(out)
-}
-
-/// A finding with the catalogue's next steps filled with `values`.
-pub fn with_steps(mut f: Finding, values: &Values) -> Finding {
-    if let Some(e) = catalogue::entry(f.code) {
-        f.next_steps = e.steps.iter().map(|s| fill(s, values)).collect();
-    }
-    f
 }
 
 fn device_files(cert: &Path, key: &Path, now: i64, out: &mut Offline) -> Result<(), String> {

@@ -2,6 +2,7 @@
 //! `replay`) with the offline ones, printed as text or as the one JSON object every command
 //! shares, plus the exit status.
 
+use iotscope_decoder::diagnose::Code;
 use std::io::Write;
 
 use crate::render::sorted_json::SortedJson;
@@ -11,7 +12,7 @@ use serde_json::{json, Value};
 
 use super::connection::{ClientCertReport, Outcome};
 use super::endpoint_name::NameKind;
-use super::offline::{with_steps, Offline};
+use super::offline::Offline;
 use super::steps::Steps;
 use super::trust::ChainReport;
 use crate::cli::Format;
@@ -49,12 +50,12 @@ fn connection_findings(o: &Outcome, offline: &Offline, asked: &Asked) -> Vec<Fin
     };
     let mut found = diagnose::diagnose(&o.trace, &ctx);
     if o.handshake_failed {
-        found.retain(|f| f.code != "TLS.NOT_DECRYPTED");
+        found.retain(|f| f.code != Code::TlsNotDecrypted);
     }
     if matches!(offline.name, NameKind::IpLiteral(_)) {
         // The rule counts a missing SNI as fatal when the endpoint is not an AWS name (a
         // custom domain); an address is no custom domain, and was the user's own choice.
-        for f in found.iter_mut().filter(|f| f.code == "CONN.SNI_MISSING") {
+        for f in found.iter_mut().filter(|f| f.code == Code::ConnSniMissing) {
             f.severity = Severity::Warning;
             f.summary = format!(
                 "The ClientHello carries no server name (SNI): {} is an address, and TLS sends host names only. AWS IoT Core's default endpoint accepts this, but custom domains, multi-account certificates and configured TLS policies need the SNI.",
@@ -79,11 +80,11 @@ fn connection_findings(o: &Outcome, offline: &Offline, asked: &Asked) -> Vec<Fin
             ..diagnose::Values::default()
         };
         let f = Finding::new(
-            "CONN.NO_ANSWER",
+            Code::ConnNoAnswer,
             format!("The endpoint {waited} within the probe's --timeout."),
         )
         .certainty(Certainty::Likely);
-        found.push(with_steps(f, &values));
+        found.push(f.steps_from(&values));
     }
     found
 }
@@ -208,15 +209,15 @@ mod tests {
 
     #[test]
     fn silence_is_reported_and_offline_findings_join_most_severe_first() {
-        let warn = Finding::new("CONN.SNI_MISSING", "an address").severity(Severity::Warning);
+        let warn = Finding::new(Code::ConnSniMissing, "an address").severity(Severity::Warning);
         let off = offline("10.0.0.1", vec![warn]);
         let found = findings(&off, Some(&outcome(Some("connect"))), &asked("10.0.0.1"));
         let codes: Vec<_> = found.iter().map(|f| (f.code, f.severity)).collect();
         assert_eq!(
             codes,
             [
-                ("CONN.NO_ANSWER", Severity::Error),
-                ("CONN.SNI_MISSING", Severity::Warning)
+                (Code::ConnNoAnswer, Severity::Error),
+                (Code::ConnSniMissing, Severity::Warning)
             ]
         );
         assert_eq!(
@@ -234,7 +235,7 @@ mod tests {
     fn an_offline_finding_the_connection_confirms_is_kept_once() {
         let off = offline(
             "h.example",
-            vec![Finding::new("CONN.NO_ANSWER", "offline words")],
+            vec![Finding::new(Code::ConnNoAnswer, "offline words")],
         );
         let found = findings(&off, Some(&outcome(Some("tls"))), &asked("h.example"));
         assert_eq!(found.len(), 1);

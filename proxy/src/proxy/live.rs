@@ -333,7 +333,7 @@ fn tally<W: Write>(r: &mut Reporter<W>, found: &[iotscope_decoder::diagnose::Fin
     r.connections += 1;
     for f in found {
         r.by_severity[f.severity as usize] += 1;
-        *r.codes.entry(f.code).or_default() += 1;
+        *r.codes.entry(f.code.as_str()).or_default() += 1;
     }
 }
 

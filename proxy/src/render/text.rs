@@ -511,7 +511,7 @@ pub fn findings(list: &[Finding], style: Style) -> String {
             s,
             "  {} {}{certainty}: {}",
             style.severity(f.severity),
-            style.bold(f.code),
+            style.bold(f.code.as_str()),
             f.title
         );
         wrap_into(&mut s, &f.summary, "      ", "      ");

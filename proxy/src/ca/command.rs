@@ -3,9 +3,23 @@
 use std::path::PathBuf;
 
 use super::{dir_or_default, KeyType, LocalCa, CERT_FILE, KEY_FILE};
-use crate::cli::{CaArgs, CaCommand};
 
-pub fn run(args: CaArgs) -> u8 {
+/// What `iotscope ca` is asked to do.
+#[derive(Debug, Clone)]
+pub enum CaCommand {
+    /// Make the CA once (an existing one is kept) and show it.
+    Init {
+        ca_dir: Option<PathBuf>,
+        key_type: KeyType,
+        days: u32,
+    },
+    /// Show the CA.
+    Show { ca_dir: Option<PathBuf> },
+    /// Print the CA certificate (PEM).
+    Export { ca_dir: Option<PathBuf> },
+}
+
+pub fn run(args: CaCommand) -> u8 {
     match result(args) {
         Ok(()) => 0,
         Err(m) => {
@@ -15,8 +29,8 @@ pub fn run(args: CaArgs) -> u8 {
     }
 }
 
-fn result(args: CaArgs) -> Result<(), String> {
-    match args.command {
+fn result(args: CaCommand) -> Result<(), String> {
+    match args {
         CaCommand::Init {
             ca_dir,
             key_type,

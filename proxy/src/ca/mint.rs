@@ -27,7 +27,7 @@ const CACHE_LIMIT: usize = 1024;
 pub const WRONG_NAME: &str = "wrong-name.iotscope.invalid";
 
 /// Which certificate to show.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Present {
     /// Issued by a CA made for this run only, which no device can trust.
     Untrusted,
@@ -142,7 +142,7 @@ impl Minter {
             .signed_by(&self.leaf_key, issuer)
             .map_err(|e| format!("cannot issue a certificate for {name}: {e}"))?;
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.leaf_key.serialize_der()));
-        let signer = crate::tls::provider()
+        let signer = crate::tls_setup::provider()
             .key_provider
             .load_private_key(key)
             .map_err(|e| format!("the proxy's key cannot sign: {e}"))?;

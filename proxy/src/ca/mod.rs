@@ -20,7 +20,7 @@ pub const CERT_FILE: &str = "iotscope-ca.pem";
 pub const KEY_FILE: &str = "iotscope-ca.key";
 
 /// The key type of the CA (and of the certificates it issues to the proxy).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeyType {
     /// ECDSA on P-256: small and fast; what nearly every TLS stack takes.
     EcdsaP256,

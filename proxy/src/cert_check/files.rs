@@ -21,7 +21,7 @@ pub struct KeyFile {
 impl KeyFile {
     /// PEM (PKCS#8, PKCS#1 or SEC1) or DER PKCS#8.
     pub fn load(path: &Path) -> Result<KeyFile, String> {
-        let der = crate::tls::files::load_key(path)?;
+        let der = crate::tls_setup::files::load_key(path)?;
         let pair = rcgen::KeyPair::try_from(&der).map_err(|e| {
             format!(
                 "{} is not a private key iotscope can read (PKCS#8, PKCS#1 or SEC1): {e}",

@@ -17,9 +17,23 @@ use iotscope_decoder::cert::{certificate_event, summarize_pem_or_der, Certificat
 use iotscope_decoder::diagnose::{Finding, Severity};
 use iotscope_decoder::EventKind;
 
-use crate::cli::{CertCheckArgs, Format};
-use crate::render::{json as json_render, text};
 use files::{CaFile, KeyFile};
+use iotscope_report::Format;
+use iotscope_report::{json as json_render, text};
+
+/// `iotscope cert check`'s settings.
+#[derive(Debug, Clone, Default)]
+pub struct CertCheckConfig {
+    /// Certificate files: PEM (one or more certificates) or DER.
+    pub files: Vec<std::path::PathBuf>,
+    /// The private key that should belong to each file's first certificate.
+    pub key: Option<std::path::PathBuf>,
+    /// CA certificates that should have issued the checked certificates.
+    pub ca: Option<std::path::PathBuf>,
+    /// The files are server certificates for an AWS IoT custom domain.
+    pub custom_domain: bool,
+    pub format: Format,
+}
 
 /// One file, checked.
 struct Checked {
@@ -34,7 +48,7 @@ struct Checked {
 
 /// Runs the command; the exit status is 2 for unreadable input, else 1 when any finding is an
 /// error, else 0.
-pub fn run(args: CertCheckArgs) -> u8 {
+pub fn run(args: CertCheckConfig) -> u8 {
     // The clock is read here, once: the decoder never looks at one.
     let now = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)

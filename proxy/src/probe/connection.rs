@@ -21,9 +21,9 @@ use super::decoding::Decoding;
 use super::mqtt_exchange::{self, MqttPlan, State};
 use super::steps::Steps;
 use super::trust::{Anchors, ChainReport};
-use crate::tls::client::{config, DeviceIdentity};
-use crate::tls::secrets::{KeyLogFile, SecretLog};
-use crate::tls::tee::TeeStream;
+use crate::feed::tee::TeeStream;
+use crate::tls_setup::client::{config, DeviceIdentity};
+use crate::tls_setup::secrets::{KeyLogFile, SecretLog};
 
 /// The TLS stream the MQTT exchange runs on.
 pub type Stream = tokio_rustls::client::TlsStream<TeeStream<TcpStream>>;

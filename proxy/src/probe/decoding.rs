@@ -10,8 +10,8 @@ use iotscope_decoder::mqtt::{Packet, PacketType};
 use iotscope_decoder::{Direction, EventKind, Identity, Input, Session, SessionConfig, Trace};
 use tokio::sync::mpsc;
 
-use crate::proxy::live::apply;
-use crate::proxy::relay::{now, Seen, Tee};
+use crate::feed::apply;
+use crate::feed::{now, Seen, Tee};
 
 /// Copies queued before the probe drains them. A probe's exchange is a few dozen reads and
 /// writes, drained after each step, so the queue never fills.

@@ -6,6 +6,7 @@
 //! SUBSCRIBE, PUBLISH, DISCONNECT. Its own bytes are decoded like a capture's, so every
 //! failure comes out as the findings the proxy would give for a device doing the same.
 
+pub mod config;
 mod connection;
 mod decoding;
 mod endpoint_name;
@@ -23,16 +24,17 @@ use std::time::{Instant, SystemTime};
 use iotscope_decoder::diagnose::Severity;
 use rustls::pki_types::ServerName;
 
-use crate::cli::{Colour, Format, MqttVersion, ProbeArgs};
-use crate::output::stdout_is_tty;
-use crate::tls::client::DeviceIdentity;
-use crate::tls::secrets::KeyLogFile;
+use crate::tls_setup::client::DeviceIdentity;
+use crate::tls_setup::secrets::KeyLogFile;
+pub use config::{MqttVersion, ProbeConfig};
 use connection::Plan;
+use iotscope_report::stdout_is_tty;
+use iotscope_report::Format;
 use mqtt_exchange::MqttPlan;
 use report::{Asked, Report};
 use steps::Steps;
 
-pub fn run(args: ProbeArgs) -> u8 {
+pub fn run(args: ProbeConfig) -> u8 {
     match probe(args) {
         Ok(code) => code,
         Err(e) => {
@@ -43,7 +45,7 @@ pub fn run(args: ProbeArgs) -> u8 {
 }
 
 /// The probe; `Err` is bad input (exit status 2).
-fn probe(args: ProbeArgs) -> Result<u8, String> {
+fn probe(args: ProbeConfig) -> Result<u8, String> {
     // The clock is read once here, for the validity checks; the decoder never reads one.
     let now = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
@@ -52,11 +54,7 @@ fn probe(args: ProbeArgs) -> Result<u8, String> {
     let server_name = server_name(&host)?;
     let mqtt = mqtt_plan(&args)?;
     let alpn = alpn(&args.alpn)?;
-    let colour = match args.colour {
-        Colour::Always => true,
-        Colour::Never => false,
-        Colour::Auto => stdout_is_tty() && std::env::var_os("NO_COLOR").is_none(),
-    };
+    let colour = args.colour.enabled(stdout_is_tty());
     let asked = Asked {
         host: host.clone(),
         port: args.port,
@@ -175,7 +173,7 @@ fn alpn(list: &[String]) -> Result<Vec<Vec<u8>>, String> {
         .collect()
 }
 
-fn mqtt_plan(args: &ProbeArgs) -> Result<Option<MqttPlan>, String> {
+fn mqtt_plan(args: &ProbeConfig) -> Result<Option<MqttPlan>, String> {
     if !args.wants_mqtt() {
         return Ok(None);
     }
@@ -208,7 +206,7 @@ fn mqtt_plan(args: &ProbeArgs) -> Result<Option<MqttPlan>, String> {
 /// probes never take over each other's session.
 fn random_client_id() -> Result<String, String> {
     let mut bytes = [0u8; 4];
-    crate::tls::provider()
+    crate::tls_setup::provider()
         .secure_random
         .fill(&mut bytes)
         .map_err(|_| "no random bytes for the client id".to_string())?;

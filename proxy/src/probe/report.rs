@@ -5,9 +5,9 @@
 use iotscope_decoder::diagnose::Code;
 use std::io::Write;
 
-use crate::render::sorted_json::SortedJson;
 use iotscope_decoder::diagnose::{self, Certainty, Context, Finding, Severity};
 use iotscope_decoder::Trace;
+use iotscope_report::sorted_json::SortedJson;
 use serde_json::{json, Value};
 
 use super::connection::{ClientCertReport, Outcome};
@@ -15,8 +15,8 @@ use super::endpoint_name::NameKind;
 use super::offline::Offline;
 use super::steps::Steps;
 use super::trust::ChainReport;
-use crate::cli::Format;
-use crate::render::{json as json_render, text};
+use iotscope_report::Format;
+use iotscope_report::{json as json_render, text};
 
 /// What the probe was asked, for the report.
 pub struct Asked {

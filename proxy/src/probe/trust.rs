@@ -14,8 +14,8 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::RootCertStore;
 use serde::Serialize;
 
-use crate::tls::files::load_certs;
-use crate::tls::server_check::{explain, EndpointVerdict, RecordingVerifier};
+use crate::tls_setup::files::load_certs;
+use crate::tls_setup::server_check::{explain, EndpointVerdict, RecordingVerifier};
 
 pub struct Anchors {
     pub roots: Arc<RootCertStore>,

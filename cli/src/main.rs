@@ -1,20 +1,17 @@
 //! `iotscope`: shows why an IoT device cannot connect to its MQTT-over-TLS endpoint.
+//!
+//! This crate only reads the command line and dispatches: each command's work is in the
+//! libraries (`iotscope_report` for replay and explain, `iotscope_proxy` for the network side).
 
-mod ca;
-mod cert_check;
-mod cli;
-mod explain;
-mod output;
-mod probe;
-mod proxy;
-mod render;
-mod replay;
-mod tls;
+mod args;
+mod convert;
 
 use clap::Parser;
 use std::process::ExitCode;
 
-use cli::{Cli, Command};
+use args::{Cli, Command};
+use iotscope_proxy::{ca, cert_check, probe, serve};
+use iotscope_report::{explain, replay};
 
 /// mimalloc rather than the system allocator: a replay frees what it allocated for each
 /// connection a moment later, hundreds of thousands of times, and glibc's malloc spent a
@@ -26,14 +23,14 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
     let code = match cli.command {
-        Command::Replay(args) => replay::run(args),
-        Command::Proxy(args) => proxy::run(*args),
+        Command::Replay(args) => replay::run(args.into()),
+        Command::Proxy(args) => serve::run((*args).into()),
         Command::Explain(args) => explain_command(args),
         Command::Cert(args) => match args.command {
-            cli::CertCommand::Check(args) => cert_check::run(args),
+            args::CertCommand::Check(args) => cert_check::run(args.into()),
         },
-        Command::Ca(args) => ca::command::run(args),
-        Command::Probe(args) => probe::run(args),
+        Command::Ca(args) => ca::command::run(args.command.into()),
+        Command::Probe(args) => probe::run(args.into()),
     };
     ExitCode::from(code)
 }
@@ -49,7 +46,7 @@ fn init_logging() {
         .try_init();
 }
 
-fn explain_command(args: cli::ExplainArgs) -> u8 {
+fn explain_command(args: args::ExplainArgs) -> u8 {
     if args.markdown {
         print!("{}", explain::markdown());
         return 0;

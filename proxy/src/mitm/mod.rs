@@ -37,15 +37,15 @@ use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tokio_rustls::{LazyConfigAcceptor, StartHandshake, TlsConnector};
 
-use super::limits::{DECODER_QUEUE, READ_BUFFER};
-use super::relay::{now, Seen, Tee};
-use super::Shared;
 use crate::ca::mint::{Minter, Present};
 use crate::ca::{dir_or_default, LocalCa};
-use crate::cli::ProxyArgs;
-use crate::tls::client::{self, DeviceIdentity};
-use crate::tls::secrets::{KeyLogFile, SecretLog};
-use crate::tls::tee::TeeStream;
+use crate::feed::tee::TeeStream;
+use crate::feed::{now, Seen, Tee};
+use crate::serve::limits::{DECODER_QUEUE, READ_BUFFER};
+use crate::serve::ProxyConfig;
+use crate::serve::Shared;
+use crate::tls_setup::client::{self, DeviceIdentity};
+use crate::tls_setup::secrets::{KeyLogFile, SecretLog};
 use device_check::DeviceCertCheck;
 use identities::Identities;
 
@@ -69,7 +69,7 @@ pub struct Mitm {
 }
 
 impl Mitm {
-    pub fn from_args(args: &ProxyArgs) -> Result<Option<Arc<Mitm>>, String> {
+    pub fn from_args(args: &ProxyConfig) -> Result<Option<Arc<Mitm>>, String> {
         let m = &args.mitm;
         if !m.mitm {
             return Ok(None);
@@ -147,7 +147,7 @@ impl Offer {
 
     /// Why rustls cannot answer this ClientHello, if it cannot.
     fn unsupported(&self) -> Option<String> {
-        let ours: Vec<u16> = crate::tls::provider()
+        let ours: Vec<u16> = crate::tls_setup::provider()
             .cipher_suites
             .iter()
             .map(|s| u16::from(s.suite()))
@@ -244,7 +244,7 @@ struct Conn {
     rx: Option<mpsc::Receiver<Seen>>,
     decoder: Option<tokio::task::JoinHandle<()>>,
     /// Taken when the upstream is dialled.
-    route: Option<super::dial::Route>,
+    route: Option<crate::serve::dial::Route>,
     /// Bytes the device sent before iotscope went upstream (its CONNECT, read to choose a
     /// certificate by client id), passed on first.
     early: Vec<u8>,
@@ -285,7 +285,7 @@ impl Conn {
         // The proxy's own deadlines end these handshakes; the decoder's abort has no relay to
         // stop here.
         let (abort_tx, _abort_rx) = watch::channel(false);
-        self.decoder = Some(tokio::spawn(super::live::decode(
+        self.decoder = Some(tokio::spawn(crate::serve::live::decode(
             identity,
             rx,
             self.shared.out.clone(),
@@ -566,7 +566,10 @@ impl Conn {
         alpn: Vec<Vec<u8>>,
         upstream_name: String,
     ) {
-        let route = self.route.take().unwrap_or(super::dial::Route::none());
+        let route = self
+            .route
+            .take()
+            .unwrap_or(crate::serve::dial::Route::none());
         let dialled = self
             .shared
             .dial
@@ -762,7 +765,7 @@ fn server_config(
     alpn: Vec<Vec<u8>>,
     secrets: Arc<SecretLog>,
 ) -> Result<Arc<ServerConfig>, String> {
-    let mut cfg = ServerConfig::builder_with_provider(crate::tls::provider())
+    let mut cfg = ServerConfig::builder_with_provider(crate::tls_setup::provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("cannot set up TLS: {e}"))?
         .with_client_cert_verifier(check)

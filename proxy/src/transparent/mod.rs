@@ -20,10 +20,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use clap::Args;
 use tokio::net::{TcpSocket, TcpStream};
 
-use super::dial::Dialled;
+use crate::serve::dial::Dialled;
 
 pub use allow::{Allow, AllowRule, Permit};
 pub use names::Names;
@@ -31,28 +30,14 @@ pub use names::Names;
 /// How long resolving the `--allow` names may take, at start and for each fresh look-up.
 const RESOLVE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The flags of transparent mode (flattened into `iotscope proxy`).
-#[derive(Args, Debug, Clone, Default)]
-pub struct TransparentArgs {
-    /// Relay each connection to the address the device was really dialling, as a REDIRECT or
-    /// TPROXY firewall rule on this gateway left it (see docs/gateway.md). Needs --allow or
-    /// --allow-any; --upstream is not used.
-    #[arg(long, conflicts_with = "upstream")]
+/// Transparent mode's settings.
+#[derive(Debug, Clone, Default)]
+pub struct TransparentConfig {
+    /// Relay each connection to the address the device was really dialling.
     pub transparent: bool,
-    /// With --transparent, a destination devices may reach: HOST[:PORT], ADDR[:PORT]
-    /// ([V6]:PORT), or a network ADDR/PREFIX[:PORT]. Without a port, any port. Host names are
-    /// resolved at start and again when a destination matches nothing. Repeat for more; any
-    /// other destination is refused and reported.
-    #[arg(
-        long = "allow",
-        value_name = "HOST[:PORT]|CIDR",
-        requires = "transparent",
-        value_parser = AllowRule::parse
-    )]
+    /// The destinations devices may reach (`--allow`).
     pub allow: Vec<AllowRule>,
-    /// With --transparent, relay to any destination. Only on a gateway whose REDIRECT rules
-    /// already pick the traffic: the proxy then relays wherever redirected devices dial.
-    #[arg(long, requires = "transparent", conflicts_with = "allow")]
+    /// Relay to any destination (`--allow-any`).
     pub allow_any: bool,
 }
 
@@ -70,7 +55,7 @@ impl Transparent {
     /// Checks the flags and resolves the `--allow` names. `listen` is the bound listener's
     /// address. The error is a sentence for the user; the proxy does not start.
     pub async fn start(
-        args: &TransparentArgs,
+        args: &TransparentConfig,
         listen: SocketAddr,
         tproxy: Result<(), String>,
     ) -> Result<Transparent, String> {
@@ -241,7 +226,7 @@ impl Transparent {
             let stream = socket.connect(dest).await.map_err(|e| {
                 format!(
                     "could not connect to {dest}: {}",
-                    super::upstream::describe_connect_error(&e)
+                    crate::serve::upstream::describe_connect_error(&e)
                 )
             })?;
             Ok((stream, guard))
@@ -304,8 +289,8 @@ async fn resolve(host: &str) -> Result<Vec<IpAddr>, String> {
 mod tests {
     use super::*;
 
-    fn args(allow: &[&str], any: bool) -> TransparentArgs {
-        TransparentArgs {
+    fn args(allow: &[&str], any: bool) -> TransparentConfig {
+        TransparentConfig {
             transparent: true,
             allow: allow.iter().map(|s| AllowRule::parse(s).unwrap()).collect(),
             allow_any: any,

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use iotscope_decoder::keylog::LiveKeys;
 use tokio::sync::mpsc;
 
-use crate::proxy::relay::Seen;
+use crate::feed::Seen;
 
 /// `--keylog FILE`: secret lines appended, shared by every connection. The file is made
 /// with mode 0600, since whoever reads it can read the traffic.

@@ -1,8 +1,12 @@
-//! The command line.
+//! The command line: clap's definitions, and their conversion into the libraries' plain
+//! configurations. Nothing here does any work.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::time::Duration;
+
+use iotscope_proxy::serve::upstream::Upstream;
+use iotscope_proxy::transparent::AllowRule;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -31,7 +35,6 @@ pub enum Command {
     Cert(CertArgs),
     /// Manage iotscope's local CA, which issues the certificates `proxy --mitm` shows devices.
     Ca(CaArgs),
-    // probe: added with `iotscope probe` (issue 8).
     /// Connect to an endpoint as the device would, with its files, and report every step.
     Probe(ProbeArgs),
 }
@@ -50,8 +53,8 @@ pub enum CaCommand {
         #[arg(long, value_name = "DIR")]
         ca_dir: Option<PathBuf>,
         /// Key type of the CA and of the certificates it issues.
-        #[arg(long, value_enum, default_value_t = crate::ca::KeyType::EcdsaP256)]
-        key_type: crate::ca::KeyType,
+        #[arg(long, value_enum, default_value_t = KeyType::EcdsaP256)]
+        key_type: KeyType,
         /// Days the CA certificate is valid, from yesterday.
         #[arg(long, value_name = "DAYS", default_value_t = 825, value_parser = clap::value_parser!(u32).range(1..=36_500))]
         days: u32,
@@ -170,15 +173,59 @@ pub struct ExplainArgs {
     pub markdown: bool,
 }
 
+/// The flags of transparent mode (flattened into `iotscope proxy`).
+#[derive(Args, Debug, Clone, Default)]
+pub struct TransparentArgs {
+    /// Relay each connection to the address the device was really dialling, as a REDIRECT or
+    /// TPROXY firewall rule on this gateway left it (see docs/gateway.md). Needs --allow or
+    /// --allow-any; --upstream is not used.
+    #[arg(long, conflicts_with = "upstream")]
+    pub transparent: bool,
+    /// With --transparent, a destination devices may reach: HOST[:PORT], ADDR[:PORT]
+    /// ([V6]:PORT), or a network ADDR/PREFIX[:PORT]. Without a port, any port. Host names are
+    /// resolved at start and again when a destination matches nothing. Repeat for more; any
+    /// other destination is refused and reported.
+    #[arg(
+        long = "allow",
+        value_name = "HOST[:PORT]|CIDR",
+        requires = "transparent",
+        value_parser = AllowRule::parse
+    )]
+    pub allow: Vec<AllowRule>,
+    /// With --transparent, relay to any destination. Only on a gateway whose REDIRECT rules
+    /// already pick the traffic: the proxy then relays wherever redirected devices dial.
+    #[arg(long, requires = "transparent", conflicts_with = "allow")]
+    pub allow_any: bool,
+}
+
+/// The key type of iotscope's CA.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum KeyType {
+    /// ECDSA on P-256: small and fast; what nearly every TLS stack takes.
+    EcdsaP256,
+    /// RSA 2048, for devices whose TLS stack verifies RSA signatures only.
+    Rsa2048,
+}
+
+/// Which deliberately bad certificate `--present` shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Present {
+    /// Issued by a CA made for this run only, which no device can trust.
+    Untrusted,
+    /// Issued by iotscope's CA for a name other than the one the device asked for.
+    WrongName,
+    /// Issued by iotscope's CA, for the right name, but expired a month ago.
+    Expired,
+}
+
 #[derive(Args, Debug)]
 pub struct ProxyArgs {
     /// The endpoint to relay to, HOST[:PORT] (port 8883 when left out). The name is resolved
     /// again for every connection; the proxy never connects anywhere else.
     #[arg(long, value_name = "HOST[:PORT]", value_parser = parse_upstream, required_unless_present = "transparent")]
-    pub upstream: Option<crate::proxy::upstream::Upstream>,
-    // issue 10 (gateway): --transparent, --allow, --allow-any.
+    pub upstream: Option<Upstream>,
     #[command(flatten)]
-    pub transparent: crate::proxy::transparent::TransparentArgs,
+    pub transparent: TransparentArgs,
     /// Where to listen. The default takes IPv6 and IPv4 on port 8443 (IPv4 alone where the
     /// machine has no IPv6). Port 0 picks a free port, printed at start.
     #[arg(long, value_name = "ADDR:PORT")]
@@ -247,10 +294,8 @@ pub struct MitmArgs {
     /// Test the device's validation: present a bad certificate and do not go upstream. The
     /// device passes when it refuses.
     #[arg(long, value_enum, value_name = "MODE", requires = "mitm")]
-    pub present: Option<crate::ca::mint::Present>,
+    pub present: Option<Present>,
 }
-
-// ---------------------------------------------------------------- probe (issue 8)
 
 /// MQTT protocol versions `iotscope probe` speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -312,17 +357,6 @@ pub struct ProbeArgs {
     pub colour: Colour,
 }
 
-impl ProbeArgs {
-    /// MQTT is spoken when any MQTT option is given.
-    pub fn wants_mqtt(&self) -> bool {
-        self.connect
-            || self.client_id.is_some()
-            || self.subscribe.is_some()
-            || self.publish.is_some()
-            || self.mqtt.is_some()
-    }
-}
-
 fn parse_positive_seconds(s: &str) -> Result<Duration, String> {
     let d = parse_seconds(s)?;
     if d.is_zero() {
@@ -330,10 +364,9 @@ fn parse_positive_seconds(s: &str) -> Result<Duration, String> {
     }
     Ok(d)
 }
-// ------------------------------------------------------------ end of probe (issue 8)
 
-fn parse_upstream(s: &str) -> Result<crate::proxy::upstream::Upstream, String> {
-    crate::proxy::upstream::Upstream::parse(s)
+fn parse_upstream(s: &str) -> Result<Upstream, String> {
+    Upstream::parse(s)
 }
 
 /// Seconds as a decimal number; 0 is allowed (it switches a timeout off).

@@ -12,8 +12,8 @@ use iotscope_decoder::keylog::KeyLog;
 use iotscope_decoder::trace::{HEAD_EVENTS, TAIL_EVENTS};
 use iotscope_decoder::Trace;
 
-use crate::cli::ReplayArgs;
-use crate::output::{stdout_is_tty, Reporter};
+use crate::options::ReplayOptions;
+use crate::reporter::{stdout_is_tty, Reporter};
 
 /// Rendered connections are written out in blocks of this size when stdout is not a
 /// terminal; a write per connection costs more than rendering one.
@@ -22,7 +22,7 @@ const OUTPUT_BUFFER: usize = 256 * 1024;
 /// Files smaller than this finish before a progress bar would be worth drawing.
 const PROGRESS_MIN_BYTES: u64 = 32 << 20;
 
-pub fn run(args: ReplayArgs) -> u8 {
+pub fn run(args: ReplayOptions) -> u8 {
     let keylog = match &args.keylog {
         None => None,
         Some(path) => match std::fs::read(path) {

@@ -17,15 +17,15 @@ use std::time::Duration;
 
 use iotscope_decoder::event::EncryptedPhase;
 use iotscope_decoder::{
-    AppProtocol, Direction, Event, EventKind, Identity, Input, Session, SessionConfig, Trace,
+    AppProtocol, Direction, Event, EventKind, Identity, Session, SessionConfig, Trace,
 };
 use tokio::sync::{mpsc, watch};
 
 use super::record::Record;
-use super::relay::{now, Seen};
-use crate::cli::{Colour, Format, ReportArgs};
-use crate::output::{stdout_is_tty, Reporter};
-use crate::render::text;
+use crate::feed::{apply, now, Seen};
+use iotscope_report::text;
+use iotscope_report::{stdout_is_tty, Reporter};
+use iotscope_report::{Format, ReportOptions};
 
 /// What every decoder task needs to know about the output.
 pub struct LiveConfig {
@@ -37,12 +37,8 @@ pub struct LiveConfig {
 }
 
 impl LiveConfig {
-    pub fn new(args: &ReportArgs, handshake_timeout: Option<Duration>) -> LiveConfig {
-        let colour = match args.colour {
-            Colour::Always => true,
-            Colour::Never => false,
-            Colour::Auto => stdout_is_tty() && std::env::var_os("NO_COLOR").is_none(),
-        };
+    pub fn new(args: &ReportOptions, handshake_timeout: Option<Duration>) -> LiveConfig {
+        let colour = args.colour.enabled(stdout_is_tty());
         LiveConfig {
             format: args.format,
             events: args.events,
@@ -141,24 +137,6 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
 
 fn addr_or_unknown(a: Option<SocketAddr>) -> String {
     a.map_or_else(|| "?".to_string(), |a| a.to_string())
-}
-
-/// Feeds one thing the relay (or a tee) saw to the connection's session.
-pub(crate) fn apply(session: &mut Session, seen: Seen) {
-    if let Some((dir, ts, n)) = seen.dropped() {
-        session.feed(dir, Input::Gap(n), ts);
-    }
-    match seen {
-        Seen::Open { ts } => session.feed(Direction::DeviceToEndpoint, Input::Open, ts),
-        Seen::Data { dir, ts, bytes, .. } => session.feed(dir, Input::Data(&bytes), ts),
-        Seen::Fin { dir, ts, .. } => session.feed(dir, Input::Fin, ts),
-        Seen::Rst { dir, ts, .. } => session.feed(dir, Input::Rst, ts),
-        Seen::Upstream { ts, failure } => session.upstream_failed(&failure, ts),
-        Seen::Note { ts, text } => session.note(Direction::EndpointToDevice, &text, ts),
-        Seen::DeviceLeg { ts, leg } => session.device_leg(*leg, ts),
-        // Secrets reach the session through its key source; the line is for the recording.
-        Seen::Secret { .. } => {}
-    }
 }
 
 async fn record(
@@ -261,7 +239,7 @@ pub struct Printer {
 }
 
 impl Printer {
-    pub fn start(args: &ReportArgs, cfg: Arc<LiveConfig>) -> Result<Printer, String> {
+    pub fn start(args: &ReportOptions, cfg: Arc<LiveConfig>) -> Result<Printer, String> {
         let (tx, rx) = mpsc::channel(PRINTER_QUEUE);
         let args = args.clone();
         let thread = std::thread::Builder::new()
@@ -279,7 +257,7 @@ impl Printer {
     }
 }
 
-fn print_all(mut rx: mpsc::Receiver<Out>, args: &ReportArgs, cfg: &LiveConfig) -> u8 {
+fn print_all(mut rx: mpsc::Receiver<Out>, args: &ReportOptions, cfg: &LiveConfig) -> u8 {
     let mut reporter = Reporter::new(std::io::stdout(), args, stdout_is_tty());
     let mut stdout = std::io::stdout();
     while let Some(o) = rx.blocking_recv() {

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
 
-use super::transparent::{self, OwnPort, Transparent};
 use super::upstream::Upstream;
-use crate::cli::ProxyArgs;
+use super::ProxyConfig;
+use crate::transparent::{self, OwnPort, Transparent};
 
 pub enum Dial {
     Upstream(Upstream),
@@ -29,7 +29,7 @@ pub struct Dialled {
 
 impl Dial {
     /// From the flags, once `listener` is bound; the error is a sentence for the user.
-    pub async fn from_args(args: &ProxyArgs, listener: &TcpListener) -> Result<Dial, String> {
+    pub async fn from_args(args: &ProxyConfig, listener: &TcpListener) -> Result<Dial, String> {
         if args.transparent.transparent {
             let listen = listener
                 .local_addr()

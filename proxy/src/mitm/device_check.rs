@@ -31,7 +31,7 @@ impl DeviceCertCheck {
     pub fn new(required: bool) -> DeviceCertCheck {
         DeviceCertCheck {
             required,
-            algorithms: crate::tls::provider().signature_verification_algorithms,
+            algorithms: crate::tls_setup::provider().signature_verification_algorithms,
             seen: Mutex::new(Seen::default()),
         }
     }

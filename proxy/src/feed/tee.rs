@@ -18,7 +18,7 @@ use std::task::{Context, Poll};
 use iotscope_decoder::Timestamp;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use crate::proxy::relay::{now, Tee};
+use crate::feed::{now, Tee};
 
 pub struct TeeStream<S> {
     inner: S,
@@ -198,7 +198,7 @@ mod tests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::sync::mpsc;
 
-    use crate::proxy::relay::Seen;
+    use crate::feed::Seen;
 
     /// A flight written as several slices at once reaches the peer and the decoder whole
     /// and in order.

@@ -6,14 +6,13 @@
 //! listener stops at SIGINT or SIGTERM; open connections get a grace period, then are closed,
 //! reported, and the recording is flushed before the summary.
 
+pub mod config;
 pub mod dial;
 pub mod limits;
 pub mod listener;
 pub mod live;
-pub mod mitm;
 pub mod record;
 pub mod relay;
-pub mod transparent;
 pub mod upstream;
 
 use std::net::SocketAddr;
@@ -25,13 +24,13 @@ use iotscope_decoder::Identity;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch, Semaphore};
 
-use crate::cli::ProxyArgs;
+pub use config::{MitmConfig, ProxyConfig};
 use dial::Dial;
 use limits::{Limits, DECODER_QUEUE, REPORT_AFTER_FORCE};
 use live::{LiveConfig, Out, Printer};
 use record::{Record, Recorder};
 
-pub fn run(args: ProxyArgs) -> u8 {
+pub fn run(args: ProxyConfig) -> u8 {
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -61,20 +60,20 @@ pub fn run(args: ProxyArgs) -> u8 {
 
 /// What every connection task shares.
 #[derive(Clone)]
-struct Shared {
-    dial: Arc<Dial>,
-    limits: Limits,
-    live: Arc<LiveConfig>,
-    out: mpsc::Sender<Out>,
-    rec: Option<mpsc::Sender<Record>>,
-    force: watch::Receiver<bool>,
+pub(crate) struct Shared {
+    pub(crate) dial: Arc<Dial>,
+    pub(crate) limits: Limits,
+    pub(crate) live: Arc<LiveConfig>,
+    pub(crate) out: mpsc::Sender<Out>,
+    pub(crate) rec: Option<mpsc::Sender<Record>>,
+    pub(crate) force: watch::Receiver<bool>,
     /// MITM mode's CA, certificates and trust, when `--mitm` is given.
-    mitm: Option<Arc<mitm::Mitm>>,
+    pub(crate) mitm: Option<Arc<crate::mitm::Mitm>>,
 }
 
-async fn serve(args: ProxyArgs) -> Result<(Printer, Option<Recorder>), u8> {
+async fn serve(args: ProxyConfig) -> Result<(Printer, Option<Recorder>), u8> {
     let limits = Limits::from_args(&args);
-    let mitm = mitm::Mitm::from_args(&args).map_err(|m| {
+    let mitm = crate::mitm::Mitm::from_args(&args).map_err(|m| {
         eprintln!("iotscope: {m}");
         2u8
     })?;
@@ -203,9 +202,9 @@ async fn connection(device: TcpStream, peer: SocketAddr, n: u64, shared: Shared)
     if let Some(m) = shared.mitm.clone() {
         // Boxed: its state (TLS configurations, two handshakes) is large, and inline it would
         // make every passthrough connection's task as large too.
-        return Box::pin(mitm::connection(device, peer, n, shared, m)).await;
+        return Box::pin(crate::mitm::connection(device, peer, n, shared, m)).await;
     }
-    let accepted = relay::now();
+    let accepted = crate::feed::now();
     let device_addr = SocketAddr::new(peer.ip().to_canonical(), peer.port());
     let _ = device.set_nodelay(true);
     let dialled = shared
@@ -234,7 +233,7 @@ async fn connection(device: TcpStream, peer: SocketAddr, n: u64, shared: Shared)
         abort_tx,
         None,
     ));
-    let _ = tx.send(relay::Seen::Open { ts: accepted }).await;
+    let _ = tx.send(crate::feed::Seen::Open { ts: accepted }).await;
     match connected {
         Ok((up, addr)) => {
             tracing::info!("#{n} {device_addr} relayed to {addr}");

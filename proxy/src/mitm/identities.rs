@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::tls::client::DeviceIdentity;
+use crate::tls_setup::client::DeviceIdentity;
 
 pub enum Identities {
     None,

@@ -6,9 +6,9 @@ use std::io::{IsTerminal, Write};
 use iotscope_decoder::diagnose::{self, ClientIds, Context, Finding, Severity};
 use iotscope_decoder::Trace;
 
-use crate::cli::{Colour, Format, ReportArgs};
-use crate::render::sorted_json::SortedJson;
-use crate::render::{json, text};
+use crate::options::{Format, ReportOptions};
+use crate::sorted_json::SortedJson;
+use crate::{json, text};
 
 /// The rendering buffer kept between connections, at most.
 const KEEP_BUFFER: usize = 1 << 20;
@@ -33,12 +33,8 @@ pub struct Reporter<W: Write> {
 }
 
 impl<W: Write> Reporter<W> {
-    pub fn new(out: W, args: &ReportArgs, is_tty: bool) -> Reporter<W> {
-        let colour = match args.colour {
-            Colour::Always => true,
-            Colour::Never => false,
-            Colour::Auto => is_tty && std::env::var_os("NO_COLOR").is_none(),
-        };
+    pub fn new(out: W, args: &ReportOptions, is_tty: bool) -> Reporter<W> {
+        let colour = args.colour.enabled(is_tty);
         Reporter {
             out,
             flush_each: true,

@@ -34,6 +34,7 @@
 
 mod checks;
 mod decode;
+pub mod encode;
 pub mod packet;
 mod properties;
 mod reader;

@@ -5,8 +5,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use iotscope_proxy::serve::upstream::Upstream;
 use iotscope_proxy::transparent::AllowRule;
+use iotscope_proxy::upstream::Upstream;
 
 #[derive(Parser, Debug)]
 #[command(

@@ -2,8 +2,8 @@
 
 use iotscope_proxy::ca;
 use iotscope_proxy::cert_check::CertCheckConfig;
+use iotscope_proxy::config::{MitmConfig, ProxyConfig};
 use iotscope_proxy::probe::{self, ProbeConfig};
-use iotscope_proxy::serve::{MitmConfig, ProxyConfig};
 use iotscope_proxy::transparent::TransparentConfig;
 use iotscope_report::{ReplayOptions, ReportOptions};
 

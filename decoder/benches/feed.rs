@@ -92,39 +92,18 @@ fn tls12_stream(records: usize, size: usize) -> Vec<(Direction, Vec<u8>)> {
 
 /// Plain MQTT 3.1.1: CONNECT/CONNACK, then `n` PUBLISH QoS 1 with `payload` bytes and their PUBACKs.
 fn mqtt_stream(n: usize, payload: usize) -> Vec<(Direction, Vec<u8>)> {
+    use iotscope_decoder::mqtt::encode::{self, LEVEL_311};
     use Direction::*;
     let mut v = vec![
-        (
-            DeviceToEndpoint,
-            b"\x10\x14\x00\x04MQTT\x04\x02\x00\x3c\x00\x08bench-01".to_vec(),
-        ),
-        (EndpointToDevice, vec![0x20, 2, 0, 0]),
+        (DeviceToEndpoint, encode::connect(LEVEL_311, "bench-01", 60)),
+        (EndpointToDevice, encode::connack(LEVEL_311, 0)),
     ];
-    let topic = b"devices/bench/telemetry";
+    let body = vec![b'x'; payload];
     for i in 0..n {
         let id = (i % 65535 + 1) as u16;
-        let rem = 2 + topic.len() + 2 + payload;
-        let mut p = vec![0x32];
-        let mut x = rem;
-        loop {
-            let mut b = (x % 128) as u8;
-            x /= 128;
-            if x > 0 {
-                b |= 0x80;
-            }
-            p.push(b);
-            if x == 0 {
-                break;
-            }
-        }
-        p.extend_from_slice(&(topic.len() as u16).to_be_bytes());
-        p.extend_from_slice(topic);
-        p.extend_from_slice(&id.to_be_bytes());
-        p.extend(std::iter::repeat_n(b'x', payload));
-        v.push((DeviceToEndpoint, p));
-        let mut ack = vec![0x40, 2];
-        ack.extend_from_slice(&id.to_be_bytes());
-        v.push((EndpointToDevice, ack));
+        let publish = encode::publish_qos1(LEVEL_311, id, "devices/bench/telemetry", &body);
+        v.push((DeviceToEndpoint, publish));
+        v.push((EndpointToDevice, encode::puback(LEVEL_311, id, 0)));
     }
     v
 }

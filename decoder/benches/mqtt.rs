@@ -9,34 +9,8 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use iotscope_decoder::emit::Emit;
-use iotscope_decoder::mqtt::MqttConn;
+use iotscope_decoder::mqtt::{encode, MqttConn};
 use iotscope_decoder::{Direction, Identity, Timestamp, Trace};
-
-fn varint(mut n: usize, out: &mut Vec<u8>) {
-    loop {
-        let mut b = (n % 128) as u8;
-        n /= 128;
-        if n > 0 {
-            b |= 0x80;
-        }
-        out.push(b);
-        if n == 0 {
-            return;
-        }
-    }
-}
-
-fn packet(first: u8, body: &[u8]) -> Vec<u8> {
-    let mut p = vec![first];
-    varint(body.len(), &mut p);
-    p.extend_from_slice(body);
-    p
-}
-
-fn string(s: &[u8], out: &mut Vec<u8>) {
-    out.extend_from_slice(&(s.len() as u16).to_be_bytes());
-    out.extend_from_slice(s);
-}
 
 /// CONNECT, CONNACK, then `n` PUBLISH QoS 1 of `payload` bytes and their PUBACKs, as
 /// `(direction, bytes)` in wire order. MQTT 5 packets carry the properties a telemetry
@@ -44,45 +18,35 @@ fn string(s: &[u8], out: &mut Vec<u8>) {
 fn stream(level: u8, n: usize, payload: usize) -> Vec<(Direction, Vec<u8>)> {
     use Direction::*;
     let v5 = level == 5;
-    let mut connect = Vec::new();
-    string(b"MQTT", &mut connect);
-    connect.extend_from_slice(&[level, 0x02, 0, 60]);
-    if v5 {
-        connect.push(0);
-    }
-    string(b"bench-device-01", &mut connect);
-    let connack = if v5 { vec![0, 0, 0] } else { vec![0, 0] };
     let mut out = vec![
-        (DeviceToEndpoint, packet(0x10, &connect)),
-        (EndpointToDevice, packet(0x20, &connack)),
+        (
+            DeviceToEndpoint,
+            encode::connect(level, "bench-device-01", 60),
+        ),
+        (EndpointToDevice, encode::connack(level, 0)),
     ];
     let mut props = Vec::new();
     if v5 {
         props.push(0x03); // content type
-        string(b"application/json", &mut props);
+        encode::string(b"application/json", &mut props);
         props.push(0x02); // message expiry interval
         props.extend_from_slice(&3600u32.to_be_bytes());
         props.push(0x26); // user property
-        string(b"site", &mut props);
-        string(b"plant-7", &mut props);
+        encode::string(b"site", &mut props);
+        encode::string(b"plant-7", &mut props);
     }
     let body = vec![b'{'; payload];
     for i in 0..n {
         let id = (i % 65_535 + 1) as u16;
-        let mut p = Vec::with_capacity(payload + 64);
-        string(b"dt/plant-7/line-3/telemetry", &mut p);
-        p.extend_from_slice(&id.to_be_bytes());
-        if v5 {
-            varint(props.len(), &mut p);
-            p.extend_from_slice(&props);
-        }
-        p.extend_from_slice(&body);
-        out.push((DeviceToEndpoint, packet(0x32, &p)));
-        let mut ack = id.to_be_bytes().to_vec();
-        if v5 {
-            ack.push(0x10); // no matching subscribers
-        }
-        out.push((EndpointToDevice, packet(0x40, &ack)));
+        let publish =
+            encode::publish_qos1_with(level, id, "dt/plant-7/line-3/telemetry", &props, &body);
+        out.push((DeviceToEndpoint, publish));
+        let ack = if v5 {
+            encode::puback_v5_short(id, 0x10) // no matching subscribers
+        } else {
+            encode::puback(level, id, 0)
+        };
+        out.push((EndpointToDevice, ack));
     }
     out
 }

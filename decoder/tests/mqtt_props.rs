@@ -34,14 +34,7 @@ fn step() -> impl Strategy<Value = Step> {
 
 /// A CONNECT that sets the level, so later bytes are read as 3.1.1 or 5.
 fn connect(level: u8) -> Vec<u8> {
-    let mut b = vec![
-        0x10, 0x0c, 0, 4, b'M', b'Q', b'T', b'T', level, 2, 0, 60, 0, 0,
-    ];
-    if level == 5 {
-        b[1] = 0x0d;
-        b.push(0);
-    }
-    b
+    iotscope_decoder::mqtt::encode::connect(level, "", 60)
 }
 
 /// Runs `steps` through a fresh decoder; returns the events and each direction's length.

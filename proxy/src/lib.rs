@@ -8,9 +8,13 @@
 
 pub mod ca;
 pub mod cert_check;
+pub mod config;
+pub mod dial;
 pub mod feed;
 pub mod mitm;
 pub mod probe;
+pub mod relay;
 pub mod serve;
 pub mod tls_setup;
 pub mod transparent;
+pub mod upstream;

@@ -1,5 +1,5 @@
-//! Just enough MQTT 3.1.1 for a round-trip timer: CONNECT, PUBLISH QoS 1, and reading the
-//! broker's CONNACK and PUBACK. A client library would add its own queueing and task hops
+//! Just enough MQTT 3.1.1 for a round-trip timer: CONNECT, PUBLISH QoS 1 (written by the
+//! decoder's encoder), and reading the broker's CONNACK and PUBACK. A client library would add its own queueing and task hops
 //! to every round trip; this writes one packet and reads one packet, so what is timed is
 //! the network path and the broker.
 
@@ -8,50 +8,16 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 /// The largest packet the timer accepts from a broker; it only expects CONNACK and PUBACK.
 const MAX_BODY: usize = 1024;
 
-/// The variable-byte-integer form of a remaining length (at most 268,435,455).
-pub fn remaining_length(mut n: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(4);
-    loop {
-        let mut b = (n % 128) as u8;
-        n /= 128;
-        if n > 0 {
-            b |= 0x80;
-        }
-        out.push(b);
-        if n == 0 || out.len() == 4 {
-            return out;
-        }
-    }
-}
-
-fn packet(first: u8, body: &[u8]) -> Vec<u8> {
-    let mut p = vec![first];
-    p.extend(remaining_length(body.len()));
-    p.extend_from_slice(body);
-    p
-}
-
-fn string(s: &[u8], out: &mut Vec<u8>) {
-    out.extend_from_slice(&(s.len() as u16).to_be_bytes());
-    out.extend_from_slice(s);
-}
+use iotscope_decoder::mqtt::encode::{self, LEVEL_311};
 
 /// CONNECT, MQTT 3.1.1, clean session, keep-alive 60 s.
 pub fn connect(client_id: &str) -> Vec<u8> {
-    let mut body = Vec::new();
-    string(b"MQTT", &mut body);
-    body.extend_from_slice(&[4, 0x02, 0, 60]);
-    string(client_id.as_bytes(), &mut body);
-    packet(0x10, &body)
+    encode::connect(LEVEL_311, client_id, 60)
 }
 
 /// PUBLISH with QoS 1.
 pub fn publish_qos1(topic: &str, id: u16, payload: &[u8]) -> Vec<u8> {
-    let mut body = Vec::with_capacity(4 + topic.len() + payload.len());
-    string(topic.as_bytes(), &mut body);
-    body.extend_from_slice(&id.to_be_bytes());
-    body.extend_from_slice(payload);
-    packet(0x32, &body)
+    encode::publish_qos1(LEVEL_311, id, topic, payload)
 }
 
 /// One packet: its first byte and its body.
@@ -124,16 +90,6 @@ mod tests {
             .unwrap();
         let mut r = bytes;
         rt.block_on(read_packet(&mut r))
-    }
-
-    #[test]
-    fn remaining_length_examples_from_the_spec() {
-        assert_eq!(remaining_length(0), [0x00]);
-        assert_eq!(remaining_length(127), [0x7f]);
-        assert_eq!(remaining_length(128), [0x80, 0x01]);
-        assert_eq!(remaining_length(16_383), [0xff, 0x7f]);
-        assert_eq!(remaining_length(16_384), [0x80, 0x80, 0x01]);
-        assert_eq!(remaining_length(268_435_455), [0xff, 0xff, 0xff, 0x7f]);
     }
 
     #[test]

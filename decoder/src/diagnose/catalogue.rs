@@ -8,7 +8,7 @@
 //! [`fill`]; a value the trace does not show stays as an upper-case placeholder.
 
 use super::code::Code;
-use super::finding::{Section, Severity};
+use super::section::{Section, Severity};
 
 pub struct Entry {
     pub code: Code,

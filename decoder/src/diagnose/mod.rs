@@ -15,6 +15,7 @@ pub mod interception;
 pub mod mqtt_rules;
 pub mod names;
 pub mod registry;
+pub mod section;
 pub mod security;
 
 pub use catalogue::{Entry, Values, CATALOGUE};

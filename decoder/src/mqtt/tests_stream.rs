@@ -30,17 +30,10 @@ fn run(steps: Vec<Step>) -> (MqttConn, Seen) {
     )
 }
 
-fn varint(mut n: usize) -> Vec<u8> {
+fn varint(n: usize) -> Vec<u8> {
     let mut out = Vec::new();
-    loop {
-        let b = (n % 128) as u8;
-        n /= 128;
-        if n == 0 {
-            out.push(b);
-            return out;
-        }
-        out.push(b | 0x80);
-    }
+    crate::mqtt::encode::remaining_length(n, &mut out);
+    out
 }
 
 fn kinds(events: &Seen) -> Vec<&'static str> {

@@ -11,6 +11,7 @@ use aws_lc_rs::aead::{
 };
 use aws_lc_rs::{hkdf, tls_prf};
 use iotscope_decoder::decrypt::tls13_record_key_iv;
+use iotscope_decoder::mqtt::encode;
 
 /// The endpoint certificate the server sends: CN=abc123example-ats.iot.us-east-1.amazonaws.com.
 pub const SERVER_DER: &[u8] = include_bytes!(concat!(
@@ -109,54 +110,23 @@ pub fn finished(len: usize) -> Vec<u8> {
     handshake(20, &vec![0xf1; len])
 }
 
-fn mqtt(first: u8, rest: &[u8]) -> Vec<u8> {
-    assert!(rest.len() < 128, "one-byte remaining length only");
-    let mut p = vec![first, rest.len() as u8];
-    p.extend_from_slice(rest);
-    p
-}
-
-fn mqtt_str(s: &str) -> Vec<u8> {
-    with_u16_len(s.as_bytes())
-}
-
 /// CONNECT with a clean start and keep-alive 60; `level` 4 (3.1.1) or 5.
 pub fn connect(client_id: &str, level: u8) -> Vec<u8> {
-    let mut v = mqtt_str("MQTT");
-    v.extend_from_slice(&[level, 0x02, 0, 60]);
-    if level >= 5 {
-        v.push(0);
-    }
-    v.extend(mqtt_str(client_id));
-    mqtt(0x10, &v)
+    encode::connect(level, client_id, 60)
 }
 
 pub fn connack(code: u8, level: u8) -> Vec<u8> {
-    if level >= 5 {
-        mqtt(0x20, &[0, code, 0])
-    } else {
-        mqtt(0x20, &[0, code])
-    }
+    encode::connack(level, code)
 }
 
 /// PUBLISH at QoS 1.
 pub fn publish(topic: &str, id: u16, payload: &[u8], level: u8) -> Vec<u8> {
-    let mut v = mqtt_str(topic);
-    v.extend_from_slice(&id.to_be_bytes());
-    if level >= 5 {
-        v.push(0);
-    }
-    v.extend_from_slice(payload);
-    mqtt(0x32, &v)
+    encode::publish_qos1(level, id, topic, payload)
 }
 
 /// PUBACK; MQTT 5 carries the reason code and an empty property list.
 pub fn puback(id: u16, code: u8, level: u8) -> Vec<u8> {
-    let mut v = id.to_be_bytes().to_vec();
-    if level >= 5 {
-        v.extend_from_slice(&[code, 0]);
-    }
-    mqtt(0x40, &v)
+    encode::puback(level, id, code)
 }
 
 /// The hash length of a TLS 1.3 suite's key schedule.

@@ -39,11 +39,11 @@ use tokio_rustls::{LazyConfigAcceptor, StartHandshake, TlsConnector};
 
 use crate::ca::mint::{Minter, Present};
 use crate::ca::{dir_or_default, LocalCa};
+use crate::config::ProxyConfig;
 use crate::feed::tee::TeeStream;
 use crate::feed::{now, Seen, Tee};
-use crate::serve::limits::{DECODER_QUEUE, READ_BUFFER};
-use crate::serve::ProxyConfig;
-use crate::serve::Shared;
+use crate::relay::limits::{DECODER_QUEUE, READ_BUFFER};
+use crate::relay::Shared;
 use crate::tls_setup::client::{self, DeviceIdentity};
 use crate::tls_setup::secrets::{KeyLogFile, SecretLog};
 use device_check::DeviceCertCheck;
@@ -244,7 +244,7 @@ struct Conn {
     rx: Option<mpsc::Receiver<Seen>>,
     decoder: Option<tokio::task::JoinHandle<()>>,
     /// Taken when the upstream is dialled.
-    route: Option<crate::serve::dial::Route>,
+    route: Option<crate::dial::Route>,
     /// Bytes the device sent before iotscope went upstream (its CONNECT, read to choose a
     /// certificate by client id), passed on first.
     early: Vec<u8>,
@@ -285,7 +285,7 @@ impl Conn {
         // The proxy's own deadlines end these handshakes; the decoder's abort has no relay to
         // stop here.
         let (abort_tx, _abort_rx) = watch::channel(false);
-        self.decoder = Some(tokio::spawn(crate::serve::live::decode(
+        self.decoder = Some(tokio::spawn(crate::relay::live::decode(
             identity,
             rx,
             self.shared.out.clone(),
@@ -566,10 +566,7 @@ impl Conn {
         alpn: Vec<Vec<u8>>,
         upstream_name: String,
     ) {
-        let route = self
-            .route
-            .take()
-            .unwrap_or(crate::serve::dial::Route::none());
+        let route = self.route.take().unwrap_or(crate::dial::Route::none());
         let dialled = self
             .shared
             .dial

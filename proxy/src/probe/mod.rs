@@ -15,6 +15,7 @@ mod mqtt_packets;
 mod offline;
 mod report;
 mod steps;
+mod tls_stream;
 mod trust;
 
 use std::io::Write;

@@ -7,10 +7,10 @@ use iotscope_decoder::mqtt::{reason_name, Body, Packet, PacketType};
 use iotscope_decoder::Direction;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::connection::{close, describe, Stream, SETTLE};
 use super::decoding::Decoding;
 use super::mqtt_packets as pkt;
 use super::steps::Steps;
+use super::tls_stream::{close, describe, Stream, SETTLE};
 
 /// What the MQTT part is to do.
 pub struct MqttPlan {

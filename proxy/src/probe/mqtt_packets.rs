@@ -1,16 +1,14 @@
-//! The four MQTT control packets the probe sends: CONNECT, SUBSCRIBE, PUBLISH (QoS 1) and
-//! DISCONNECT, for MQTT 3.1.1 and 5.
+//! The four MQTT control packets the probe sends (CONNECT, SUBSCRIBE, PUBLISH at QoS 1 and
+//! DISCONNECT, for MQTT 3.1.1 and 5), and the checks on what the user asked it to send.
 //!
-//! Only what a probe needs: a clean session without credentials or will, one filter per
-//! SUBSCRIBE, and no MQTT 5 properties. The answers are read by the decoder, not here.
+//! The packets are written by the decoder's encoder (`iotscope_decoder::mqtt::encode`): a
+//! clean session without credentials or will, one filter per SUBSCRIBE, no MQTT 5
+//! properties. What is checked here is the user's input, so that a bad client id or topic is
+//! refused with a sentence instead of being cut. The answers are read by the decoder.
 
-/// MQTT 3.1.1's protocol level.
-pub const LEVEL_311: u8 = 4;
-/// MQTT 5's protocol level.
-pub const LEVEL_5: u8 = 5;
-
-/// The longest string MQTT can carry: its length is a two-byte prefix.
-const MAX_STRING: usize = u16::MAX as usize;
+pub use iotscope_decoder::mqtt::encode::{
+    connect, disconnect, publish_qos1, subscribe, LEVEL_311, LEVEL_5, MAX_STRING,
+};
 
 /// A client id, topic or filter the packets can carry: MQTT strings are UTF-8 without
 /// U+0000 and at most 65535 bytes.
@@ -50,77 +48,6 @@ pub fn check_filter(filter: &str) -> Result<(), String> {
         return Err("the topic filter to subscribe to is empty".into());
     }
     Ok(())
-}
-
-fn put_string(out: &mut Vec<u8>, s: &str) {
-    // Callers have checked the length; a longer string is cut rather than mis-framed.
-    let bytes = s.as_bytes().get(..MAX_STRING).unwrap_or(s.as_bytes());
-    out.extend_from_slice(&(bytes.len() as u16).to_be_bytes());
-    out.extend_from_slice(bytes);
-}
-
-/// A whole packet: the first byte, the remaining length as a variable byte integer, the rest.
-fn packet(first: u8, rest: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(rest.len() + 5);
-    out.push(first);
-    let mut len = rest.len();
-    loop {
-        let mut byte = (len % 128) as u8;
-        len /= 128;
-        if len > 0 {
-            byte |= 0x80;
-        }
-        out.push(byte);
-        if len == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(rest);
-    out
-}
-
-/// CONNECT with a clean session (3.1.1) or clean start (5), no user name, password or will.
-pub fn connect(level: u8, client_id: &str, keep_alive: u16) -> Vec<u8> {
-    let mut rest = Vec::with_capacity(16 + client_id.len());
-    put_string(&mut rest, "MQTT");
-    rest.push(level);
-    rest.push(0x02); // clean session / clean start
-    rest.extend_from_slice(&keep_alive.to_be_bytes());
-    if level >= LEVEL_5 {
-        rest.push(0); // no properties
-    }
-    put_string(&mut rest, client_id);
-    packet(0x10, &rest)
-}
-
-/// SUBSCRIBE to one filter with the given maximum QoS.
-pub fn subscribe(level: u8, packet_id: u16, filter: &str, qos: u8) -> Vec<u8> {
-    let mut rest = Vec::with_capacity(8 + filter.len());
-    rest.extend_from_slice(&packet_id.to_be_bytes());
-    if level >= LEVEL_5 {
-        rest.push(0);
-    }
-    put_string(&mut rest, filter);
-    rest.push(qos & 0x03);
-    // The fixed header's flags of SUBSCRIBE are 0b0010 by rule.
-    packet(0x82, &rest)
-}
-
-/// PUBLISH at QoS 1, neither DUP nor RETAIN.
-pub fn publish_qos1(level: u8, packet_id: u16, topic: &str, payload: &[u8]) -> Vec<u8> {
-    let mut rest = Vec::with_capacity(8 + topic.len() + payload.len());
-    put_string(&mut rest, topic);
-    rest.extend_from_slice(&packet_id.to_be_bytes());
-    if level >= LEVEL_5 {
-        rest.push(0);
-    }
-    rest.extend_from_slice(payload);
-    packet(0x32, &rest)
-}
-
-/// DISCONNECT: no body in 3.1.1; in MQTT 5 an empty body means reason 0x00, normal.
-pub fn disconnect() -> Vec<u8> {
-    vec![0xe0, 0x00]
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use tokio::net::{TcpSocket, TcpStream};
 
-use crate::serve::dial::Dialled;
+use crate::upstream::Dialled;
 
 pub use allow::{Allow, AllowRule, Permit};
 pub use names::Names;
@@ -143,7 +143,7 @@ impl Transparent {
                 endpoint: Some(dest),
                 name: Some(name),
                 upstream: Ok((stream, dest)),
-                guard: Some(guard),
+                guard: Some(Box::new(guard)),
             },
             Err(failure) => Dialled {
                 endpoint: Some(dest),
@@ -226,7 +226,7 @@ impl Transparent {
             let stream = socket.connect(dest).await.map_err(|e| {
                 format!(
                     "could not connect to {dest}: {}",
-                    crate::serve::upstream::describe_connect_error(&e)
+                    crate::upstream::describe_connect_error(&e)
                 )
             })?;
             Ok((stream, guard))

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use iotscope_report::ReportOptions;
 
-use super::upstream::Upstream;
 use crate::ca::mint::Present;
 use crate::transparent::TransparentConfig;
+use crate::upstream::Upstream;
 
 /// Everything the proxy is told at start.
 #[derive(Debug, Clone)]

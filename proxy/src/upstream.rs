@@ -7,6 +7,19 @@ use std::time::Duration;
 
 use tokio::net::TcpStream;
 
+/// One device connection's way out: its endpoint's address and name for the report, and the
+/// connected upstream or why there is none.
+pub struct Dialled {
+    /// The address the connection is for; with `--transparent` known even when refused.
+    pub endpoint: Option<SocketAddr>,
+    /// The endpoint's name for the report.
+    pub name: Option<String>,
+    pub upstream: Result<(TcpStream, SocketAddr), String>,
+    /// Whatever must live as long as the upstream connection (in transparent mode, the
+    /// upstream's local port registered with the loop guard).
+    pub guard: Option<Box<dyn Send + Sync>>,
+}
+
 /// AWS IoT Core's MQTT-over-TLS port.
 pub const DEFAULT_PORT: u16 = 8883;
 

@@ -1,30 +1,18 @@
 //! Where each accepted connection goes: the one `--upstream`, or with `--transparent` the
-//! address the device was dialling ([`super::transparent`]).
+//! address the device was dialling ([`crate::transparent`]).
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
 
-use super::upstream::Upstream;
-use super::ProxyConfig;
-use crate::transparent::{self, OwnPort, Transparent};
+use crate::config::ProxyConfig;
+use crate::transparent::{self, Transparent};
+use crate::upstream::{Dialled, Upstream};
 
 pub enum Dial {
     Upstream(Upstream),
     Transparent(Transparent),
-}
-
-/// One device connection's way out: its endpoint's address and name for the report, and the
-/// connected upstream or why there is none.
-pub struct Dialled {
-    /// The address the connection is for; with `--transparent` known even when refused.
-    pub endpoint: Option<SocketAddr>,
-    /// The endpoint's name for the report.
-    pub name: Option<String>,
-    pub upstream: Result<(TcpStream, SocketAddr), String>,
-    /// Keeps the upstream's local port known to the loop guard while it lives.
-    pub guard: Option<OwnPort>,
 }
 
 impl Dial {

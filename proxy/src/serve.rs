@@ -6,15 +6,6 @@
 //! listener stops at SIGINT or SIGTERM; open connections get a grace period, then are closed,
 //! reported, and the recording is flushed before the summary.
 
-pub mod config;
-pub mod dial;
-pub mod limits;
-pub mod listener;
-pub mod live;
-pub mod record;
-pub mod relay;
-pub mod upstream;
-
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -24,11 +15,13 @@ use iotscope_decoder::Identity;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch, Semaphore};
 
-pub use config::{MitmConfig, ProxyConfig};
-use dial::Dial;
-use limits::{Limits, DECODER_QUEUE, REPORT_AFTER_FORCE};
-use live::{LiveConfig, Out, Printer};
-use record::{Record, Recorder};
+use crate::config::ProxyConfig;
+use crate::dial::Dial;
+use crate::mitm::Mitm;
+use crate::relay::limits::{Limits, DECODER_QUEUE, REPORT_AFTER_FORCE};
+use crate::relay::live::{LiveConfig, Printer};
+use crate::relay::record::Recorder;
+use crate::relay::{listener, live, passthrough, Shared};
 
 pub fn run(args: ProxyConfig) -> u8 {
     let rt = match tokio::runtime::Builder::new_multi_thread()
@@ -58,22 +51,9 @@ pub fn run(args: ProxyConfig) -> u8 {
     }
 }
 
-/// What every connection task shares.
-#[derive(Clone)]
-pub(crate) struct Shared {
-    pub(crate) dial: Arc<Dial>,
-    pub(crate) limits: Limits,
-    pub(crate) live: Arc<LiveConfig>,
-    pub(crate) out: mpsc::Sender<Out>,
-    pub(crate) rec: Option<mpsc::Sender<Record>>,
-    pub(crate) force: watch::Receiver<bool>,
-    /// MITM mode's CA, certificates and trust, when `--mitm` is given.
-    pub(crate) mitm: Option<Arc<crate::mitm::Mitm>>,
-}
-
 async fn serve(args: ProxyConfig) -> Result<(Printer, Option<Recorder>), u8> {
     let limits = Limits::from_args(&args);
-    let mitm = crate::mitm::Mitm::from_args(&args).map_err(|m| {
+    let mitm = Mitm::from_args(&args).map_err(|m| {
         eprintln!("iotscope: {m}");
         2u8
     })?;
@@ -121,7 +101,6 @@ async fn serve(args: ProxyConfig) -> Result<(Printer, Option<Recorder>), u8> {
         out: printer.tx.clone(),
         rec: recorder.as_ref().map(|r| r.tx.clone()),
         force: force_rx,
-        mitm,
     };
     let slots = Arc::new(Semaphore::new(limits.max_connections as usize));
     let numbers = AtomicU64::new(0);
@@ -142,8 +121,9 @@ async fn serve(args: ProxyConfig) -> Result<(Printer, Option<Recorder>), u8> {
                     };
                     let n = numbers.fetch_add(1, Ordering::Relaxed) + 1;
                     let shared = shared.clone();
+                    let mitm = mitm.clone();
                     tokio::spawn(async move {
-                        connection(stream, peer, n, shared).await;
+                        connection(stream, peer, n, shared, mitm).await;
                         drop(slot);
                     });
                 }
@@ -198,8 +178,14 @@ async fn stop_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-async fn connection(device: TcpStream, peer: SocketAddr, n: u64, shared: Shared) {
-    if let Some(m) = shared.mitm.clone() {
+async fn connection(
+    device: TcpStream,
+    peer: SocketAddr,
+    n: u64,
+    shared: Shared,
+    mitm: Option<Arc<Mitm>>,
+) {
+    if let Some(m) = mitm {
         // Boxed: its state (TLS configurations, two handshakes) is large, and inline it would
         // make every passthrough connection's task as large too.
         return Box::pin(crate::mitm::connection(device, peer, n, shared, m)).await;
@@ -237,7 +223,7 @@ async fn connection(device: TcpStream, peer: SocketAddr, n: u64, shared: Shared)
     match connected {
         Ok((up, addr)) => {
             tracing::info!("#{n} {device_addr} relayed to {addr}");
-            relay::relay(
+            passthrough::relay(
                 device,
                 up,
                 tx,
@@ -249,7 +235,7 @@ async fn connection(device: TcpStream, peer: SocketAddr, n: u64, shared: Shared)
         }
         Err(failure) => {
             tracing::warn!("#{n} {device_addr}: {failure}");
-            relay::refuse(device, tx, failure).await;
+            passthrough::refuse(device, tx, failure).await;
         }
     }
     let _ = decoder.await;

@@ -27,7 +27,7 @@ pub struct Limits {
 }
 
 impl Limits {
-    pub fn from_args(args: &super::ProxyConfig) -> Limits {
+    pub fn from_args(args: &crate::config::ProxyConfig) -> Limits {
         let off_when_zero = |d: Duration| (!d.is_zero()).then_some(d);
         Limits {
             max_connections: args.max_connections,

@@ -3,7 +3,7 @@
 
 use std::io::{IsTerminal, Write};
 
-use iotscope_decoder::diagnose::{self, ClientIds, Context, Finding, Severity};
+use iotscope_decoder::diagnose::{Context, Diagnoser, Finding, Severity};
 use iotscope_decoder::Trace;
 
 use crate::options::{Format, ReportOptions};
@@ -25,8 +25,7 @@ pub struct Reporter<W: Write> {
     format: Format,
     events: bool,
     style: text::Style,
-    context: Context,
-    client_ids: ClientIds,
+    diagnoser: Diagnoser,
     pub connections: u64,
     pub by_severity: [u64; 3],
     pub codes: std::collections::BTreeMap<&'static str, u64>,
@@ -44,11 +43,10 @@ impl<W: Write> Reporter<W> {
             format: args.format,
             events: args.events,
             style: text::Style { colour },
-            context: Context {
+            diagnoser: Diagnoser::new(Context {
                 expected_endpoint: args.endpoint.clone(),
                 custom_domain: args.custom_domain,
-            },
-            client_ids: ClientIds::new(),
+            }),
             connections: 0,
             by_severity: [0; 3],
             codes: Default::default(),
@@ -68,11 +66,7 @@ impl<W: Write> Reporter<W> {
     }
 
     pub fn findings(&mut self, trace: &Trace) -> Vec<Finding> {
-        let mut found = diagnose::diagnose(trace, &self.context);
-        if let Some(f) = self.client_ids.observe(trace) {
-            found.push(f);
-        }
-        found
+        self.diagnoser.connection(trace)
     }
 
     /// Diagnoses and prints one finished connection.

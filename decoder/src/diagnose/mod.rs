@@ -7,6 +7,7 @@
 pub mod authentication;
 pub mod authorization;
 pub mod catalogue;
+pub mod cert_files;
 pub mod code;
 pub mod connection;
 pub mod facts;
@@ -85,6 +86,33 @@ pub fn values(f: &facts::Facts, ctx: &Context) -> Values {
             _ => None,
         }),
         filter: None,
+    }
+}
+
+/// Diagnoses the connections of one capture or one proxy run, in the order they finish:
+/// each connection's own findings, plus what only shows across connections (another
+/// connection taking over its client id). Every feeder's output goes through one of these.
+pub struct Diagnoser {
+    context: Context,
+    client_ids: ClientIds,
+}
+
+impl Diagnoser {
+    pub fn new(context: Context) -> Diagnoser {
+        Diagnoser {
+            context,
+            client_ids: ClientIds::new(),
+        }
+    }
+
+    /// The findings of one finished connection, most severe first among its own; a
+    /// cross-connection finding comes last.
+    pub fn connection(&mut self, trace: &Trace) -> Vec<Finding> {
+        let mut found = diagnose(trace, &self.context);
+        if let Some(f) = self.client_ids.observe(trace) {
+            found.push(f);
+        }
+        found
     }
 }
 

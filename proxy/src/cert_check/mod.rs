@@ -5,7 +5,6 @@
 
 // `iotscope probe` makes the same offline checks with these.
 pub mod files;
-pub mod rules;
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -14,7 +13,7 @@ use std::time::SystemTime;
 use serde_json::{json, Value};
 
 use iotscope_decoder::cert::{certificate_event, summarize_pem_or_der, Certificate};
-use iotscope_decoder::diagnose::{Finding, Severity};
+use iotscope_decoder::diagnose::{cert_files, Finding, Severity};
 use iotscope_decoder::EventKind;
 
 use files::{CaFile, KeyFile};
@@ -121,7 +120,7 @@ fn check_file(
     else {
         return Err(format!("{}: the chain could not be read", path.display()));
     };
-    let mut findings = rules::check(&rules::Chain {
+    let mut findings = cert_files::check(&cert_files::Chain {
         certs: &chain,
         issued_by_next: &issued_by_next,
         now,

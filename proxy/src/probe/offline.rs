@@ -7,12 +7,11 @@ use std::path::Path;
 
 use iotscope_decoder::cert::{certificate_event, summarize_pem_or_der, Certificate};
 use iotscope_decoder::diagnose::catalogue::Values;
-use iotscope_decoder::diagnose::{Finding, Severity};
+use iotscope_decoder::diagnose::{cert_files, Finding, Severity};
 use iotscope_decoder::EventKind;
 
 use super::endpoint_name::{classify, NameKind};
 use crate::cert_check::files::{CaFile, KeyFile};
-use crate::cert_check::rules;
 
 /// What the files and the name said.
 pub struct Offline {
@@ -92,7 +91,7 @@ fn device_files(cert: &Path, key: &Path, now: i64, out: &mut Offline) -> Result<
     else {
         return Err(format!("{}: the chain could not be read", cert.display()));
     };
-    out.findings.extend(rules::check(&rules::Chain {
+    out.findings.extend(cert_files::check(&cert_files::Chain {
         certs: &chain,
         issued_by_next: &issued_by_next,
         now,

@@ -1,10 +1,15 @@
-//! The checks `cert check` makes on one file's certificates, each problem as a finding from
-//! the diagnosis catalogue.
+//! Rules for certificate files (a device's certificate and key, a CA file, a custom domain's
+//! server chain), read offline by `iotscope cert check` and by the probe before it dials.
+//! Like the rules on traces they read only what they are given (certificates already parsed,
+//! the key's public bits, the caller's clock) and each problem is a catalogue finding.
 
-use iotscope_decoder::cert::Certificate;
-use iotscope_decoder::diagnose::catalogue::Values;
-use iotscope_decoder::diagnose::Code;
-use iotscope_decoder::diagnose::Finding;
+use x509_parser::prelude::{FromDer, X509Certificate};
+
+use super::catalogue::Values;
+use super::code::Code;
+use super::finding::Finding;
+use crate::cert::{certificate_event, Certificate};
+use crate::event::EventKind;
 
 /// AWS IoT's limits for a custom domain's server certificate chain.
 const CUSTOM_DOMAIN_MAX_NAMES: usize = 4;
@@ -162,6 +167,89 @@ fn custom_domain(certs: &[Certificate], out: &mut Vec<Finding>) {
             ),
             Some(&leaf.sha256),
         ));
+    }
+}
+
+
+/// `CERT.KEY_MISMATCH` when the certificate (`der`) holds another public key than
+/// `public_key` (the raw key bits of the key file named `key_file`). The key bits are compared
+/// rather than the whole SubjectPublicKeyInfo, whose algorithm parameters may be encoded in
+/// more than one way for the same key.
+pub fn key_mismatch(
+    key_file: &str,
+    public_key: &[u8],
+    cert: &Certificate,
+    der: &[u8],
+) -> Option<Finding> {
+    let (_, x509) = X509Certificate::from_der(der).ok()?;
+    if x509.public_key().subject_public_key.data.as_ref() == public_key {
+        return None;
+    }
+    Some(finding(
+        Code::CertKeyMismatch,
+        format!(
+            "The key in {key_file} is not the key of {}: the public keys differ.",
+            label(0, cert)
+        ),
+        Some(&cert.sha256),
+    ))
+}
+
+/// A CA file (`ca_file` names it, `cas` its certificates with their DER) against a chain:
+/// its certificates must be CAs, and one of them must have issued a certificate of the chain
+/// (or be one of them).
+pub fn ca_file(
+    ca_file: &str,
+    cas: &[(Certificate, Vec<u8>)],
+    chain: &[Certificate],
+    ders: &[&[u8]],
+) -> Vec<Finding> {
+    let leaf_id = chain.first().map(|c| c.sha256.as_str());
+    let mut out = not_cas(ca_file, cas, leaf_id);
+    let anchored = chain.iter().zip(ders).any(|(c, der)| {
+        cas.iter()
+            .any(|(ca, ca_der)| ca.sha256 == c.sha256 || (ca.is_ca && issued_by(der, ca_der)))
+    });
+    if !anchored {
+        out.push(finding(
+            Code::CertCaFile,
+            format!(
+                "No certificate in the CA file {ca_file} issued the chain (names and signatures checked)."
+            ),
+            leaf_id,
+        ));
+    }
+    out
+}
+
+/// A finding for each certificate of a CA file that is not a CA.
+pub fn not_cas(
+    ca_file: &str,
+    cas: &[(Certificate, Vec<u8>)],
+    leaf_id: Option<&str>,
+) -> Vec<Finding> {
+    cas.iter()
+        .enumerate()
+        .filter(|(_, (ca, _))| !ca.is_ca)
+        .map(|(i, (ca, _))| {
+            finding(
+                Code::CertCaFile,
+                format!(
+                    "{} in the CA file {ca_file} is not a CA (no basic constraints CA:TRUE).",
+                    label(i, ca)
+                ),
+                leaf_id,
+            )
+        })
+        .collect()
+}
+
+fn issued_by(child: &[u8], issuer: &[u8]) -> bool {
+    match certificate_event(&[child, issuer]) {
+        EventKind::Certificate { issued_by_next, .. } => {
+            issued_by_next.first().copied().flatten() == Some(true)
+        }
+        _ => false,
     }
 }
 

@@ -365,7 +365,7 @@ fn parse_positive_seconds(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
-fn parse_upstream(s: &str) -> Result<Upstream, String> {
+fn parse_upstream(s: &str) -> Result<Upstream, iotscope_proxy::error::Error> {
     Upstream::parse(s)
 }
 

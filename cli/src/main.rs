@@ -24,15 +24,23 @@ fn main() -> ExitCode {
     init_logging();
     let code = match cli.command {
         Command::Replay(args) => replay::run(args.into()),
-        Command::Proxy(args) => serve::run((*args).into()),
+        Command::Proxy(args) => or_bad_input(serve::run((*args).into())),
         Command::Explain(args) => explain_command(args),
         Command::Cert(args) => match args.command {
-            args::CertCommand::Check(args) => cert_check::run(args.into()),
+            args::CertCommand::Check(args) => or_bad_input(cert_check::run(args.into())),
         },
-        Command::Ca(args) => ca::command::run(args.command.into()),
-        Command::Probe(args) => probe::run(args.into()),
+        Command::Ca(args) => or_bad_input(ca::command::run(args.command.into()).map(|()| 0)),
+        Command::Probe(args) => or_bad_input(probe::run(args.into())),
     };
     ExitCode::from(code)
+}
+
+/// A library's error is bad input or a bad invocation: its sentence, and exit status 2.
+fn or_bad_input(r: Result<u8, iotscope_proxy::error::Error>) -> u8 {
+    r.unwrap_or_else(|e| {
+        eprintln!("iotscope: {e}");
+        2
+    })
 }
 
 /// Logs go to stderr through tracing (`RUST_LOG`), never mixed with the report on stdout.

@@ -1,6 +1,7 @@
 //! Where each accepted connection goes: the one `--upstream`, or with `--transparent` the
 //! address the device was dialling ([`crate::transparent`]).
 
+use crate::error::Error;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -17,11 +18,11 @@ pub enum Dial {
 
 impl Dial {
     /// From the flags, once `listener` is bound; the error is a sentence for the user.
-    pub async fn from_args(args: &ProxyConfig, listener: &TcpListener) -> Result<Dial, String> {
+    pub async fn from_args(args: &ProxyConfig, listener: &TcpListener) -> Result<Dial, Error> {
         if args.transparent.transparent {
-            let listen = listener
-                .local_addr()
-                .map_err(|e| format!("the listener's address is unreadable ({e})"))?;
+            let listen = listener.local_addr().map_err(|e| {
+                Error::Invocation(format!("the listener's address is unreadable ({e})"))
+            })?;
             let tproxy = transparent::original::enable_tproxy(listener);
             return Ok(Dial::Transparent(
                 Transparent::start(&args.transparent, listen, tproxy).await?,
@@ -29,7 +30,9 @@ impl Dial {
         }
         match &args.upstream {
             Some(up) => Ok(Dial::Upstream(up.clone())),
-            None => Err("--upstream HOST[:PORT] is required (or --transparent)".into()),
+            None => Err(Error::Invocation(
+                "--upstream HOST[:PORT] is required (or --transparent)".into(),
+            )),
         }
     }
 
@@ -42,7 +45,7 @@ impl Dial {
                 t.allowed(),
                 match &t.tproxy {
                     Ok(()) => "ready".to_string(),
-                    Err(why) => why.clone(),
+                    Err(why) => why.to_string(),
                 }
             ),
         }
@@ -74,9 +77,11 @@ impl Dial {
                 }
             }
             Dial::Transparent(t) => {
-                let original = route
-                    .0
-                    .unwrap_or_else(|| Err("the original destination was not read".into()));
+                let original = route.0.unwrap_or_else(|| {
+                    Err(Error::Invocation(
+                        "the original destination was not read".into(),
+                    ))
+                });
                 t.dial(original, peer, timeout).await
             }
         }
@@ -94,7 +99,7 @@ impl Dial {
 
 /// What was read off a device's socket at accept: with `--transparent`, its original
 /// destination (or why it could not be read).
-pub struct Route(Option<Result<transparent::original::Original, String>>);
+pub struct Route(Option<Result<transparent::original::Original, Error>>);
 
 impl Route {
     /// No route read (the caller already used it up).

@@ -10,6 +10,7 @@ pub mod ca;
 pub mod cert_check;
 pub mod config;
 pub mod dial;
+pub mod error;
 pub mod feed;
 pub mod mitm;
 pub mod probe;

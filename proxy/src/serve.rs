@@ -17,21 +17,23 @@ use tokio::sync::{mpsc, watch, Semaphore};
 
 use crate::config::ProxyConfig;
 use crate::dial::Dial;
+use crate::error::Error;
 use crate::mitm::Mitm;
 use crate::relay::limits::{Limits, DECODER_QUEUE, REPORT_AFTER_FORCE};
 use crate::relay::live::{LiveConfig, Printer};
 use crate::relay::record::Recorder;
 use crate::relay::{listener, live, passthrough, Shared};
 
-pub fn run(args: ProxyConfig) -> u8 {
+/// Runs the proxy until SIGINT or SIGTERM. `Ok` is the exit status of the run (1 when a
+/// connection had an error finding); `Err` is a proxy that could not start.
+pub fn run(args: ProxyConfig) -> Result<u8, Error> {
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("iotscope: cannot start the runtime: {e}");
-            return 2;
+            return Err(Error::Environment(format!("cannot start the runtime: {e}")));
         }
     };
     let started = rt.block_on(serve(args));
@@ -39,45 +41,30 @@ pub fn run(args: ProxyConfig) -> u8 {
     // which lets the printer and the recorder see the end of their queues.
     rt.shutdown_timeout(Duration::from_secs(1));
     match started {
-        Err(code) => code,
+        Err(e) => Err(e),
         Ok((printer, recorder)) => {
             if let Some(r) = recorder {
                 if let Err(e) = r.finish() {
                     eprintln!("iotscope: finishing the recording failed: {e}");
                 }
             }
-            printer.finish()
+            Ok(printer.finish())
         }
     }
 }
 
-async fn serve(args: ProxyConfig) -> Result<(Printer, Option<Recorder>), u8> {
+async fn serve(args: ProxyConfig) -> Result<(Printer, Option<Recorder>), Error> {
     let limits = Limits::from_args(&args);
-    let mitm = Mitm::from_args(&args).map_err(|m| {
-        eprintln!("iotscope: {m}");
-        2u8
-    })?;
-    let listener = listener::bind(args.listen).await.map_err(|m| {
-        eprintln!("iotscope: {m}");
-        2u8
-    })?;
+    let mitm = Mitm::from_args(&args)?;
+    let listener = listener::bind(args.listen).await?;
     let recorder = match &args.record {
         None => None,
-        Some(path) => Some(Recorder::create(path).map_err(|m| {
-            eprintln!("iotscope: {m}");
-            2u8
-        })?),
+        Some(path) => Some(Recorder::create(path)?),
     };
     let live = Arc::new(LiveConfig::new(&args.report, limits.handshake_timeout));
-    let printer = Printer::start(&args.report, live.clone()).map_err(|m| {
-        eprintln!("iotscope: {m}");
-        2u8
-    })?;
+    let printer = Printer::start(&args.report, live.clone())?;
     // issue 10: the one --upstream, or --transparent's original destinations.
-    let dial = Dial::from_args(&args, &listener).await.map_err(|m| {
-        eprintln!("iotscope: {m}");
-        2u8
-    })?;
+    let dial = Dial::from_args(&args, &listener).await?;
     let local = listener
         .local_addr()
         .map_or_else(|_| "?".to_string(), |a| a.to_string());
@@ -235,7 +222,7 @@ async fn connection(
         }
         Err(failure) => {
             tracing::warn!("#{n} {device_addr}: {failure}");
-            passthrough::refuse(device, tx, failure).await;
+            passthrough::refuse(device, tx, failure.to_string()).await;
         }
     }
     let _ = decoder.await;

@@ -1,6 +1,7 @@
 //! The upstream: the one endpoint the proxy relays to, resolved afresh for every connection,
 //! and the words for each way reaching it can fail.
 
+use crate::error::Error;
 use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -14,7 +15,7 @@ pub struct Dialled {
     pub endpoint: Option<SocketAddr>,
     /// The endpoint's name for the report.
     pub name: Option<String>,
-    pub upstream: Result<(TcpStream, SocketAddr), String>,
+    pub upstream: Result<(TcpStream, SocketAddr), Error>,
     /// Whatever must live as long as the upstream connection (in transparent mode, the
     /// upstream's local port registered with the loop guard).
     pub guard: Option<Box<dyn Send + Sync>>,
@@ -32,18 +33,18 @@ pub struct Upstream {
 
 impl Upstream {
     /// Accepts `host`, `host:port`, `1.2.3.4:port`, `[v6]:port` and a bare IPv6 address.
-    pub fn parse(s: &str) -> Result<Upstream, String> {
+    pub fn parse(s: &str) -> Result<Upstream, Error> {
         let s = s.trim();
         let (host, port) = if let Some(rest) = s.strip_prefix('[') {
-            let (host, after) = rest
-                .split_once(']')
-                .ok_or_else(|| format!("{s:?}: an IPv6 address in [ ] lacks its ]"))?;
+            let (host, after) = rest.split_once(']').ok_or_else(|| {
+                Error::BadValue(format!("{s:?}: an IPv6 address in [ ] lacks its ]"))
+            })?;
             match after {
                 "" => (host, None),
                 p => (
                     host,
                     Some(p.strip_prefix(':').ok_or_else(|| {
-                        format!("{s:?}: expected :PORT after the ], found {p:?}")
+                        Error::BadValue(format!("{s:?}: expected :PORT after the ], found {p:?}"))
                     })?),
                 ),
             }
@@ -55,16 +56,22 @@ impl Upstream {
             (s, None)
         };
         if host.is_empty() {
-            return Err(format!("{s:?}: the host is missing"));
+            return Err(Error::BadValue(format!("{s:?}: the host is missing")));
         }
         if host.chars().any(|c| c.is_whitespace() || c == '/') {
-            return Err(format!("{s:?}: {host:?} is not a host name or address"));
+            return Err(Error::BadValue(format!(
+                "{s:?}: {host:?} is not a host name or address"
+            )));
         }
         let port = match port {
             None => DEFAULT_PORT,
             Some(p) => match p.parse::<u16>() {
                 Ok(n) if n > 0 => n,
-                _ => return Err(format!("{s:?}: {p:?} is not a TCP port (1-65535)")),
+                _ => {
+                    return Err(Error::BadValue(format!(
+                        "{s:?}: {p:?} is not a TCP port (1-65535)"
+                    )))
+                }
             },
         };
         Ok(Upstream {
@@ -75,25 +82,28 @@ impl Upstream {
 
     /// Resolves the name and connects to the first address that accepts, within `timeout`
     /// overall. The error is a sentence for the Upstream event.
-    pub async fn connect(&self, timeout: Duration) -> Result<(TcpStream, SocketAddr), String> {
+    pub async fn connect(&self, timeout: Duration) -> Result<(TcpStream, SocketAddr), Error> {
         match tokio::time::timeout(timeout, self.try_connect()).await {
             Ok(r) => r,
-            Err(_) => Err(format!(
+            Err(_) => Err(Error::Network(format!(
                 "no connection to {}:{} within {:.1} s (timed out)",
                 self.host,
                 self.port,
                 timeout.as_secs_f64()
-            )),
+            ))),
         }
     }
 
-    async fn try_connect(&self) -> Result<(TcpStream, SocketAddr), String> {
+    async fn try_connect(&self) -> Result<(TcpStream, SocketAddr), Error> {
         let addrs: Vec<SocketAddr> = tokio::net::lookup_host((self.host.as_str(), self.port))
             .await
-            .map_err(|e| format!("the name {} does not resolve ({e})", self.host))?
+            .map_err(|e| Error::Network(format!("the name {} does not resolve ({e})", self.host)))?
             .collect();
         if addrs.is_empty() {
-            return Err(format!("the name {} resolves to no address", self.host));
+            return Err(Error::Network(format!(
+                "the name {} resolves to no address",
+                self.host
+            )));
         }
         let literal = self.host.parse::<std::net::IpAddr>().is_ok();
         let mut failures = Vec::new();
@@ -105,11 +115,11 @@ impl Upstream {
                 Err(e) => failures.push(format!("{addr} {}", describe_connect_error(&e))),
             }
         }
-        Err(format!(
+        Err(Error::Network(format!(
             "could not connect to {}: {}",
             self,
             failures.join("; ")
-        ))
+        )))
     }
 }
 
@@ -138,7 +148,7 @@ pub(crate) fn describe_connect_error(e: &io::Error) -> String {
 mod tests {
     use super::*;
 
-    fn up(s: &str) -> Result<(String, u16), String> {
+    fn up(s: &str) -> Result<(String, u16), Error> {
         Upstream::parse(s).map(|u| (u.host, u.port))
     }
 
@@ -158,15 +168,31 @@ mod tests {
 
     #[test]
     fn bad_values_say_what_is_wrong() {
-        assert!(up("").unwrap_err().contains("host is missing"));
-        assert!(up(":8883").unwrap_err().contains("host is missing"));
-        assert!(up("a.example:0").unwrap_err().contains("not a TCP port"));
+        assert!(up("").unwrap_err().to_string().contains("host is missing"));
+        assert!(up(":8883")
+            .unwrap_err()
+            .to_string()
+            .contains("host is missing"));
+        assert!(up("a.example:0")
+            .unwrap_err()
+            .to_string()
+            .contains("not a TCP port"));
         assert!(up("a.example:99999")
             .unwrap_err()
+            .to_string()
             .contains("not a TCP port"));
-        assert!(up("a.example:x").unwrap_err().contains("not a TCP port"));
-        assert!(up("[::1").unwrap_err().contains("lacks its ]"));
-        assert!(up("[::1]x").unwrap_err().contains("expected :PORT"));
-        assert!(up("a b").unwrap_err().contains("not a host name"));
+        assert!(up("a.example:x")
+            .unwrap_err()
+            .to_string()
+            .contains("not a TCP port"));
+        assert!(up("[::1").unwrap_err().to_string().contains("lacks its ]"));
+        assert!(up("[::1]x")
+            .unwrap_err()
+            .to_string()
+            .contains("expected :PORT"));
+        assert!(up("a b")
+            .unwrap_err()
+            .to_string()
+            .contains("not a host name"));
     }
 }

@@ -170,7 +170,6 @@ fn custom_domain(certs: &[Certificate], out: &mut Vec<Finding>) {
     }
 }
 
-
 /// `CERT.KEY_MISMATCH` when the certificate (`der`) holds another public key than
 /// `public_key` (the raw key bits of the key file named `key_file`). The key bits are compared
 /// rather than the whole SubjectPublicKeyInfo, whose algorithm parameters may be encoded in

@@ -1,5 +1,6 @@
 //! `iotscope ca init | show | export`.
 
+use crate::error::Error;
 use std::path::PathBuf;
 
 use super::{dir_or_default, KeyType, LocalCa, CERT_FILE, KEY_FILE};
@@ -19,17 +20,11 @@ pub enum CaCommand {
     Export { ca_dir: Option<PathBuf> },
 }
 
-pub fn run(args: CaCommand) -> u8 {
-    match result(args) {
-        Ok(()) => 0,
-        Err(m) => {
-            eprintln!("iotscope: {m}");
-            2
-        }
-    }
+pub fn run(args: CaCommand) -> Result<(), Error> {
+    result(args)
 }
 
-fn result(args: CaCommand) -> Result<(), String> {
+fn result(args: CaCommand) -> Result<(), Error> {
     match args {
         CaCommand::Init {
             ca_dir,

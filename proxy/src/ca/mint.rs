@@ -5,6 +5,7 @@
 //! handshakes); minting is then one signature per name. The cache is bounded, since names
 //! come from devices.
 
+use crate::error::Error;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
@@ -50,7 +51,7 @@ pub struct Minter {
 }
 
 impl Minter {
-    pub fn new(ca: &LocalCa) -> Result<Minter, String> {
+    pub fn new(ca: &LocalCa) -> Result<Minter, Error> {
         let key_type = ca.key_type();
         let leaf_key = new_key(key_type)?;
         let stranger_key = new_key(KeyType::EcdsaP256)?;
@@ -62,7 +63,7 @@ impl Minter {
         params.key_usages = vec![KeyUsagePurpose::KeyCertSign];
         let stranger_cert = params
             .self_signed(&stranger_key)
-            .map_err(|e| format!("cannot make the untrusted test CA: {e}"))?;
+            .map_err(|e| Error::Crypto(format!("cannot make the untrusted test CA: {e}")))?;
         let stranger = (
             stranger_cert.der().clone(),
             Issuer::new(params, stranger_key),
@@ -81,7 +82,7 @@ impl Minter {
         &self,
         name: &str,
         present: Option<Present>,
-    ) -> Result<(Arc<CertifiedKey>, Presented), String> {
+    ) -> Result<(Arc<CertifiedKey>, Presented), Error> {
         let presented = match present {
             None => Presented::Mitm { name: name.into() },
             Some(Present::Untrusted) => Presented::Untrusted { name: name.into() },
@@ -104,7 +105,7 @@ impl Minter {
         Ok((minted, presented))
     }
 
-    fn mint(&self, name: &str, present: Option<Present>) -> Result<CertifiedKey, String> {
+    fn mint(&self, name: &str, present: Option<Present>) -> Result<CertifiedKey, Error> {
         let name = if present == Some(Present::WrongName) {
             WRONG_NAME
         } else {
@@ -116,11 +117,9 @@ impl Minter {
         params.distinguished_name = dn;
         params.subject_alt_names = vec![match name.parse::<IpAddr>() {
             Ok(ip) => SanType::IpAddress(ip),
-            Err(_) => SanType::DnsName(
-                name.to_string()
-                    .try_into()
-                    .map_err(|e| format!("{name:?} cannot be a certificate name: {e}"))?,
-            ),
+            Err(_) => SanType::DnsName(name.to_string().try_into().map_err(|e| {
+                Error::Crypto(format!("{name:?} cannot be a certificate name: {e}"))
+            })?),
         }];
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
@@ -140,12 +139,12 @@ impl Minter {
         };
         let cert = params
             .signed_by(&self.leaf_key, issuer)
-            .map_err(|e| format!("cannot issue a certificate for {name}: {e}"))?;
+            .map_err(|e| Error::Crypto(format!("cannot issue a certificate for {name}: {e}")))?;
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.leaf_key.serialize_der()));
         let signer = crate::tls_setup::provider()
             .key_provider
             .load_private_key(key)
-            .map_err(|e| format!("the proxy's key cannot sign: {e}"))?;
+            .map_err(|e| Error::Crypto(format!("the proxy's key cannot sign: {e}")))?;
         Ok(CertifiedKey::new(
             vec![cert.der().clone(), ca_der.clone()],
             signer,

@@ -7,6 +7,7 @@
 pub mod command;
 pub mod mint;
 
+use crate::error::Error;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -35,17 +36,19 @@ pub struct LocalCa {
 }
 
 /// `--ca-dir`, else `$XDG_CONFIG_HOME/iotscope/ca`, else `~/.config/iotscope/ca`.
-pub fn default_dir() -> Result<PathBuf, String> {
+pub fn default_dir() -> Result<PathBuf, Error> {
     if let Some(x) = std::env::var_os("XDG_CONFIG_HOME").filter(|v| !v.is_empty()) {
         return Ok(PathBuf::from(x).join("iotscope").join("ca"));
     }
     match std::env::var_os("HOME").filter(|v| !v.is_empty()) {
         Some(h) => Ok(PathBuf::from(h).join(".config").join("iotscope").join("ca")),
-        None => Err("neither XDG_CONFIG_HOME nor HOME is set: give --ca-dir".into()),
+        None => Err(Error::BadFile(
+            "neither XDG_CONFIG_HOME nor HOME is set: give --ca-dir".into(),
+        )),
     }
 }
 
-pub fn dir_or_default(dir: Option<&Path>) -> Result<PathBuf, String> {
+pub fn dir_or_default(dir: Option<&Path>) -> Result<PathBuf, Error> {
     match dir {
         Some(d) => Ok(d.to_path_buf()),
         None => default_dir(),
@@ -54,28 +57,40 @@ pub fn dir_or_default(dir: Option<&Path>) -> Result<PathBuf, String> {
 
 impl LocalCa {
     /// The CA in `dir`; an error that says how to make one when there is none.
-    pub fn load(dir: &Path) -> Result<LocalCa, String> {
+    pub fn load(dir: &Path) -> Result<LocalCa, Error> {
         let cert_path = dir.join(CERT_FILE);
         let key_path = dir.join(KEY_FILE);
         if !cert_path.exists() {
-            return Err(format!(
+            return Err(Error::BadFile(format!(
                 "there is no iotscope CA in {}: make one with `iotscope ca init{}`",
                 dir.display(),
                 dir_flag(dir)
-            ));
+            )));
         }
         let cert_pem = std::fs::read_to_string(&cert_path)
-            .map_err(|e| format!("cannot read {}: {e}", cert_path.display()))?;
+            .map_err(|e| Error::io(format!("read {}", cert_path.display()), e))?;
         let key_pem = std::fs::read_to_string(&key_path)
-            .map_err(|e| format!("cannot read the CA key {}: {e}", key_path.display()))?;
-        let key = KeyPair::from_pem(&key_pem)
-            .map_err(|e| format!("{} is not a key iotscope can use: {e}", key_path.display()))?;
+            .map_err(|e| Error::io(format!("read the CA key {}", key_path.display()), e))?;
+        let key = KeyPair::from_pem(&key_pem).map_err(|e| {
+            Error::BadFile(format!(
+                "{} is not a key iotscope can use: {e}",
+                key_path.display()
+            ))
+        })?;
         let cert_der = rustls::pki_types::CertificateDer::from_pem_slice(cert_pem.as_bytes())
-            .map_err(|e| format!("{} is not a PEM certificate: {e}", cert_path.display()))?
+            .map_err(|e| {
+                Error::BadFile(format!(
+                    "{} is not a PEM certificate: {e}",
+                    cert_path.display()
+                ))
+            })?
             .to_vec();
         let summary = iotscope_decoder::cert::summarize(&cert_der);
         if !summary.is_ca {
-            return Err(format!("{} is not a CA certificate", cert_path.display()));
+            return Err(Error::BadFile(format!(
+                "{} is not a CA certificate",
+                cert_path.display()
+            )));
         }
         Ok(LocalCa {
             cert_pem,
@@ -85,7 +100,7 @@ impl LocalCa {
     }
 
     /// Makes a CA in `dir` unless one is there; `true` when it was made now.
-    pub fn init(dir: &Path, key_type: KeyType, days: u32) -> Result<(LocalCa, bool), String> {
+    pub fn init(dir: &Path, key_type: KeyType, days: u32) -> Result<(LocalCa, bool), Error> {
         if dir.join(CERT_FILE).exists() {
             return Ok((LocalCa::load(dir)?, false));
         }
@@ -111,10 +126,14 @@ impl LocalCa {
         params.serial_number = Some(random_serial());
         let cert = params
             .self_signed(&key)
-            .map_err(|e| format!("cannot make the CA certificate: {e}"))?;
+            .map_err(|e| Error::Crypto(format!("cannot make the CA certificate: {e}")))?;
         write_private(&dir.join(KEY_FILE), key.serialize_pem().as_bytes())?;
-        std::fs::write(dir.join(CERT_FILE), cert.pem())
-            .map_err(|e| format!("cannot write {}: {e}", dir.join(CERT_FILE).display()))?;
+        std::fs::write(dir.join(CERT_FILE), cert.pem()).map_err(|e| {
+            Error::BadFile(format!(
+                "cannot write {}: {e}",
+                dir.join(CERT_FILE).display()
+            ))
+        })?;
         Ok((
             LocalCa {
                 cert_pem: cert.pem(),
@@ -126,11 +145,11 @@ impl LocalCa {
     }
 
     /// An rcgen issuer for this CA.
-    pub fn issuer(&self) -> Result<Issuer<'static, KeyPair>, String> {
+    pub fn issuer(&self) -> Result<Issuer<'static, KeyPair>, Error> {
         let key = KeyPair::from_pem(&self.key.serialize_pem())
-            .map_err(|e| format!("the CA key cannot be used: {e}"))?;
+            .map_err(|e| Error::BadFile(format!("the CA key cannot be used: {e}")))?;
         Issuer::from_ca_cert_pem(&self.cert_pem, key)
-            .map_err(|e| format!("the CA certificate cannot be used: {e}"))
+            .map_err(|e| Error::BadFile(format!("the CA certificate cannot be used: {e}")))
     }
 
     pub fn key_type(&self) -> KeyType {
@@ -151,14 +170,14 @@ fn dir_flag(dir: &Path) -> String {
     }
 }
 
-pub fn new_key(key_type: KeyType) -> Result<KeyPair, String> {
+pub fn new_key(key_type: KeyType) -> Result<KeyPair, Error> {
     match key_type {
         KeyType::EcdsaP256 => KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256),
         KeyType::Rsa2048 => {
             KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_2048)
         }
     }
-    .map_err(|e| format!("cannot make a key: {e}"))
+    .map_err(|e| Error::Crypto(format!("cannot make a key: {e}")))
 }
 
 /// From yesterday (clocks of small devices run behind) for `days` days.
@@ -185,7 +204,7 @@ fn host_label() -> String {
         .unwrap_or_else(|| "local".into())
 }
 
-fn create_private_dir(dir: &Path) -> Result<(), String> {
+fn create_private_dir(dir: &Path) -> Result<(), Error> {
     let mut b = std::fs::DirBuilder::new();
     b.recursive(true);
     #[cfg(unix)]
@@ -194,11 +213,11 @@ fn create_private_dir(dir: &Path) -> Result<(), String> {
         b.mode(0o700);
     }
     b.create(dir)
-        .map_err(|e| format!("cannot create {}: {e}", dir.display()))
+        .map_err(|e| Error::io(format!("create {}", dir.display()), e))
 }
 
 /// Writes a file only its owner can read, with the mode set as it is created.
-pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
+pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
     #[cfg(unix)]
@@ -208,9 +227,9 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
     }
     let mut f = opts
         .open(path)
-        .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+        .map_err(|e| Error::io(format!("create {}", path.display()), e))?;
     f.write_all(bytes)
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+        .map_err(|e| Error::io(format!("write {}", path.display()), e))
 }
 
 #[cfg(test)]
@@ -244,6 +263,6 @@ mod tests {
         assert!(c.not_after_unix - c.not_before_unix >= 31 * 86_400 - 10);
         std::fs::remove_dir_all(&dir).unwrap();
         let e = LocalCa::load(&dir).err().unwrap();
-        assert!(e.contains("iotscope ca init"), "{e}");
+        assert!(e.to_string().contains("iotscope ca init"), "{e}");
     }
 }

@@ -1,6 +1,7 @@
 //! The files given beside the certificates: the private key (`--key`) and the CA
 //! certificates (`--ca`), read and handed to the decoder's certificate-file rules.
 
+use crate::error::Error;
 use std::path::Path;
 
 use iotscope_decoder::cert::{summarize_pem_or_der, Certificate};
@@ -15,13 +16,13 @@ pub struct KeyFile {
 
 impl KeyFile {
     /// PEM (PKCS#8, PKCS#1 or SEC1) or DER PKCS#8.
-    pub fn load(path: &Path) -> Result<KeyFile, String> {
+    pub fn load(path: &Path) -> Result<KeyFile, Error> {
         let der = crate::tls_setup::files::load_key(path)?;
         let pair = rcgen::KeyPair::try_from(&der).map_err(|e| {
-            format!(
+            Error::BadFile(format!(
                 "{} is not a private key iotscope can read (PKCS#8, PKCS#1 or SEC1): {e}",
                 path.display()
-            )
+            ))
         })?;
         Ok(KeyFile {
             path: path.display().to_string(),
@@ -42,18 +43,21 @@ pub struct CaFile {
 }
 
 impl CaFile {
-    pub fn load(path: &Path) -> Result<CaFile, String> {
+    pub fn load(path: &Path) -> Result<CaFile, Error> {
         let bytes = std::fs::read(path)
-            .map_err(|e| format!("cannot read the CA file {}: {e}", path.display()))?;
+            .map_err(|e| Error::io(format!("read the CA file {}", path.display()), e))?;
         let certs = summarize_pem_or_der(&bytes);
         if certs.is_empty() {
-            return Err(format!(
+            return Err(Error::BadFile(format!(
                 "the CA file {} holds no certificate",
                 path.display()
-            ));
+            )));
         }
         if let Some(bad) = certs.iter().find_map(|(c, _)| c.parse_error.as_ref()) {
-            return Err(format!("the CA file {}: {bad}", path.display()));
+            return Err(Error::BadFile(format!(
+                "the CA file {}: {bad}",
+                path.display()
+            )));
         }
         Ok(CaFile {
             path: path.display().to_string(),

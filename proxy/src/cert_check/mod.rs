@@ -6,6 +6,7 @@
 // `iotscope probe` makes the same offline checks with these.
 pub mod files;
 
+use crate::error::Error;
 use std::fmt::Write as _;
 use std::path::Path;
 use std::time::SystemTime;
@@ -45,21 +46,16 @@ struct Checked {
     findings: Vec<Finding>,
 }
 
-/// Runs the command; the exit status is 2 for unreadable input, else 1 when any finding is an
-/// error, else 0.
-pub fn run(args: CertCheckConfig) -> u8 {
+/// Runs the command. `Err` is an unreadable `--key` or `--ca`; otherwise the exit status:
+/// 2 when a certificate file could not be read (said on stderr, the others still checked),
+/// else 1 when any finding is an error, else 0.
+pub fn run(args: CertCheckConfig) -> Result<u8, Error> {
     // The clock is read here, once: the decoder never looks at one.
     let now = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-    let key = match args.key.as_deref().map(KeyFile::load).transpose() {
-        Ok(k) => k,
-        Err(e) => return bad_input(&e),
-    };
-    let ca = match args.ca.as_deref().map(CaFile::load).transpose() {
-        Ok(c) => c,
-        Err(e) => return bad_input(&e),
-    };
+    let key = args.key.as_deref().map(KeyFile::load).transpose()?;
+    let ca = args.ca.as_deref().map(CaFile::load).transpose()?;
     let mut status = 0;
     let mut out = String::new();
     for path in &args.files {
@@ -87,12 +83,7 @@ pub fn run(args: CertCheckConfig) -> u8 {
         }
     }
     print!("{out}");
-    status
-}
-
-fn bad_input(e: &str) -> u8 {
-    eprintln!("iotscope: {e}");
-    2
+    Ok(status)
 }
 
 fn check_file(
@@ -101,14 +92,18 @@ fn check_file(
     custom_domain: bool,
     key: Option<&KeyFile>,
     ca: Option<&CaFile>,
-) -> Result<Checked, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+) -> Result<Checked, Error> {
+    let bytes =
+        std::fs::read(path).map_err(|e| Error::io(format!("read {}", path.display()), e))?;
     let read = summarize_pem_or_der(&bytes);
     if read.is_empty() {
-        return Err(format!("{} holds no certificate", path.display()));
+        return Err(Error::BadFile(format!(
+            "{} holds no certificate",
+            path.display()
+        )));
     }
     if let Some(bad) = read.iter().find_map(|(c, _)| c.parse_error.as_ref()) {
-        return Err(format!("{}: {bad}", path.display()));
+        return Err(Error::BadFile(format!("{}: {bad}", path.display())));
     }
     let ders: Vec<&[u8]> = read.iter().map(|(_, d)| d.as_slice()).collect();
     let EventKind::Certificate {
@@ -118,7 +113,10 @@ fn check_file(
         root_known,
     } = certificate_event(&ders)
     else {
-        return Err(format!("{}: the chain could not be read", path.display()));
+        return Err(Error::BadFile(format!(
+            "{}: the chain could not be read",
+            path.display()
+        )));
     };
     let mut findings = cert_files::check(&cert_files::Chain {
         certs: &chain,

@@ -2,6 +2,7 @@
 //! `--device-cert`, one from `--device-certs DIR` chosen by the certificate the device
 //! presents, or none (iotscope then reports the device's handshake and goes no further).
 
+use crate::error::Error;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -25,7 +26,7 @@ impl Identities {
         cert: Option<&Path>,
         key: Option<&Path>,
         dir: Option<&Path>,
-    ) -> Result<Identities, String> {
+    ) -> Result<Identities, Error> {
         match (cert, key, dir) {
             (Some(c), Some(k), _) => Ok(Identities::One(Arc::new(DeviceIdentity::load(c, k)?))),
             (_, _, Some(d)) => load_dir(d),
@@ -54,22 +55,22 @@ impl Identities {
 
     /// The identity for a device that presented a leaf with this certificate ID; `Err` says
     /// why iotscope will not go upstream.
-    pub fn for_device(&self, leaf_id: Option<&str>) -> Result<Arc<DeviceIdentity>, String> {
+    pub fn for_device(&self, leaf_id: Option<&str>) -> Result<Arc<DeviceIdentity>, Error> {
         match self {
             Identities::One(id) => Ok(id.clone()),
-            Identities::None => Err(
+            Identities::None => Err(Error::Invocation(
                 "no --device-cert was given, so iotscope reports the device's handshake and does not go upstream".into(),
-            ),
+            )),
             Identities::ById { dir, by_id, .. } => match leaf_id {
-                None => Err(format!(
+                None => Err(Error::BadFile(format!(
                     "the device presented no certificate, so none of {} can be chosen for it; iotscope does not go upstream",
                     dir.display()
-                )),
+                ))),
                 Some(id) => by_id.get(id).cloned().ok_or_else(|| {
-                    format!(
+                    Error::BadFile(format!(
                         "{} holds no certificate with the device's ID {id}; iotscope does not go upstream",
                         dir.display()
-                    )
+                    ))
                 }),
             },
         }
@@ -79,9 +80,9 @@ impl Identities {
 /// Every certificate file in `dir` with a key beside it, by its certificate ID. Keys are
 /// found by the names AWS IoT and common tools give them: `X.key` beside `X.pem`/`X.crt`, and
 /// `PREFIX-private.pem.key` beside `PREFIX-certificate.pem.crt`.
-fn load_dir(dir: &Path) -> Result<Identities, String> {
+fn load_dir(dir: &Path) -> Result<Identities, Error> {
     let entries =
-        std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+        std::fs::read_dir(dir).map_err(|e| Error::io(format!("read {}", dir.display()), e))?;
     let mut by_id = HashMap::new();
     let mut by_name = HashMap::new();
     let mut skipped = Vec::new();
@@ -104,17 +105,17 @@ fn load_dir(dir: &Path) -> Result<Identities, String> {
                 }
                 by_id.insert(id.sha256.clone(), id);
             }
-            Err(e) => skipped.push(e),
+            Err(e) => skipped.push(e.to_string()),
         }
     }
     for s in &skipped {
         tracing::warn!("--device-certs: skipped {s}");
     }
     if by_id.is_empty() {
-        return Err(format!(
+        return Err(Error::BadFile(format!(
             "{} holds no certificate with its key (expected ID.pem with ID.key, or PREFIX-certificate.pem.crt with PREFIX-private.pem.key)",
             dir.display()
-        ));
+        )));
     }
     Ok(Identities::ById {
         dir: dir.to_path_buf(),

@@ -21,6 +21,7 @@ mod device_check;
 mod first_connect;
 mod identities;
 
+use crate::error::Error;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -69,7 +70,7 @@ pub struct Mitm {
 }
 
 impl Mitm {
-    pub fn from_args(args: &ProxyConfig) -> Result<Option<Arc<Mitm>>, String> {
+    pub fn from_args(args: &ProxyConfig) -> Result<Option<Arc<Mitm>>, Error> {
         let m = &args.mitm;
         if !m.mitm {
             return Ok(None);
@@ -367,7 +368,9 @@ impl Conn {
         let cfg = match server_config(cert, check.clone(), alpn, secrets) {
             Ok(c) => c,
             Err(detail) => {
-                leg.outcome = Outcome::Failed { detail };
+                leg.outcome = Outcome::Failed {
+                    detail: detail.to_string(),
+                };
                 return None;
             }
         };
@@ -478,13 +481,14 @@ impl Conn {
                         Some(c) => format!("named for its client id {c:?}"),
                         None => "for it: it sent no CONNECT to choose by".to_string(),
                     };
-                    chosen = Some(Err(format!(
+                    chosen = Some(Err(Error::Invocation(format!(
                         "--device-certs holds no certificate with the device's certificate ID or {asked}; iotscope does not go upstream"
-                    )));
+                    ))));
                 }
                 self.early = early;
             }
         }
+        let chosen = chosen.map(|c| c.map_err(|e| e.to_string()));
         let (Some(device), Some(Ok(identity))) = (tls, chosen.clone()) else {
             // No upstream: the report is the device's leg alone. (The device's stream, if
             // any, was dropped at the pattern, which closes it.)
@@ -585,7 +589,13 @@ impl Conn {
                 }
                 drop((pending, device));
                 self.device_leg(leg).await;
-                let _ = self.tx.send(Seen::Upstream { ts: now(), failure }).await;
+                let _ = self
+                    .tx
+                    .send(Seen::Upstream {
+                        ts: now(),
+                        failure: failure.to_string(),
+                    })
+                    .await;
                 return self.finish().await;
             }
         };
@@ -608,14 +618,18 @@ impl Conn {
             |(cfg, verifier)| {
                 ServerName::try_from(upstream_name.clone())
                     .map(|name| (cfg, verifier, name))
-                    .map_err(|e| format!("{upstream_name:?} cannot be sent as a server name: {e}"))
+                    .map_err(|e| {
+                        Error::Invocation(format!(
+                            "{upstream_name:?} cannot be sent as a server name: {e}"
+                        ))
+                    })
             },
         );
         let (cfg, verifier, server_name) = match setup {
             Ok(s) => s,
             Err(e) => {
                 drop((pending, device));
-                self.note(e).await;
+                self.note(e.to_string()).await;
                 return self.finish().await;
             }
         };
@@ -761,10 +775,10 @@ fn server_config(
     check: Arc<DeviceCertCheck>,
     alpn: Vec<Vec<u8>>,
     secrets: Arc<SecretLog>,
-) -> Result<Arc<ServerConfig>, String> {
+) -> Result<Arc<ServerConfig>, Error> {
     let mut cfg = ServerConfig::builder_with_provider(crate::tls_setup::provider())
         .with_safe_default_protocol_versions()
-        .map_err(|e| format!("cannot set up TLS: {e}"))?
+        .map_err(|e| Error::Crypto(format!("cannot set up TLS: {e}")))?
         .with_client_cert_verifier(check)
         .with_cert_resolver(Arc::new(SingleCertAndKey::from(cert)));
     cfg.alpn_protocols = alpn;

@@ -5,6 +5,7 @@
 //! the findings come from; the steps add what only iotscope's own TLS stack knows (the
 //! verdict on the endpoint's chain, rustls's reason for an error).
 
+use crate::error::Error;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -64,7 +65,7 @@ pub struct Outcome {
 
 /// Runs the connection. `Err` only for a configuration iotscope cannot build (exit 2);
 /// everything the endpoint does is in the outcome.
-pub async fn run(plan: &Plan, steps: &mut Steps) -> Result<Outcome, String> {
+pub async fn run(plan: &Plan, steps: &mut Steps) -> Result<Outcome, Error> {
     let secrets = Arc::new(SecretLog::new(plan.keylog.clone(), None));
     let alpn = plan.alpn.clone();
     let (cfg, verifier) = config(

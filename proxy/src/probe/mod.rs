@@ -18,6 +18,7 @@ mod steps;
 mod tls_stream;
 mod trust;
 
+use crate::error::Error;
 use std::io::Write;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
@@ -35,18 +36,14 @@ use mqtt_exchange::MqttPlan;
 use report::{Asked, Report};
 use steps::Steps;
 
-pub fn run(args: ProbeConfig) -> u8 {
-    match probe(args) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("iotscope: {e}");
-            2
-        }
-    }
+/// Probes the endpoint. `Ok` is the exit status (1 when a step failed with an error
+/// finding); `Err` is bad input, found before anything was dialled.
+pub fn run(args: ProbeConfig) -> Result<u8, Error> {
+    probe(args)
 }
 
 /// The probe; `Err` is bad input (exit status 2).
-fn probe(args: ProbeConfig) -> Result<u8, String> {
+fn probe(args: ProbeConfig) -> Result<u8, Error> {
     // The clock is read once here, for the validity checks; the decoder never reads one.
     let now = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
@@ -130,7 +127,7 @@ fn probe(args: ProbeConfig) -> Result<u8, String> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+        .map_err(|e| Error::Environment(format!("cannot start the runtime: {e}")))?;
     let outcome = rt.block_on(connection::run(&plan, &mut steps))?;
     let found = report::findings(&offline, Some(&outcome), &asked);
     let report = Report {
@@ -153,20 +150,25 @@ fn headline(a: &Asked) -> String {
     format!("iotscope probe {} port {}{mqtt}", a.host, a.port)
 }
 
-fn server_name(host: &str) -> Result<ServerName<'static>, String> {
+fn server_name(host: &str) -> Result<ServerName<'static>, Error> {
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     if bare.is_empty() {
-        return Err("--endpoint is empty".into());
+        return Err(Error::BadValue("--endpoint is empty".into()));
     }
-    ServerName::try_from(bare.to_string())
-        .map_err(|_| format!("--endpoint {host:?} is neither a host name nor an IP address"))
+    ServerName::try_from(bare.to_string()).map_err(|_| {
+        Error::BadValue(format!(
+            "--endpoint {host:?} is neither a host name nor an IP address"
+        ))
+    })
 }
 
-fn alpn(list: &[String]) -> Result<Vec<Vec<u8>>, String> {
+fn alpn(list: &[String]) -> Result<Vec<Vec<u8>>, Error> {
     list.iter()
         .map(|p| {
             if p.is_empty() || p.len() > 255 {
-                Err(format!("--alpn {p:?}: a protocol name is 1 to 255 bytes"))
+                Err(Error::BadValue(format!(
+                    "--alpn {p:?}: a protocol name is 1 to 255 bytes"
+                )))
             } else {
                 Ok(p.as_bytes().to_vec())
             }
@@ -174,7 +176,7 @@ fn alpn(list: &[String]) -> Result<Vec<Vec<u8>>, String> {
         .collect()
 }
 
-fn mqtt_plan(args: &ProbeConfig) -> Result<Option<MqttPlan>, String> {
+fn mqtt_plan(args: &ProbeConfig) -> Result<Option<MqttPlan>, Error> {
     if !args.wants_mqtt() {
         return Ok(None);
     }
@@ -205,12 +207,12 @@ fn mqtt_plan(args: &ProbeConfig) -> Result<Option<MqttPlan>, String> {
 
 /// `iotscope-probe-` and eight hex digits from the crypto provider's random source, so two
 /// probes never take over each other's session.
-fn random_client_id() -> Result<String, String> {
+fn random_client_id() -> Result<String, Error> {
     let mut bytes = [0u8; 4];
     crate::tls_setup::provider()
         .secure_random
         .fill(&mut bytes)
-        .map_err(|_| "no random bytes for the client id".to_string())?;
+        .map_err(|_| Error::Environment("no random bytes for the client id".into()))?;
     Ok(format!(
         "iotscope-probe-{}",
         iotscope_decoder::hex::encode(&bytes)

@@ -227,9 +227,9 @@ fn fail(
     steps.record(step, began, false, summary, vec![]);
 }
 
-async fn send(tls: &mut Stream, bytes: &[u8]) -> Result<(), String> {
-    tls.write_all(bytes).await.map_err(|e| describe(&e))?;
-    tls.flush().await.map_err(|e| describe(&e))
+async fn send(tls: &mut Stream, bytes: &[u8]) -> std::io::Result<()> {
+    tls.write_all(bytes).await?;
+    tls.flush().await
 }
 
 /// Sends `bytes` and waits for the endpoint's packet of `kind` that `fits`, as the decoder
@@ -245,7 +245,9 @@ async fn ask(
     tls.get_mut().0.hand_on_held();
     dec.drain();
     let mark = dec.mark();
-    send(tls, bytes).await.map_err(NoAnswer::SendFailed)?;
+    send(tls, bytes)
+        .await
+        .map_err(|e| NoAnswer::SendFailed(describe(&e)))?;
     let deadline = tokio::time::Instant::now() + timeout;
     let mut buf = vec![0u8; 4096];
     loop {

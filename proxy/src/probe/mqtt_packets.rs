@@ -6,46 +6,49 @@
 //! properties. What is checked here is the user's input, so that a bad client id or topic is
 //! refused with a sentence instead of being cut. The answers are read by the decoder.
 
+use crate::error::Error;
 pub use iotscope_decoder::mqtt::encode::{
     connect, disconnect, publish_qos1, subscribe, LEVEL_311, LEVEL_5, MAX_STRING,
 };
 
 /// A client id, topic or filter the packets can carry: MQTT strings are UTF-8 without
 /// U+0000 and at most 65535 bytes.
-pub fn check_string(what: &str, s: &str) -> Result<(), String> {
+pub fn check_string(what: &str, s: &str) -> Result<(), Error> {
     if s.len() > MAX_STRING {
-        return Err(format!(
+        return Err(Error::BadValue(format!(
             "the {what} is {} bytes; MQTT allows at most {MAX_STRING}",
             s.len()
-        ));
+        )));
     }
     if s.contains('\0') {
-        return Err(format!(
+        return Err(Error::BadValue(format!(
             "the {what} holds a NUL character, which MQTT forbids"
-        ));
+        )));
     }
     Ok(())
 }
 
 /// A topic to publish on: not empty, and without the wildcards only filters may hold.
-pub fn check_topic(topic: &str) -> Result<(), String> {
+pub fn check_topic(topic: &str) -> Result<(), Error> {
     check_string("topic", topic)?;
     if topic.is_empty() {
-        return Err("the topic to publish on is empty".into());
+        return Err(Error::BadValue("the topic to publish on is empty".into()));
     }
     if topic.contains(['+', '#']) {
-        return Err(format!(
+        return Err(Error::BadValue(format!(
             "the topic {topic:?} holds a wildcard (+ or #); only subscriptions may"
-        ));
+        )));
     }
     Ok(())
 }
 
 /// A filter to subscribe to: not empty.
-pub fn check_filter(filter: &str) -> Result<(), String> {
+pub fn check_filter(filter: &str) -> Result<(), Error> {
     check_string("topic filter", filter)?;
     if filter.is_empty() {
-        return Err("the topic filter to subscribe to is empty".into());
+        return Err(Error::BadValue(
+            "the topic filter to subscribe to is empty".into(),
+        ));
     }
     Ok(())
 }
@@ -153,15 +156,20 @@ mod tests {
 
     #[test]
     fn bad_strings_are_refused() {
-        assert!(check_topic("a/#").unwrap_err().contains("wildcard"));
-        assert!(check_topic("").unwrap_err().contains("empty"));
-        assert!(check_filter("").unwrap_err().contains("empty"));
+        assert!(check_topic("a/#")
+            .unwrap_err()
+            .to_string()
+            .contains("wildcard"));
+        assert!(check_topic("").unwrap_err().to_string().contains("empty"));
+        assert!(check_filter("").unwrap_err().to_string().contains("empty"));
         assert!(check_string("client id", "a\0b")
             .unwrap_err()
+            .to_string()
             .contains("NUL"));
         let long = "x".repeat(70_000);
         assert!(check_string("client id", &long)
             .unwrap_err()
+            .to_string()
             .contains("at most 65535"));
         assert!(check_topic("a/b").is_ok() && check_filter("a/#").is_ok());
     }

@@ -3,6 +3,7 @@
 //! key against the certificate, the CA file's certificates being CAs, and the endpoint's
 //! name. They are `cert check`'s checks, and come out as the same findings.
 
+use crate::error::Error;
 use std::path::Path;
 
 use iotscope_decoder::cert::{certificate_event, summarize_pem_or_der, Certificate};
@@ -34,7 +35,7 @@ pub struct Files<'a> {
 }
 
 /// Runs every offline check; `Err` is input that cannot be read (exit status 2).
-pub fn check(files: &Files<'_>, host: &str, port: u16, now: i64) -> Result<Offline, String> {
+pub fn check(files: &Files<'_>, host: &str, port: u16, now: i64) -> Result<Offline, Error> {
     let mut out = Offline {
         findings: Vec::new(),
         lines: Vec::new(),
@@ -73,14 +74,18 @@ pub fn check(files: &Files<'_>, host: &str, port: u16, now: i64) -> Result<Offli
     Ok(out)
 }
 
-fn device_files(cert: &Path, key: &Path, now: i64, out: &mut Offline) -> Result<(), String> {
-    let bytes = std::fs::read(cert).map_err(|e| format!("cannot read {}: {e}", cert.display()))?;
+fn device_files(cert: &Path, key: &Path, now: i64, out: &mut Offline) -> Result<(), Error> {
+    let bytes =
+        std::fs::read(cert).map_err(|e| Error::io(format!("read {}", cert.display()), e))?;
     let read = summarize_pem_or_der(&bytes);
     if read.is_empty() {
-        return Err(format!("{} holds no certificate", cert.display()));
+        return Err(Error::BadFile(format!(
+            "{} holds no certificate",
+            cert.display()
+        )));
     }
     if let Some(bad) = read.iter().find_map(|(c, _)| c.parse_error.as_ref()) {
-        return Err(format!("{}: {bad}", cert.display()));
+        return Err(Error::BadFile(format!("{}: {bad}", cert.display())));
     }
     let ders: Vec<&[u8]> = read.iter().map(|(_, d)| d.as_slice()).collect();
     let EventKind::Certificate {
@@ -89,7 +94,10 @@ fn device_files(cert: &Path, key: &Path, now: i64, out: &mut Offline) -> Result<
         ..
     } = certificate_event(&ders)
     else {
-        return Err(format!("{}: the chain could not be read", cert.display()));
+        return Err(Error::BadFile(format!(
+            "{}: the chain could not be read",
+            cert.display()
+        )));
     };
     out.findings.extend(cert_files::check(&cert_files::Chain {
         certs: &chain,
@@ -98,7 +106,10 @@ fn device_files(cert: &Path, key: &Path, now: i64, out: &mut Offline) -> Result<
         custom_domain: false,
     }));
     let (Some(leaf), Some(leaf_der)) = (chain.first(), ders.first()) else {
-        return Err(format!("{} holds no certificate", cert.display()));
+        return Err(Error::BadFile(format!(
+            "{} holds no certificate",
+            cert.display()
+        )));
     };
     out.lines.push(format!(
         "certificate {}: {}, {}{}",
@@ -137,7 +148,7 @@ fn device_files(cert: &Path, key: &Path, now: i64, out: &mut Offline) -> Result<
     Ok(())
 }
 
-fn ca_file(path: &Path, out: &mut Offline) -> Result<(), String> {
+fn ca_file(path: &Path, out: &mut Offline) -> Result<(), Error> {
     let ca = CaFile::load(path)?;
     let names: Vec<&str> = ca
         .certs()

@@ -6,6 +6,7 @@
 //! a CA file, the chain is checked against webpki-roots as well, so a wrong CA file on a
 //! device that talks to a public endpoint is told apart from an endpoint nobody trusts.
 
+use crate::error::Error;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -25,7 +26,7 @@ pub struct Anchors {
 }
 
 /// The roots the connection uses.
-pub fn anchors(ca: Option<&Path>) -> Result<Anchors, String> {
+pub fn anchors(ca: Option<&Path>) -> Result<Anchors, Error> {
     let Some(path) = ca else {
         return Ok(Anchors {
             roots: webpki(),
@@ -36,10 +37,10 @@ pub fn anchors(ca: Option<&Path>) -> Result<Anchors, String> {
     let mut roots = RootCertStore::empty();
     let (added, ignored) = roots.add_parsable_certificates(load_certs(path)?);
     if added == 0 {
-        return Err(format!(
+        return Err(Error::BadFile(format!(
             "{} holds no certificate usable as a trust anchor ({ignored} ignored)",
             path.display()
-        ));
+        )));
     }
     Ok(Anchors {
         roots: Arc::new(roots),
@@ -131,7 +132,7 @@ fn check(
     let (leaf, rest) = chain.split_first()?;
     let verifier = match RecordingVerifier::new(roots.clone()) {
         Ok(v) => v,
-        Err(e) => return Some(rustls::Error::General(e)),
+        Err(e) => return Some(rustls::Error::General(e.to_string())),
     };
     verifier
         .verify_server_cert(leaf, rest, name, &[], UnixTime::now())

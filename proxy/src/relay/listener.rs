@@ -1,5 +1,6 @@
 //! Opening the listening socket, and saying plainly why it could not be opened.
 
+use crate::error::Error;
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 
@@ -9,7 +10,7 @@ pub const DEFAULT_PORT: u16 = 8443;
 
 /// Binds `--listen`, or by default `[::]:8443`, which on Linux takes IPv4 as well
 /// (dual stack); where IPv6 is missing, `0.0.0.0:8443`.
-pub async fn bind(listen: Option<SocketAddr>) -> Result<TcpListener, String> {
+pub async fn bind(listen: Option<SocketAddr>) -> Result<TcpListener, Error> {
     if let Some(addr) = listen {
         return TcpListener::bind(addr).await.map_err(|e| explain(addr, &e));
     }
@@ -29,8 +30,8 @@ fn is_family_missing(e: &io::Error) -> bool {
     matches!(e.raw_os_error(), Some(97) | Some(99)) || e.kind() == io::ErrorKind::AddrNotAvailable
 }
 
-fn explain(addr: SocketAddr, e: &io::Error) -> String {
-    match e.kind() {
+fn explain(addr: SocketAddr, e: &io::Error) -> Error {
+    Error::Environment(match e.kind() {
         io::ErrorKind::AddrInUse => format!(
             "cannot listen on {addr}: the port is already in use (another iotscope or a broker?); choose another with --listen"
         ),
@@ -41,5 +42,5 @@ fn explain(addr: SocketAddr, e: &io::Error) -> String {
             format!("cannot listen on {addr}: no interface of this machine has that address")
         }
         _ => format!("cannot listen on {addr}: {e}"),
-    }
+    })
 }

@@ -10,6 +10,7 @@
 //! decoder tasks wait for it, their queues fill, and the relay drops copies (reported as
 //! gaps) instead of slowing down.
 
+use crate::error::Error;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -239,13 +240,13 @@ pub struct Printer {
 }
 
 impl Printer {
-    pub fn start(args: &ReportOptions, cfg: Arc<LiveConfig>) -> Result<Printer, String> {
+    pub fn start(args: &ReportOptions, cfg: Arc<LiveConfig>) -> Result<Printer, Error> {
         let (tx, rx) = mpsc::channel(PRINTER_QUEUE);
         let args = args.clone();
         let thread = std::thread::Builder::new()
             .name("printer".into())
             .spawn(move || print_all(rx, &args, &cfg))
-            .map_err(|e| format!("cannot start the printer: {e}"))?;
+            .map_err(|e| Error::Environment(format!("cannot start the printer: {e}")))?;
         Ok(Printer { tx, thread })
     }
 

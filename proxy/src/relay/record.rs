@@ -5,6 +5,7 @@
 //! drop); the recorder keeps one [`TcpConversationWriter`] per connection so sequence numbers
 //! run on, and leaves a hole in the sequence space where bytes were dropped.
 
+use crate::error::Error;
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, BufWriter};
@@ -62,17 +63,17 @@ pub struct Recorder {
 impl Recorder {
     /// Creates the file (its header is written at once, so a bad path fails before any
     /// connection is accepted) and starts the writing thread.
-    pub fn create(path: &Path) -> Result<Recorder, String> {
+    pub fn create(path: &Path) -> Result<Recorder, Error> {
         let file = File::create(path)
-            .map_err(|e| format!("cannot create the recording {}: {e}", path.display()))?;
+            .map_err(|e| Error::io(format!("create the recording {}", path.display()), e))?;
         let writer = PcapngWriter::new(BufWriter::new(file))
-            .map_err(|e| format!("cannot write the recording {}: {e}", path.display()))?;
+            .map_err(|e| Error::io(format!("write the recording {}", path.display()), e))?;
         let (tx, rx) = mpsc::channel(DEPTH);
         let name = path.display().to_string();
         let thread = std::thread::Builder::new()
             .name("recorder".into())
             .spawn(move || write_all(writer, rx, &name))
-            .map_err(|e| format!("cannot start the recorder: {e}"))?;
+            .map_err(|e| Error::Environment(format!("cannot start the recorder: {e}")))?;
         Ok(Recorder { tx, thread })
     }
 

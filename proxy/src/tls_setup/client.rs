@@ -2,6 +2,7 @@
 //! one rustls configuration per connection (each connection gets its own verifier record, ALPN
 //! and secret log).
 
+use crate::error::Error;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -24,29 +25,29 @@ pub struct DeviceIdentity {
 }
 
 impl DeviceIdentity {
-    pub fn load(cert: &Path, key_file: &Path) -> Result<DeviceIdentity, String> {
+    pub fn load(cert: &Path, key_file: &Path) -> Result<DeviceIdentity, Error> {
         let chain = load_certs(cert)?;
         let key = load_key(key_file)?;
         let leaf = chain
             .first()
-            .ok_or_else(|| format!("{} is empty", cert.display()))?;
+            .ok_or_else(|| Error::BadFile(format!("{} is empty", cert.display())))?;
         let summary = iotscope_decoder::cert::summarize(leaf.as_ref());
         // A key that does not match would only show as a refusal by the endpoint; say it now.
         let signing = super::provider()
             .key_provider
             .load_private_key(key.clone_key())
-            .map_err(|e| format!("{}: the key cannot sign: {e}", cert.display()))?;
+            .map_err(|e| Error::BadFile(format!("{}: the key cannot sign: {e}", cert.display())))?;
         let certified = rustls::sign::CertifiedKey::new(chain.clone(), signing);
         // Only a proven mismatch counts: a certificate rustls cannot read for the check
         // (an X.509 v1 certificate, say) may still be one the endpoint accepts.
         if let Err(e @ rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch)) =
             certified.keys_match()
         {
-            return Err(format!(
+            return Err(Error::BadFile(format!(
                 "the key {} does not belong to the certificate {} ({e})",
                 key_file.display(),
                 cert.display()
-            ));
+            )));
         }
         Ok(DeviceIdentity {
             certified: Arc::new(certified),
@@ -59,17 +60,17 @@ impl DeviceIdentity {
 
 /// The roots iotscope trusts for the endpoint: webpki-roots (which hold Amazon Root CA 1–4
 /// and Starfield) plus the CA file given.
-pub fn roots(extra_ca: Option<&Path>) -> Result<Arc<RootCertStore>, String> {
+pub fn roots(extra_ca: Option<&Path>) -> Result<Arc<RootCertStore>, Error> {
     let mut roots = RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     if let Some(path) = extra_ca {
         let certs = load_certs(path)?;
         let (added, ignored) = roots.add_parsable_certificates(certs);
         if added == 0 {
-            return Err(format!(
+            return Err(Error::BadFile(format!(
                 "{} holds no certificate usable as a trust anchor ({ignored} ignored)",
                 path.display()
-            ));
+            )));
         }
     }
     Ok(Arc::new(roots))
@@ -81,11 +82,11 @@ pub fn config(
     identity: Option<&DeviceIdentity>,
     alpn: Vec<Vec<u8>>,
     secrets: Arc<dyn rustls::KeyLog>,
-) -> Result<(Arc<ClientConfig>, Arc<RecordingVerifier>), String> {
+) -> Result<(Arc<ClientConfig>, Arc<RecordingVerifier>), Error> {
     let verifier = Arc::new(RecordingVerifier::new(roots.clone())?);
     let builder = ClientConfig::builder_with_provider(super::provider())
         .with_safe_default_protocol_versions()
-        .map_err(|e| format!("cannot set up TLS: {e}"))?
+        .map_err(|e| Error::Crypto(format!("cannot set up TLS: {e}")))?
         .dangerous()
         .with_custom_certificate_verifier(verifier.clone());
     // The certificate is presented as it is: what the endpoint makes of it is what the

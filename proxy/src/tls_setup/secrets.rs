@@ -6,6 +6,7 @@
 //! record protected by it and before the tee hands on a read record that needs it (see
 //! [`super::tee`]); so the decoder always has the key before the record.
 
+use crate::error::Error;
 use std::fs::File;
 use std::io::Write;
 use std::path::Path;
@@ -24,7 +25,7 @@ pub struct KeyLogFile {
 }
 
 impl KeyLogFile {
-    pub fn open(path: &Path) -> Result<KeyLogFile, String> {
+    pub fn open(path: &Path) -> Result<KeyLogFile, Error> {
         let mut opts = std::fs::OpenOptions::new();
         opts.create(true).append(true);
         #[cfg(unix)]
@@ -34,7 +35,7 @@ impl KeyLogFile {
         }
         let file = opts
             .open(path)
-            .map_err(|e| format!("cannot open the key log {}: {e}", path.display()))?;
+            .map_err(|e| Error::io(format!("open the key log {}", path.display()), e))?;
         Ok(KeyLogFile {
             file: Mutex::new(file),
         })

@@ -5,6 +5,7 @@
 //! trusted root, validity, and the server name. A failed check still ends the handshake, as it
 //! would on a careful device; the recording is what lets iotscope say why.
 
+use crate::error::Error as IotError;
 use std::sync::{Arc, Mutex};
 
 use iotscope_decoder::device_leg::EndpointRefusal;
@@ -28,10 +29,10 @@ pub struct RecordingVerifier {
 }
 
 impl RecordingVerifier {
-    pub fn new(roots: Arc<RootCertStore>) -> Result<RecordingVerifier, String> {
+    pub fn new(roots: Arc<RootCertStore>) -> Result<RecordingVerifier, IotError> {
         let inner = WebPkiServerVerifier::builder_with_provider(roots, super::provider())
             .build()
-            .map_err(|e| format!("cannot build the certificate check: {e}"))?;
+            .map_err(|e| IotError::Crypto(format!("cannot build the certificate check: {e}")))?;
         Ok(RecordingVerifier {
             inner,
             seen: Mutex::new(None),

@@ -5,6 +5,7 @@
 //! each with or without a port; a destination is permitted when any rule matches it. Host
 //! rules match the addresses their name resolves to, which [`Names`] keeps.
 
+use crate::error::Error;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use super::names::Names;
@@ -29,30 +30,38 @@ pub struct AllowRule {
 impl AllowRule {
     /// Accepts `HOST`, `HOST:PORT`, `ADDR`, `ADDR:PORT` (`[V6]:PORT`), `ADDR/PREFIX` and
     /// `ADDR/PREFIX:PORT` (`[V6/PREFIX]:PORT`). A bare IPv6 address or network has no port.
-    pub fn parse(s: &str) -> Result<AllowRule, String> {
+    pub fn parse(s: &str) -> Result<AllowRule, Error> {
         let text = s.trim();
         let (target, port) = split_port(text)?;
         if target.is_empty() {
-            return Err(format!("{text:?}: the host or address is missing"));
+            return Err(Error::BadValue(format!(
+                "{text:?}: the host or address is missing"
+            )));
         }
         let port = match port {
             None => None,
             Some(p) => match p.parse::<u16>() {
                 Ok(n) if n > 0 => Some(n),
-                _ => return Err(format!("{text:?}: {p:?} is not a TCP port (1-65535)")),
+                _ => {
+                    return Err(Error::BadValue(format!(
+                        "{text:?}: {p:?} is not a TCP port (1-65535)"
+                    )))
+                }
             },
         };
         let target = if let Some((addr, prefix)) = target.split_once('/') {
-            let addr: IpAddr = addr
-                .parse()
-                .map_err(|_| format!("{text:?}: {addr:?} is not an IP address (before the /)"))?;
+            let addr: IpAddr = addr.parse().map_err(|_| {
+                Error::BadValue(format!(
+                    "{text:?}: {addr:?} is not an IP address (before the /)"
+                ))
+            })?;
             let max = if addr.is_ipv4() { 32 } else { 128 };
             let prefix = match prefix.parse::<u8>() {
                 Ok(n) if n <= max => n,
                 _ => {
-                    return Err(format!(
+                    return Err(Error::BadValue(format!(
                         "{text:?}: {prefix:?} is not a prefix length (0-{max})"
-                    ))
+                    )))
                 }
             };
             Target::Net {
@@ -68,14 +77,14 @@ impl AllowRule {
         } else if is_host_name(target) {
             Target::Host(target.trim_end_matches('.').to_ascii_lowercase())
         } else {
-            return Err(format!(
+            return Err(Error::BadValue(format!(
                 "{text:?}: {target:?} is neither a host name, an IP address nor a network (ADDR/PREFIX)"
-            ));
+            )));
         };
         if let Target::Net { prefix: 0, .. } = target {
-            return Err(format!(
+            return Err(Error::BadValue(format!(
                 "{text:?}: a /0 network allows every destination; say --allow-any if that is really meant"
-            ));
+            )));
         }
         Ok(AllowRule { target, port })
     }
@@ -121,19 +130,18 @@ impl std::fmt::Display for AllowRule {
 
 /// Splits off `:PORT`. Brackets are needed for a port after an IPv6 address; more than one
 /// colon outside brackets is an IPv6 address (or network) without a port.
-fn split_port(s: &str) -> Result<(&str, Option<&str>), String> {
+fn split_port(s: &str) -> Result<(&str, Option<&str>), Error> {
     if let Some(rest) = s.strip_prefix('[') {
         let (inner, after) = rest
             .split_once(']')
-            .ok_or_else(|| format!("{s:?}: an IPv6 address in [ ] lacks its ]"))?;
+            .ok_or_else(|| Error::BadValue(format!("{s:?}: an IPv6 address in [ ] lacks its ]")))?;
         return match after {
             "" => Ok((inner, None)),
             p => Ok((
                 inner,
-                Some(
-                    p.strip_prefix(':')
-                        .ok_or_else(|| format!("{s:?}: expected :PORT after the ], found {p:?}"))?,
-                ),
+                Some(p.strip_prefix(':').ok_or_else(|| {
+                    Error::BadValue(format!("{s:?}: expected :PORT after the ], found {p:?}"))
+                })?),
             )),
         };
     }
@@ -306,7 +314,7 @@ mod tests {
 
     #[test]
     fn bad_rules_say_what_is_wrong() {
-        let err = |s: &str| AllowRule::parse(s).unwrap_err();
+        let err = |s: &str| AllowRule::parse(s).unwrap_err().to_string();
         assert!(err("").contains("missing"), "{}", err(""));
         assert!(err(":8883").contains("missing"));
         assert!(err("a.example:0").contains("not a TCP port"));

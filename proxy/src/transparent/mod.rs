@@ -15,6 +15,7 @@ pub mod allow;
 pub mod names;
 pub mod original;
 
+use crate::error::Error;
 use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -48,7 +49,7 @@ pub struct Transparent {
     names: Mutex<Names>,
     own: Arc<Mutex<HashSet<u16>>>,
     /// Whether the listener takes TPROXY connections, or why not.
-    pub tproxy: Result<(), String>,
+    pub tproxy: Result<(), Error>,
 }
 
 impl Transparent {
@@ -57,13 +58,13 @@ impl Transparent {
     pub async fn start(
         args: &TransparentConfig,
         listen: SocketAddr,
-        tproxy: Result<(), String>,
-    ) -> Result<Transparent, String> {
+        tproxy: Result<(), Error>,
+    ) -> Result<Transparent, Error> {
         let allow = match (args.allow_any, args.allow.is_empty()) {
             (true, _) => Allow::any(),
             (false, false) => Allow::rules(args.allow.clone()),
             (false, true) => {
-                return Err("--transparent needs --allow with the destinations devices may reach (e.g. --allow abc123example-ats.iot.us-east-1.amazonaws.com), or --allow-any: without a list the proxy would relay redirected traffic anywhere (an open relay)".into())
+                return Err(Error::Network("--transparent needs --allow with the destinations devices may reach (e.g. --allow abc123example-ats.iot.us-east-1.amazonaws.com), or --allow-any: without a list the proxy would relay redirected traffic anywhere (an open relay)".into()))
             }
         };
         let mut names = Names::default();
@@ -108,19 +109,19 @@ impl Transparent {
     /// [`original::Original::of`] before the socket was handed to anything else).
     pub async fn dial(
         &self,
-        original: Result<original::Original, String>,
+        original: Result<original::Original, Error>,
         peer: SocketAddr,
         timeout: Duration,
     ) -> Dialled {
         let refused = |endpoint: Option<SocketAddr>, failure: String| Dialled {
             endpoint,
             name: endpoint.map(|a| a.ip().to_string()),
-            upstream: Err(failure),
+            upstream: Err(Error::Network(failure)),
             guard: None,
         };
         let original = match original {
             Ok(o) => o,
-            Err(why) => return refused(None, why),
+            Err(why) => return refused(None, why.to_string()),
         };
         let dest = original.dest;
         if self.is_own_upstream(peer) {
@@ -203,40 +204,40 @@ impl Transparent {
         &self,
         dest: SocketAddr,
         timeout: Duration,
-    ) -> Result<(TcpStream, OwnPort), String> {
+    ) -> Result<(TcpStream, OwnPort), Error> {
         let attempt = async {
             let socket = if dest.is_ipv4() {
                 TcpSocket::new_v4()
             } else {
                 TcpSocket::new_v6()
             }
-            .map_err(|e| format!("cannot open a socket for {dest}: {e}"))?;
+            .map_err(|e| Error::Network(format!("cannot open a socket for {dest}: {e}")))?;
             let any: SocketAddr = match dest.ip() {
                 IpAddr::V4(_) => (std::net::Ipv4Addr::UNSPECIFIED, 0).into(),
                 IpAddr::V6(_) => (std::net::Ipv6Addr::UNSPECIFIED, 0).into(),
             };
-            socket
-                .bind(any)
-                .map_err(|e| format!("cannot take a local port to reach {dest}: {e}"))?;
+            socket.bind(any).map_err(|e| {
+                Error::Network(format!("cannot take a local port to reach {dest}: {e}"))
+            })?;
             let port = socket
                 .local_addr()
-                .map_err(|e| format!("cannot read the local port for {dest}: {e}"))?
+                .map_err(|e| Error::Network(format!("cannot read the local port for {dest}: {e}")))?
                 .port();
             let guard = OwnPort::register(self.own.clone(), port);
             let stream = socket.connect(dest).await.map_err(|e| {
-                format!(
+                Error::Network(format!(
                     "could not connect to {dest}: {}",
                     crate::upstream::describe_connect_error(&e)
-                )
+                ))
             })?;
             Ok((stream, guard))
         };
         match tokio::time::timeout(timeout, attempt).await {
             Ok(r) => r,
-            Err(_) => Err(format!(
+            Err(_) => Err(Error::Network(format!(
                 "no connection to {dest} within {:.1} s (timed out)",
                 timeout.as_secs_f64()
-            )),
+            ))),
         }
     }
 }
@@ -266,18 +267,22 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-async fn resolve(host: &str) -> Result<Vec<IpAddr>, String> {
+async fn resolve(host: &str) -> Result<Vec<IpAddr>, Error> {
     let lookup = tokio::net::lookup_host((host, 0));
     match tokio::time::timeout(RESOLVE_TIMEOUT, lookup).await {
-        Err(_) => Err(format!(
+        Err(_) => Err(Error::Network(format!(
             "--allow {host}: the name did not resolve within {} s",
             RESOLVE_TIMEOUT.as_secs()
-        )),
-        Ok(Err(e)) => Err(format!("--allow {host}: the name does not resolve ({e})")),
+        ))),
+        Ok(Err(e)) => Err(Error::Network(format!(
+            "--allow {host}: the name does not resolve ({e})"
+        ))),
         Ok(Ok(addrs)) => {
             let found: Vec<IpAddr> = addrs.map(|a| a.ip()).collect();
             if found.is_empty() {
-                Err(format!("--allow {host}: the name resolves to no address"))
+                Err(Error::Network(format!(
+                    "--allow {host}: the name resolves to no address"
+                )))
             } else {
                 Ok(found)
             }
@@ -307,8 +312,8 @@ mod tests {
             .await
             .err()
             .unwrap();
-        assert!(err.contains("--allow-any"), "{err}");
-        assert!(err.contains("open relay"), "{err}");
+        assert!(err.to_string().contains("--allow-any"), "{err}");
+        assert!(err.to_string().contains("open relay"), "{err}");
         assert!(Transparent::start(&args(&[], true), listen(), Ok(()))
             .await
             .is_ok());
@@ -348,7 +353,8 @@ mod tests {
             .err()
             .unwrap();
         assert!(
-            err.starts_with("--allow nothing.invalid: the name"),
+            err.to_string()
+                .starts_with("--allow nothing.invalid: the name"),
             "{err}"
         );
     }

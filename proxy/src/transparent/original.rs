@@ -8,6 +8,7 @@
 //! listening port means the device reached the proxy directly (or the proxy's own traffic came
 //! back to it): relaying that would connect the proxy to itself.
 
+use crate::error::Error;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 
 use socket2::SockRef;
@@ -26,11 +27,12 @@ pub struct Original {
 }
 
 impl Original {
-    pub fn of(stream: &TcpStream) -> Result<Original, String> {
-        let local = stream
-            .local_addr()
-            .map(canonical)
-            .map_err(|e| format!("the connection's local address is unreadable ({e})"))?;
+    pub fn of(stream: &TcpStream) -> Result<Original, Error> {
+        let local = stream.local_addr().map(canonical).map_err(|e| {
+            Error::Environment(format!(
+                "the connection's local address is unreadable ({e})"
+            ))
+        })?;
         let sock = SockRef::from(stream);
         // The family of the connection, not of the socket: a dual-stack listener's IPv4
         // connections are IPv4 to netfilter.
@@ -118,21 +120,24 @@ pub fn is_local_ip(ip: IpAddr) -> bool {
 
 /// Lets the listener accept connections a TPROXY rule hands it (IP_TRANSPARENT). Needs
 /// CAP_NET_ADMIN or CAP_NET_RAW; REDIRECT works without it.
-pub fn enable_tproxy(listener: &TcpListener) -> Result<(), String> {
+pub fn enable_tproxy(listener: &TcpListener) -> Result<(), Error> {
     let sock = SockRef::from(listener);
     let local = listener
         .local_addr()
-        .map_err(|e| format!("the listener's address is unreadable ({e})"))?;
+        .map_err(|e| Error::Environment(format!("the listener's address is unreadable ({e})")))?;
     let r = if local.is_ipv4() {
         sock.set_ip_transparent_v4(true)
     } else {
         sock.set_ip_transparent_v6(true)
     };
-    r.map_err(|e| match e.kind() {
-        std::io::ErrorKind::PermissionDenied => {
-            "not available without CAP_NET_ADMIN (REDIRECT rules need no capability)".to_string()
-        }
-        _ => format!("not available ({e})"),
+    r.map_err(|e| {
+        Error::Environment(match e.kind() {
+            std::io::ErrorKind::PermissionDenied => {
+                "not available without CAP_NET_ADMIN (REDIRECT rules need no capability)"
+                    .to_string()
+            }
+            _ => format!("not available ({e})"),
+        })
     })
 }
 

@@ -11,15 +11,17 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::time::SystemTime;
 
-use serde_json::{json, Value};
+use serde::Serialize;
 
 use iotscope_decoder::cert::{certificate_event, summarize_pem_or_der, Certificate};
 use iotscope_decoder::diagnose::{cert_files, Finding, Severity};
 use iotscope_decoder::EventKind;
 
 use files::{CaFile, KeyFile};
+use iotscope_report::json::CertJson;
+use iotscope_report::sorted_json::SortedJson;
+use iotscope_report::text;
 use iotscope_report::Format;
-use iotscope_report::{json as json_render, text};
 
 /// `iotscope cert check`'s settings.
 #[derive(Debug, Clone, Default)]
@@ -71,7 +73,7 @@ pub fn run(args: CertCheckConfig) -> Result<u8, Error> {
                 match args.format {
                     Format::Text => out.push_str(&text_report(&checked)),
                     Format::Json => {
-                        out.push_str(&json_report(&checked).to_string());
+                        out.push_str(&json_report(&checked));
                         out.push('\n');
                     }
                 }
@@ -207,32 +209,46 @@ fn text_report(r: &Checked) -> String {
     s
 }
 
-fn json_report(r: &Checked) -> Value {
-    let certs: Vec<Value> = r
-        .certs
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            let mut v = json_render::cert_json(c);
-            if let Value::Object(o) = &mut v {
-                o.insert(
-                    "valid_now".into(),
-                    json!(r.valid_now.get(i).copied().unwrap_or(false)),
-                );
-                o.insert(
-                    "issued_by_next".into(),
-                    json!(r.issued_by_next.get(i).copied().flatten()),
-                );
-                o.insert("describe_certificate".into(), json!(describe_command(c)));
-            }
-            v
-        })
-        .collect();
-    json!({
-        "file": r.path,
-        "certificates": certs,
-        "root": r.root,
-        "root_known": r.root_known,
-        "findings": r.findings,
-    })
+/// One checked file as JSON: its certificates (each in the one certificate form, with what
+/// the check found about it), the chain's root and the findings.
+#[derive(Serialize)]
+struct CheckedJson<'a> {
+    certificates: Vec<CheckedCertJson<'a>>,
+    file: &'a str,
+    findings: &'a [Finding],
+    root: &'a Option<String>,
+    root_known: bool,
+}
+
+#[derive(Serialize)]
+struct CheckedCertJson<'a> {
+    #[serde(flatten)]
+    certificate: CertJson<'a>,
+    describe_certificate: String,
+    issued_by_next: Option<bool>,
+    valid_now: bool,
+}
+
+fn json_report(r: &Checked) -> String {
+    let view = CheckedJson {
+        certificates: r
+            .certs
+            .iter()
+            .enumerate()
+            .map(|(i, c)| CheckedCertJson {
+                certificate: CertJson(c),
+                describe_certificate: describe_command(c),
+                issued_by_next: r.issued_by_next.get(i).copied().flatten(),
+                valid_now: r.valid_now.get(i).copied().unwrap_or(false),
+            })
+            .collect(),
+        file: &r.path,
+        findings: &r.findings,
+        root: &r.root,
+        root_known: r.root_known,
+    };
+    let mut out = Vec::new();
+    // Serialising views of parsed certificates cannot fail; an empty line would say so.
+    let _ = SortedJson::new().write(&mut out, &view);
+    String::from_utf8_lossy(&out).into_owned()
 }

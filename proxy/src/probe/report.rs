@@ -8,15 +8,16 @@ use std::io::Write;
 use iotscope_decoder::diagnose::{self, Certainty, Context, Finding, Severity};
 use iotscope_decoder::Trace;
 use iotscope_report::sorted_json::SortedJson;
-use serde_json::{json, Value};
+use serde::Serialize;
 
 use super::connection::{ClientCertReport, Outcome};
 use super::endpoint_name::NameKind;
 use super::offline::Offline;
-use super::steps::Steps;
+use super::steps::{Step, Steps};
 use super::trust::ChainReport;
+use iotscope_report::json::Connection;
+use iotscope_report::text;
 use iotscope_report::Format;
-use iotscope_report::{json as json_render, text};
 
 /// What the probe was asked, for the report.
 pub struct Asked {
@@ -96,6 +97,19 @@ pub fn exit_code(found: &[Finding], steps: &Steps) -> u8 {
 }
 
 /// Everything the report prints.
+/// The `probe` member of the probe's JSON object.
+#[derive(Serialize)]
+struct ProbeJson<'a> {
+    client_certificate: Option<&'a ClientCertReport>,
+    client_id: &'a Option<String>,
+    endpoint: &'a str,
+    endpoint_chain: Option<&'a ChainReport>,
+    mqtt: Option<&'static str>,
+    ok: bool,
+    port: u16,
+    steps: &'a [Step],
+}
+
 pub struct Report<'a> {
     pub asked: &'a Asked,
     pub steps: &'a Steps,
@@ -129,39 +143,27 @@ impl Report<'_> {
         let _ = out.flush();
     }
 
-    fn json(&self) -> Value {
+    /// The connection's object, as replay and proxy write it, with a `probe` member: what was
+    /// asked and each step.
+    fn json(&self) -> String {
         let empty = Trace::default();
-        let mut bytes = Vec::new();
-        let written = json_render::write_connection(
-            &mut bytes,
-            &mut SortedJson::new(),
-            self.trace.unwrap_or(&empty),
-            self.found,
-            false,
-        );
-        let mut v: Value = written
-            .ok()
-            .and_then(|()| serde_json::from_slice(&bytes).ok())
-            .unwrap_or_else(|| json!({}));
         let a = self.asked;
-        if let Value::Object(o) = &mut v {
-            o.insert("source".into(), json!("probe"));
-            o.insert("endpoint_name".into(), json!(a.host));
-            o.insert(
-                "probe".into(),
-                json!({
-                    "endpoint": a.host,
-                    "port": a.port,
-                    "mqtt": a.mqtt,
-                    "client_id": a.client_id,
-                    "ok": self.steps.all_ok(),
-                    "steps": self.steps.list,
-                    "endpoint_chain": self.chain,
-                    "client_certificate": self.client_cert,
-                }),
-            );
-        }
-        v
+        let probe = ProbeJson {
+            client_certificate: self.client_cert,
+            client_id: &a.client_id,
+            endpoint: &a.host,
+            endpoint_chain: self.chain,
+            mqtt: a.mqtt,
+            ok: self.steps.all_ok(),
+            port: a.port,
+            steps: &self.steps.list,
+        };
+        let view = Connection::new(self.trace.unwrap_or(&empty), self.found, false)
+            .with_probe(&probe, "probe", &a.host);
+        let mut out = Vec::new();
+        // Views of a finished trace cannot fail to serialise; an empty line would say so.
+        let _ = SortedJson::new().write(&mut out, &view);
+        String::from_utf8_lossy(&out).into_owned()
     }
 }
 

@@ -24,6 +24,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::record::Record;
 use crate::feed::{apply, now, Seen};
+use iotscope_report::sorted_json::SortedJson;
 use iotscope_report::text;
 use iotscope_report::{stdout_is_tty, Reporter};
 use iotscope_report::{Format, ReportOptions};
@@ -216,18 +217,28 @@ async fn print_new(
     trace.total_events()
 }
 
+/// One event as a line of its own (`--events` with JSON): the event's object, and which
+/// connection it belongs to.
+#[derive(serde::Serialize)]
+struct LiveEventJson<'a> {
+    #[serde(flatten)]
+    event: &'a Event,
+    connection: u64,
+    device: Option<String>,
+}
+
 fn event_line(trace: &Trace, e: &Event, label: &str, cfg: &LiveConfig) -> Option<String> {
     match cfg.format {
         Format::Text => Some(format!("{label}{}", text::event_line(trace, e, cfg.style))),
         Format::Json if cfg.events => {
-            let mut v = serde_json::to_value(e).ok()?;
-            let o = v.as_object_mut()?;
-            o.insert("connection".into(), trace.identity.number.into());
-            o.insert(
-                "device".into(),
-                serde_json::json!(trace.identity.device.map(|a| a.to_string())),
-            );
-            serde_json::to_string(&v).ok()
+            let line = LiveEventJson {
+                event: e,
+                connection: trace.identity.number,
+                device: trace.identity.device.map(|a| a.to_string()),
+            };
+            let mut out = Vec::new();
+            SortedJson::new().write(&mut out, &line).ok()?;
+            String::from_utf8(out).ok()
         }
         Format::Json => None,
     }

@@ -10,7 +10,8 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use etherparse::PacketBuilder;
 use iotscope_captures::link::LINKTYPE_ETHERNET;
 use iotscope_captures::reassembly::Reassembler;
-use iotscope_captures::{FlowTable, OwnedInput};
+use iotscope_captures::FlowTable;
+use iotscope_decoder::OwnedInput;
 use iotscope_decoder::Timestamp;
 
 /// A full-size segment on a 1500-byte Ethernet path with TCP timestamps.

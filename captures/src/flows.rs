@@ -18,12 +18,13 @@ use iotscope_decoder::{AppProtocol, Direction, Timestamp};
 use crate::ip::{IpLayer, IpPayload};
 use crate::link::{self, LinkError, LinkPayload};
 use crate::reader::RawPacket;
-use crate::reassembly::{OwnedInput, Reassembler};
+use crate::reassembly::Reassembler;
 use crate::roles::{self, Sender};
 use crate::tcp::{parse_segment, Segment, TcpFlags};
+use iotscope_decoder::OwnedInput;
 
 /// What the flow table reports, in the order it learns it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum StreamEvent {
     /// A connection was found and its device side settled. Always the flow's first event.
     Opened {

@@ -40,6 +40,5 @@ pub mod writer;
 
 pub use flows::{FlowConfig, FlowStats, FlowTable, StreamEvent};
 pub use reader::{CaptureError, CaptureFormat, CaptureReader, RawPacket};
-pub use reassembly::OwnedInput;
 pub use tcp::TcpFlags;
 pub use writer::{PcapngWriter, TcpConversationWriter};

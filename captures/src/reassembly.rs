@@ -18,32 +18,7 @@
 use std::collections::BTreeMap;
 use std::num::Wrapping;
 
-use iotscope_decoder::Input;
-
-/// What a direction delivers, owning its bytes.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum OwnedInput {
-    Data(Vec<u8>),
-    /// The connection opened (SYN seen).
-    Open,
-    Fin,
-    Rst,
-    /// This many bytes of the direction were never captured.
-    Gap(u64),
-}
-
-impl OwnedInput {
-    /// The borrowed form [`iotscope_decoder::Session::feed`] takes.
-    pub fn as_input(&self) -> Input<'_> {
-        match self {
-            OwnedInput::Data(d) => Input::Data(d),
-            OwnedInput::Open => Input::Open,
-            OwnedInput::Fin => Input::Fin,
-            OwnedInput::Rst => Input::Rst,
-            OwnedInput::Gap(n) => Input::Gap(*n),
-        }
-    }
-}
+use iotscope_decoder::OwnedInput;
 
 /// Bookkeeping cost charged per waiting piece on top of its bytes, so that many tiny
 /// segments cannot escape the buffer cap.
@@ -176,7 +151,7 @@ impl Reassembler {
             // as the general path below would deliver them, without being stored first.
             if !payload.is_empty() {
                 self.advance(payload.len() as u64);
-                out.push(OwnedInput::Data(payload.to_vec()));
+                out.push(OwnedInput::Data(payload.to_vec().into()));
             }
             if fin {
                 self.set_fin(self.pos);
@@ -339,7 +314,7 @@ impl Reassembler {
             self.buffered -= piece.cost();
             self.advance(piece.len());
             match piece {
-                Piece::Bytes(b) => out.push(OwnedInput::Data(b)),
+                Piece::Bytes(b) => out.push(OwnedInput::Data(b.into())),
                 Piece::Lost(n) => {
                     self.gap_bytes += n;
                     if let Some(OwnedInput::Gap(prev)) = out.last_mut() {
@@ -415,7 +390,7 @@ mod tests {
     fn data(out: &[OwnedInput]) -> Vec<u8> {
         out.iter()
             .flat_map(|i| match i {
-                OwnedInput::Data(d) => d.clone(),
+                OwnedInput::Data(d) => d.to_vec(),
                 _ => Vec::new(),
             })
             .collect()
@@ -449,8 +424,8 @@ mod tests {
         assert_eq!(
             out,
             vec![
-                OwnedInput::Data(b"ab".to_vec()),
-                OwnedInput::Data(b"cd".to_vec()),
+                OwnedInput::Data(b"ab".to_vec().into()),
+                OwnedInput::Data(b"cd".to_vec().into()),
                 OwnedInput::Fin
             ]
         );
@@ -492,9 +467,9 @@ mod tests {
         assert_eq!(
             out,
             vec![
-                OwnedInput::Data(b"ab".to_vec()),
+                OwnedInput::Data(b"ab".to_vec().into()),
                 OwnedInput::Gap(5),
-                OwnedInput::Data(b"zz".to_vec())
+                OwnedInput::Data(b"zz".to_vec().into())
             ]
         );
         // an old or absurd acknowledgment changes nothing
@@ -513,9 +488,9 @@ mod tests {
         assert_eq!(
             out,
             vec![
-                OwnedInput::Data(b"ab".to_vec()),
+                OwnedInput::Data(b"ab".to_vec().into()),
                 OwnedInput::Gap(7),
-                OwnedInput::Data(b"k".to_vec()),
+                OwnedInput::Data(b"k".to_vec().into()),
                 OwnedInput::Fin
             ]
         );
@@ -534,7 +509,7 @@ mod tests {
             out,
             vec![
                 OwnedInput::Gap(2),
-                OwnedInput::Data(b"cd".to_vec()),
+                OwnedInput::Data(b"cd".to_vec().into()),
                 OwnedInput::Fin
             ]
         );
@@ -555,7 +530,7 @@ mod tests {
             out,
             vec![
                 OwnedInput::Gap(5),
-                OwnedInput::Data(b"x".to_vec()),
+                OwnedInput::Data(b"x".to_vec().into()),
                 OwnedInput::Rst
             ]
         );

@@ -113,7 +113,7 @@ impl<R: Read> Replay<R> {
                 input,
             } => {
                 if let Some(s) = self.sessions.get_mut(&flow) {
-                    s.feed(dir, input.as_input(), ts);
+                    s.feed(dir, input, ts);
                 }
             }
             StreamEvent::Closed { flow, .. } => {

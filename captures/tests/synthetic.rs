@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 
 use common::*;
 use iotscope_captures::writer::build_tcp_packet;
-use iotscope_captures::{FlowConfig, FlowTable, OwnedInput, StreamEvent, TcpFlags};
+use iotscope_captures::{FlowConfig, FlowTable, StreamEvent, TcpFlags};
 use iotscope_decoder::{AppProtocol, Direction, Timestamp};
 
 const MS: i64 = 1_000_000;
@@ -637,14 +637,4 @@ fn a_new_syn_on_a_finished_tuple_is_a_new_connection() {
         assert_eq!(f.data[D2E.index()].len(), 14);
         assert_eq!(f.fin, [true, true]);
     }
-}
-
-#[test]
-fn events_are_owned_inputs_the_decoder_accepts() {
-    let input = OwnedInput::Data(b"abc".to_vec());
-    assert_eq!(input.as_input(), iotscope_decoder::Input::Data(b"abc"));
-    assert_eq!(
-        OwnedInput::Gap(3).as_input(),
-        iotscope_decoder::Input::Gap(3)
-    );
 }

@@ -20,5 +20,5 @@ pub mod tls;
 pub mod trace;
 
 pub use event::{AppProtocol, Direction, Event, EventKind, Side, Timestamp};
-pub use session::{Input, Session, SessionConfig};
+pub use session::{Input, OwnedInput, Session, SessionConfig};
 pub use trace::{Identity, Trace};

@@ -5,7 +5,10 @@
 //! (plain, or decrypted out of TLS) to the MQTT decoder, and appends everything they learn to
 //! the connection's [`Trace`].
 
+use std::borrow::Cow;
+
 use crate::detect;
+use crate::device_leg::DeviceLeg;
 use crate::emit::Emit;
 use crate::event::{AppProtocol, Direction, EventKind, Timestamp};
 use crate::mqtt::MqttConn;
@@ -23,10 +26,16 @@ pub struct SessionConfig {
     pub keylog: Option<std::sync::Arc<dyn crate::keylog::KeySource>>,
 }
 
-/// What arrives through [`Session::feed`]: bytes, or a TCP fact.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Everything a feeder can tell a [`Session`] about one direction of a connection, at one
+/// time: bytes, a TCP fact, or a fact only the feeder knows (a gap, its own remark, its own
+/// failed connection to the endpoint, the device's leg of an intercepted connection).
+///
+/// Every feeder speaks this one type: the capture reader queues `Input<'static>` values (bytes
+/// it owns) and the proxy's tasks send them down their queues; a caller with a borrowed slice
+/// passes `&[u8]`, which becomes `Data` without a copy.
+#[derive(Clone, Debug, PartialEq)]
 pub enum Input<'a> {
-    Data(&'a [u8]),
+    Data(Cow<'a, [u8]>),
     /// The connection opened (SYN seen, or accepted by the proxy).
     Open,
     /// The sender closed its half (FIN).
@@ -35,23 +44,57 @@ pub enum Input<'a> {
     Rst,
     /// This many bytes in the direction were never seen.
     Gap(u64),
+    /// A remark of the feeder's own (a proxy that closed a connection on a timeout).
+    Note(Cow<'a, str>),
+    /// The proxy's own connection to the endpoint failed. It is recorded on the endpoint's
+    /// side whatever direction it is fed on, since it stands in for what the endpoint would
+    /// have said.
+    UpstreamFailed(Cow<'a, str>),
+    /// The device's own leg of an intercepted connection (MITM mode). It is recorded on the
+    /// device's side whatever direction it is fed on: it is what the device did.
+    DeviceLeg(Box<DeviceLeg>),
+}
+
+/// The form a feeder keeps or queues: it owns its bytes.
+pub type OwnedInput = Input<'static>;
+
+impl Input<'_> {
+    /// The same input, owning its bytes and text.
+    pub fn into_owned(self) -> OwnedInput {
+        match self {
+            Input::Data(b) => Input::Data(Cow::Owned(b.into_owned())),
+            Input::Open => Input::Open,
+            Input::Fin => Input::Fin,
+            Input::Rst => Input::Rst,
+            Input::Gap(n) => Input::Gap(n),
+            Input::Note(t) => Input::Note(Cow::Owned(t.into_owned())),
+            Input::UpstreamFailed(t) => Input::UpstreamFailed(Cow::Owned(t.into_owned())),
+            Input::DeviceLeg(leg) => Input::DeviceLeg(leg),
+        }
+    }
 }
 
 impl<'a> From<&'a [u8]> for Input<'a> {
     fn from(b: &'a [u8]) -> Self {
-        Input::Data(b)
+        Input::Data(Cow::Borrowed(b))
     }
 }
 
 impl<'a, const N: usize> From<&'a [u8; N]> for Input<'a> {
     fn from(b: &'a [u8; N]) -> Self {
-        Input::Data(b)
+        Input::Data(Cow::Borrowed(b))
     }
 }
 
 impl<'a> From<&'a Vec<u8>> for Input<'a> {
     fn from(b: &'a Vec<u8>) -> Self {
-        Input::Data(b)
+        Input::Data(Cow::Borrowed(b))
+    }
+}
+
+impl From<Vec<u8>> for Input<'static> {
+    fn from(b: Vec<u8>) -> Self {
+        Input::Data(Cow::Owned(b))
     }
 }
 
@@ -77,7 +120,7 @@ impl Session {
         }
     }
 
-    /// Takes bytes (in whatever pieces they come) or a TCP fact for one direction.
+    /// Takes bytes (in whatever pieces they come) or any other fact for one direction.
     pub fn feed<'b>(&mut self, dir: Direction, input: impl Into<Input<'b>>, ts: Timestamp) {
         let input = input.into();
         let mut out = Emit::new(&mut self.trace, dir, ts, false);
@@ -86,7 +129,7 @@ impl Session {
                 if bytes.is_empty() {
                     return;
                 }
-                self.outer.push(bytes, &mut out);
+                self.outer.push(&bytes, &mut out);
             }
             Input::Open => out.emit(EventKind::TcpOpen),
             Input::Gap(n) => {
@@ -105,35 +148,25 @@ impl Session {
                     EventKind::TcpFin
                 });
             }
+            Input::Note(text) => out.emit(EventKind::Note {
+                text: text.into_owned(),
+            }),
+            Input::UpstreamFailed(failure) => {
+                Emit::new(&mut self.trace, Direction::EndpointToDevice, ts, false).emit(
+                    EventKind::Upstream {
+                        failure: failure.into_owned(),
+                    },
+                )
+            }
+            Input::DeviceLeg(leg) => {
+                Emit::new(&mut self.trace, Direction::DeviceToEndpoint, ts, false)
+                    .emit(EventKind::DeviceLeg(leg))
+            }
         }
     }
 
     pub fn trace(&self) -> &Trace {
         &self.trace
-    }
-
-    /// Records that the proxy's own connection to the endpoint failed. It sits on the
-    /// endpoint's side of the trace, since it stands in for what the endpoint would have said.
-    pub fn upstream_failed(&mut self, failure: &str, ts: Timestamp) {
-        Emit::new(&mut self.trace, Direction::EndpointToDevice, ts, false).emit(
-            EventKind::Upstream {
-                failure: failure.to_string(),
-            },
-        );
-    }
-
-    /// Records the device's own leg of an intercepted connection (MITM mode). It sits on the
-    /// device's side of the trace: it is what the device did.
-    pub fn device_leg(&mut self, leg: crate::device_leg::DeviceLeg, ts: Timestamp) {
-        Emit::new(&mut self.trace, Direction::DeviceToEndpoint, ts, false)
-            .emit(EventKind::DeviceLeg(Box::new(leg)));
-    }
-
-    /// Records a remark of the feeder's own (a proxy that closed a connection on a timeout).
-    pub fn note(&mut self, dir: Direction, text: &str, ts: Timestamp) {
-        Emit::new(&mut self.trace, dir, ts, false).emit(EventKind::Note {
-            text: text.to_string(),
-        });
     }
 
     /// The protocol the connection speaks, once its first bytes were seen.

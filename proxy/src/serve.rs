@@ -206,7 +206,7 @@ async fn connection(
         abort_tx,
         None,
     ));
-    let _ = tx.send(crate::feed::Seen::Open { ts: accepted }).await;
+    let _ = tx.send(crate::feed::Seen::open(accepted)).await;
     match connected {
         Ok((up, addr)) => {
             tracing::info!("#{n} {device_addr} relayed to {addr}");

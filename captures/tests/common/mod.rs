@@ -8,7 +8,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Command;
 
-use iotscope_captures::{CaptureError, CaptureReader, FlowTable, OwnedInput, StreamEvent};
+use iotscope_captures::{CaptureError, CaptureReader, FlowTable, StreamEvent};
+use iotscope_decoder::OwnedInput;
 use iotscope_decoder::{Direction, Timestamp};
 
 pub fn captures_dir() -> PathBuf {
@@ -168,6 +169,7 @@ pub fn summarise(events: &[StreamEvent]) -> Vec<FlowSummary> {
                         "rst".into()
                     }
                     OwnedInput::Open => "open".into(),
+                    other => panic!("a capture cannot know {other:?}"),
                 };
                 f.trail.push((*dir, shown));
             }

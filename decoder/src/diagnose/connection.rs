@@ -532,7 +532,11 @@ mod tests {
             b"\x10\x0c\x00\x04MQTT\x04\x02\x00\x3c\x00\x00",
             Timestamp(1_000),
         );
-        s.upstream_failed("connection refused by 192.0.2.7:8883", Timestamp(2_000_000));
+        s.feed(
+            crate::Direction::EndpointToDevice,
+            crate::Input::UpstreamFailed("connection refused by 192.0.2.7:8883".into()),
+            Timestamp(2_000_000),
+        );
         s.feed(EndpointToDevice, Input::Fin, Timestamp(3_000_000));
         let trace = s.finish();
         let found = diagnose(&trace, &Context::default());
@@ -566,7 +570,11 @@ mod tests {
         s.feed(EndpointToDevice, Input::Rst, Timestamp(1_000));
         assert_eq!(codes(s), [Code::ConnTcpRefused]);
         let mut s = session();
-        s.upstream_failed("name broker.example does not resolve", Timestamp(1_000));
+        s.feed(
+            crate::Direction::EndpointToDevice,
+            crate::Input::UpstreamFailed("name broker.example does not resolve".into()),
+            Timestamp(1_000),
+        );
         s.feed(EndpointToDevice, Input::Rst, Timestamp(2_000));
         assert_eq!(codes(s), [Code::ConnUpstreamUnreachable]);
     }

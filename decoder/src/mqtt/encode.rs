@@ -155,7 +155,7 @@ mod tests {
         };
         let mut s = Session::new(Identity::default(), config);
         for (dir, p) in packets {
-            s.feed(*dir, crate::Input::Data(p), Timestamp::default());
+            s.feed(*dir, p, Timestamp::default());
         }
         let trace = s.finish();
         let bodies: Vec<Body> = trace

@@ -358,8 +358,8 @@ fn close_inside_a_handshake_message_is_reported() {
 fn after_a_gap_records_are_found_again_and_no_garbage_becomes_a_message() {
     let mut s = Session::new(Identity::default(), SessionConfig::default());
     let cert = record(22, &certificate_msg(&[&[0x30; 2000]]));
-    s.feed(D, &simple_client_hello(), Timestamp(1));
-    s.feed(E, &tls12_server_hello(), Timestamp(2));
+    s.feed(D, simple_client_hello(), Timestamp(1));
+    s.feed(E, tls12_server_hello(), Timestamp(2));
     s.feed(E, &cert[..700], Timestamp(3));
     s.feed(E, Input::Gap(600), Timestamp(4));
     let mut rest = cert[1300..].to_vec();
@@ -534,8 +534,8 @@ fn a_two_byte_alert_after_change_cipher_spec_is_read_when_the_version_is_unknown
 #[test]
 fn a_long_connection_stays_a_handful_of_events() {
     let mut s = Session::new(Identity::default(), SessionConfig::default());
-    s.feed(D, &simple_client_hello(), Timestamp(1));
-    s.feed(E, &tls13_server_hello(), Timestamp(2));
+    s.feed(D, simple_client_hello(), Timestamp(1));
+    s.feed(E, tls13_server_hello(), Timestamp(2));
     let burst: Vec<u8> = (0..1000).flat_map(|_| record(23, &[0x5a; 20])).collect();
     for i in 0..100 {
         s.feed(D, &burst, Timestamp(10 + i));

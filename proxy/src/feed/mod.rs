@@ -8,74 +8,66 @@
 
 pub mod tee;
 
-use iotscope_decoder::{Direction, Input, Session, Timestamp};
+use iotscope_decoder::{Direction, Input, OwnedInput, Session, Timestamp};
 use tokio::sync::mpsc;
 
-/// What the relay tells a connection's decoder.
+/// What the relay tells a connection's decoder: one decoder [`OwnedInput`] with where and
+/// when it happened, or a key-log line for the recording.
 #[derive(Debug)]
 pub enum Seen {
-    Open {
-        ts: Timestamp,
-    },
-    /// Bytes read from one leg; `dropped_before` bytes of the same direction were read
-    /// earlier but could not be queued.
-    Data {
+    /// `dropped_before` bytes of the same direction were read before this but could not be
+    /// queued; the decoder is told of them as a gap first.
+    Input {
         dir: Direction,
         ts: Timestamp,
         dropped_before: u64,
-        bytes: Vec<u8>,
-    },
-    Fin {
-        dir: Direction,
-        ts: Timestamp,
-        dropped_before: u64,
-    },
-    Rst {
-        dir: Direction,
-        ts: Timestamp,
-        dropped_before: u64,
-    },
-    Upstream {
-        ts: Timestamp,
-        failure: String,
-    },
-    Note {
-        ts: Timestamp,
-        text: String,
+        input: OwnedInput,
     },
     /// A key-log line of one of iotscope's own TLS legs, for the recording.
-    Secret {
-        line: String,
-    },
-    /// In MITM mode, the device's own handshake with iotscope.
-    DeviceLeg {
-        ts: Timestamp,
-        leg: Box<iotscope_decoder::device_leg::DeviceLeg>,
-    },
+    Secret { line: String },
 }
 
 impl Seen {
+    /// A fact with nothing dropped before it.
+    pub fn input(dir: Direction, ts: Timestamp, input: OwnedInput) -> Seen {
+        Seen::Input {
+            dir,
+            ts,
+            dropped_before: 0,
+            input,
+        }
+    }
+
+    /// The connection was accepted.
+    pub fn open(ts: Timestamp) -> Seen {
+        Seen::input(Direction::DeviceToEndpoint, ts, Input::Open)
+    }
+
+    /// A remark of the proxy's own, on the endpoint's side.
+    pub fn note(ts: Timestamp, text: String) -> Seen {
+        Seen::input(Direction::EndpointToDevice, ts, Input::Note(text.into()))
+    }
+
+    /// The proxy's own connection to the endpoint failed.
+    pub fn upstream_failed(ts: Timestamp, failure: String) -> Seen {
+        Seen::input(
+            Direction::EndpointToDevice,
+            ts,
+            Input::UpstreamFailed(failure.into()),
+        )
+    }
+
     /// Bytes of this direction that were read before this event but never reached the
     /// decoder: `(direction, time, count)` when there were any.
     pub fn dropped(&self) -> Option<(Direction, Timestamp, u64)> {
         match *self {
-            Seen::Data {
+            Seen::Input {
                 dir,
                 ts,
                 dropped_before,
                 ..
-            }
-            | Seen::Fin {
-                dir,
-                ts,
-                dropped_before,
-            }
-            | Seen::Rst {
-                dir,
-                ts,
-                dropped_before,
             } => (dropped_before > 0).then_some((dir, ts, dropped_before)),
-            _ => None,
+            Seen::Secret { .. } => None,
         }
     }
 }
@@ -112,11 +104,11 @@ impl Tee {
     pub fn data(&mut self, ts: Timestamp, bytes: &[u8]) {
         match self.tx.try_reserve() {
             Ok(permit) => {
-                permit.send(Seen::Data {
+                permit.send(Seen::Input {
                     dir: self.dir,
                     ts,
                     dropped_before: self.dropped,
-                    bytes: bytes.to_vec(),
+                    input: Input::Data(bytes.to_vec().into()),
                 });
                 self.dropped = 0;
             }
@@ -156,19 +148,11 @@ impl Tee {
 
     fn close_message(&mut self, ts: Timestamp, reset: bool) -> Seen {
         let dropped_before = std::mem::take(&mut self.dropped);
-        let dir = self.dir;
-        if reset {
-            Seen::Rst {
-                dir,
-                ts,
-                dropped_before,
-            }
-        } else {
-            Seen::Fin {
-                dir,
-                ts,
-                dropped_before,
-            }
+        Seen::Input {
+            dir: self.dir,
+            ts,
+            dropped_before,
+            input: if reset { Input::Rst } else { Input::Fin },
         }
     }
 }
@@ -179,13 +163,7 @@ pub fn apply(session: &mut Session, seen: Seen) {
         session.feed(dir, Input::Gap(n), ts);
     }
     match seen {
-        Seen::Open { ts } => session.feed(Direction::DeviceToEndpoint, Input::Open, ts),
-        Seen::Data { dir, ts, bytes, .. } => session.feed(dir, Input::Data(&bytes), ts),
-        Seen::Fin { dir, ts, .. } => session.feed(dir, Input::Fin, ts),
-        Seen::Rst { dir, ts, .. } => session.feed(dir, Input::Rst, ts),
-        Seen::Upstream { ts, failure } => session.upstream_failed(&failure, ts),
-        Seen::Note { ts, text } => session.note(Direction::EndpointToDevice, &text, ts),
-        Seen::DeviceLeg { ts, leg } => session.device_leg(*leg, ts),
+        Seen::Input { dir, ts, input, .. } => session.feed(dir, input, ts),
         // Secrets reach the session through its key source; the line is for the recording.
         Seen::Secret { .. } => {}
     }

@@ -194,7 +194,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for TeeStream<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use iotscope_decoder::Direction;
+    use iotscope_decoder::{Direction, Input};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::sync::mpsc;
 
@@ -217,9 +217,9 @@ mod tests {
         theirs.read_exact(&mut got).await.unwrap();
         assert_eq!(&got, b"\x14\x03\x03\x00\x01\x01alert");
         match rx.try_recv().unwrap() {
-            Seen::Data { dir, bytes, .. } => {
+            Seen::Input { dir, input, .. } => {
                 assert_eq!(dir, Direction::DeviceToEndpoint);
-                assert_eq!(bytes, b"\x14\x03\x03\x00\x01\x01alert");
+                assert_eq!(input, Input::from(b"\x14\x03\x03\x00\x01\x01alert"));
             }
             other => panic!("{other:?}"),
         }

@@ -26,7 +26,7 @@ pub async fn read<R: AsyncRead + Unpin>(device: &mut R) -> (Vec<u8>, Option<Stri
         bytes.extend_from_slice(chunk);
         session.feed(
             Direction::DeviceToEndpoint,
-            Input::Data(chunk),
+            Input::from(chunk),
             Timestamp(0),
         );
         if let Some(first) = first_packet(&session) {

@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use iotscope_decoder::device_leg::{DeviceLeg, Outcome, Presented, Proof, UpstreamCert};
 use iotscope_decoder::keylog::KeySource;
-use iotscope_decoder::{Direction, Identity};
+use iotscope_decoder::{Direction, Identity, Input};
 use rustls::pki_types::ServerName;
 use rustls::server::{Acceptor, NoServerSessionStorage};
 use rustls::sign::{CertifiedKey, SingleCertAndKey};
@@ -176,7 +176,7 @@ pub(super) async fn connection(
     let route = shared.dial.route(&device);
     let local = route.destination().or(local);
     let (tx, rx) = mpsc::channel(DECODER_QUEUE);
-    let _ = tx.try_send(Seen::Open { ts: accepted });
+    let _ = tx.try_send(Seen::open(accepted));
     let mut conn = Conn {
         shared,
         mitm,
@@ -300,15 +300,16 @@ impl Conn {
     async fn device_leg(&self, leg: DeviceLeg) {
         let _ = self
             .tx
-            .send(Seen::DeviceLeg {
-                ts: now(),
-                leg: Box::new(leg),
-            })
+            .send(Seen::input(
+                Direction::DeviceToEndpoint,
+                now(),
+                Input::DeviceLeg(Box::new(leg)),
+            ))
             .await;
     }
 
     async fn note(&self, text: String) {
-        let _ = self.tx.send(Seen::Note { ts: now(), text }).await;
+        let _ = self.tx.send(Seen::note(now(), text)).await;
     }
 
     async fn finish(mut self) {
@@ -591,10 +592,7 @@ impl Conn {
                 self.device_leg(leg).await;
                 let _ = self
                     .tx
-                    .send(Seen::Upstream {
-                        ts: now(),
-                        failure: failure.to_string(),
-                    })
+                    .send(Seen::upstream_failed(now(), failure.to_string()))
                     .await;
                 return self.finish().await;
             }

@@ -56,13 +56,17 @@ impl Decoding {
 
     pub fn upstream_failed(&mut self, failure: &str) {
         self.drain();
-        self.session.upstream_failed(failure, now());
+        self.session.feed(
+            Direction::EndpointToDevice,
+            Input::UpstreamFailed(failure.into()),
+            now(),
+        );
     }
 
     /// A remark of the probe's own in the ladder, on the side it concerns.
     pub fn note(&mut self, dir: Direction, text: &str) {
         self.drain();
-        self.session.note(dir, text, now());
+        self.session.feed(dir, Input::Note(text.into()), now());
     }
 
     /// How many events the trace has had; a later [`Decoding::answer`] looks after it.

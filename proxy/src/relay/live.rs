@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use iotscope_decoder::event::EncryptedPhase;
 use iotscope_decoder::{
-    AppProtocol, Direction, Event, EventKind, Identity, Session, SessionConfig, Trace,
+    AppProtocol, Direction, Event, EventKind, Identity, Input, Session, SessionConfig, Trace,
 };
 use tokio::sync::{mpsc, watch};
 
@@ -102,11 +102,8 @@ pub async fn decode(
             _ = sleep_until(deadline), if handshake_pending => {
                 handshake_pending = false;
                 let secs = cfg.handshake_timeout.map_or(0.0, |d| d.as_secs_f64());
-                session.note(
-                    Direction::EndpointToDevice,
-                    &format!("no TLS handshake completed within {secs:.1} s; iotscope closed the connection (--handshake-timeout)"),
-                    now(),
-                );
+                let text = format!("no TLS handshake completed within {secs:.1} s; iotscope closed the connection (--handshake-timeout)");
+                session.feed(Direction::EndpointToDevice, Input::Note(text.into()), now());
                 let _ = abort.send(true);
                 printed = print_new(session.trace(), printed, &label, &cfg, &out).await;
                 continue;
@@ -153,34 +150,38 @@ async fn record(
         msgs.push(Record::Skipped { conn, dir, bytes });
     }
     match seen {
-        Seen::Open { ts } => {
-            if let (Some(device), Some(endpoint)) = (device, endpoint) {
-                msgs.push(Record::Open {
-                    conn,
-                    device,
-                    endpoint,
-                    ts: *ts,
-                });
+        Seen::Input { dir, ts, input, .. } => match input {
+            Input::Open => {
+                if let (Some(device), Some(endpoint)) = (device, endpoint) {
+                    msgs.push(Record::Open {
+                        conn,
+                        device,
+                        endpoint,
+                        ts: *ts,
+                    });
+                }
             }
-        }
-        Seen::Data { dir, ts, bytes, .. } => msgs.push(Record::Data {
-            conn,
-            dir: *dir,
-            ts: *ts,
-            bytes: bytes.clone(),
-        }),
-        Seen::Fin { dir, ts, .. } => msgs.push(Record::Fin {
-            conn,
-            dir: *dir,
-            ts: *ts,
-        }),
-        Seen::Rst { dir, ts, .. } => msgs.push(Record::Rst {
-            conn,
-            dir: *dir,
-            ts: *ts,
-        }),
+            Input::Data(bytes) => msgs.push(Record::Data {
+                conn,
+                dir: *dir,
+                ts: *ts,
+                bytes: bytes.to_vec(),
+            }),
+            Input::Fin => msgs.push(Record::Fin {
+                conn,
+                dir: *dir,
+                ts: *ts,
+            }),
+            Input::Rst => msgs.push(Record::Rst {
+                conn,
+                dir: *dir,
+                ts: *ts,
+            }),
+            // Gaps are recorded from `dropped` above; the rest is the proxy's own knowledge,
+            // which a capture file has no place for.
+            Input::Gap(_) | Input::Note(_) | Input::UpstreamFailed(_) | Input::DeviceLeg(_) => {}
+        },
         Seen::Secret { line } => msgs.push(Record::Keys { line: line.clone() }),
-        Seen::Upstream { .. } | Seen::Note { .. } | Seen::DeviceLeg { .. } => {}
     }
     for m in msgs {
         let _ = rec.send(m).await;

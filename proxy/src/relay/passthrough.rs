@@ -159,11 +159,11 @@ pub async fn relay(
                 "iotscope closed the connection after {:.0} s without a byte either way (--idle-timeout)",
                 limit.as_secs_f64()
             );
-            let _ = tx.send(Seen::Note { ts: now(), text }).await;
+            let _ = tx.send(Seen::note(now(), text)).await;
         }
         Some(Cut::Shutdown) => {
             let text = "iotscope closed the connection: the proxy was stopping".to_string();
-            let _ = tx.send(Seen::Note { ts: now(), text }).await;
+            let _ = tx.send(Seen::note(now(), text)).await;
         }
         // The decoder, which set the deadline, has said why.
         Some(Cut::HandshakeTimeout) => {}
@@ -207,7 +207,7 @@ pub async fn relay(
 /// moment (the ClientHello, usually) keeps the kernel from answering unread bytes with a
 /// reset, and shows the decoder what the device wanted.
 pub async fn refuse(mut device: TcpStream, tx: mpsc::Sender<Seen>, failure: String) {
-    let _ = tx.send(Seen::Upstream { ts: now(), failure }).await;
+    let _ = tx.send(Seen::upstream_failed(now(), failure)).await;
     let _ = device.shutdown().await;
     let mut proxy_side = Tee::new(tx.clone(), Direction::EndpointToDevice);
     proxy_side.close(now(), false).await;

@@ -364,7 +364,9 @@ impl FlowTable {
                         self.stats.tcp_segments += 1;
                         self.on_segment(number, ts, &seg);
                     }
-                    Err(message) => self.malformed(number, data.len(), orig_len, message),
+                    Err(e) => {
+                        self.malformed(number, data.len(), orig_len, format!("bad TCP header: {e}"))
+                    }
                 },
                 IpPayload::Other(proto) => self.count_not_tcp(ip_protocol_name(proto)),
                 IpPayload::FragmentHeld => {}

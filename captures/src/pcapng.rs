@@ -73,16 +73,39 @@ pub(crate) struct Interface {
     pub tsoffset: i64,
 }
 
+/// What does not hold together in a pcapng block's body; the reader adds the block's offset
+/// and number.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum BlockError {
+    #[error("Interface Description Block body of {0} bytes is shorter than 8")]
+    InterfaceTooShort(usize),
+    #[error("{block} body of {len} bytes is too short")]
+    PacketTooShort { block: String, len: usize },
+    #[error("{block} says {caplen} captured bytes but holds {holds}")]
+    CapturedBeyondBlock {
+        block: String,
+        caplen: u32,
+        holds: usize,
+    },
+    #[error("Decryption Secrets Block body is {0} bytes, shorter than its 8-byte header")]
+    SecretsTooShort(usize),
+    #[error("Decryption Secrets Block says {len} bytes of secrets but holds {holds}")]
+    SecretsBeyondBlock { len: u32, holds: usize },
+    #[error("Section Header Block has no valid byte-order magic")]
+    NoByteOrderMagic,
+    #[error("pcapng major version {0} is not supported (only 1)")]
+    UnsupportedVersion(u16),
+    #[error("Section Header Block is too short")]
+    SectionTooShort,
+}
+
 impl Interface {
     /// Reads an Interface Description Block body.
-    pub(crate) fn parse(body: &[u8], big_endian: bool) -> Result<Interface, String> {
+    pub(crate) fn parse(body: &[u8], big_endian: bool) -> Result<Interface, BlockError> {
         let (Some(linktype), Some(snaplen)) =
             (u16_at(body, 0, big_endian), u32_at(body, 4, big_endian))
         else {
-            return Err(format!(
-                "Interface Description Block body of {} bytes is shorter than 8",
-                body.len()
-            ));
+            return Err(BlockError::InterfaceTooShort(body.len()));
         };
         let mut iface = Interface {
             linktype: u32::from(linktype),
@@ -172,13 +195,14 @@ pub(crate) struct BlockPacket<'a> {
 
 /// Reads the body of a packet block of type `kind`. A Simple Packet Block's data still runs
 /// to the end of the block (padding included): the caller cuts it to the snap length.
-pub(crate) fn packet(kind: u32, body: &[u8], big_endian: bool) -> Result<BlockPacket<'_>, String> {
-    let short = || {
-        format!(
-            "{} body of {} bytes is too short",
-            block_name(kind),
-            body.len()
-        )
+pub(crate) fn packet(
+    kind: u32,
+    body: &[u8],
+    big_endian: bool,
+) -> Result<BlockPacket<'_>, BlockError> {
+    let short = || BlockError::PacketTooShort {
+        block: block_name(kind),
+        len: body.len(),
     };
     if kind == SIMPLE_PACKET_BLOCK {
         let orig_len = u32_at(body, 0, big_endian).ok_or_else(short)?;
@@ -205,12 +229,10 @@ pub(crate) fn packet(kind: u32, body: &[u8], big_endian: bool) -> Result<BlockPa
     let start = ts_at + 16;
     let data = body
         .get(start..start.saturating_add(caplen as usize))
-        .ok_or_else(|| {
-            format!(
-                "{} says {caplen} captured bytes but holds {}",
-                block_name(kind),
-                body.len().saturating_sub(start)
-            )
+        .ok_or_else(|| BlockError::CapturedBeyondBlock {
+            block: block_name(kind),
+            caplen,
+            holds: body.len().saturating_sub(start),
         })?;
     Ok(BlockPacket {
         interface,
@@ -222,37 +244,32 @@ pub(crate) fn packet(kind: u32, body: &[u8], big_endian: bool) -> Result<BlockPa
 
 /// The payload of a TLS key-log Decryption Secrets Block, `Ok(None)` for other secret
 /// types, `Err` naming what is wrong when the body does not hold together.
-pub(crate) fn dsb_tls_keys(body: &[u8], big_endian: bool) -> Result<Option<&[u8]>, String> {
+pub(crate) fn dsb_tls_keys(body: &[u8], big_endian: bool) -> Result<Option<&[u8]>, BlockError> {
     let (Some(kind), Some(len)) = (u32_at(body, 0, big_endian), u32_at(body, 4, big_endian)) else {
-        return Err(format!(
-            "Decryption Secrets Block body is {} bytes, shorter than its 8-byte header",
-            body.len()
-        ));
+        return Err(BlockError::SecretsTooShort(body.len()));
     };
     let data = body.get(8..).and_then(|rest| rest.get(..len as usize));
     match data {
-        None => Err(format!(
-            "Decryption Secrets Block says {len} bytes of secrets but holds {}",
-            body.len().saturating_sub(8)
-        )),
+        None => Err(BlockError::SecretsBeyondBlock {
+            len,
+            holds: body.len().saturating_sub(8),
+        }),
         Some(d) if kind == SECRETS_TLS_KEY_LOG => Ok(Some(d)),
         Some(_) => Ok(None),
     }
 }
 
 /// The byte order a Section Header Block body declares, and its major version.
-pub(crate) fn section(body: &[u8]) -> Result<bool, String> {
+pub(crate) fn section(body: &[u8]) -> Result<bool, BlockError> {
     let big_endian = match body.get(..4) {
         Some([0x1a, 0x2b, 0x3c, 0x4d]) => true,
         Some([0x4d, 0x3c, 0x2b, 0x1a]) => false,
-        _ => return Err("Section Header Block has no valid byte-order magic".into()),
+        _ => return Err(BlockError::NoByteOrderMagic),
     };
     match u16_at(body, 4, big_endian) {
         Some(1) => Ok(big_endian),
-        Some(v) => Err(format!(
-            "pcapng major version {v} is not supported (only 1)"
-        )),
-        None => Err("Section Header Block is too short".into()),
+        Some(v) => Err(BlockError::UnsupportedVersion(v)),
+        None => Err(BlockError::SectionTooShort),
     }
 }
 
@@ -318,6 +335,7 @@ mod tests {
         epb[15] = 9;
         assert!(packet(ENHANCED_PACKET_BLOCK, &epb, true)
             .unwrap_err()
+            .to_string()
             .contains("says 9 captured bytes"));
         assert!(packet(SIMPLE_PACKET_BLOCK, &[1, 2], false).is_err());
     }
@@ -330,9 +348,10 @@ mod tests {
         body.extend_from_slice(b"abc\0");
         assert_eq!(dsb_tls_keys(&body, false), Ok(Some(&b"abc"[..])));
         body[4] = 9;
-        assert!(dsb_tls_keys(&body, false)
-            .unwrap_err()
-            .contains("says 9 bytes"));
+        assert_eq!(
+            dsb_tls_keys(&body, false),
+            Err(BlockError::SecretsBeyondBlock { len: 9, holds: 4 })
+        );
         assert!(dsb_tls_keys(&body[..5], false).is_err());
         let wireguard = [0x57, 0x47, 0x4b, 0x4c, 0, 0, 0, 0];
         assert_eq!(dsb_tls_keys(&wireguard, true), Ok(None));
@@ -342,9 +361,9 @@ mod tests {
     fn section_headers() {
         assert_eq!(section(&[0x1a, 0x2b, 0x3c, 0x4d, 0, 1, 0, 0]), Ok(true));
         assert_eq!(section(&[0x4d, 0x3c, 0x2b, 0x1a, 1, 0, 0, 0]), Ok(false));
-        assert!(section(&[0x4d, 0x3c, 0x2b, 0x1a, 2, 0, 0, 0])
-            .unwrap_err()
-            .contains("version 2"));
+        let err = section(&[0x4d, 0x3c, 0x2b, 0x1a, 2, 0, 0, 0]).unwrap_err();
+        assert_eq!(err, BlockError::UnsupportedVersion(2));
+        assert!(err.to_string().contains("version 2"));
         assert!(section(&[1, 2, 3, 4]).is_err());
     }
 }

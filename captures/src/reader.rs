@@ -348,7 +348,8 @@ impl<R: Read> CaptureReader<R> {
             }
             let body = &block[8..len - 4];
             let count = self.count;
-            let bad = |m: String| fail(at, count, format!("bad {}: {m}", block_name(kind)));
+            let bad =
+                |m: pcapng::BlockError| fail(at, count, format!("bad {}: {m}", block_name(kind)));
             let mut got = false;
             match kind {
                 SECTION_HEADER_BLOCK => {

@@ -5,6 +5,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+use etherparse::err::tcp::HeaderSliceError;
 use etherparse::TcpSlice;
 
 /// The TCP flags this crate acts on.
@@ -88,8 +89,8 @@ pub fn parse_segment(
     dst: IpAddr,
     segment: &[u8],
     lost: usize,
-) -> Result<Segment<'_>, String> {
-    let tcp = TcpSlice::from_slice(segment).map_err(|e| format!("bad TCP header: {e}"))?;
+) -> Result<Segment<'_>, HeaderSliceError> {
+    let tcp = TcpSlice::from_slice(segment)?;
     Ok(Segment {
         src: SocketAddr::new(src, tcp.source_port()),
         dst: SocketAddr::new(dst, tcp.destination_port()),

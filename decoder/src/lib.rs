@@ -14,6 +14,7 @@ pub mod emit;
 pub mod event;
 pub mod hex;
 pub mod keylog;
+pub mod malformed;
 pub mod mqtt;
 pub mod session;
 pub mod tls;

@@ -12,6 +12,7 @@ use super::reader::{Reader, Stop};
 use super::reason::{allowed_v5, reason_name};
 use super::PAYLOAD_PREFIX;
 use crate::event::Direction;
+use crate::malformed::Malformed;
 
 /// One framed packet as the stream framing hands it over.
 pub(crate) struct Frame<'a> {
@@ -35,7 +36,7 @@ pub(crate) struct Context {
 }
 
 /// Decodes a packet; `Err` is the reason for an `MqttMalformed` event.
-pub(crate) fn decode(frame: &Frame, ctx: &Context) -> Result<Packet, String> {
+pub(crate) fn decode(frame: &Frame, ctx: &Context) -> Result<Packet, Malformed> {
     let packet_type = PacketType::from_nibble(frame.first >> 4);
     let flags = frame.first & 0x0f;
     let len = frame.remaining_length as usize;
@@ -68,12 +69,14 @@ pub(crate) fn decode(frame: &Frame, ctx: &Context) -> Result<Packet, String> {
     };
     let body = match body {
         Ok(b) => b,
-        Err(Stop::Malformed(why)) => return Err(format!("{}: {why}", packet_type.name())),
+        Err(Stop::Malformed(why)) => {
+            return Err(Malformed(format!("{}: {why}", packet_type.name())))
+        }
         Err(Stop::Truncated(why)) => {
-            return Err(format!(
+            return Err(Malformed(format!(
                 "{} of {len} bytes is larger than the decoder keeps: {why}",
                 packet_type.name()
-            ))
+            )))
         }
     };
     if r.left() > 0 {

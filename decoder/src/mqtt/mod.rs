@@ -306,7 +306,7 @@ impl MqttConn {
             }
             Err(reason) => out.emit(EventKind::MqttMalformed {
                 offset: p.start,
-                reason,
+                reason: reason.to_string(),
             }),
         }
         // give back a large allocation (a truncated SUBSCRIBE) instead of keeping it

@@ -4,6 +4,7 @@
 //! walked here, one extension at a time, so that one extension tls-parser cannot read does
 //! not hide the ones after it, and so that each extension keeps its wire id and length.
 
+use crate::malformed::Malformed;
 use std::borrow::Cow;
 use std::net::IpAddr;
 
@@ -130,28 +131,28 @@ fn named(id: u16, name: Cow<'static, str>) -> Named {
 }
 
 /// Reads the key_share entries of a ClientHello: a list length, then group and key pairs.
-fn key_share_groups(data: &[u8]) -> Result<Vec<u16>, String> {
+fn key_share_groups(data: &[u8]) -> Result<Vec<u16>, Malformed> {
     let [a, b, rest @ ..] = data else {
-        return Err("key_share is shorter than its list length".to_string());
+        return Err(Malformed::from("key_share is shorter than its list length"));
     };
     let list_len = usize::from(u16::from_be_bytes([*a, *b]));
     let Some(mut list) = rest.get(..list_len) else {
-        return Err(format!(
+        return Err(Malformed(format!(
             "key_share list claims {list_len} bytes but only {} remain",
             rest.len()
-        ));
+        )));
     };
     let mut groups = Vec::new();
     while !list.is_empty() {
         let [g1, g2, k1, k2, tail @ ..] = list else {
-            return Err("key_share entry is cut short".to_string());
+            return Err(Malformed::from("key_share entry is cut short"));
         };
         let key_len = usize::from(u16::from_be_bytes([*k1, *k2]));
         if tail.len() < key_len {
-            return Err(format!(
+            return Err(Malformed(format!(
                 "key_share entry claims a {key_len}-byte key but only {} bytes remain",
                 tail.len()
-            ));
+            )));
         }
         groups.push(u16::from_be_bytes([*g1, *g2]));
         list = &tail[key_len..];
@@ -163,9 +164,9 @@ fn key_share_groups(data: &[u8]) -> Result<Vec<u16>, String> {
 pub(super) fn parse_client_hello(
     body: &[u8],
     record_version: u16,
-) -> Result<ParsedClientHello, String> {
+) -> Result<ParsedClientHello, Malformed> {
     let Ok((rest, ch)) = parse_tls_handshake_client_hello(body) else {
-        return Err(locate_error(body));
+        return Err(Malformed(locate_error(body)));
     };
     let mut problems = Vec::new();
     let mut random = [0u8; 32];
@@ -238,7 +239,7 @@ pub(super) fn parse_client_hello(
                         hello.key_share_groups.push(named(g, group_name(g)));
                     }
                 }
-                Err(why) => problems.push(why),
+                Err(why) => problems.push(why.to_string()),
             }
             continue;
         }

@@ -5,6 +5,7 @@
 //! CertificateRequest layouts (a request context, per-certificate extensions, CA names inside
 //! an extension); those are read here, for handshakes that decryption makes visible.
 
+use crate::malformed::Malformed;
 use tls_parser::{parse_tls_message_handshake, TlsMessage, TlsMessageHandshake};
 use x509_parser::prelude::FromDer;
 use x509_parser::x509::X509Name;
@@ -43,18 +44,18 @@ fn plain_kind(t: u8) -> HandshakeKind {
 }
 
 /// An X.501 name as `C=US, O=…, CN=…`, or a placeholder naming its size.
-fn dn_string(der: &[u8]) -> Result<String, String> {
+fn dn_string(der: &[u8]) -> Result<String, Malformed> {
     match X509Name::from_der(der) {
         Ok(([], name)) => Ok(name.to_string()),
-        _ => Err(format!(
+        _ => Err(Malformed(format!(
             "unreadable distinguished name ({} bytes)",
             der.len()
-        )),
+        ))),
     }
 }
 
 /// TLS 1.3 Certificate: request context, then entries of certificate and extensions.
-fn tls13_certificates(body: &[u8]) -> Result<Vec<&[u8]>, String> {
+fn tls13_certificates(body: &[u8]) -> Result<Vec<&[u8]>, Malformed> {
     let ctx_len = usize::from(*body.first().ok_or("empty certificate message")?);
     let list = body
         .get(1 + ctx_len..)
@@ -64,10 +65,10 @@ fn tls13_certificates(body: &[u8]) -> Result<Vec<&[u8]>, String> {
         "certificate list claims {list_len} bytes but fewer remain"
     ))?;
     if list.len() != 3 + list_len {
-        return Err(format!(
+        return Err(Malformed(format!(
             "{} bytes after the certificate list",
             list.len() - 3 - list_len
-        ));
+        )));
     }
     let mut ders = Vec::new();
     while !entries.is_empty() {
@@ -90,30 +91,30 @@ fn tls13_certificates(body: &[u8]) -> Result<Vec<&[u8]>, String> {
 }
 
 /// TLS 1.2 Certificate via tls-parser, checking that the certificates fill the list exactly.
-fn tls12_certificates(whole: &[u8]) -> Result<Vec<&[u8]>, String> {
+fn tls12_certificates(whole: &[u8]) -> Result<Vec<&[u8]>, Malformed> {
     let body = &whole[4..];
     let chain = match parse_tls_message_handshake(whole) {
         Ok((_, TlsMessage::Handshake(TlsMessageHandshake::Certificate(c)))) => c.cert_chain,
         _ => {
-            return Err(format!(
+            return Err(Malformed(format!(
                 "certificate message of {} bytes could not be read",
                 body.len()
-            ))
+            )))
         }
     };
     let list_len = u24(body).unwrap_or(0);
     let used: usize = chain.iter().map(|c| 3 + c.data.len()).sum();
     if body.len() != 3 + list_len || used != list_len {
-        return Err(format!(
+        return Err(Malformed(format!(
             "certificate list of {list_len} bytes holds {used} bytes of certificates in a {}-byte message",
             body.len()
-        ));
+        )));
     }
     Ok(chain.into_iter().map(|c| c.data).collect())
 }
 
 /// TLS 1.3 CertificateRequest: the CA names sit in a certificate_authorities extension.
-fn tls13_ca_names(body: &[u8]) -> Result<Vec<&[u8]>, String> {
+fn tls13_ca_names(body: &[u8]) -> Result<Vec<&[u8]>, Malformed> {
     let ctx_len = usize::from(*body.first().ok_or("empty certificate request")?);
     let ext = body
         .get(1 + ctx_len..)
@@ -123,14 +124,14 @@ fn tls13_ca_names(body: &[u8]) -> Result<Vec<&[u8]>, String> {
     };
     let len = usize::from(u16::from_be_bytes([a, b]));
     if block.len() != len {
-        return Err(format!(
+        return Err(Malformed(format!(
             "extensions claim {len} bytes, {} present",
             block.len()
-        ));
+        )));
     }
     let (exts, problem) = split_extensions(block);
     if let Some(p) = problem {
-        return Err(p);
+        return Err(Malformed::from(p));
     }
     let mut names = Vec::new();
     for e in exts.iter().filter(|e| e.id == 47) {
@@ -191,7 +192,7 @@ impl TlsConn {
                                 ),
                             }
                         } else {
-                            EventKind::TlsMalformed { offset, reason }
+                            EventKind::TlsMalformed { offset, reason: reason.to_string() }
                         };
                         out.emit(event);
                     }
@@ -224,7 +225,7 @@ impl TlsConn {
         offset: u64,
         record_version: u16,
         out: &mut Emit,
-    ) -> Result<(), String> {
+    ) -> Result<(), Malformed> {
         let body = &whole[4..];
         match msg_type {
             1 => {
@@ -269,10 +270,10 @@ impl TlsConn {
                             TlsMessage::Handshake(TlsMessageHandshake::CertificateRequest(r)),
                         )) => r.unparsed_ca,
                         _ => {
-                            return Err(format!(
+                            return Err(Malformed(format!(
                                 "certificate request of {} bytes could not be read",
                                 body.len()
-                            ))
+                            )))
                         }
                     }
                 };
@@ -303,19 +304,19 @@ impl TlsConn {
                 self.emit_plain(msg_type, body.len(), out);
             }
             14 if !body.is_empty() => {
-                return Err(format!(
+                return Err(Malformed(format!(
                     "server_hello_done carries {} bytes; it must be empty",
                     body.len()
-                ))
+                )))
             }
             _ => match parse_tls_message_handshake(whole) {
                 Ok(_) => self.emit_plain(msg_type, body.len(), out),
                 Err(_) => {
-                    return Err(format!(
+                    return Err(Malformed(format!(
                         "{} of {} bytes could not be read",
                         type_label(msg_type),
                         body.len()
-                    ))
+                    )))
                 }
             },
         }

@@ -120,7 +120,7 @@ impl Keys {
                     self.dirs[d].epoch = first;
                 }
                 Err(why) => {
-                    self.give_up(out, why);
+                    self.give_up(out, why.to_string());
                     return None;
                 }
             }
@@ -181,33 +181,50 @@ fn header(rec: &Record<'_>) -> [u8; 5] {
     [rec.content_type, v[0], v[1], n[0], n[1]]
 }
 
+/// Why a direction's record keys could not be made; the text is what the user reads in the
+/// connection's "not decrypted" event.
+#[derive(Debug, thiserror::Error)]
+enum KeysError {
+    #[error("the key log has no {0} for this connection")]
+    NoTrafficSecret(&'static str),
+    #[error("the key log has no CLIENT_RANDOM (master secret) line for this connection")]
+    NoMasterSecret,
+    #[error("both hello randoms are needed for TLS 1.2 keys")]
+    NoRandoms,
+    #[error(transparent)]
+    Cipher(#[from] decrypt::DecryptError),
+}
+
 fn make(
     secrets: &Secrets,
     p: &Params,
     suite: u16,
     writer: Writer,
     epoch: Option<Epoch>,
-) -> Result<RecordDecryptor, String> {
+) -> Result<RecordDecryptor, KeysError> {
     match epoch {
         Some(epoch) => {
-            let secret =
-                decrypt::tls13_traffic_secret(secrets, writer, epoch).ok_or_else(|| {
-                    format!(
-                        "the key log has no {} for this connection",
-                        decrypt::keylog_label(writer, epoch)
-                    )
-                })?;
-            RecordDecryptor::tls13(suite, secret).map_err(|e| e.to_string())
+            let secret = decrypt::tls13_traffic_secret(secrets, writer, epoch).ok_or(
+                KeysError::NoTrafficSecret(decrypt::keylog_label(writer, epoch)),
+            )?;
+            Ok(RecordDecryptor::tls13(suite, secret)?)
         }
         None => {
-            let master = secrets.master_secret.as_deref().ok_or(
-                "the key log has no CLIENT_RANDOM (master secret) line for this connection",
-            )?;
+            let master = secrets
+                .master_secret
+                .as_deref()
+                .ok_or(KeysError::NoMasterSecret)?;
             let (Some(cr), Some(sr)) = (p.client_random, p.server_random) else {
-                return Err("both hello randoms are needed for TLS 1.2 keys".into());
+                return Err(KeysError::NoRandoms);
             };
-            RecordDecryptor::tls12(suite, master, &cr, &sr, writer, p.encrypt_then_mac)
-                .map_err(|e| e.to_string())
+            Ok(RecordDecryptor::tls12(
+                suite,
+                master,
+                &cr,
+                &sr,
+                writer,
+                p.encrypt_then_mac,
+            )?)
         }
     }
 }

@@ -5,6 +5,7 @@
 //! (RFC 8446 §4.1.3). tls-parser's own HelloRetryRequest type is the draft-era one, so the
 //! random is checked here.
 
+use crate::malformed::Malformed;
 use tls_parser::{
     parse_tls_handshake_server_hello, parse_tls_server_hello_extension, TlsExtension,
 };
@@ -44,9 +45,9 @@ fn locate_error(body: &[u8]) -> String {
 }
 
 /// Reads a ServerHello body (the handshake message without its 4-byte header).
-pub(super) fn parse_server_hello(body: &[u8]) -> Result<ParsedServerHello, String> {
+pub(super) fn parse_server_hello(body: &[u8]) -> Result<ParsedServerHello, Malformed> {
     let Ok((rest, sh)) = parse_tls_handshake_server_hello(body) else {
-        return Err(locate_error(body));
+        return Err(Malformed(locate_error(body)));
     };
     let mut problems = Vec::new();
     if sh.ext.is_none() && !rest.is_empty() {

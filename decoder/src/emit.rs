@@ -63,24 +63,11 @@ impl<'a> Emit<'a> {
         }
         self.emit(EventKind::Undecoded {
             bytes: n,
-            prefix: printable_prefix(&first[..first.len().min(32)]),
+            prefix: crate::hex::text_or_hex(&first[..first.len().min(32)]),
         });
     }
 
     pub fn trace(&self) -> &Trace {
         self.trace
-    }
-}
-
-/// Text when the bytes are printable UTF-8, else hex.
-pub fn printable_prefix(b: &[u8]) -> String {
-    match std::str::from_utf8(b) {
-        Ok(t)
-            if t.chars()
-                .all(|c| !c.is_control() || matches!(c, '\n' | '\r' | '\t')) =>
-        {
-            t.to_string()
-        }
-        _ => crate::hex::encode(b),
     }
 }

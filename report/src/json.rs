@@ -622,7 +622,10 @@ impl Serialize for PacketJson<'_> {
                 o.serialize_field("topic", &x.topic)?;
                 o.serialize_field("message_id", &x.packet_id)?;
                 o.serialize_field("payload_len", &x.payload_len)?;
-                o.serialize_field("message", &super::text_or_hex(&x.payload_prefix))?;
+                o.serialize_field(
+                    "message",
+                    &iotscope_decoder::hex::text_or_hex(&x.payload_prefix),
+                )?;
                 o.serialize_field("truncated", &(x.payload_prefix.len() < x.payload_len))?;
                 o.serialize_field("properties", &x.properties)?;
             }

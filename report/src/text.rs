@@ -10,7 +10,8 @@ use iotscope_decoder::event::{AlertLevel, EncryptedPhase, HandshakeKind};
 use iotscope_decoder::mqtt::{Body, Packet};
 use iotscope_decoder::{tls, Direction, Event, EventKind, Timestamp, Trace};
 
-use super::{text_or_hex, version_name};
+use super::version_name;
+use iotscope_decoder::hex::{shorten, text_or_hex};
 
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Style {
@@ -298,11 +299,7 @@ fn describe_into(s: &mut String, e: &Event) -> std::fmt::Result {
             write!(s, "malformed MQTT at byte {offset}: {reason}")?
         }
         EventKind::Undecoded { bytes, prefix } => {
-            let mut p = prefix.clone();
-            if p.chars().count() > 32 {
-                p = p.chars().take(32).collect::<String>() + "…";
-            }
-            write!(s, "{bytes} bytes of data: {p:?}")?
+            write!(s, "{bytes} bytes of data: {:?}", shorten(prefix, 32))?
         }
         EventKind::Note { text } => write!(s, "note: {text}")?,
         EventKind::Undecrypted { reason } => write!(s, "not decrypted: {reason}")?,
@@ -442,11 +439,7 @@ fn mqtt_line(p: &Packet) -> String {
             }
             let _ = write!(s, " {} bytes", x.payload_len);
             if !x.payload_prefix.is_empty() {
-                let mut text = text_or_hex(&x.payload_prefix);
-                if text.len() > 40 {
-                    text.truncate(40);
-                    text.push('…');
-                }
+                let text = shorten(&text_or_hex(&x.payload_prefix), 40);
                 let _ = write!(s, " {text:?}");
             }
             s
@@ -622,6 +615,35 @@ mod tests {
             write_relative(&mut s, &trace, ts);
             assert_eq!(s, format!("{:>10.6}", trace.relative(ts)), "{ns}");
         }
+    }
+
+    /// A payload whose 40th byte falls inside a character once made the text view panic.
+    #[test]
+    fn a_publish_payload_is_cut_between_characters() {
+        use iotscope_decoder::mqtt::{Body, Packet, PacketType, Publish};
+        let payload = format!("{}é rest of the reading", "t".repeat(39));
+        let p = Packet {
+            packet_type: PacketType::Publish,
+            flags: 0,
+            dup: false,
+            qos: 0,
+            retain: false,
+            remaining_length: 0,
+            offset: 0,
+            body: Body::Publish(Publish {
+                topic: "dt/site/1".into(),
+                packet_id: None,
+                payload_len: payload.len(),
+                payload_prefix: payload.as_bytes().to_vec(),
+                properties: Vec::new(),
+            }),
+            problems: Vec::new(),
+        };
+        let line = mqtt_line(&p);
+        assert!(
+            line.ends_with(&format!("\"{}é…\"", "t".repeat(39))),
+            "{line}"
+        );
     }
 
     #[test]

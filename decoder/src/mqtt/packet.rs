@@ -239,8 +239,5 @@ pub enum PropertyValue {
 
 /// Payload bytes as text when they are UTF-8, else as hex.
 pub fn bytes_as_text<S: serde::Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
-    match std::str::from_utf8(b) {
-        Ok(t) => s.serialize_str(t),
-        Err(_) => s.serialize_str(&crate::hex::encode(b)),
-    }
+    s.serialize_str(&crate::hex::text_or_hex(b))
 }

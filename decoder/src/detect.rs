@@ -111,6 +111,38 @@ fn plausible_mqtt_header(b: &[u8]) -> bool {
     flags_ok && b.len() >= 2
 }
 
+/// An endpoint's first MQTT answer, read strictly enough to stand without the device's side:
+/// a CONNACK (3.1.1: flags 0–1 and return code 0–5; MQTT 5: a reason code and a property
+/// length that fills the packet), a SUBACK (a packet id and return codes MQTT defines) or a
+/// PUBACK (a packet id, and in MQTT 5 a reason code). For a device side that was not
+/// captured or not decrypted, where no CONNECT says the connection is MQTT.
+pub fn looks_like_mqtt_answer(b: &[u8]) -> bool {
+    if b.len() < 4 || b[1] & 0x80 != 0 {
+        return false;
+    }
+    let len = usize::from(b[1]);
+    let body = &b[2..b.len().min(2 + len)];
+    let whole = body.len() == len;
+    let v5_reason = |c: u8| c == 0 || (0x80..=0xa2).contains(&c);
+    match b[0] {
+        0x20 if len == 2 => body[0] <= 1 && body[1] <= 5,
+        0x20 if len >= 3 => {
+            body[0] <= 1 && v5_reason(body[1]) && (!whole || usize::from(body[2]) + 3 == len)
+        }
+        0x90 if len >= 3 => {
+            body[..2] != [0, 0]
+                && body[2..]
+                    .iter()
+                    .all(|&c| c <= 2 || c == 0x80 || v5_reason(c))
+        }
+        0x40 if len == 2 => body[..2] != [0, 0],
+        0x40 if len >= 3 => {
+            body[..2] != [0, 0] && (body.len() < 3 || v5_reason(body[2]) || body[2] == 0x10)
+        }
+        _ => false,
+    }
+}
+
 /// Printable summary of the first bytes: hex of up to 16.
 pub fn first_bytes(b: &[u8]) -> String {
     crate::hex::encode(&b[..b.len().min(16)])
@@ -153,6 +185,26 @@ mod tests {
             Some(AppProtocol::Unknown)
         );
         assert_eq!(classify(b"", None, false), None);
+    }
+
+    #[test]
+    fn endpoint_answers_are_read_strictly() {
+        // CONNACK 3.1.1 accepted and refused, CONNACK 5 with properties, SUBACK, PUBACK.
+        assert!(looks_like_mqtt_answer(b"\x20\x02\x00\x00"));
+        assert!(looks_like_mqtt_answer(b"\x20\x02\x01\x05"));
+        assert!(looks_like_mqtt_answer(b"\x20\x06\x00\x00\x03\x22\x00\x0a"));
+        assert!(looks_like_mqtt_answer(b"\x90\x03\x00\x01\x01"));
+        assert!(looks_like_mqtt_answer(b"\x40\x02\x00\x07"));
+        // Look-alikes: a return code MQTT 3.1.1 does not have, a packet id 0, a property
+        // length that does not fill the CONNACK, an SSH banner, "000" text, an MQTT
+        // request rather than an answer.
+        assert!(!looks_like_mqtt_answer(b"\x20\x02\x00\x06"));
+        assert!(!looks_like_mqtt_answer(b"\x40\x02\x00\x00"));
+        assert!(!looks_like_mqtt_answer(b"\x20\x06\x00\x00\x09\x22\x00\x0a"));
+        assert!(!looks_like_mqtt_answer(b"SSH-2.0-OpenSSH"));
+        assert!(!looks_like_mqtt_answer(b"000"));
+        assert!(!looks_like_mqtt_answer(b"\x30\x0b\x00\x06topicXhello"));
+        assert!(!looks_like_mqtt_answer(b"\x20\x02\x00"));
     }
 
     #[test]

@@ -255,6 +255,16 @@ impl Layer {
         if !self.allow_tls && proto == AppProtocol::Unknown && self.app == Some(AppProtocol::Mqtt) {
             proto = AppProtocol::Mqtt;
         }
+        // The device's side not seen (not captured, or not decrypted): the endpoint's own
+        // MQTT answer (CONNACK, SUBACK, PUBACK) says what the connection speaks.
+        if proto == AppProtocol::Unknown
+            && out.dir == crate::event::Direction::EndpointToDevice
+            && self.seen[0].is_none()
+            && self.app.is_none()
+            && detect::looks_like_mqtt_answer(&self.pending[d])
+        {
+            proto = AppProtocol::Mqtt;
+        }
         self.seen[d] = Some(proto);
         out.emit(EventKind::Protocol {
             protocol: proto,

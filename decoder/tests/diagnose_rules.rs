@@ -23,6 +23,8 @@ mod mqtt;
 mod mqtt_events;
 #[path = "diagnose_rules/names_and_alpn.rs"]
 mod names_and_alpn;
+#[path = "diagnose_rules/precision.rs"]
+mod precision;
 #[path = "diagnose_rules/security.rs"]
 mod security;
 #[path = "diagnose_rules/tls_events.rs"]

@@ -64,6 +64,8 @@ pub fn markdown() -> String {
             e.title
         );
     }
+    s.push_str(&root_causes());
+    s.push_str(&precision());
     for e in CATALOGUE {
         let _ = writeln!(s, "\n## {}\n", e.code);
         let _ = writeln!(
@@ -86,5 +88,32 @@ pub fn markdown() -> String {
             }
         }
     }
+    s
+}
+
+/// How one connection's findings are ranked: from `diagnose::root_cause::ORDER`.
+fn root_causes() -> String {
+    use iotscope_decoder::diagnose::root_cause::ORDER;
+    let mut s = String::from("\n## One root cause per connection\n\n");
+    s.push_str("A connection's error is its root cause. What follows from it stays in the report as information that names the cause, not as a second error. ");
+    s.push_str("A connection the endpoint accepted (CONNACK 0) carries no error about how it was set up: what AWS IoT Core would refuse but this endpoint accepted is a warning that says both. ");
+    s.push_str("Refusals after CONNACK (a PUBLISH or SUBSCRIBE denied, a session taken over) and packets whose bytes are malformed stay errors. In MITM mode the CONNACK answers iotscope's own session upstream, so it does not excuse the device's leg.\n\n");
+    s.push_str("Causes come before consequences in this order; codes of one rank stand beside each other:\n\n");
+    s.push_str("| rank | what went wrong | codes |\n|---|---|---|\n");
+    for (i, (what, codes)) in ORDER.iter().enumerate() {
+        let codes: Vec<String> = codes.iter().map(|c| format!("`{c}`")).collect();
+        let _ = writeln!(s, "| {} | {what} | {} |", i + 1, codes.join(", "));
+    }
+    s
+}
+
+/// The precision table: how many connections of each reference set carry which codes,
+/// from `tests/precision-counts.md`, which the precision test keeps current.
+fn precision() -> String {
+    let mut s = String::from("\n## Precision on the reference captures\n\n");
+    s.push_str("Every capture in the repository is replayed by `tests/tests/precision.rs`, with its key log when it has one. ");
+    s.push_str("A connection that worked by its own record (the client succeeded, or tshark shows the endpoint's CONNACK 0 and no refusal after it) must carry no error, and `CONN.NO_ANSWER` needs a record with no answer from the endpoint. ");
+    s.push_str("The counts below are the test's own; it fails when they change.\n\n");
+    s.push_str(include_str!("../../tests/precision-counts.md"));
     s
 }

@@ -35,7 +35,7 @@ fn connect_accepted(f: &Facts) -> bool {
     })
 }
 
-fn endpoint_closed_after<'a>(f: &Facts<'a>, after: &Event) -> Option<&'a Event> {
+pub(super) fn endpoint_closed_after<'a>(f: &Facts<'a>, after: &Event) -> Option<&'a Event> {
     let close = f.closed_by(Side::Endpoint)?;
     if close.ts < after.ts {
         return None;

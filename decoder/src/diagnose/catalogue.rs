@@ -155,7 +155,7 @@ pub static CATALOGUE: &[Entry] = &[
         severity: Severity::Error,
         title: "The endpoint never answered",
         cause: "The device sent its first bytes and nothing came back before the connection ended or the capture stopped: a firewall that drops packets, a wrong address, or an endpoint that hangs.",
-        tell_apart: "No byte at all from the endpoint, and no close from it.",
+        tell_apart: "No byte at all from the endpoint and no close from it, on a connection whose opening was seen, with no bytes of the endpoint's lost and at least a second seen after the device's first bytes. When any of that is missing, or the device's own later TLS messages show that a ServerHello reached it, the finding is CONN.TRUNCATED instead.",
         steps: &[
             "Check that outbound TCP to {endpoint} port {port} is allowed; if 8883 is blocked, use 443 with ALPN x-amzn-mqtt-ca.",
             S_CLIENT,
@@ -178,9 +178,12 @@ pub static CATALOGUE: &[Entry] = &[
         section: Section::Connection,
         severity: Severity::Info,
         title: "Part of the connection was not seen",
-        cause: "The capture started after the connection began, or missed bytes (gaps), so some findings may be missing.",
-        tell_apart: "Gap events, or no TCP handshake at the start.",
-        steps: &["Capture from before the device connects, on the device's own interface, with a large enough snap length (tcpdump -s 0)."],
+        cause: "The capture started after the connection began, missed bytes (gaps), or stopped too soon to show the endpoint's answer, so some findings may be missing. When the endpoint seems silent, this says why that silence cannot be trusted: its bytes were lost, the device's own later messages (a TLS 1.2 Certificate or ClientKeyExchange) prove a ServerHello arrived, or too little time was seen.",
+        tell_apart: "Gap events, no TCP handshake at the start, device messages that can only follow an answer, or less than a second seen after the device's first bytes.",
+        steps: &[
+            "Capture from before the device connects, on the device's own interface, with a large enough snap length (tcpdump -s 0).",
+            "Keep the capture running until the device gives up or is connected, so the endpoint's answer (or its absence) is in it.",
+        ],
     },
     Entry {
         code: Code::TlsNotDecrypted,

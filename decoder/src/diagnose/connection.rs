@@ -25,7 +25,7 @@ pub fn rules(f: &Facts, ctx: &Context, out: &mut Vec<Finding>) {
         sni(f, ctx, out);
         alpn(f, ctx, out);
         versions_and_suites(f, out);
-        truncated(f, out);
+        truncated(f, false, out);
         return;
     }
     tcp_refused(f, out);
@@ -36,7 +36,7 @@ pub fn rules(f: &Facts, ctx: &Context, out: &mut Vec<Finding>) {
     versions_and_suites(f, out);
     handshake_aborted(f, out);
     no_answer(f, out);
-    truncated(f, out);
+    truncated(f, true, out);
     not_decrypted(f, out);
 }
 
@@ -100,6 +100,10 @@ fn tcp_refused(f: &Facts, out: &mut Vec<Finding>) {
     }
 }
 
+/// Ports where an endpoint waits for a TLS ClientHello: AWS IoT Core's MQTT, HTTPS and
+/// MQTT-over-443 ports.
+const TLS_PORTS: [u16; 3] = [8883, 8443, 443];
+
 fn not_tls(f: &Facts, out: &mut Vec<Finding>) {
     let Some((first, proto)) = f.protocol[0] else {
         return;
@@ -113,40 +117,82 @@ fn not_tls(f: &Facts, out: &mut Vec<Finding>) {
         AppProtocol::Http => "plain HTTP",
         _ => "bytes that are not TLS",
     };
+    // When the proxy could not reach the endpoint, the close on the endpoint's side was
+    // the proxy's own and says nothing about how an endpoint treats plaintext.
     let endpoint_close = f
         .closed_by(Side::Endpoint)
         .filter(|_| f.upstream_failure.is_none());
+    let port = f.endpoint_port;
+    let on_port = port.map_or(String::new(), |p| format!(" on port {p}"));
+    let tls_port = port.is_some_and(|p| TLS_PORTS.contains(&p));
+    let aws = "AWS IoT Core accepts only TLS, so the same device would fail there";
+    // The severity follows what the endpoint did with the plaintext, the same way on every
+    // connection: it went on in kind (works here: warning), it refused it (closed without a
+    // byte, or answered with something else: error), or the capture does not show an answer
+    // (a TLS port waits for a ClientHello that never comes: error; any other port: warning,
+    // and the silence is CONN.NO_ANSWER's or CONN.TRUNCATED's to judge).
     let mut finding = if endpoint_answered_in_kind {
         Finding::new(
             Code::ConnNotTls,
-            format!("The device speaks {what} without TLS, and this endpoint answers it. AWS IoT Core accepts only TLS, so the same device would fail there."),
+            format!("The device speaks {what} without TLS{on_port}, and this endpoint answers it. {aws}."),
         )
         .severity(Severity::Warning)
-    } else {
-        // When the proxy could not reach the endpoint, the close on the endpoint's side was
-        // the proxy's own and says nothing about how an endpoint treats plaintext.
-        let close = endpoint_close;
+    } else if f.gaps_by_dir[1] > 0 && !f.endpoint_sent_bytes() {
+        Finding::new(
+            Code::ConnNotTls,
+            format!(
+                "The device speaks {what} without TLS{on_port}; the endpoint sent {} bytes that the capture missed, so whether it answered in kind is not known. {aws}.",
+                f.gaps_by_dir[1]
+            ),
+        )
+        .severity(Severity::Warning)
+        .certainty(Certainty::Likely)
+    } else if f.endpoint_sent_bytes() {
         let mut fd = Finding::new(
             Code::ConnNotTls,
-            format!("The device sent {what} where a TLS ClientHello was expected{}.",
-                match close {
-                    Some(c) if !f.endpoint_sent_bytes() => format!(
-                        "; the endpoint closed the connection {:.1} ms later without sending a byte",
-                        (f.t(c) - f.t(first)) * 1000.0
-                    ),
-                    _ => String::new(),
-                }),
+            format!("The device sent {what}{on_port} where a TLS ClientHello was expected, and the endpoint did not answer in kind."),
         );
-        if close.is_none() && f.endpoint_sent_bytes() {
+        if endpoint_close.is_none() {
             fd = fd.certainty(Certainty::Likely);
         }
         fd
+    } else if let Some(c) = endpoint_close {
+        Finding::new(
+            Code::ConnNotTls,
+            format!(
+                "The device sent {what}{on_port} where a TLS ClientHello was expected; the endpoint closed the connection {:.1} ms later without sending a byte.",
+                (f.t(c) - f.t(first)) * 1000.0
+            ),
+        )
+    } else if tls_port {
+        Finding::new(
+            Code::ConnNotTls,
+            format!("The device sent {what} to port {}, where an endpoint waits for a TLS ClientHello; nothing came back.", port.unwrap_or_default()),
+        )
+        .certainty(Certainty::Likely)
+    } else {
+        Finding::new(
+            Code::ConnNotTls,
+            format!("The device speaks {what} without TLS{on_port}; no answer from the endpoint was seen. {aws}."),
+        )
+        .severity(Severity::Warning)
     };
     finding = finding.evidence(f.t(first), format!("device's first bytes are {proto}"));
     if let Some(c) = endpoint_close {
         finding = finding.evidence(f.t(c), "endpoint closed the connection");
     }
     out.push(finding);
+}
+
+/// The endpoint accepted the MQTT session (CONNACK 0): a rule about what AWS IoT Core would
+/// refuse is then a warning that names both what happened here and what AWS would do.
+fn accepted_here(f: &Facts) -> Option<(f64, String)> {
+    f.connack_accepted().map(|e| {
+        (
+            f.t(e),
+            format!("This endpoint accepted it (CONNACK 0 at +{:.6} s)", f.t(e)),
+        )
+    })
 }
 
 fn sni(f: &Facts, ctx: &Context, out: &mut Vec<Finding>) {
@@ -161,22 +207,25 @@ fn sni(f: &Facts, ctx: &Context, out: &mut Vec<Finding>) {
                     .expected_endpoint
                     .as_deref()
                     .is_some_and(|e| !names::is_aws_iot_host(e));
-            let why = if needs_sni {
-                "A custom domain is in use, and AWS IoT Core applies a domain configuration only by SNI, so this connection fails."
-            } else {
-                "AWS IoT Core's default endpoint accepts it, but custom domains, multi-account certificates and configured TLS policies need the SNI."
+            let accepted = accepted_here(f);
+            let why = match (&accepted, needs_sni) {
+                (Some((_, here)), true) => format!("{here}; AWS IoT Core applies a custom domain's configuration only by SNI, so there this connection would fail."),
+                (None, true) => "A custom domain is in use, and AWS IoT Core applies a domain configuration only by SNI, so this connection fails.".to_string(),
+                (_, false) => "AWS IoT Core's default endpoint accepts it, but custom domains, multi-account certificates and configured TLS policies need the SNI.".to_string(),
             };
-            out.push(
-                Finding::new(
-                    Code::ConnSniMissing,
-                    format!(
-                        "The device's ClientHello carries {}. {why}",
-                        if ch.sni_form == SniForm::Empty { "an empty server_name" } else { "no server_name (SNI)" }
-                    ),
-                )
-                .severity(if needs_sni { Severity::Error } else { Severity::Warning })
-                .evidence(t, "ClientHello without server_name"),
-            );
+            let mut fd = Finding::new(
+                Code::ConnSniMissing,
+                format!(
+                    "The device's ClientHello carries {}. {why}",
+                    if ch.sni_form == SniForm::Empty { "an empty server_name" } else { "no server_name (SNI)" }
+                ),
+            )
+            .severity(if needs_sni && accepted.is_none() { Severity::Error } else { Severity::Warning })
+            .evidence(t, "ClientHello without server_name");
+            if let Some((at, _)) = accepted {
+                fd = fd.evidence(at, "CONNACK 0");
+            }
+            out.push(fd);
         }
         SniForm::IpLiteral => out.push(
             Finding::new(
@@ -233,13 +282,16 @@ fn sni(f: &Facts, ctx: &Context, out: &mut Vec<Finding>) {
             }
             let host = ctx.expected_endpoint.as_deref().unwrap_or(sni);
             if sni_is_aws && names::is_legacy_data_endpoint(sni) {
-                out.push(
-                    Finding::new(
-                        Code::ConnLegacyEndpoint,
-                        format!("{sni} is a legacy iot:Data endpoint (no -ats). AWS IoT Core supports only iot:Data-ATS endpoints."),
-                    )
-                    .evidence(t, format!("SNI {sni}")),
-                );
+                let mut fd = Finding::new(
+                    Code::ConnLegacyEndpoint,
+                    format!("{sni} is a legacy iot:Data endpoint (no -ats). AWS IoT Core supports only iot:Data-ATS endpoints."),
+                )
+                .evidence(t, format!("SNI {sni}"));
+                if let Some((at, here)) = accepted_here(f) {
+                    fd.summary = format!("{sni} is a legacy iot:Data endpoint (no -ats). {here}; AWS IoT Core serves only iot:Data-ATS endpoints and would not.");
+                    fd = fd.severity(Severity::Warning).evidence(at, "CONNACK 0");
+                }
+                out.push(fd);
             } else if host != sni && names::is_legacy_data_endpoint(host) {
                 out.push(
                     Finding::new(
@@ -278,13 +330,16 @@ fn alpn(f: &Facts, ctx: &Context, out: &mut Vec<Finding>) {
         } else {
             format!("ALPN {}", ch.alpn.join(", "))
         };
-        out.push(
-            Finding::new(
-                Code::ConnAlpnRequired,
-                format!("The device connects to port 443 with {offered}; AWS IoT Core needs x-amzn-mqtt-ca there for MQTT with a client certificate."),
-            )
-            .evidence(f.t(ch_ev), offered),
-        );
+        let mut fd = Finding::new(
+            Code::ConnAlpnRequired,
+            format!("The device connects to port 443 with {offered}; AWS IoT Core needs x-amzn-mqtt-ca there for MQTT with a client certificate."),
+        )
+        .evidence(f.t(ch_ev), offered.clone());
+        if let Some((at, here)) = accepted_here(f) {
+            fd.summary = format!("The device connects to port 443 with {offered}. {here}; AWS IoT Core needs x-amzn-mqtt-ca on 443 for MQTT with a client certificate and would refuse the handshake.");
+            fd = fd.severity(Severity::Warning).evidence(at, "CONNACK 0");
+        }
+        out.push(fd);
     }
 }
 
@@ -302,7 +357,9 @@ fn wrong_protocol(f: &Facts, ctx: &Context, out: &mut Vec<Finding>) {
         .client_hello
         .is_some_and(|(_, h)| h.alpn.iter().any(|a| a == "x-amzn-http-ca"));
     let problem = match (proto, port) {
-        (AppProtocol::Mqtt, Some(8443)) if aws => {
+        // An endpoint that speaks MQTT on 8443 is not AWS IoT Core, whatever the names say:
+        // the rule then compares it with what AWS would do (below).
+        (AppProtocol::Mqtt, Some(8443)) if aws || f.connack_accepted().is_some() => {
             Some("MQTT to port 8443, which AWS IoT Core reserves for HTTPS publishing")
         }
         (AppProtocol::Mqtt, Some(443)) if alpn_http => {
@@ -312,10 +369,17 @@ fn wrong_protocol(f: &Facts, ctx: &Context, out: &mut Vec<Finding>) {
         _ => None,
     };
     if let Some(p) = problem {
-        out.push(
-            Finding::new(Code::ConnWrongProtocol, format!("The device sends {p}."))
-                .evidence(f.t(ev), format!("decrypted application data is {proto}")),
-        );
+        let mut fd = Finding::new(Code::ConnWrongProtocol, format!("The device sends {p}."))
+            .evidence(f.t(ev), format!("decrypted application data is {proto}"));
+        if let Some((at, here)) = accepted_here(f) {
+            let aws_does = match port {
+                Some(8443) => "AWS IoT Core speaks only HTTPS there (POST /topics/…) and would not answer the CONNECT; use 8883, or 443 with ALPN x-amzn-mqtt-ca",
+                _ => "AWS IoT Core would read the bytes as the protocol the port and ALPN name, and refuse them",
+            };
+            fd.summary = format!("The device sends {p}. {here}; {aws_does}.");
+            fd = fd.severity(Severity::Warning).evidence(at, "CONNACK 0");
+        }
+        out.push(fd);
     }
 }
 
@@ -413,7 +477,14 @@ fn handshake_aborted(f: &Facts, out: &mut Vec<Finding>) {
     let Some((ch_ev, _)) = f.client_hello else {
         return;
     };
-    if f.server_hello.is_some() || !f.alerts.is_empty() {
+    // An endpoint that sent encrypted handshake records, or a device whose later messages
+    // can only follow a ServerHello, went on with the handshake: whatever the decoder could
+    // not read, it was not aborted.
+    if f.server_hello.is_some()
+        || !f.alerts.is_empty()
+        || !f.encrypted[1].is_empty()
+        || f.device_proof_of_answer.is_some()
+    {
         return;
     }
     let Some((Side::Endpoint, close)) = f.first_close() else {
@@ -438,11 +509,56 @@ fn handshake_aborted(f: &Facts, out: &mut Vec<Finding>) {
     );
 }
 
+/// How long the endpoint must be seen silent after the device's first bytes before its
+/// silence counts: an answer takes one round trip, well under a second on any working path,
+/// while a capture that stops sooner may simply have stopped before the answer.
+pub const NO_ANSWER_AFTER_S: f64 = 1.0;
+
+/// Why the endpoint's silence after the device's first bytes was not seen, when it was not:
+/// `None` when the capture shows the endpoint's side whole, long enough, and empty.
+fn silence_not_seen(f: &Facts) -> Option<String> {
+    let first = f.first_data[0]?;
+    if f.endpoint_sent_bytes() || f.closed_by(Side::Endpoint).is_some() {
+        return None;
+    }
+    if let Some((e, what)) = f.device_proof_of_answer {
+        return Some(format!(
+            "the device sent {what} at +{:.6} s, which can only follow the endpoint's ServerHello, so the endpoint's answer was not captured",
+            f.t(e)
+        ));
+    }
+    if f.gaps_by_dir[1] > 0 {
+        return Some(format!(
+            "{} bytes from the endpoint were missed, so its answer was not seen",
+            f.gaps_by_dir[1]
+        ));
+    }
+    if !f.opened {
+        return Some(
+            "the connection began before the capture, so the endpoint's side is not known to be whole"
+                .to_string(),
+        );
+    }
+    let last = f.trace.last_ts.map_or(0.0, |t| f.trace.relative(t));
+    let seen = last - f.t(first);
+    if seen < NO_ANSWER_AFTER_S {
+        return Some(format!(
+            "the capture ends {seen:.3} s after the device's first bytes, too soon to call the endpoint silent"
+        ));
+    }
+    None
+}
+
 fn no_answer(f: &Facts, out: &mut Vec<Finding>) {
     let Some(first) = f.first_data[0] else {
         return;
     };
     if f.endpoint_sent_bytes() || f.closed_by(Side::Endpoint).is_some() {
+        return;
+    }
+    // Silence counts only when it was seen: the endpoint's side captured whole, for long
+    // enough, and empty. Otherwise CONN.TRUNCATED says what was not seen.
+    if silence_not_seen(f).is_some() {
         return;
     }
     // A device that gave up (closed) shortly after its bytes still got no answer.
@@ -460,14 +576,15 @@ fn no_answer(f: &Facts, out: &mut Vec<Finding>) {
         .candidates([
             "a firewall drops the traffic",
             "the endpoint hangs",
-            "the capture missed the endpoint's side",
+            "the endpoint does not speak what the device sent",
         ]),
     );
 }
 
-fn truncated(f: &Facts, out: &mut Vec<Finding>) {
+fn truncated(f: &Facts, endpoint_reached: bool, out: &mut Vec<Finding>) {
     let midstream = !f.opened && f.first_data[0].is_some();
-    if f.gaps == 0 && !midstream {
+    let silence = endpoint_reached.then(|| silence_not_seen(f)).flatten();
+    if f.gaps == 0 && !midstream && silence.is_none() {
         return;
     }
     let mut parts = Vec::new();
@@ -481,10 +598,23 @@ fn truncated(f: &Facts, out: &mut Vec<Finding>) {
         Code::ConnTruncated,
         format!("Part of the connection was not seen: {}.", parts.join("; ")),
     );
+    if let Some(why) = &silence {
+        fd.summary = if parts.is_empty() {
+            format!("The endpoint's answer was not seen: {why}.")
+        } else {
+            format!(
+                "Part of the connection was not seen: {}. The endpoint's answer was not seen: {why}.",
+                parts.join("; ")
+            )
+        };
+    }
     if midstream {
         if let Some(first) = f.first_data[0] {
             fd = fd.evidence(f.t(first), "first bytes seen, without the TCP handshake");
         }
+    }
+    if let Some((e, what)) = f.device_proof_of_answer.filter(|_| silence.is_some()) {
+        fd = fd.evidence(f.t(e), format!("the device sent {what}"));
     }
     // The first few gaps, each with its size, so the reader can see where bytes were lost.
     let gaps = f.trace.events().filter_map(|e| match e.kind {
@@ -496,6 +626,11 @@ fn truncated(f: &Facts, out: &mut Vec<Finding>) {
             f.t(e),
             format!("{bytes} bytes from the {} missed", e.dir.sender()),
         );
+    }
+    if fd.evidence.is_empty() {
+        if let Some(first) = f.first_data[0] {
+            fd = fd.evidence(f.t(first), "device's first bytes, then nothing more seen");
+        }
     }
     out.push(fd);
 }

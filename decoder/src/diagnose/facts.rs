@@ -48,6 +48,13 @@ pub struct Facts<'a> {
     /// First FIN or RST from each side.
     pub close: [Option<&'a Event>; 2],
     pub gaps: u64,
+    /// Bytes missed in each direction (capture gaps).
+    pub gaps_by_dir: [u64; 2],
+    /// The device's first readable TLS message that can only follow an answer from the
+    /// endpoint (its Certificate, ClientKeyExchange or Finished after its ClientHello): proof
+    /// that a ServerHello arrived, seen or not. A ChangeCipherSpec or encrypted records prove
+    /// nothing: a TLS 1.3 device may send both before any answer (early data).
+    pub device_proof_of_answer: Option<(&'a Event, &'static str)>,
     /// First byte-carrying event of each direction.
     pub first_data: [Option<&'a Event>; 2],
     pub any_decrypted: bool,
@@ -76,6 +83,8 @@ impl<'a> Facts<'a> {
             mqtt_malformed: Vec::new(),
             close: [None, None],
             gaps: 0,
+            gaps_by_dir: [0, 0],
+            device_proof_of_answer: None,
             first_data: [None, None],
             any_decrypted: false,
             upstream_failure: None,
@@ -89,7 +98,10 @@ impl<'a> Facts<'a> {
                 EventKind::TcpFin | EventKind::TcpRst => {
                     f.close[d].get_or_insert(e);
                 }
-                EventKind::Gap { bytes } => f.gaps += bytes,
+                EventKind::Gap { bytes } => {
+                    f.gaps += bytes;
+                    f.gaps_by_dir[d] += bytes;
+                }
                 EventKind::Protocol { protocol, .. } => {
                     let slot = if e.decrypted {
                         &mut f.inner_protocol[d]
@@ -135,7 +147,46 @@ impl<'a> Facts<'a> {
                 _ => {}
             }
         }
+        f.device_proof_of_answer = f.find_device_proof_of_answer();
         f
+    }
+
+    fn find_device_proof_of_answer(&self) -> Option<(&'a Event, &'static str)> {
+        let (ch, _) = self.client_hello?;
+        self.trace.events().find_map(|e| {
+            if e.dir != Direction::DeviceToEndpoint || e.ts < ch.ts || std::ptr::eq(e, ch) {
+                return None;
+            }
+            let what = match &e.kind {
+                EventKind::Certificate { .. } => "its Certificate",
+                EventKind::Handshake {
+                    kind: crate::event::HandshakeKind::ClientKeyExchange,
+                    ..
+                } => "its ClientKeyExchange",
+                EventKind::Handshake {
+                    kind: crate::event::HandshakeKind::Finished,
+                    ..
+                } => "its Finished",
+                _ => return None,
+            };
+            Some((e, what))
+        })
+    }
+
+    /// Did the endpoint send anything, seen or missed by the capture? Bytes lost in a gap on
+    /// the endpoint's side, and device messages that can only follow an answer, count.
+    pub fn endpoint_answered(&self) -> bool {
+        self.endpoint_sent_bytes()
+            || self.gaps_by_dir[1] > 0
+            || self.device_proof_of_answer.is_some()
+    }
+
+    /// The endpoint accepted the MQTT session: a CONNACK with code 0.
+    pub fn connack_accepted(&self) -> Option<&'a Event> {
+        self.mqtt.iter().find_map(|(e, p)| match &p.body {
+            Body::Connack(a) if e.dir == Direction::EndpointToDevice && a.code == 0 => Some(*e),
+            _ => None,
+        })
     }
 
     pub fn t(&self, e: &Event) -> f64 {

@@ -16,6 +16,7 @@ pub mod interception;
 pub mod mqtt_rules;
 pub mod names;
 pub mod registry;
+pub mod root_cause;
 pub mod section;
 pub mod security;
 
@@ -47,6 +48,7 @@ pub fn diagnose(trace: &Trace, ctx: &Context) -> Vec<Finding> {
         security::rules(&f, ctx, &mut out);
         interception::rules(&f, &mut out);
     }
+    root_cause::apply(&f, &mut out);
     for fd in &mut out {
         if fd.next_steps.is_empty() {
             fd.next_steps = catalogue::steps(fd.code, &values);

@@ -73,20 +73,47 @@ fn malformed(f: &Facts, out: &mut Vec<Finding>) {
         if p.problems.is_empty() {
             continue;
         }
-        out.push(
-            Finding::new(
-                Code::MqttMalformed,
-                format!(
-                    "The {}'s {} at byte {} breaks the MQTT specification: {}.",
-                    ev.dir.sender(),
-                    p.packet_type.name(),
-                    p.offset,
-                    p.problems.join("; ")
-                ),
-            )
-            .severity(Severity::Warning)
-            .evidence(f.t(ev), p.packet_type.name()),
-        );
+        // A device packet the endpoint answered by closing at once is the cause of the close
+        // (MQTT requires a server to close on a malformed packet): an error, which the
+        // root-cause ranking puts above the refusal the close would otherwise suggest.
+        let closed = (ev.dir == Direction::DeviceToEndpoint)
+            .then(|| super::authorization::endpoint_closed_after(f, ev))
+            .flatten();
+        let mut fd = Finding::new(
+            Code::MqttMalformed,
+            format!(
+                "The {}'s {} at byte {} breaks the MQTT specification: {}.",
+                ev.dir.sender(),
+                p.packet_type.name(),
+                p.offset,
+                p.problems.join("; ")
+            ),
+        )
+        .severity(Severity::Warning)
+        .evidence(f.t(ev), p.packet_type.name());
+        if let Some(close) = closed {
+            fd = fd.severity(Severity::Error).evidence(
+                f.t(close),
+                "endpoint closed the connection without answering it",
+            );
+            fd.summary.push_str(&format!(
+                " The endpoint closed the connection {:.1} ms later without answering it.",
+                (f.t(close) - f.t(ev)) * 1000.0
+            ));
+        }
+        out.push(fd);
+    }
+}
+
+/// Limits AWS IoT Core enforces by refusing the CONNECT (it closes the connection), as
+/// opposed to the ones it adjusts (keep-alive) or enforces later.
+fn connect_refusing_limit(p: &Packet) -> Option<String> {
+    match &p.body {
+        Body::Connect(c) if c.client_id.len() > 128 => Some(format!(
+            "client id of {} bytes (limit 128)",
+            c.client_id.len()
+        )),
+        _ => None,
     }
 }
 
@@ -204,6 +231,32 @@ fn aws_limits(f: &Facts, out: &mut Vec<Finding>) {
         );
         for p in shown {
             fd = fd.evidence(t, p);
+        }
+        // A CONNECT over a limit AWS IoT Core refuses, closed at once: the limit is the
+        // likeliest cause of the close.
+        if let Some((cev, limit)) = f
+            .mqtt
+            .iter()
+            .find(|(e, p)| {
+                e.dir == Direction::DeviceToEndpoint && p.packet_type == PacketType::Connect
+            })
+            .and_then(|(e, p)| connect_refusing_limit(p).map(|l| (*e, l)))
+        {
+            let no_connack = f
+                .packets(Direction::EndpointToDevice, PacketType::Connack)
+                .next()
+                .is_none();
+            if let Some(close) =
+                super::authorization::endpoint_closed_after(f, cev).filter(|_| no_connack)
+            {
+                fd = fd
+                    .severity(Severity::Error)
+                    .evidence(f.t(close), "endpoint closed the connection, no CONNACK");
+                fd.summary.push_str(&format!(
+                    " The CONNECT's {limit} is one AWS IoT Core refuses, and the endpoint closed the connection {:.1} ms after it without a CONNACK.",
+                    (f.t(close) - f.t(cev)) * 1000.0
+                ));
+            }
         }
         out.push(fd);
     }

@@ -346,6 +346,49 @@ fn session_with_mqtt_hint_decodes_a_midstream_publish() {
     );
 }
 
+/// The device's side not captured, on a port with no hint: the endpoint's CONNACK, SUBACK
+/// and PUBACK still make the connection MQTT, decoded as such.
+#[test]
+fn endpoint_answers_alone_are_recognised_as_mqtt() {
+    let mut s = Session::new(Identity::default(), SessionConfig::default());
+    s.feed(DeviceToEndpoint, crate::Input::Gap(30), Timestamp(1));
+    s.feed(EndpointToDevice, &h("20020000"), Timestamp(2));
+    s.feed(EndpointToDevice, &h("9003000101"), Timestamp(3));
+    s.feed(EndpointToDevice, &h("40020002"), Timestamp(4));
+    let t = s.finish();
+    let protocol = t.events().find_map(|e| match &e.kind {
+        EventKind::Protocol { protocol, .. } => Some((e.dir, *protocol)),
+        _ => None,
+    });
+    assert_eq!(protocol, Some((EndpointToDevice, AppProtocol::Mqtt)));
+    let kinds: Vec<_> = t
+        .events()
+        .filter_map(|e| match &e.kind {
+            EventKind::Mqtt(p) => Some((p.packet_type, p.problems.is_empty())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (PacketType::Connack, true),
+            (PacketType::Suback, true),
+            (PacketType::Puback, true)
+        ]
+    );
+    // A look-alike stays unknown: "000" from an endpoint is not MQTT.
+    let mut s = Session::new(Identity::default(), SessionConfig::default());
+    s.feed(EndpointToDevice, b"000", Timestamp(2));
+    let t = s.finish();
+    assert!(t.events().any(|e| matches!(
+        e.kind,
+        EventKind::Protocol {
+            protocol: AppProtocol::Unknown,
+            ..
+        }
+    )));
+}
+
 trait Reason {
     fn clone_reason(&self) -> Option<(u64, String)>;
 }

@@ -352,9 +352,9 @@ fn session_with_mqtt_hint_decodes_a_midstream_publish() {
 fn endpoint_answers_alone_are_recognised_as_mqtt() {
     let mut s = Session::new(Identity::default(), SessionConfig::default());
     s.feed(DeviceToEndpoint, crate::Input::Gap(30), Timestamp(1));
-    s.feed(EndpointToDevice, &h("20020000"), Timestamp(2));
-    s.feed(EndpointToDevice, &h("9003000101"), Timestamp(3));
-    s.feed(EndpointToDevice, &h("40020002"), Timestamp(4));
+    s.feed(EndpointToDevice, h("20020000"), Timestamp(2));
+    s.feed(EndpointToDevice, h("9003000101"), Timestamp(3));
+    s.feed(EndpointToDevice, h("40020002"), Timestamp(4));
     let t = s.finish();
     let protocol = t.events().find_map(|e| match &e.kind {
         EventKind::Protocol { protocol, .. } => Some((e.dir, *protocol)),

@@ -135,7 +135,7 @@ pub struct ReportArgs {
     /// With --format json, add every event to each connection's object.
     #[arg(long)]
     pub events: bool,
-    /// Show MQTT passwords instead of <redacted>.
+    /// Show MQTT passwords and HTTP proxy credentials (Proxy-Authorization) instead of <redacted>.
     #[arg(long)]
     pub reveal_passwords: bool,
     /// Colour in text output.

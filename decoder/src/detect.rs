@@ -20,6 +20,11 @@ pub fn classify(bytes: &[u8], hint: Option<AppProtocol>, final_call: bool) -> Op
         };
     }
     if looks_like_tls(bytes) {
+        // One or two bytes cannot tell a record header (type, then 3, then 0–4) from data
+        // that starts with 20–24: wait for the third unless nothing more will come.
+        if bytes.len() < 3 && !final_call {
+            return None;
+        }
         return Some(AppProtocol::Tls);
     }
     if looks_like_http(bytes) {
@@ -174,6 +179,18 @@ mod tests {
             classify(b"SSH-2.0-OpenSSH_9.2", None, false),
             Some(AppProtocol::Unknown)
         );
+    }
+
+    #[test]
+    fn a_record_header_needs_three_bytes() {
+        assert_eq!(classify(&[0x14], None, false), None);
+        assert_eq!(classify(&[0x16, 3], None, false), None);
+        assert_eq!(classify(&[0x16, 3, 3], None, false), Some(AppProtocol::Tls));
+        assert_eq!(
+            classify(&[0x14, 0, 0], None, false),
+            Some(AppProtocol::Unknown)
+        );
+        assert_eq!(classify(&[0x16], None, true), Some(AppProtocol::Tls));
     }
 
     #[test]

@@ -260,6 +260,16 @@ pub enum EventKind {
     Http {
         line: String,
     },
+    /// A device's request to an HTTP proxy to open a tunnel (`CONNECT host:port`), before
+    /// TLS. A Proxy-Authorization header keeps its scheme only.
+    ProxyConnect(Box<crate::preamble::ProxyRequest>),
+    /// An HTTP proxy's answer to a CONNECT: 2xx opens the tunnel, any other status refuses it.
+    ProxyResponse(Box<crate::preamble::ProxyResponse>),
+    /// TLS began after plaintext lines (a STARTTLS-like exchange), `offset` bytes into this
+    /// direction's stream.
+    TlsAfterPlaintext {
+        offset: u64,
+    },
     ClientHello(Box<ClientHello>),
     ServerHello(Box<ServerHello>),
     /// A Certificate message; an empty `chain` is a client that had no certificate to send.

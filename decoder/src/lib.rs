@@ -16,6 +16,7 @@ pub mod hex;
 pub mod keylog;
 pub mod malformed;
 pub mod mqtt;
+pub mod preamble;
 pub mod session;
 pub mod tls;
 pub mod trace;

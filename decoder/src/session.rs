@@ -12,6 +12,7 @@ use crate::device_leg::DeviceLeg;
 use crate::emit::Emit;
 use crate::event::{AppProtocol, Direction, EventKind, Timestamp};
 use crate::mqtt::MqttConn;
+use crate::preamble::{self, Flow, Tunnel, Watch};
 use crate::tls::TlsConn;
 use crate::trace::{Identity, Trace};
 
@@ -203,6 +204,10 @@ struct Layer {
     mqtt: Option<MqttConn>,
     http_line_seen: [bool; 2],
     keylog: Option<std::sync::Arc<dyn crate::keylog::KeySource>>,
+    /// An HTTP proxy tunnel before TLS (outer layer only).
+    tunnel: Tunnel,
+    /// A direction whose first bytes were text: where TLS may begin after them.
+    watch: [Option<Watch>; 2],
 }
 
 impl Layer {
@@ -223,11 +228,17 @@ impl Layer {
             mqtt: None,
             http_line_seen: [false; 2],
             keylog,
+            tunnel: Tunnel::new(reveal_passwords),
+            watch: [None, None],
         }
     }
 
     fn push(&mut self, bytes: &[u8], out: &mut Emit) {
         let d = out.dir.index();
+        if self.tunnel.active(out.dir) {
+            self.tunnel_push(bytes, out);
+            return;
+        }
         if self.seen[d].is_some() {
             self.dispatch(bytes, out);
             return;
@@ -251,6 +262,20 @@ impl Layer {
         if proto == AppProtocol::Tls && !self.allow_tls {
             proto = AppProtocol::Unknown;
         }
+        if self.allow_tls
+            && proto == AppProtocol::Http
+            && self.tunnel.starts(out.dir, &self.pending[d])
+        {
+            let held = std::mem::take(&mut self.pending[d]);
+            self.tunnel_push(&held, out);
+            return;
+        }
+        if self.allow_tls
+            && matches!(proto, AppProtocol::Http | AppProtocol::Unknown)
+            && preamble::is_text(&self.pending[d])
+        {
+            self.watch[d] = Some(Watch::new(out.dir));
+        }
         // Inside TLS, the endpoint's first bytes follow whatever the device started.
         if !self.allow_tls && proto == AppProtocol::Unknown && self.app == Some(AppProtocol::Mqtt) {
             proto = AppProtocol::Mqtt;
@@ -273,18 +298,7 @@ impl Layer {
         if self.app.is_none() {
             self.app = Some(proto);
             match proto {
-                AppProtocol::Tls => {
-                    let mut tls = TlsConn::with_keylog(self.keylog.clone());
-                    // Decrypted bytes go through the same classification and decoders,
-                    // marked as decrypted, record by record.
-                    tls.set_sink(Box::new(Layer::new(
-                        false,
-                        Some(AppProtocol::Mqtt),
-                        self.reveal_passwords,
-                        None,
-                    )));
-                    self.tls = Some(Box::new(tls));
-                }
+                AppProtocol::Tls => self.tls = Some(Box::new(self.new_tls())),
                 AppProtocol::Mqtt => self.mqtt = Some(MqttConn::new(self.reveal_passwords)),
                 _ => {}
             }
@@ -293,7 +307,79 @@ impl Layer {
         self.dispatch(&held, out);
     }
 
+    /// Bytes of a direction inside the proxy tunnel's preamble; what follows it is
+    /// classified as if the direction started there.
+    fn tunnel_push(&mut self, bytes: &[u8], out: &mut Emit) {
+        let d = out.dir.index();
+        if let Flow::After(rest) = self.tunnel.push(bytes, out) {
+            if !rest.is_empty() {
+                self.pending[d].extend_from_slice(&rest);
+                self.try_classify(false, out);
+            }
+        }
+    }
+
     fn dispatch(&mut self, bytes: &[u8], out: &mut Emit) {
+        let d = out.dir.index();
+        let Some(watch) = self.watch[d].as_mut() else {
+            self.dispatch_plain(bytes, out);
+            return;
+        };
+        let scan = watch.scan(bytes);
+        if watch.done() && scan.tls.is_none() {
+            self.watch[d] = None;
+        }
+        self.dispatch_plain(&scan.plain, out);
+        if let Some(tls) = scan.tls {
+            self.watch[d] = None;
+            self.upgrade(tls, scan.offset, out);
+        }
+    }
+
+    /// TLS found after a direction's plaintext: the direction is TLS from here on.
+    fn upgrade(&mut self, tls: Vec<u8>, offset: u64, out: &mut Emit) {
+        let d = out.dir.index();
+        out.emit(EventKind::TlsAfterPlaintext { offset });
+        out.emit(EventKind::Protocol {
+            protocol: AppProtocol::Tls,
+            first_bytes: detect::first_bytes(&tls),
+        });
+        self.seen[d] = Some(AppProtocol::Tls);
+        if self.tls.is_none() {
+            self.tls = Some(Box::new(self.new_tls()));
+        }
+        self.app = Some(AppProtocol::Tls);
+        self.dispatch_plain(&tls, out);
+    }
+
+    /// Bytes still held by a direction's watch: plaintext after all.
+    fn release_watch(&mut self, out: &mut Emit) {
+        let d = out.dir.index();
+        if let Some(mut w) = self.watch[d].take() {
+            let held = w.release();
+            if !held.is_empty() {
+                self.dispatch_plain(&held, out);
+            }
+        }
+    }
+
+    fn new_tls(&self) -> TlsConn {
+        let mut tls = TlsConn::with_keylog(self.keylog.clone());
+        // Decrypted bytes go through the same classification and decoders, marked as
+        // decrypted, record by record.
+        tls.set_sink(Box::new(Layer::new(
+            false,
+            Some(AppProtocol::Mqtt),
+            self.reveal_passwords,
+            None,
+        )));
+        tls
+    }
+
+    fn dispatch_plain(&mut self, bytes: &[u8], out: &mut Emit) {
+        if bytes.is_empty() {
+            return;
+        }
         let d = out.dir.index();
         let proto = self.seen[d].unwrap_or(AppProtocol::Unknown);
         // A direction whose bytes do not fit the connection's protocol (an endpoint answering
@@ -325,6 +411,8 @@ impl Layer {
     }
 
     fn gap(&mut self, n: u64, out: &mut Emit) {
+        self.tunnel.gap(out);
+        self.release_watch(out);
         self.try_classify(true, out);
         if let Some(t) = self.tls.as_mut() {
             t.gap(n, out);
@@ -335,7 +423,9 @@ impl Layer {
     }
 
     fn close(&mut self, out: &mut Emit) {
+        self.tunnel.close(out);
         self.try_classify(true, out);
+        self.release_watch(out);
         if let Some(t) = self.tls.as_mut() {
             t.close(out);
         }
@@ -345,7 +435,9 @@ impl Layer {
     }
 
     fn flush(&mut self, out: &mut Emit) {
+        self.tunnel.close(out);
         self.try_classify(true, out);
+        self.release_watch(out);
         if let Some(t) = self.tls.as_mut() {
             t.finish(out);
         }

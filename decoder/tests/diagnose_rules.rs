@@ -17,6 +17,8 @@ mod connection;
 mod handshake;
 #[path = "diagnose_rules/healthy.rs"]
 mod healthy;
+#[path = "diagnose_rules/http_proxy.rs"]
+mod http_proxy;
 #[path = "diagnose_rules/mqtt.rs"]
 mod mqtt;
 #[path = "diagnose_rules/mqtt_events.rs"]

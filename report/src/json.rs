@@ -80,10 +80,23 @@ impl<P: Serialize> Serialize for Connection<'_, P> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let trace = self.trace;
         let id = &trace.identity;
-        let protocol = trace.events().find_map(|e| match &e.kind {
-            EventKind::Protocol { protocol, .. } if !e.decrypted => Some(*protocol),
-            _ => None,
-        });
+        let upgraded = trace
+            .events()
+            .any(|e| matches!(e.kind, EventKind::TlsAfterPlaintext { .. }));
+        let protocol = trace
+            .events()
+            .find_map(|e| match &e.kind {
+                EventKind::Protocol { protocol, .. } if !e.decrypted => Some(*protocol),
+                _ => None,
+            })
+            // TLS after a STARTTLS-like exchange: the connection is TLS.
+            .map(|p| {
+                if upgraded {
+                    iotscope_decoder::AppProtocol::Tls
+                } else {
+                    p
+                }
+            });
         let mut o = s.serialize_struct("object", 0)?;
         o.serialize_field("application_data", &ApplicationData(trace))?;
         o.serialize_field("certificates", &Certificates(trace))?;
@@ -109,6 +122,9 @@ impl<P: Serialize> Serialize for Connection<'_, P> {
         }
         o.serialize_field("findings", self.findings)?;
         o.serialize_field("history", &tls::history(trace))?;
+        if let Some(p) = HttpProxy::of(trace) {
+            o.serialize_field("http_proxy", &p)?;
+        }
         o.serialize_field("mqtt", &MqttSummary::of(trace))?;
         if trace.omitted_events() > 0 {
             o.serialize_field("omitted_events", &trace.omitted_events())?;
@@ -124,6 +140,52 @@ impl<P: Serialize> Serialize for Connection<'_, P> {
         o.serialize_field("tcp", &TcpSummary(trace))?;
         o.serialize_field("tls", &TlsSummary::of(trace))?;
         o.end()
+    }
+}
+
+/// The HTTP proxy tunnel the device asked for before TLS: its last request and the proxy's
+/// last answer (a 407 followed by a request with credentials shows the second).
+#[derive(Serialize)]
+struct HttpProxy<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    auth: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
+    requests: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<u16>,
+    target: &'a str,
+    /// The proxy answered 2xx: the tunnel opened.
+    tunnel_open: bool,
+}
+
+impl<'a> HttpProxy<'a> {
+    fn of(trace: &'a Trace) -> Option<HttpProxy<'a>> {
+        let mut requests = 0;
+        let mut last_req = None;
+        let mut last_resp = None;
+        for e in trace.events() {
+            match &e.kind {
+                EventKind::ProxyConnect(r) => {
+                    requests += 1;
+                    last_req = Some(r.as_ref());
+                }
+                EventKind::ProxyResponse(r) if !matches!(r.status, Some(100..=199)) => {
+                    last_resp = Some(r.as_ref())
+                }
+                _ => {}
+            }
+        }
+        let req = last_req?;
+        let status = last_resp.and_then(|r| r.status);
+        Some(HttpProxy {
+            auth: req.auth.as_deref(),
+            reason: last_resp.map(|r| r.reason.as_str()),
+            requests,
+            status,
+            target: &req.target,
+            tunnel_open: matches!(status, Some(200..=299)),
+        })
     }
 }
 

@@ -98,7 +98,7 @@ fn write_event_line(s: &mut String, body: &mut String, trace: &Trace, e: &Event,
     let warn = matches!(
         e.kind,
         EventKind::Alert { .. } | EventKind::TcpRst | EventKind::Upstream { .. }
-    );
+    ) || matches!(&e.kind, EventKind::ProxyResponse(r) if !matches!(r.status, Some(100..=299)));
     if warn && style.colour {
         s.push_str("\x1b[33m");
     }
@@ -169,6 +169,34 @@ fn describe_into(s: &mut String, e: &Event) -> std::fmt::Result {
             )?
         }
         EventKind::Http { line } => write!(s, "HTTP {line}")?,
+        EventKind::ProxyConnect(r) => {
+            write!(
+                s,
+                "HTTP proxy request: {} {} {}",
+                r.method, r.target, r.version
+            )?;
+            if let Some(scheme) = &r.auth {
+                write!(s, " (Proxy-Authorization: {scheme})")?;
+            }
+            if !r.complete {
+                s.push_str(" (incomplete)");
+            }
+        }
+        EventKind::ProxyResponse(r) => {
+            let status = r.status.map_or("?".to_string(), |c| c.to_string());
+            write!(s, "HTTP proxy answer: {status} {}", r.reason)?;
+            match r.status {
+                Some(200..=299) => s.push_str(" (tunnel open)"),
+                Some(100..=199) => {}
+                _ => s.push_str(" (tunnel refused)"),
+            }
+            if !r.auth_offered.is_empty() {
+                write!(s, ", asks for {}", r.auth_offered.join(", "))?;
+            }
+        }
+        EventKind::TlsAfterPlaintext { offset } => {
+            write!(s, "TLS starts after {offset} bytes of plaintext")?
+        }
         EventKind::ClientHello(h) => {
             write!(
                 s,

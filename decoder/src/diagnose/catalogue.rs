@@ -174,6 +174,32 @@ pub static CATALOGUE: &[Entry] = &[
         ],
     },
     Entry {
+        code: Code::ConnHttpProxyRefused,
+        section: Section::Connection,
+        severity: Severity::Error,
+        title: "The HTTP proxy refused to open a tunnel to the endpoint",
+        cause: "The device goes through an HTTP proxy: it asks the proxy for a tunnel with CONNECT host:port, and TLS can only start once the proxy answers with a 2xx status. This proxy answered otherwise, so no byte reached the endpoint. 407 means the proxy wants credentials (Proxy-Authorization) that the device did not send or that the proxy did not accept; 403 means the proxy's rules do not allow that host or that port (many proxies allow CONNECT to port 443 only); 500, 502, 503 or 504 mean the proxy itself could not reach the host (a name it cannot resolve, a port that refuses, a firewall behind the proxy): proxies differ in the code they use for it (tinyproxy answers 500, nginx and Apache 502, Squid 503).",
+        tell_apart: "A status line other than 2xx comes back where the endpoint's ServerHello would, and nothing from the endpoint follows it (a device that sent its ClientHello without waiting gets no answer to it). When the tunnel opens (2xx) and the endpoint then refuses the TLS or MQTT connection, the usual findings (CONN.HANDSHAKE_ABORTED, AUTH.*) apply instead.",
+        steps: &[
+            "407: give the device the proxy's credentials (Proxy-Authorization, in the scheme the proxy's Proxy-Authenticate header asks for), or have the proxy exempt the device.",
+            "403: ask the proxy's administrators to allow CONNECT to {endpoint} on port 8883 (or 443 with ALPN x-amzn-mqtt-ca, which proxies allow more often): tinyproxy's ConnectPort and Allow, Squid's SSL_ports and http_access.",
+            "500, 502, 503 or 504: check from the proxy's network that {endpoint} resolves and that its port answers; the host the device asks for must be the account's data endpoint. aws iot describe-endpoint --endpoint-type iot:Data-ATS",
+            "openssl s_client -proxy PROXY:PORT -connect {endpoint}:8883 -servername {endpoint}   # the same tunnel from a machine behind the same proxy",
+        ],
+    },
+    Entry {
+        code: Code::ConnHttpProxyTarget,
+        section: Section::Connection,
+        severity: Severity::Warning,
+        title: "The proxy tunnel goes to another host than the one TLS names",
+        cause: "The device asked the HTTP proxy for a tunnel to one host, then named another host in its ClientHello (SNI), or the tunnel's host is not the expected endpoint. The bytes reach the tunnel's host, which answers with its own certificate and, for AWS IoT Core, its own account and domain configuration: a stale endpoint in the device's proxy settings, or a wrong server name, makes the connection fail or land in the wrong place.",
+        tell_apart: "The host in CONNECT host:port differs from the SNI (or from --endpoint when the ClientHello has no SNI). A tunnel to an IP address is not compared, since the wire does not show which name it stands for; CONN.SNI_MISMATCH is about the SNI itself.",
+        steps: &[
+            "Make the device's CONNECT target and its TLS server name the same data endpoint, {endpoint}: aws iot describe-endpoint --endpoint-type iot:Data-ATS",
+            "openssl s_client -proxy PROXY:PORT -connect {endpoint}:8883 -servername {endpoint}   # the tunnel and the name the device should use",
+        ],
+    },
+    Entry {
         code: Code::ConnTruncated,
         section: Section::Connection,
         severity: Severity::Info,

@@ -43,6 +43,8 @@ codes! {
     ConnHandshakeAborted = "CONN.HANDSHAKE_ABORTED",
     ConnNoAnswer = "CONN.NO_ANSWER",
     ConnUpstreamUnreachable = "CONN.UPSTREAM_UNREACHABLE",
+    ConnHttpProxyRefused = "CONN.HTTP_PROXY_REFUSED",
+    ConnHttpProxyTarget = "CONN.HTTP_PROXY_TARGET",
     ConnTruncated = "CONN.TRUNCATED",
     TlsNotDecrypted = "TLS.NOT_DECRYPTED",
     AuthServerCertUntrusted = "AUTH.SERVER_CERT_UNTRUSTED",

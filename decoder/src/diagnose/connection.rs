@@ -18,6 +18,12 @@ const AWS_POLICY_SUITES: &[u16] = &[
 ];
 
 pub fn rules(f: &Facts, ctx: &Context, out: &mut Vec<Finding>) {
+    // A proxy that refused the tunnel answered in the endpoint's place: the endpoint never
+    // saw the device, so nothing else on this connection says anything about it.
+    if http_proxy_refused(f, ctx, out) {
+        return;
+    }
+    http_proxy_target(f, ctx, out);
     // When the proxy never reached the endpoint, the endpoint's silence and the close the
     // device saw are the proxy's doing: the rules that read them would blame the endpoint.
     if upstream_unreachable(f, out) {
@@ -38,6 +44,132 @@ pub fn rules(f: &Facts, ctx: &Context, out: &mut Vec<Finding>) {
     no_answer(f, out);
     truncated(f, true, out);
     not_decrypted(f, out);
+}
+
+/// The HTTP proxy's address as the device reached it, for the next steps.
+fn proxy_address(f: &Facts) -> Option<String> {
+    f.trace.identity.endpoint.map(|a| a.to_string())
+}
+
+/// A step's `openssl s_client -proxy` command with this connection's proxy address and
+/// tunnel target (`host:port`) in place of the template's.
+fn own_tunnel(step: &str, proxy: Option<&str>, target: Option<&str>) -> String {
+    let mut s = step.to_string();
+    if let Some(p) = proxy {
+        s = s.replace("PROXY:PORT", p);
+    }
+    if let (Some(t), Some(at)) = (target, s.find("-connect ")) {
+        let start = at + "-connect ".len();
+        let end = s[start..].find(' ').map_or(s.len(), |i| start + i);
+        s.replace_range(start..end, t);
+    }
+    s
+}
+
+/// True when an HTTP proxy refused the device's CONNECT (and no later request succeeded).
+fn http_proxy_refused(f: &Facts, ctx: &Context, out: &mut Vec<Finding>) -> bool {
+    let Some((resp_ev, resp)) = f.proxy_refusal() else {
+        return false;
+    };
+    let req = f.proxy_requests.last().map(|(e, r)| (*e, *r));
+    let target = req.map_or("the endpoint", |(_, r)| r.target.as_str());
+    let status = resp
+        .status
+        .map_or_else(|| "an unreadable status".to_string(), |c| c.to_string());
+    let answer = format!("{status} {}", resp.reason).trim().to_string();
+    let (summary, pick): (String, &[usize]) = match resp.status {
+        Some(407) => {
+            let sent = match req.and_then(|(_, r)| r.auth.as_deref()) {
+                Some(scheme) => format!("it did not accept the device's {scheme} credentials"),
+                None => "the device's CONNECT carried no Proxy-Authorization".to_string(),
+            };
+            let offered = if resp.auth_offered.is_empty() {
+                String::new()
+            } else {
+                format!(" (it asks for {})", resp.auth_offered.join(", "))
+            };
+            (
+                format!("The HTTP proxy wants credentials before it opens a tunnel to {target} ({answer}): {sent}{offered}. The endpoint never saw the device."),
+                &[0, 3],
+            )
+        }
+        Some(403) => (
+            format!("The HTTP proxy refused to open a tunnel to {target} ({answer}): its rules do not allow that host or that port. The endpoint never saw the device."),
+            &[1, 3],
+        ),
+        // Proxies say it in different ways: tinyproxy 500, nginx and Apache 502, Squid 503.
+        Some(500) | Some(502..=504) => (
+            format!("The HTTP proxy could not open a connection to {target} itself ({answer}): the name did not resolve from the proxy, or the port refused or did not answer there. The endpoint never saw the device."),
+            &[2, 3],
+        ),
+        _ => (
+            format!("The HTTP proxy answered {answer} to the device's request for a tunnel to {target}; only a 2xx status opens it. The endpoint never saw the device."),
+            &[0, 1, 2, 3],
+        ),
+    };
+    let mut finding = Finding::new(Code::ConnHttpProxyRefused, summary);
+    if let Some((e, r)) = req {
+        finding = finding.evidence(f.t(e), format!("device: {} {}", r.method, r.target));
+    }
+    finding = finding.evidence(f.t(resp_ev), format!("proxy: {answer}"));
+    // The steps for this status; the proxy's own address in place of PROXY:PORT.
+    let values = super::values(f, ctx);
+    let steps = super::catalogue::steps(Code::ConnHttpProxyRefused, &values);
+    let proxy = proxy_address(f);
+    finding.next_steps = pick
+        .iter()
+        .filter_map(|i| steps.get(*i))
+        .map(|s| own_tunnel(s, proxy.as_deref(), req.map(|(_, r)| r.target.as_str())))
+        .collect();
+    out.push(finding);
+    true
+}
+
+/// A tunnel to a host other than the one the TLS names (or the expected endpoint).
+fn http_proxy_target(f: &Facts, ctx: &Context, out: &mut Vec<Finding>) {
+    let Some((req_ev, req)) = f.proxy_requests.last() else {
+        return;
+    };
+    let host = crate::preamble::target_host(&req.target);
+    if host.is_empty() || host.parse::<std::net::IpAddr>().is_ok() {
+        return;
+    }
+    let norm = |h: &str| h.trim_end_matches('.').to_ascii_lowercase();
+    let (named, hello) = match (f.client_hello, ctx.expected_endpoint.as_deref()) {
+        (Some((ev, ch)), _) if ch.sni_form == SniForm::HostName => {
+            (ch.sni.clone().unwrap_or_default(), Some(ev))
+        }
+        (_, Some(expected)) => (expected.to_string(), None),
+        _ => return,
+    };
+    let by = if hello.is_some() {
+        "its ClientHello names"
+    } else {
+        "the expected endpoint is"
+    };
+    if norm(host) == norm(&named) {
+        return;
+    }
+    let mut finding = Finding::new(
+        Code::ConnHttpProxyTarget,
+        format!(
+            "The device asked the HTTP proxy for a tunnel to {host}, but {by} {named}: the bytes go to {host}, which answers for its own names."
+        ),
+    )
+    .evidence(f.t(req_ev), format!("device: {} {}", req.method, req.target));
+    if let Some(ch_ev) = hello {
+        finding = finding.evidence(f.t(ch_ev), format!("ClientHello SNI {named}"));
+    }
+    let values = super::values(f, ctx);
+    let proxy = proxy_address(f);
+    // Here the command shows the tunnel the device should ask for, on the port it used.
+    let should = crate::preamble::target_port(&req.target)
+        .map(|port| format!("{}:{port}", values.endpoint.as_deref().unwrap_or(&named)));
+    finding.next_steps = super::catalogue::steps(Code::ConnHttpProxyTarget, &values)
+        .iter()
+        .map(|s| own_tunnel(s, proxy.as_deref(), should.as_deref()))
+        .collect();
+    out.push(finding);
 }
 
 /// True when the trace holds the proxy's report of an unreachable upstream.

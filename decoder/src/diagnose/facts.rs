@@ -6,6 +6,7 @@
 use crate::cert::Certificate;
 use crate::event::{AppProtocol, Direction, EncryptedPhase, Event, EventKind, Side};
 use crate::mqtt::{Body, Packet, PacketType};
+use crate::preamble::{ProxyRequest, ProxyResponse};
 use crate::tls::{ClientHello, ServerHello};
 use crate::trace::Trace;
 
@@ -62,6 +63,10 @@ pub struct Facts<'a> {
     pub upstream_failure: Option<(&'a Event, &'a str)>,
     /// In MITM mode, the device's own handshake with iotscope.
     pub device_leg: Option<(&'a Event, &'a crate::device_leg::DeviceLeg)>,
+    /// The device's CONNECT requests to an HTTP proxy, before TLS.
+    pub proxy_requests: Vec<(&'a Event, &'a ProxyRequest)>,
+    /// The proxy's answers to them (informational 1xx ones left out).
+    pub proxy_responses: Vec<(&'a Event, &'a ProxyResponse)>,
 }
 
 impl<'a> Facts<'a> {
@@ -89,6 +94,8 @@ impl<'a> Facts<'a> {
             any_decrypted: false,
             upstream_failure: None,
             device_leg: None,
+            proxy_requests: Vec::new(),
+            proxy_responses: Vec::new(),
         };
         for e in trace.events() {
             let d = e.dir.index();
@@ -108,7 +115,25 @@ impl<'a> Facts<'a> {
                     } else {
                         &mut f.protocol[d]
                     };
-                    slot.get_or_insert((e, *protocol));
+                    // TLS after a STARTTLS-like exchange replaces the plaintext's protocol.
+                    match slot {
+                        Some((_, p)) if *protocol == AppProtocol::Tls && *p != AppProtocol::Tls => {
+                            *slot = Some((e, *protocol))
+                        }
+                        _ => {
+                            slot.get_or_insert((e, *protocol));
+                        }
+                    }
+                    f.first_data[d].get_or_insert(e);
+                }
+                EventKind::ProxyConnect(r) => {
+                    f.proxy_requests.push((e, r));
+                    f.first_data[d].get_or_insert(e);
+                }
+                EventKind::ProxyResponse(r) => {
+                    if !matches!(r.status, Some(100..=199)) {
+                        f.proxy_responses.push((e, r));
+                    }
                     f.first_data[d].get_or_insert(e);
                 }
                 EventKind::ClientHello(h) if e.dir == Direction::DeviceToEndpoint => {
@@ -187,6 +212,15 @@ impl<'a> Facts<'a> {
             Body::Connack(a) if e.dir == Direction::EndpointToDevice && a.code == 0 => Some(*e),
             _ => None,
         })
+    }
+
+    /// The proxy's last answer when it refused the tunnel (a status other than 2xx), and no
+    /// later answer opened it.
+    pub fn proxy_refusal(&self) -> Option<(&'a Event, &'a ProxyResponse)> {
+        self.proxy_responses
+            .last()
+            .copied()
+            .filter(|(_, r)| !matches!(r.status, Some(200..=299)))
     }
 
     pub fn t(&self, e: &Event) -> f64 {

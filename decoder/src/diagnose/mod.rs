@@ -76,6 +76,13 @@ pub fn values(f: &facts::Facts, ctx: &Context) -> Values {
             .expected_endpoint
             .clone()
             .or_else(|| f.sni().map(str::to_string))
+            // Behind an HTTP proxy, the host the device asked it for.
+            .or_else(|| {
+                f.proxy_requests
+                    .last()
+                    .map(|(_, r)| crate::preamble::target_host(&r.target).to_string())
+                    .filter(|h| !h.is_empty())
+            })
             .or_else(|| f.trace.identity.endpoint_name.clone()),
         port: f.endpoint_port,
         sni: f.sni().map(str::to_string),

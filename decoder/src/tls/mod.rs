@@ -42,7 +42,7 @@ mod tests_conn;
 #[cfg(test)]
 mod tests_hello;
 #[cfg(test)]
-mod testutil;
+pub(crate) mod testutil;
 
 pub use hello::{ClientHello, Extension, Named, ServerHello, SniForm};
 pub use history::history;

@@ -12,6 +12,7 @@ pub mod device_leg;
 pub mod diagnose;
 pub mod emit;
 pub mod event;
+pub mod facts;
 pub mod hex;
 pub mod keylog;
 pub mod malformed;

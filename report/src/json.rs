@@ -15,6 +15,7 @@ use serde::Serialize;
 
 use iotscope_decoder::cert::Certificate;
 use iotscope_decoder::diagnose::Finding;
+use iotscope_decoder::facts::Facts;
 use iotscope_decoder::mqtt::{Body, Packet, PacketType};
 use iotscope_decoder::tls::{self, ClientHello, Named, ServerHello};
 use iotscope_decoder::{Direction, Event, EventKind, Trace};
@@ -26,18 +27,18 @@ use super::version_name;
 pub fn write_connection(
     out: &mut Vec<u8>,
     writer: &mut SortedJson,
-    trace: &Trace,
+    facts: &Facts,
     findings: &[Finding],
     with_events: bool,
 ) -> Result<(), serde_json::Error> {
-    writer.write(out, &Connection::new(trace, findings, with_events))
+    writer.write(out, &Connection::new(facts, findings, with_events))
 }
 
 /// One finished connection, as its JSON object. A command that knows more about the
 /// connection than its trace (the probe: what was asked, each step) adds it as one more
 /// member, `probe`, with [`Connection::with_probe`].
 pub struct Connection<'a, P = ()> {
-    trace: &'a Trace,
+    facts: &'a Facts<'a>,
     findings: &'a [Finding],
     with_events: bool,
     probe: Option<&'a P>,
@@ -46,9 +47,11 @@ pub struct Connection<'a, P = ()> {
 }
 
 impl<'a> Connection<'a> {
-    pub fn new(trace: &'a Trace, findings: &'a [Finding], with_events: bool) -> Self {
+    /// The object of the connection `facts` sums up, with the findings the rules drew from
+    /// the same facts.
+    pub fn new(facts: &'a Facts<'a>, findings: &'a [Finding], with_events: bool) -> Self {
         Connection {
-            trace,
+            facts,
             findings,
             with_events,
             probe: None,
@@ -66,7 +69,7 @@ impl<'a> Connection<'a> {
         endpoint_name: &'a str,
     ) -> Connection<'a, P> {
         Connection {
-            trace: self.trace,
+            facts: self.facts,
             findings: self.findings,
             with_events: self.with_events,
             probe: Some(probe),
@@ -78,35 +81,16 @@ impl<'a> Connection<'a> {
 
 impl<P: Serialize> Serialize for Connection<'_, P> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let trace = self.trace;
+        let facts = self.facts;
+        let trace = facts.trace;
         let id = &trace.identity;
-        let upgraded = trace
-            .events()
-            .any(|e| matches!(e.kind, EventKind::TlsAfterPlaintext { .. }));
-        let protocol = trace
-            .events()
-            .find_map(|e| match &e.kind {
-                EventKind::Protocol { protocol, .. } if !e.decrypted => Some(*protocol),
-                _ => None,
-            })
-            // TLS after a STARTTLS-like exchange: the connection is TLS.
-            .map(|p| {
-                if upgraded {
-                    iotscope_decoder::AppProtocol::Tls
-                } else {
-                    p
-                }
-            });
         let mut o = s.serialize_struct("object", 0)?;
         o.serialize_field("application_data", &ApplicationData(trace))?;
         o.serialize_field("certificates", &Certificates(trace))?;
         o.serialize_field("connection", &id.number)?;
         o.serialize_field("device", &id.device)?;
         // In MITM mode, what the device did on its own leg.
-        if let Some(leg) = trace.events().find_map(|e| match &e.kind {
-            EventKind::DeviceLeg(leg) => Some(leg),
-            _ => None,
-        }) {
+        if let Some((_, leg)) = facts.device_leg {
             o.serialize_field("device_leg", leg)?;
         }
         if let (Some(a), Some(b)) = (trace.first_ts, trace.last_ts) {
@@ -122,23 +106,23 @@ impl<P: Serialize> Serialize for Connection<'_, P> {
         }
         o.serialize_field("findings", self.findings)?;
         o.serialize_field("history", &tls::history(trace))?;
-        if let Some(p) = HttpProxy::of(trace) {
+        if let Some(p) = HttpProxy::of(facts) {
             o.serialize_field("http_proxy", &p)?;
         }
-        o.serialize_field("mqtt", &MqttSummary::of(trace))?;
+        o.serialize_field("mqtt", &MqttSummary::of(facts))?;
         if trace.omitted_events() > 0 {
             o.serialize_field("omitted_events", &trace.omitted_events())?;
         }
         if let Some(p) = self.probe {
             o.serialize_field("probe", p)?;
         }
-        o.serialize_field("protocol", &protocol)?;
+        o.serialize_field("protocol", &facts.connection_protocol)?;
         if let Some(src) = self.source.or(id.source.as_deref()) {
             o.serialize_field("source", src)?;
         }
         o.serialize_field("start", &trace.first_ts)?;
-        o.serialize_field("tcp", &TcpSummary(trace))?;
-        o.serialize_field("tls", &TlsSummary::of(trace))?;
+        o.serialize_field("tcp", &TcpSummary(facts))?;
+        o.serialize_field("tls", &TlsSummary::of(facts))?;
         o.end()
     }
 }
@@ -160,23 +144,10 @@ struct HttpProxy<'a> {
 }
 
 impl<'a> HttpProxy<'a> {
-    fn of(trace: &'a Trace) -> Option<HttpProxy<'a>> {
-        let mut requests = 0;
-        let mut last_req = None;
-        let mut last_resp = None;
-        for e in trace.events() {
-            match &e.kind {
-                EventKind::ProxyConnect(r) => {
-                    requests += 1;
-                    last_req = Some(r.as_ref());
-                }
-                EventKind::ProxyResponse(r) if !matches!(r.status, Some(100..=199)) => {
-                    last_resp = Some(r.as_ref())
-                }
-                _ => {}
-            }
-        }
-        let req = last_req?;
+    fn of(facts: &Facts<'a>) -> Option<HttpProxy<'a>> {
+        let requests = facts.proxy_requests.len();
+        let (_, req) = *facts.proxy_requests.last()?;
+        let last_resp = facts.proxy_responses.last().map(|(_, r)| *r);
         let status = last_resp.and_then(|r| r.status);
         Some(HttpProxy {
             auth: req.auth.as_deref(),
@@ -225,24 +196,18 @@ struct Fingerprint<'a> {
 /// The `tls` object: both hellos, the endpoint's chain at top level as eve has it, the
 /// device's under `client`, and the alerts.
 struct TlsSummary<'a> {
-    trace: &'a Trace,
+    facts: &'a Facts<'a>,
     client: Option<&'a ClientHello>,
     server: Option<&'a ServerHello>,
 }
 
 impl<'a> TlsSummary<'a> {
     /// `None` (JSON null) when the connection had neither hello.
-    fn of(trace: &'a Trace) -> Option<TlsSummary<'a>> {
-        let client = trace.events().find_map(|e| match &e.kind {
-            EventKind::ClientHello(h) => Some(h.as_ref()),
-            _ => None,
-        });
-        let server = trace.events().find_map(|e| match &e.kind {
-            EventKind::ServerHello(h) if !h.hello_retry_request => Some(h.as_ref()),
-            _ => None,
-        });
+    fn of(facts: &'a Facts<'a>) -> Option<TlsSummary<'a>> {
+        let client = facts.client_hello.map(|(_, h)| h);
+        let server = facts.server_hello.map(|(_, h)| h);
         (client.is_some() || server.is_some()).then_some(TlsSummary {
-            trace,
+            facts,
             client,
             server,
         })
@@ -334,28 +299,18 @@ impl Serialize for ClientChain<'_> {
     }
 }
 
-fn first_chain(trace: &Trace, dir: Direction) -> Option<&[Certificate]> {
-    trace.events().find_map(|e| match &e.kind {
-        EventKind::Certificate { chain, .. } if e.dir == dir => Some(chain.as_slice()),
-        _ => None,
-    })
-}
-
 impl Serialize for TlsSummary<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         // The endpoint's chain is at top level, as eve has it, so its fields fall among the
         // hellos' in key order; the device's is under `client`.
-        let server_chain = first_chain(self.trace, Direction::EndpointToDevice);
-        let client_chain = first_chain(self.trace, Direction::DeviceToEndpoint);
+        let server_chain = self.facts.server_chain.map(|(_, c)| c);
+        let client_chain = self.facts.device_chain.map(|(_, c)| c);
         let leaf = server_chain.and_then(<[_]>::first);
         let ch = self.client;
         let sh = self.server;
-        let hrr = self
-            .trace
-            .events()
-            .any(|e| matches!(&e.kind, EventKind::ServerHello(h) if h.hello_retry_request));
+        let hrr = self.facts.hello_retry.is_some();
         let mut t = s.serialize_struct("object", 0)?;
-        t.serialize_field("alerts", &Alerts(self.trace))?;
+        t.serialize_field("alerts", &Alerts(self.facts))?;
         if let Some(leaf) = leaf {
             t.serialize_field("certificate_id", &leaf.sha256)?;
         }
@@ -429,12 +384,12 @@ impl Serialize for TlsSummary<'_> {
     }
 }
 
-struct Alerts<'a>(&'a Trace);
+struct Alerts<'a>(&'a Facts<'a>);
 
 impl Serialize for Alerts<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut seq = s.serialize_seq(None)?;
-        for e in self.0.events() {
+        for e in self.0.alerts.iter().map(|a| a.event) {
             if let EventKind::Alert {
                 level,
                 description,
@@ -727,22 +682,19 @@ impl Serialize for PacketJson<'_> {
 }
 
 /// The `mqtt` object: every packet, and the first CONNECT and CONNACK again by name.
-struct MqttSummary<'a>(&'a Trace);
+struct MqttSummary<'a>(&'a Facts<'a>);
 
 impl<'a> MqttSummary<'a> {
     /// `None` (JSON null) when no MQTT packet was read.
-    fn of(trace: &'a Trace) -> Option<MqttSummary<'a>> {
-        packets(trace).next().map(|_| MqttSummary(trace))
+    fn of(facts: &'a Facts<'a>) -> Option<MqttSummary<'a>> {
+        (!facts.mqtt.is_empty()).then_some(MqttSummary(facts))
     }
 }
 
-fn packets(trace: &Trace) -> impl Iterator<Item = PacketJson<'_>> {
-    trace.events().filter_map(|e| match &e.kind {
-        EventKind::Mqtt(p) => Some(PacketJson {
-            dir: e.dir,
-            packet: p,
-        }),
-        _ => None,
+fn packets<'a>(facts: &'a Facts<'a>) -> impl Iterator<Item = PacketJson<'a>> {
+    facts.mqtt.iter().map(|(e, p)| PacketJson {
+        dir: e.dir,
+        packet: p,
     })
 }
 
@@ -765,7 +717,7 @@ impl Serialize for MqttSummary<'_> {
     }
 }
 
-struct Packets<'a>(&'a Trace);
+struct Packets<'a>(&'a Facts<'a>);
 
 impl Serialize for Packets<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -773,27 +725,20 @@ impl Serialize for Packets<'_> {
     }
 }
 
-struct TcpSummary<'a>(&'a Trace);
+struct TcpSummary<'a>(&'a Facts<'a>);
 
 impl Serialize for TcpSummary<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut fin = Vec::new();
-        let mut rst = Vec::new();
-        let mut gaps = 0u64;
-        for e in self.0.events() {
-            match e.kind {
-                EventKind::TcpFin => fin.push(e.dir.sender()),
-                EventKind::TcpRst => rst.push(e.dir.sender()),
-                EventKind::Gap { bytes } => gaps += bytes,
-                _ => {}
-            }
-        }
         let mut o = s.serialize_struct("object", 0)?;
-        o.serialize_field("fin_from", &fin)?;
-        o.serialize_field("gap_bytes", &gaps)?;
-        o.serialize_field("rst_from", &rst)?;
+        o.serialize_field("fin_from", &senders(&self.0.fins))?;
+        o.serialize_field("gap_bytes", &self.0.gaps)?;
+        o.serialize_field("rst_from", &senders(&self.0.rsts))?;
         o.end()
     }
+}
+
+fn senders(events: &[&Event]) -> Vec<iotscope_decoder::event::Side> {
+    events.iter().map(|e| e.dir.sender()).collect()
 }
 
 /// Decrypted application bytes that are neither MQTT nor HTTP: their size and first bytes.

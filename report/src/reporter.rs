@@ -4,6 +4,7 @@
 use std::io::{IsTerminal, Write};
 
 use iotscope_decoder::diagnose::{Context, Diagnoser, Finding, Severity};
+use iotscope_decoder::facts::Facts;
 use iotscope_decoder::Trace;
 
 use crate::options::{Format, ReportOptions};
@@ -66,12 +67,14 @@ impl<W: Write> Reporter<W> {
     }
 
     pub fn findings(&mut self, trace: &Trace) -> Vec<Finding> {
-        self.diagnoser.connection(trace)
+        self.diagnoser.connection(&Facts::new(trace))
     }
 
-    /// Diagnoses and prints one finished connection.
+    /// Diagnoses and prints one finished connection: its facts are gathered once, for the
+    /// rules and for the output.
     pub fn connection(&mut self, trace: &Trace) -> std::io::Result<()> {
-        let found = self.findings(trace);
+        let facts = Facts::new(trace);
+        let found = self.diagnoser.connection(&facts);
         self.connections += 1;
         for f in &found {
             self.by_severity[f.severity as usize] += 1;
@@ -80,13 +83,13 @@ impl<W: Write> Reporter<W> {
         match self.format {
             Format::Json => {
                 self.buf.clear();
-                json::write_connection(&mut self.buf, &mut self.json, trace, &found, self.events)?;
+                json::write_connection(&mut self.buf, &mut self.json, &facts, &found, self.events)?;
                 self.buf.push(b'\n');
                 self.out.write_all(&self.buf)?;
             }
             Format::Text => {
                 self.text.clear();
-                text::write_connection(&mut self.text, trace, &found, self.style);
+                text::write_connection(&mut self.text, &facts, &found, self.style);
                 self.text.push('\n');
                 self.out.write_all(self.text.as_bytes())?;
             }

@@ -11,6 +11,7 @@ use iotscope_decoder::mqtt::{Body, Packet};
 use iotscope_decoder::{tls, Direction, Event, EventKind, Timestamp, Trace};
 
 use super::version_name;
+use iotscope_decoder::facts::Facts;
 use iotscope_decoder::hex::{shorten, text_or_hex};
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -593,7 +594,8 @@ fn wrap_into(out: &mut String, text: &str, first: &str, rest: &str) {
 }
 
 /// Appends the whole text block of a finished connection to `s`.
-pub fn write_connection(s: &mut String, trace: &Trace, list: &[Finding], style: Style) {
+pub fn write_connection(s: &mut String, facts: &Facts, list: &[Finding], style: Style) {
+    let trace = facts.trace;
     write_header(s, trace, style);
     s.push('\n');
     let mut body = String::new();

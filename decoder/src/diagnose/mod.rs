@@ -10,7 +10,6 @@ pub mod catalogue;
 pub mod cert_files;
 pub mod code;
 pub mod connection;
-pub mod facts;
 pub mod finding;
 pub mod interception;
 pub mod mqtt_rules;
@@ -27,28 +26,34 @@ pub use finding::{Certainty, Evidence, Finding, Section, Severity};
 pub use registry::ClientIds;
 
 use crate::event::Direction;
+use crate::facts::{self, Facts};
 use crate::trace::Trace;
 
 /// The findings for one connection, most severe first.
 pub fn diagnose(trace: &Trace, ctx: &Context) -> Vec<Finding> {
-    let f = facts::Facts::new(trace);
-    let values = values(&f, ctx);
+    findings(&Facts::new(trace), ctx)
+}
+
+/// The findings for one connection from its summary (which the caller may go on to print),
+/// most severe first.
+pub fn findings(f: &Facts, ctx: &Context) -> Vec<Finding> {
+    let values = values(f, ctx);
     let mut out = Vec::new();
     if f.device_leg
         .is_some_and(|(_, leg)| leg.presented.is_bad_on_purpose())
     {
         // A `--present` test: the "endpoint" is iotscope showing a bad certificate on
         // purpose, so a refusal is the device passing, not a fault to explain.
-        interception::rules(&f, &mut out);
+        interception::rules(f, &mut out);
     } else {
-        connection::rules(&f, ctx, &mut out);
-        authentication::rules(&f, ctx, &mut out);
-        authorization::rules(&f, &values, &mut out);
-        mqtt_rules::rules(&f, &mut out);
-        security::rules(&f, ctx, &mut out);
-        interception::rules(&f, &mut out);
+        connection::rules(f, ctx, &mut out);
+        authentication::rules(f, ctx, &mut out);
+        authorization::rules(f, &values, &mut out);
+        mqtt_rules::rules(f, &mut out);
+        security::rules(f, ctx, &mut out);
+        interception::rules(f, &mut out);
     }
-    root_cause::apply(&f, &mut out);
+    root_cause::apply(f, &mut out);
     for fd in &mut out {
         if fd.next_steps.is_empty() {
             fd.next_steps = catalogue::steps(fd.code, &values);
@@ -116,9 +121,9 @@ impl Diagnoser {
 
     /// The findings of one finished connection, most severe first among its own; a
     /// cross-connection finding comes last.
-    pub fn connection(&mut self, trace: &Trace) -> Vec<Finding> {
-        let mut found = diagnose(trace, &self.context);
-        if let Some(f) = self.client_ids.observe(trace) {
+    pub fn connection(&mut self, facts: &Facts) -> Vec<Finding> {
+        let mut found = findings(facts, &self.context);
+        if let Some(f) = self.client_ids.observe(facts.trace) {
             found.push(f);
         }
         found

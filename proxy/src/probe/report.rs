@@ -3,6 +3,7 @@
 //! shares, plus the exit status.
 
 use iotscope_decoder::diagnose::Code;
+use iotscope_decoder::facts::Facts;
 use std::io::Write;
 
 use iotscope_decoder::diagnose::{self, Certainty, Context, Finding, Severity};
@@ -131,7 +132,7 @@ impl Report<'_> {
                 let body = match self.trace {
                     Some(t) => {
                         let mut b = String::new();
-                        text::write_connection(&mut b, t, self.found, style);
+                        text::write_connection(&mut b, &Facts::new(t), self.found, style);
                         b
                     }
                     None => format!("{}\n", text::findings(self.found, style)),
@@ -158,8 +159,8 @@ impl Report<'_> {
             port: a.port,
             steps: &self.steps.list,
         };
-        let view = Connection::new(self.trace.unwrap_or(&empty), self.found, false)
-            .with_probe(&probe, "probe", &a.host);
+        let facts = Facts::new(self.trace.unwrap_or(&empty));
+        let view = Connection::new(&facts, self.found, false).with_probe(&probe, "probe", &a.host);
         let mut out = Vec::new();
         // Views of a finished trace cannot fail to serialise; an empty line would say so.
         let _ = SortedJson::new().write(&mut out, &view);

@@ -1,7 +1,9 @@
-//! The facts of a trace that the rules ask about, gathered in one pass.
+//! The summary of one connection: the facts of its trace, gathered in one pass.
 //!
-//! Rules stay short when they can ask "did the endpoint close first?" or "what did the device
-//! send after the endpoint's certificate?" instead of walking events themselves.
+//! The rules and every renderer read the same [`Facts`], so they cannot disagree about which
+//! ClientHello counts or who closed first. Rules stay short when they can ask "did the
+//! endpoint close first?" or "what did the device send after the endpoint's certificate?"
+//! instead of walking events themselves; renderers print what the rules reasoned about.
 
 use crate::cert::Certificate;
 use crate::event::{AppProtocol, Direction, EncryptedPhase, Event, EventKind, Side};
@@ -63,6 +65,14 @@ pub struct Facts<'a> {
     pub upstream_failure: Option<(&'a Event, &'a str)>,
     /// In MITM mode, the device's own handshake with iotscope.
     pub device_leg: Option<(&'a Event, &'a crate::device_leg::DeviceLeg)>,
+    /// What the connection speaks: the first protocol seen outside TLS in either direction,
+    /// or TLS once TLS followed a plaintext preamble.
+    pub connection_protocol: Option<AppProtocol>,
+    /// The endpoint asked the device to try again with other key shares.
+    pub hello_retry: Option<&'a Event>,
+    /// Every FIN and every RST, in order.
+    pub fins: Vec<&'a Event>,
+    pub rsts: Vec<&'a Event>,
     /// The device's CONNECT requests to an HTTP proxy, before TLS.
     pub proxy_requests: Vec<(&'a Event, &'a ProxyRequest)>,
     /// The proxy's answers to them (informational 1xx ones left out).
@@ -94,9 +104,14 @@ impl<'a> Facts<'a> {
             any_decrypted: false,
             upstream_failure: None,
             device_leg: None,
+            connection_protocol: None,
+            hello_retry: None,
+            fins: Vec::new(),
+            rsts: Vec::new(),
             proxy_requests: Vec::new(),
             proxy_responses: Vec::new(),
         };
+        let mut upgraded = false;
         for e in trace.events() {
             let d = e.dir.index();
             f.any_decrypted |= e.decrypted;
@@ -104,12 +119,21 @@ impl<'a> Facts<'a> {
                 EventKind::TcpOpen => f.opened = true,
                 EventKind::TcpFin | EventKind::TcpRst => {
                     f.close[d].get_or_insert(e);
+                    if matches!(e.kind, EventKind::TcpFin) {
+                        f.fins.push(e);
+                    } else {
+                        f.rsts.push(e);
+                    }
                 }
+                EventKind::TlsAfterPlaintext { .. } => upgraded = true,
                 EventKind::Gap { bytes } => {
                     f.gaps += bytes;
                     f.gaps_by_dir[d] += bytes;
                 }
                 EventKind::Protocol { protocol, .. } => {
+                    if !e.decrypted {
+                        f.connection_protocol.get_or_insert(*protocol);
+                    }
                     let slot = if e.decrypted {
                         &mut f.inner_protocol[d]
                     } else {
@@ -138,6 +162,9 @@ impl<'a> Facts<'a> {
                 }
                 EventKind::ClientHello(h) if e.dir == Direction::DeviceToEndpoint => {
                     f.client_hello.get_or_insert((e, h));
+                }
+                EventKind::ServerHello(h) if h.hello_retry_request => {
+                    f.hello_retry.get_or_insert(e);
                 }
                 EventKind::ServerHello(h) if !h.hello_retry_request => {
                     f.server_hello.get_or_insert((e, h));
@@ -173,6 +200,10 @@ impl<'a> Facts<'a> {
             }
         }
         f.device_proof_of_answer = f.find_device_proof_of_answer();
+        if upgraded {
+            // TLS after a STARTTLS-like exchange: the connection is TLS.
+            f.connection_protocol = f.connection_protocol.map(|_| AppProtocol::Tls);
+        }
         f
     }
 

@@ -7,7 +7,7 @@
 use serde::{Serialize, Serializer};
 use std::fmt;
 
-use crate::cert::Certificate;
+use crate::cert::{Certificate, ChainSummary};
 use crate::mqtt::Packet;
 use crate::tls::{ClientHello, ServerHello};
 
@@ -356,6 +356,18 @@ pub enum EventKind {
 impl EventKind {
     pub fn is_tcp_close(&self) -> bool {
         matches!(self, EventKind::TcpFin | EventKind::TcpRst)
+    }
+}
+
+impl From<ChainSummary> for EventKind {
+    /// The event for a Certificate message.
+    fn from(c: ChainSummary) -> EventKind {
+        EventKind::Certificate {
+            chain: c.chain,
+            issued_by_next: c.issued_by_next,
+            root: c.root,
+            root_known: c.root_known,
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 //! or an endpoint might present, including the mistakes (wrong order, a stranger, a CA
 //! re-created with the same name, an imitation of Amazon's root).
 
-use iotscope_decoder::cert::{certificate_event, known_root_name, summarize};
+use iotscope_decoder::cert::{known_root_name, read_chain, summarize};
 use iotscope_decoder::EventKind;
 use rcgen::string::PrintableString;
 use rcgen::{
@@ -97,7 +97,7 @@ struct Outcome {
 }
 
 fn check(chain: &[&[u8]]) -> Outcome {
-    match certificate_event(chain) {
+    match EventKind::from(read_chain(chain)) {
         EventKind::Certificate {
             chain: summaries,
             issued_by_next,

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use iotscope_decoder::cert::{certificate_event, summarize, summarize_pem_or_der, Certificate};
+use iotscope_decoder::cert::{read_chain, summarize, summarize_pem_or_der, Certificate};
 use iotscope_decoder::EventKind;
 
 fn certs_dir() -> PathBuf {
@@ -404,7 +404,7 @@ fn openssl_chain_fields() {
 fn event(names: &[&str]) -> (Vec<Option<bool>>, Option<String>, bool) {
     let ders: Vec<Vec<u8>> = names.iter().map(|n| der(n)).collect();
     let refs: Vec<&[u8]> = ders.iter().map(Vec::as_slice).collect();
-    match certificate_event(&refs) {
+    match EventKind::from(read_chain(&refs)) {
         EventKind::Certificate {
             chain,
             issued_by_next,
@@ -513,7 +513,7 @@ fn garbage_in_a_chain_breaks_only_its_links() {
         issued_by_next,
         root,
         root_known,
-    } = certificate_event(&chain)
+    } = EventKind::from(read_chain(&chain))
     else {
         panic!("not a certificate event");
     };

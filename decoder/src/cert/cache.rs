@@ -23,9 +23,10 @@ const MAX_BYTES: usize = 1 << 20;
 /// A chain larger than this is summarised every time rather than kept.
 const MAX_CHAIN_BYTES: usize = 64 << 10;
 
-/// What [`super::certificate_event`] computes from a chain.
+/// What [`super::read_chain`] computes from a chain: each certificate summarised, the
+/// chain's links checked, and the root it leads to named.
 #[derive(Clone, Debug, PartialEq)]
-pub(super) struct Summary {
+pub struct ChainSummary {
     pub chain: Vec<Certificate>,
     pub issued_by_next: Vec<Option<bool>>,
     pub root: Option<String>,
@@ -36,7 +37,7 @@ struct Entry {
     /// Each certificate's length, then all of them back to back.
     lens: Vec<usize>,
     bytes: Vec<u8>,
-    summary: Summary,
+    summary: ChainSummary,
 }
 
 impl Entry {
@@ -72,12 +73,12 @@ fn key(chain: &[&[u8]]) -> u64 {
 }
 
 impl ChainCache {
-    pub(super) fn get(&self, chain: &[&[u8]]) -> Option<Summary> {
+    pub(super) fn get(&self, chain: &[&[u8]]) -> Option<ChainSummary> {
         let entry = self.entries.get(&key(chain))?;
         entry.holds(chain).then(|| entry.summary.clone())
     }
 
-    pub(super) fn put(&mut self, chain: &[&[u8]], summary: &Summary) {
+    pub(super) fn put(&mut self, chain: &[&[u8]], summary: &ChainSummary) {
         let size: usize = chain.iter().map(|d| d.len()).sum();
         if chain.is_empty() || size > MAX_CHAIN_BYTES {
             return;
@@ -119,7 +120,7 @@ impl ChainCache {
 static SHARED: LazyLock<Mutex<ChainCache>> = LazyLock::new(Default::default);
 
 /// The summary of `chain`, from the cache or made by `make` (and then kept).
-pub(super) fn summary(chain: &[&[u8]], make: impl FnOnce() -> Summary) -> Summary {
+pub(super) fn summary(chain: &[&[u8]], make: impl FnOnce() -> ChainSummary) -> ChainSummary {
     // A poisoned lock only means another thread panicked while holding it; the cache is
     // then skipped rather than trusted.
     if let Some(hit) = SHARED.lock().ok().and_then(|c| c.get(chain)) {
@@ -136,8 +137,8 @@ pub(super) fn summary(chain: &[&[u8]], make: impl FnOnce() -> Summary) -> Summar
 mod tests {
     use super::*;
 
-    fn summary_named(root: &str) -> Summary {
-        Summary {
+    fn summary_named(root: &str) -> ChainSummary {
+        ChainSummary {
             chain: vec![Certificate::default()],
             issued_by_next: vec![None],
             root: Some(root.to_string()),

@@ -16,6 +16,7 @@ mod summary;
 use serde::Serialize;
 
 pub use bundle::summarize_pem_or_der;
+pub use cache::ChainSummary;
 pub use names::name_to_string;
 pub use roots::known_root_name;
 
@@ -132,29 +133,20 @@ pub fn summarize(der: &[u8]) -> Certificate {
     summary::parse(der).0
 }
 
-/// The event for a Certificate message: each certificate summarised, the chain's links
-/// checked, and the root it leads to named. An empty chain is a client without a certificate.
-/// A chain seen recently is taken from a bounded cache instead of being read again.
-pub fn certificate_event(chain: &[&[u8]]) -> crate::event::EventKind {
-    let cache::Summary {
-        chain,
-        issued_by_next,
-        root,
-        root_known,
-    } = cache::summary(chain, || summarize_chain(chain));
-    crate::event::EventKind::Certificate {
-        chain,
-        issued_by_next,
-        root,
-        root_known,
-    }
+/// A Certificate message's chain read: each certificate summarised, the chain's links
+/// checked, and the root it leads to named. An empty chain is a client without a
+/// certificate. A chain seen recently is taken from a bounded cache instead of being read
+/// again. (The event that carries it is made by the event module, which knows certificates;
+/// this module does not know events.)
+pub fn read_chain(chain: &[&[u8]]) -> ChainSummary {
+    cache::summary(chain, || summarize_chain(chain))
 }
 
-fn summarize_chain(chain: &[&[u8]]) -> cache::Summary {
+fn summarize_chain(chain: &[&[u8]]) -> cache::ChainSummary {
     let (summaries, parsed): (Vec<_>, Vec<_>) = chain.iter().map(|d| summary::parse(d)).unzip();
     let issued_by_next = chain::links(&parsed);
     let (root, root_known) = chain::root(parsed.last().and_then(Option::as_ref));
-    cache::Summary {
+    cache::ChainSummary {
         chain: summaries,
         issued_by_next,
         root,
@@ -182,7 +174,7 @@ mod tests {
                 issued_by_next,
                 root,
                 root_known,
-            } = certificate_event(&[LEAF, CA])
+            } = EventKind::from(read_chain(&[LEAF, CA]))
             else {
                 panic!("not a certificate event");
             };

@@ -8,8 +8,7 @@ use x509_parser::prelude::{FromDer, X509Certificate};
 use super::catalogue::Values;
 use super::code::Code;
 use super::finding::Finding;
-use crate::cert::{certificate_event, Certificate};
-use crate::event::EventKind;
+use crate::cert::{read_chain, Certificate};
 
 /// AWS IoT's limits for a custom domain's server certificate chain.
 const CUSTOM_DOMAIN_MAX_NAMES: usize = 4;
@@ -244,12 +243,12 @@ pub fn not_cas(
 }
 
 fn issued_by(child: &[u8], issuer: &[u8]) -> bool {
-    match certificate_event(&[child, issuer]) {
-        EventKind::Certificate { issued_by_next, .. } => {
-            issued_by_next.first().copied().flatten() == Some(true)
-        }
-        _ => false,
-    }
+    read_chain(&[child, issuer])
+        .issued_by_next
+        .first()
+        .copied()
+        .flatten()
+        == Some(true)
 }
 
 #[cfg(test)]

@@ -258,7 +258,7 @@ impl TlsConn {
                 } else {
                     tls12_certificates(whole)?
                 };
-                out.emit(crate::cert::certificate_event(&ders));
+                out.emit(crate::cert::read_chain(&ders).into());
             }
             13 => {
                 let raw_names = if self.tls13 {

@@ -13,9 +13,8 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
-use iotscope_decoder::cert::{certificate_event, summarize_pem_or_der, Certificate};
+use iotscope_decoder::cert::{read_chain, summarize_pem_or_der, Certificate, ChainSummary};
 use iotscope_decoder::diagnose::{cert_files, Finding, Severity};
-use iotscope_decoder::EventKind;
 
 use files::{CaFile, KeyFile};
 use iotscope_report::json::CertJson;
@@ -108,18 +107,12 @@ fn check_file(
         return Err(Error::BadFile(format!("{}: {bad}", path.display())));
     }
     let ders: Vec<&[u8]> = read.iter().map(|(_, d)| d.as_slice()).collect();
-    let EventKind::Certificate {
+    let ChainSummary {
         chain,
         issued_by_next,
         root,
         root_known,
-    } = certificate_event(&ders)
-    else {
-        return Err(Error::BadFile(format!(
-            "{}: the chain could not be read",
-            path.display()
-        )));
-    };
+    } = read_chain(&ders);
     let mut findings = cert_files::check(&cert_files::Chain {
         certs: &chain,
         issued_by_next: &issued_by_next,

@@ -6,10 +6,9 @@
 use crate::error::Error;
 use std::path::Path;
 
-use iotscope_decoder::cert::{certificate_event, summarize_pem_or_der, Certificate};
+use iotscope_decoder::cert::{read_chain, summarize_pem_or_der, Certificate, ChainSummary};
 use iotscope_decoder::diagnose::catalogue::Values;
 use iotscope_decoder::diagnose::{cert_files, Finding, Severity};
-use iotscope_decoder::EventKind;
 
 use super::endpoint_name::{classify, NameKind};
 use crate::cert_check::files::{CaFile, KeyFile};
@@ -88,17 +87,11 @@ fn device_files(cert: &Path, key: &Path, now: i64, out: &mut Offline) -> Result<
         return Err(Error::BadFile(format!("{}: {bad}", cert.display())));
     }
     let ders: Vec<&[u8]> = read.iter().map(|(_, d)| d.as_slice()).collect();
-    let EventKind::Certificate {
+    let ChainSummary {
         chain,
         issued_by_next,
         ..
-    } = certificate_event(&ders)
-    else {
-        return Err(Error::BadFile(format!(
-            "{}: the chain could not be read",
-            cert.display()
-        )));
-    };
+    } = read_chain(&ders);
     out.findings.extend(cert_files::check(&cert_files::Chain {
         certs: &chain,
         issued_by_next: &issued_by_next,

@@ -415,6 +415,14 @@ fn capture_of_a_device_and_tinyproxy_replayed() {
         "localhost",
         &pcap,
     ]);
+    // The capture may also hold the tail of the readiness check's connection to tinyproxy
+    // (tinyproxy's FIN after tcpdump started, on a loaded machine): it carries no tunnel.
+    let (conns, leftovers): (Vec<_>, Vec<_>) =
+        conns.into_iter().partition(|c| !c["http_proxy"].is_null());
+    for c in &leftovers {
+        assert_eq!(c["tls"], serde_json::Value::Null, "{c}");
+        assert_eq!(c["mqtt"], serde_json::Value::Null, "{c}");
+    }
     assert_eq!(conns.len(), 2, "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(out.status.code(), Some(1), "the refusal is an error");
     let refused = &conns[0];

@@ -46,6 +46,17 @@ impl<'a> Emit<'a> {
         }
     }
 
+    /// The same sink for events of direction `dir` (what one side's message tells about the
+    /// other's records, such as early data the endpoint's answer lets us read).
+    pub fn toward(&mut self, dir: Direction) -> Emit<'_> {
+        Emit {
+            trace: self.trace,
+            dir,
+            ts: self.ts,
+            decrypted: self.decrypted,
+        }
+    }
+
     /// Counts `n` bytes that could not be decoded: added to the previous Undecoded event of
     /// the same direction, or a new one showing the first of `first`.
     pub fn undecoded(&mut self, n: u64, first: &[u8]) {

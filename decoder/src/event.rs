@@ -235,6 +235,9 @@ pub enum EncryptedPhase {
     Handshake,
     /// Records after both sides finished the handshake.
     Application,
+    /// TLS 1.3 early data (0-RTT): the device's records sent with a resumed session's key
+    /// before the endpoint's ServerHello.
+    EarlyData,
 }
 
 #[derive(Clone, Debug, Serialize)]

@@ -6,11 +6,14 @@
 //! instead of walking events themselves; renderers print what the rules reasoned about.
 
 use crate::cert::Certificate;
-use crate::event::{AppProtocol, Direction, EncryptedPhase, Event, EventKind, Side};
+use crate::event::{AppProtocol, Direction, EncryptedPhase, Event, EventKind, HandshakeKind, Side};
 use crate::mqtt::{Body, Packet, PacketType};
 use crate::preamble::{ProxyRequest, ProxyResponse};
 use crate::tls::{ClientHello, ServerHello};
 use crate::trace::Trace;
+
+/// The TLS extension by which a TLS 1.3 endpoint accepts a pre-shared key (resumption).
+const PRE_SHARED_KEY: u16 = 41;
 
 /// What the user told us about the connection.
 #[derive(Clone, Debug, Default)]
@@ -274,6 +277,40 @@ impl<'a> Facts<'a> {
 
     pub fn tls13(&self) -> bool {
         self.server_hello.is_some_and(|(_, h)| h.version == 0x0304)
+    }
+
+    /// The endpoint resumed an earlier session, so it sent no certificate on this connection:
+    /// a TLS 1.3 ServerHello that accepted a pre-shared key, or a TLS 1.2 abbreviated
+    /// handshake (the endpoint's ChangeCipherSpec after its ServerHello, with no Certificate
+    /// or ServerHelloDone between them, a NewSessionTicket at most).
+    pub fn resumed(&self) -> bool {
+        let Some((sh_ev, sh)) = self.server_hello else {
+            return false;
+        };
+        if sh.version == 0x0304 {
+            return sh.extensions.iter().any(|x| x.id == PRE_SHARED_KEY);
+        }
+        let after_hello = self
+            .trace
+            .events()
+            .skip_while(|e| !std::ptr::eq(*e, sh_ev))
+            .skip(1)
+            .filter(|e| e.dir == Direction::EndpointToDevice);
+        for e in after_hello {
+            match &e.kind {
+                EventKind::ChangeCipherSpec => return true,
+                // A ticket for next time may come before the ChangeCipherSpec.
+                EventKind::Handshake {
+                    kind: HandshakeKind::NewSessionTicket,
+                    ..
+                } => {}
+                EventKind::Certificate { .. }
+                | EventKind::CertificateRequest { .. }
+                | EventKind::Handshake { .. } => return false,
+                _ => {}
+            }
+        }
+        false
     }
 
     pub fn sni(&self) -> Option<&'a str> {

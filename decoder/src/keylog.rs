@@ -15,6 +15,8 @@ pub struct Secrets {
     pub server_handshake_traffic_secret: Option<Vec<u8>>,
     pub client_traffic_secret_0: Option<Vec<u8>>,
     pub server_traffic_secret_0: Option<Vec<u8>>,
+    /// TLS 1.3 early data (0-RTT): the device's records before the ServerHello.
+    pub client_early_traffic_secret: Option<Vec<u8>>,
 }
 
 /// Why a key-log line was not used.
@@ -66,8 +68,8 @@ impl KeyLog {
                 self.problem(i, "the secret is not hex");
                 continue;
             };
-            // Early data, exporter and ECH secrets do not help decode what we report, and
-            // add_secret passes over them.
+            // Exporter and ECH secrets do not help decode what we report, and add_secret
+            // passes over them.
             self.add_secret(label, random, &secret);
         }
     }
@@ -95,6 +97,7 @@ impl KeyLog {
             "SERVER_HANDSHAKE_TRAFFIC_SECRET" => &mut entry.server_handshake_traffic_secret,
             "CLIENT_TRAFFIC_SECRET_0" => &mut entry.client_traffic_secret_0,
             "SERVER_TRAFFIC_SECRET_0" => &mut entry.server_traffic_secret_0,
+            "CLIENT_EARLY_TRAFFIC_SECRET" => &mut entry.client_early_traffic_secret,
             _ => return,
         };
         *slot = Some(secret.to_vec());
@@ -186,11 +189,12 @@ mod tests {
         let r = "00".repeat(32);
         let r2 = "AB".repeat(32);
         let text = format!(
-            "# comment\r\n\r\nCLIENT_RANDOM {r} {}\r\nCLIENT_HANDSHAKE_TRAFFIC_SECRET {r2} {}\nSERVER_TRAFFIC_SECRET_0 {} {}\nEXPORTER_SECRET {r2} 00\nbad line\nCLIENT_RANDOM zz 00\n",
+            "# comment\r\n\r\nCLIENT_RANDOM {r} {}\r\nCLIENT_HANDSHAKE_TRAFFIC_SECRET {r2} {}\nSERVER_TRAFFIC_SECRET_0 {} {}\nEXPORTER_SECRET {r2} 00\nbad line\nCLIENT_RANDOM zz 00\nCLIENT_EARLY_TRAFFIC_SECRET {r2} {}\n",
             "11".repeat(48),
             "22".repeat(32),
             r2.to_lowercase(),
-            "33".repeat(48)
+            "33".repeat(48),
+            "44".repeat(32)
         );
         let k = KeyLog::parse(&text);
         assert_eq!(k.len(), 2);
@@ -204,6 +208,10 @@ mod tests {
             Some(&[0x22; 32][..])
         );
         assert_eq!(s.server_traffic_secret_0.as_deref(), Some(&[0x33; 48][..]));
+        assert_eq!(
+            s.client_early_traffic_secret.as_deref(),
+            Some(&[0x44; 32][..])
+        );
         assert_eq!(k.problems.len(), 2);
         assert_eq!(k.problems[0].line, 7);
     }

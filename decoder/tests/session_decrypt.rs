@@ -3,6 +3,8 @@
 //! (marked decrypted) and diagnoses as the plaintext would give; what cannot be decrypted
 //! is said once per direction and nothing is misread.
 
+#[path = "session_decrypt/early.rs"]
+mod early;
 #[path = "session_decrypt/run.rs"]
 mod run;
 #[path = "session_decrypt/tls12.rs"]

@@ -311,6 +311,7 @@ fn describe_into(s: &mut String, e: &Event) -> std::fmt::Result {
         } => {
             let what = match (phase, content_type) {
                 (EncryptedPhase::Handshake, _) => "encrypted handshake",
+                (EncryptedPhase::EarlyData, _) => "encrypted early data",
                 (_, 21) => "encrypted alert",
                 _ => "encrypted data",
             };

@@ -7,6 +7,7 @@ pub mod mqtt_script;
 pub mod netns;
 pub mod pki;
 pub mod proxy;
+pub mod tcpdump;
 pub mod tinyproxy;
 pub mod tls_peers;
 

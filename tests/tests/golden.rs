@@ -33,6 +33,7 @@ fn cases() -> Vec<Case> {
     let mut cases = Vec::new();
     for set in [
         "captures/samples",
+        "captures/resumption",
         "captures/reference/public",
         "captures/reference/lab",
         "captures/reference/wild",

@@ -12,6 +12,7 @@ use std::process::Command;
 use iotscope_tests::mosquitto::{broker, mosquitto_bin, Broker};
 use iotscope_tests::pki::{ca, Dir, Leaf};
 use iotscope_tests::proxy::{dead_port, ProxyProcess, WAIT};
+use iotscope_tests::tcpdump::Tcpdump;
 use iotscope_tests::tinyproxy::{have_tinyproxy, TinyProxy};
 use iotscope_tests::{codes, codes_of, have_tool, replay_json, run};
 use serde_json::Value;
@@ -317,58 +318,6 @@ fn proxy_credentials_407_then_accepted_never_printed() {
             !printed.contains("s3cret"),
             "credentials printed: {printed}"
         );
-    }
-}
-
-/// tcpdump on loopback, writing `tcp port PORT` to `file`, until stopped with SIGINT.
-struct Tcpdump {
-    child: std::process::Child,
-}
-
-impl Tcpdump {
-    fn start(port: u16, file: &str) -> Tcpdump {
-        use std::io::{BufRead, BufReader};
-        let mut child = Command::new("tcpdump")
-            .args(["-i", "lo", "-U", "-s", "0", "-w", file])
-            .arg(format!("tcp port {port}"))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("start tcpdump");
-        // tcpdump says "listening on lo" once it captures.
-        let err = child.stderr.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(err).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        loop {
-            match rx.recv_timeout(WAIT) {
-                Ok(line) if line.contains("listening on") => break,
-                Ok(_) => {}
-                Err(_) => {
-                    let _ = child.kill();
-                    panic!("tcpdump did not start capturing (it needs root or CAP_NET_RAW)");
-                }
-            }
-        }
-        Tcpdump { child }
-    }
-
-    fn stop(mut self) {
-        let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args(["-INT", &pid]).status();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Tcpdump {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
     }
 }
 

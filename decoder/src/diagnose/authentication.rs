@@ -150,6 +150,11 @@ fn server_name(f: &Facts, ctx: &Context, out: &mut Vec<Finding>) -> bool {
 }
 
 fn server_trust(f: &Facts, out: &mut Vec<Finding>) {
+    // A resumed session carries no endpoint certificate: whatever the device refused, it was
+    // not one.
+    if f.resumed() {
+        return;
+    }
     let Some(r) = device_refusal(f) else {
         return;
     };

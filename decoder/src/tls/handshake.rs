@@ -230,8 +230,14 @@ impl TlsConn {
         match msg_type {
             1 => {
                 let parsed = parse_client_hello(body, record_version)?;
+                let first = self.client_random.is_none();
                 self.client_random.get_or_insert(parsed.random);
                 self.client_etm = parsed.hello.extensions.iter().any(|e| e.id == 22);
+                // Only the first ClientHello can carry early data (not one after a
+                // HelloRetryRequest).
+                if first {
+                    self.early_offered = parsed.hello.extensions.iter().any(|e| e.id == 42);
+                }
                 out.emit(EventKind::ClientHello(Box::new(parsed.hello)));
                 for p in parsed.problems {
                     out.emit(EventKind::TlsMalformed {
@@ -292,8 +298,22 @@ impl TlsConn {
                 }
                 out.emit(EventKind::CertificateRequest { ca_names });
             }
+            // EncryptedExtensions: whether the endpoint read the device's early data.
+            8 => {
+                if out.dir == crate::event::Direction::EndpointToDevice && self.tls13 {
+                    self.on_encrypted_extensions(body);
+                }
+                self.emit_plain(msg_type, body.len(), out);
+            }
+            // EndOfEarlyData: the device's next records are under its handshake secret.
+            5 => {
+                if out.decrypted && out.dir == crate::event::Direction::DeviceToEndpoint {
+                    self.end_of_early_data_seen = true;
+                }
+                self.emit_plain(msg_type, body.len(), out);
+            }
             // Types tls-parser has no reader for; their presence is what matters.
-            5 | 8 | 254 => self.emit_plain(msg_type, body.len(), out),
+            254 => self.emit_plain(msg_type, body.len(), out),
             // KeyUpdate: the writer's next records are under the next secret.
             24 => {
                 // Only a KeyUpdate read from decrypted records moves the keys on; one in the
@@ -321,6 +341,30 @@ impl TlsConn {
             },
         }
         Ok(())
+    }
+
+    /// The endpoint's EncryptedExtensions (TLS 1.3): an early_data extension (42) in it says
+    /// the endpoint read the device's early data.
+    fn on_encrypted_extensions(&mut self, body: &[u8]) {
+        if !self.early_offered || self.early_answer.is_some() {
+            return;
+        }
+        let exts = match *body {
+            [a, b, ref block @ ..] if block.len() == usize::from(u16::from_be_bytes([a, b])) => {
+                split_extensions(block).0
+            }
+            _ => {
+                self.early_answer = Some(super::EarlyAnswer::Unknown(
+                    "the endpoint's EncryptedExtensions could not be read",
+                ));
+                return;
+            }
+        };
+        self.early_answer = Some(if exts.iter().any(|e| e.id == 42) {
+            super::EarlyAnswer::Accepted
+        } else {
+            super::EarlyAnswer::Rejected("its EncryptedExtensions has no early_data extension")
+        });
     }
 
     fn emit_plain(&mut self, msg_type: u8, len: usize, out: &mut Emit) {

@@ -63,7 +63,7 @@ fn letter(event: &Event) -> Option<char> {
             ..
         } => match (content_type, phase) {
             (22, EncryptedPhase::Handshake) => 'f',
-            (23, EncryptedPhase::Application) => 'd',
+            (23, EncryptedPhase::Application | EncryptedPhase::EarlyData) => 'd',
             (21, _) => 'l',
             _ => 'q',
         },

@@ -9,6 +9,12 @@
 //! under the wrong key, so a wrong guess cannot produce plaintext. A KeyUpdate read from the
 //! writer's own decrypted records moves its keys on.
 //!
+//! Early data (TLS 1.3 0-RTT) the endpoint accepted starts the device's keys one step before:
+//! the client early traffic secret ([`Keys::begin_early_data`]) until its EndOfEarlyData
+//! ([`Keys::end_of_early_data`]), then the handshake secret as usual. A TLS 1.2 resumption
+//! (session ID or ticket) needs nothing more: the key log's CLIENT_RANDOM line for the resumed
+//! connection carries the master secret again, under the new client random.
+//!
 //! What cannot be decrypted (no key for the connection, a suite we do not open, a record that
 //! does not authenticate) is said once per direction as an [`EventKind::Undecrypted`] event;
 //! the records then stay reported as encrypted.
@@ -37,6 +43,9 @@ struct DirKeys {
     /// Decryption of this direction was given up; the reason was reported.
     given_up: bool,
     records: u64,
+    /// Records that may fail to open without giving up: the device's EndOfEarlyData when the
+    /// key log lacks the early secret of accepted early data.
+    tolerated_failures: u32,
 }
 
 pub(super) struct Keys {
@@ -56,6 +65,77 @@ impl Keys {
         }
     }
 
+    /// Decryption of `dir` was given up (its reason was reported).
+    pub fn gave_up(&self, dir: Direction) -> bool {
+        self.dirs[dir.index()].given_up
+    }
+
+    /// Whether the key source holds no secret at all.
+    pub fn keylog_is_empty(&self) -> bool {
+        self.keylog.is_empty()
+    }
+
+    fn look_up(&mut self, p: &Params) -> Option<Secrets> {
+        if !self.looked_up {
+            self.looked_up = true;
+            self.secrets = p.client_random.and_then(|r| self.keylog.secrets(&r));
+        }
+        self.secrets.clone()
+    }
+
+    /// The endpoint accepted the device's early data (or may have): the device's records are
+    /// opened with the client early traffic secret from now on. `Err` says why they cannot be;
+    /// then the device's EndOfEarlyData, under that secret, is left encrypted without giving up
+    /// on the records after it.
+    pub fn begin_early_data(&mut self, p: &Params) -> Result<(), String> {
+        let d = Direction::DeviceToEndpoint.index();
+        let result = (|| {
+            let secrets = self.look_up(p).ok_or_else(|| {
+                let random = p.client_random.map(|r| crate::hex::encode(&r));
+                format!(
+                    "the key log has no secrets for client random {}",
+                    random.as_deref().unwrap_or("(no ClientHello seen)")
+                )
+            })?;
+            let suite = p
+                .cipher
+                .ok_or("no ServerHello was seen, so the cipher suite is unknown")?;
+            make(&secrets, p, suite, Writer::Client, Some(Epoch::Early)).map_err(|e| e.to_string())
+        })();
+        match result {
+            Ok(dec) => {
+                self.dirs[d].decryptor = Some(dec);
+                self.dirs[d].epoch = Some(Epoch::Early);
+                Ok(())
+            }
+            Err(why) => {
+                self.dirs[d].tolerated_failures = 1;
+                Err(why)
+            }
+        }
+    }
+
+    /// The device's EndOfEarlyData was read: its next records are under the handshake secret.
+    pub fn end_of_early_data(&mut self, p: &Params, out: &mut Emit) {
+        let d = Direction::DeviceToEndpoint.index();
+        if self.dirs[d].epoch != Some(Epoch::Early) {
+            return;
+        }
+        let (Some(secrets), Some(suite)) = (self.secrets.clone(), p.cipher) else {
+            return;
+        };
+        match make(&secrets, p, suite, Writer::Client, Some(Epoch::Handshake)) {
+            Ok(dec) => {
+                self.dirs[d].decryptor = Some(dec);
+                self.dirs[d].epoch = Some(Epoch::Handshake);
+            }
+            Err(why) => {
+                self.dirs[d].decryptor = None;
+                self.give_up(out, why.to_string());
+            }
+        }
+    }
+
     /// Opens a protected record: `Some((inner content type, plaintext))`, or `None` when it
     /// cannot be (the reason is reported once per direction).
     pub fn open(&mut self, rec: &Record<'_>, p: &Params, out: &mut Emit) -> Option<(u8, Vec<u8>)> {
@@ -63,11 +143,7 @@ impl Keys {
         if self.dirs[d].given_up {
             return None;
         }
-        if !self.looked_up {
-            self.looked_up = true;
-            self.secrets = p.client_random.and_then(|r| self.keylog.secrets(&r));
-        }
-        let Some(secrets) = self.secrets.clone() else {
+        let Some(secrets) = self.look_up(p) else {
             if self.keylog.is_empty() {
                 // No keys were given at all (a capture that may carry some, but does not):
                 // the records stay encrypted without a remark, as they would with no key log.
@@ -134,16 +210,26 @@ impl Keys {
             }
             Err(e) => e,
         };
-        // TLS 1.3: the writer may have moved from handshake to application keys.
-        if p.tls13 && ds.epoch == Some(Epoch::Handshake) {
-            if let Ok(mut next) = make(&secrets, p, suite, writer, Some(Epoch::Application)) {
+        // TLS 1.3: the writer may have moved on to its next keys (early data to handshake,
+        // handshake to application).
+        let next_epoch = match ds.epoch {
+            Some(Epoch::Early) => Some(Epoch::Handshake),
+            Some(Epoch::Handshake) => Some(Epoch::Application),
+            _ => None,
+        };
+        if let (true, Some(epoch)) = (p.tls13, next_epoch) {
+            if let Ok(mut next) = make(&secrets, p, suite, writer, Some(epoch)) {
                 if let Ok(opened) = next.decrypt(&header, rec.payload) {
                     ds.decryptor = Some(next);
-                    ds.epoch = Some(Epoch::Application);
+                    ds.epoch = Some(epoch);
                     ds.records += 1;
                     return Some(opened);
                 }
             }
+        }
+        if ds.tolerated_failures > 0 {
+            ds.tolerated_failures -= 1;
+            return None;
         }
         let n = ds.records;
         self.give_up(

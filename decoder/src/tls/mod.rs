@@ -19,6 +19,18 @@
 //!   clear stay readable (a client's alert about the server certificate, a second
 //!   ClientHello after a HelloRetryRequest).
 //!
+//! Early data (TLS 1.3 0-RTT): a device resuming a session may send application records right
+//! after its ClientHello, under the client early traffic secret, before the endpoint has chosen
+//! a cipher suite. With a key log those records are held ([`MAX_EARLY_RECORDS`],
+//! [`MAX_EARLY_BYTES`]) until the endpoint answers: its ServerHello names the suite (for 0-RTT
+//! it must be the resumed session's), and its EncryptedExtensions says with an early_data
+//! extension that it read them. Accepted early data is then decrypted and decoded, in its
+//! order, before the device's EndOfEarlyData; early data the endpoint rejected (no early_data
+//! in EncryptedExtensions, a full handshake instead of the resumption, a HelloRetryRequest) is
+//! reported as such, since the endpoint never read it. When the answer cannot be read (the
+//! endpoint's records do not decrypt, the connection ends first, more arrives than is held)
+//! the records are decrypted all the same and a note says that the endpoint's answer is unknown.
+//!
 //! Encrypted TLS 1.3 records are in the handshake phase while the sender may still be in its
 //! handshake: the endpoint's until the device sends its first encrypted record, the device's
 //! for its first encrypted flight (records that arrive with the same timestamp, before any
@@ -59,6 +71,14 @@ pub const SEPARATE_ENCRYPTED_RECORDS: u32 = 16;
 /// The most encrypted records counted as the device's first TLS 1.3 flight.
 pub const DEVICE_FLIGHT_RECORDS: u32 = 4;
 
+/// Early data records held until the endpoint's answer; more are not expected, since a
+/// server allows 16 KiB of early data by default (OpenSSL's max_early_data).
+pub const MAX_EARLY_RECORDS: usize = 16;
+
+/// Bytes of early data records held until the endpoint's answer: four times OpenSSL's default
+/// max_early_data of 16 KiB, so a held record never costs more than a bounded copy.
+pub const MAX_EARLY_BYTES: usize = 64 * 1024;
+
 /// Decrypted application data held for the layer above is capped; the session drains it after
 /// every feed, so only a misbehaving caller reaches this.
 const MAX_PLAINTEXT: usize = 1 << 20;
@@ -71,6 +91,25 @@ pub struct Record<'a> {
     pub payload: &'a [u8],
     /// Stream offset of the record header in its direction.
     pub offset: u64,
+}
+
+/// A device record held until the endpoint says whether it read early data.
+#[derive(Debug)]
+struct HeldRecord {
+    content_type: u8,
+    version: u16,
+    payload: Vec<u8>,
+    offset: u64,
+}
+
+/// What the endpoint made of the device's early data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum EarlyAnswer {
+    Accepted,
+    /// Why the endpoint did not read it.
+    Rejected(&'static str),
+    /// Why its answer is not known.
+    Unknown(&'static str),
 }
 
 /// The state of one direction.
@@ -122,6 +161,17 @@ pub struct TlsConn {
     /// The decoder of what TLS carries; without one, decrypted data waits for
     /// [`TlsConn::take_plaintext`].
     sink: Option<Box<dyn PlaintextSink>>,
+    /// The ClientHello offered early data (extension 42).
+    early_offered: bool,
+    /// Early data records held until the endpoint's answer, and their bytes.
+    early_held: Vec<HeldRecord>,
+    early_held_bytes: usize,
+    /// The endpoint's answer to early data, once known.
+    early_answer: Option<EarlyAnswer>,
+    /// Held early data was handed on: nothing more is held.
+    early_done: bool,
+    /// The device's EndOfEarlyData was read in its current record.
+    end_of_early_data_seen: bool,
 }
 
 impl std::fmt::Debug for dyn PlaintextSink {
@@ -156,6 +206,7 @@ impl TlsConn {
 
     /// The connection ended: the decoder of what TLS carried decodes what it still holds.
     pub fn finish(&mut self, out: &mut Emit) {
+        self.release_early_unknown("the connection ended before the endpoint answered", out);
         if let Some(sink) = self.sink.as_mut() {
             sink.finish(&mut out.decrypted());
         }
@@ -172,6 +223,7 @@ impl TlsConn {
 
     /// `bytes` bytes in direction `out.dir` were never seen.
     pub fn gap(&mut self, bytes: u64, out: &mut Emit) {
+        self.release_early_unknown("bytes are missing from the capture", out);
         let ds = &mut self.dirs[out.dir.index()];
         let dropped = ds.reader.gap(bytes);
         let partial = ds.joiner.partial().map_or(0, |(held, _)| held);
@@ -186,6 +238,7 @@ impl TlsConn {
 
     /// The sender of direction `out.dir` closed (FIN or RST).
     pub fn close(&mut self, out: &mut Emit) {
+        self.release_early_unknown("a side closed before the endpoint's answer was read", out);
         let d = out.dir.index();
         let mut reader = std::mem::take(&mut self.dirs[d].reader);
         let at = reader.offset();
@@ -283,9 +336,155 @@ impl TlsConn {
             self.device_flight = None;
         }
         if self.is_protected(out.dir, rec.content_type, rec.payload.len()) {
+            if self.hold_early(&rec, out) {
+                return;
+            }
             self.on_protected(rec, out);
         } else {
             self.on_plaintext(rec.content_type, rec.version, rec.payload, rec.offset, out);
+        }
+        if out.dir == Direction::EndpointToDevice {
+            self.after_endpoint_record(out);
+        }
+    }
+
+    /// Holds a device record sent as early data (or after early data still held) until the
+    /// endpoint's answer. False: the record goes on as usual.
+    fn hold_early(&mut self, rec: &Record<'_>, out: &mut Emit) -> bool {
+        let waiting = !self.early_done
+            && out.dir == Direction::DeviceToEndpoint
+            && self.early_offered
+            && (!self.server_hello_seen || !self.early_held.is_empty());
+        let Some(keys) = self.keys.as_ref() else {
+            return false;
+        };
+        if !waiting || keys.keylog_is_empty() {
+            return false;
+        }
+        if self.early_held.len() >= MAX_EARLY_RECORDS
+            || self.early_held_bytes + rec.payload.len() > MAX_EARLY_BYTES
+        {
+            self.release_early_unknown(
+                "more early data arrived than iotscope holds while waiting for the answer",
+                out,
+            );
+            return false;
+        }
+        self.early_held_bytes += rec.payload.len();
+        self.early_held.push(HeldRecord {
+            content_type: rec.content_type,
+            version: rec.version,
+            payload: rec.payload.to_vec(),
+            offset: rec.offset,
+        });
+        true
+    }
+
+    /// After each endpoint record: held early data is handed on once the endpoint's answer is
+    /// known, or once it is clear the answer cannot be read.
+    fn after_endpoint_record(&mut self, out: &mut Emit) {
+        if self.early_done || self.early_held.is_empty() {
+            return;
+        }
+        if self.early_answer.is_none()
+            && self.server_hello_seen
+            && self
+                .keys
+                .as_ref()
+                .is_some_and(|k| k.gave_up(Direction::EndpointToDevice))
+        {
+            self.early_answer = Some(EarlyAnswer::Unknown(
+                "the endpoint's EncryptedExtensions could not be decrypted",
+            ));
+        }
+        if let Some(answer) = self.early_answer.clone() {
+            self.release_early(answer, out);
+        }
+    }
+
+    fn release_early_unknown(&mut self, why: &'static str, out: &mut Emit) {
+        if !self.early_done && !self.early_held.is_empty() {
+            let answer = self
+                .early_answer
+                .clone()
+                .unwrap_or(EarlyAnswer::Unknown(why));
+            self.release_early(answer, out);
+        }
+    }
+
+    /// Hands the held early data on: decrypted and decoded in its order when the endpoint
+    /// read it (or may have), reported as rejected when it did not.
+    fn release_early(&mut self, answer: EarlyAnswer, out: &mut Emit) {
+        self.early_done = true;
+        let held = std::mem::take(&mut self.early_held);
+        self.early_held_bytes = 0;
+        let mut dev = out.toward(Direction::DeviceToEndpoint);
+        let bytes: usize = held.iter().map(|h| h.payload.len()).sum();
+        let what = format!(
+            "{} record{} of early data ({bytes} bytes) sent before the endpoint's ServerHello",
+            held.len(),
+            if held.len() == 1 { "" } else { "s" }
+        );
+        if let EarlyAnswer::Rejected(why) = answer {
+            for h in &held {
+                self.encrypted(
+                    h.content_type,
+                    h.payload.len() as u64,
+                    EncryptedPhase::EarlyData,
+                    &mut dev,
+                );
+            }
+            dev.emit(EventKind::Note {
+                text: format!(
+                    "TLS: early data the endpoint rejected: {what}, which the endpoint did not read ({why}); the device sends it again after the handshake if it still needs to"
+                ),
+            });
+            return;
+        }
+        let params = self.params();
+        let begun = self.keys.as_mut().map(|k| k.begin_early_data(&params));
+        let text = match (&answer, &begun) {
+            (EarlyAnswer::Unknown(unknown), Some(Err(why))) => format!(
+                "TLS: {what}; whether the endpoint accepted it is not known ({unknown}); not decrypted: {why}"
+            ),
+            (_, Some(Err(why))) => format!("TLS: {what}, not decrypted: {why}"),
+            (EarlyAnswer::Accepted, _) => format!(
+                "TLS: {what}, which the endpoint accepted (early_data in its EncryptedExtensions); decrypted with the CLIENT_EARLY_TRAFFIC_SECRET"
+            ),
+            (EarlyAnswer::Unknown(why), _) => format!(
+                "TLS: {what}; whether the endpoint accepted it is not known ({why}); decrypted with the CLIENT_EARLY_TRAFFIC_SECRET"
+            ),
+            (EarlyAnswer::Rejected(_), _) => String::new(),
+        };
+        dev.emit(EventKind::Note { text });
+        let decrypt = matches!(begun, Some(Ok(())));
+        for h in held {
+            let rec = Record {
+                content_type: h.content_type,
+                version: h.version,
+                payload: &h.payload,
+                offset: h.offset,
+            };
+            if decrypt {
+                self.on_protected(rec, &mut dev);
+            } else {
+                self.encrypted(
+                    h.content_type,
+                    h.payload.len() as u64,
+                    EncryptedPhase::EarlyData,
+                    &mut dev,
+                );
+            }
+        }
+    }
+
+    fn params(&self) -> keys::Params {
+        keys::Params {
+            client_random: self.client_random,
+            server_random: self.server_random,
+            cipher: self.cipher,
+            tls13: self.tls13,
+            encrypt_then_mac: self.client_etm && self.server_etm,
         }
     }
 
@@ -302,13 +501,7 @@ impl TlsConn {
     /// A protected record: decrypted when keys allow, else reported as encrypted.
     fn on_protected(&mut self, rec: Record<'_>, out: &mut Emit) {
         if let Some(mut keys) = self.keys.take() {
-            let params = keys::Params {
-                client_random: self.client_random,
-                server_random: self.server_random,
-                cipher: self.cipher,
-                tls13: self.tls13,
-                encrypt_then_mac: self.client_etm && self.server_etm,
-            };
+            let params = self.params();
             let opened = keys.open(&rec, &params, out);
             if let Some((inner, plain)) = opened {
                 // Phases still follow the records, so a later failure reports them right.
@@ -318,6 +511,9 @@ impl TlsConn {
                 self.on_plaintext(inner, rec.version, &plain, rec.offset, &mut out.decrypted());
                 if std::mem::take(&mut self.key_update_seen[d]) {
                     keys.key_update(out.dir, out);
+                }
+                if std::mem::take(&mut self.end_of_early_data_seen) {
+                    keys.end_of_early_data(&params, out);
                 }
                 self.keys = Some(keys);
                 return;
@@ -338,6 +534,14 @@ impl TlsConn {
     }
 
     fn phase(&mut self, out: &Emit, content_type: u8) -> EncryptedPhase {
+        // Early data, before the endpoint answered (the version is not known yet).
+        if out.dir == Direction::DeviceToEndpoint
+            && !self.server_hello_seen
+            && self.early_offered
+            && content_type == 23
+        {
+            return EncryptedPhase::EarlyData;
+        }
         let ds = &mut self.dirs[out.dir.index()];
         if !self.tls13 {
             if content_type == 22 && ds.ccs && !ds.finished {
@@ -349,7 +553,6 @@ impl TlsConn {
         match out.dir {
             Direction::EndpointToDevice if self.device_encrypted => EncryptedPhase::Application,
             Direction::EndpointToDevice => EncryptedPhase::Handshake,
-            // Early data, before the endpoint answered.
             Direction::DeviceToEndpoint if !self.server_hello_seen => EncryptedPhase::Application,
             Direction::DeviceToEndpoint if !self.device_encrypted => {
                 self.device_encrypted = true;
@@ -515,6 +718,22 @@ impl TlsConn {
     fn on_server_hello(&mut self, hello: &ServerHello, random: [u8; 32]) {
         if hello.version == 0x0304 {
             self.tls13 = true;
+        }
+        if self.early_offered && self.early_answer.is_none() {
+            let psk = hello.extensions.iter().any(|e| e.id == 41);
+            self.early_answer = if hello.hello_retry_request {
+                Some(EarlyAnswer::Rejected(
+                    "the endpoint asked for another ClientHello (HelloRetryRequest)",
+                ))
+            } else if hello.version != 0x0304 {
+                Some(EarlyAnswer::Rejected("the endpoint chose TLS 1.2"))
+            } else if !psk {
+                Some(EarlyAnswer::Rejected(
+                    "the endpoint did not resume the session: its ServerHello has no pre_shared_key",
+                ))
+            } else {
+                None
+            };
         }
         self.cipher = Some(hello.cipher_suite.id);
         self.version = Some(hello.version);

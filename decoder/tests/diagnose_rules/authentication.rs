@@ -115,6 +115,55 @@ fn server_cert_untrusted_is_likely_when_the_device_just_hangs_up() {
     assert!((f.evidence[0].t - 0.031).abs() < 1e-9);
 }
 
+/// A ServerHello that accepted the device's pre-shared key (TLS 1.3 resumption).
+fn psk_server_hello() -> iotscope_decoder::EventKind {
+    let mut k = server_hello(TLS13, AES128_GCM_13);
+    if let iotscope_decoder::EventKind::ServerHello(h) = &mut k {
+        h.extensions.push(iotscope_decoder::tls::Extension {
+            id: 41,
+            name: "pre_shared_key",
+            len: 2,
+        });
+    }
+    k
+}
+
+/// Look-alike: the same hang-up after a resumed TLS 1.3 handshake. The endpoint sent no
+/// certificate, so the device cannot have refused one.
+#[test]
+fn server_cert_untrusted_not_after_a_resumed_tls13_handshake() {
+    let mut t = T::new(8883);
+    t.dev(1.0, hello_ats(&[]))
+        .end(30.0, psk_server_hello())
+        .end(30.0, hs(200))
+        .dev(31.0, fin());
+    none(&t.diagnose(), "AUTH.SERVER_CERT_UNTRUSTED");
+    // The full handshake that looks the same still gives it.
+    let mut full = T::new(8883);
+    full.dev(1.0, hello_ats(&[]))
+        .end(30.0, server_hello(TLS13, AES128_GCM_13))
+        .end(30.0, hs(200))
+        .dev(31.0, fin());
+    one(&full.diagnose(), "AUTH.SERVER_CERT_UNTRUSTED");
+}
+
+/// Look-alike: a TLS 1.2 abbreviated handshake (a ticket, then ChangeCipherSpec and the
+/// endpoint's Finished, no Certificate), after which the device hangs up.
+#[test]
+fn server_cert_untrusted_not_after_a_resumed_tls12_handshake() {
+    let mut t = T::new(8883);
+    t.dev(
+        1.0,
+        client_hello(Some(ATS), &[], &[TLS12], &[ECDHE_RSA_AES128_GCM]),
+    )
+    .end(30.0, server_hello(TLS12, ECDHE_RSA_AES128_GCM))
+    .end(30.0, handshake(HandshakeKind::NewSessionTicket, 160))
+    .end(30.0, iotscope_decoder::EventKind::ChangeCipherSpec)
+    .end(30.0, hs(40))
+    .dev(32.0, fin());
+    none(&t.diagnose(), "AUTH.SERVER_CERT_UNTRUSTED");
+}
+
 #[test]
 fn server_cert_untrusted_is_likely_after_internal_error() {
     let mut t = T::new(8883);

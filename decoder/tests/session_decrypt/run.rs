@@ -102,6 +102,7 @@ fn describe(k: &EventKind) -> String {
             ..
         } => format!("Encrypted {content_type} {phase:?} {records} records {bytes}B"),
         EventKind::Undecrypted { reason } => format!("Undecrypted: {reason}"),
+        EventKind::Note { text } => format!("Note: {text}"),
         EventKind::TlsMalformed { offset, reason } => format!("TlsMalformed @{offset}: {reason}"),
         EventKind::Protocol { protocol, .. } => format!("Protocol {protocol}"),
         other => serde_json::to_value(other).expect("event as JSON")["event"]

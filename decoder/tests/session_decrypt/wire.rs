@@ -52,6 +52,26 @@ fn with_u16_len(body: &[u8]) -> Vec<u8> {
 
 /// A ClientHello record offering `suites`, and TLS 1.3 when `tls13`.
 pub fn client_hello(suites: &[u16], tls13: bool) -> Vec<u8> {
+    client_hello_with(suites, tls13, &[])
+}
+
+/// A TLS 1.3 ClientHello resuming a session with early data: early_data (42), then a
+/// pre_shared_key (41) with one ticket identity and its binder, last as RFC 8446 wants it.
+pub fn client_hello_early(suites: &[u16]) -> Vec<u8> {
+    let mut exts = ext(0x002a, &[]);
+    exts.extend(ext(0x002d, &[0x01, 0x01])); // psk_key_exchange_modes: psk_dhe_ke
+    let mut identity = with_u16_len(&[0x7e; 48]);
+    identity.extend_from_slice(&0x0102_0304u32.to_be_bytes());
+    let identities = with_u16_len(&identity);
+    let mut binder = vec![32u8];
+    binder.extend_from_slice(&[0xb1; 32]);
+    let mut psk = identities;
+    psk.extend(with_u16_len(&binder));
+    exts.extend(ext(0x0029, &psk));
+    client_hello_with(suites, true, &exts)
+}
+
+fn client_hello_with(suites: &[u16], tls13: bool, extra: &[u8]) -> Vec<u8> {
     let sni = b"abc123example-ats.iot.us-east-1.amazonaws.com";
     let mut name = vec![0u8];
     name.extend_from_slice(&with_u16_len(sni));
@@ -64,6 +84,7 @@ pub fn client_hello(suites: &[u16], tls13: bool) -> Vec<u8> {
         share.extend_from_slice(&[0x42; 32]);
         exts.extend(ext(0x0033, &with_u16_len(&share)));
     }
+    exts.extend_from_slice(extra);
     let mut body = vec![3, 3];
     body.extend_from_slice(&CLIENT_RANDOM);
     body.push(0);
@@ -76,6 +97,29 @@ pub fn client_hello(suites: &[u16], tls13: bool) -> Vec<u8> {
 
 /// A ServerHello message choosing `suite`; TLS 1.3 says so in supported_versions.
 pub fn server_hello(suite: u16, tls13: bool) -> Vec<u8> {
+    server_hello_with(suite, tls13, false)
+}
+
+/// A TLS 1.3 ServerHello that resumes the session: pre_shared_key choosing identity 0.
+pub fn server_hello_resumed(suite: u16) -> Vec<u8> {
+    server_hello_with(suite, true, true)
+}
+
+/// EncryptedExtensions, with the early_data extension when the endpoint accepts early data.
+pub fn encrypted_extensions(early_data: bool) -> Vec<u8> {
+    let exts = if early_data {
+        ext(0x002a, &[])
+    } else {
+        Vec::new()
+    };
+    handshake(8, &with_u16_len(&exts))
+}
+
+pub fn end_of_early_data() -> Vec<u8> {
+    handshake(5, &[])
+}
+
+fn server_hello_with(suite: u16, tls13: bool, resumed: bool) -> Vec<u8> {
     let mut body = vec![3, 3];
     body.extend_from_slice(&SERVER_RANDOM);
     body.push(0);
@@ -87,6 +131,9 @@ pub fn server_hello(suite: u16, tls13: bool) -> Vec<u8> {
         let mut share = vec![0x00, 0x1d, 0x00, 0x20];
         share.extend_from_slice(&[0x24; 32]);
         exts.extend(ext(0x0033, &share));
+    }
+    if resumed {
+        exts.extend(ext(0x0029, &[0, 0]));
     }
     body.extend_from_slice(&with_u16_len(&exts));
     handshake(2, &body)

@@ -1,6 +1,7 @@
 //! The house rules of the workspace, checked on its sources so that they stay true: no
-//! module imports another that imports it back, no library crate knows clap, and no library
-//! function gives up with a bare `String`.
+//! module imports another that imports it back, no library crate knows clap, no library
+//! function gives up with a bare `String`, and no finding code is spelt out as a string
+//! outside the catalogue (the typed `Code` is the only way to name one).
 //!
 //! The checks read the sources as text. A module is a file (`mod.rs` standing for its
 //! folder); an import is any `crate::…` or `super::…` path outside comments and outside the
@@ -241,6 +242,29 @@ fn no_library_function_gives_up_with_a_bare_string() {
     assert!(
         found.is_empty(),
         "Result<_, String> in library code:\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn finding_codes_are_spelt_only_in_the_catalogue() {
+    let sections = ["CONN.", "AUTH.", "AUTHZ.", "MQTT.", "TLS.", "SEC.", "MITM."];
+    let mut found = Vec::new();
+    for krate in LIBRARIES.iter().chain(&["cli"]) {
+        for (m, code) in modules(&root().join(krate).join("src")) {
+            if *krate == "decoder" && (m == "diagnose::code" || m == "diagnose::catalogue") {
+                continue;
+            }
+            for line in code.lines() {
+                if sections.iter().any(|s| line.contains(&format!("\"{s}"))) {
+                    found.push(format!("{krate}::{m}: {}", line.trim()));
+                }
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "finding codes as strings:\n{}",
         found.join("\n")
     );
 }

@@ -87,20 +87,18 @@ impl Keys {
     /// opened with the client early traffic secret from now on. `Err` says why they cannot be;
     /// then the device's EndOfEarlyData, under that secret, is left encrypted without giving up
     /// on the records after it.
-    pub fn begin_early_data(&mut self, p: &Params) -> Result<(), String> {
+    pub fn begin_early_data(&mut self, p: &Params) -> Result<(), KeysError> {
         let d = Direction::DeviceToEndpoint.index();
         let result = (|| {
             let secrets = self.look_up(p).ok_or_else(|| {
-                let random = p.client_random.map(|r| crate::hex::encode(&r));
-                format!(
-                    "the key log has no secrets for client random {}",
-                    random.as_deref().unwrap_or("(no ClientHello seen)")
+                KeysError::NoSecrets(
+                    p.client_random
+                        .map(|r| crate::hex::encode(&r))
+                        .unwrap_or_else(|| "(no ClientHello seen)".to_string()),
                 )
             })?;
-            let suite = p
-                .cipher
-                .ok_or("no ServerHello was seen, so the cipher suite is unknown")?;
-            make(&secrets, p, suite, Writer::Client, Some(Epoch::Early)).map_err(|e| e.to_string())
+            let suite = p.cipher.ok_or(KeysError::SuiteUnknown)?;
+            make(&secrets, p, suite, Writer::Client, Some(Epoch::Early))
         })();
         match result {
             Ok(dec) => {
@@ -270,7 +268,11 @@ fn header(rec: &Record<'_>) -> [u8; 5] {
 /// Why a direction's record keys could not be made; the text is what the user reads in the
 /// connection's "not decrypted" event.
 #[derive(Debug, thiserror::Error)]
-enum KeysError {
+pub enum KeysError {
+    #[error("the key log has no secrets for client random {0}")]
+    NoSecrets(String),
+    #[error("no ServerHello was seen, so the cipher suite is unknown")]
+    SuiteUnknown,
     #[error("the key log has no {0} for this connection")]
     NoTrafficSecret(&'static str),
     #[error("the key log has no CLIENT_RANDOM (master secret) line for this connection")]

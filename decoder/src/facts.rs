@@ -51,6 +51,13 @@ pub struct Facts<'a> {
     pub encrypted: [Vec<&'a Event>; 2],
     pub mqtt: Vec<(&'a Event, &'a Packet)>,
     pub mqtt_malformed: Vec<&'a Event>,
+    /// Malformed-packet events of a direction between a gap of that direction and the next
+    /// packet read whole: they describe what the gap cut, not bytes that break the
+    /// specification.
+    pub mqtt_cut: Vec<&'a Event>,
+    /// Why a direction's records stayed encrypted although keys were given, and whether bytes
+    /// of that direction had been missed before (then the gap, not the keys, is the cause).
+    pub undecrypted: Vec<(&'a Event, &'a str, bool)>,
     /// First FIN or RST from each side.
     pub close: [Option<&'a Event>; 2],
     pub gaps: u64,
@@ -99,6 +106,8 @@ impl<'a> Facts<'a> {
             encrypted: [Vec::new(), Vec::new()],
             mqtt: Vec::new(),
             mqtt_malformed: Vec::new(),
+            mqtt_cut: Vec::new(),
+            undecrypted: Vec::new(),
             close: [None, None],
             gaps: 0,
             gaps_by_dir: [0, 0],
@@ -115,6 +124,8 @@ impl<'a> Facts<'a> {
             proxy_responses: Vec::new(),
         };
         let mut upgraded = false;
+        // A gap of each direction that no whole packet has followed yet.
+        let mut cut_open = [false; 2];
         for e in trace.events() {
             let d = e.dir.index();
             f.any_decrypted |= e.decrypted;
@@ -132,6 +143,7 @@ impl<'a> Facts<'a> {
                 EventKind::Gap { bytes } => {
                     f.gaps += bytes;
                     f.gaps_by_dir[d] += bytes;
+                    cut_open[d] = true;
                 }
                 EventKind::Protocol { protocol, .. } => {
                     if !e.decrypted {
@@ -191,8 +203,16 @@ impl<'a> Facts<'a> {
                     name: *name,
                 }),
                 EventKind::Encrypted { .. } => f.encrypted[d].push(e),
-                EventKind::Mqtt(p) => f.mqtt.push((e, p)),
+                EventKind::Mqtt(p) => {
+                    cut_open[d] = false;
+                    f.mqtt.push((e, p));
+                }
+                EventKind::MqttMalformed { .. } if cut_open[d] => f.mqtt_cut.push(e),
                 EventKind::MqttMalformed { .. } => f.mqtt_malformed.push(e),
+                EventKind::Undecrypted { reason } => {
+                    f.undecrypted
+                        .push((e, reason.as_str(), f.gaps_by_dir[d] > 0));
+                }
                 EventKind::Upstream { failure } => {
                     f.upstream_failure.get_or_insert((e, failure.as_str()));
                 }

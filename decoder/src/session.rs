@@ -13,6 +13,7 @@ use crate::emit::Emit;
 use crate::event::{AppProtocol, Direction, EventKind, Timestamp};
 use crate::mqtt::MqttConn;
 use crate::preamble::{self, Flow, Tunnel, Watch};
+use crate::tls::record::RecordHeader;
 use crate::tls::TlsConn;
 use crate::trace::{Identity, Trace};
 
@@ -54,6 +55,13 @@ pub enum Input<'a> {
     /// The device's own leg of an intercepted connection (MITM mode). It is recorded on the
     /// device's side whatever direction it is fed on: it is what the device did.
     DeviceLeg(Box<DeviceLeg>),
+    /// Whole TLS application-data records that passed in this direction, given by their
+    /// headers alone. Without a key, the decoder reads nothing of such a record but its
+    /// length, so a feeder that frames the records itself (the passthrough proxy) hands on
+    /// five bytes per record instead of up to 16 KiB. Fed where the direction is not read as
+    /// TLS records at a record boundary, or where a key log could open them, the records
+    /// count as missed bytes (a gap).
+    Records(Vec<RecordHeader>),
 }
 
 /// The form a feeder keeps or queues: it owns its bytes.
@@ -71,6 +79,7 @@ impl Input<'_> {
             Input::Note(t) => Input::Note(Cow::Owned(t.into_owned())),
             Input::UpstreamFailed(t) => Input::UpstreamFailed(Cow::Owned(t.into_owned())),
             Input::DeviceLeg(leg) => Input::DeviceLeg(leg),
+            Input::Records(h) => Input::Records(h),
         }
     }
 }
@@ -132,6 +141,7 @@ impl Session {
                 }
                 self.outer.push(&bytes, &mut out);
             }
+            Input::Records(headers) => self.outer.summarised(&headers, &mut out),
             Input::Open => out.emit(EventKind::TcpOpen),
             Input::Gap(n) => {
                 out.emit(EventKind::Gap { bytes: n });
@@ -410,6 +420,29 @@ impl Layer {
         }
     }
 
+    /// Whole records given by their headers: to the TLS decoder when this direction is read
+    /// as TLS records, else they are bytes missed.
+    fn summarised(&mut self, headers: &[RecordHeader], out: &mut Emit) {
+        let d = out.dir.index();
+        let tls_here = self.seen[d] == Some(AppProtocol::Tls)
+            && self.app == Some(AppProtocol::Tls)
+            && self.watch[d].is_none()
+            && !self.tunnel.active(out.dir);
+        match self.tls.as_mut() {
+            Some(t) if tls_here => t.summarised(headers, out),
+            _ => {
+                let n: u64 = headers
+                    .iter()
+                    .map(|h| crate::tls::record::HEADER_LEN as u64 + u64::from(h.len))
+                    .sum();
+                if n > 0 {
+                    out.emit(EventKind::Gap { bytes: n });
+                    self.gap(n, out);
+                }
+            }
+        }
+    }
+
     fn gap(&mut self, n: u64, out: &mut Emit) {
         self.tunnel.gap(out);
         self.release_watch(out);
@@ -453,6 +486,14 @@ impl crate::tls::PlaintextSink for Layer {
     }
     fn finish(&mut self, out: &mut Emit) {
         self.flush(out);
+    }
+    fn lost(&mut self, out: &mut Emit) {
+        self.tunnel.gap(out);
+        self.release_watch(out);
+        self.try_classify(true, out);
+        if let Some(m) = self.mqtt.as_mut() {
+            m.lost(out);
+        }
     }
 }
 
@@ -502,6 +543,60 @@ mod tests {
             })
             .sum();
         assert_eq!(undecoded, 11);
+    }
+
+    /// Application records given by their headers count exactly as the same records given
+    /// whole; where the direction is not TLS they are bytes missed.
+    #[test]
+    fn records_given_by_their_headers_are_the_records() {
+        use crate::tls::record::RecordHeader;
+        let hello = crate::tls::testutil::simple_client_hello();
+        let server = crate::tls::testutil::tls13_server_hello();
+        let header = |len: u16| RecordHeader::from_bytes([23, 3, 3, (len >> 8) as u8, len as u8]);
+        let mut whole = Session::new(Identity::default(), SessionConfig::default());
+        let mut summed = Session::new(Identity::default(), SessionConfig::default());
+        for s in [&mut whole, &mut summed] {
+            s.feed(DeviceToEndpoint, Input::Open, Timestamp(0));
+            s.feed(DeviceToEndpoint, &hello, Timestamp(1));
+            s.feed(EndpointToDevice, &server, Timestamp(1));
+        }
+        for (i, len) in [19u16, 300, 16401, 16401, 45].into_iter().enumerate() {
+            let mut rec = vec![23, 3, 3, (len >> 8) as u8, len as u8];
+            rec.resize(5 + len as usize, 0xab);
+            whole.feed(DeviceToEndpoint, &rec, Timestamp(2 + i as i64));
+            summed.feed(
+                DeviceToEndpoint,
+                Input::Records(vec![header(len)]),
+                Timestamp(2 + i as i64),
+            );
+        }
+        let (whole, summed) = (whole.finish(), summed.finish());
+        let json = |t: &Trace| serde_json::to_string(&t.events().collect::<Vec<_>>()).unwrap();
+        assert_eq!(json(&whole), json(&summed));
+
+        // Plain MQTT: the same headers cannot be records there.
+        let mut s = Session::new(Identity::default(), SessionConfig::default());
+        s.feed(
+            DeviceToEndpoint,
+            b"\x10\x0c\x00\x04MQTT\x04\x02\x00\x3c\x00\x00",
+            Timestamp(0),
+        );
+        s.feed(
+            DeviceToEndpoint,
+            Input::Records(vec![header(100)]),
+            Timestamp(1),
+        );
+        let t = s.finish();
+        assert!(
+            t.events()
+                .any(|e| matches!(e.kind, EventKind::Gap { bytes: 105 })),
+            "{:?}",
+            kinds_of(&t)
+        );
+    }
+
+    fn kinds_of(t: &Trace) -> Vec<String> {
+        t.events().map(|e| format!("{:?}", e.kind)).collect()
     }
 
     #[test]

@@ -5,5 +5,5 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     let _ = iotscope_decoder::cert::summarize(data);
     let mid = data.len() / 2;
-    let _ = iotscope_decoder::cert::certificate_event(&[&data[..mid], &data[mid..]]);
+    let _ = iotscope_decoder::cert::read_chain(&[&data[..mid], &data[mid..]]);
 });

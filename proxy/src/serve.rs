@@ -215,6 +215,8 @@ async fn connection(
                 up,
                 tx,
                 &shared.limits,
+                // A recording needs every byte of every record.
+                shared.rec.is_none(),
                 abort_rx,
                 shared.force.clone(),
             )

@@ -674,6 +674,9 @@ impl Serialize for PacketJson<'_> {
             }
             Body::Pingreq | Body::Pingresp | Body::Reserved => {}
         }
+        if p.lost > 0 {
+            o.serialize_field("lost_bytes", &p.lost)?;
+        }
         if !p.problems.is_empty() {
             o.serialize_field("problems", &p.problems)?;
         }

@@ -515,6 +515,9 @@ fn mqtt_line(p: &Packet) -> String {
     if !p.problems.is_empty() {
         let _ = write!(s, "  [{}]", p.problems.join("; "));
     }
+    if p.lost > 0 {
+        let _ = write!(s, "  [{} bytes of it not seen]", p.lost);
+    }
     s
 }
 
@@ -669,6 +672,7 @@ mod tests {
                 properties: Vec::new(),
             }),
             problems: Vec::new(),
+            lost: 0,
         };
         let line = mqtt_line(&p);
         assert!(

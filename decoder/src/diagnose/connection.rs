@@ -195,20 +195,24 @@ fn upstream_unreachable(f: &Facts, out: &mut Vec<Finding>) -> bool {
     true
 }
 
+/// Records that stayed encrypted although keys were given. After bytes of that direction were
+/// missed, a record that does not decrypt says nothing about the keys (the records lost took
+/// their sequence numbers with them): that is CONN.TRUNCATED's story, told there.
 fn not_decrypted(f: &Facts, out: &mut Vec<Finding>) {
-    for e in f.trace.events() {
-        if let crate::event::EventKind::Undecrypted { reason } = &e.kind {
-            out.push(
-                Finding::new(
-                    Code::TlsNotDecrypted,
-                    format!(
-                        "The {}'s records stayed encrypted: {reason}.",
-                        e.dir.sender()
-                    ),
-                )
-                .evidence(f.t(e), reason.clone()),
-            );
+    for (e, reason, after_gap) in &f.undecrypted {
+        if *after_gap {
+            continue;
         }
+        out.push(
+            Finding::new(
+                Code::TlsNotDecrypted,
+                format!(
+                    "The {}'s records stayed encrypted: {reason}.",
+                    e.dir.sender()
+                ),
+            )
+            .evidence(f.t(e), reason.to_string()),
+        );
     }
 }
 
@@ -725,6 +729,19 @@ fn truncated(f: &Facts, endpoint_reached: bool, out: &mut Vec<Finding>) {
     }
     if f.gaps > 0 {
         parts.push(format!("{} bytes were missed", f.gaps));
+    }
+    // Decryption that stopped at a gap: the keys were right, the records' order was lost.
+    let stopped: Vec<String> = f
+        .undecrypted
+        .iter()
+        .filter(|(_, _, after_gap)| *after_gap)
+        .map(|(e, _, _)| e.dir.sender().to_string())
+        .collect();
+    if !stopped.is_empty() {
+        parts.push(format!(
+            "the {}'s records after the missing bytes could not be decrypted, as their sequence numbers went with the records missed (the keys were right: the records before the gap decrypted)",
+            stopped.join(" and the ")
+        ));
     }
     let mut fd = Finding::new(
         Code::ConnTruncated,

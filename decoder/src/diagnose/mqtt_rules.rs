@@ -54,6 +54,9 @@ fn connect_refused(f: &Facts, out: &mut Vec<Finding>) {
     }
 }
 
+/// Packets whose bytes break the specification. A packet cut by a gap (bytes missed by the
+/// capture, or copies the proxy could not hand on) is not one of them: `Facts` keeps those
+/// apart, and CONN.TRUNCATED tells of the gap.
 fn malformed(f: &Facts, out: &mut Vec<Finding>) {
     for ev in &f.mqtt_malformed {
         if let EventKind::MqttMalformed { offset, reason } = &ev.kind {

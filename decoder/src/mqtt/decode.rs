@@ -95,6 +95,7 @@ pub(crate) fn decode(frame: &Frame, ctx: &Context) -> Result<Packet, Malformed> 
         remaining_length: frame.remaining_length,
         offset: frame.offset,
         problems: r.problems,
+        lost: 0,
         body,
     })
 }

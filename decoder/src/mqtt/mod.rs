@@ -296,12 +296,7 @@ impl MqttConn {
         }
         match result {
             Ok(mut packet) => {
-                if p.lost > 0 {
-                    packet.problems.push(format!(
-                        "{} bytes of this packet were lost in a capture gap",
-                        p.lost
-                    ));
-                }
+                packet.lost = p.lost;
                 out.emit(EventKind::Mqtt(Box::new(packet)));
             }
             Err(reason) => out.emit(EventKind::MqttMalformed {
@@ -331,39 +326,68 @@ impl MqttConn {
 
     /// `bytes` bytes in direction `out.dir` were never seen.
     pub fn gap(&mut self, bytes: u64, out: &mut Emit) {
+        self.lose(Some(bytes), out);
+    }
+
+    /// Bytes of direction `out.dir` were never seen, and how many is not known: TLS records
+    /// missed under decryption, whose plaintext size cannot be told from the gap.
+    pub fn lost(&mut self, out: &mut Emit) {
+        self.lose(None, out);
+    }
+
+    /// A gap of `bytes` (or of an unknown size). A gap is not a defect of the packets it
+    /// cuts: a packet whose header fields were read is reported with the bytes of it that were
+    /// not seen, so what its header declares (a payload's length) still counts; one cut
+    /// before that gets a note. Then the decoder looks for the next packet boundary, unless
+    /// the gap ended exactly where the packet did.
+    fn lose(&mut self, bytes: Option<u64>, out: &mut Emit) {
         let d = out.dir.index();
         let level = self.reading;
         let ds = &mut self.dirs[d];
-        ds.offset += bytes;
+        if let Some(n) = bytes {
+            ds.offset += n;
+        }
+        let missed = bytes.map_or_else(|| "an unknown number of".to_string(), |n| n.to_string());
         match ds.mode {
             Mode::Body(mut p) => {
                 let left = (p.remaining_length as usize - p.seen) as u64;
                 let kept_done = ds.body.len() >= kept_target(&p, &ds.body, level);
-                if kept_done && bytes < left {
-                    // the lost bytes were going to be skipped: framing is intact
-                    p.seen += bytes as usize;
-                    p.lost += bytes;
-                    ds.mode = Mode::Body(p);
-                    return;
+                if kept_done {
+                    if let Some(n) = bytes.filter(|n| *n < left) {
+                        // the lost bytes were going to be skipped: framing is intact
+                        p.seen += n as usize;
+                        p.lost += n;
+                        ds.mode = Mode::Body(p);
+                        return;
+                    }
+                    // The gap runs to the packet's end or past it: the packet is read from
+                    // its header fields, with the rest of it counted as not seen.
+                    p.lost += left;
+                    p.seen = p.remaining_length as usize;
+                    self.finish(p, out);
+                    if bytes == Some(left) {
+                        // the next byte is the next packet's first: framing is intact
+                        return;
+                    }
+                } else {
+                    out.emit(EventKind::Note {
+                        text: format!(
+                            "MQTT: {} at offset {} cut by {missed} missing bytes after {} of its {} bytes, before its header fields could be read",
+                            p.packet_type().name(),
+                            p.start,
+                            p.header_len + p.seen,
+                            p.header_len + p.remaining_length as usize
+                        ),
+                    });
                 }
-                let t = p.packet_type().name();
-                out.emit(EventKind::MqttMalformed {
-                    offset: p.start,
-                    reason: format!(
-                        "{t} cut by a capture gap of {bytes} bytes after {} of its {} bytes",
-                        p.header_len + p.seen,
-                        p.header_len + p.remaining_length as usize
-                    ),
-                });
             }
             Mode::Header if !ds.head.is_empty() => {
                 // the header bytes were consumed without being counted yet
-                let header_start = ds.offset - bytes;
+                let header_start = ds.offset - bytes.unwrap_or(0);
                 ds.offset += ds.head.len() as u64;
-                out.emit(EventKind::MqttMalformed {
-                    offset: header_start,
-                    reason: format!(
-                        "fixed header of {} cut by a capture gap after {} bytes",
+                out.emit(EventKind::Note {
+                    text: format!(
+                        "MQTT: fixed header of {} at offset {header_start} cut by {missed} missing bytes after {} bytes",
                         PacketType::from_nibble(ds.head[0] >> 4).name(),
                         ds.head.len()
                     ),
@@ -372,14 +396,21 @@ impl MqttConn {
             Mode::Stopped => return,
             _ => {}
         }
+        let ds = &mut self.dirs[d];
         ds.head.clear();
         ds.body.clear();
         if !matches!(ds.mode, Mode::Resync) {
             out.emit(EventKind::Note {
-                text: format!(
-                    "MQTT: {bytes} bytes lost at offset {}; looking for the next packet boundary",
-                    ds.offset - bytes
-                ),
+                text: match bytes {
+                    Some(n) => format!(
+                        "MQTT: {n} bytes lost at offset {}; looking for the next packet boundary",
+                        ds.offset - n
+                    ),
+                    None => format!(
+                        "MQTT: bytes lost after offset {}; looking for the next packet boundary",
+                        ds.offset
+                    ),
+                },
             });
         }
         ds.resync.restart(ds.offset, out);

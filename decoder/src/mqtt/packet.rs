@@ -91,8 +91,17 @@ pub struct Packet {
     /// (reserved flag bits set, QoS 3, a property not allowed here, …).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub problems: Vec<String>,
+    /// Bytes of this packet the decoder never saw: lost in a capture gap, or copies the
+    /// proxy could not hand on. The header fields were read, so what they declare (a
+    /// payload's length) still counts; the loss is not a defect of the packet.
+    #[serde(rename = "lost_bytes", skip_serializing_if = "is_zero")]
+    pub lost: u64,
     #[serde(flatten)]
     pub body: Body,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

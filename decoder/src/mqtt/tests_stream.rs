@@ -253,11 +253,57 @@ fn gap_inside_a_skipped_payload_keeps_the_framing() {
         panic!()
     };
     assert_eq!(p.payload_len, 1000);
-    assert_eq!(
-        ps[1].problems,
-        ["500 bytes of this packet were lost in a capture gap"]
-    );
+    // The loss is counted, not reported as a defect of the packet.
+    assert!(ps[1].problems.is_empty(), "{:?}", ps[1].problems);
+    assert_eq!(ps[1].lost, 500);
     assert_eq!(ps[2].offset, 14 + publish.len() as u64);
+}
+
+/// A gap that runs past the end of a large PUBLISH whose header fields were read: the packet
+/// is still reported, with its declared payload length and the bytes of it not seen, and the
+/// decoder finds the next packets again.
+#[test]
+fn gap_past_the_end_of_a_publish_still_reports_it() {
+    let mut publish = publish_head("big/t", 1, None, 300_000);
+    let head = publish.len();
+    publish.resize(head + 300_000, b'x');
+    let (_, events) = run(vec![
+        Step::Data(DeviceToEndpoint, h(V4_CONNECT)),
+        Step::Data(DeviceToEndpoint, publish[..head + 1000].to_vec()),
+        // the rest of the PUBLISH and 4 bytes of what followed it
+        Step::Gap(DeviceToEndpoint, 299_000 + 4),
+        Step::Data(DeviceToEndpoint, h("3004 0001 61 78 c000")),
+    ]);
+    assert!(
+        !kinds(&events).contains(&"malformed"),
+        "{:?}",
+        kinds(&events)
+    );
+    let ps = packets(&events);
+    let Body::Publish(p) = &ps[1].body else {
+        panic!("{:?}", ps[1])
+    };
+    assert_eq!((p.topic.as_str(), p.payload_len), ("big/t", 300_000));
+    assert_eq!(ps[1].lost, 299_000);
+    assert!(ps[1].problems.is_empty(), "{:?}", ps[1].problems);
+    assert_eq!(ps.len(), 4, "{ps:?}");
+}
+
+/// A gap that ends exactly where the packet did keeps the framing: the next packet is read
+/// at once, without a search.
+#[test]
+fn gap_to_the_exact_end_of_a_publish_keeps_the_framing() {
+    let mut publish = publish_head("t", 0, None, 1000);
+    let head = publish.len();
+    publish.resize(head + 1000, b'x');
+    let (_, events) = run(vec![
+        Step::Data(DeviceToEndpoint, h(V4_CONNECT)),
+        Step::Data(DeviceToEndpoint, publish[..head + 100].to_vec()),
+        Step::Gap(DeviceToEndpoint, 900),
+        Step::Data(DeviceToEndpoint, h("c000")),
+    ]);
+    assert_eq!(kinds(&events), ["mqtt", "mqtt", "mqtt"]);
+    assert_eq!(packets(&events)[1].lost, 900);
 }
 
 #[test]
@@ -271,15 +317,7 @@ fn gap_between_packets_resynchronises_on_two_clean_packets() {
     ]);
     assert_eq!(
         kinds(&events),
-        [
-            "mqtt",
-            "malformed",
-            "note",
-            "undecoded",
-            "note",
-            "mqtt",
-            "mqtt"
-        ]
+        ["mqtt", "note", "note", "undecoded", "note", "mqtt", "mqtt"]
     );
     assert!(matches!(events[3].1, EventKind::Undecoded { bytes: 3, .. }));
     let ps = packets(&events);

@@ -34,6 +34,8 @@ pub(super) struct Params {
     pub cipher: Option<u16>,
     pub tls13: bool,
     pub encrypt_then_mac: bool,
+    /// Bytes of this direction missed before this record.
+    pub missed: u64,
 }
 
 #[derive(Default)]
@@ -230,13 +232,21 @@ impl Keys {
             return None;
         }
         let n = ds.records;
-        self.give_up(
-            out,
+        // After missed bytes a failure is the gap's doing, not the keys': the records lost
+        // took their sequence numbers with them.
+        let reason = if p.missed > 0 {
+            format!(
+                "{} bytes of this direction were missed before record {}, so the sequence numbers of the records after them are not known",
+                p.missed,
+                n + 1
+            )
+        } else {
             format!(
                 "decryption failed at record {} of this direction: {first_error}",
                 n + 1
-            ),
-        );
+            )
+        };
+        self.give_up(out, reason);
         None
     }
 

@@ -133,6 +133,9 @@ pub trait PlaintextSink: Send {
     fn close(&mut self, out: &mut Emit);
     /// The connection ended: decode whatever is still held.
     fn finish(&mut self, out: &mut Emit);
+    /// Records of direction `out.dir` were missed after some of its plaintext was handed
+    /// on: how much plaintext they held is not known.
+    fn lost(&mut self, out: &mut Emit);
 }
 
 /// TLS state of one connection, both directions.
@@ -158,6 +161,11 @@ pub struct TlsConn {
     server_etm: bool,
     /// A KeyUpdate was read in a direction's current record.
     key_update_seen: [bool; 2],
+    /// Bytes of each direction missed so far: after them, a record that does not decrypt
+    /// says nothing about the keys (its sequence number is no longer known).
+    missed: [u64; 2],
+    /// Decrypted application data of each direction has been handed to the sink.
+    sink_fed: [bool; 2],
     /// The decoder of what TLS carries; without one, decrypted data waits for
     /// [`TlsConn::take_plaintext`].
     sink: Option<Box<dyn PlaintextSink>>,
@@ -221,6 +229,33 @@ impl TlsConn {
         self.dirs[d].reader = reader;
     }
 
+    /// Can whole application records of direction `dir` be taken as headers alone? Only
+    /// between records, and only when nothing would decrypt them.
+    pub fn takes_summaries(&self, dir: Direction) -> bool {
+        self.keys.is_none() && self.dirs[dir.index()].reader.at_boundary()
+    }
+
+    /// Whole records of direction `out.dir` passed on as their headers only (see
+    /// [`crate::Input::Records`]): each counts as the encrypted record it was. A record this
+    /// cannot stand for (not application data, or contents that were needed) is a gap.
+    pub fn summarised(&mut self, headers: &[record::RecordHeader], out: &mut Emit) {
+        let d = out.dir.index();
+        for h in headers {
+            let total = HEADER_LEN as u64 + u64::from(h.len);
+            if h.content_type != 23 || !h.well_formed() || !self.takes_summaries(out.dir) {
+                out.emit(EventKind::Gap { bytes: total });
+                self.gap(total, out);
+                continue;
+            }
+            self.dirs[d].reader.pass_whole(total);
+            if out.dir == Direction::EndpointToDevice {
+                self.device_flight = None;
+            }
+            let phase = self.phase(out, h.content_type);
+            self.encrypted(h.content_type, u64::from(h.len), phase, out);
+        }
+    }
+
     /// `bytes` bytes in direction `out.dir` were never seen.
     pub fn gap(&mut self, bytes: u64, out: &mut Emit) {
         self.release_early_unknown("bytes are missing from the capture", out);
@@ -229,6 +264,15 @@ impl TlsConn {
         let partial = ds.joiner.partial().map_or(0, |(held, _)| held);
         ds.joiner.gap();
         self.device_flight = None;
+        let d = out.dir.index();
+        self.missed[d] = self.missed[d].saturating_add(bytes);
+        // The records missed carried plaintext the layer above was reading: it must not take
+        // what comes next for the continuation of what it holds.
+        if self.sink_fed[d] {
+            if let Some(sink) = self.sink.as_mut() {
+                sink.lost(&mut out.decrypted());
+            }
+        }
         out.emit(EventKind::Note {
             text: format!(
                 "TLS: {bytes} bytes missing; dropped {dropped} bytes of a partial record and {partial} of a partial handshake message, looking for the next record header"
@@ -485,6 +529,7 @@ impl TlsConn {
             cipher: self.cipher,
             tls13: self.tls13,
             encrypt_then_mac: self.client_etm && self.server_etm,
+            missed: 0,
         }
     }
 
@@ -501,7 +546,10 @@ impl TlsConn {
     /// A protected record: decrypted when keys allow, else reported as encrypted.
     fn on_protected(&mut self, rec: Record<'_>, out: &mut Emit) {
         if let Some(mut keys) = self.keys.take() {
-            let params = self.params();
+            let params = keys::Params {
+                missed: self.missed[out.dir.index()],
+                ..self.params()
+            };
             let opened = keys.open(&rec, &params, out);
             if let Some((inner, plain)) = opened {
                 // Phases still follow the records, so a later failure reports them right.
@@ -651,6 +699,7 @@ impl TlsConn {
             22 => self.on_handshake_payload(payload, offset + HEADER_LEN as u64, version, out),
             23 if self.sink.is_some() => {
                 if let Some(sink) = self.sink.as_mut() {
+                    self.sink_fed[d] = true;
                     sink.data(payload, out);
                 }
             }

@@ -21,6 +21,22 @@ pub struct RecordHeader {
 }
 
 impl RecordHeader {
+    /// The header in its five wire bytes.
+    pub fn from_bytes(b: [u8; HEADER_LEN]) -> RecordHeader {
+        let [t, v1, v2, l1, l2] = b;
+        RecordHeader {
+            content_type: t,
+            version: u16::from_be_bytes([v1, v2]),
+            len: u16::from_be_bytes([l1, l2]),
+        }
+    }
+
+    /// True when these bytes can be a record header: a TLS content type, SSL 3.0 to TLS 1.3,
+    /// a length no longer than any version allows. The same test the reader applies.
+    pub fn well_formed(&self) -> bool {
+        self.problem().is_none()
+    }
+
     fn read(b: &[u8]) -> Option<RecordHeader> {
         let [t, v1, v2, l1, l2, ..] = *b else {
             return None;
@@ -112,6 +128,17 @@ impl RecordReader {
 
     pub fn is_stopped(&self) -> bool {
         self.mode == Mode::Stopped
+    }
+
+    /// True between whole records: nothing held, no search going on.
+    pub fn at_boundary(&self) -> bool {
+        self.mode == Mode::Records && self.buf.is_empty()
+    }
+
+    /// A whole record of `total` bytes (header included) passed without its bytes (a feeder
+    /// that summarised it): only the stream offset moves. Call it at a boundary only.
+    pub fn pass_whole(&mut self, total: u64) {
+        self.offset += total;
     }
 
     /// Frames `input`, handing each item to `f` in stream order.

@@ -13,6 +13,7 @@ fn packet(packet_type: PacketType, qos: u8, remaining_length: u32, body: Body) -
         remaining_length,
         offset: 0,
         problems: Vec::new(),
+        lost: 0,
         body,
     }))
 }

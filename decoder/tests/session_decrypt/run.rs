@@ -15,6 +15,8 @@ pub use Direction::{DeviceToEndpoint as D, EndpointToDevice as E};
 pub enum Step {
     Send(Direction, Vec<u8>),
     Fin(Direction),
+    /// This many bytes of the direction were missed.
+    Gap(Direction, u64),
 }
 
 /// A key log holding `lines` (label, secret) for `random`.
@@ -47,6 +49,7 @@ pub fn run(steps: &[Step], keylog: &Arc<KeyLog>, piece: usize) -> Trace {
                 }
             }
             Step::Fin(dir) => s.feed(*dir, Input::Fin, ts),
+            Step::Gap(dir, n) => s.feed(*dir, Input::Gap(*n), ts),
         }
     }
     s.finish()

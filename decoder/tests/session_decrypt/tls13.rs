@@ -337,3 +337,64 @@ fn a_record_cut_by_fin_is_reported_with_its_sizes() {
     assert_eq!(tail[3], "E> tcp_fin");
     assert!(!got.iter().any(|l| l.contains("Undecrypted")), "{got:#?}");
 }
+
+/// A 1 MB PUBLISH whose middle records were missed (what a proxy that could not keep up used
+/// to hand on): the records after the gap do not decrypt because their sequence numbers are
+/// lost, which is no key problem; the PUBLISH is still reported from its header fields, with
+/// the bytes not seen, so AWS IoT's payload limit still shows; nothing is called malformed.
+#[test]
+fn records_missed_under_decryption_are_a_gap_not_a_bad_key_or_packet() {
+    let suite = 0x1301;
+    let s = Secrets::new(suite);
+    let (mut steps, mut c_ap, _) = handshake_steps(suite, &s);
+    let payload = vec![b'x'; 1 << 20];
+    let packet = publish(TOPIC, 3, &payload, 5);
+    let records: Vec<Vec<u8>> = packet.chunks(16 * 1024).map(|c| c_ap.seal(23, c)).collect();
+    let (head, rest) = records.split_at(10);
+    let (missed, tail) = rest.split_at(20);
+    for r in head {
+        steps.push(Step::Send(D, r.clone()));
+    }
+    steps.push(Step::Gap(D, missed.iter().map(|r| r.len() as u64).sum()));
+    for r in tail {
+        steps.push(Step::Send(D, r.clone()));
+    }
+    steps.push(Step::Fin(D));
+    let keys = keylog_for(&CLIENT_RANDOM, &s.keylog_lines());
+    let trace = run(&steps, &keys, usize::MAX);
+    let publish = trace
+        .events()
+        .find_map(|e| match &e.kind {
+            iotscope_decoder::EventKind::Mqtt(p)
+                if p.packet_type == iotscope_decoder::mqtt::PacketType::Publish =>
+            {
+                Some(p.clone())
+            }
+            _ => None,
+        })
+        .expect("the PUBLISH is reported");
+    let iotscope_decoder::mqtt::Body::Publish(body) = &publish.body else {
+        panic!("{publish:?}")
+    };
+    assert_eq!(body.payload_len, 1 << 20);
+    assert!(
+        publish.lost > 0 && publish.problems.is_empty(),
+        "{publish:?}"
+    );
+    let undecrypted: Vec<String> = trace
+        .events()
+        .filter_map(|e| match &e.kind {
+            iotscope_decoder::EventKind::Undecrypted { reason } => Some(reason.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(undecrypted.len(), 1, "{undecrypted:?}");
+    assert!(
+        undecrypted[0].contains("were missed before record")
+            && !undecrypted[0].contains("does not belong"),
+        "{undecrypted:?}"
+    );
+    let fs = findings(&trace);
+    let c = codes(&fs);
+    assert_eq!(c, ["MQTT.AWS_LIMIT warning", "CONN.TRUNCATED info"]);
+}

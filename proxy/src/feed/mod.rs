@@ -2,14 +2,111 @@
 //!
 //! The passthrough relay, the MITM legs and the probe all see a connection as async reads and
 //! writes; the decoder wants one ordered stream of facts. A [`Tee`] per direction sends copies
-//! of what passed as [`Seen`] values down a bounded queue, never making the bytes wait (a full
-//! queue costs the decoder that copy, counted and later fed as a gap); [`apply`] feeds each one
-//! to the session; [`tee::TeeStream`] does the same from under a rustls connection.
+//! of what passed as [`Seen`] values down the connection's queue; [`apply`] feeds each one to
+//! the session; [`tee::TeeStream`] does the same from under a rustls connection.
+//!
+//! How much may wait for the decoder is bounded in bytes, per direction ([`DECODER_BYTES`]):
+//! each queued copy holds a [`Charge`] on its direction's [`Budget`] until the decoder has
+//! fed it and dropped it. What happens when the budget is spent depends on the mode:
+//! - passthrough never makes the bytes wait: the copy is dropped, counted, and later fed as a
+//!   gap. What keeps that from happening on a bulk stream is [`records`]: application-data
+//!   records, which the decoder reads nothing of without a key but their length, go as their
+//!   five-byte headers, so a stream at full speed costs the queue a few bytes per 16 KiB.
+//! - MITM waits ([`Tee::waiting`]): iotscope makes the plaintext itself, and a gap there
+//!   loses what the interception is for. The relay may run ahead of the decoder by the budget;
+//!   beyond that its next read or write on the endpoint's leg waits until the decoder has
+//!   caught up. The decoder (AES-GCM at over 1 GiB/s, MQTT per packet) is faster than the
+//!   relay's own TLS work on both legs, so the waits are short; a printer that stops reading
+//!   (a terminal paused) now slows an intercepted connection instead of blanking its trace.
 
+pub mod records;
 pub mod tee;
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
 
 use iotscope_decoder::{Direction, Input, OwnedInput, Session, Timestamp};
 use tokio::sync::mpsc;
+
+use crate::relay::limits::{DECODER_BYTES, MESSAGE_COST};
+use records::{Framer, Piece};
+
+/// Bytes of one direction's copies waiting for the decoder, and the task waiting for room.
+#[derive(Debug, Default)]
+pub struct Budget {
+    used: AtomicUsize,
+    waiting: AtomicBool,
+    waker: Mutex<Option<Waker>>,
+}
+
+impl Budget {
+    fn has_room(&self) -> bool {
+        self.used.load(Ordering::Acquire) < DECODER_BYTES
+    }
+
+    /// Ready when fewer than [`DECODER_BYTES`] wait; else the task is woken when a copy is
+    /// released.
+    fn poll_room(&self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.has_room() {
+            return Poll::Ready(());
+        }
+        if let Ok(mut w) = self.waker.lock() {
+            match w.as_ref() {
+                Some(old) if old.will_wake(cx.waker()) => {}
+                _ => {
+                    if let Some(old) = w.replace(cx.waker().clone()) {
+                        old.wake();
+                    }
+                }
+            }
+        }
+        self.waiting.store(true, Ordering::Release);
+        // Released between the test and the registration: look again.
+        if self.has_room() {
+            return Poll::Ready(());
+        }
+        Poll::Pending
+    }
+
+    fn release(&self, n: usize) {
+        self.used.fetch_sub(n, Ordering::AcqRel);
+        if self.waiting.swap(false, Ordering::AcqRel) {
+            if let Some(w) = self.waker.lock().ok().and_then(|mut w| w.take()) {
+                w.wake();
+            }
+        }
+    }
+}
+
+/// A queued copy's share of its direction's [`Budget`], given back when it is dropped (after
+/// the decoder fed it, or with the queue).
+pub struct Charge(Option<(Arc<Budget>, usize)>);
+
+impl Charge {
+    pub fn none() -> Charge {
+        Charge(None)
+    }
+
+    fn take(budget: &Arc<Budget>, n: usize) -> Charge {
+        budget.used.fetch_add(n, Ordering::AcqRel);
+        Charge(Some((budget.clone(), n)))
+    }
+}
+
+impl Drop for Charge {
+    fn drop(&mut self) {
+        if let Some((b, n)) = self.0.take() {
+            b.release(n);
+        }
+    }
+}
+
+impl std::fmt::Debug for Charge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Charge({})", self.0.as_ref().map_or(0, |(_, n)| *n))
+    }
+}
 
 /// What the relay tells a connection's decoder: one decoder [`OwnedInput`] with where and
 /// when it happened, or a key-log line for the recording.
@@ -22,6 +119,8 @@ pub enum Seen {
         ts: Timestamp,
         dropped_before: u64,
         input: OwnedInput,
+        /// What this copy holds of its direction's budget.
+        charge: Charge,
     },
     /// A key-log line of one of iotscope's own TLS legs, for the recording.
     Secret { line: String },
@@ -35,6 +134,7 @@ impl Seen {
             ts,
             dropped_before: 0,
             input,
+            charge: Charge::none(),
         }
     }
 
@@ -87,9 +187,16 @@ pub struct Tee {
     closed: bool,
     /// A close that found the queue full, sent by [`Tee::finish`].
     pending_close: Option<Seen>,
+    budget: Arc<Budget>,
+    /// MITM: the caller waits for room ([`Tee::poll_room`]) instead of losing copies.
+    wait: bool,
+    /// Passthrough without a recording: application records go as their headers.
+    framer: Option<Framer>,
+    pieces: Vec<Piece>,
 }
 
 impl Tee {
+    /// Copies every byte; a spent budget drops the copy (a gap), never making anyone wait.
     pub fn new(tx: mpsc::Sender<Seen>, dir: Direction) -> Tee {
         Tee {
             tx,
@@ -97,24 +204,104 @@ impl Tee {
             dropped: 0,
             closed: false,
             pending_close: None,
+            budget: Arc::new(Budget::default()),
+            wait: false,
+            framer: None,
+            pieces: Vec::new(),
         }
     }
 
-    /// Never waits: a full queue costs the decoder this copy, not the relay any time.
+    /// Like [`Tee::new`], but application-data records go as their headers (see
+    /// [`records`]): for a relay whose bytes nobody decrypts or records.
+    pub fn summarising(tx: mpsc::Sender<Seen>, dir: Direction) -> Tee {
+        Tee {
+            framer: Some(Framer::new()),
+            ..Tee::new(tx, dir)
+        }
+    }
+
+    /// Copies every byte and loses none: the caller asks [`Tee::poll_room`] before it moves
+    /// more bytes, and waits while the decoder is [`DECODER_BYTES`] behind.
+    pub fn waiting(tx: mpsc::Sender<Seen>, dir: Direction) -> Tee {
+        Tee {
+            wait: true,
+            ..Tee::new(tx, dir)
+        }
+    }
+
+    /// Ready when the decoder has room for more of this direction (always, for a tee that
+    /// does not wait).
+    pub fn poll_room(&self, cx: &mut Context<'_>) -> Poll<()> {
+        if !self.wait || self.tx.is_closed() {
+            return Poll::Ready(());
+        }
+        self.budget.poll_room(cx)
+    }
+
+    /// Never waits: when the budget is spent (a waiting tee's caller asked for room first, so
+    /// there it is not), the copy is dropped and counted.
     pub fn data(&mut self, ts: Timestamp, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        let Some(framer) = self.framer.as_mut() else {
+            self.send(
+                ts,
+                Input::Data(bytes.to_vec().into()),
+                bytes.len(),
+                bytes.len() as u64,
+            );
+            return;
+        };
+        let mut pieces = std::mem::take(&mut self.pieces);
+        framer.split(bytes, &mut pieces);
+        self.send_pieces(ts, &mut pieces);
+        self.pieces = pieces;
+    }
+
+    fn send_pieces(&mut self, ts: Timestamp, pieces: &mut Vec<Piece>) {
+        for piece in pieces.drain(..) {
+            let (held, wire) = (piece.held_len(), piece.wire_len());
+            let input = match piece {
+                Piece::Bytes(b) => Input::Data(b.into()),
+                Piece::Records(h) => Input::Records(h),
+            };
+            self.send(ts, input, held, wire);
+        }
+    }
+
+    /// Queues one copy holding `held` bytes that stands for `wire` bytes of the stream.
+    fn send(&mut self, ts: Timestamp, input: OwnedInput, held: usize, wire: u64) {
+        let cost = held + MESSAGE_COST;
+        if !self.wait && !self.budget.has_room() {
+            self.dropped += wire;
+            return;
+        }
         match self.tx.try_reserve() {
             Ok(permit) => {
                 permit.send(Seen::Input {
                     dir: self.dir,
                     ts,
                     dropped_before: self.dropped,
-                    input: Input::Data(bytes.to_vec().into()),
+                    input,
+                    charge: Charge::take(&self.budget, cost),
                 });
                 self.dropped = 0;
             }
-            Err(mpsc::error::TrySendError::Full(())) => self.dropped += bytes.len() as u64,
+            Err(mpsc::error::TrySendError::Full(())) => self.dropped += wire,
             Err(mpsc::error::TrySendError::Closed(())) => {}
         }
+    }
+
+    /// Hands on what the record framing still holds (a header cut by the close).
+    fn flush_framer(&mut self, ts: Timestamp) {
+        let Some(framer) = self.framer.as_mut() else {
+            return;
+        };
+        let mut pieces = std::mem::take(&mut self.pieces);
+        framer.finish(&mut pieces);
+        self.send_pieces(ts, &mut pieces);
+        self.pieces = pieces;
     }
 
     /// A close is sent even when the queue is full: it happens once, after this direction's
@@ -123,6 +310,7 @@ impl Tee {
         if std::mem::replace(&mut self.closed, true) {
             return;
         }
+        self.flush_framer(ts);
         let msg = self.close_message(ts, reset);
         let _ = self.tx.send(msg).await;
     }
@@ -133,6 +321,7 @@ impl Tee {
         if std::mem::replace(&mut self.closed, true) {
             return;
         }
+        self.flush_framer(ts);
         let msg = self.close_message(ts, reset);
         if let Err(mpsc::error::TrySendError::Full(msg)) = self.tx.try_send(msg) {
             self.pending_close = Some(msg);
@@ -153,6 +342,7 @@ impl Tee {
             ts,
             dropped_before,
             input: if reset { Input::Rst } else { Input::Fin },
+            charge: Charge::none(),
         }
     }
 }
@@ -166,5 +356,60 @@ pub fn apply(session: &mut Session, seen: Seen) {
         Seen::Input { dir, ts, input, .. } => session.feed(dir, input, ts),
         // Secrets reach the session through its key source; the line is for the recording.
         Seen::Secret { .. } => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::relay::limits::DECODER_QUEUE;
+    use std::future::poll_fn;
+
+    /// A passthrough tee drops what the budget has no room for and says how much; a waiting
+    /// tee holds its caller until the decoder has taken what waits, and loses nothing.
+    #[tokio::test]
+    async fn the_budget_is_counted_in_bytes_and_given_back() {
+        let (tx, mut rx) = mpsc::channel(DECODER_QUEUE);
+        let mut tee = Tee::new(tx, Direction::DeviceToEndpoint);
+        let chunk = vec![7u8; 16 * 1024];
+        let fit = DECODER_BYTES / (chunk.len() + MESSAGE_COST) + 1;
+        for _ in 0..fit + 3 {
+            tee.data(Timestamp(0), &chunk);
+        }
+        let mut queued = Vec::new();
+        while let Ok(s) = rx.try_recv() {
+            queued.push(s);
+        }
+        assert_eq!(queued.len(), fit);
+        // Once the decoder has taken them, the next copy says what was dropped before it.
+        drop(queued);
+        tee.data(Timestamp(1), b"x");
+        let next = rx.try_recv().expect("room again");
+        assert_eq!(
+            next.dropped().map(|(_, _, n)| n),
+            Some(3 * chunk.len() as u64)
+        );
+
+        let (tx, mut rx) = mpsc::channel(DECODER_QUEUE);
+        let mut tee = Tee::waiting(tx, Direction::EndpointToDevice);
+        let mut sent = 0;
+        while poll_fn(|cx| Poll::Ready(tee.poll_room(cx).is_ready())).await {
+            tee.data(Timestamp(0), &chunk);
+            sent += 1;
+        }
+        assert_eq!(sent, fit);
+        // The decoder takes one: the waiting side is woken and has room.
+        let waiter = async { poll_fn(|cx| tee.poll_room(cx)).await };
+        let taker = async {
+            tokio::task::yield_now().await;
+            drop(rx.recv().await);
+        };
+        tokio::join!(waiter, taker);
+        let mut got = 0;
+        while let Ok(s) = rx.try_recv() {
+            assert!(s.dropped().is_none());
+            got += 1;
+        }
+        assert_eq!(got, fit - 1);
     }
 }

@@ -1,8 +1,10 @@
 //! A byte stream that copies what passes through it to a connection's decoder.
 //!
 //! It wraps the TCP socket under a rustls connection, so the decoder sees the records as they
-//! were on the wire. A copy never makes the connection wait: the copies go through the same
-//! [`Tee`] as the passthrough relay's, dropped and counted when the decoder is behind.
+//! were on the wire. The copies go through the same [`Tee`] as the passthrough relay's; with
+//! tees that wait ([`Tee::waiting`], MITM) the stream reads and writes no more while the
+//! decoder is its budget behind, so nothing is lost; with the others a copy never makes the
+//! connection wait, and is dropped and counted when the decoder is behind.
 //!
 //! Bytes read are handed on one step late, at the stream's next use: rustls reads a flight,
 //! processes it (deriving and logging the keys that the flight's later records need), and
@@ -92,6 +94,10 @@ impl<S: AsyncRead + Unpin> AsyncRead for TeeStream<S> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        // A tee that waits reads no more until the decoder has room for what it holds.
+        if let (Some(_), Some(tee)) = (&this.held, &this.read) {
+            std::task::ready!(tee.poll_room(cx));
+        }
         this.hand_on_held();
         let before = buf.filled().len();
         let r = Pin::new(&mut this.inner).poll_read(cx, buf);
@@ -129,6 +135,9 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for TeeStream<S> {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         this.hand_on_held();
+        if let Some(tee) = &this.write {
+            std::task::ready!(tee.poll_room(cx));
+        }
         let r = Pin::new(&mut this.inner).poll_write(cx, buf);
         if let Poll::Ready(Ok(n)) = &r {
             let ts = now();
@@ -150,6 +159,9 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for TeeStream<S> {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         this.hand_on_held();
+        if let Some(tee) = &this.write {
+            std::task::ready!(tee.poll_room(cx));
+        }
         let r = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
         if let Poll::Ready(Ok(n)) = &r {
             let ts = now();

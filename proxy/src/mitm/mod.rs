@@ -191,8 +191,8 @@ pub(super) async fn connection(
     // In --present mode the device's own leg is the one decoded: there is no other.
     let tees = conn.mitm.present.map(|_| {
         (
-            Tee::new(conn.tx.clone(), Direction::DeviceToEndpoint),
-            Tee::new(conn.tx.clone(), Direction::EndpointToDevice),
+            Tee::waiting(conn.tx.clone(), Direction::DeviceToEndpoint),
+            Tee::waiting(conn.tx.clone(), Direction::EndpointToDevice),
         )
     });
     let (read, write) = tees.map_or((None, None), |(r, w)| (Some(r), Some(w)));
@@ -633,8 +633,8 @@ impl Conn {
         };
         let tee = TeeStream::new(
             tcp,
-            Some(Tee::new(self.tx.clone(), Direction::EndpointToDevice)),
-            Some(Tee::new(self.tx.clone(), Direction::DeviceToEndpoint)),
+            Some(Tee::waiting(self.tx.clone(), Direction::EndpointToDevice)),
+            Some(Tee::waiting(self.tx.clone(), Direction::DeviceToEndpoint)),
         );
         let up = self
             .within_handshake(TlsConnector::from(cfg).connect(server_name, tee))

@@ -6,9 +6,20 @@ use std::time::Duration;
 /// Size of one read from either leg, and so of one copy handed to the decoder.
 pub const READ_BUFFER: usize = 16 * 1024;
 
-/// Copies queued for one connection's decoder; beyond this they are dropped (and reported
-/// as a gap). With [`READ_BUFFER`] this bounds a connection's queued copies to 512 KiB.
-pub const DECODER_QUEUE: usize = 32;
+/// Messages one connection's decoder queue can hold. The bound that matters is
+/// [`DECODER_BYTES`]; this only has to be above what that allows (a message costs at least
+/// [`MESSAGE_COST`]), for both directions and the few control messages. The queue allocates
+/// its slots in blocks of 32 as they fill, so an idle connection holds one block.
+pub const DECODER_QUEUE: usize = 2 * DECODER_BYTES / MESSAGE_COST + 64;
+
+/// Bytes of copies one direction may have waiting for its decoder; beyond this passthrough
+/// drops them (reported as a gap) and MITM waits. 256 KiB per direction keeps a connection's
+/// bound at the 512 KiB it was when the queue was counted in messages (32 reads of 16 KiB).
+pub const DECODER_BYTES: usize = 256 * 1024;
+
+/// What a queued message costs the budget besides the bytes it holds: its slot, its
+/// allocation. It also bounds the number of small messages (record headers) queued.
+pub const MESSAGE_COST: usize = 128;
 
 /// How long a device whose upstream failed may keep sending before it is let go.
 pub const DRAIN_AFTER_FAILURE: Duration = Duration::from_secs(2);

@@ -178,8 +178,13 @@ async fn record(
                 ts: *ts,
             }),
             // Gaps are recorded from `dropped` above; the rest is the proxy's own knowledge,
-            // which a capture file has no place for.
-            Input::Gap(_) | Input::Note(_) | Input::UpstreamFailed(_) | Input::DeviceLeg(_) => {}
+            // which a capture file has no place for. (A proxy that records hands on whole
+            // records, never their headers alone.)
+            Input::Gap(_)
+            | Input::Note(_)
+            | Input::UpstreamFailed(_)
+            | Input::DeviceLeg(_)
+            | Input::Records(_) => {}
         },
         Seen::Secret { line } => msgs.push(Record::Keys { line: line.clone() }),
     }

@@ -1,9 +1,10 @@
 //! The passthrough relay: bytes go from one leg to the other unchanged, and a copy of each
 //! read goes to the connection's decoder without ever making the relay wait.
 //!
-//! Each direction is a pump: read from one leg, hand a copy to the decoder with `try_reserve`
-//! (when the decoder's queue is full the copy is dropped and counted, and the decoder later
-//! learns the count as a gap), then write to the other leg. A FIN is passed on as a shutdown
+//! Each direction is a pump: read from one leg, hand a copy to the decoder (when the decoder
+//! is its byte budget behind the copy is dropped and counted, and the decoder later learns the
+//! count as a gap; application-data records go as their headers, so a bulk TLS stream does
+//! not get there), then write to the other leg. A FIN is passed on as a shutdown
 //! of the other leg's write side, so half-closed connections keep working. A reset is passed
 //! on as a reset: the other leg is closed with a zero linger, so each peer sees what it
 //! would have seen without the proxy.
@@ -92,11 +93,14 @@ enum Cut {
 
 /// Relays until both sides have closed, one resets, or the proxy cuts the connection
 /// (`abort` from the decoder on a handshake timeout, `force` at shutdown, or idleness).
+/// With `summarise` (nothing records the bytes), application-data records reach the decoder
+/// as their headers only (see [`crate::feed::records`]).
 pub async fn relay(
     device: TcpStream,
     upstream: TcpStream,
     tx: mpsc::Sender<Seen>,
     limits: &Limits,
+    summarise: bool,
     mut abort: watch::Receiver<bool>,
     mut force: watch::Receiver<bool>,
 ) {
@@ -104,8 +108,13 @@ pub async fn relay(
     let _ = upstream.set_nodelay(true);
     let (mut dr, mut dw) = device.into_split();
     let (mut ur, mut uw) = upstream.into_split();
-    let mut up = Tee::new(tx.clone(), Direction::DeviceToEndpoint);
-    let mut down = Tee::new(tx.clone(), Direction::EndpointToDevice);
+    let tee = if summarise {
+        Tee::summarising
+    } else {
+        Tee::new
+    };
+    let mut up = tee(tx.clone(), Direction::DeviceToEndpoint);
+    let mut down = tee(tx.clone(), Direction::EndpointToDevice);
     let last_activity = AtomicI64::new(now().0);
 
     let mut up_end = None;

@@ -1,0 +1,269 @@
+//! TLS record framing in the feeder, so that a passthrough connection's bulk data costs its
+//! decoder a few bytes per record instead of a copy of every byte.
+//!
+//! Why: the decoder reads nothing of an application-data record it has no key for but its
+//! length (the record layer counts it as encrypted; see `iotscope_decoder::tls`). Copying
+//! 16 KiB per read for that is what made a bulk stream outrun the decoder's queue: the copies
+//! were dropped and the decoder saw gaps. Passthrough has no key log, so once a direction is
+//! framed as TLS records, its application-data records are handed on as their five-byte
+//! headers ([`Input::Records`](iotscope_decoder::Input::Records)), and everything else (the
+//! handshake, alerts, ChangeCipherSpec, anything that is not TLS) whole, in stream order.
+//!
+//! The framing is deliberately the decoder's own test of a header
+//! ([`RecordHeader::well_formed`]): a direction that does not start with a handshake record,
+//! or a header that could not be one, turns the summarising off for the rest of the direction
+//! and the bytes go whole from there, so the decoder sees and names what is wrong. A recording
+//! needs every byte, so a proxy that records does not summarise.
+//!
+//! What a summary cannot say: a record the connection closes in the middle of is counted
+//! whole (its header was seen; its cut is not reported as a truncated record).
+
+use iotscope_decoder::tls::record::{RecordHeader, HEADER_LEN};
+
+/// What one read becomes for the decoder, in stream order.
+#[derive(Debug, PartialEq)]
+pub enum Piece {
+    Bytes(Vec<u8>),
+    /// Whole application-data records, by their headers.
+    Records(Vec<RecordHeader>),
+}
+
+impl Piece {
+    /// Bytes of the stream this piece stands for.
+    pub fn wire_len(&self) -> u64 {
+        match self {
+            Piece::Bytes(b) => b.len() as u64,
+            Piece::Records(h) => h.iter().map(|h| HEADER_LEN as u64 + u64::from(h.len)).sum(),
+        }
+    }
+
+    /// Bytes this piece holds in memory while it waits for the decoder.
+    pub fn held_len(&self) -> usize {
+        match self {
+            Piece::Bytes(b) => b.len(),
+            Piece::Records(h) => h.len() * std::mem::size_of::<RecordHeader>(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// Before the direction's first byte.
+    Start,
+    Records,
+    /// Not TLS records, or no longer: every byte goes whole.
+    Off,
+}
+
+/// One direction's record framing.
+#[derive(Debug)]
+pub struct Framer {
+    state: State,
+    head: [u8; HEADER_LEN],
+    head_len: usize,
+    /// Inside a record: payload bytes still to pass.
+    left: usize,
+    in_record: bool,
+    /// The current record is handed on as its header.
+    summarised: Option<RecordHeader>,
+}
+
+impl Default for Framer {
+    fn default() -> Self {
+        Framer::new()
+    }
+}
+
+impl Framer {
+    pub fn new() -> Framer {
+        Framer {
+            state: State::Start,
+            head: [0; HEADER_LEN],
+            head_len: 0,
+            left: 0,
+            in_record: false,
+            summarised: None,
+        }
+    }
+
+    /// Splits one read into the pieces the decoder gets, appended to `out` (adjacent pieces
+    /// of a kind are joined). Up to four bytes of a header that is not complete yet are held
+    /// until the next read, or [`Framer::finish`].
+    pub fn split(&mut self, bytes: &[u8], out: &mut Vec<Piece>) {
+        let mut i = 0;
+        while i < bytes.len() {
+            let rest = &bytes[i..];
+            match self.state {
+                State::Off => {
+                    push_bytes(out, rest);
+                    i = bytes.len();
+                }
+                State::Start => {
+                    // A TLS connection starts with a handshake record; anything else is for
+                    // the decoder to read whole.
+                    self.state = if rest[0] == 22 {
+                        State::Records
+                    } else {
+                        State::Off
+                    };
+                }
+                State::Records if self.in_record => {
+                    let take = self.left.min(rest.len());
+                    if self.summarised.is_none() {
+                        push_bytes(out, &rest[..take]);
+                    }
+                    i += take;
+                    self.left -= take;
+                    if self.left == 0 {
+                        self.end_record(out);
+                    }
+                }
+                State::Records => {
+                    let take = (HEADER_LEN - self.head_len).min(rest.len());
+                    self.head[self.head_len..self.head_len + take].copy_from_slice(&rest[..take]);
+                    self.head_len += take;
+                    i += take;
+                    if self.head_len < HEADER_LEN {
+                        continue;
+                    }
+                    let header = RecordHeader::from_bytes(self.head);
+                    if !header.well_formed() {
+                        self.state = State::Off;
+                        push_bytes(out, &self.head);
+                        self.head_len = 0;
+                        continue;
+                    }
+                    self.in_record = true;
+                    self.left = usize::from(header.len);
+                    if header.content_type == 23 && header.len > 0 {
+                        self.summarised = Some(header);
+                    } else {
+                        push_bytes(out, &self.head);
+                    }
+                    if self.left == 0 {
+                        self.end_record(out);
+                    }
+                }
+            }
+        }
+    }
+
+    fn end_record(&mut self, out: &mut Vec<Piece>) {
+        if let Some(h) = self.summarised.take() {
+            match out.last_mut() {
+                Some(Piece::Records(hs)) => hs.push(h),
+                _ => out.push(Piece::Records(vec![h])),
+            }
+        }
+        self.in_record = false;
+        self.head_len = 0;
+    }
+
+    /// The direction closed: what is still held, if anything.
+    pub fn finish(&mut self, out: &mut Vec<Piece>) {
+        if self.in_record {
+            // Cut in the middle: counted whole (see the module's note).
+            self.end_record(out);
+        } else if self.head_len > 0 {
+            let held = self.head;
+            push_bytes(out, &held[..self.head_len]);
+            self.head_len = 0;
+        }
+    }
+}
+
+fn push_bytes(out: &mut Vec<Piece>, bytes: &[u8]) {
+    if bytes.is_empty() {
+        return;
+    }
+    match out.last_mut() {
+        Some(Piece::Bytes(b)) => b.extend_from_slice(bytes),
+        _ => out.push(Piece::Bytes(bytes.to_vec())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(content_type: u8, len: usize) -> Vec<u8> {
+        let mut r = vec![content_type, 3, 3, (len >> 8) as u8, len as u8];
+        r.extend((0..len).map(|i| i as u8));
+        r
+    }
+
+    /// The pieces of `stream` cut into reads of `read` bytes, joined across reads.
+    fn pieces(stream: &[u8], read: usize) -> Vec<Piece> {
+        let mut f = Framer::new();
+        let mut out = Vec::new();
+        for chunk in stream.chunks(read) {
+            f.split(chunk, &mut out);
+        }
+        f.finish(&mut out);
+        // join across reads, as the decoder would see them
+        let mut joined: Vec<Piece> = Vec::new();
+        for p in out {
+            match (joined.last_mut(), p) {
+                (Some(Piece::Bytes(a)), Piece::Bytes(b)) => a.extend(b),
+                (Some(Piece::Records(a)), Piece::Records(b)) => a.extend(b),
+                (_, p) => joined.push(p),
+            }
+        }
+        joined
+    }
+
+    #[test]
+    fn application_records_become_headers_and_the_rest_stays_whole() {
+        let hello = record(22, 300);
+        let ccs = record(20, 1);
+        let mut stream = hello.clone();
+        stream.extend(&ccs);
+        stream.extend(record(23, 16401));
+        stream.extend(record(23, 19));
+        let alert = record(21, 2);
+        stream.extend(&alert);
+        stream.extend(record(23, 100));
+        let total = stream.len() as u64;
+        for read in [1, 2, 5, 7, 1000, 16 * 1024, usize::MAX] {
+            let got = pieces(&stream, read);
+            let mut hello_ccs = hello.clone();
+            hello_ccs.extend(&ccs);
+            let h = |len: u16| RecordHeader::from_bytes([23, 3, 3, (len >> 8) as u8, len as u8]);
+            assert_eq!(
+                got,
+                [
+                    Piece::Bytes(hello_ccs),
+                    Piece::Records(vec![h(16401), h(19)]),
+                    Piece::Bytes(alert.clone()),
+                    Piece::Records(vec![h(100)]),
+                ],
+                "reads of {read}"
+            );
+            assert_eq!(got.iter().map(Piece::wire_len).sum::<u64>(), total);
+        }
+    }
+
+    #[test]
+    fn what_is_not_tls_goes_whole() {
+        let mqtt = b"\x10\x0c\x00\x04MQTT\x04\x02\x00\x3c\x00\x00".to_vec();
+        assert_eq!(pieces(&mqtt, 3), [Piece::Bytes(mqtt.clone())]);
+        // A bad header after good records: from there on, whole.
+        let mut stream = record(22, 10);
+        stream.extend(record(23, 50));
+        let bad = b"GET / HTTP/1.1\r\n".to_vec();
+        stream.extend(&bad);
+        stream.extend(record(23, 50));
+        let got = pieces(&stream, 4);
+        let mut tail = bad.clone();
+        tail.extend(record(23, 50));
+        assert_eq!(got.len(), 3, "{got:?}");
+        assert_eq!(got[2], Piece::Bytes(tail));
+    }
+
+    #[test]
+    fn a_header_cut_by_the_close_is_handed_on() {
+        let mut stream = record(22, 10);
+        stream.extend([23, 3]);
+        assert_eq!(pieces(&stream, 5), [Piece::Bytes(stream.clone())]);
+    }
+}

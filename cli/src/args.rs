@@ -37,6 +37,94 @@ pub enum Command {
     Ca(CaArgs),
     /// Connect to an endpoint as the device would, with its files, and report every step.
     Probe(ProbeArgs),
+    /// Evaluate AWS IoT Core policies offline: what a device may do, and what is wrong in them.
+    Policy(PolicyArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct PolicyArgs {
+    #[command(subcommand)]
+    pub command: PolicyCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PolicyCommand {
+    /// Say whether the policies allow a device's MQTT requests, which statement decided, and
+    /// what to add when one is denied. Exit 0 all allowed, 1 one denied, 2 bad input.
+    Check(Box<PolicyCheckArgs>),
+    /// Find statements that never match or match far more than they seem, unknown actions,
+    /// JSON errors and oversized documents. Exit 0 clean, 1 problems, 2 unreadable input.
+    Lint(PolicyLintArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct PolicyCheckArgs {
+    /// Policy files: a policy document, or the JSON of `aws iot get-policy` or
+    /// `aws iot get-effective-policies`. Repeat for each policy attached to the certificate.
+    #[arg(long = "policy", value_name = "FILE", required = true, num_args = 1..)]
+    pub policies: Vec<PathBuf>,
+    /// The MQTT client id the device connects with.
+    #[arg(long, value_name = "ID")]
+    pub client_id: String,
+    /// The registry thing the certificate is attached to (fills iot:Connection.Thing.*).
+    #[arg(long, value_name = "NAME")]
+    pub thing: Option<String>,
+    /// The thing's type (iot:Connection.Thing.ThingTypeName).
+    #[arg(long, value_name = "TYPE", requires = "thing")]
+    pub thing_type: Option<String>,
+    /// A thing attribute (iot:Connection.Thing.Attributes[NAME]); repeatable.
+    #[arg(long = "thing-attr", value_name = "NAME=VALUE", requires = "thing", value_parser = parse_attr)]
+    pub thing_attrs: Vec<(String, String)>,
+    /// The device's certificate (PEM or DER), for the iot:Certificate.* variables.
+    #[arg(long, value_name = "FILE")]
+    pub cert: Option<PathBuf>,
+    /// The device's public address (aws:SourceIp).
+    #[arg(long, value_name = "IP")]
+    pub source_ip: Option<std::net::IpAddr>,
+    /// The AWS region of the resources (else taken from --endpoint; unknown matches only *).
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+    /// The AWS account id of the resources (unknown matches only *).
+    #[arg(long, value_name = "ACCOUNT")]
+    pub account: Option<String>,
+    /// The endpoint the device connects to (iot:Domain, and the region).
+    #[arg(long, value_name = "HOST")]
+    pub endpoint: Option<String>,
+    /// Check iot:Connect with the client id.
+    #[arg(long)]
+    pub connect: bool,
+    /// Check iot:Publish on a topic; repeatable.
+    #[arg(long, value_name = "TOPIC")]
+    pub publish: Vec<String>,
+    /// Check iot:Subscribe on a topic filter; repeatable.
+    #[arg(long, value_name = "FILTER")]
+    pub subscribe: Vec<String>,
+    /// Check iot:Receive on a topic; repeatable.
+    #[arg(long, value_name = "TOPIC")]
+    pub receive: Vec<String>,
+    /// Check iot:RetainPublish on a topic; repeatable.
+    #[arg(long, value_name = "TOPIC")]
+    pub retain: Vec<String>,
+    /// Output form: text, or one JSON object per request.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Args, Debug)]
+pub struct PolicyLintArgs {
+    /// Policy files (documents, or `aws iot get-policy` / `get-effective-policies` output).
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Output form: text, or one JSON object per problem.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+fn parse_attr(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("{s:?} is not NAME=VALUE")),
+    }
 }
 
 #[derive(Args, Debug)]

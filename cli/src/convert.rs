@@ -1,15 +1,17 @@
 //! Arguments into the libraries' configurations: one `From` per command, field for field.
 
+use iotscope_decoder::policy::{Action, Request};
 use iotscope_proxy::ca;
 use iotscope_proxy::cert_check::CertCheckConfig;
 use iotscope_proxy::config::{MitmConfig, ProxyConfig};
 use iotscope_proxy::probe::{self, ProbeConfig};
 use iotscope_proxy::transparent::TransparentConfig;
+use iotscope_report::policy::{PolicyCheckOptions, PolicyLintOptions};
 use iotscope_report::{ReplayOptions, ReportOptions};
 
 use crate::args::{
-    CaCommand, CertCheckArgs, Colour, Format, KeyType, MitmArgs, MqttVersion, Present, ProbeArgs,
-    ProxyArgs, ReplayArgs, ReportArgs, TransparentArgs,
+    CaCommand, CertCheckArgs, Colour, Format, KeyType, MitmArgs, MqttVersion, PolicyCheckArgs,
+    PolicyLintArgs, Present, ProbeArgs, ProxyArgs, ReplayArgs, ReportArgs, TransparentArgs,
 };
 
 impl From<Format> for iotscope_report::Format {
@@ -176,6 +178,48 @@ impl From<CaCommand> for ca::command::CaCommand {
             },
             CaCommand::Show { ca_dir } => ca::command::CaCommand::Show { ca_dir },
             CaCommand::Export { ca_dir } => ca::command::CaCommand::Export { ca_dir },
+        }
+    }
+}
+
+impl From<PolicyCheckArgs> for PolicyCheckOptions {
+    fn from(a: PolicyCheckArgs) -> Self {
+        // clap keeps each flag's values apart, so the requests come grouped by action.
+        let mut requests = Vec::new();
+        if a.connect {
+            requests.push(Request::new(Action::Connect, a.client_id.clone()));
+        }
+        let groups = [
+            (Action::Publish, a.publish),
+            (Action::Subscribe, a.subscribe),
+            (Action::Receive, a.receive),
+            (Action::RetainPublish, a.retain),
+        ];
+        for (action, names) in groups {
+            requests.extend(names.into_iter().map(|n| Request::new(action, n)));
+        }
+        PolicyCheckOptions {
+            policies: a.policies,
+            client_id: a.client_id,
+            thing: a.thing,
+            thing_type: a.thing_type,
+            thing_attrs: a.thing_attrs,
+            cert: a.cert,
+            source_ip: a.source_ip,
+            region: a.region,
+            account: a.account,
+            endpoint: a.endpoint,
+            requests,
+            format: a.format.into(),
+        }
+    }
+}
+
+impl From<PolicyLintArgs> for PolicyLintOptions {
+    fn from(a: PolicyLintArgs) -> Self {
+        PolicyLintOptions {
+            files: a.files,
+            format: a.format.into(),
         }
     }
 }

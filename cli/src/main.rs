@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 use args::{Cli, Command};
 use iotscope_proxy::{ca, cert_check, probe, serve};
-use iotscope_report::{explain, replay};
+use iotscope_report::{explain, policy, replay};
 
 /// mimalloc rather than the system allocator: a replay frees what it allocated for each
 /// connection a moment later, hundreds of thousands of times, and glibc's malloc spent a
@@ -31,6 +31,7 @@ fn main() -> ExitCode {
         },
         Command::Ca(args) => or_bad_input(ca::command::run(args.command.into()).map(|()| 0)),
         Command::Probe(args) => or_bad_input(probe::run(args.into())),
+        Command::Policy(args) => policy_command(args.command),
     };
     ExitCode::from(code)
 }
@@ -76,4 +77,15 @@ fn explain_command(args: args::ExplainArgs) -> u8 {
             2
         }
     }
+}
+
+fn policy_command(command: args::PolicyCommand) -> u8 {
+    let r = match command {
+        args::PolicyCommand::Check(args) => policy::check::run((*args).into()),
+        args::PolicyCommand::Lint(args) => policy::lint::run(args.into()),
+    };
+    r.unwrap_or_else(|e| {
+        eprintln!("iotscope: {e}");
+        2
+    })
 }

@@ -17,6 +17,7 @@ pub mod hex;
 pub mod keylog;
 pub mod malformed;
 pub mod mqtt;
+pub mod policy;
 pub mod preamble;
 pub mod session;
 pub mod tls;

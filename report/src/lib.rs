@@ -9,6 +9,7 @@
 pub mod explain;
 pub mod json;
 pub mod options;
+pub mod policy;
 pub mod replay;
 pub mod reporter;
 pub mod sorted_json;

@@ -9,6 +9,7 @@
 mod bundle;
 mod cache;
 mod chain;
+mod identity;
 mod names;
 mod roots;
 mod summary;
@@ -17,6 +18,7 @@ use serde::Serialize;
 
 pub use bundle::summarize_pem_or_der;
 pub use cache::ChainSummary;
+pub use identity::{identity, AltNames, CertIdentity};
 pub use names::name_to_string;
 pub use roots::known_root_name;
 

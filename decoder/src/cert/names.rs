@@ -89,7 +89,7 @@ pub fn display_label(name: &X509Name<'_>) -> String {
     }
 }
 
-fn attribute_type_name(attr: &AttributeTypeAndValue<'_>) -> String {
+pub(super) fn attribute_type_name(attr: &AttributeTypeAndValue<'_>) -> String {
     let oid = attr.attr_type().to_id_string();
     ATTRIBUTE_NAMES
         .iter()
@@ -100,7 +100,7 @@ fn attribute_type_name(attr: &AttributeTypeAndValue<'_>) -> String {
 
 /// Decodes an attribute value whatever string type the issuer chose. Values that are not
 /// strings print as upper-case hex, as x509-parser (and so Suricata) prints them.
-fn attribute_value(attr: &AttributeTypeAndValue<'_>) -> String {
+pub(super) fn attribute_value(attr: &AttributeTypeAndValue<'_>) -> String {
     let value = attr.attr_value();
     let data = value.data;
     let text = match value.tag() {

@@ -229,6 +229,29 @@ pub struct ReportArgs {
     /// Colour in text output.
     #[arg(long, value_enum, default_value_t = Colour::Auto)]
     pub colour: Colour,
+    #[command(flatten)]
+    pub policy: PolicyFlags,
+}
+
+/// `--policy` and what it needs, on the commands that report connections.
+#[derive(Args, Debug, Clone, Default)]
+pub struct PolicyFlags {
+    /// Check every MQTT request a connection shows (CONNECT, PUBLISH, each SUBSCRIBE filter,
+    /// each message received) against an AWS IoT policy file: a document, or the JSON of
+    /// `aws iot get-policy` or `aws iot get-effective-policies`. Repeat the flag for each
+    /// policy attached to the certificate.
+    #[arg(long = "policy", value_name = "FILE")]
+    pub policies: Vec<PathBuf>,
+    /// With --policy, the thing the certificate is attached to (iot:Connection.Thing.*).
+    #[arg(long, value_name = "NAME", requires = "policies")]
+    pub thing: Option<String>,
+    /// With --policy, the AWS region of the resources (else the region in the endpoint's
+    /// name or the SNI; unknown matches only *).
+    #[arg(long, value_name = "REGION", requires = "policies")]
+    pub region: Option<String>,
+    /// With --policy, the AWS account id of the resources (unknown matches only *).
+    #[arg(long, value_name = "ACCOUNT", requires = "policies")]
+    pub account: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -443,6 +466,8 @@ pub struct ProbeArgs {
     /// Colour in text output.
     #[arg(long, value_enum, default_value_t = Colour::Auto)]
     pub colour: Colour,
+    #[command(flatten)]
+    pub policy: PolicyFlags,
 }
 
 fn parse_positive_seconds(s: &str) -> Result<Duration, String> {

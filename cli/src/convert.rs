@@ -70,6 +70,8 @@ impl From<ReportArgs> for ReportOptions {
             events: a.events,
             reveal_passwords: a.reveal_passwords,
             colour: a.colour.into(),
+            // Read by main, which alone may fail on a file.
+            policy: None,
         }
     }
 }
@@ -148,6 +150,7 @@ impl From<ProbeArgs> for ProbeConfig {
             timeout: a.timeout,
             keylog: a.keylog,
             colour: a.colour.into(),
+            policy: None,
         }
     }
 }

@@ -23,14 +23,35 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
     let code = match cli.command {
-        Command::Replay(args) => replay::run(args.into()),
-        Command::Proxy(args) => or_bad_input(serve::run((*args).into())),
+        Command::Replay(args) => match given(&args.report.policy) {
+            Ok(given) => {
+                let mut opts: iotscope_report::ReplayOptions = args.into();
+                opts.report.policy = given;
+                replay::run(opts)
+            }
+            Err(code) => code,
+        },
+        Command::Proxy(args) => match given(&args.report.policy) {
+            Ok(given) => {
+                let mut config: iotscope_proxy::config::ProxyConfig = (*args).into();
+                config.report.policy = given;
+                or_bad_input(serve::run(config))
+            }
+            Err(code) => code,
+        },
         Command::Explain(args) => explain_command(args),
         Command::Cert(args) => match args.command {
             args::CertCommand::Check(args) => or_bad_input(cert_check::run(args.into())),
         },
         Command::Ca(args) => or_bad_input(ca::command::run(args.command.into()).map(|()| 0)),
-        Command::Probe(args) => or_bad_input(probe::run(args.into())),
+        Command::Probe(args) => match given(&args.policy) {
+            Ok(given) => {
+                let mut config: probe::ProbeConfig = args.into();
+                config.policy = given;
+                or_bad_input(probe::run(config))
+            }
+            Err(code) => code,
+        },
         Command::Policy(args) => policy_command(args.command),
     };
     ExitCode::from(code)
@@ -42,6 +63,26 @@ fn or_bad_input(r: Result<u8, iotscope_proxy::error::Error>) -> u8 {
         eprintln!("iotscope: {e}");
         2
     })
+}
+
+/// The policy files of `--policy`, read and checked before any work starts; a file that
+/// cannot be read or is not a policy is bad input (its name and place, exit status 2).
+fn given(flags: &args::PolicyFlags) -> Result<Option<iotscope_decoder::policy::Given>, u8> {
+    if flags.policies.is_empty() {
+        return Ok(None);
+    }
+    match policy::load(&flags.policies) {
+        Ok(policies) => Ok(Some(iotscope_decoder::policy::Given {
+            policies,
+            thing: flags.thing.clone(),
+            region: flags.region.clone(),
+            account: flags.account.clone(),
+        })),
+        Err(e) => {
+            eprintln!("iotscope: {e}");
+            Err(2)
+        }
+    }
 }
 
 /// Logs go to stderr through tracing (`RUST_LOG`), never mixed with the report on stdout.

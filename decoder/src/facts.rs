@@ -22,6 +22,9 @@ pub struct Context {
     pub expected_endpoint: Option<String>,
     /// A custom domain configuration is in use (SNI required, four-name limit).
     pub custom_domain: bool,
+    /// Policies to check the connection's MQTT requests against (`--policy`), with the thing,
+    /// region and account; `None`: no policy was given, and no policy finding is made.
+    pub policy: Option<crate::policy::Given>,
 }
 
 pub struct Alert<'a> {

@@ -27,6 +27,8 @@ mod mqtt;
 mod mqtt_events;
 #[path = "diagnose_rules/names_and_alpn.rs"]
 mod names_and_alpn;
+#[path = "diagnose_rules/policy.rs"]
+mod policy;
 #[path = "diagnose_rules/precision.rs"]
 mod precision;
 #[path = "diagnose_rules/security.rs"]

@@ -47,6 +47,9 @@ pub struct ReportOptions {
     /// MQTT passwords shown instead of `<redacted>`.
     pub reveal_passwords: bool,
     pub colour: Colour,
+    /// Policies to check every connection's MQTT requests against (`--policy`, read by the
+    /// front end), with the thing, region and account they need.
+    pub policy: Option<iotscope_decoder::policy::Given>,
 }
 
 /// `iotscope replay`.

@@ -47,6 +47,7 @@ impl<W: Write> Reporter<W> {
             diagnoser: Diagnoser::new(Context {
                 expected_endpoint: args.endpoint.clone(),
                 custom_domain: args.custom_domain,
+                policy: args.policy.clone(),
             }),
             connections: 0,
             by_severity: [0; 3],

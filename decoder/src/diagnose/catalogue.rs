@@ -318,6 +318,43 @@ pub static CATALOGUE: &[Entry] = &[
             LOGS,
         ],
     },
+    Entry {
+        code: Code::AuthzPolicyNotInForce,
+        section: Section::Authorization,
+        severity: Severity::Warning,
+        title: "The endpoint answered otherwise than the policies given (--policy)",
+        cause: "The endpoint refused a request the policies given allow, or allowed one they deny: the policies AWS IoT Core evaluated are not these. Another policy is attached to the certificate (an explicit Deny in any attached policy wins), the policy was changed since, the resources name another region or account, or the thing is not attached to the certificate (the iot:Connection.Thing.* variables then have no value).",
+        tell_apart: "Only with --policy: iotscope's own evaluation of the request (the deciding statement is cited) against the endpoint's answer on the wire (CONNACK, PUBACK, SUBACK, a close, a delivered message). A broker that is not AWS IoT Core answers by its own rules, never by the policy.",
+        steps: &[
+            "aws iot list-attached-policies --target arn:aws:iot:{region}:ACCOUNT:cert/{cert_id}   # the policies in force on the certificate",
+            "aws iot get-effective-policies --principal arn:aws:iot:{region}:ACCOUNT:cert/{cert_id} --thing-name THING_NAME > effective.json   # then give it to --policy",
+            "aws iot list-thing-principals --thing-name THING_NAME   # is the certificate attached to the thing?",
+        ],
+    },
+    Entry {
+        code: Code::AuthzPolicyWouldDecide,
+        section: Section::Authorization,
+        severity: Severity::Warning,
+        title: "The policies given would deny a request whose answer is not seen",
+        cause: "The device made requests whose answer the capture does not show (a QoS 0 PUBLISH, a connection cut before the answer), and the policies given (--policy) deny at least one of them: AWS IoT Core refuses it if these policies are the ones in force. Requests they allow are listed beside it; when they allow them all, nothing is said.",
+        tell_apart: "Only with --policy, and only for requests without an answer on the wire; a refused request is AUTHZ.CONNECT_DENIED, AUTHZ.PUBLISH_DENIED or AUTHZ.SUBSCRIBE_DENIED with the deciding statement cited.",
+        steps: &[
+            "Add the suggested statement to the policy, or narrow the deny statement cited, then check again: iotscope policy check --policy FILE --client-id {client_id} --publish {topic}",
+            "aws iot list-attached-policies --target arn:aws:iot:{region}:ACCOUNT:cert/{cert_id}",
+        ],
+    },
+    Entry {
+        code: Code::AuthzPolicyNotChecked,
+        section: Section::Authorization,
+        severity: Severity::Info,
+        title: "The MQTT packets could not be read, so no request was checked against the policies",
+        cause: "Policies were given (--policy), but the MQTT inside TLS stayed encrypted: neither the client id nor the topics are known, and a policy decides on them. With --thing, iotscope says what the policies decide for iot:Connect if the client id is the thing name (as AWS recommends). Said once per run, not per connection.",
+        tell_apart: "TLS application data without a key log (or TLS 1.3 without keys); with keys or in MITM mode each request is checked.",
+        steps: &[
+            "Give the TLS secrets: replay --keylog FILE (SSLKEYLOGFILE from the device or from proxy --mitm --keylog), or run the proxy with --mitm.",
+            "Check the requests by hand: iotscope policy check --policy FILE --client-id CLIENT_ID --connect --publish TOPIC",
+        ],
+    },
     // -------------------------------------------------------------------- MQTT
     Entry {
         code: Code::MqttConnectRefused,

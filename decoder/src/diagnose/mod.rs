@@ -14,6 +14,7 @@ pub mod finding;
 pub mod interception;
 pub mod mqtt_rules;
 pub mod names;
+pub mod policy_rules;
 pub mod registry;
 pub mod root_cause;
 pub mod section;
@@ -52,6 +53,7 @@ pub fn findings(f: &Facts, ctx: &Context) -> Vec<Finding> {
         mqtt_rules::rules(f, &mut out);
         security::rules(f, ctx, &mut out);
         interception::rules(f, &mut out);
+        policy_rules::rules(f, ctx, &values, &mut out);
     }
     root_cause::apply(f, &mut out);
     for fd in &mut out {
@@ -109,6 +111,8 @@ pub fn values(f: &facts::Facts, ctx: &Context) -> Values {
 pub struct Diagnoser {
     context: Context,
     client_ids: ClientIds,
+    /// AUTHZ.POLICY_NOT_CHECKED was said: once per run is enough.
+    said_not_checked: bool,
 }
 
 impl Diagnoser {
@@ -116,6 +120,7 @@ impl Diagnoser {
         Diagnoser {
             context,
             client_ids: ClientIds::new(),
+            said_not_checked: false,
         }
     }
 
@@ -123,6 +128,11 @@ impl Diagnoser {
     /// cross-connection finding comes last.
     pub fn connection(&mut self, facts: &Facts) -> Vec<Finding> {
         let mut found = findings(facts, &self.context);
+        if self.said_not_checked {
+            found.retain(|f| f.code != Code::AuthzPolicyNotChecked);
+        } else {
+            self.said_not_checked = found.iter().any(|f| f.code == Code::AuthzPolicyNotChecked);
+        }
         if let Some(f) = self.client_ids.observe(facts.trace) {
             found.push(f);
         }

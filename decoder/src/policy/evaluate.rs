@@ -52,6 +52,10 @@ pub struct Verdict {
     /// Every policy variable met on the way, with its value or why it has none.
     pub variables: Vec<VariableUse>,
     pub warnings: Vec<String>,
+    /// Statements that could not be counted (a variable or condition key without a value):
+    /// the decision might have gone the other way with them.
+    #[serde(skip)]
+    pub undecided: usize,
 }
 
 /// Does a statement apply to the request?
@@ -68,6 +72,7 @@ pub fn evaluate(policies: &[Policy], device: &Device, request: &Request) -> Verd
     let mut warnings = Vec::new();
     let mut allows = Vec::new();
     let mut denies = Vec::new();
+    let mut undecided = 0;
     for policy in policies {
         for st in &policy.statements {
             let at = || StatementRef {
@@ -82,12 +87,15 @@ pub fn evaluate(policies: &[Policy], device: &Device, request: &Request) -> Verd
                     Effect::Deny => denies.push((at(), st)),
                 },
                 Applies::No => {}
-                Applies::NotDecided(why) => warnings.push(format!(
-                    "statement {} of policy {:?} ({}) was not counted: {why}",
-                    st.index,
-                    policy.name,
-                    st.effect.as_str()
-                )),
+                Applies::NotDecided(why) => {
+                    undecided += 1;
+                    warnings.push(format!(
+                        "statement {} of policy {:?} ({}) was not counted: {why}",
+                        st.index,
+                        policy.name,
+                        st.effect.as_str()
+                    ))
+                }
             }
         }
     }
@@ -128,6 +136,7 @@ pub fn evaluate(policies: &[Policy], device: &Device, request: &Request) -> Verd
         suggestion,
         variables: uses,
         warnings,
+        undecided,
     }
 }
 

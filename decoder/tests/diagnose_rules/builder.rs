@@ -155,6 +155,7 @@ pub fn expecting(name: &str) -> Context {
     Context {
         expected_endpoint: Some(name.to_string()),
         custom_domain: false,
+        policy: None,
     }
 }
 
@@ -162,6 +163,7 @@ pub fn custom_domain() -> Context {
     Context {
         expected_endpoint: None,
         custom_domain: true,
+        policy: None,
     }
 }
 

@@ -36,6 +36,9 @@ pub struct ProbeConfig {
     /// A key log the connection's secrets are appended to (mode 0600).
     pub keylog: Option<PathBuf>,
     pub colour: Colour,
+    /// Policies to check the probe's requests against (`--policy`, already read), with the
+    /// thing, region and account.
+    pub policy: Option<iotscope_decoder::policy::Given>,
 }
 
 impl ProbeConfig {

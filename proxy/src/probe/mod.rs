@@ -64,6 +64,7 @@ fn probe(args: ProbeConfig) -> Result<u8, Error> {
             }
         }),
         client_id: mqtt.as_ref().map(|m| m.client_id.clone()),
+        policy: args.policy.clone(),
     };
 
     let began = Instant::now();

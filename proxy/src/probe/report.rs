@@ -26,6 +26,8 @@ pub struct Asked {
     pub port: u16,
     pub mqtt: Option<&'static str>,
     pub client_id: Option<String>,
+    /// `--policy` with its thing, region and account.
+    pub policy: Option<iotscope_decoder::policy::Given>,
 }
 
 /// The findings of the whole probe, most severe first.
@@ -49,6 +51,7 @@ fn connection_findings(o: &Outcome, offline: &Offline, asked: &Asked) -> Vec<Fin
     let ctx = Context {
         expected_endpoint: Some(asked.host.clone()),
         custom_domain: false,
+        policy: asked.policy.clone(),
     };
     let mut found = diagnose::diagnose(&o.trace, &ctx);
     if o.handshake_failed {
@@ -207,6 +210,7 @@ mod tests {
             port: 8883,
             mqtt: Some("3.1.1"),
             client_id: Some("c".into()),
+            policy: None,
         }
     }
 

@@ -14,12 +14,7 @@ pub fn verdicts(opts: &PolicyCheckOptions) -> Result<Vec<Verdict>, PolicyCommand
     if opts.requests.is_empty() {
         return Err(PolicyCommandError::NoRequest);
     }
-    let mut policies: Vec<Policy> = Vec::new();
-    for path in &opts.policies {
-        let bytes = read(path)?;
-        let text = String::from_utf8_lossy(&bytes);
-        policies.extend(policy::parse_policies(&path.display().to_string(), &text)?);
-    }
+    let policies: Vec<Policy> = super::load(&opts.policies)?;
     let device = device_of(opts)?;
     Ok(opts
         .requests

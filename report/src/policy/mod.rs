@@ -8,7 +8,7 @@ pub mod lint;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-use iotscope_decoder::policy::{PolicyError, Request};
+use iotscope_decoder::policy::{Policy, PolicyError, Request};
 use thiserror::Error;
 
 use crate::Format;
@@ -54,6 +54,21 @@ pub enum PolicyCommandError {
     NoCertificate { path: String },
     #[error("nothing to check: give --connect, --publish, --subscribe, --receive or --retain")]
     NoRequest,
+}
+
+/// Reads policy files into policies, in the order given; an error names the file and the
+/// place in it.
+pub fn load(paths: &[PathBuf]) -> Result<Vec<Policy>, PolicyCommandError> {
+    let mut policies = Vec::new();
+    for path in paths {
+        let bytes = read(path)?;
+        let text = String::from_utf8_lossy(&bytes);
+        policies.extend(iotscope_decoder::policy::parse_policies(
+            &path.display().to_string(),
+            &text,
+        )?);
+    }
+    Ok(policies)
 }
 
 fn read(path: &std::path::Path) -> Result<Vec<u8>, PolicyCommandError> {

@@ -289,8 +289,8 @@ pub static CATALOGUE: &[Entry] = &[
         cause: "The policy attached to the certificate does not allow iot:Connect for this client id (MQTT 5: CONNACK 0x87; MQTT 3.1.1: CONNACK 5, or AWS IoT closes the connection without a CONNACK).",
         tell_apart: "A CONNACK with code 5 (3.1.1) or 0x87 (5), or a close right after CONNECT with no CONNACK. Without keys in TLS 1.3 this looks like AUTH.CLIENT_CERT_REJECTED.",
         steps: &[
-            "Allow iot:Connect on arn:aws:iot:{region}:ACCOUNT:client/{client_id} in the policy attached to certificate {cert_id}.",
-            "aws iot list-principal-policies --principal arn:aws:iot:{region}:ACCOUNT:cert/{cert_id}",
+            "Allow iot:Connect on arn:aws:iot:{region}:{account}:client/{client_id} in the policy attached to certificate {cert_id}.",
+            "aws iot list-principal-policies --principal arn:aws:iot:{region}:{account}:cert/{cert_id}",
             LOGS,
         ],
     },
@@ -302,7 +302,7 @@ pub static CATALOGUE: &[Entry] = &[
         cause: "The policy does not allow iot:Publish on this topic. All publish and subscribe operations are denied by default. MQTT 5 answers PUBACK 0x87; over MQTT 3.1.1 AWS IoT closes the connection.",
         tell_apart: "PUBACK 0x87, or (MQTT 3.1.1) the endpoint closing right after a PUBLISH without acknowledging it.",
         steps: &[
-            "Allow iot:Publish on arn:aws:iot:{region}:ACCOUNT:topic/{topic} in the policy attached to certificate {cert_id}.",
+            "Allow iot:Publish on arn:aws:iot:{region}:{account}:topic/{topic} in the policy attached to certificate {cert_id}.",
             LOGS,
         ],
     },
@@ -314,7 +314,7 @@ pub static CATALOGUE: &[Entry] = &[
         cause: "The policy does not allow iot:Subscribe on this topic filter (the resource is topicfilter/, not topic/). MQTT 5 answers SUBACK 0x87; MQTT 3.1.1 answers 0x80 or the connection is closed.",
         tell_apart: "SUBACK 0x80 or 0x87 for the filter, or the endpoint closing right after a SUBSCRIBE.",
         steps: &[
-            "Allow iot:Subscribe on arn:aws:iot:{region}:ACCOUNT:topicfilter/{filter} (and iot:Receive on arn:aws:iot:{region}:ACCOUNT:topic/{filter}) in the policy attached to certificate {cert_id}.",
+            "Allow iot:Subscribe on arn:aws:iot:{region}:{account}:topicfilter/{filter} (and iot:Receive on arn:aws:iot:{region}:{account}:topic/{filter}) in the policy attached to certificate {cert_id}.",
             LOGS,
         ],
     },
@@ -326,8 +326,8 @@ pub static CATALOGUE: &[Entry] = &[
         cause: "The endpoint refused a request the policies given allow, or allowed one they deny: the policies AWS IoT Core evaluated are not these. Another policy is attached to the certificate (an explicit Deny in any attached policy wins), the policy was changed since, the resources name another region or account, or the thing is not attached to the certificate (the iot:Connection.Thing.* variables then have no value).",
         tell_apart: "Only with --policy: iotscope's own evaluation of the request (the deciding statement is cited) against the endpoint's answer on the wire (CONNACK, PUBACK, SUBACK, a close, a delivered message). A broker that is not AWS IoT Core answers by its own rules, never by the policy.",
         steps: &[
-            "aws iot list-attached-policies --target arn:aws:iot:{region}:ACCOUNT:cert/{cert_id}   # the policies in force on the certificate",
-            "aws iot get-effective-policies --principal arn:aws:iot:{region}:ACCOUNT:cert/{cert_id} --thing-name THING_NAME > effective.json   # then give it to --policy",
+            "aws iot list-attached-policies --target arn:aws:iot:{region}:{account}:cert/{cert_id}   # the policies in force on the certificate",
+            "aws iot get-effective-policies --principal arn:aws:iot:{region}:{account}:cert/{cert_id} --thing-name THING_NAME > effective.json   # then give it to --policy",
             "aws iot list-thing-principals --thing-name THING_NAME   # is the certificate attached to the thing?",
         ],
     },
@@ -340,7 +340,7 @@ pub static CATALOGUE: &[Entry] = &[
         tell_apart: "Only with --policy, and only for requests without an answer on the wire; a refused request is AUTHZ.CONNECT_DENIED, AUTHZ.PUBLISH_DENIED or AUTHZ.SUBSCRIBE_DENIED with the deciding statement cited.",
         steps: &[
             "Add the suggested statement to the policy, or narrow the deny statement cited, then check again: iotscope policy check --policy FILE --client-id {client_id} --publish {topic}",
-            "aws iot list-attached-policies --target arn:aws:iot:{region}:ACCOUNT:cert/{cert_id}",
+            "aws iot list-attached-policies --target arn:aws:iot:{region}:{account}:cert/{cert_id}",
         ],
     },
     Entry {
@@ -551,11 +551,19 @@ pub struct Values {
     pub client_id: Option<String>,
     pub topic: Option<String>,
     pub filter: Option<String>,
+    /// `--region`, which wins over the endpoint name's.
+    pub region: Option<String>,
+    /// `--account`.
+    pub account: Option<String>,
 }
 
 impl Values {
-    /// The AWS region from an endpoint name `PREFIX-ats.iot.REGION.amazonaws.com`.
+    /// The AWS region: as given, else from an endpoint name
+    /// `PREFIX-ats.iot.REGION.amazonaws.com`.
     pub fn region(&self) -> Option<String> {
+        if let Some(r) = &self.region {
+            return Some(r.clone());
+        }
         let host = self.endpoint.as_deref().or(self.sni.as_deref())?;
         region_of(host)
     }
@@ -577,7 +585,7 @@ pub fn region_of(host: &str) -> Option<String> {
 pub fn fill(template: &str, v: &Values) -> String {
     // Each placeholder in turn, in this order; a value is made only when its placeholder is
     // there (every finding of every connection comes through here).
-    const KEYS: [(&str, &str); 8] = [
+    const KEYS: [(&str, &str); 9] = [
         ("{endpoint}", "ENDPOINT"),
         ("{port}", "PORT"),
         ("{sni}", "SNI"),
@@ -586,6 +594,7 @@ pub fn fill(template: &str, v: &Values) -> String {
         ("{topic}", "TOPIC"),
         ("{filter}", "TOPIC_FILTER"),
         ("{region}", "REGION"),
+        ("{account}", "ACCOUNT"),
     ];
     let mut s = template.to_string();
     for (key, placeholder) in KEYS {
@@ -600,6 +609,7 @@ pub fn fill(template: &str, v: &Values) -> String {
             "{client_id}" => v.client_id.clone(),
             "{topic}" => v.topic.clone(),
             "{filter}" => v.filter.clone(),
+            "{account}" => v.account.clone(),
             _ => v.region(),
         };
         s = s.replace(key, value.as_deref().unwrap_or(placeholder));
@@ -672,6 +682,14 @@ mod tests {
                 "ab".repeat(32)
             )
         );
+        // --region and --account, when given, win over the endpoint name and the placeholder.
+        let given = Values {
+            region: Some("eu-central-1".into()),
+            account: Some("123456789012".into()),
+            ..v.clone()
+        };
+        assert!(fill(publish, &given)
+            .starts_with("Allow iot:Publish on arn:aws:iot:eu-central-1:123456789012:topic/"));
         assert_eq!(
             fill(DESCRIBE_CERT, &Values::default()),
             "aws iot describe-certificate --certificate-id CERTIFICATE_ID   # status must be ACTIVE"

@@ -102,6 +102,8 @@ pub fn values(f: &facts::Facts, ctx: &Context) -> Values {
             _ => None,
         }),
         filter: None,
+        region: ctx.policy.as_ref().and_then(|p| p.region.clone()),
+        account: ctx.policy.as_ref().and_then(|p| p.account.clone()),
     }
 }
 

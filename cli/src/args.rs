@@ -358,7 +358,8 @@ pub struct ProxyArgs {
     /// Give up reaching the upstream after this many seconds.
     #[arg(long, value_name = "S", default_value = "10", value_parser = parse_seconds)]
     pub connect_timeout: Duration,
-    /// On SIGINT/SIGTERM, let open connections run this many seconds before closing them.
+    /// On SIGINT/SIGTERM, exit within this many seconds: open connections run for the first
+    /// three quarters of it (the last quarter, at most 5 s, is for closing and reporting them).
     #[arg(long, value_name = "S", default_value = "5", value_parser = parse_seconds)]
     pub grace: Duration,
     #[command(flatten)]

@@ -227,6 +227,18 @@ pub enum HandshakeKind {
     Other(u8),
 }
 
+/// Why iotscope closed a connection itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CutCause {
+    /// No TLS handshake completed within `--handshake-timeout`.
+    HandshakeTimeout,
+    /// No byte either way within `--idle-timeout`.
+    IdleTimeout,
+    /// The proxy was stopping and the grace period ran out.
+    Stopping,
+}
+
 /// Where an encrypted record sits in the connection, as far as the wire shows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -343,6 +355,25 @@ pub enum EventKind {
     },
     /// A remark from the decoder itself: decryption state, resynchronisation, truncation.
     Note {
+        text: String,
+    },
+    /// A record or packet that had begun but not ended: the sender sent `held` of the `need`
+    /// bytes its header declared. Emitted when the sender closed its side (the close event
+    /// follows), or when the trace ended without a close (a sender that stalled, or a
+    /// capture that stopped).
+    Unfinished {
+        /// The layer the record or packet belongs to: TLS, or MQTT (plain or decrypted).
+        layer: AppProtocol,
+        offset: u64,
+        held: u64,
+        need: u64,
+        /// What was cut short: `a ClientHello record`, `CONNECT` …
+        what: String,
+    },
+    /// iotscope itself closed the connection (a proxy only): its handshake deadline, its idle
+    /// limit, or its own shutdown. `text` says it in words.
+    Cut {
+        cause: CutCause,
         text: String,
     },
     /// The proxy could not reach the endpoint for this device (name not resolved, refused,

@@ -6,7 +6,9 @@
 //! instead of walking events themselves; renderers print what the rules reasoned about.
 
 use crate::cert::Certificate;
-use crate::event::{AppProtocol, Direction, EncryptedPhase, Event, EventKind, HandshakeKind, Side};
+use crate::event::{
+    AppProtocol, CutCause, Direction, EncryptedPhase, Event, EventKind, HandshakeKind, Side,
+};
 use crate::mqtt::{Body, Packet, PacketType};
 use crate::preamble::{ProxyRequest, ProxyResponse};
 use crate::tls::{ClientHello, ServerHello};
@@ -90,6 +92,12 @@ pub struct Facts<'a> {
     pub proxy_requests: Vec<(&'a Event, &'a ProxyRequest)>,
     /// The proxy's answers to them (informational 1xx ones left out).
     pub proxy_responses: Vec<(&'a Event, &'a ProxyResponse)>,
+    /// Records and packets begun and not finished (cut by a close, or by the trace's end).
+    pub unfinished: Vec<&'a Event>,
+    /// iotscope closed the connection itself, and why.
+    pub cut: Option<(&'a Event, CutCause)>,
+    /// The last event of each direction that came from bytes (not a close, gap or remark).
+    pub last_data: [Option<&'a Event>; 2],
 }
 
 impl<'a> Facts<'a> {
@@ -125,6 +133,9 @@ impl<'a> Facts<'a> {
             rsts: Vec::new(),
             proxy_requests: Vec::new(),
             proxy_responses: Vec::new(),
+            unfinished: Vec::new(),
+            cut: None,
+            last_data: [None, None],
         };
         let mut upgraded = false;
         // A gap of each direction that no whole packet has followed yet.
@@ -132,7 +143,31 @@ impl<'a> Facts<'a> {
         for e in trace.events() {
             let d = e.dir.index();
             f.any_decrypted |= e.decrypted;
+            if !matches!(
+                e.kind,
+                EventKind::TcpOpen
+                    | EventKind::TcpFin
+                    | EventKind::TcpRst
+                    | EventKind::Gap { .. }
+                    | EventKind::Note { .. }
+                    | EventKind::Unfinished { .. }
+                    | EventKind::Cut { .. }
+                    | EventKind::Upstream { .. }
+                    | EventKind::DeviceLeg(_)
+                    | EventKind::Undecrypted { .. }
+                    // A close_notify is how a side closes, not the last thing it said.
+                    | EventKind::Alert {
+                        description: Some(0),
+                        ..
+                    }
+            ) {
+                f.last_data[d] = Some(e);
+            }
             match &e.kind {
+                EventKind::Unfinished { .. } => f.unfinished.push(e),
+                EventKind::Cut { cause, .. } => {
+                    f.cut.get_or_insert((e, *cause));
+                }
                 EventKind::TcpOpen => f.opened = true,
                 EventKind::TcpFin | EventKind::TcpRst => {
                     f.close[d].get_or_insert(e);

@@ -23,6 +23,6 @@ pub mod session;
 pub mod tls;
 pub mod trace;
 
-pub use event::{AppProtocol, Direction, Event, EventKind, Side, Timestamp};
+pub use event::{AppProtocol, CutCause, Direction, Event, EventKind, Side, Timestamp};
 pub use session::{Input, OwnedInput, Session, SessionConfig};
 pub use trace::{Identity, Trace};

@@ -46,8 +46,10 @@ pub enum Input<'a> {
     Rst,
     /// This many bytes in the direction were never seen.
     Gap(u64),
-    /// A remark of the feeder's own (a proxy that closed a connection on a timeout).
+    /// A remark of the feeder's own.
     Note(Cow<'a, str>),
+    /// The proxy closed the connection itself, and why (with the words to show).
+    Cut(crate::event::CutCause, Cow<'a, str>),
     /// The proxy's own connection to the endpoint failed. It is recorded on the endpoint's
     /// side whatever direction it is fed on, since it stands in for what the endpoint would
     /// have said.
@@ -77,6 +79,7 @@ impl Input<'_> {
             Input::Rst => Input::Rst,
             Input::Gap(n) => Input::Gap(n),
             Input::Note(t) => Input::Note(Cow::Owned(t.into_owned())),
+            Input::Cut(c, t) => Input::Cut(c, Cow::Owned(t.into_owned())),
             Input::UpstreamFailed(t) => Input::UpstreamFailed(Cow::Owned(t.into_owned())),
             Input::DeviceLeg(leg) => Input::DeviceLeg(leg),
             Input::Records(h) => Input::Records(h),
@@ -160,6 +163,10 @@ impl Session {
                 });
             }
             Input::Note(text) => out.emit(EventKind::Note {
+                text: text.into_owned(),
+            }),
+            Input::Cut(cause, text) => out.emit(EventKind::Cut {
+                cause,
                 text: text.into_owned(),
             }),
             Input::UpstreamFailed(failure) => {
@@ -473,6 +480,9 @@ impl Layer {
         self.release_watch(out);
         if let Some(t) = self.tls.as_mut() {
             t.finish(out);
+        }
+        if let Some(m) = self.mqtt.as_mut() {
+            m.unfinished(out);
         }
     }
 }

@@ -13,6 +13,8 @@ mod authorization;
 mod builder;
 #[path = "diagnose_rules/connection.rs"]
 mod connection;
+#[path = "diagnose_rules/faults.rs"]
+mod faults;
 #[path = "diagnose_rules/gaps.rs"]
 mod gaps;
 #[path = "diagnose_rules/handshake.rs"]

@@ -39,7 +39,7 @@ pub fn run(args: ProxyConfig) -> Result<u8, Error> {
     let started = rt.block_on(serve(args));
     // Tasks still running after the grace period and the reporting time are dropped here,
     // which lets the printer and the recorder see the end of their queues.
-    rt.shutdown_timeout(Duration::from_secs(1));
+    rt.shutdown_timeout(Duration::from_millis(100));
     match started {
         Err(e) => Err(e),
         Ok((printer, recorder)) => {
@@ -93,16 +93,15 @@ async fn serve(args: ProxyConfig) -> Result<(Printer, Option<Recorder>), Error> 
     let numbers = AtomicU64::new(0);
     let stop = stop_signal();
     tokio::pin!(stop);
+    let mut refusals = Refusals::new(limits.max_connections);
     loop {
         tokio::select! {
             _ = &mut stop => break,
+            _ = sleep_until(refusals.due()) => refusals.flush(),
             r = listener.accept() => match r {
                 Ok((stream, peer)) => {
                     let Ok(slot) = slots.clone().try_acquire_owned() else {
-                        tracing::warn!(
-                            "refused a connection from {peer}: {} connections are open (--max-connections)",
-                            limits.max_connections
-                        );
+                        refusals.refused(peer);
                         drop(stream);
                         continue;
                     };
@@ -122,6 +121,7 @@ async fn serve(args: ProxyConfig) -> Result<(Printer, Option<Recorder>), Error> 
             },
         }
     }
+    refusals.flush();
     drop(listener);
     drop(shared);
     let open = limits.max_connections as usize - slots.available_permits();
@@ -130,23 +130,101 @@ async fn serve(args: ProxyConfig) -> Result<(Printer, Option<Recorder>), Error> 
         if open == 1 { "" } else { "s" },
         limits.grace.as_secs_f64()
     );
+    // The grace bounds the whole exit: connections still open when the last part of it
+    // begins are closed, and that last part is their time to report.
+    let deadline = tokio::time::Instant::now() + limits.grace;
+    let report_for = REPORT_AFTER_FORCE.min(limits.grace / 4);
     let all_done = slots.acquire_many(limits.max_connections);
     tokio::pin!(all_done);
     let finished = tokio::select! {
         r = &mut all_done => r.is_ok(),
-        _ = tokio::time::sleep(limits.grace) => false,
+        _ = tokio::time::sleep_until(deadline - report_for) => false,
         _ = stop_signal() => false,
     };
     if !finished {
         let _ = force_tx.send(true);
-        if tokio::time::timeout(REPORT_AFTER_FORCE, &mut all_done)
-            .await
-            .is_err()
-        {
+        let until = deadline.max(tokio::time::Instant::now() + MIN_REPORT);
+        if tokio::time::timeout_at(until, &mut all_done).await.is_err() {
             tracing::warn!("some connections did not finish reporting in time");
         }
     }
     Ok((printer, recorder))
+}
+
+/// Connections closed at the end of the grace get at least this long to report, so that a
+/// grace of 0 still prints what they saw.
+const MIN_REPORT: Duration = Duration::from_millis(200);
+
+/// How often refused connections are summed up in the log.
+const REFUSALS_EVERY: Duration = Duration::from_secs(1);
+
+/// Refused connections (over --max-connections), logged without flooding: the first of an
+/// interval at once, the others counted and summed up in one line when the interval ends.
+struct Refusals {
+    limit: u32,
+    since: Option<tokio::time::Instant>,
+    first: Option<SocketAddr>,
+    more: u64,
+}
+
+impl Refusals {
+    fn new(limit: u32) -> Refusals {
+        Refusals {
+            limit,
+            since: None,
+            first: None,
+            more: 0,
+        }
+    }
+
+    fn refused(&mut self, peer: SocketAddr) {
+        let now = tokio::time::Instant::now();
+        match self.since {
+            Some(t) if now.duration_since(t) < REFUSALS_EVERY => self.more += 1,
+            _ => {
+                self.flush();
+                tracing::warn!(
+                    "refused a connection from {peer}: {} connections are open (--max-connections)",
+                    self.limit
+                );
+                self.since = Some(now);
+                self.first = Some(peer);
+            }
+        }
+    }
+
+    /// When the current interval's count is due, if anything is counted.
+    fn due(&self) -> Option<tokio::time::Instant> {
+        self.since
+            .filter(|_| self.more > 0)
+            .map(|t| t + REFUSALS_EVERY)
+    }
+
+    /// Logs what was counted since the interval's first refusal, and starts afresh.
+    fn flush(&mut self) {
+        if self.more > 0 {
+            let secs = self.since.map_or(0.0, |t| {
+                t.elapsed().as_secs_f64().min(REFUSALS_EVERY.as_secs_f64())
+            });
+            tracing::warn!(
+                "refused {} more connection{} in {secs:.1} s after the one from {}: {} connections are open (--max-connections)",
+                self.more,
+                if self.more == 1 { "" } else { "s" },
+                self.first.map_or_else(|| "?".to_string(), |a| a.to_string()),
+                self.limit
+            );
+        }
+        self.since = None;
+        self.first = None;
+        self.more = 0;
+    }
+}
+
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// SIGINT or SIGTERM.

@@ -688,10 +688,41 @@ impl Serialize for PacketJson<'_> {
 struct MqttSummary<'a>(&'a Facts<'a>);
 
 impl<'a> MqttSummary<'a> {
-    /// `None` (JSON null) when no MQTT packet was read.
+    /// `None` (JSON null) when no MQTT packet was read, whole or begun.
     fn of(facts: &'a Facts<'a>) -> Option<MqttSummary<'a>> {
-        (!facts.mqtt.is_empty()).then_some(MqttSummary(facts))
+        (!facts.mqtt.is_empty() || unfinished(facts).next().is_some()).then_some(MqttSummary(facts))
     }
+}
+
+/// An MQTT packet begun and never finished: who sent it, what, and how much of what its
+/// header declared arrived.
+#[derive(Serialize)]
+struct UnfinishedPacket<'a> {
+    declared_bytes: u64,
+    from: iotscope_decoder::event::Side,
+    offset: u64,
+    received_bytes: u64,
+    #[serde(rename = "type")]
+    kind: &'a str,
+}
+
+fn unfinished<'a>(facts: &'a Facts<'a>) -> impl Iterator<Item = UnfinishedPacket<'a>> {
+    facts.unfinished.iter().filter_map(|e| match &e.kind {
+        EventKind::Unfinished {
+            layer: iotscope_decoder::AppProtocol::Mqtt,
+            offset,
+            held,
+            need,
+            what,
+        } => Some(UnfinishedPacket {
+            declared_bytes: *need,
+            from: e.dir.sender(),
+            offset: *offset,
+            received_bytes: *held,
+            kind: what,
+        }),
+        _ => None,
+    })
 }
 
 fn packets<'a>(facts: &'a Facts<'a>) -> impl Iterator<Item = PacketJson<'a>> {
@@ -713,6 +744,10 @@ impl Serialize for MqttSummary<'_> {
             o.serialize_field("connect", c)?;
         }
         o.serialize_field("packets", &Packets(self.0))?;
+        let cut: Vec<UnfinishedPacket> = unfinished(self.0).collect();
+        if !cut.is_empty() {
+            o.serialize_field("unfinished", &cut)?;
+        }
         if let Some(Body::Connect(c)) = connect.as_ref().map(|c| &c.packet.body) {
             o.serialize_field("protocol_version", &c.protocol_level)?;
         }

@@ -332,6 +332,17 @@ fn describe_into(s: &mut String, e: &Event) -> std::fmt::Result {
             write!(s, "{bytes} bytes of data: {:?}", shorten(prefix, 32))?
         }
         EventKind::Note { text } => write!(s, "note: {text}")?,
+        EventKind::Unfinished {
+            offset,
+            held,
+            need,
+            what,
+            ..
+        } => write!(
+            s,
+            "unfinished at byte {offset}: {held} of the {need} bytes of {what}, then nothing more"
+        )?,
+        EventKind::Cut { text, .. } => write!(s, "{text}")?,
         EventKind::Undecrypted { reason } => write!(s, "not decrypted: {reason}")?,
         EventKind::Upstream { failure } => {
             write!(s, "iotscope could not reach the endpoint: {failure}")?

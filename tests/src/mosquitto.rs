@@ -60,6 +60,13 @@ impl Broker {
     }
 }
 
+impl Broker {
+    /// The broker's process id, for a test that stops (SIGSTOP) or kills it.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
 impl Drop for Broker {
     fn drop(&mut self) {
         let _ = self.child.kill();

@@ -541,6 +541,48 @@ fn mosquitto_probes() {
         ])
     );
 
+    // The same publish with --policy: a policy that denies the topic is cited by its
+    // statement; one that allows it is not the policy in force, since the endpoint refused.
+    let deny = pki.dir.put(
+        "deny.json",
+        r#"{"Version":"2012-10-17","Statement":[
+  {"Sid":"Connect","Effect":"Allow","Action":"iot:Connect","Resource":"*"},
+  {"Sid":"NoOthers","Effect":"Deny","Action":"iot:Publish","Resource":"arn:aws:iot:*:*:topic/devices/other/*"}]}"#,
+    );
+    let allow = pki.dir.put(
+        "allow.json",
+        r#"{"Version":"2012-10-17","Statement":[
+  {"Sid":"Connect","Effect":"Allow","Action":"iot:Connect","Resource":"*"},
+  {"Sid":"AllDevices","Effect":"Allow","Action":"iot:Publish","Resource":"arn:aws:iot:*:*:topic/devices/*"}]}"#,
+    );
+    let mut args = device.to_vec();
+    args.extend(["--mqtt", "5", "--publish", "devices/other/status"]);
+    args.extend(["--region", "eu-west-1", "--account", "123456789012"]);
+    let mut with_deny = args.clone();
+    with_deny.extend(["--policy", deny.as_str()]);
+    let (v, out) = probe(m.strict, &with_deny);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(codes_of(&v, "error"), ["AUTHZ.PUBLISH_DENIED"]);
+    assert!(
+        v["findings"][0].to_string().contains(
+            "statement 1 (Sid \\\"NoOthers\\\") denies iot:Publish on arn:aws:iot:eu-west-1:123456789012:topic/devices/other/status"
+        ),
+        "{}",
+        v["findings"][0]
+    );
+    let mut with_allow = args.clone();
+    with_allow.extend(["--policy", allow.as_str()]);
+    let (v, _) = probe(m.strict, &with_allow);
+    assert!(
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["code"] == "AUTHZ.POLICY_NOT_IN_FORCE"),
+        "{}",
+        v["findings"]
+    );
+
     // A CA file that does not hold the broker's CA.
     let (v, out) = probe(
         m.strict,

@@ -201,8 +201,9 @@ fn publish(f: &Facts, values: &Values, out: &mut Vec<Finding>) {
                 .candidates([
                     "the policy does not allow iot:Publish on this topic".to_string(),
                     "the packet breaks an AWS IoT limit (topic length or depth, payload over 128 KB, QoS 2)".to_string(),
+                    "the endpoint went away on its own just then (a restart, a crash, a dropped link): the PUBLISH is then only unacknowledged, and the device must send it again".to_string(),
                 ])
-                .settle("AWSIotLogsV2: a Publish-In entry with status Failure and reason AUTHORIZATION_FAILURE");
+                .settle("AWSIotLogsV2: a Publish-In entry with status Failure and reason AUTHORIZATION_FAILURE; none, and a Disconnect entry instead (or your broker's log), means the endpoint went away");
                 fd.next_steps = steps_for(Code::AuthzPublishDenied, values, Some(&x.topic), None);
                 out.push(fd);
             }

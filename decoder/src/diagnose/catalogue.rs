@@ -28,7 +28,7 @@ const DESCRIBE_ENDPOINT: &str =
 const DESCRIBE_CERT: &str =
     "aws iot describe-certificate --certificate-id {cert_id}   # status must be ACTIVE";
 const LIST_CERTS: &str = "aws iot list-certificates   # find the certificate and its status";
-const S_CLIENT: &str = "openssl s_client -connect {endpoint}:8443 -servername {endpoint} -CAfile AmazonRootCA1.pem -cert device.pem.crt -key private.pem.key";
+const S_CLIENT: &str = "openssl s_client -connect {endpoint}:{port} -servername {endpoint} -CAfile AmazonRootCA1.pem -cert device.pem.crt -key private.pem.key";
 const LOGS: &str = "In CloudWatch Logs (AWSIotLogsV2), look for entries with \"reason\": \"AUTHORIZATION_FAILURE\" for client {client_id}";
 
 pub static CATALOGUE: &[Entry] = &[
@@ -126,7 +126,7 @@ pub static CATALOGUE: &[Entry] = &[
         tell_apart: "The ClientHello's highest version is below TLS 1.2, or a protocol_version alert ends the handshake.",
         steps: &[
             "Enable TLS 1.2 (or 1.3) in the device's TLS stack.",
-            "openssl s_client -connect {endpoint}:8443 -tls1_2 -servername {endpoint}   # shows what the endpoint accepts",
+            "openssl s_client -connect {endpoint}:{port} -tls1_2 -servername {endpoint}   # shows what the endpoint accepts",
         ],
     },
     Entry {
@@ -159,6 +159,32 @@ pub static CATALOGUE: &[Entry] = &[
         steps: &[
             "Check that outbound TCP to {endpoint} port {port} is allowed; if 8883 is blocked, use 443 with ALPN x-amzn-mqtt-ca.",
             S_CLIENT,
+        ],
+    },
+    Entry {
+        code: Code::ConnDeviceStalled,
+        section: Section::Connection,
+        severity: Severity::Error,
+        title: "The device stopped sending in the middle of its ClientHello",
+        cause: "The device began its first TLS record (the ClientHello) and stopped before the length its header declares: the endpoint cannot answer a hello it has not received whole, so its silence is no fault of its own. A device stack that stalls there has run out of memory or buffer space for the hello, is blocked on something else (a watchdog, a modem, a slow serial link to the network module), or sends in pieces too slowly; a device that does this on purpose is a slow-sending (slowloris) client. Behind iotscope the connection ends at --handshake-timeout; AWS IoT Core, too, closes connections that do not complete the TLS handshake in time.",
+        tell_apart: "The device's TLS record is cut short (its header says more bytes were coming) and nothing followed from the device; no byte came from the endpoint. A complete ClientHello with no answer is CONN.NO_ANSWER; a capture that ends less than a second after the device's last byte is CONN.TRUNCATED.",
+        steps: &[
+            "Look at the device's TLS stack and its network path while it sends the ClientHello: buffer sizes (mbedTLS MBEDTLS_SSL_OUT_CONTENT_LEN), heap left, the modem's or network module's send path, and the device's logs at that moment.",
+            "Compare with a complete hello from the same network: openssl s_client -connect {endpoint}:{port} -servername {endpoint}",
+        ],
+    },
+    Entry {
+        code: Code::ConnEndpointClosed,
+        section: Section::Connection,
+        severity: Severity::Error,
+        title: "The endpoint closed a working session",
+        cause: "The endpoint closed (or reset) a connection on which the MQTT session had been accepted, while the device was still using it: no DISCONNECT from the device came first, and nothing the endpoint sent says why. The endpoint restarted or failed over, a load balancer or firewall dropped an idle or long-lived flow, or AWS IoT Core ended the session: another connection with the same client id (session takeover), a keep-alive that ran out, a policy or certificate change, or a limit exceeded. What the device had sent and not yet had answered (a QoS 1 PUBLISH without its PUBACK) is lost unless the device sends it again.",
+        tell_apart: "The endpoint's FIN or RST comes first, after the session was accepted (CONNACK 0, or application data both ways when encrypted), with no DISCONNECT from the device before it and no MQTT 5 DISCONNECT from the endpoint giving a reason (MQTT.SESSION_TAKEN_OVER). A close right after a PUBLISH or SUBSCRIBE reads as a refusal (AUTHZ.*) instead; a device that closed first, or sent DISCONNECT, ended the session itself; a capture without the endpoint's close shows nothing here.",
+        steps: &[
+            "In CloudWatch Logs (AWSIotLogsV2), look for a Disconnect entry for client {client_id} at that time: its disconnectReason (DUPLICATE_CLIENTID, MQTT_KEEP_ALIVE_TIMEOUT, CONNECTION_LOST, SERVER_INITIATED_DISCONNECT, AUTHORIZATION_FAILURE, THROTTLED …) says why.",
+            "Check whether another device or process connects with the same client id {client_id}: each new connection ends the older one.",
+            "With your own broker, read its log at that moment (a restart, a crash, a client taken over) and check load balancers or firewalls on the path for idle or session timeouts.",
+            "Make the device reconnect with back-off, and resend QoS 1 messages that were not acknowledged (a persistent session, clean start false, keeps its subscriptions).",
         ],
     },
     Entry {

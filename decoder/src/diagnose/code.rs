@@ -42,6 +42,8 @@ codes! {
     ConnNoSharedCipher = "CONN.NO_SHARED_CIPHER",
     ConnHandshakeAborted = "CONN.HANDSHAKE_ABORTED",
     ConnNoAnswer = "CONN.NO_ANSWER",
+    ConnDeviceStalled = "CONN.DEVICE_STALLED",
+    ConnEndpointClosed = "CONN.ENDPOINT_CLOSED",
     ConnUpstreamUnreachable = "CONN.UPSTREAM_UNREACHABLE",
     ConnHttpProxyRefused = "CONN.HTTP_PROXY_REFUSED",
     ConnHttpProxyTarget = "CONN.HTTP_PROXY_TARGET",

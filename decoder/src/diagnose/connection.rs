@@ -4,7 +4,7 @@ use super::code::Code;
 use super::facts::{Context, Facts};
 use super::finding::{Certainty, Finding, Severity};
 use super::names;
-use crate::event::{AppProtocol, Side};
+use crate::event::{AppProtocol, EventKind, Side};
 use crate::tls::names::version_name as version_label;
 use crate::tls::SniForm;
 
@@ -41,8 +41,11 @@ pub fn rules(f: &Facts, ctx: &Context, out: &mut Vec<Finding>) {
     wrong_protocol(f, ctx, out);
     versions_and_suites(f, out);
     handshake_aborted(f, out);
-    no_answer(f, out);
-    truncated(f, true, out);
+    let stalled = device_stalled(f, out);
+    if !stalled {
+        no_answer(f, out);
+    }
+    truncated(f, !stalled, out);
     not_decrypted(f, out);
 }
 
@@ -683,6 +686,309 @@ fn silence_not_seen(f: &Facts) -> Option<String> {
         ));
     }
     None
+}
+
+/// The device's own first TLS record, begun and never finished, with nothing from the
+/// endpoint: the device stalled in its hello, and the endpoint had nothing to answer yet.
+fn device_stalled(f: &Facts, out: &mut Vec<Finding>) -> bool {
+    if device_leg_stalled(f, out) {
+        return true;
+    }
+    if f.endpoint_sent_bytes()
+        || f.gaps_by_dir[1] > 0
+        || f.closed_by(Side::Endpoint).is_some()
+        || f.server_hello.is_some()
+        || f.device_proof_of_answer.is_some()
+        || !f.protocol[0].is_some_and(|(_, p)| p == AppProtocol::Tls)
+    {
+        return false;
+    }
+    let Some((ev, offset, held, need, what)) = f.unfinished.iter().find_map(|e| match &e.kind {
+        EventKind::Unfinished {
+            layer: AppProtocol::Tls,
+            offset,
+            held,
+            need,
+            what,
+        } if e.dir == crate::event::Direction::DeviceToEndpoint && !e.decrypted => {
+            Some((*e, *offset, *held, *need, what.as_str()))
+        }
+        _ => None,
+    }) else {
+        return false;
+    };
+    // The device's side must have closed (or been cut) with the record still open, or have
+    // been seen silent long enough; a capture that simply stopped says nothing.
+    let last_byte = f.last_data[0].map_or(f.t(ev), |e| f.t(e));
+    let end = f.trace.last_ts.map_or(0.0, |t| f.trace.relative(t));
+    let quiet = end - last_byte;
+    let device_close = f.closed_by(Side::Device);
+    let cut = f.cut;
+    // iotscope's handshake deadline says the hello took too long; any other cut (the proxy
+    // stopping, say) may have caught the device in mid-hello, so the silence must be seen.
+    let deadline = matches!(cut, Some((_, crate::event::CutCause::HandshakeTimeout)));
+    if !deadline && device_close.is_none() && (quiet < NO_ANSWER_AFTER_S || !f.opened) {
+        return false;
+    }
+    let first_record = offset == 0;
+    let whose = if first_record {
+        "its first TLS record"
+    } else {
+        "a TLS record"
+    };
+    let mut summary = format!(
+        "The device sent {held} of the {need} bytes of {whose} ({what}) and then nothing more for {quiet:.1} s; the endpoint, which had not received it whole, had nothing to answer yet."
+    );
+    let mut fd = Finding::new(Code::ConnDeviceStalled, String::new()).evidence(
+        last_byte,
+        format!("device's last bytes: {held} of {need} bytes of {what}"),
+    );
+    match (cut, device_close) {
+        (Some((c, crate::event::CutCause::HandshakeTimeout)), _) => {
+            summary.push_str(" iotscope closed the connection when its --handshake-timeout ran out: the device did not finish its hello in time, and an endpoint such as AWS IoT Core would close it too.");
+            fd = fd.evidence(
+                f.t(c),
+                "iotscope closed the connection (--handshake-timeout)",
+            );
+        }
+        (Some((c, _)), _) => {
+            summary.push_str(" iotscope then closed the connection itself.");
+            fd = fd.evidence(f.t(c), "iotscope closed the connection");
+        }
+        (None, Some(c)) => {
+            summary.push_str(" Then the device closed the connection itself.");
+            fd = fd.evidence(f.t(c), "device closed the connection");
+        }
+        (None, None) => {
+            summary.push_str(" The trace ends there.");
+        }
+    }
+    fd.summary = summary;
+    out.push(fd);
+    true
+}
+
+/// In MITM mode the device's hello ends at iotscope, which reads it without decoding it: a
+/// device handshake that iotscope's own deadline ended is the device's stall.
+fn device_leg_stalled(f: &Facts, out: &mut Vec<Finding>) -> bool {
+    use crate::device_leg::Outcome;
+    let (Some((leg_ev, leg)), Some((cut, crate::event::CutCause::HandshakeTimeout))) =
+        (f.device_leg, f.cut)
+    else {
+        return false;
+    };
+    let Outcome::Failed { detail } = &leg.outcome else {
+        return false;
+    };
+    out.push(
+        Finding::new(
+            Code::ConnDeviceStalled,
+            format!(
+                "The device did not finish its TLS handshake with iotscope ({detail}), and iotscope closed the connection when its --handshake-timeout ran out. The endpoint never had a whole hello to answer; an endpoint such as AWS IoT Core closes a handshake that does not finish in time as well."
+            ),
+        )
+        .evidence(f.t(leg_ev), format!("device leg: {detail}"))
+        .evidence(f.t(cut), "iotscope closed the connection (--handshake-timeout)"),
+    );
+    true
+}
+
+/// Packets of the device's that the endpoint's close left unanswered: a QoS 1 or 2 PUBLISH
+/// without its PUBACK or PUBREC, a SUBSCRIBE or UNSUBSCRIBE without its answer, a PINGREQ
+/// without PINGRESP.
+fn outstanding(f: &Facts, before: f64) -> Vec<(f64, String)> {
+    use crate::event::Direction::{DeviceToEndpoint, EndpointToDevice};
+    use crate::mqtt::{Body, PacketType as T};
+    let answered = |t: T, id: Option<u16>, after: f64| {
+        f.mqtt.iter().any(|(e, p)| {
+            e.dir == EndpointToDevice
+                && f.t(e) >= after
+                && p.packet_type == t
+                && (id.is_none()
+                    || match &p.body {
+                        Body::Ack(a) => Some(a.packet_id) == id,
+                        Body::SubAck(a) => Some(a.packet_id) == id,
+                        _ => false,
+                    })
+        })
+    };
+    let mut v = Vec::new();
+    for (e, p) in &f.mqtt {
+        let t = f.t(e);
+        if e.dir != DeviceToEndpoint || t > before {
+            continue;
+        }
+        let missing = match &p.body {
+            Body::Publish(x) if p.qos == 1 => (!answered(T::Puback, x.packet_id, t)).then(|| {
+                format!(
+                    "PUBLISH {} on {} (QoS 1) without its PUBACK",
+                    x.packet_id.unwrap_or_default(),
+                    x.topic
+                )
+            }),
+            Body::Publish(x) if p.qos == 2 => (!answered(T::Pubrec, x.packet_id, t)).then(|| {
+                format!(
+                    "PUBLISH {} on {} (QoS 2) without its PUBREC",
+                    x.packet_id.unwrap_or_default(),
+                    x.topic
+                )
+            }),
+            Body::Subscribe(s) => (!answered(T::Suback, Some(s.packet_id), t))
+                .then(|| format!("SUBSCRIBE {} without its SUBACK", s.packet_id)),
+            _ if p.packet_type == T::Pingreq => {
+                (!answered(T::Pingresp, None, t)).then(|| "PINGREQ without PINGRESP".to_string())
+            }
+            _ => None,
+        };
+        if let Some(m) = missing {
+            v.push((t, m));
+        }
+    }
+    v
+}
+
+/// Without the MQTT in view, is MQTT what the connection carries? An MQTT port, an MQTT ALPN
+/// protocol (`x-amzn-mqtt-ca`, `mqtt`), or an AWS IoT endpoint's name. Other protocols over
+/// TLS (HTTP, SMTP) often end with the server's close, and say nothing here.
+fn mqtt_expected(f: &Facts, ctx: &Context) -> bool {
+    f.endpoint_port.is_some_and(|p| p == 8883 || p == 1883)
+        || f.client_hello
+            .is_some_and(|(_, h)| h.alpn.iter().any(|a| a.contains("mqtt")))
+        || f.sni().is_some_and(names::is_aws_iot_host)
+        || ctx
+            .expected_endpoint
+            .as_deref()
+            .is_some_and(names::is_aws_iot_host)
+}
+
+/// Encrypted, before the endpoint's `close`: did either side say goodbye in a way its record
+/// sizes show? The device's last record the size of a DISCONNECT or a close_notify (both are
+/// two bytes of plaintext), a readable alert from the device, or the endpoint's own
+/// close_notify just before its close: an orderly end, not a session dropped.
+fn ending_unseen(f: &Facts, close: &crate::event::Event) -> bool {
+    let tls13 = f.tls13();
+    let last = |d: usize| {
+        f.encrypted[d]
+            .iter()
+            .rev()
+            .find(|e| e.ts <= close.ts)
+            .and_then(|e| match e.kind {
+                EventKind::Encrypted { first_len, .. } => Some(first_len),
+                _ => None,
+            })
+    };
+    let small =
+        |len: Option<u32>| len.is_some_and(|l| super::facts::looks_like_encrypted_alert(l, tls13));
+    f.alerts
+        .iter()
+        .any(|a| a.event.ts <= close.ts && a.from == Side::Device)
+        || f.alerts
+            .iter()
+            .any(|a| a.from == Side::Endpoint && a.event.ts <= close.ts)
+        || small(last(0))
+        || small(last(1))
+}
+
+/// The endpoint ended a session it had accepted while the device was still in it. Runs after
+/// every other rule: a finding that already explains the close (a refusal, a malformed
+/// packet, a session taken over) keeps it.
+pub fn endpoint_closed(f: &Facts, ctx: &Context, out: &mut Vec<Finding>) {
+    use crate::event::Direction::EndpointToDevice;
+    use crate::mqtt::PacketType as T;
+    let Some((Side::Endpoint, close)) = f.first_close() else {
+        return;
+    };
+    if out.iter().any(|fd| fd.severity == Severity::Error) || f.cut.is_some() {
+        return;
+    }
+    // The device had not finished with the session: no DISCONNECT of its own (an endpoint
+    // that closes after it only follows the device), and no DISCONNECT from the endpoint
+    // (MQTT 5 gives its reason, read by the session rules).
+    let said_bye = f.mqtt.iter().any(|(e, p)| {
+        p.packet_type == T::Disconnect && (e.dir == EndpointToDevice || e.ts <= close.ts)
+    });
+    if said_bye {
+        return;
+    }
+    let accepted = f.connack_accepted();
+    // Without the MQTT (encrypted, no keys): the handshake finished and application data went
+    // both ways, so a session was running.
+    let app = |d: usize| {
+        f.encrypted[d].iter().find(|e| {
+            matches!(
+                e.kind,
+                EventKind::Encrypted {
+                    phase: crate::event::EncryptedPhase::Application,
+                    ..
+                }
+            )
+        })
+    };
+    let running = match accepted {
+        Some(a) => Some(a),
+        None if f.mqtt.is_empty() && mqtt_expected(f, ctx) && !ending_unseen(f, close) => {
+            match (app(0), app(1)) {
+                (Some(_), Some(b)) => Some(*b),
+                _ => None,
+            }
+        }
+        None => None,
+    };
+    let Some(running) = running else {
+        return;
+    };
+    if close.ts < running.ts {
+        return;
+    }
+    // An encrypted alert just before the close may be the endpoint's close_notify: an orderly
+    // close, still without a reason on the wire, but then not an abrupt drop.
+    let how = match close.kind {
+        EventKind::TcpRst => "reset the connection",
+        _ => "closed the connection",
+    };
+    let since = f.t(close) - f.t(running);
+    let pending = outstanding(f, f.t(close));
+    let readable = accepted.is_some();
+    let mut summary = format!(
+        "The endpoint {how} {since:.1} s into a session it had accepted, without a word on why (no DISCONNECT either way before it)."
+    );
+    let mut fd = Finding::new(Code::ConnEndpointClosed, String::new()).evidence(
+        f.t(running),
+        if readable {
+            "CONNACK 0: the session was accepted"
+        } else {
+            "application data both ways: the session was running"
+        },
+    );
+    if !pending.is_empty() {
+        let list: Vec<&str> = pending.iter().map(|(_, m)| m.as_str()).collect();
+        summary.push_str(&format!(
+            " Still unanswered: {}; the device must send it again on a new connection.",
+            list.join(", ")
+        ));
+        for (t, m) in pending.iter().take(5) {
+            fd = fd.evidence(*t, m.clone());
+        }
+    } else if readable {
+        summary.push_str(" Nothing the device had sent was waiting for an answer.");
+    } else {
+        summary.push_str(
+            " The MQTT inside is encrypted, so what was waiting for an answer is not known.",
+        );
+    }
+    if let Some(d) = f.closed_by(Side::Device) {
+        fd = fd.evidence(f.t(d), "the device closed its side after");
+    }
+    fd = fd.evidence(f.t(close), format!("endpoint {how}"));
+    fd.summary = summary;
+    if pending.is_empty() {
+        fd = fd.severity(Severity::Warning);
+    }
+    out.push(fd.certainty(Certainty::Likely).candidates([
+        "the endpoint restarted, failed over or crashed",
+        "another connection took over the client id, or AWS IoT Core ended the session (keep-alive, policy, limits)",
+        "a load balancer or firewall on the path dropped the flow",
+    ]));
 }
 
 fn no_answer(f: &Facts, out: &mut Vec<Finding>) {

@@ -53,6 +53,7 @@ pub fn findings(f: &Facts, ctx: &Context) -> Vec<Finding> {
         mqtt_rules::rules(f, &mut out);
         security::rules(f, ctx, &mut out);
         interception::rules(f, &mut out);
+        connection::endpoint_closed(f, ctx, &mut out);
         policy_rules::rules(f, ctx, &values, &mut out);
     }
     root_cause::apply(f, &mut out);

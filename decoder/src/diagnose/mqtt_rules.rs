@@ -54,10 +54,77 @@ fn connect_refused(f: &Facts, out: &mut Vec<Finding>) {
     }
 }
 
+/// The most bytes AWS IoT Core takes in one CONNECT or PUBLISH ("rejects publish and connect
+/// requests larger than" 128 KB).
+pub const AWS_MAX_PACKET: u64 = 128 * 1024;
+
+/// The largest remaining length MQTT can express (four length bytes).
+pub const MQTT_MAX_REMAINING: u64 = 268_435_455;
+
+/// Packets begun and never finished: one the sender cut by closing breaks the framing; one
+/// whose header declares more than AWS IoT Core would ever take is named for that, cut or not.
+fn unfinished(f: &Facts, out: &mut Vec<Finding>) {
+    for ev in &f.unfinished {
+        let EventKind::Unfinished {
+            layer: crate::event::AppProtocol::Mqtt,
+            offset,
+            held,
+            need,
+            what,
+        } = &ev.kind
+        else {
+            continue;
+        };
+        let sender = ev.dir.sender();
+        let close = f.closed_by(sender).filter(|c| c.ts >= ev.ts);
+        let absurd = ev.dir == Direction::DeviceToEndpoint
+            && matches!(what.as_str(), "CONNECT" | "PUBLISH")
+            && *need > AWS_MAX_PACKET;
+        let then = match close {
+            Some(c) => format!(
+                "the device closed the connection {:.1} s after its last bytes",
+                f.t(c) - f.last_data[0].map_or(f.t(c), |e| f.t(e))
+            ),
+            None => "nothing more came from the device".to_string(),
+        };
+        if absurd {
+            let max = if need.saturating_sub(5) >= MQTT_MAX_REMAINING {
+                ", the most MQTT can express"
+            } else {
+                ""
+            };
+            let mut fd = Finding::new(
+                Code::MqttAwsLimit,
+                format!(
+                    "The device's {what} at byte {offset} declares a length of {need} bytes with its header{max}; AWS IoT Core refuses a {what} over 128 KB ({AWS_MAX_PACKET} bytes). {held} bytes of it came, then {then}. A length like this is a device bug (a length computed wrongly or an uninitialised buffer) or a probe, not a message."
+                ),
+            )
+            .severity(Severity::Error)
+            .evidence(f.t(ev), format!("{what} declaring {need} bytes, {held} received"));
+            if let Some(c) = close {
+                fd = fd.evidence(f.t(c), "device closed the connection");
+            }
+            out.push(fd);
+        } else if let Some(c) = close {
+            out.push(
+                Finding::new(
+                    Code::MqttMalformed,
+                    format!(
+                        "The {sender} closed the connection in the middle of a packet: {held} of the {need} bytes of its {what} at byte {offset}."
+                    ),
+                )
+                .evidence(f.t(ev), format!("{held} of {need} bytes of {what}"))
+                .evidence(f.t(c), format!("{sender} closed the connection")),
+            );
+        }
+    }
+}
+
 /// Packets whose bytes break the specification. A packet cut by a gap (bytes missed by the
 /// capture, or copies the proxy could not hand on) is not one of them: `Facts` keeps those
 /// apart, and CONN.TRUNCATED tells of the gap.
 fn malformed(f: &Facts, out: &mut Vec<Finding>) {
+    unfinished(f, out);
     for ev in &f.mqtt_malformed {
         if let EventKind::MqttMalformed { offset, reason } = &ev.kind {
             out.push(

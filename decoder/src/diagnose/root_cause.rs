@@ -32,6 +32,10 @@ pub const ORDER: &[(&str, &[Code])] = &[
     ),
     ("the device does not speak TLS", &[Code::ConnNotTls]),
     (
+        "the device stops in the middle of its hello",
+        &[Code::ConnDeviceStalled],
+    ),
+    (
         "the device's TLS offer has nothing the endpoint accepts",
         &[Code::ConnProtocolVersion, Code::ConnNoSharedCipher],
     ),
@@ -83,7 +87,11 @@ pub const ORDER: &[(&str, &[Code])] = &[
     ),
     (
         "the endpoint stops or stays silent without saying why",
-        &[Code::ConnHandshakeAborted, Code::ConnNoAnswer],
+        &[
+            Code::ConnHandshakeAborted,
+            Code::ConnNoAnswer,
+            Code::ConnEndpointClosed,
+        ],
     ),
     (
         "what the capture could not show",
@@ -108,6 +116,7 @@ fn stands_after_connack(code: Code) -> bool {
             | Code::AuthzSubscribeDenied
             | Code::MqttSessionTakenOver
             | Code::MqttMalformed
+            | Code::ConnEndpointClosed
     )
 }
 

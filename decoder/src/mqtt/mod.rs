@@ -418,6 +418,21 @@ impl MqttConn {
     }
 
     /// The sender of direction `out.dir` closed.
+    /// The trace ended with a packet of direction `out.dir` begun and not complete, and no
+    /// close: says so, with what its header declared.
+    pub fn unfinished(&mut self, out: &mut Emit) {
+        let ds = &self.dirs[out.dir.index()];
+        if let Mode::Body(p) = ds.mode {
+            out.emit(EventKind::Unfinished {
+                layer: crate::event::AppProtocol::Mqtt,
+                offset: p.start,
+                held: (p.header_len + p.seen) as u64,
+                need: p.header_len as u64 + u64::from(p.remaining_length),
+                what: p.packet_type().name().to_string(),
+            });
+        }
+    }
+
     pub fn close(&mut self, out: &mut Emit) {
         let d = out.dir.index();
         if let Mode::Resync = self.dirs[d].mode {
@@ -430,17 +445,11 @@ impl MqttConn {
                 self.push(&held, out);
             }
         }
+        // What the header declared matters (a CONNECT that claims 256 MB): the cut packet
+        // is said with its sizes, as at the end of a trace; the close follows it.
+        self.unfinished(out);
         let ds = &mut self.dirs[d];
         match ds.mode {
-            Mode::Body(p) => out.emit(EventKind::MqttMalformed {
-                offset: p.start,
-                reason: format!(
-                    "connection closed after {} of {} bytes of {}",
-                    p.header_len + p.seen,
-                    p.header_len + p.remaining_length as usize,
-                    p.packet_type().name()
-                ),
-            }),
             Mode::Header if !ds.head.is_empty() => out.emit(EventKind::MqttMalformed {
                 offset: ds.offset,
                 reason: format!(

@@ -217,22 +217,25 @@ fn close_inside_a_packet() {
         Step::Data(EndpointToDevice, h("30")),
         Step::Close(EndpointToDevice),
     ]);
+    // The packet cut in its body is said with the sizes its header declared.
+    assert!(
+        events.iter().any(|(_, k)| matches!(
+            k,
+            EventKind::Unfinished { layer: crate::event::AppProtocol::Mqtt, offset: 0, held: 7, need: 12, what }
+                if what == "PUBLISH"
+        )),
+        "{events:?}"
+    );
     let reasons: Vec<_> = events
         .iter()
         .filter_map(|(_, k)| k.clone_reason())
         .collect();
     assert_eq!(
         reasons,
-        [
-            (
-                0,
-                "connection closed after 7 of 12 bytes of PUBLISH".to_string()
-            ),
-            (
-                0,
-                "connection closed after 1 bytes of the fixed header of PUBLISH".to_string()
-            ),
-        ]
+        [(
+            0,
+            "connection closed after 1 bytes of the fixed header of PUBLISH".to_string()
+        ),]
     );
 }
 

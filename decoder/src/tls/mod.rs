@@ -215,6 +215,26 @@ impl TlsConn {
     /// The connection ended: the decoder of what TLS carried decodes what it still holds.
     pub fn finish(&mut self, out: &mut Emit) {
         self.release_early_unknown("the connection ended before the endpoint answered", out);
+        let ds = &self.dirs[out.dir.index()];
+        if let Some(record) = ds.reader.unfinished() {
+            out.emit(unfinished_record(record));
+        } else if let Some((held, need)) = ds.joiner.partial() {
+            let what = if held >= 4 {
+                format!(
+                    "a {} handshake message",
+                    type_label(joiner_type(&ds.joiner))
+                )
+            } else {
+                "a handshake message".to_string()
+            };
+            out.emit(EventKind::Unfinished {
+                layer: crate::event::AppProtocol::Tls,
+                offset: ds.joiner.partial_offset(),
+                held: held as u64,
+                need: need as u64,
+                what,
+            });
+        }
         if let Some(sink) = self.sink.as_mut() {
             sink.finish(&mut out.decrypted());
         }
@@ -285,14 +305,13 @@ impl TlsConn {
         self.release_early_unknown("a side closed before the endpoint's answer was read", out);
         let d = out.dir.index();
         let mut reader = std::mem::take(&mut self.dirs[d].reader);
-        let at = reader.offset();
+        let pending = reader.unfinished();
         let cut = reader.close(&mut |item| self.on_item(item, out));
         self.dirs[d].reader = reader;
-        if let Some((held, need)) = cut {
-            out.emit(EventKind::TlsMalformed {
-                offset: at,
-                reason: format!("connection closed after {held} of {need} bytes of a record"),
-            });
+        // A record cut by the close is said with what its header declared, as at the end of
+        // a trace; the close event follows it.
+        if let (Some(_), Some(record)) = (cut, pending) {
+            out.emit(unfinished_record(record));
         }
         let joiner = &mut self.dirs[d].joiner;
         if let Some((held, need)) = joiner.partial() {
@@ -790,6 +809,29 @@ impl TlsConn {
             self.server_random = Some(random);
             self.server_hello_seen = true;
         }
+    }
+}
+
+/// A record begun and not finished ([`record::RecordReader::unfinished`]) as an event.
+fn unfinished_record(
+    (offset, held, need, kind, first): (u64, usize, usize, u8, Option<u8>),
+) -> EventKind {
+    let what = match (kind, first) {
+        (22, Some(1)) => "a ClientHello record".to_string(),
+        (22, Some(2)) => "a ServerHello record".to_string(),
+        (22, Some(11)) => "a Certificate record".to_string(),
+        (22, Some(16)) => "a ClientKeyExchange record".to_string(),
+        (22, _) => "a handshake record".to_string(),
+        (21, _) => "an alert record".to_string(),
+        (23, _) => "an application data record".to_string(),
+        _ => "a record".to_string(),
+    };
+    EventKind::Unfinished {
+        layer: crate::event::AppProtocol::Tls,
+        offset,
+        held: held as u64,
+        need: need as u64,
+        what,
     }
 }
 

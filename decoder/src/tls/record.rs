@@ -311,6 +311,24 @@ impl RecordReader {
         }
     }
 
+    /// The record begun but not complete, if any: its stream offset, the bytes held, the
+    /// bytes it needs, its content type and (for a handshake record) the first message's type.
+    pub fn unfinished(&self) -> Option<(u64, usize, usize, u8, Option<u8>)> {
+        if self.mode != Mode::Records || self.buf.is_empty() {
+            return None;
+        }
+        let need =
+            RecordHeader::read(&self.buf).map_or(HEADER_LEN, |h| HEADER_LEN + usize::from(h.len));
+        let kind = self.buf.first().copied().unwrap_or_default();
+        Some((
+            self.offset,
+            self.buf.len(),
+            need,
+            kind,
+            self.buf.get(HEADER_LEN).copied(),
+        ))
+    }
+
     /// The stream ended. Returns the record that was cut short, as (bytes held, bytes the record
     /// needed), or `None`. After a gap, a record that ends exactly with the stream is framed.
     pub fn close(&mut self, f: &mut dyn FnMut(Item<'_>)) -> Option<(usize, usize)> {

@@ -54,7 +54,7 @@ fn server_cert_untrusted_on_unknown_ca() {
     ));
     step(
         f,
-        &format!("openssl s_client -connect {ATS}:8443 -servername {ATS}"),
+        &format!("openssl s_client -connect {ATS}:8883 -servername {ATS}"),
     );
     step(f, "AmazonRootCA1.pem");
     none(&found, "AUTH.SERVER_NAME_MISMATCH");
@@ -478,7 +478,7 @@ fn client_cert_rejected_by_a_readable_alert() {
             cert_id("sensor-0042")
         ),
     );
-    step(f, &format!("openssl s_client -connect {ATS}:8443"));
+    step(f, &format!("openssl s_client -connect {ATS}:8883"));
 }
 
 #[test]
@@ -529,7 +529,7 @@ fn client_cert_rejected_in_tls_1_3_names_every_candidate() {
     );
     step(
         f,
-        &format!("openssl s_client -connect {ATS}:8443 -servername {ATS}"),
+        &format!("openssl s_client -connect {ATS}:8883 -servername {ATS}"),
     );
     // Without keys no MQTT is visible: the CONNECT rules have nothing to read.
     none(&found, "AUTHZ.CONNECT_DENIED");

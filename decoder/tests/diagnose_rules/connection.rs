@@ -62,7 +62,7 @@ fn not_tls_for_plain_mqtt_to_a_tls_port() {
     assert!(evidence_has(f, "endpoint closed the connection"));
     step(
         f,
-        &format!("openssl s_client -connect {ATS}:8443 -servername {ATS}"),
+        &format!("openssl s_client -connect {ATS}:8883 -servername {ATS}"),
     );
     // The endpoint never read the CONNECT, so it refused nothing.
     none(&found, "AUTHZ.CONNECT_DENIED");

@@ -24,7 +24,7 @@ fn protocol_version_for_a_tls_1_1_device() {
     assert!(evidence_has(f, "protocol_version alert from the endpoint"));
     step(
         f,
-        &format!("openssl s_client -connect {ATS}:8443 -tls1_2 -servername {ATS}"),
+        &format!("openssl s_client -connect {ATS}:8883 -tls1_2 -servername {ATS}"),
     );
     // The version rule speaks for the handshake; the suite rule stays quiet.
     none(&found, "CONN.NO_SHARED_CIPHER");

@@ -74,10 +74,10 @@ fn an_explicit_deny_is_cited_in_the_publish_finding() {
         f.next_steps[0],
         "Narrow or remove policy \"device-policy.json\" statement 3 (Sid \"NotOthers\"): an explicit Deny overrides every Allow."
     );
-    // The rest of the catalogue's steps stay.
+    // The rest of the catalogue's steps stay, with the account given filled in.
     step(
         f,
-        "Allow iot:Publish on arn:aws:iot:eu-west-1:ACCOUNT:topic/devices/other/telemetry",
+        "Allow iot:Publish on arn:aws:iot:eu-west-1:123456789012:topic/devices/other/telemetry",
     );
     // The policy agrees with the endpoint everywhere else: nothing more is said.
     assert_eq!(codes(&found), vec!["AUTHZ.PUBLISH_DENIED"]);

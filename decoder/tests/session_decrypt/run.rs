@@ -107,6 +107,13 @@ fn describe(k: &EventKind) -> String {
         EventKind::Undecrypted { reason } => format!("Undecrypted: {reason}"),
         EventKind::Note { text } => format!("Note: {text}"),
         EventKind::TlsMalformed { offset, reason } => format!("TlsMalformed @{offset}: {reason}"),
+        EventKind::Unfinished {
+            offset,
+            held,
+            need,
+            what,
+            ..
+        } => format!("Unfinished @{offset}: {held} of {need} bytes of {what}"),
         EventKind::Protocol { protocol, .. } => format!("Protocol {protocol}"),
         other => serde_json::to_value(other).expect("event as JSON")["event"]
             .as_str()

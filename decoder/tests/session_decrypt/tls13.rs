@@ -317,7 +317,7 @@ fn a_record_cut_by_fin_is_reported_with_its_sizes() {
     assert_eq!(
         tail[0],
         format!(
-            "D> TlsMalformed @{device_before}: connection closed after 20 of {total} bytes of a record"
+            "D> Unfinished @{device_before}: 20 of {total} bytes of an application data record"
         )
     );
     assert_eq!(tail[1], "D> tcp_fin");
@@ -330,9 +330,7 @@ fn a_record_cut_by_fin_is_reported_with_its_sizes() {
         .sum();
     assert_eq!(
         tail[2],
-        format!(
-            "E> TlsMalformed @{endpoint_before}: connection closed after 3 of 5 bytes of a record"
-        )
+        format!("E> Unfinished @{endpoint_before}: 3 of 5 bytes of an application data record")
     );
     assert_eq!(tail[3], "E> tcp_fin");
     assert!(!got.iter().any(|l| l.contains("Undecrypted")), "{got:#?}");

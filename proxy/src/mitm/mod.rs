@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use iotscope_decoder::device_leg::{DeviceLeg, Outcome, Presented, Proof, UpstreamCert};
 use iotscope_decoder::keylog::KeySource;
-use iotscope_decoder::{Direction, Identity, Input};
+use iotscope_decoder::{CutCause, Direction, Identity, Input};
 use rustls::pki_types::ServerName;
 use rustls::server::{Acceptor, NoServerSessionStorage};
 use rustls::sign::{CertifiedKey, SingleCertAndKey};
@@ -208,7 +208,9 @@ pub(super) async fn connection(
             return;
         }
         Err(limit) => {
-            let detail = format!("the device sent no ClientHello within {limit:.1} s");
+            let detail = format!("the device sent no whole ClientHello within {limit:.1} s");
+            conn.start_decoder(local, None, None);
+            conn.cut_handshake(limit).await;
             conn.report_only(local, detail).await;
             return;
         }
@@ -308,6 +310,21 @@ impl Conn {
             .await;
     }
 
+    /// iotscope's own handshake deadline ended the device's handshake.
+    async fn cut_handshake(&self, limit: f64) {
+        let text = format!(
+            "the device did not finish its TLS handshake within {limit:.1} s; iotscope closed the connection (--handshake-timeout)"
+        );
+        let _ = self
+            .tx
+            .send(Seen::input(
+                Direction::EndpointToDevice,
+                now(),
+                Input::Cut(CutCause::HandshakeTimeout, text.into()),
+            ))
+            .await;
+    }
+
     async fn note(&self, text: String) {
         let _ = self.tx.send(Seen::note(now(), text)).await;
     }
@@ -400,6 +417,7 @@ impl Conn {
                 leg.outcome = Outcome::Failed {
                     detail: format!("the device did not finish its handshake within {limit:.1} s"),
                 };
+                self.cut_handshake(limit).await;
                 None
             }
         }
@@ -699,7 +717,7 @@ impl Conn {
                 );
             }
         }
-        relay(&mut device, &mut up, &self.shared).await;
+        relay(&mut device, &mut up, &self.shared, &self.tx).await;
         // The TLS close ends the copying; the TCP close that follows is part of the story
         // (an endpoint closing right after a PUBLISH), so it is waited for, briefly.
         up.get_mut().0.read_to_close(CLOSE_WAIT).await;
@@ -713,8 +731,16 @@ impl Conn {
 /// Copies plaintext both ways until both sides are done, either fails, the connection is idle
 /// too long, or the proxy stops. A close is passed on as a TLS close (close_notify, then
 /// FIN); the endpoint's own TCP close is read before the device is told, so the trace shows
-/// the endpoint closing when it did.
-async fn relay(device: &mut DeviceTls, up: &mut EndpointTls, shared: &Shared) {
+/// the endpoint closing when it did. A device that goes without a TLS close (killed, its
+/// link lost) is recorded as it went: a FIN passed on as iotscope's close upstream, a reset
+/// as a reset. When iotscope ends the connection itself it says so, and closes both TLS
+/// sessions properly.
+async fn relay(
+    device: &mut DeviceTls,
+    up: &mut EndpointTls,
+    shared: &Shared,
+    tx: &mpsc::Sender<Seen>,
+) {
     let activity = up.get_ref().0.last_activity();
     let mut force = shared.force.clone();
     let idle = shared.limits.idle_timeout;
@@ -723,6 +749,7 @@ async fn relay(device: &mut DeviceTls, up: &mut EndpointTls, shared: &Shared) {
     }));
     let (mut from_device, mut from_endpoint) = (vec![0u8; READ_BUFFER], vec![0u8; READ_BUFFER]);
     let (mut device_open, mut endpoint_open, mut force_live) = (true, true, true);
+    let mut cut = None;
     while device_open || endpoint_open {
         tokio::select! {
             r = device.read(&mut from_device), if device_open => match r {
@@ -736,7 +763,17 @@ async fn relay(device: &mut DeviceTls, up: &mut EndpointTls, shared: &Shared) {
                         break;
                     }
                 }
-                Err(_) => break,
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                    let _ = tx
+                        .send(Seen::input(Direction::DeviceToEndpoint, now(), Input::Rst))
+                        .await;
+                    break;
+                }
+                Err(_) => {
+                    // The device's TCP close without its TLS close: passed on as a close.
+                    device_open = false;
+                    let _ = up.shutdown().await;
+                }
             },
             r = up.read(&mut from_endpoint), if endpoint_open => match r {
                 Ok(0) => {
@@ -754,16 +791,49 @@ async fn relay(device: &mut DeviceTls, up: &mut EndpointTls, shared: &Shared) {
             },
             _ = tick.tick(), if idle.is_some() => {
                 let quiet = now().0.saturating_sub(activity.load(std::sync::atomic::Ordering::Relaxed));
-                if idle.is_some_and(|limit| quiet >= limit.as_nanos() as i64) {
+                if let Some(limit) = idle.filter(|limit| quiet >= limit.as_nanos() as i64) {
+                    cut = Some((
+                        CutCause::IdleTimeout,
+                        format!(
+                            "iotscope closed the connection after {:.0} s without a byte either way (--idle-timeout)",
+                            limit.as_secs_f64()
+                        ),
+                    ));
                     break;
                 }
             }
             r = force.changed(), if force_live => match r {
-                Ok(()) if *force.borrow() => break,
+                Ok(()) if *force.borrow() => {
+                    cut = Some((
+                        CutCause::Stopping,
+                        "iotscope closed the connection: the proxy was stopping".to_string(),
+                    ));
+                    break;
+                }
                 Ok(()) => {}
                 Err(_) => force_live = false,
             },
         }
+    }
+    if let Some((cause, text)) = cut {
+        let _ = tx
+            .send(Seen::input(
+                Direction::EndpointToDevice,
+                now(),
+                Input::Cut(cause, text.into()),
+            ))
+            .await;
+        // Both peers get a TLS close (close_notify) before the TCP close, bounded so that a
+        // peer that does not read cannot hold the proxy up.
+        let close_both = async {
+            if device_open {
+                let _ = device.shutdown().await;
+            }
+            if endpoint_open {
+                let _ = up.shutdown().await;
+            }
+        };
+        let _ = tokio::time::timeout(CLOSE_WAIT, close_both).await;
     }
 }
 

@@ -18,7 +18,8 @@ use std::time::Duration;
 
 use iotscope_decoder::event::EncryptedPhase;
 use iotscope_decoder::{
-    AppProtocol, Direction, Event, EventKind, Identity, Input, Session, SessionConfig, Trace,
+    AppProtocol, CutCause, Direction, Event, EventKind, Identity, Input, Session, SessionConfig,
+    Trace,
 };
 use tokio::sync::{mpsc, watch};
 
@@ -103,7 +104,11 @@ pub async fn decode(
                 handshake_pending = false;
                 let secs = cfg.handshake_timeout.map_or(0.0, |d| d.as_secs_f64());
                 let text = format!("no TLS handshake completed within {secs:.1} s; iotscope closed the connection (--handshake-timeout)");
-                session.feed(Direction::EndpointToDevice, Input::Note(text.into()), now());
+                session.feed(
+                    Direction::EndpointToDevice,
+                    Input::Cut(CutCause::HandshakeTimeout, text.into()),
+                    now(),
+                );
                 let _ = abort.send(true);
                 printed = print_new(session.trace(), printed, &label, &cfg, &out).await;
                 continue;
@@ -182,6 +187,7 @@ async fn record(
             // records, never their headers alone.)
             Input::Gap(_)
             | Input::Note(_)
+            | Input::Cut(..)
             | Input::UpstreamFailed(_)
             | Input::DeviceLeg(_)
             | Input::Records(_) => {}

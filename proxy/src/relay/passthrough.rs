@@ -12,7 +12,7 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use iotscope_decoder::{Direction, Side};
+use iotscope_decoder::{CutCause, Direction, Input, Side};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
@@ -168,11 +168,11 @@ pub async fn relay(
                 "iotscope closed the connection after {:.0} s without a byte either way (--idle-timeout)",
                 limit.as_secs_f64()
             );
-            let _ = tx.send(Seen::note(now(), text)).await;
+            let _ = tx.send(cut_input(CutCause::IdleTimeout, text)).await;
         }
         Some(Cut::Shutdown) => {
             let text = "iotscope closed the connection: the proxy was stopping".to_string();
-            let _ = tx.send(Seen::note(now(), text)).await;
+            let _ = tx.send(cut_input(CutCause::Stopping, text)).await;
         }
         // The decoder, which set the deadline, has said why.
         Some(Cut::HandshakeTimeout) => {}
@@ -207,6 +207,15 @@ pub async fn relay(
     }
     drop(device);
     drop(upstream);
+}
+
+/// iotscope's own close of a connection, for the decoder.
+pub(crate) fn cut_input(cause: CutCause, text: String) -> Seen {
+    Seen::input(
+        Direction::EndpointToDevice,
+        now(),
+        Input::Cut(cause, text.into()),
+    )
 }
 
 /// The upstream could not be reached: the decoder hears why, and the device's side is

@@ -1,6 +1,8 @@
 // Shared by the stream targets: the first byte of the input picks the split points, so the
 // fuzzer also explores how bytes are cut into feeds and how the two directions interleave.
-use iotscope_decoder::{AppProtocol, Direction, Identity, Input, Session, SessionConfig, Timestamp};
+use iotscope_decoder::{
+    AppProtocol, Direction, Identity, Input, Session, SessionConfig, Timestamp,
+};
 
 pub fn drive(data: &[u8], hint: Option<AppProtocol>, prefix: &[u8]) {
     let Some((&shape, rest)) = data.split_first() else {

@@ -65,6 +65,7 @@ async fn serve(args: ProxyConfig) -> Result<(Printer, Option<Recorder>), Error> 
     let printer = Printer::start(&args.report, live.clone())?;
     // issue 10: the one --upstream, or --transparent's original destinations.
     let dial = Dial::from_args(&args, &listener).await?;
+    let mut signals = StopSignals::new();
     let local = listener
         .local_addr()
         .map_or_else(|_| "?".to_string(), |a| a.to_string());
@@ -91,12 +92,10 @@ async fn serve(args: ProxyConfig) -> Result<(Printer, Option<Recorder>), Error> 
     };
     let slots = Arc::new(Semaphore::new(limits.max_connections as usize));
     let numbers = AtomicU64::new(0);
-    let stop = stop_signal();
-    tokio::pin!(stop);
     let mut refusals = Refusals::new(limits.max_connections);
     loop {
         tokio::select! {
-            _ = &mut stop => break,
+            _ = signals.recv() => break,
             _ = sleep_until(refusals.due()) => refusals.flush(),
             r = listener.accept() => match r {
                 Ok((stream, peer)) => {
@@ -139,7 +138,7 @@ async fn serve(args: ProxyConfig) -> Result<(Printer, Option<Recorder>), Error> 
     let finished = tokio::select! {
         r = &mut all_done => r.is_ok(),
         _ = tokio::time::sleep_until(deadline - report_for) => false,
-        _ = stop_signal() => false,
+        _ = signals.recv() => false,
     };
     if !finished {
         let _ = force_tx.send(true);
@@ -227,20 +226,50 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
     }
 }
 
-/// SIGINT or SIGTERM.
-async fn stop_signal() {
+/// SIGINT and SIGTERM, caught from the moment this is made. Made before the proxy says it
+/// listens: a signal that comes before the accept loop first waits must still stop the proxy
+/// in order (its connections reported), not kill it. (`tokio::signal::ctrl_c` would only
+/// catch SIGINT once first polled.)
+struct StopSignals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
+    int: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    term: Option<tokio::signal::unix::Signal>,
+}
+
+impl StopSignals {
+    fn new() -> StopSignals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            StopSignals {
+                int: signal(SignalKind::interrupt()).ok(),
+                term: signal(SignalKind::terminate()).ok(),
             }
-            return;
         }
+        #[cfg(not(unix))]
+        StopSignals {}
     }
-    let _ = tokio::signal::ctrl_c().await;
+
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        {
+            async fn one(s: &mut Option<tokio::signal::unix::Signal>) {
+                match s {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            }
+            tokio::select! {
+                _ = one(&mut self.int) => {}
+                _ = one(&mut self.term) => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 async fn connection(

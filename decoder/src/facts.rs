@@ -46,6 +46,9 @@ pub struct Facts<'a> {
     /// First Protocol event of each direction inside TLS (decrypted).
     pub inner_protocol: [Option<(&'a Event, AppProtocol)>; 2],
     pub client_hello: Option<(&'a Event, &'a ClientHello)>,
+    /// How many ClientHellos the device sent (a second one belongs only after a
+    /// HelloRetryRequest).
+    pub device_hellos: u32,
     /// The ServerHello that is not a HelloRetryRequest.
     pub server_hello: Option<(&'a Event, &'a ServerHello)>,
     pub server_chain: Option<(&'a Event, &'a [Certificate])>,
@@ -109,6 +112,7 @@ impl<'a> Facts<'a> {
             protocol: [None, None],
             inner_protocol: [None, None],
             client_hello: None,
+            device_hellos: 0,
             server_hello: None,
             server_chain: None,
             device_chain: None,
@@ -215,6 +219,7 @@ impl<'a> Facts<'a> {
                 }
                 EventKind::ClientHello(h) if e.dir == Direction::DeviceToEndpoint => {
                     f.client_hello.get_or_insert((e, h));
+                    f.device_hellos += 1;
                 }
                 EventKind::ServerHello(h) if h.hello_retry_request => {
                     f.hello_retry.get_or_insert(e);
@@ -335,6 +340,13 @@ impl<'a> Facts<'a> {
 
     pub fn tls13(&self) -> bool {
         self.server_hello.is_some_and(|(_, h)| h.version == 0x0304)
+    }
+
+    /// The device sent a second ClientHello that no HelloRetryRequest asked for: it does not
+    /// follow TLS, so how it ends the handshake says nothing about what it thought of the
+    /// endpoint's flight.
+    pub fn unasked_second_hello(&self) -> bool {
+        self.device_hellos > 1 && self.hello_retry.is_none()
     }
 
     /// The endpoint resumed an earlier session, so it sent no certificate on this connection:

@@ -36,6 +36,9 @@ struct Refusal {
 }
 
 fn device_refusal(f: &Facts) -> Option<Refusal> {
+    if f.unasked_second_hello() {
+        return None;
+    }
     let (sh_ev, _) = f.server_hello?;
     // Did the device send its own next flight (so it accepted the endpoint's) by `until`?
     let went_on = |until: Timestamp, ccs_counts: bool| {

@@ -666,6 +666,13 @@ fn silence_not_seen(f: &Facts) -> Option<String> {
             f.t(e)
         ));
     }
+    if let Some((e, what)) = mqtt_session_went_on(f) {
+        return Some(format!(
+            "the device sent {what} at +{:.6} s, {:.1} s after its CONNECT, going on as a client does once its CONNECT is accepted, so the endpoint's answers were not captured",
+            f.t(e),
+            f.t(e) - f.connect().map_or(f.t(e), |(c, _)| f.t(c))
+        ));
+    }
     if f.gaps_by_dir[1] > 0 {
         return Some(format!(
             "{} bytes from the endpoint were missed, so its answer was not seen",
@@ -686,6 +693,28 @@ fn silence_not_seen(f: &Facts) -> Option<String> {
         ));
     }
     None
+}
+
+/// How long after its CONNECT a device's next request shows it was answered. MQTT lets a
+/// client send on without waiting for the CONNACK, and clients that do so send at once; a
+/// client that waits this long and then goes on (subscribes, publishes) had its CONNACK.
+const WENT_ON_AFTER_S: f64 = 0.5;
+
+/// The device's first SUBSCRIBE, UNSUBSCRIBE or PUBLISH sent well after its CONNECT: a
+/// session the endpoint accepted, whether or not its CONNACK is in the capture.
+fn mqtt_session_went_on<'a>(f: &Facts<'a>) -> Option<(&'a crate::Event, &'static str)> {
+    let (connect, _) = f.connect()?;
+    f.mqtt.iter().find_map(|(e, p)| {
+        let what = match p.packet_type {
+            crate::mqtt::PacketType::Subscribe => "a SUBSCRIBE",
+            crate::mqtt::PacketType::Unsubscribe => "an UNSUBSCRIBE",
+            crate::mqtt::PacketType::Publish => "a PUBLISH",
+            _ => return None,
+        };
+        (e.dir == crate::event::Direction::DeviceToEndpoint
+            && f.t(e) - f.t(connect) >= WENT_ON_AFTER_S)
+            .then_some((*e, what))
+    })
 }
 
 /// The device's own first TLS record, begun and never finished, with nothing from the

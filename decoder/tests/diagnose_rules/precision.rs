@@ -4,7 +4,7 @@
 
 use super::builder::*;
 use iotscope_decoder::diagnose::{Certainty, Severity};
-use iotscope_decoder::event::{EventKind, HandshakeKind};
+use iotscope_decoder::event::{AppProtocol, EventKind, HandshakeKind};
 
 fn severity(found: &[iotscope_decoder::diagnose::Finding], code: &str) -> Severity {
     one(found, code).severity
@@ -188,6 +188,63 @@ fn no_answer_only_for_silence_that_was_seen() {
     let found = t.diagnose();
     none(&found, "CONN.NO_ANSWER");
     assert!(one(&found, "CONN.TRUNCATED").summary.contains("too soon"));
+}
+
+/// Plain MQTT whose endpoint answers are not in the capture (as in Arkime's synthetic
+/// multi-client trace, whose endpoint only ACKs): a device that subscribes and publishes a
+/// second after its CONNECT had its CONNACK; one that sends its CONNECT alone, or pipelines
+/// the rest at once, proves nothing.
+#[test]
+fn no_answer_not_when_the_device_went_on_with_its_mqtt_session() {
+    let session = |subscribe_ms: f64, publish_ms: f64| {
+        let mut t = T::new(1883);
+        t.dev(1100.0, proto(AppProtocol::Mqtt))
+            .dev(1100.0, connect(4, "sensor-001", 60))
+            .dev(subscribe_ms, subscribe(1, &[("sensors/#", 0)]))
+            .dev(publish_ms, publish("sensors/humidity", 2, 1, 3))
+            .dev(5000.0, EventKind::TcpFin);
+        t.diagnose()
+    };
+    let found = session(2150.0, 3200.0);
+    none(&found, "CONN.NO_ANSWER");
+    let f = one(&found, "CONN.TRUNCATED");
+    assert!(
+        f.summary.contains("the device sent a SUBSCRIBE"),
+        "{}",
+        f.summary
+    );
+    assert!(errors(&found).is_empty(), "{:?}", codes(&found));
+
+    // Pipelined at once after the CONNECT: no proof of a CONNACK.
+    one(&session(1100.0, 1100.0), "CONN.NO_ANSWER");
+
+    // The CONNECT alone, then seconds of silence.
+    let mut t = T::new(1883);
+    t.dev(1100.0, proto(AppProtocol::Mqtt))
+        .dev(1100.0, connect(4, "sensor-001", 60))
+        .dev(5000.0, EventKind::TcpFin);
+    one(&t.diagnose(), "CONN.NO_ANSWER");
+}
+
+/// A device that sends a second ClientHello no HelloRetryRequest asked for does not follow
+/// TLS (Suricata's duplicate-hello trace): its reset after the endpoint's flight is not a
+/// verdict on the endpoint's certificate. The same reset after one hello still is.
+#[test]
+fn server_cert_untrusted_not_after_an_unasked_second_hello() {
+    let flight = |hellos: usize| {
+        let mut t = T::new(8443);
+        for _ in 0..hellos {
+            t.dev(0.1, hello_ats(&[]));
+        }
+        t.end(1.0, server_hello(TLS13, AES128_GCM_13))
+            .end(1.0, hs(595))
+            .dev(1.1, EventKind::TcpRst);
+        t.diagnose()
+    };
+    let found = flight(2);
+    none(&found, "AUTH.SERVER_CERT_UNTRUSTED");
+    none(&found, "AUTH.SERVER_NAME_MISMATCH");
+    one(&flight(1), "AUTH.SERVER_CERT_UNTRUSTED");
 }
 
 #[test]

@@ -199,3 +199,14 @@ impl Noise {
         got.iter().position(|b| *b != self.next_byte())
     }
 }
+
+/// `iotscope ca init` in `dir`, and the CA exported for a device to trust:
+/// (CA directory for `--ca-dir`, the exported CA file).
+pub fn mitm_ca(dir: &crate::pki::Dir) -> (String, String) {
+    let ca_dir = dir.file("iotscope-ca");
+    let init = crate::run(&["ca", "init", "--ca-dir", &ca_dir]);
+    assert!(init.status.success(), "iotscope ca init: {init:?}");
+    let export = crate::run(&["ca", "export", "--ca-dir", &ca_dir]);
+    let trust = dir.put("iotscope-ca.pem", &String::from_utf8_lossy(&export.stdout));
+    (ca_dir, trust)
+}

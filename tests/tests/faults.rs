@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use iotscope_tests::mosquitto::{broker, mosquitto_bin, mosquitto_pub, run_device, Broker};
 use iotscope_tests::pki::{ca, Dir, Leaf};
-use iotscope_tests::proxy::{ProxyProcess, WAIT};
-use iotscope_tests::{codes, have_tool, run};
+use iotscope_tests::proxy::{mitm_ca, ProxyProcess, WAIT};
+use iotscope_tests::{codes, have_tool};
 use serde_json::Value;
 
 /// A broker with TLS and client certificates, and the files a device needs.
@@ -59,17 +59,6 @@ impl Lab {
 
     fn upstream(&self) -> String {
         format!("127.0.0.1:{}", self.port)
-    }
-
-    /// `iotscope ca init` and the exported CA a device trusts: (CA directory, CA file).
-    fn iotscope_ca(&self) -> (String, String) {
-        let ca_dir = self.dir.file("iotscope-ca");
-        assert!(run(&["ca", "init", "--ca-dir", &ca_dir]).status.success());
-        let export = run(&["ca", "export", "--ca-dir", &ca_dir]);
-        let trust = self
-            .dir
-            .put("iotscope-ca.pem", &String::from_utf8_lossy(&export.stdout));
-        (ca_dir, trust)
     }
 
     fn mitm(&self, ca_dir: &str, extra: &[&str]) -> ProxyProcess {
@@ -252,7 +241,7 @@ fn mitm_a_device_that_stalls_in_its_hello_is_said_too() {
     let Some(lab) = Lab::new("faults-stall-mitm") else {
         return;
     };
-    let (ca_dir, _) = lab.iotscope_ca();
+    let (ca_dir, _) = mitm_ca(&lab.dir);
     let proxy = lab.mitm(&ca_dir, &["--handshake-timeout", "1", "--events"]);
     let mut s = TcpStream::connect(("127.0.0.1", proxy.port)).unwrap();
     s.set_read_timeout(Some(WAIT)).unwrap();
@@ -281,7 +270,7 @@ fn mitm_records_a_device_killed_inside_an_absurd_connect() {
     if !have_tool("openssl") {
         return;
     }
-    let (ca_dir, trust) = lab.iotscope_ca();
+    let (ca_dir, trust) = mitm_ca(&lab.dir);
     let proxy = lab.mitm(&ca_dir, &["--events"]);
     let mut child = Command::new("openssl")
         .args([
@@ -374,7 +363,7 @@ fn broker_killed(mitm: bool) {
         return;
     };
     let (proxy, trust) = if mitm {
-        let (ca_dir, trust) = lab.iotscope_ca();
+        let (ca_dir, trust) = mitm_ca(&lab.dir);
         (lab.mitm(&ca_dir, &[]), trust)
     } else {
         let up = lab.upstream();
@@ -429,7 +418,7 @@ fn mitm_a_publish_left_unacknowledged_by_a_dying_broker() {
     let Some(mut lab) = Lab::new("faults-publish-pending") else {
         return;
     };
-    let (ca_dir, trust) = lab.iotscope_ca();
+    let (ca_dir, trust) = mitm_ca(&lab.dir);
     let proxy = lab.mitm(&ca_dir, &["--events"]);
     // mosquitto_pub -l stays connected and publishes each line it reads, at QoS 1.
     let mut child = Command::new("mosquitto_pub")
@@ -500,7 +489,7 @@ fn a_device_that_ends_its_own_session_is_no_endpoint_fault() {
         return;
     };
     let up = lab.upstream();
-    let (ca_dir, trust) = lab.iotscope_ca();
+    let (ca_dir, trust) = mitm_ca(&lab.dir);
     for (mitm, proxy) in [
         (
             false,
@@ -645,7 +634,7 @@ fn mitm_stopping_sends_the_device_a_close_notify() {
         );
         return;
     }
-    let (ca_dir, trust) = lab.iotscope_ca();
+    let (ca_dir, trust) = mitm_ca(&lab.dir);
     let proxy = lab.mitm(&ca_dir, &["--grace", "1", "--events"]);
     let mut device = Command::new("openssl")
         .args([

@@ -11,8 +11,8 @@ use std::process::Command;
 
 use iotscope_tests::mosquitto::{broker, mosquitto_bin, run_device};
 use iotscope_tests::pki::{ca, Dir, Leaf};
-use iotscope_tests::proxy::ProxyProcess;
-use iotscope_tests::{codes, codes_of, have_tool, run};
+use iotscope_tests::proxy::{mitm_ca, ProxyProcess};
+use iotscope_tests::{codes, codes_of, have_tool};
 use serde_json::Value;
 
 /// One PUBLISH of this many payload bytes: over AWS IoT Core's 128 KB.
@@ -199,12 +199,7 @@ fn a_bulk_stream_through_mitm_loses_nothing() {
     let Some(p) = peers("lossless-mitm") else {
         return;
     };
-    let ca_dir = p.dir.file("iotscope-ca");
-    assert!(run(&["ca", "init", "--ca-dir", &ca_dir]).status.success());
-    let export = run(&["ca", "export", "--ca-dir", &ca_dir]);
-    let trust = p
-        .dir
-        .put("iotscope-ca.pem", &String::from_utf8_lossy(&export.stdout));
+    let (ca_dir, trust) = mitm_ca(&p.dir);
     let proxy = ProxyProcess::start(&[
         "--upstream",
         &p.up,

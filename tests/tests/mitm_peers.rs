@@ -6,8 +6,8 @@ use std::process::Command;
 
 use iotscope_tests::mosquitto::{broker, mosquitto_bin, mosquitto_pub, run_device};
 use iotscope_tests::pki::{ca, Dir, Leaf};
-use iotscope_tests::proxy::ProxyProcess;
-use iotscope_tests::{codes, codes_of, have_tool, run};
+use iotscope_tests::proxy::{mitm_ca, ProxyProcess};
+use iotscope_tests::{codes, codes_of, have_tool};
 
 #[test]
 fn mosquitto_through_mitm() {
@@ -35,10 +35,7 @@ fn mosquitto_through_mitm() {
         &skey,
         &format!("use_identity_as_username true\nacl_file {acl}\n"),
     );
-    let ca_dir = dir.file("iotscope-ca");
-    assert!(run(&["ca", "init", "--ca-dir", &ca_dir]).status.success());
-    let export = run(&["ca", "export", "--ca-dir", &ca_dir]);
-    let trust = dir.put("iotscope-ca.pem", &String::from_utf8_lossy(&export.stdout));
+    let (ca_dir, trust) = mitm_ca(&dir);
     let up = format!("127.0.0.1:{port}");
     let proxy = ProxyProcess::start(&[
         "--upstream",

@@ -4,7 +4,7 @@
 
 use iotscope_tests::mosquitto::{broker, mosquitto_bin, mosquitto_pub, run_device};
 use iotscope_tests::pki::{ca, Dir, Leaf};
-use iotscope_tests::proxy::ProxyProcess;
+use iotscope_tests::proxy::{mitm_ca, ProxyProcess};
 use iotscope_tests::{codes, have_tool, replay_json, run};
 use serde_json::Value;
 
@@ -61,10 +61,7 @@ fn policy_decides_mosquitto_acl_refusal_live_and_in_replay() {
         &skey,
         &format!("use_identity_as_username true\nacl_file {acl}\n"),
     );
-    let ca_dir = dir.file("iotscope-ca");
-    assert!(run(&["ca", "init", "--ca-dir", &ca_dir]).status.success());
-    let export = run(&["ca", "export", "--ca-dir", &ca_dir]);
-    let trust = dir.put("iotscope-ca.pem", &String::from_utf8_lossy(&export.stdout));
+    let (ca_dir, trust) = mitm_ca(&dir);
     let rec = dir.file("rec.pcapng");
     let up = format!("127.0.0.1:{port}");
     let proxy = ProxyProcess::start(&[

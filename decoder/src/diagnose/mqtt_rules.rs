@@ -240,7 +240,7 @@ fn limit_problems(p: &Packet) -> Vec<String> {
                     x.topic
                 ));
             }
-            if x.payload_len > 128 * 1024 {
+            if x.payload_len as u64 > AWS_MAX_PACKET {
                 v.push(format!("payload of {} bytes (limit 128 KB)", x.payload_len));
             }
             topic_check(&x.topic, &mut v);

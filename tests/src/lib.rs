@@ -10,6 +10,7 @@ pub mod proxy;
 pub mod tcpdump;
 pub mod tinyproxy;
 pub mod tls_peers;
+pub mod venv;
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};

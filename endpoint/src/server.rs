@@ -266,10 +266,14 @@ async fn connection(
         }
     };
     let sni = hello.sni.clone();
-    let handshake = StartHandshake::from_parts(hello.accepted, tcp).into_stream(cfg);
+    let handshake = StartHandshake::from_parts(hello.accepted, tcp)
+        .into_stream(cfg)
+        .into_fallible();
     let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
         Ok(Ok(t)) => t,
-        Ok(Err(e)) => {
+        Ok(Err((e, mut tcp))) => {
+            // rustls has written its alert; the socket is closed gently so that it arrives.
+            tls::close_gently(&mut tcp).await;
             let a = verifier.result();
             let (reason, details) = match a.refused {
                 Some(r) => r,

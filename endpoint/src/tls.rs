@@ -117,7 +117,25 @@ pub async fn refuse(tcp: &mut TcpStream, description: u8) {
     let _ = tcp
         .write_all(&[0x15, 0x03, 0x03, 0x00, 0x02, 0x02, description])
         .await;
+    close_gently(tcp).await;
+}
+
+/// FIN, then read what the device still sends until it closes (at most a few seconds).
+/// Closing a socket with unread bytes makes the kernel send a reset, and a reset can make
+/// the device lose the alert just written before it reads it (in TLS 1.3 its Certificate,
+/// CertificateVerify and Finished arrive together, and only the first was read).
+pub async fn close_gently(tcp: &mut TcpStream) {
     let _ = tcp.shutdown().await;
+    let mut sink = [0u8; 4096];
+    let drain = async {
+        loop {
+            match tcp.read(&mut sink).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    };
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(3), drain).await;
 }
 
 /// How the SNI relates to the endpoint's name.

@@ -11,7 +11,8 @@ use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 
 use iotscope_tests::pki::{self, Dir, Leaf};
-use iotscope_tests::{have_tool, iotscope_path};
+use iotscope_tests::proxy::{mitm_ca, ProxyProcess};
+use iotscope_tests::{codes, codes_of, have_tool, iotscope_path};
 use serde_json::Value;
 
 const NAME: &str = "abc123example-ats.iot.us-east-1.amazonaws.com";
@@ -26,13 +27,26 @@ struct Endpoint {
     child: Child,
     addr: SocketAddr,
     dir: Dir,
+    /// `iotscope proxy --mitm` in front of the endpoint, when the test goes through it.
+    proxy: Option<(ProxyProcess, String)>,
+}
+
+/// How a test reaches the endpoint.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Via {
+    Direct,
+    Proxy,
 }
 
 impl Endpoint {
-    /// Starts the endpoint with a good (ACTIVE) and an INACTIVE certificate registered.
-    fn start(name: &str) -> Endpoint {
-        let dir = Dir::new(&format!("endpoint-peers-{name}"));
+    /// Starts the endpoint with a good (ACTIVE) and an INACTIVE certificate registered (and
+    /// a third, unregistered), and with `Via::Proxy` the proxy in front of it (MITM, with
+    /// every device's certificate in its `--device-certs`).
+    fn start(name: &str, via: Via) -> Endpoint {
+        let dir = Dir::new(&format!("endpoint-peers-{name}-{via:?}"));
         let ca = pki::ca("device CA");
+        let certs = dir.join("device-certs");
+        std::fs::create_dir_all(&certs).unwrap();
         for (file, cn) in [
             ("good", "dev-good"),
             ("inactive", "dev-inactive"),
@@ -41,6 +55,11 @@ impl Endpoint {
             let leaf = Leaf::new(&ca, cn, &[], true);
             dir.put(&format!("{file}.pem"), &leaf.cert_pem);
             dir.put(&format!("{file}.key"), &leaf.key_pem);
+            let id = iotscope_decoder::cert::identity(leaf.chain[0].as_ref())
+                .unwrap()
+                .certificate_id;
+            std::fs::write(certs.join(format!("{id}.pem")), &leaf.cert_pem).unwrap();
+            std::fs::write(certs.join(format!("{id}.key")), &leaf.key_pem).unwrap();
         }
         let registry = format!(
             r#"{{"policies":[{{"policyName":"p","policyDocument":{POLICY}}}],
@@ -60,7 +79,7 @@ impl Endpoint {
             .spawn()
             .unwrap();
         let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let addr = loop {
+        let addr: SocketAddr = loop {
             let l = lines
                 .next()
                 .expect("the endpoint said where it listens")
@@ -70,11 +89,70 @@ impl Endpoint {
             }
         };
         std::thread::spawn(move || for _ in lines {});
-        Endpoint { child, addr, dir }
+        let proxy = (via == Via::Proxy).then(|| {
+            let (ca_dir, trust) = mitm_ca(&dir);
+            let p = ProxyProcess::start(&[
+                "--mitm",
+                "--device-certs",
+                certs.to_str().unwrap(),
+                "--upstream",
+                &addr.to_string(),
+                "--upstream-ca",
+                &dir.file("state/iotscope-ca.pem"),
+                "--ca-dir",
+                &ca_dir,
+                "--endpoint",
+                NAME,
+            ]);
+            (p, trust)
+        });
+        Endpoint {
+            child,
+            addr,
+            dir,
+            proxy,
+        }
     }
 
+    /// Where a client connects: the proxy when there is one.
+    fn target(&self) -> SocketAddr {
+        match &self.proxy {
+            Some((p, _)) => p.addr().parse().unwrap(),
+            None => self.addr,
+        }
+    }
+
+    /// The CA the client trusts: the proxy's when it goes through the proxy.
     fn ca(&self) -> String {
-        self.dir.file("state/iotscope-ca.pem")
+        match &self.proxy {
+            Some((_, trust)) => trust.clone(),
+            None => self.dir.file("state/iotscope-ca.pem"),
+        }
+    }
+
+    /// Through the proxy: the finding codes of the next connection it reports.
+    fn diagnosed(&self) -> Option<Vec<String>> {
+        self.proxy
+            .as_ref()
+            .map(|(p, _)| codes(&p.next_connection()))
+    }
+
+    /// Through the proxy: the error findings of the next connection it reports (mosquitto
+    /// connecting by address sends no SNI, a warning).
+    fn diagnosed_errors(&self) -> Option<Vec<String>> {
+        self.proxy
+            .as_ref()
+            .map(|(p, _)| codes_of(&p.next_connection(), "error"))
+    }
+
+    /// What an openssl client says when the endpoint refuses its certificate: directly, the
+    /// endpoint's alert 46; through the proxy, which finished the device's handshake itself,
+    /// the proxy closing the connection.
+    fn refused_text(&self, text: &str) -> bool {
+        match self.proxy {
+            None => text.contains("alert number 46") || text.contains("certificate unknown"),
+            Some(_) => text.contains("unexpected eof") || text.contains("alert"),
+        }
     }
 
     fn log(&self) -> Vec<Value> {
@@ -87,7 +165,7 @@ impl Endpoint {
 
     fn mosquitto(&self, tool: &str, cert: &str, args: &[&str]) -> std::process::Output {
         Command::new(tool)
-            .args(["-h", "127.0.0.1", "-p", &self.addr.port().to_string()])
+            .args(["-h", "127.0.0.1", "-p", &self.target().port().to_string()])
             .args(["--cafile", &self.ca()])
             .args(["--cert", &self.dir.file(&format!("{cert}.pem"))])
             .args(["--key", &self.dir.file(&format!("{cert}.key"))])
@@ -112,12 +190,27 @@ fn entry<'a>(log: &'a [Value], event: &str, status: &str) -> Option<&'a Value> {
         .find(|e| e["eventType"] == event && e["status"] == status)
 }
 
-#[test]
-fn mosquitto_pub_inside_the_policy_is_accepted_and_logged() {
+impl Endpoint {
+    /// The log once it holds an `event` entry with `status`: the endpoint writes an entry
+    /// when the connection's end reaches it, which may be after the client exits. Waits at
+    /// most a minute, only to avoid a hang.
+    fn log_with(&self, event: &str, status: &str) -> Vec<Value> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let log = self.log();
+            if entry(&log, event, status).is_some() || std::time::Instant::now() > deadline {
+                return log;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+}
+
+fn mosquitto_pub_inside_the_policy_is_accepted_and_logged(via: Via) {
     if !have_tool("mosquitto_pub") {
         return;
     }
-    let ep = Endpoint::start("pub-ok");
+    let ep = Endpoint::start("pub-ok", via);
     let out = ep.mosquitto(
         "mosquitto_pub",
         "good",
@@ -130,7 +223,7 @@ fn mosquitto_pub_inside_the_policy_is_accepted_and_logged() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let log = ep.log();
+    let log = ep.log_with("Disconnect", "Success");
     let c = entry(&log, "Connect", "Success").expect("a Connect entry");
     assert_eq!(c["clientId"], "dev-1");
     assert_eq!(c["principalId"].as_str().unwrap().len(), 64);
@@ -138,14 +231,27 @@ fn mosquitto_pub_inside_the_policy_is_accepted_and_logged() {
     assert_eq!(p["topicName"], "demo/a");
     let d = entry(&log, "Disconnect", "Success").expect("a Disconnect entry");
     assert_eq!(d["disconnectReason"], "CLIENT_INITIATED_DISCONNECT");
+
+    if let Some(found) = ep.diagnosed_errors() {
+        assert!(found.is_empty(), "the proxy found {found:?}");
+    }
 }
 
 #[test]
-fn a_publish_outside_the_policy_disconnects_an_mqtt_311_client() {
+fn mosquitto_pub_inside_the_policy_is_accepted_and_logged_direct() {
+    mosquitto_pub_inside_the_policy_is_accepted_and_logged(Via::Direct);
+}
+
+#[test]
+fn mosquitto_pub_inside_the_policy_is_accepted_and_logged_through_the_proxy() {
+    mosquitto_pub_inside_the_policy_is_accepted_and_logged(Via::Proxy);
+}
+
+fn a_publish_outside_the_policy_disconnects_an_mqtt_311_client(via: Via) {
     if !have_tool("mosquitto_pub") {
         return;
     }
-    let ep = Endpoint::start("pub-denied");
+    let ep = Endpoint::start("pub-denied", via);
     // factory/x is not under demo/: the policy has no statement for it.
     let out = ep.mosquitto(
         "mosquitto_pub",
@@ -167,19 +273,35 @@ fn a_publish_outside_the_policy_disconnects_an_mqtt_311_client() {
         !out.status.success(),
         "mosquitto_pub must see the connection closed"
     );
-    let log = ep.log();
+    let log = ep.log_with("Disconnect", "Success");
     let p = entry(&log, "Publish-In", "Failure").expect("a failed Publish-In entry");
     assert_eq!(p["reason"], "AUTHORIZATION_FAILURE");
     let d = entry(&log, "Disconnect", "Success").unwrap();
     assert_eq!(d["disconnectReason"], "AUTH_ERROR");
+
+    if let Some(found) = ep.diagnosed() {
+        assert!(
+            found.iter().any(|c| c == "AUTHZ.PUBLISH_DENIED"),
+            "the proxy found {found:?}"
+        );
+    }
 }
 
 #[test]
-fn a_publish_outside_the_policy_gets_puback_0x87_over_mqtt_5() {
+fn a_publish_outside_the_policy_disconnects_an_mqtt_311_client_direct() {
+    a_publish_outside_the_policy_disconnects_an_mqtt_311_client(Via::Direct);
+}
+
+#[test]
+fn a_publish_outside_the_policy_disconnects_an_mqtt_311_client_through_the_proxy() {
+    a_publish_outside_the_policy_disconnects_an_mqtt_311_client(Via::Proxy);
+}
+
+fn a_publish_outside_the_policy_gets_puback_0x87_over_mqtt_5(via: Via) {
     if !have_tool("mosquitto_pub") {
         return;
     }
-    let ep = Endpoint::start("pub-denied-5");
+    let ep = Endpoint::start("pub-denied-5", via);
     let out = ep.mosquitto(
         "mosquitto_pub",
         "good",
@@ -206,14 +328,30 @@ fn a_publish_outside_the_policy_gets_puback_0x87_over_mqtt_5() {
                 || text.contains("Not authorized")),
         "{text}"
     );
+
+    if let Some(found) = ep.diagnosed() {
+        assert!(
+            found.iter().any(|c| c == "AUTHZ.PUBLISH_DENIED"),
+            "the proxy found {found:?}"
+        );
+    }
 }
 
 #[test]
-fn a_denied_subscribe_gets_suback_0x80_over_mqtt_311() {
+fn a_publish_outside_the_policy_gets_puback_0x87_over_mqtt_5_direct() {
+    a_publish_outside_the_policy_gets_puback_0x87_over_mqtt_5(Via::Direct);
+}
+
+#[test]
+fn a_publish_outside_the_policy_gets_puback_0x87_over_mqtt_5_through_the_proxy() {
+    a_publish_outside_the_policy_gets_puback_0x87_over_mqtt_5(Via::Proxy);
+}
+
+fn a_denied_subscribe_gets_suback_0x80_over_mqtt_311(via: Via) {
     if !have_tool("mosquitto_sub") {
         return;
     }
-    let ep = Endpoint::start("sub-denied");
+    let ep = Endpoint::start("sub-denied", via);
     let out = ep.mosquitto(
         "mosquitto_sub",
         "good",
@@ -236,24 +374,41 @@ fn a_denied_subscribe_gets_suback_0x80_over_mqtt_311() {
     let text =
         String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     assert!(text.contains("SUBACK") && text.contains("128"), "{text}");
-    let log = ep.log();
+    let log = ep.log_with("Subscribe", "Failure");
     assert_eq!(
         entry(&log, "Subscribe", "Failure").unwrap()["reason"],
         "AUTHORIZATION_FAILURE"
     );
+
+    if let Some(found) = ep.diagnosed() {
+        assert!(
+            found.iter().any(|c| c == "AUTHZ.SUBSCRIBE_DENIED"),
+            "the proxy found {found:?}"
+        );
+    }
 }
 
 #[test]
-fn an_inactive_certificate_is_refused_with_certificate_unknown_in_tls_12() {
+fn a_denied_subscribe_gets_suback_0x80_over_mqtt_311_direct() {
+    a_denied_subscribe_gets_suback_0x80_over_mqtt_311(Via::Direct);
+}
+
+#[test]
+fn a_denied_subscribe_gets_suback_0x80_over_mqtt_311_through_the_proxy() {
+    a_denied_subscribe_gets_suback_0x80_over_mqtt_311(Via::Proxy);
+}
+
+fn an_inactive_certificate_is_refused_with_certificate_unknown_in_tls_12(via: Via) {
     if !have_tool("openssl") {
         return;
     }
-    let ep = Endpoint::start("inactive-12");
+    let ep = Endpoint::start("inactive-12", via);
     let out = Command::new("openssl")
         .args([
             "s_client",
+            "-ign_eof",
             "-connect",
-            &ep.addr.to_string(),
+            &ep.target().to_string(),
             "-servername",
             NAME,
             "-tls1_2",
@@ -272,26 +427,40 @@ fn an_inactive_certificate_is_refused_with_certificate_unknown_in_tls_12() {
     let text =
         String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
     // Reference §2: alert 46, "SSLV3_ALERT_CERTIFICATE_UNKNOWN" / "SSL alert number 46".
-    assert!(
-        text.contains("alert number 46") || text.contains("certificate unknown"),
-        "{text}"
-    );
-    let log = ep.log();
+    assert!(ep.refused_text(&text), "{text}");
+    let log = ep.log_with("Connection.AuthNError", "Failure");
     let e = entry(&log, "Connection.AuthNError", "Failure").unwrap();
     assert_eq!(e["reason"], "DEVICE_CERTIFICATE_INACTIVE");
+
+    if let Some(found) = ep.diagnosed() {
+        assert!(
+            found.iter().any(|c| c == "AUTH.CLIENT_CERT_REJECTED"),
+            "the proxy found {found:?}"
+        );
+    }
 }
 
 #[test]
-fn an_unregistered_certificate_is_refused_in_tls_13() {
+fn an_inactive_certificate_is_refused_with_certificate_unknown_in_tls_12_direct() {
+    an_inactive_certificate_is_refused_with_certificate_unknown_in_tls_12(Via::Direct);
+}
+
+#[test]
+fn an_inactive_certificate_is_refused_with_certificate_unknown_in_tls_12_through_the_proxy() {
+    an_inactive_certificate_is_refused_with_certificate_unknown_in_tls_12(Via::Proxy);
+}
+
+fn an_unregistered_certificate_is_refused_in_tls_13(via: Via) {
     if !have_tool("openssl") {
         return;
     }
-    let ep = Endpoint::start("unregistered-13");
+    let ep = Endpoint::start("unregistered-13", via);
     let out = Command::new("openssl")
         .args([
             "s_client",
+            "-ign_eof",
             "-connect",
-            &ep.addr.to_string(),
+            &ep.target().to_string(),
             "-servername",
             NAME,
             "-tls1_3",
@@ -309,28 +478,42 @@ fn an_unregistered_certificate_is_refused_in_tls_13() {
         .unwrap();
     let text =
         String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
-    assert!(
-        text.contains("alert number 46") || text.contains("certificate unknown"),
-        "{text}"
-    );
-    let log = ep.log();
+    assert!(ep.refused_text(&text), "{text}");
+    let log = ep.log_with("Connection.AuthNError", "Failure");
     assert_eq!(
         entry(&log, "Connection.AuthNError", "Failure").unwrap()["reason"],
         "DEVICE_CERTIFICATE_NOT_REGISTERED"
     );
+
+    if let Some(found) = ep.diagnosed() {
+        assert!(
+            found.iter().any(|c| c == "AUTH.CLIENT_CERT_REJECTED"),
+            "the proxy found {found:?}"
+        );
+    }
 }
 
 #[test]
-fn a_wrong_sni_is_refused() {
+fn an_unregistered_certificate_is_refused_in_tls_13_direct() {
+    an_unregistered_certificate_is_refused_in_tls_13(Via::Direct);
+}
+
+#[test]
+fn an_unregistered_certificate_is_refused_in_tls_13_through_the_proxy() {
+    an_unregistered_certificate_is_refused_in_tls_13(Via::Proxy);
+}
+
+fn a_wrong_sni_is_refused(via: Via) {
     if !have_tool("openssl") {
         return;
     }
-    let ep = Endpoint::start("wrong-sni");
+    let ep = Endpoint::start("wrong-sni", via);
     let out = Command::new("openssl")
         .args([
             "s_client",
+            "-ign_eof",
             "-connect",
-            &ep.addr.to_string(),
+            &ep.target().to_string(),
             "-servername",
             "other-ats.iot.us-east-1.amazonaws.com",
         ])
@@ -348,11 +531,37 @@ fn a_wrong_sni_is_refused() {
     let text =
         String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("unrecognized name") || text.contains("alert number 112"),
+        // Directly: the endpoint's unrecognized_name alert; through the proxy, which finished
+        // the device's handshake itself, the proxy closing the connection.
+        text.contains("unrecognized name")
+            || text.contains("alert number 112")
+            || (via == Via::Proxy && text.contains("unexpected eof")),
         "{text}"
     );
     assert_eq!(
-        entry(&ep.log(), "Connection.AuthNError", "Failure").unwrap()["reason"],
+        entry(
+            &ep.log_with("Connection.AuthNError", "Failure"),
+            "Connection.AuthNError",
+            "Failure"
+        )
+        .unwrap()["reason"],
         "SNI_MISUSED"
     );
+
+    if let Some(found) = ep.diagnosed() {
+        assert!(
+            found.iter().any(|c| c == "CONN.SNI_MISMATCH"),
+            "the proxy found {found:?}"
+        );
+    }
+}
+
+#[test]
+fn a_wrong_sni_is_refused_direct() {
+    a_wrong_sni_is_refused(Via::Direct);
+}
+
+#[test]
+fn a_wrong_sni_is_refused_through_the_proxy() {
+    a_wrong_sni_is_refused(Via::Proxy);
 }

@@ -76,6 +76,10 @@ pub struct EndpointArgs {
     /// default, at most 604800).
     #[arg(long, value_name = "S", default_value = "3600", value_parser = parse_seconds)]
     pub session_expiry: Duration,
+    /// The region in the ARNs policies are checked on [default: the one in --name, else
+    /// us-east-1].
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
     /// Refuse devices that send no SNI, as the older AWS documentation says AWS does.
     #[arg(long)]
     pub require_sni: bool,

@@ -86,6 +86,7 @@ fn endpoint_config(
         endpoint_name: a.name,
         mqtt: Some(a.listen),
         mqtt_alpn: a.listen_alpn,
+        region: a.region,
         state_dir,
         registry,
         log: a.log,

@@ -38,6 +38,9 @@ pub struct EndpointConfig {
     pub mqtt: Option<SocketAddr>,
     /// MQTT with ALPN `x-amzn-mqtt-ca` (AWS: port 443).
     pub mqtt_alpn: Option<SocketAddr>,
+    /// The region of the ARNs policies are checked on; `None`: the one in the endpoint's
+    /// name, else us-east-1.
+    pub region: Option<String>,
     /// Where the endpoint's CA and its key live (made at first start).
     pub state_dir: PathBuf,
     pub registry: Registry,
@@ -81,6 +84,10 @@ pub async fn start(cfg: EndpointConfig) -> Result<Running, Error> {
         registry: Arc::new(cfg.registry),
         broker: Broker::default(),
         log,
+        region: cfg
+            .region
+            .or_else(|| iotscope_decoder::policy::device::region_of_endpoint(&cfg.endpoint_name))
+            .unwrap_or_else(|| "us-east-1".into()),
         endpoint_name: cfg.endpoint_name,
         session_expiry: cfg.session_expiry.min(crate::limits::SESSION_EXPIRY_MAX),
         require_sni: cfg.require_sni,

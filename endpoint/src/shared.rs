@@ -18,6 +18,8 @@ pub struct Shared {
     pub broker: Broker,
     pub log: Log,
     pub endpoint_name: String,
+    /// The region in the ARNs policies are checked on.
+    pub region: String,
     pub session_expiry: Duration,
     pub require_sni: bool,
     /// The endpoint's certificate and key.

@@ -312,7 +312,7 @@ async fn accept(
         thing: reg.thing_for(&client_id, &peer.cert_id),
         certificate: Some(peer.identity.clone()),
         source_ip: Some(peer.addr.ip().to_canonical()),
-        region: iotscope_decoder::policy::device::region_of_endpoint(&shared.endpoint_name),
+        region: Some(shared.region.clone()),
         account: Some(reg.account_id.clone()),
         domain: Some(
             peer.sni

@@ -27,6 +27,8 @@ const POLICY: &str = r#"{"Version":"2012-10-17","Statement":[
 struct Endpoint {
     child: Child,
     addr: SocketAddr,
+    /// The listener that wants ALPN x-amzn-mqtt-ca (AWS: port 443).
+    alpn: SocketAddr,
     dir: Dir,
     /// `iotscope proxy --mitm` in front of the endpoint, when the test goes through it.
     proxy: Option<(ProxyProcess, String)>,
@@ -83,6 +85,8 @@ impl Endpoint {
                 &reg,
                 "--name",
                 host,
+                "--listen-alpn",
+                "127.0.0.1:0",
             ])
             .args([
                 "--state-dir",
@@ -100,6 +104,15 @@ impl Endpoint {
                 .expect("the endpoint said where it listens")
                 .unwrap();
             if let Some(a) = l.split(" MQTT on ").nth(1) {
+                break a.trim().parse().unwrap();
+            }
+        };
+        let alpn: SocketAddr = loop {
+            let l = lines
+                .next()
+                .expect("the endpoint said where it listens with ALPN")
+                .unwrap();
+            if let Some(a) = l.split(" MQTT with ALPN x-amzn-mqtt-ca on ").nth(1) {
                 break a.trim().parse().unwrap();
             }
         };
@@ -124,6 +137,7 @@ impl Endpoint {
         Endpoint {
             child,
             addr,
+            alpn,
             dir,
             proxy,
         }
@@ -207,6 +221,9 @@ impl Endpoint {
 
 impl Drop for Endpoint {
     fn drop(&mut self) {
+        if let Ok(Some(_)) = self.child.try_wait() {
+            return;
+        }
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
@@ -1063,4 +1080,190 @@ fn the_sdk_cannot_connect_with_an_inactive_certificate_direct() {
 #[test]
 fn the_sdk_cannot_connect_with_an_inactive_certificate_through_the_proxy() {
     the_sdk_cannot_connect_with_an_inactive_certificate(Via::Proxy);
+}
+
+// ---- port 443, reserved topics, limits, malformed packets, shutdown ----
+
+fn openssl_alpn(ep: &Endpoint, alpn: Option<&str>) -> String {
+    let mut cmd = Command::new("openssl");
+    cmd.args(["s_client", "-ign_eof", "-connect", &ep.alpn.to_string()])
+        .args(["-servername", NAME, "-CAfile", &ep.ca()])
+        .args([
+            "-cert",
+            &ep.dir.file("good.pem"),
+            "-key",
+            &ep.dir.file("good.key"),
+        ]);
+    if let Some(a) = alpn {
+        cmd.args(["-alpn", a]);
+    }
+    let out = cmd.stdin(Stdio::null()).output().unwrap();
+    String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout)
+}
+
+/// Protocols page: on port 443 a client-certificate connection must offer ALPN
+/// x-amzn-mqtt-ca; without it the handshake fails.
+#[test]
+fn port_443_wants_alpn_x_amzn_mqtt_ca() {
+    if !have_tool("openssl") {
+        return;
+    }
+    let ep = Endpoint::start("alpn", Via::Direct);
+    let with = openssl_alpn(&ep, Some("x-amzn-mqtt-ca"));
+    assert!(with.contains("ALPN protocol: x-amzn-mqtt-ca"), "{with}");
+    let without = openssl_alpn(&ep, None);
+    assert!(
+        without.contains("handshake failure") || without.contains("alert number 40"),
+        "{without}"
+    );
+    let log = ep.log_with("Connection.AuthNError", "Failure");
+    assert!(
+        entry(&log, "Connection.AuthNError", "Failure").unwrap()["details"]
+            .as_str()
+            .unwrap()
+            .contains("x-amzn-mqtt-ca")
+    );
+}
+
+/// Topics that start with `$` are reserved (AWS's own, such as a thing's shadow topics, are
+/// open to devices whose policy allows them). The refusal is logged as an authorization
+/// failure (UNVERIFIED, docs/endpoint.md).
+#[test]
+fn a_reserved_topic_is_refused() {
+    if !have_tool("mosquitto_pub") {
+        return;
+    }
+    let ep = Endpoint::start("reserved", Via::Direct);
+    let out = ep.mosquitto(
+        "mosquitto_pub",
+        "good",
+        &[
+            "-i",
+            "dev-5",
+            "-t",
+            "$aws/events/presence/connected/dev-5",
+            "-m",
+            "x",
+            "-q",
+            "1",
+            "-V",
+            "mqttv311",
+        ],
+    );
+    assert!(!out.status.success());
+    let log = ep.log_with("Publish-In", "Failure");
+    let e = entry(&log, "Publish-In", "Failure").unwrap();
+    assert_eq!(e["topicName"], "$aws/events/presence/connected/dev-5");
+}
+
+/// Quotas page: publish requests over 128 KB are rejected; life-cycle events: a payload over
+/// the limit disconnects with CLIENT_ERROR.
+#[test]
+fn a_payload_over_128_kb_disconnects_the_client() {
+    if !have_tool("mosquitto_pub") {
+        return;
+    }
+    let ep = Endpoint::start("payload", Via::Direct);
+    let big = ep.dir.put("big.bin", &"x".repeat(131_072));
+    let out = ep.mosquitto(
+        "mosquitto_pub",
+        "good",
+        &[
+            "-i", "dev-6", "-t", "demo/big", "-f", &big, "-q", "1", "-V", "mqttv311",
+        ],
+    );
+    assert!(
+        !out.status.success(),
+        "a 128 KB payload plus its header is over the limit"
+    );
+    let log = ep.log_with("Disconnect", "Success");
+    let d = entry(&log, "Disconnect", "Success").unwrap();
+    assert_eq!(d["disconnectReason"], "CLIENT_ERROR");
+    // Just under the limit passes.
+    let ok = ep.dir.put("ok.bin", &"x".repeat(100_000));
+    let out = ep.mosquitto(
+        "mosquitto_pub",
+        "good",
+        &[
+            "-i", "dev-7", "-t", "demo/big", "-f", &ok, "-q", "1", "-V", "mqttv311",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A malformed packet closes that connection only: another device stays served, and the
+/// log says CLIENT_ERROR for the one that sent it.
+#[test]
+fn a_malformed_packet_closes_that_connection_only() {
+    let Some(py) = paho() else { return };
+    let ep = Endpoint::start("malformed", Via::Direct);
+    let script = ep.dir.put("raw_tls.py", include_str!("peers/raw_tls.py"));
+    let connect = iotscope_decoder::mqtt::encode::connect(4, "dev-raw", 60);
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    // A SUBSCRIBE whose flags are 0000 instead of 0010 (MQTT 3.8.1-1).
+    let bad = [0x80u8, 0x06, 0x00, 0x01, 0x00, 0x01, b'a', 0x01];
+    let plan = serde_json::json!({
+        "port": ep.addr.port(), "sni": NAME, "ca": ep.ca(),
+        "cert": ep.dir.file("good.pem"), "key": ep.dir.file("good.key"),
+        "send": [hex(&connect), hex(&bad)],
+    });
+    let out = Command::new(&py)
+        .arg(&script)
+        .arg(plan.to_string())
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    assert!(
+        v["got"].as_str().unwrap().starts_with("20020000"),
+        "CONNACK first: {v}"
+    );
+    let log = ep.log_with("Disconnect", "Success");
+    assert_eq!(
+        entry(&log, "Disconnect", "Success").unwrap()["disconnectReason"],
+        "CLIENT_ERROR"
+    );
+    let ev = ep.paho(
+        &py,
+        "good",
+        serde_json::json!({"id": "dev-after", "steps": [["pub", "demo/ok", "x", 1]]}),
+    );
+    assert_eq!(
+        event(&ev, "puback").expect("the endpoint still serves")["rc"],
+        0
+    );
+}
+
+/// SIGTERM stops the endpoint in order: an MQTT 5 device is told DISCONNECT 0x8B (Server
+/// shutting down, mqtt.md) and the log says SERVER_INITIATED_DISCONNECT.
+#[test]
+fn sigterm_tells_mqtt_5_devices_the_server_is_shutting_down() {
+    let Some(py) = paho() else { return };
+    let mut ep = Endpoint::start("shutdown", Via::Direct);
+    let held = ep.paho_background(
+        &py,
+        "good",
+        serde_json::json!({"id": "dev-held", "v": 5, "steps": [["hold", 30]], "disconnect": false}),
+    );
+    ep.log_with("Connect", "Success");
+    Command::new("kill")
+        .args(["-TERM", &ep.child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = ep.child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    let ev = held.join().unwrap();
+    assert_eq!(
+        event(&ev, "disconnect").expect("told to go")["rc"],
+        0x8B,
+        "{ev:?}"
+    );
+    let log = ep.log();
+    assert!(log
+        .iter()
+        .any(|e| e["disconnectReason"] == "SERVER_INITIATED_DISCONNECT"));
 }

@@ -32,7 +32,8 @@ pub async fn read<R: AsyncRead + Unpin>(r: &mut R, max: usize) -> Result<(u8, Ve
     match r.read(&mut first).await {
         Ok(0) => return Err(ReadError::Closed { clean: true }),
         Ok(_) => {}
-        Err(e) => return Err(ReadError::Io(e)),
+        // A TLS stream that ends without close_notify says so as UnexpectedEof.
+        Err(e) => return Err(eof(e)),
     }
     let mut len = 0usize;
     let mut done = false;

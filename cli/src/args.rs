@@ -55,9 +55,13 @@ pub struct EndpointArgs {
     /// MQTT over TLS (AWS IoT Core: port 8883). Port 0 picks a free port, printed at start.
     #[arg(long, value_name = "ADDR:PORT", default_value = "0.0.0.0:8883")]
     pub listen: std::net::SocketAddr,
-    /// MQTT over TLS with ALPN x-amzn-mqtt-ca, as AWS IoT Core serves it on port 443.
+    /// TLS with ALPN x-amzn-mqtt-ca (MQTT) or x-amzn-http-ca (HTTPS publish), as AWS IoT
+    /// Core serves it on port 443.
     #[arg(long, value_name = "ADDR:PORT")]
     pub listen_alpn: Option<std::net::SocketAddr>,
+    /// HTTPS publish (POST /topics/TOPIC?qos=1), as AWS IoT Core serves it on port 8443.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub listen_https: Option<std::net::SocketAddr>,
     /// The registry: certificates with their status, CA certificates, things, policies (JSON,
     /// docs/endpoint.md). Without it every certificate is unregistered and refused.
     #[arg(long, value_name = "FILE")]

@@ -86,6 +86,7 @@ fn endpoint_config(
         endpoint_name: a.name,
         mqtt: Some(a.listen),
         mqtt_alpn: a.listen_alpn,
+        https: a.listen_https,
         region: a.region,
         state_dir,
         registry,

@@ -10,6 +10,7 @@
 //! - [`registry`]: certificates, CAs, things, policies (`--registry FILE` or plain structs);
 //! - [`tls`]: ClientHello screening and the registry's client-certificate verifier;
 //! - [`mqtt`]: packets, topics, the broker, one device's session;
+//! - [`http`]: HTTPS publish (`POST /topics/…`);
 //! - [`log`]: the AWSIotLogsV2-shaped log;
 //! - [`limits`]: AWS's quotas and the endpoint's own bounds;
 //! - [`server`]: listeners, connection limit, start and stop; [`shared`]: what its
@@ -17,6 +18,7 @@
 //! - [`demo`]: `iotscope demo`.
 
 pub mod demo;
+pub mod http;
 pub mod limits;
 pub mod log;
 pub mod mqtt;

@@ -21,9 +21,9 @@ use tokio_rustls::StartHandshake;
 use crate::limits::HANDSHAKE_TIMEOUT;
 use crate::log::{Event, Log, Who};
 use crate::mqtt::broker::Broker;
-use crate::mqtt::session::{self, Peer};
+use crate::mqtt::session;
 use crate::registry::Registry;
-use crate::shared::Shared;
+use crate::shared::{Peer, Shared};
 use crate::tls::{self, alert, NameCheck, NotHello, RegistryVerifier};
 
 /// The endpoint name of the AWS documentation's examples.
@@ -36,8 +36,10 @@ pub struct EndpointConfig {
     pub endpoint_name: String,
     /// MQTT over TLS (AWS: port 8883).
     pub mqtt: Option<SocketAddr>,
-    /// MQTT with ALPN `x-amzn-mqtt-ca` (AWS: port 443).
+    /// MQTT with ALPN `x-amzn-mqtt-ca`, HTTPS publish with `x-amzn-http-ca` (AWS: port 443).
     pub mqtt_alpn: Option<SocketAddr>,
+    /// HTTPS publish (AWS: port 8443).
+    pub https: Option<SocketAddr>,
     /// The region of the ARNs policies are checked on; `None`: the one in the endpoint's
     /// name, else us-east-1.
     pub region: Option<String>,
@@ -57,6 +59,7 @@ pub struct EndpointConfig {
 pub struct Running {
     pub mqtt: Option<SocketAddr>,
     pub mqtt_alpn: Option<SocketAddr>,
+    pub https: Option<SocketAddr>,
     /// The CA devices must trust for the endpoint's certificate.
     pub ca_file: PathBuf,
     stop: watch::Sender<bool>,
@@ -69,7 +72,16 @@ pub struct Running {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Port {
     Mqtt,
-    MqttAlpn,
+    /// AWS's 443: the ALPN protocol chooses MQTT or HTTPS.
+    Alpn,
+    Https,
+}
+
+/// What a connection speaks once TLS is up.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Speaks {
+    Mqtt,
+    Http,
 }
 
 /// Binds the listeners and starts accepting.
@@ -97,10 +109,14 @@ pub async fn start(cfg: EndpointConfig) -> Result<Running, Error> {
     let (stop, stop_rx) = watch::channel(false);
     let slots = Arc::new(Semaphore::new(cfg.max_connections as usize));
     let mut tasks = Vec::new();
-    let mut bound = [None, None];
-    for (i, (addr, port)) in [(cfg.mqtt, Port::Mqtt), (cfg.mqtt_alpn, Port::MqttAlpn)]
-        .into_iter()
-        .enumerate()
+    let mut bound = [None, None, None];
+    for (i, (addr, port)) in [
+        (cfg.mqtt, Port::Mqtt),
+        (cfg.mqtt_alpn, Port::Alpn),
+        (cfg.https, Port::Https),
+    ]
+    .into_iter()
+    .enumerate()
     {
         let Some(addr) = addr else { continue };
         let l = TcpListener::bind(addr)
@@ -118,6 +134,7 @@ pub async fn start(cfg: EndpointConfig) -> Result<Running, Error> {
     Ok(Running {
         mqtt: bound[0],
         mqtt_alpn: bound[1],
+        https: bound[2],
         ca_file: cfg.state_dir.join(CERT_FILE),
         stop,
         tasks,
@@ -244,20 +261,24 @@ async fn connection(
             return;
         }
     }
-    let alpn = match port {
-        Port::Mqtt => None,
-        Port::MqttAlpn => {
-            // Port 443 with a client certificate needs ALPN x-amzn-mqtt-ca (protocols page;
-            // without it "an mTLS connection cannot be established", aws-iot-device-sdk-swift#80).
+    let (speaks, alpn) = match port {
+        Port::Mqtt => (Speaks::Mqtt, None),
+        Port::Https => (Speaks::Http, None),
+        Port::Alpn => {
+            // Port 443 with a client certificate needs ALPN x-amzn-mqtt-ca (MQTT) or
+            // x-amzn-http-ca (HTTPS publish) (protocols page; without it "an mTLS connection
+            // cannot be established", aws-iot-device-sdk-swift#80).
             if hello.alpn.iter().any(|p| p == tls::ALPN_MQTT) {
-                Some(tls::ALPN_MQTT)
+                (Speaks::Mqtt, Some(tls::ALPN_MQTT))
+            } else if hello.alpn.iter().any(|p| p == tls::ALPN_HTTP) {
+                (Speaks::Http, Some(tls::ALPN_HTTP))
             } else {
                 authn_error(
                     &shared,
                     peer,
                     hello.sni.clone(),
                     "NOT_AUTHENTICATED",
-                    "port 443 without ALPN x-amzn-mqtt-ca".into(),
+                    "port 443 without ALPN x-amzn-mqtt-ca or x-amzn-http-ca".into(),
                 );
                 tls::refuse(&mut tcp, alert::HANDSHAKE_FAILURE).await;
                 return;
@@ -306,7 +327,20 @@ async fn connection(
         sni,
         conn: n,
     };
-    session::serve(tls, p, shared, stop).await;
+    match speaks {
+        Speaks::Mqtt => session::serve(tls, p, shared, stop).await,
+        Speaks::Http => {
+            let authz = shared.authz(&p, "");
+            let who = Who {
+                client_id: None,
+                principal_id: Some(p.cert_id.clone()),
+                peer: Some(peer),
+                trace_id: crate::log::trace_id(),
+                protocol: "HTTP",
+            };
+            crate::http::serve(tls, shared.clone(), authz, who).await;
+        }
+    }
 }
 
 /// Runs the endpoint until SIGINT or SIGTERM (the command's form).
@@ -322,7 +356,11 @@ pub fn run(cfg: EndpointConfig) -> Result<u8, Error> {
         let running = start(cfg).await?;
         for (what, a) in [
             ("MQTT", running.mqtt),
-            ("MQTT with ALPN x-amzn-mqtt-ca", running.mqtt_alpn),
+            (
+                "ALPN x-amzn-mqtt-ca (MQTT) and x-amzn-http-ca (HTTPS publish)",
+                running.mqtt_alpn,
+            ),
+            ("HTTPS publish", running.https),
         ] {
             if let Some(a) = a {
                 eprintln!("iotscope endpoint: {name}: {what} on {a}");

@@ -27,8 +27,10 @@ const POLICY: &str = r#"{"Version":"2012-10-17","Statement":[
 struct Endpoint {
     child: Child,
     addr: SocketAddr,
-    /// The listener that wants ALPN x-amzn-mqtt-ca (AWS: port 443).
+    /// The listener that wants ALPN x-amzn-mqtt-ca or x-amzn-http-ca (AWS: port 443).
     alpn: SocketAddr,
+    /// HTTPS publish (AWS: port 8443).
+    https: SocketAddr,
     dir: Dir,
     /// `iotscope proxy --mitm` in front of the endpoint, when the test goes through it.
     proxy: Option<(ProxyProcess, String)>,
@@ -87,6 +89,8 @@ impl Endpoint {
                 host,
                 "--listen-alpn",
                 "127.0.0.1:0",
+                "--listen-https",
+                "127.0.0.1:0",
             ])
             .args([
                 "--state-dir",
@@ -112,7 +116,16 @@ impl Endpoint {
                 .next()
                 .expect("the endpoint said where it listens with ALPN")
                 .unwrap();
-            if let Some(a) = l.split(" MQTT with ALPN x-amzn-mqtt-ca on ").nth(1) {
+            if let Some(a) = l.split(" x-amzn-http-ca (HTTPS publish) on ").nth(1) {
+                break a.trim().parse().unwrap();
+            }
+        };
+        let https: SocketAddr = loop {
+            let l = lines
+                .next()
+                .expect("the endpoint said where it serves HTTPS")
+                .unwrap();
+            if let Some(a) = l.split(" HTTPS publish on ").nth(1) {
                 break a.trim().parse().unwrap();
             }
         };
@@ -138,6 +151,7 @@ impl Endpoint {
             child,
             addr,
             alpn,
+            https,
             dir,
             proxy,
         }
@@ -1266,4 +1280,147 @@ fn sigterm_tells_mqtt_5_devices_the_server_is_shutting_down() {
     assert!(log
         .iter()
         .any(|e| e["disconnectReason"] == "SERVER_INITIATED_DISCONNECT"));
+}
+
+// ---- HTTPS publish ----
+
+/// `curl` publishing as the AWS guide's example does (http.md): the device's certificate,
+/// `POST https://<endpoint>:8443/topics/<topic>?qos=1`, the endpoint's name resolved to
+/// loopback so that SNI and the certificate's name are the endpoint's. The status code and
+/// body.
+fn curl_publish(ep: &Endpoint, cert: &str, topic: &str) -> (String, String) {
+    let port = ep.https.port();
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            "-w",
+            "\n%{http_code}",
+            "--resolve",
+            &format!("{NAME}:{port}:127.0.0.1"),
+        ])
+        .args([
+            "--cacert",
+            &ep.ca(),
+            "--cert",
+            &ep.dir.file(&format!("{cert}.pem")),
+        ])
+        .args([
+            "--key",
+            &ep.dir.file(&format!("{cert}.key")),
+            "-X",
+            "POST",
+            "-d",
+            "{\"t\": 21.5}",
+        ])
+        .arg(format!("https://{NAME}:{port}/topics/{topic}?qos=1"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
+    (code.to_string(), body.to_string())
+}
+
+/// http.md: a publish inside the policy is accepted (200); the log's entry says HTTP.
+#[test]
+fn https_publish_inside_the_policy_is_accepted() {
+    if !have_tool("curl") {
+        return;
+    }
+    let ep = Endpoint::start("https-ok", Via::Direct);
+    let (code, body) = curl_publish(&ep, "good", "demo/http");
+    assert_eq!(code, "200", "{body}");
+    assert!(body.contains("\"message\":\"OK\""), "{body}");
+    let log = ep.log_with("Publish-In", "Success");
+    let e = entry(&log, "Publish-In", "Success").unwrap();
+    assert_eq!(e["protocol"], "HTTP");
+    assert_eq!(e["topicName"], "demo/http");
+    assert!(e.get("clientId").is_none(), "HTTPS has no client id: {e}");
+}
+
+/// AWS's error list: 403 Forbidden; the policy does not allow iot:Publish on factory/x.
+#[test]
+fn https_publish_outside_the_policy_is_forbidden() {
+    if !have_tool("curl") {
+        return;
+    }
+    let ep = Endpoint::start("https-denied", Via::Direct);
+    let (code, body) = curl_publish(&ep, "good", "factory/x");
+    assert_eq!(code, "403", "{body}");
+    let log = ep.log_with("Publish-In", "Failure");
+    assert_eq!(
+        entry(&log, "Publish-In", "Failure").unwrap()["reason"],
+        "AUTHORIZATION_FAILURE"
+    );
+}
+
+/// An INACTIVE certificate is refused in the handshake on 8443 too: curl gets no HTTP answer.
+#[test]
+fn https_with_an_inactive_certificate_fails_in_tls() {
+    if !have_tool("curl") {
+        return;
+    }
+    let ep = Endpoint::start("https-inactive", Via::Direct);
+    let (code, _) = curl_publish(&ep, "inactive", "demo/http");
+    assert_eq!(code, "000", "no HTTP status: the TLS handshake failed");
+    let log = ep.log_with("Connection.AuthNError", "Failure");
+    assert_eq!(
+        entry(&log, "Connection.AuthNError", "Failure").unwrap()["reason"],
+        "DEVICE_CERTIFICATE_INACTIVE"
+    );
+}
+
+/// Protocols page: on 443, ALPN x-amzn-http-ca selects HTTPS publish.
+#[test]
+fn port_443_with_alpn_x_amzn_http_ca_is_https_publish() {
+    if !have_tool("openssl") {
+        return;
+    }
+    let ep = Endpoint::start("alpn-http", Via::Direct);
+    let request = "POST /topics/demo/alpn?qos=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi";
+    let mut child = Command::new("openssl")
+        .args([
+            "s_client",
+            "-quiet",
+            "-ign_eof",
+            "-connect",
+            &ep.alpn.to_string(),
+        ])
+        .args([
+            "-servername",
+            NAME,
+            "-CAfile",
+            &ep.ca(),
+            "-alpn",
+            "x-amzn-http-ca",
+        ])
+        .args([
+            "-cert",
+            &ep.dir.file("good.pem"),
+            "-key",
+            &ep.dir.file("good.key"),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(request.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with("HTTP/1.1 200 OK"),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log = ep.log_with("Publish-In", "Success");
+    assert_eq!(
+        entry(&log, "Publish-In", "Success").unwrap()["topicName"],
+        "demo/alpn"
+    );
 }

@@ -130,6 +130,7 @@ pub fn run(opts: DemoOptions) -> Result<u8, Error> {
         endpoint_name: DEFAULT_ENDPOINT.into(),
         mqtt: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
         mqtt_alpn: None,
+        https: None,
         region: None,
         state_dir: endpoint_dir.clone(),
         registry,

@@ -7,12 +7,10 @@
 //! connection ends when every sender of that queue is gone: this task's, and the broker's
 //! once the session is detached.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use iotscope_decoder::cert::CertIdentity;
-use iotscope_decoder::policy::{Action, Device};
+use iotscope_decoder::policy::Action;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -21,16 +19,7 @@ use super::packets::{self, ConnackProps, ReadError, LEVEL_311, LEVEL_5};
 use super::topics::{self, Bad};
 use crate::limits::{self, MAX_CLIENT_ID, MAX_FILTERS_PER_SUBSCRIBE, MAX_PACKET, QUEUE};
 use crate::log::{Event, Who};
-use crate::shared::Shared;
-
-/// What TLS established about the device.
-pub struct Peer {
-    pub addr: SocketAddr,
-    pub cert_id: String,
-    pub identity: CertIdentity,
-    pub sni: Option<String>,
-    pub conn: u64,
-}
+use crate::shared::{Peer, Shared};
 
 /// How a session ends, in the life-cycle events' words (`disconnectReason`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -306,24 +295,7 @@ async fn accept(
         return None;
     }
     let shared = c.shared.clone();
-    let reg = &shared.registry;
-    let device = Device {
-        client_id: client_id.clone(),
-        thing: reg.thing_for(&client_id, &peer.cert_id),
-        certificate: Some(peer.identity.clone()),
-        source_ip: Some(peer.addr.ip().to_canonical()),
-        region: Some(shared.region.clone()),
-        account: Some(reg.account_id.clone()),
-        domain: Some(
-            peer.sni
-                .clone()
-                .unwrap_or_else(|| shared.endpoint_name.clone()),
-        ),
-    };
-    let authz = Authz {
-        policies: Arc::new(reg.policies_of(&peer.cert_id)),
-        device: Arc::new(device),
-    };
+    let authz = shared.authz(peer, &client_id);
     // iot:Connect on client/<clientId> (policy actions page). Denied: MQTT 3.1.1 closes
     // without a CONNACK, MQTT 5 answers CONNACK 0x87 (reference §2; js-v2#101; mqtt.md).
     let mut denied =

@@ -1424,3 +1424,35 @@ fn port_443_with_alpn_x_amzn_http_ca_is_https_publish() {
         "demo/alpn"
     );
 }
+
+/// Quotas page: the broker disconnects a device that sends nothing for 1.5 times its
+/// keep-alive; MQTT 5 DISCONNECT 0x8D; logged MQTT_KEEP_ALIVE_TIMEOUT. With the shortest
+/// keep-alive AWS allows (30 s) this test waits about 45 s; it asserts no duration.
+#[test]
+fn a_silent_device_is_disconnected_after_its_keep_alive() {
+    let Some(py) = paho() else { return };
+    let ep = Endpoint::start("keepalive-expiry", Via::Direct);
+    let script = ep.dir.put("raw_tls.py", include_str!("peers/raw_tls.py"));
+    let connect = iotscope_decoder::mqtt::encode::connect(5, "dev-silent", 30);
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let plan = serde_json::json!({
+        "port": ep.addr.port(), "sni": NAME, "ca": ep.ca(),
+        "cert": ep.dir.file("good.pem"), "key": ep.dir.file("good.key"),
+        "send": [hex(&connect)], "until_close": true, "wait": 180,
+    });
+    let out = Command::new(&py)
+        .arg(&script)
+        .arg(plan.to_string())
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let got = v["got"].as_str().unwrap();
+    assert!(got.starts_with("2016"), "a CONNACK first: {v}");
+    assert!(got.contains("e0028d00"), "then DISCONNECT 0x8D: {v}");
+    let log = ep.log_with("Disconnect", "Success");
+    assert_eq!(
+        entry(&log, "Disconnect", "Success").unwrap()["disconnectReason"],
+        "MQTT_KEEP_ALIVE_TIMEOUT"
+    );
+}

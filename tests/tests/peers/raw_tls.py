@@ -23,4 +23,16 @@ for chunk in plan["send"]:
     got += data
     if not data:
         break
+if plan.get("until_close"):
+    # Read until the endpoint closes (bounded, only to avoid a hang).
+    tls.settimeout(plan.get("wait", 120))
+    try:
+        while True:
+            data = tls.recv(4096)
+            if not data:
+                break
+            got += data
+    except (ssl.SSLError, OSError) as e:
+        print(json.dumps({"got": got.hex(), "error": str(e)}))
+        sys.exit(0)
 print(json.dumps({"got": got.hex(), "closed": True}))

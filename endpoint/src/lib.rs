@@ -25,7 +25,6 @@ pub mod mqtt;
 pub mod registry;
 pub mod server;
 pub mod shared;
-pub mod signals;
 pub mod tls;
 
 pub use registry::{CertStatus, DeviceCert, Registry};

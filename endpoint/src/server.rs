@@ -351,7 +351,7 @@ pub fn run(cfg: EndpointConfig) -> Result<u8, Error> {
         .map_err(|e| Error::Environment(format!("cannot start the runtime: {e}")))?;
     rt.block_on(async move {
         // Caught from here on, before the endpoint says it listens (as the proxy does).
-        let mut signals = crate::signals::StopSignals::new();
+        let mut signals = iotscope_proxy::serve::StopSignals::new(None);
         let name = cfg.endpoint_name.clone();
         let running = start(cfg).await?;
         for (what, a) in [

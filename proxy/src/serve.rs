@@ -250,8 +250,8 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
 /// SIGINT and SIGTERM, caught from the moment this is made. Made before the proxy says it
 /// listens: a signal that comes before the accept loop first waits must still stop the proxy
 /// in order (its connections reported), not kill it. (`tokio::signal::ctrl_c` would only
-/// catch SIGINT once first polled.)
-struct StopSignals {
+/// catch SIGINT once first polled.) `iotscope endpoint` stops the same way.
+pub struct StopSignals {
     #[cfg(unix)]
     int: Option<tokio::signal::unix::Signal>,
     #[cfg(unix)]
@@ -261,7 +261,8 @@ struct StopSignals {
 }
 
 impl StopSignals {
-    fn new(stop: Option<watch::Receiver<bool>>) -> StopSignals {
+    /// Catches the signals from now on; `stop` is an in-process stop besides them.
+    pub fn new(stop: Option<watch::Receiver<bool>>) -> StopSignals {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{signal, SignalKind};
@@ -275,7 +276,8 @@ impl StopSignals {
         StopSignals { stop }
     }
 
-    async fn recv(&mut self) {
+    /// Waits for SIGINT, SIGTERM or the in-process stop.
+    pub async fn recv(&mut self) {
         let stop = async {
             match &mut self.stop {
                 Some(rx) => {

@@ -300,8 +300,6 @@ async fn connection(
     let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
         Ok(Ok(t)) => t,
         Ok(Err((e, mut tcp))) => {
-            // rustls has written its alert; the socket is closed gently so that it arrives.
-            tls::close_gently(&mut tcp).await;
             let a = verifier.result();
             let (reason, details) = match a.refused {
                 Some(r) => r,
@@ -311,7 +309,10 @@ async fn connection(
                 None => ("NOT_AUTHENTICATED", e.to_string()),
             };
             tracing::info!("#{n} {peer}: TLS refused: {reason}: {details}");
+            // Logged first, so the entry is there once the device has seen the refusal.
             authn_error(&shared, peer, sni, reason, details);
+            // rustls has written its alert; the socket is closed gently so that it arrives.
+            tls::close_gently(&mut tcp).await;
             return;
         }
         Err(_) => return,

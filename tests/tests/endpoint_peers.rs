@@ -62,8 +62,16 @@ impl Endpoint {
             ("good", "dev-good"),
             ("inactive", "dev-inactive"),
             ("stranger", "dev-stranger"),
+            ("revoked", "dev-revoked"),
+            ("expired", "dev-expired"),
         ] {
-            let leaf = Leaf::new(&ca, cn, &[], true);
+            let leaf = Leaf::with(&ca, cn, &[], true, |p| {
+                if file == "expired" {
+                    // Valid last year only: registered ACTIVE, but expired now.
+                    p.not_before = rcgen::date_time_ymd(2024, 1, 1);
+                    p.not_after = rcgen::date_time_ymd(2025, 1, 1);
+                }
+            });
             dir.put(&format!("{file}.pem"), &leaf.cert_pem);
             dir.put(&format!("{file}.key"), &leaf.key_pem);
             let id = iotscope_decoder::cert::identity(leaf.chain[0].as_ref())
@@ -75,7 +83,9 @@ impl Endpoint {
         let registry = format!(
             r#"{{"policies":[{{"policyName":"p","policyDocument":{POLICY}}}],
                 "certificates":[{{"file":"good.pem","status":"ACTIVE","policies":["p"]}},
-                                {{"file":"inactive.pem","status":"INACTIVE","policies":["p"]}}]}}"#
+                                {{"file":"inactive.pem","status":"INACTIVE","policies":["p"]}},
+                                {{"file":"revoked.pem","status":"REVOKED","policies":["p"]}},
+                                {{"file":"expired.pem","status":"ACTIVE","policies":["p"]}}]}}"#
         );
         let reg = dir.put("registry.json", &registry);
         let mut child = Command::new(iotscope_path())
@@ -1455,4 +1465,94 @@ fn a_silent_device_is_disconnected_after_its_keep_alive() {
         entry(&log, "Disconnect", "Success").unwrap()["disconnectReason"],
         "MQTT_KEEP_ALIVE_TIMEOUT"
     );
+}
+
+/// §1.5: AWS requests a client certificate; a device that sends none is refused (the wire
+/// form is UNVERIFIED; rustls sends certificate_required), logged NOT_AUTHENTICATED.
+fn a_device_without_a_certificate_is_refused(via: Via) {
+    if !have_tool("openssl") {
+        return;
+    }
+    let ep = Endpoint::start("no-cert", via);
+    let out = Command::new("openssl")
+        .args(["s_client", "-ign_eof", "-connect", &ep.target().to_string()])
+        .args(["-servername", NAME, "-CAfile", &ep.ca()])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    match via {
+        Via::Direct => {
+            assert!(
+                text.contains("alert number 116") || text.contains("certificate required"),
+                "{text}"
+            );
+            let log = ep.log_with("Connection.AuthNError", "Failure");
+            assert_eq!(
+                entry(&log, "Connection.AuthNError", "Failure").unwrap()["reason"],
+                "NOT_AUTHENTICATED"
+            );
+        }
+        // The proxy finishes the device's handshake itself and, with no certificate to
+        // present for it, does not go upstream: the device sees the connection end.
+        Via::Proxy => assert!(
+            text.contains("unexpected eof") || text.contains("alert"),
+            "{text}"
+        ),
+    }
+    if let Some(found) = ep.diagnosed() {
+        assert!(
+            found.iter().any(|c| c == "AUTH.CLIENT_CERT_MISSING"),
+            "{found:?}"
+        );
+    }
+}
+
+#[test]
+fn a_device_without_a_certificate_is_refused_direct() {
+    a_device_without_a_certificate_is_refused(Via::Direct);
+}
+
+#[test]
+fn a_device_without_a_certificate_is_refused_through_the_proxy() {
+    a_device_without_a_certificate_is_refused(Via::Proxy);
+}
+
+/// Reference §2: REVOKED and expired certificates have no AWS text of their own; the
+/// endpoint refuses them as it refuses INACTIVE ones (alert 46), with their own log codes
+/// (REVOKED: DEVICE_CERTIFICATE_REVOKED; expired: DEVICE_CERTIFICATE_INACTIVE).
+#[test]
+fn revoked_and_expired_certificates_are_refused_like_inactive_ones() {
+    if !have_tool("openssl") {
+        return;
+    }
+    let ep = Endpoint::start("revoked-expired", Via::Direct);
+    for (cert, reason) in [
+        ("revoked", "DEVICE_CERTIFICATE_REVOKED"),
+        ("expired", "DEVICE_CERTIFICATE_INACTIVE"),
+    ] {
+        let out = Command::new("openssl")
+            .args([
+                "s_client",
+                "-ign_eof",
+                "-connect",
+                &ep.addr.to_string(),
+                "-tls1_2",
+            ])
+            .args(["-servername", NAME, "-CAfile", &ep.ca()])
+            .args(["-cert", &ep.dir.file(&format!("{cert}.pem"))])
+            .args(["-key", &ep.dir.file(&format!("{cert}.key"))])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stderr).to_string()
+            + &String::from_utf8_lossy(&out.stdout);
+        assert!(ep.refused_text(&text), "{cert}: {text}");
+        let log = ep.log_with("Connection.AuthNError", "Failure");
+        assert!(
+            log.iter().any(|e| e["reason"] == reason),
+            "{cert}: {reason} not in {log:?}"
+        );
+    }
 }

@@ -18,11 +18,12 @@ use serde_json::Value;
 const NAME: &str = "abc123example-ats.iot.us-east-1.amazonaws.com";
 
 /// Allows connecting as dev-*, publishing (retained too) and receiving on demo/*,
-/// subscribing to demo/*.
+/// subscribing to demo/*; denies publishing to demo/secret explicitly.
 const POLICY: &str = r#"{"Version":"2012-10-17","Statement":[
  {"Effect":"Allow","Action":"iot:Connect","Resource":"arn:aws:iot:us-east-1:123456789012:client/dev-*"},
  {"Effect":"Allow","Action":["iot:Publish","iot:Receive","iot:RetainPublish"],"Resource":"arn:aws:iot:us-east-1:123456789012:topic/demo/*"},
- {"Effect":"Allow","Action":"iot:Subscribe","Resource":"arn:aws:iot:us-east-1:123456789012:topicfilter/demo/*"}]}"#;
+ {"Effect":"Allow","Action":"iot:Subscribe","Resource":"arn:aws:iot:us-east-1:123456789012:topicfilter/demo/*"},
+ {"Effect":"Deny","Action":"iot:Publish","Resource":"arn:aws:iot:us-east-1:123456789012:topic/demo/secret"}]}"#;
 
 struct Endpoint {
     child: Child,
@@ -54,6 +55,11 @@ impl Endpoint {
     /// As [`Endpoint::start`], for the endpoint name `host` (a client that connects by name
     /// needs one that resolves: `localhost`).
     fn start_named(name: &str, via: Via, host: &str) -> Endpoint {
+        Endpoint::start_with(name, via, host, &[])
+    }
+
+    /// As [`Endpoint::start_named`], with more options for the endpoint.
+    fn start_with(name: &str, via: Via, host: &str, more: &[&str]) -> Endpoint {
         let dir = Dir::new(&format!("endpoint-peers-{name}-{via:?}"));
         let ca = pki::ca("device CA");
         let certs = dir.join("device-certs");
@@ -102,6 +108,7 @@ impl Endpoint {
                 "--listen-https",
                 "127.0.0.1:0",
             ])
+            .args(more)
             .args([
                 "--state-dir",
                 &dir.file("state"),
@@ -1555,4 +1562,91 @@ fn revoked_and_expired_certificates_are_refused_like_inactive_ones() {
             "{cert}: {reason} not in {log:?}"
         );
     }
+}
+
+/// The policy page: an explicit deny overrides any allow; `*` in a resource crosses topic
+/// levels, so `topicfilter/demo/*` allows subscribing to `demo/a/+` (MQTT's `+` is a plain
+/// character to a policy). Expectations read off the test's POLICY.
+#[test]
+fn an_explicit_deny_wins_and_star_crosses_levels() {
+    let Some(py) = paho() else { return };
+    let ep = Endpoint::start("policy-logic", Via::Direct);
+    let ev = ep.paho(
+        &py,
+        "good",
+        serde_json::json!({"id": "dev-logic", "v": 5, "steps": [
+            ["sub", "demo/a/+"], ["pub", "demo/other", "x", 1], ["pub", "demo/secret", "x", 1]]}),
+    );
+    let subacks: Vec<&Value> = ev.iter().filter(|e| e["event"] == "suback").collect();
+    assert_eq!(subacks[0]["codes"][0], 1, "{ev:?}");
+    let pubacks: Vec<i64> = ev
+        .iter()
+        .filter(|e| e["event"] == "puback")
+        .map(|e| e["rc"].as_i64().unwrap())
+        .collect();
+    assert_eq!(pubacks, vec![0, 0x87], "{ev:?}");
+}
+
+/// Quotas page: persistent sessions expire (1 h by default, adjustable); after
+/// `--session-expiry 1` a reconnect 3 s later finds no session (session present = 0). MQTT 5:
+/// a Session Expiry Interval over the maximum is answered with the maximum in the CONNACK.
+#[test]
+fn a_persistent_session_expires() {
+    let Some(py) = paho() else { return };
+    let ep = Endpoint::start_with(
+        "session-expiry",
+        Via::Direct,
+        NAME,
+        &["--session-expiry", "1"],
+    );
+    ep.paho(
+        &py,
+        "good",
+        serde_json::json!({"id": "dev-exp", "clean": false, "steps": [["sub", "demo/e"]]}),
+    );
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let ev = ep.paho(
+        &py,
+        "good",
+        serde_json::json!({"id": "dev-exp", "clean": false}),
+    );
+    assert_eq!(event(&ev, "connack").unwrap()["present"], false, "{ev:?}");
+    let ev = ep.paho(
+        &py,
+        "good",
+        serde_json::json!({"id": "dev-exp5", "v": 5, "clean": false, "expiry": 999_999}),
+    );
+    assert_eq!(event(&ev, "connack").unwrap()["expiry"], 1, "{ev:?}");
+}
+
+/// `--max-connections`: a connection over the limit is closed at accept, the one inside it is
+/// served.
+#[test]
+fn connections_over_the_limit_are_closed() {
+    let Some(py) = paho() else { return };
+    let ep = Endpoint::start_with("limit", Via::Direct, NAME, &["--max-connections", "1"]);
+    let held = ep.paho_background(
+        &py,
+        "good",
+        serde_json::json!({"id": "dev-held", "v": 5, "steps": [["hold", 5]], "disconnect": true}),
+    );
+    ep.log_with("Connect", "Success");
+    let script = ep.dir.put("raw_tls.py", include_str!("peers/raw_tls.py"));
+    let connect = iotscope_decoder::mqtt::encode::connect(4, "dev-extra", 60);
+    let hex: String = connect.iter().map(|x| format!("{x:02x}")).collect();
+    let plan = serde_json::json!({
+        "port": ep.addr.port(), "sni": NAME, "ca": ep.ca(),
+        "cert": ep.dir.file("good.pem"), "key": ep.dir.file("good.key"), "send": [hex],
+    });
+    let out = Command::new(&py)
+        .arg(&script)
+        .arg(plan.to_string())
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    // Closed at accept: the handshake itself fails (EOF or reset), and no CONNACK comes.
+    assert!(v.get("handshake_error").is_some(), "{v}");
+    let ev = held.join().unwrap();
+    assert_eq!(event(&ev, "connack").unwrap()["rc"], 0);
 }

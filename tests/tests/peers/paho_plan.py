@@ -35,7 +35,13 @@ c.tls_insecure_set(True)
 
 def on_connect(cl, u, flags, rc, props):
     ka = getattr(props, "ServerKeepAlive", None) if props is not None else None
-    events.put(("connack", {"rc": code(rc), "present": bool(flags.session_present), "keep_alive": ka}))
+    expiry = getattr(props, "SessionExpiryInterval", None) if props is not None else None
+    events.put(
+        (
+            "connack",
+            {"rc": code(rc), "present": bool(flags.session_present), "keep_alive": ka, "expiry": expiry},
+        )
+    )
 
 
 def on_subscribe(cl, u, mid, rcs, props):

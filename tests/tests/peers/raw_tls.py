@@ -11,7 +11,11 @@ ctx.load_verify_locations(plan["ca"])
 ctx.load_cert_chain(plan["cert"], plan["key"])
 ctx.check_hostname = False
 sock = socket.create_connection(("127.0.0.1", plan["port"]), timeout=10)
-tls = ctx.wrap_socket(sock, server_hostname=plan["sni"])
+try:
+    tls = ctx.wrap_socket(sock, server_hostname=plan["sni"])
+except (ssl.SSLError, OSError) as e:
+    print(json.dumps({"handshake_error": str(e)}))
+    sys.exit(0)
 got = b""
 for chunk in plan["send"]:
     tls.sendall(bytes.fromhex(chunk))

@@ -1650,3 +1650,38 @@ fn connections_over_the_limit_are_closed() {
     let ev = held.join().unwrap();
     assert_eq!(event(&ev, "connack").unwrap()["rc"], 0);
 }
+
+/// Life-cycle events: a will is sent when a connection is lost (not after the device's own
+/// DISCONNECT); a will topic the policy does not allow fails the CONNECT (`connect_failed`
+/// "when … the client is not authorized to publish to that last will topic"), MQTT 5 CONNACK
+/// 0x87.
+#[test]
+fn wills_are_sent_when_a_connection_is_lost_and_checked_at_connect() {
+    let Some(py) = paho() else { return };
+    let ep = Endpoint::start("wills", Via::Direct);
+    let listener = ep.paho_background(
+        &py,
+        "good",
+        serde_json::json!({"id": "dev-listener", "steps": [["sub", "demo/will"], ["recv", 20]]}),
+    );
+    ep.log_with("Subscribe", "Success");
+    // Ends without DISCONNECT: the process exits with the socket open.
+    let ev = ep.paho(
+        &py,
+        "good",
+        serde_json::json!({"id": "dev-mortal", "will": ["demo/will", "gone"], "disconnect": false}),
+    );
+    assert_eq!(event(&ev, "connack").unwrap()["rc"], 0);
+    let heard = listener.join().unwrap();
+    assert_eq!(
+        event(&heard, "message").expect("the will")["topic"],
+        "demo/will",
+        "{heard:?}"
+    );
+    let ev = ep.paho(
+        &py,
+        "good",
+        serde_json::json!({"id": "dev-willful", "v": 5, "will": ["factory/will", "gone"]}),
+    );
+    assert_eq!(event(&ev, "connack").unwrap()["rc"], 0x87, "{ev:?}");
+}

@@ -30,6 +30,8 @@ c = mqtt.Client(
     **kwargs,
 )
 c.tls_set(ca_certs=plan["ca"], certfile=plan["cert"], keyfile=plan["key"])
+if plan.get("will"):
+    c.will_set(plan["will"][0], plan["will"][1], qos=1)
 c.tls_insecure_set(True)
 
 

@@ -349,6 +349,95 @@ pub fn server_config(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::registry::{CaCert, DeviceCert};
+
+    /// A device certificate from a fresh CA: (its DER, the CA's DER).
+    fn device_cert(cn: &str, not_after_year: i32) -> (Vec<u8>, Vec<u8>) {
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca.distinguished_name
+            .push(rcgen::DnType::CommonName, format!("{cn} CA"));
+        let ca_cert = ca.self_signed(&ca_key).unwrap();
+        let issuer = Issuer::new(ca, ca_key);
+        let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+        p.distinguished_name.push(rcgen::DnType::CommonName, cn);
+        p.not_before = rcgen::date_time_ymd(2024, 1, 1);
+        p.not_after = rcgen::date_time_ymd(not_after_year, 1, 1);
+        let cert = p.signed_by(&KeyPair::generate().unwrap(), &issuer).unwrap();
+        (cert.der().to_vec(), ca_cert.der().to_vec())
+    }
+
+    /// The statuses as the UpdateCertificate reference describes them: only ACTIVE connects.
+    #[test]
+    fn the_registry_decides_with_the_log_codes() {
+        let now = 1_800_000_000; // 2027-01-15
+        let mut reg = Registry::new("123456789012");
+        let mut certs = Vec::new();
+        for (cn, status) in [
+            ("active", Some(CertStatus::Active)),
+            ("inactive", Some(CertStatus::Inactive)),
+            ("revoked", Some(CertStatus::Revoked)),
+            ("pending", Some(CertStatus::PendingTransfer)),
+            ("unregistered", None),
+        ] {
+            let (der, _) = device_cert(cn, 2030);
+            if let Some(status) = status {
+                reg.add_certificate(DeviceCert {
+                    id: sha256_hex(&der),
+                    status,
+                    policies: vec![],
+                });
+            }
+            certs.push((cn, der));
+        }
+        let (expired, _) = device_cert("expired", 2025);
+        reg.add_certificate(DeviceCert {
+            id: sha256_hex(&expired),
+            status: CertStatus::Active,
+            policies: vec![],
+        });
+        let (by_inactive_ca, ca_der) = device_cert("ca-inactive", 2030);
+        reg.add_certificate(DeviceCert {
+            id: sha256_hex(&by_inactive_ca),
+            status: CertStatus::Active,
+            policies: vec![],
+        });
+        reg.ca_certificates.push(CaCert {
+            id: sha256_hex(&ca_der),
+            status: CertStatus::Inactive,
+            der: Some(ca_der),
+        });
+        let v = RegistryVerifier::new(Arc::new(reg));
+        let code = |der: &[u8]| v.judge(der, now).err().map(|(c, _)| c);
+        let by_name = |n: &str| {
+            certs
+                .iter()
+                .find(|(c, _)| *c == n)
+                .map(|(_, d)| d.clone())
+                .unwrap()
+        };
+        assert_eq!(code(&by_name("active")), None);
+        assert_eq!(
+            code(&by_name("inactive")),
+            Some("DEVICE_CERTIFICATE_INACTIVE")
+        );
+        assert_eq!(
+            code(&by_name("revoked")),
+            Some("DEVICE_CERTIFICATE_REVOKED")
+        );
+        assert_eq!(
+            code(&by_name("pending")),
+            Some("DEVICE_CERTIFICATE_INACTIVE")
+        );
+        assert_eq!(
+            code(&by_name("unregistered")),
+            Some("DEVICE_CERTIFICATE_NOT_REGISTERED")
+        );
+        assert_eq!(code(&expired), Some("DEVICE_CERTIFICATE_INACTIVE"));
+        assert_eq!(code(&by_inactive_ca), Some("DEVICE_CERTIFICATE_INACTIVE"));
+    }
 
     #[test]
     fn names_are_classified() {

@@ -273,3 +273,124 @@ impl Broker {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use iotscope_decoder::policy::parse_policies;
+
+    fn allow_all() -> Authz {
+        let doc = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:*","Resource":"*"}]}"#;
+        Authz {
+            policies: Arc::new(parse_policies("all", doc).unwrap()),
+            device: Arc::new(Device::default()),
+        }
+    }
+
+    fn attach(
+        b: &Broker,
+        id: &str,
+        conn: u64,
+        clean: bool,
+        persistent: bool,
+    ) -> (mpsc::Receiver<Vec<u8>>, oneshot::Receiver<Kick>, bool) {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let (ktx, krx) = oneshot::channel();
+        let (present, _) = b.attach(Attach {
+            client_id: id.into(),
+            owner: Owner {
+                conn,
+                tx,
+                kick: Some(ktx),
+            },
+            level: 4,
+            clean,
+            persistent,
+            expiry: Duration::from_secs(60),
+            authz: allow_all(),
+        });
+        (rx, krx, present)
+    }
+
+    fn msg(topic: &str, qos: u8, retain: bool, payload: &[u8]) -> Message {
+        Message {
+            topic: topic.into(),
+            payload: Arc::new(payload.to_vec()),
+            qos,
+            retain,
+        }
+    }
+
+    #[test]
+    fn a_second_attach_kicks_the_first_and_keeps_the_session_its_own() {
+        let b = Broker::default();
+        let (_rx1, mut k1, _) = attach(&b, "a", 1, true, false);
+        let (_rx2, _k2, present) = attach(&b, "a", 2, true, false);
+        assert!(!present);
+        assert_eq!(k1.try_recv(), Ok(Kick::TakenOver));
+        // The first connection ending must not remove the second's session.
+        b.detach("a", 1);
+        b.subscribe("a", "t", 1);
+        assert_eq!(b.subscriptions("a"), 1);
+    }
+
+    #[test]
+    fn a_persistent_session_queues_qos_1_while_away_within_its_bound() {
+        let b = Broker::default();
+        let (_rx, _k, _) = attach(&b, "p", 1, false, true);
+        b.subscribe("p", "t/#", 1);
+        b.detach("p", 1);
+        for i in 0..(QUEUE + 5) {
+            b.publish(msg("t/x", 1, false, format!("{i}").as_bytes()));
+        }
+        b.publish(msg("t/x", 0, false, b"qos0 is not queued"));
+        let (tx, _rx) = mpsc::channel(QUEUE);
+        let (present, queued) = b.attach(Attach {
+            client_id: "p".into(),
+            owner: Owner {
+                conn: 2,
+                tx,
+                kick: None,
+            },
+            level: 4,
+            clean: false,
+            persistent: true,
+            expiry: Duration::from_secs(60),
+            authz: allow_all(),
+        });
+        assert!(present);
+        assert_eq!(queued.len(), QUEUE, "bounded, oldest dropped");
+        assert_eq!(&queued[0].payload[..], b"5");
+        // Another MQTT version starts afresh (mqtt.md: no cross-version sessions).
+        let (tx, _rx) = mpsc::channel(QUEUE);
+        b.detach("p", 2);
+        let (present, _) = b.attach(Attach {
+            client_id: "p".into(),
+            owner: Owner {
+                conn: 3,
+                tx,
+                kick: None,
+            },
+            level: 5,
+            clean: false,
+            persistent: true,
+            expiry: Duration::from_secs(60),
+            authz: allow_all(),
+        });
+        assert!(!present);
+    }
+
+    #[test]
+    fn retained_messages_go_to_topic_subscribers_and_an_empty_one_clears() {
+        let b = Broker::default();
+        b.publish(msg("r/1", 1, true, b"kept"));
+        let (_rx, _k, _) = attach(&b, "s", 1, true, false);
+        assert_eq!(b.subscribe("s", "r/1", 1).len(), 1);
+        assert!(
+            b.subscribe("s", "r/+", 1).is_empty(),
+            "not to wildcard filters"
+        );
+        b.publish(msg("r/1", 1, true, b""));
+        assert!(b.subscribe("s", "r/1", 1).is_empty());
+    }
+}

@@ -52,6 +52,14 @@ fn every_demo_device_gets_its_diagnosis_in_json() {
             Some(c) => assert!(got.contains(c), "{name}: wanted {c}, got {got:?}"),
         }
     }
+    // The endpoint's log says the same from AWS's side (AWSIotLogsV2 entries).
+    let logged = |name: &str| -> String {
+        let row = rows.iter().find(|r| r["device"] == name).unwrap();
+        row["endpoint_logged"].to_string()
+    };
+    assert!(logged("inactive-cert").contains("DEVICE_CERTIFICATE_INACTIVE"));
+    assert!(logged("publish-denied").contains("Publish-In Failure AUTHORIZATION_FAILURE"));
+    assert!(logged("duplicate-client-id").contains("DUPLICATE_CLIENTID"));
     // The proxy's own JSON objects come before the summary: one per connection, the
     // duplicate client id making two.
     let connections: Vec<&Value> = lines[..lines.len() - 1].iter().collect();

@@ -69,6 +69,8 @@ pub struct Row {
     pub expected: String,
     pub got: Vec<String>,
     pub device_saw: Vec<String>,
+    /// The endpoint's AWSIotLogsV2-shaped entries for this device, summed up.
+    pub endpoint_logged: Vec<String>,
     pub ok: bool,
 }
 
@@ -134,7 +136,7 @@ pub fn run(opts: DemoOptions) -> Result<u8, Error> {
         region: None,
         state_dir: endpoint_dir.clone(),
         registry,
-        log: None,
+        log: Some(dirs.root.join("endpoint.log")),
         max_connections: 64,
         session_expiry: crate::limits::SESSION_EXPIRY_DEFAULT,
         require_sni: false,
@@ -206,6 +208,10 @@ pub fn run(opts: DemoOptions) -> Result<u8, Error> {
         );
     }
     let mut rows = Vec::new();
+    let mut log = LogTail {
+        path: dirs.root.join("endpoint.log"),
+        read: 0,
+    };
     let list = devices_list(&good, &expired, &inactive);
     let count = list.len();
     for (i, d) in list.into_iter().enumerate() {
@@ -228,9 +234,13 @@ pub fn run(opts: DemoOptions) -> Result<u8, Error> {
             Some(code) => errors.iter().any(|c| c == code.as_str()),
         };
         let device_saw: Vec<String> = seen.into_iter().map(|s| s.said).collect();
+        let endpoint_logged = log.read_new();
         if text {
             for s in &device_saw {
                 println!("   the device saw: {s}");
+            }
+            if !endpoint_logged.is_empty() {
+                println!("   the endpoint logged: {}", endpoint_logged.join("; "));
             }
             println!();
         }
@@ -239,6 +249,7 @@ pub fn run(opts: DemoOptions) -> Result<u8, Error> {
             expected: d.expected.map_or("no finding", Code::as_str).into(),
             got: errors,
             device_saw,
+            endpoint_logged,
             ok,
         });
     }
@@ -264,6 +275,39 @@ pub fn run(opts: DemoOptions) -> Result<u8, Error> {
     }
     drop(dirs);
     Ok(u8::from(!all_ok))
+}
+
+/// The endpoint's log, read as it grows: each new entry summed up as `eventType status
+/// reason`, the way CloudWatch's AWSIotLogsV2 entries would be read for the same device.
+struct LogTail {
+    path: PathBuf,
+    read: usize,
+}
+
+impl LogTail {
+    fn read_new(&mut self) -> Vec<String> {
+        let text = std::fs::read_to_string(&self.path).unwrap_or_default();
+        let new = text.get(self.read..).unwrap_or_default();
+        // Only whole lines; a line still being written is read next time.
+        let upto = new.rfind('\n').map_or(0, |i| i + 1);
+        self.read += upto;
+        new[..upto]
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .map(|e| {
+                let field = |k: &str| {
+                    e.get(k)
+                        .and_then(|v| v.as_str())
+                        .unwrap_or_default()
+                        .to_string()
+                };
+                let why = [field("reason"), field("disconnectReason")].join(" ");
+                format!("{} {} {}", field("eventType"), field("status"), why.trim())
+                    .trim()
+                    .to_string()
+            })
+            .collect()
+    }
 }
 
 /// The proxy's diagnoses of this device's connections (it reports each as it closes).

@@ -192,7 +192,8 @@ impl Registry {
                     )))
                 }
             };
-            r.add_policy(&p.policy_name, &doc)?;
+            r.add_policy(&p.policy_name, &doc)
+                .map_err(|e| Error::BadFile(format!("{source}: {e}")))?;
         }
         for c in file.certificates {
             let id = cert_id(&c.certificate_id, &c.certificate_pem, &c.file, base, source)?;

@@ -39,6 +39,65 @@ pub enum Command {
     Probe(ProbeArgs),
     /// Evaluate AWS IoT Core policies offline: what a device may do, and what is wrong in them.
     Policy(PolicyArgs),
+    /// Run a local endpoint that answers devices the way AWS IoT Core does (docs/endpoint.md).
+    Endpoint(EndpointArgs),
+    /// Start the endpoint and the proxy in this process and run built-in devices through them,
+    /// each showing a failure from the troubleshooting guide. Exit 0 when every device got the
+    /// diagnosis it was built to get.
+    Demo(DemoArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct EndpointArgs {
+    /// The endpoint's name: devices must send it as SNI; its certificate is issued for it.
+    #[arg(long, value_name = "HOST", default_value = iotscope_endpoint::DEFAULT_ENDPOINT)]
+    pub name: String,
+    /// MQTT over TLS (AWS IoT Core: port 8883). Port 0 picks a free port, printed at start.
+    #[arg(long, value_name = "ADDR:PORT", default_value = "0.0.0.0:8883")]
+    pub listen: std::net::SocketAddr,
+    /// TLS with ALPN x-amzn-mqtt-ca (MQTT) or x-amzn-http-ca (HTTPS publish), as AWS IoT
+    /// Core serves it on port 443.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub listen_alpn: Option<std::net::SocketAddr>,
+    /// HTTPS publish (POST /topics/TOPIC?qos=1), as AWS IoT Core serves it on port 8443.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub listen_https: Option<std::net::SocketAddr>,
+    /// The registry: certificates with their status, CA certificates, things, policies (JSON,
+    /// docs/endpoint.md). Without it every certificate is unregistered and refused.
+    #[arg(long, value_name = "FILE")]
+    pub registry: Option<PathBuf>,
+    /// Where the endpoint keeps its CA [default: $XDG_CONFIG_HOME/iotscope/endpoint or
+    /// ~/.config/iotscope/endpoint]. Devices trust its iotscope-ca.pem.
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Append an AWSIotLogsV2-shaped log here (one JSON object per line).
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+    /// Connections at once; more are closed at accept.
+    #[arg(long, value_name = "N", default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    pub max_connections: u32,
+    /// How long a persistent session outlives its connection, in seconds (AWS: 3600 by
+    /// default, at most 604800).
+    #[arg(long, value_name = "S", default_value = "3600", value_parser = parse_seconds)]
+    pub session_expiry: Duration,
+    /// The region in the ARNs policies are checked on [default: the one in --name, else
+    /// us-east-1].
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+    /// Refuse devices that send no SNI, as the older AWS documentation says AWS does.
+    #[arg(long)]
+    pub require_sni: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// Output form: the proxy's live text and a summary table, or JSON Lines (one object per
+    /// connection, then one summary object).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Colour in text output.
+    #[arg(long, value_enum, default_value_t = Colour::Auto)]
+    pub colour: Colour,
 }
 
 #[derive(Args, Debug)]

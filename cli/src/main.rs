@@ -53,8 +53,48 @@ fn main() -> ExitCode {
             Err(code) => code,
         },
         Command::Policy(args) => policy_command(args.command),
+        Command::Endpoint(args) => match endpoint_config(args) {
+            Ok(cfg) => or_bad_input(iotscope_endpoint::run(cfg)),
+            Err(e) => or_bad_input(Err(e)),
+        },
+        Command::Demo(args) => or_bad_input(iotscope_endpoint::demo::run(
+            iotscope_endpoint::demo::DemoOptions {
+                format: args.format.into(),
+                colour: args.colour.into(),
+            },
+        )),
     };
     ExitCode::from(code)
+}
+
+/// `iotscope endpoint`'s flags as the library's configuration (the registry file read here).
+fn endpoint_config(
+    a: args::EndpointArgs,
+) -> Result<iotscope_endpoint::EndpointConfig, iotscope_proxy::error::Error> {
+    let registry = match &a.registry {
+        Some(p) => iotscope_endpoint::Registry::load(p)?,
+        None => iotscope_endpoint::Registry::new(iotscope_endpoint::registry::EXAMPLE_ACCOUNT),
+    };
+    let state_dir = match a.state_dir {
+        Some(d) => d,
+        None => iotscope_proxy::ca::default_dir()?
+            .parent()
+            .map(|p| p.join("endpoint"))
+            .unwrap_or_else(|| std::path::PathBuf::from("iotscope-endpoint")),
+    };
+    Ok(iotscope_endpoint::EndpointConfig {
+        endpoint_name: a.name,
+        mqtt: Some(a.listen),
+        mqtt_alpn: a.listen_alpn,
+        https: a.listen_https,
+        region: a.region,
+        state_dir,
+        registry,
+        log: a.log,
+        max_connections: a.max_connections,
+        session_expiry: a.session_expiry,
+        require_sni: a.require_sni,
+    })
 }
 
 /// A library's error is bad input or a bad invocation: its sentence, and exit status 2.

@@ -27,6 +27,24 @@ use crate::relay::{listener, live, passthrough, Shared};
 /// Runs the proxy until SIGINT or SIGTERM. `Ok` is the exit status of the run (1 when a
 /// connection had an error finding); `Err` is a proxy that could not start.
 pub fn run(args: ProxyConfig) -> Result<u8, Error> {
+    run_with(args, Control::default())
+}
+
+/// What a program that runs the proxy in its own process (`iotscope demo`) needs besides the
+/// configuration: the address it listens on, a way to stop it, and each connection's finding
+/// codes as the printer diagnoses them.
+#[derive(Default)]
+pub struct Control {
+    /// Gets the listening address once the proxy listens.
+    pub ready: Option<std::sync::mpsc::Sender<SocketAddr>>,
+    /// The proxy stops as at SIGINT when this turns true.
+    pub stop: Option<watch::Receiver<bool>>,
+    /// Gets every finished connection's findings.
+    pub findings: Option<std::sync::mpsc::Sender<crate::relay::live::Diagnosed>>,
+}
+
+/// [`run`] with [`Control`].
+pub fn run_with(args: ProxyConfig, control: Control) -> Result<u8, Error> {
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -36,7 +54,7 @@ pub fn run(args: ProxyConfig) -> Result<u8, Error> {
             return Err(Error::Environment(format!("cannot start the runtime: {e}")));
         }
     };
-    let started = rt.block_on(serve(args));
+    let started = rt.block_on(serve(args, control));
     // Tasks still running after the grace period and the reporting time are dropped here,
     // which lets the printer and the recorder see the end of their queues.
     rt.shutdown_timeout(Duration::from_millis(100));
@@ -53,7 +71,7 @@ pub fn run(args: ProxyConfig) -> Result<u8, Error> {
     }
 }
 
-async fn serve(args: ProxyConfig) -> Result<(Printer, Option<Recorder>), Error> {
+async fn serve(args: ProxyConfig, control: Control) -> Result<(Printer, Option<Recorder>), Error> {
     let limits = Limits::from_args(&args);
     let mitm = Mitm::from_args(&args)?;
     let listener = listener::bind(args.listen).await?;
@@ -62,13 +80,16 @@ async fn serve(args: ProxyConfig) -> Result<(Printer, Option<Recorder>), Error> 
         Some(path) => Some(Recorder::create(path)?),
     };
     let live = Arc::new(LiveConfig::new(&args.report, limits.handshake_timeout));
-    let printer = Printer::start(&args.report, live.clone())?;
+    let printer = Printer::start(&args.report, live.clone(), control.findings)?;
     // issue 10: the one --upstream, or --transparent's original destinations.
     let dial = Dial::from_args(&args, &listener).await?;
-    let mut signals = StopSignals::new();
+    let mut signals = StopSignals::new(control.stop);
     let local = listener
         .local_addr()
         .map_or_else(|_| "?".to_string(), |a| a.to_string());
+    if let (Some(tx), Ok(a)) = (&control.ready, listener.local_addr()) {
+        let _ = tx.send(a);
+    }
     match &mitm {
         None => eprintln!(
             "iotscope: listening on {local}, relaying {}",
@@ -229,29 +250,59 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
 /// SIGINT and SIGTERM, caught from the moment this is made. Made before the proxy says it
 /// listens: a signal that comes before the accept loop first waits must still stop the proxy
 /// in order (its connections reported), not kill it. (`tokio::signal::ctrl_c` would only
-/// catch SIGINT once first polled.)
-struct StopSignals {
+/// catch SIGINT once first polled.) `iotscope endpoint` stops the same way.
+pub struct StopSignals {
     #[cfg(unix)]
     int: Option<tokio::signal::unix::Signal>,
     #[cfg(unix)]
     term: Option<tokio::signal::unix::Signal>,
+    /// The in-process stop of [`Control::stop`].
+    stop: Option<watch::Receiver<bool>>,
 }
 
 impl StopSignals {
-    fn new() -> StopSignals {
+    /// Catches the signals from now on; `stop` is an in-process stop besides them.
+    pub fn new(stop: Option<watch::Receiver<bool>>) -> StopSignals {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{signal, SignalKind};
             StopSignals {
                 int: signal(SignalKind::interrupt()).ok(),
                 term: signal(SignalKind::terminate()).ok(),
+                stop,
             }
         }
         #[cfg(not(unix))]
-        StopSignals {}
+        StopSignals { stop }
     }
 
-    async fn recv(&mut self) {
+    /// Waits for SIGINT, SIGTERM or the in-process stop.
+    pub async fn recv(&mut self) {
+        let stop = async {
+            match &mut self.stop {
+                Some(rx) => {
+                    while !*rx.borrow_and_update() {
+                        if rx.changed().await.is_err() {
+                            std::future::pending::<()>().await;
+                        }
+                    }
+                }
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = stop => {}
+            _ = Self::signal(
+                #[cfg(unix)] &mut self.int,
+                #[cfg(unix)] &mut self.term,
+            ) => {}
+        }
+    }
+
+    async fn signal(
+        #[cfg(unix)] int: &mut Option<tokio::signal::unix::Signal>,
+        #[cfg(unix)] term: &mut Option<tokio::signal::unix::Signal>,
+    ) {
         #[cfg(unix)]
         {
             async fn one(s: &mut Option<tokio::signal::unix::Signal>) {
@@ -263,8 +314,8 @@ impl StopSignals {
                 }
             }
             tokio::select! {
-                _ = one(&mut self.int) => {}
-                _ = one(&mut self.term) => {}
+                _ = one(int) => {}
+                _ = one(term) => {}
             }
         }
         #[cfg(not(unix))]

@@ -74,6 +74,11 @@ impl<W: Write> Reporter<W> {
     /// Diagnoses and prints one finished connection: its facts are gathered once, for the
     /// rules and for the output.
     pub fn connection(&mut self, trace: &Trace) -> std::io::Result<()> {
+        self.connection_findings(trace).map(|_| ())
+    }
+
+    /// [`Reporter::connection`], returning the findings it printed.
+    pub fn connection_findings(&mut self, trace: &Trace) -> std::io::Result<Vec<Finding>> {
         let facts = Facts::new(trace);
         let found = self.diagnoser.connection(&facts);
         self.connections += 1;
@@ -105,7 +110,7 @@ impl<W: Write> Reporter<W> {
         if self.flush_each {
             self.out.flush()?;
         }
-        Ok(())
+        Ok(found)
     }
 
     /// A line for people at the end of a text report.

@@ -188,6 +188,18 @@ pub(super) async fn connection(
         route: Some(route),
         early: Vec::new(),
     };
+    // A device that sends plaintext (MQTT straight to the TLS port) is reported with its
+    // first bytes, so that the decoder sees what it spoke: rustls would only say "not TLS".
+    let mut first = [0u8; 64];
+    if let Ok(Ok(n)) = conn.within_handshake(device.peek(&mut first)).await {
+        if n > 0 && first[0] != 0x16 {
+            let _ = conn.tx.try_send(Seen::input(
+                Direction::DeviceToEndpoint,
+                now(),
+                Input::Data(std::borrow::Cow::Owned(first[..n].to_vec())),
+            ));
+        }
+    }
     // In --present mode the device's own leg is the one decoded: there is no other.
     let tees = conn.mitm.present.map(|_| {
         (

@@ -256,6 +256,16 @@ fn event_line(trace: &Trace, e: &Event, label: &str, cfg: &LiveConfig) -> Option
     }
 }
 
+/// One finished connection as the printer diagnosed it, for a program that runs the proxy in
+/// process (`iotscope demo`).
+#[derive(Debug, Clone)]
+pub struct Diagnosed {
+    pub number: u64,
+    pub device: Option<SocketAddr>,
+    /// The finding codes, in the printed order, with their severities (`error`, `warning`, `info`).
+    pub findings: Vec<(String, String)>,
+}
+
 /// The printer thread and the sender decoder tasks clone.
 pub struct Printer {
     pub tx: mpsc::Sender<Out>,
@@ -263,12 +273,16 @@ pub struct Printer {
 }
 
 impl Printer {
-    pub fn start(args: &ReportOptions, cfg: Arc<LiveConfig>) -> Result<Printer, Error> {
+    pub fn start(
+        args: &ReportOptions,
+        cfg: Arc<LiveConfig>,
+        tap: Option<std::sync::mpsc::Sender<Diagnosed>>,
+    ) -> Result<Printer, Error> {
         let (tx, rx) = mpsc::channel(PRINTER_QUEUE);
         let args = args.clone();
         let thread = std::thread::Builder::new()
             .name("printer".into())
-            .spawn(move || print_all(rx, &args, &cfg))
+            .spawn(move || print_all(rx, &args, &cfg, tap))
             .map_err(|e| Error::Environment(format!("cannot start the printer: {e}")))?;
         Ok(Printer { tx, thread })
     }
@@ -281,7 +295,24 @@ impl Printer {
     }
 }
 
-fn print_all(mut rx: mpsc::Receiver<Out>, args: &ReportOptions, cfg: &LiveConfig) -> u8 {
+fn print_all(
+    mut rx: mpsc::Receiver<Out>,
+    args: &ReportOptions,
+    cfg: &LiveConfig,
+    tap: Option<std::sync::mpsc::Sender<Diagnosed>>,
+) -> u8 {
+    let send = |trace: &Trace, found: &[iotscope_decoder::diagnose::Finding]| {
+        if let Some(t) = &tap {
+            let _ = t.send(Diagnosed {
+                number: trace.identity.number,
+                device: trace.identity.device,
+                findings: found
+                    .iter()
+                    .map(|f| (f.code.as_str().to_string(), f.severity.to_string()))
+                    .collect(),
+            });
+        }
+    };
     let mut reporter = Reporter::new(std::io::stdout(), args, stdout_is_tty());
     let mut stdout = std::io::stdout();
     while let Some(o) = rx.blocking_recv() {
@@ -292,7 +323,9 @@ fn print_all(mut rx: mpsc::Receiver<Out>, args: &ReportOptions, cfg: &LiveConfig
             }
             Out::Closed(trace) => match cfg.format {
                 Format::Json => {
-                    let _ = reporter.connection(&trace);
+                    if let Ok(found) = reporter.connection_findings(&trace) {
+                        send(&trace, &found);
+                    }
                 }
                 Format::Text => {
                     let found = reporter.findings(&trace);
@@ -316,6 +349,7 @@ fn print_all(mut rx: mpsc::Receiver<Out>, args: &ReportOptions, cfg: &LiveConfig
                         text::findings(&found, cfg.style)
                     );
                     let _ = stdout.flush();
+                    send(&trace, &found);
                 }
             },
         }

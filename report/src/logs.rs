@@ -30,18 +30,29 @@ pub struct LogsOptions {
     pub colour: bool,
 }
 
+/// Why `iotscope logs` has nothing to explain.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LogsError {
+    /// The source holds no log.
+    #[error("no AWSIotLogsV2 entries were given (aws logs filter-log-events output, or one JSON entry per line)")]
+    NoLog,
+    /// Asking the source failed.
+    #[error("{call} failed: {error}")]
+    Failed { call: &'static str, error: String },
+}
+
 /// One entry and what it means.
 pub struct Explained {
     pub entry: LogEntry,
     pub finding: Option<Finding>,
 }
 
-/// The entries the source holds for the options' query, each with its finding; `Err` with a
-/// sentence when the source holds no log or could not be asked.
+/// The entries the source holds for the options' query, each with its finding; `Err` when the
+/// source holds no log or could not be asked.
 pub fn explain(
     source: &mut dyn AccountSource,
     opts: &LogsOptions,
-) -> Result<Vec<Explained>, String> {
+) -> Result<Vec<Explained>, LogsError> {
     let query = LogQuery {
         client_id: opts.client_id.clone(),
         principal_id: None,
@@ -50,10 +61,13 @@ pub fn explain(
     };
     let entries = match source.log_entries(&query) {
         Lookup::Found(e) => e,
-        Lookup::NotFound | Lookup::Unknown => {
-            return Err("no AWSIotLogsV2 entries were given (aws logs filter-log-events output, or one JSON entry per line)".into())
+        Lookup::NotFound | Lookup::Unknown => return Err(LogsError::NoLog),
+        Lookup::Failed(c) => {
+            return Err(LogsError::Failed {
+                call: c.call,
+                error: c.error,
+            })
         }
-        Lookup::Failed(c) => return Err(format!("{} failed: {}", c.call, c.error)),
     };
     Ok(entries
         .into_iter()

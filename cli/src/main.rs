@@ -90,6 +90,7 @@ fn given(flags: &args::PolicyFlags) -> Result<Option<iotscope_decoder::policy::G
             thing: flags.thing.clone(),
             region: flags.region.clone(),
             account: flags.account_id.clone(),
+            from_account: false,
         })),
         Err(e) => {
             eprintln!("iotscope: {e}");

@@ -109,7 +109,7 @@ fn a_denied_publish_names_the_attached_policy_statement() {
     let f = finding(&conn, "AUTHZ.PUBLISH_DENIED");
     let evidence = f["evidence"].to_string();
     assert!(
-        evidence.contains(r#"policy \"lab-device-policy (version 1)\" statement 2 (Sid \"NoPublishingForOtherDevices\") denies iot:Publish on arn:aws:iot:us-east-1:123456789012:topic/devices/other/telemetry explicitly"#),
+        evidence.contains(r#"attached policy: policy \"lab-device-policy (version 1)\" statement 2 (Sid \"NoPublishingForOtherDevices\") denies iot:Publish on arn:aws:iot:us-east-1:123456789012:topic/devices/other/telemetry explicitly"#),
         "{evidence}"
     );
     let a = &conn["account"];

@@ -190,6 +190,7 @@ pub fn given_by_account(account: &AccountFacts, ctx: &Context) -> Option<crate::
         }),
         region: user.region.or(region.filter(|r| !r.is_empty())),
         account: user.account.or(id.filter(|a| !a.is_empty())),
+        from_account: true,
     })
 }
 

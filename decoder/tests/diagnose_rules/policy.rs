@@ -24,6 +24,7 @@ fn policy(extra: &str) -> Given {
         thing: None,
         region: None,
         account: Some(ACCOUNT.into()),
+        from_account: false,
     }
 }
 

@@ -335,3 +335,105 @@ fn cert_check_says_the_certificate_status_in_the_account() {
     );
     assert!(text.contains("AUTH.CERT_NOT_REGISTERED"), "{text}");
 }
+
+/// `proxy --mitm --account`: the account's attached policy decides the live PUBLISH that
+/// mosquitto's ACL refuses, and the connection's JSON carries the account object. The account
+/// files are the AWS CLI's output for `good` (captures/account/good), with the certificate ID
+/// and ARN of this test's device certificate put in.
+#[test]
+fn proxy_asks_the_account_about_a_live_connection() {
+    use iotscope_tests::mosquitto::{broker, mosquitto_bin, mosquitto_pub, run_device};
+    use iotscope_tests::pki::{ca, Dir, Leaf};
+    use iotscope_tests::proxy::{mitm_ca, ProxyProcess};
+    let (Some(bin), true) = (mosquitto_bin(), iotscope_tests::have_tool("mosquitto_pub")) else {
+        return;
+    };
+    let dir = Dir::new("account-proxy");
+    let pki = ca("broker CA");
+    let server = Leaf::new(&pki, "localhost", &["localhost"], false);
+    let dev = Leaf::new(&pki, "good-thermostat", &[], true);
+    let ca_pem = dir.put("ca.pem", &pki.pem());
+    let scert = dir.put("server.pem", &server.cert_pem);
+    let skey = dir.put("server.key", &server.key_pem);
+    let dcert = dir.put("device.pem", &dev.cert_pem);
+    let dkey = dir.put("device.key", &dev.key_pem);
+    let acl = dir.put(
+        "acl",
+        "user good-thermostat\ntopic readwrite devices/good/#\n",
+    );
+    let checked = run(&["cert", "check", &dcert, "--format", "json"]);
+    let checked: Value = serde_json::from_slice(&checked.stdout).unwrap();
+    let id = checked["certificates"][0]["sha256"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let files = dir.file("account");
+    std::fs::create_dir_all(&files).unwrap();
+    for name in [
+        "describe-certificate.json",
+        "list-attached-policies.json",
+        "get-policy.json",
+        "list-principal-things.json",
+        "describe-thing.json",
+    ] {
+        let text = std::fs::read_to_string(account(&format!("good/{name}"))).unwrap();
+        std::fs::write(PathBuf::from(&files).join(name), text.replace(GOOD, &id)).unwrap();
+    }
+    let (_broker, port) = broker(
+        &bin,
+        &dir,
+        &ca_pem,
+        &scert,
+        &skey,
+        &format!("use_identity_as_username true\nacl_file {acl}\n"),
+    );
+    let (ca_dir, trust) = mitm_ca(&dir);
+    let up = format!("127.0.0.1:{port}");
+    let proxy = ProxyProcess::start(&[
+        "--upstream",
+        &up,
+        "--endpoint",
+        "localhost",
+        "--mitm",
+        "--ca-dir",
+        &ca_dir,
+        "--device-cert",
+        &dcert,
+        "--device-key",
+        &dkey,
+        "--upstream-ca",
+        &ca_pem,
+        "--account",
+        &files,
+    ]);
+    run_device(
+        mosquitto_pub(
+            proxy.port,
+            &trust,
+            Some((dcert.as_str(), dkey.as_str())),
+            "devices/other/telemetry",
+            &["-i", "good-thermostat", "-V", "mqttv5"],
+        ),
+        b"",
+    );
+    let live = proxy.next_connection();
+    assert_eq!(live["account"]["certificate_id"], id.as_str());
+    assert_eq!(live["account"]["certificate"]["status"], "ACTIVE");
+    assert_eq!(codes_of(&live, "error"), ["AUTHZ.PUBLISH_DENIED"]);
+    let denied = finding(&live, "AUTHZ.PUBLISH_DENIED");
+    assert!(
+        denied["evidence"].to_string().contains(
+            r#"attached policy: policy \"lab-device-policy (version 1)\" statement 2 (Sid \"NoPublishingForOtherDevices\") denies iot:Publish"#
+        ),
+        "{denied:#}"
+    );
+    // The account and the broker agree on everything else: the CONNECT (client/good-*) and
+    // the thing attached.
+    assert!(
+        !codes(&live).contains(&"AUTHZ.POLICY_NOT_IN_FORCE".to_string()),
+        "{:?}",
+        codes(&live)
+    );
+    let (status, _, _) = proxy.stop();
+    assert!(status.code().is_some());
+}

@@ -222,12 +222,15 @@ pub struct LogEntry {
     pub raw: String,
 }
 
-/// Which log entries to fetch.
+/// Which log entries to fetch. `iotscope_account::join::belongs` is the exact rule: inside the
+/// window; a `clientId` or `principalId` the entry has must not differ from the one asked; and
+/// when either was asked, at least one of them must agree. A source may answer more broadly
+/// (FilterLogEvents on the window and the client ID alone); `resolve` applies the rule.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct LogQuery {
-    /// Only entries with this `clientId`.
+    /// Entries of this `clientId`.
     pub client_id: Option<String>,
-    /// Only entries with this `principalId`.
+    /// Entries of this `principalId` (the certificate ID).
     pub principal_id: Option<String>,
     /// Only entries at or after this instant (ms since the Unix epoch).
     pub since_ms: Option<i64>,

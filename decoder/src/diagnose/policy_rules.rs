@@ -80,8 +80,9 @@ pub fn device_of(f: &Facts, ctx: &Context, given: &Given) -> Device {
         // Naming the thing says the certificate is attached to it, as in `policy check`.
         thing: given.thing.as_ref().map(|name| Thing {
             name: name.clone(),
+            type_name: given.thing_type.clone(),
+            attributes: given.thing_attributes.clone(),
             attached: true,
-            ..Thing::default()
         }),
         certificate: f
             .device_chain

@@ -16,6 +16,10 @@ pub struct Given {
     /// The policies are the ones the account lists as attached (`--account`, `--aws`), not
     /// files the user gave with `--policy`: the findings say so.
     pub from_account: bool,
+    /// The thing's type and attributes, when the account described it (`describe-thing`);
+    /// `None`: not known, which is not the same as a thing without a type.
+    pub thing_type: Option<String>,
+    pub thing_attributes: Vec<(String, String)>,
 }
 
 impl Given {

@@ -25,6 +25,8 @@ fn policy(extra: &str) -> Given {
         region: None,
         account: Some(ACCOUNT.into()),
         from_account: false,
+        thing_type: None,
+        thing_attributes: Vec::new(),
     }
 }
 

@@ -619,6 +619,8 @@ fn mosquitto_probes() {
         revoked["summary"].as_str().unwrap().contains(&id),
         "{revoked}"
     );
+    assert_eq!(v["account"]["certificate_id"], id.as_str());
+    assert_eq!(v["account"]["certificate"]["status"], "REVOKED");
 
     // A CA file that does not hold the broker's CA.
     let (v, out) = probe(

@@ -241,8 +241,13 @@ pub struct LogQuery {
 /// What the account says about one connection.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct AccountFacts {
-    /// The certificate ID of the device's leaf certificate, if the wire showed it.
+    /// The certificate ID of the device's leaf certificate, if the wire showed it (or, when
+    /// `certificate_presumed`, the one the source was told is the device's).
     pub certificate_id: Option<String>,
+    /// The wire hid the device's certificate (TLS 1.3 without keys), and `certificate_id` is
+    /// the only device certificate the source describes, taken as the device's: what follows
+    /// from it is likely, not certain.
+    pub certificate_presumed: bool,
     /// The device certificate's record.
     pub certificate: Lookup<CertificateRecord>,
     /// The record of the CA that signed it, for CA-registered certificates.

@@ -99,6 +99,41 @@ fn the_refused_tls13_certificate_is_not_registered_inactive_or_revoked() {
     }
 }
 
+/// Without the key log the device's certificate is hidden: a describe-certificate file's only
+/// certificate stands in for it, and what follows is likely, not certain. A list-certificates
+/// does not name the device's certificate, so it gives nothing.
+#[test]
+fn without_keys_the_described_certificate_is_presumed() {
+    let pcap = reference_captures()
+        .join("lab/12_client_cert_expired_tls13.pcap")
+        .display()
+        .to_string();
+    for (dir, code) in [
+        ("inactive", "AUTH.CERT_INACTIVE"),
+        ("revoked", "AUTH.CERT_REVOKED"),
+    ] {
+        let (conns, _) = replay_json(&[&pcap, "--account", &account(dir)]);
+        let conn = &conns[0];
+        assert_eq!(codes_of(conn, "error"), [code], "{dir}");
+        let f = finding(conn, code);
+        assert_eq!(f["certainty"], "likely");
+        assert!(f["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("The wire hides the device's certificate (TLS 1.3 without keys)"));
+        assert_eq!(conn["account"]["certificate_presumed"], true);
+        assert_eq!(conn["account"]["certificate_id"], EXPIRED);
+        let wire = finding(conn, "AUTH.CLIENT_CERT_REJECTED");
+        assert_eq!(
+            (wire["severity"].as_str(), wire["certainty"].as_str()),
+            (Some("info"), Some("likely"))
+        );
+    }
+    let (conns, _) = replay_json(&[&pcap, "--account", &account("not-registered")]);
+    assert_eq!(codes(&conns[0]), ["AUTH.CLIENT_CERT_REJECTED"]);
+    assert_eq!(conns[0]["account"]["certificate"]["lookup"], "unknown");
+}
+
 #[test]
 fn a_denied_publish_names_the_attached_policy_statement() {
     let (conn, _) = lab(

@@ -132,6 +132,31 @@ fn a_likely_tls13_refusal_becomes_certain_when_the_account_names_the_cause() {
 }
 
 #[test]
+fn a_presumed_certificate_gives_a_likely_cause() {
+    let t = tls13_refused();
+    let mut a = facts(Lookup::Found(record(CertStatus::Revoked, None)));
+    a.certificate_presumed = true;
+    let found = with_account(&t, &a);
+    let f = one(&found, "AUTH.CERT_REVOKED");
+    assert_eq!(
+        (f.severity, f.certainty),
+        (Severity::Error, Certainty::Likely)
+    );
+    assert!(f
+        .summary
+        .starts_with("The wire hides the device's certificate"));
+    let wire = one(&found, "AUTH.CLIENT_CERT_REJECTED");
+    assert_eq!(
+        (wire.severity, wire.certainty),
+        (Severity::Info, Certainty::Likely)
+    );
+    assert!(!wire.candidates.is_empty());
+    assert!(wire
+        .summary
+        .ends_with("The account gives the likely cause: AUTH.CERT_REVOKED."));
+}
+
+#[test]
 fn an_active_certificate_rules_the_certificate_causes_out() {
     let t = tls13_refused();
     let found = with_account(&t, &facts(Lookup::Found(record(CertStatus::Active, None))));

@@ -472,3 +472,117 @@ fn proxy_asks_the_account_about_a_live_connection() {
     let (status, _, _) = proxy.stop();
     assert!(status.code().is_some());
 }
+
+/// The committed certificates' IDs are the ones iotscope computes (SHA-256 of the DER), and
+/// the ones the committed AWS CLI files carry.
+#[test]
+fn the_lab_certificates_ids_are_iotscopes() {
+    for (pem, file, id) in [
+        ("certs/good.pem", "good/describe-certificate.json", GOOD),
+        (
+            "certs/expired.pem",
+            "inactive/describe-certificate.json",
+            EXPIRED,
+        ),
+        (
+            "certs/expired.pem",
+            "revoked/describe-certificate.json",
+            EXPIRED,
+        ),
+    ] {
+        let out = run(&["cert", "check", &account(pem), "--format", "json"]);
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["certificates"][0]["sha256"], id, "{pem}");
+        let cli: Value =
+            serde_json::from_str(&std::fs::read_to_string(account(file)).unwrap()).unwrap();
+        assert_eq!(cli["certificateDescription"]["certificateId"], id, "{file}");
+    }
+}
+
+/// moto-setup.sh against a fresh moto_server (from the project's virtual environment), then the
+/// AWS CLI's describe-certificate for each state: the set-up still makes the lab account, with
+/// AWS's certificate IDs, and iotscope still reads what today's CLI prints.
+#[test]
+fn moto_setup_makes_the_lab_account() {
+    use iotscope_tests::venv;
+    let (Some(python), Some(aws)) = (venv::bin("python"), venv::bin("aws")) else {
+        return;
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    struct Moto(std::process::Child);
+    impl Drop for Moto {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _moto = Moto(
+        std::process::Command::new(&python)
+            .arg(account("moto_server_valid_cert.py"))
+            .args(["-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start moto_server"),
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "moto_server did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let setup = std::process::Command::new(account("moto-setup.sh"))
+        .arg(&url)
+        .output()
+        .unwrap();
+    assert!(
+        setup.status.success(),
+        "{}",
+        String::from_utf8_lossy(&setup.stderr)
+    );
+    let d = tmp("moto");
+    for (region, status) in [("us-east-1", "INACTIVE"), ("us-west-2", "REVOKED")] {
+        let out = std::process::Command::new(&aws)
+            .args([
+                "--endpoint-url",
+                &url,
+                "--region",
+                region,
+                "--output",
+                "json",
+            ])
+            .args(["iot", "describe-certificate", "--certificate-id", EXPIRED])
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let file = d.join(format!("{region}.json"));
+        std::fs::write(&file, &out.stdout).unwrap();
+        let pcap = reference_captures().join("lab/12_client_cert_expired_tls13.pcap");
+        let keys = reference_captures().join("lab/12_client_cert_expired_tls13.keys");
+        let (conns, _) = replay_json(&[
+            pcap.to_str().unwrap(),
+            "--keylog",
+            keys.to_str().unwrap(),
+            "--account",
+            file.to_str().unwrap(),
+        ]);
+        assert_eq!(
+            conns[0]["account"]["certificate"]["status"], status,
+            "{region}"
+        );
+    }
+    std::fs::remove_dir_all(&d).unwrap();
+}

@@ -45,6 +45,9 @@ pub enum Command {
     /// each showing a failure from the troubleshooting guide. Exit 0 when every device got the
     /// diagnosis it was built to get.
     Demo(DemoArgs),
+    /// Explain what AWS IoT logged (AWSIotLogsV2 entries): each failure with its finding code
+    /// and the guide's section. Exit 0 no error, 1 an error entry, 2 bad input.
+    Logs(LogsArgs),
 }
 
 #[derive(Args, Debug)]
@@ -101,6 +104,36 @@ pub struct DemoArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct LogsArgs {
+    /// AWSIotLogsV2 entries: the output of `aws logs filter-log-events --log-group-name
+    /// AWSIotLogsV2`, or one JSON entry per line (a folder stands for its files).
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Only entries of this client ID.
+    #[arg(long, value_name = "ID")]
+    pub client_id: Option<String>,
+    /// Only entries at or after this instant (UTC: 2026-11-26T09:06:00Z, "2026-11-26 09:06",
+    /// or milliseconds since 1970).
+    #[arg(long, value_name = "TIME", value_parser = parse_instant)]
+    pub since: Option<i64>,
+    /// Only entries at or before this instant.
+    #[arg(long, value_name = "TIME", value_parser = parse_instant)]
+    pub until: Option<i64>,
+    /// Output form: text, or one JSON object per entry.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Colour in text output.
+    #[arg(long, value_enum, default_value_t = Colour::Auto)]
+    pub colour: Colour,
+}
+
+fn parse_instant(s: &str) -> Result<i64, String> {
+    iotscope_account::logs::instant_ms(s).ok_or_else(|| {
+        format!("{s:?} is not a time (2026-11-26T09:06:00Z, \"2026-11-26 09:06\", or milliseconds)")
+    })
+}
+
+#[derive(Args, Debug)]
 pub struct PolicyArgs {
     #[command(subcommand)]
     pub command: PolicyCommand,
@@ -144,8 +177,8 @@ pub struct PolicyCheckArgs {
     #[arg(long, value_name = "REGION")]
     pub region: Option<String>,
     /// The AWS account id of the resources (unknown matches only *).
-    #[arg(long, value_name = "ACCOUNT")]
-    pub account: Option<String>,
+    #[arg(long = "account-id", value_name = "ACCOUNT")]
+    pub account_id: Option<String>,
     /// The endpoint the device connects to (iot:Domain, and the region).
     #[arg(long, value_name = "HOST")]
     pub endpoint: Option<String>,
@@ -248,6 +281,8 @@ pub struct CertCheckArgs {
     /// Output form: text, or one JSON object per file.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    #[command(flatten)]
+    pub account: AccountFlags,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -290,6 +325,8 @@ pub struct ReportArgs {
     pub colour: Colour,
     #[command(flatten)]
     pub policy: PolicyFlags,
+    #[command(flatten)]
+    pub account: AccountFlags,
 }
 
 /// `--policy` and what it needs, on the commands that report connections.
@@ -309,8 +346,21 @@ pub struct PolicyFlags {
     #[arg(long, value_name = "REGION", requires = "policies")]
     pub region: Option<String>,
     /// With --policy, the AWS account id of the resources (unknown matches only *).
-    #[arg(long, value_name = "ACCOUNT", requires = "policies")]
-    pub account: Option<String>,
+    #[arg(long = "account-id", value_name = "ACCOUNT", requires = "policies")]
+    pub account_id: Option<String>,
+}
+
+/// `--account`: what the AWS account says, from the AWS CLI's JSON output.
+#[derive(Args, Debug, Clone, Default)]
+pub struct AccountFlags {
+    /// Files (or folders of files) holding what the AWS CLI printed for describe-certificate,
+    /// list-certificates, describe-ca-certificate, list-ca-certificates,
+    /// list-attached-policies, get-policy, list-principal-things, describe-thing,
+    /// describe-endpoint, describe-domain-configuration, list-domain-configurations, and
+    /// AWSIotLogsV2 entries (aws logs filter-log-events, or one JSON entry per line). Each file
+    /// is recognised by its shape.
+    #[arg(long = "account", value_name = "FILE", num_args = 1..)]
+    pub account_files: Vec<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -528,6 +578,8 @@ pub struct ProbeArgs {
     pub colour: Colour,
     #[command(flatten)]
     pub policy: PolicyFlags,
+    #[command(flatten)]
+    pub account: AccountFlags,
 }
 
 fn parse_positive_seconds(s: &str) -> Result<Duration, String> {

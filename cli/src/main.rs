@@ -23,34 +23,46 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
     let code = match cli.command {
-        Command::Replay(args) => match given(&args.report.policy) {
-            Ok(given) => {
-                let mut opts: iotscope_report::ReplayOptions = args.into();
-                opts.report.policy = given;
-                replay::run(opts)
+        Command::Replay(args) => {
+            match (given(&args.report.policy), account(&args.report.account)) {
+                (Ok(given), Ok(account)) => {
+                    let mut opts: iotscope_report::ReplayOptions = args.into();
+                    opts.report.policy = given;
+                    opts.report.account = account;
+                    replay::run(opts)
+                }
+                (Err(code), _) | (_, Err(code)) => code,
             }
-            Err(code) => code,
-        },
-        Command::Proxy(args) => match given(&args.report.policy) {
-            Ok(given) => {
+        }
+        Command::Proxy(args) => match (given(&args.report.policy), account(&args.report.account)) {
+            (Ok(given), Ok(account)) => {
                 let mut config: iotscope_proxy::config::ProxyConfig = (*args).into();
                 config.report.policy = given;
+                config.report.account = account;
                 or_bad_input(serve::run(config))
             }
-            Err(code) => code,
+            (Err(code), _) | (_, Err(code)) => code,
         },
         Command::Explain(args) => explain_command(args),
         Command::Cert(args) => match args.command {
-            args::CertCommand::Check(args) => or_bad_input(cert_check::run(args.into())),
+            args::CertCommand::Check(args) => match account(&args.account) {
+                Ok(account) => {
+                    let mut config: cert_check::CertCheckConfig = args.into();
+                    config.account = account;
+                    or_bad_input(cert_check::run(config))
+                }
+                Err(code) => code,
+            },
         },
         Command::Ca(args) => or_bad_input(ca::command::run(args.command.into()).map(|()| 0)),
-        Command::Probe(args) => match given(&args.policy) {
-            Ok(given) => {
+        Command::Probe(args) => match (given(&args.policy), account(&args.account)) {
+            (Ok(given), Ok(account)) => {
                 let mut config: probe::ProbeConfig = args.into();
                 config.policy = given;
+                config.account = account;
                 or_bad_input(probe::run(config))
             }
-            Err(code) => code,
+            (Err(code), _) | (_, Err(code)) => code,
         },
         Command::Policy(args) => policy_command(args.command),
         Command::Endpoint(args) => match endpoint_config(args) {
@@ -63,6 +75,7 @@ fn main() -> ExitCode {
                 colour: args.colour.into(),
             },
         )),
+        Command::Logs(args) => logs_command(args),
     };
     ExitCode::from(code)
 }
@@ -116,10 +129,28 @@ fn given(flags: &args::PolicyFlags) -> Result<Option<iotscope_decoder::policy::G
             policies,
             thing: flags.thing.clone(),
             region: flags.region.clone(),
-            account: flags.account.clone(),
+            account: flags.account_id.clone(),
+            from_account: false,
+            thing_type: None,
+            thing_attributes: Vec::new(),
         })),
         Err(e) => {
             eprintln!("iotscope: {e}");
+            Err(2)
+        }
+    }
+}
+
+/// The `--account` files, read and recognised before any work starts; a file that cannot be
+/// read or is not one the AWS CLI prints is bad input (its name, its line, exit status 2).
+fn account(flags: &args::AccountFlags) -> Result<Option<iotscope_account::SharedSource>, u8> {
+    if flags.account_files.is_empty() {
+        return Ok(None);
+    }
+    match iotscope_account::Files::open(&flags.account_files) {
+        Ok(files) => Ok(Some(iotscope_account::SharedSource::new(Box::new(files)))),
+        Err(e) => {
+            eprintln!("iotscope: --account {e}");
             Err(2)
         }
     }
@@ -134,6 +165,38 @@ fn init_logging() {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
+}
+
+fn logs_command(args: args::LogsArgs) -> u8 {
+    if args.files.is_empty() {
+        eprintln!("iotscope: logs needs AWSIotLogsV2 files (aws logs filter-log-events output, or one JSON entry per line)");
+        return 2;
+    }
+    let mut files = match iotscope_account::Files::open(&args.files) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("iotscope: {e}");
+            return 2;
+        }
+    };
+    let colour: iotscope_report::Colour = args.colour.into();
+    let opts = iotscope_report::logs::LogsOptions {
+        client_id: args.client_id,
+        since_ms: args.since,
+        until_ms: args.until,
+        format: args.format.into(),
+        colour: colour.enabled(iotscope_report::stdout_is_tty()),
+    };
+    match iotscope_report::logs::explain(&mut files, &opts) {
+        Ok(list) => {
+            let mut out = std::io::stdout().lock();
+            iotscope_report::logs::write(&mut out, &list, &opts).unwrap_or(2)
+        }
+        Err(e) => {
+            eprintln!("iotscope: logs: {e}");
+            2
+        }
+    }
 }
 
 fn explain_command(args: args::ExplainArgs) -> u8 {

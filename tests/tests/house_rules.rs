@@ -11,7 +11,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-const LIBRARIES: [&str; 5] = ["decoder", "captures", "report", "proxy", "endpoint"];
+const LIBRARIES: [&str; 6] = [
+    "decoder", "account", "captures", "report", "proxy", "endpoint",
+];
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")

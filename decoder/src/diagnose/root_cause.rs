@@ -57,6 +57,15 @@ pub const ORDER: &[(&str, &[Code])] = &[
             Code::AuthClientCertMissing,
             Code::AuthClientCertExpired,
             Code::AuthClientCertRejected,
+            Code::AuthCertNotRegistered,
+            Code::AuthCertInactive,
+            Code::AuthCertRevoked,
+            Code::AuthCertPendingTransfer,
+            Code::AuthCaNotRegistered,
+            Code::AuthCaInactive,
+            // The account's word that the SNI belongs elsewhere stands beside what the wire
+            // said of the certificate, never above it.
+            Code::ConnSniOtherAccount,
             Code::AuthDeviceCertDiffers,
             Code::AuthDeviceKeyNotHeld,
             Code::MitmCaNotTrusted,
@@ -82,7 +91,11 @@ pub const ORDER: &[(&str, &[Code])] = &[
             Code::AuthzConnectDenied,
             Code::AuthzPublishDenied,
             Code::AuthzSubscribeDenied,
+            Code::AuthzNoPolicyAttached,
             Code::MqttSessionTakenOver,
+            Code::LogAuthError,
+            Code::LogForbiddenAccess,
+            Code::LogClientError,
         ],
     ),
     (

@@ -72,6 +72,8 @@ impl From<ReportArgs> for ReportOptions {
             colour: a.colour.into(),
             // Read by main, which alone may fail on a file.
             policy: None,
+            // Set by main for --web and --html.
+            watch: None,
         }
     }
 }

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 use args::{Cli, Command};
 use iotscope_proxy::{ca, cert_check, probe, serve};
-use iotscope_report::{explain, policy, replay};
+use iotscope_report::{explain, policy, replay, Watcher};
 
 /// mimalloc rather than the system allocator: a replay frees what it allocated for each
 /// connection a moment later, hundreds of thousands of times, and glibc's malloc spent a
@@ -25,17 +25,33 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Command::Replay(args) => match given(&args.report.policy) {
             Ok(given) => {
+                let html = args.html.clone();
                 let mut opts: iotscope_report::ReplayOptions = args.into();
                 opts.report.policy = given;
-                replay::run(opts)
+                match html {
+                    None => replay::run(opts),
+                    Some(path) => replay_with_html(opts, &path),
+                }
             }
             Err(code) => code,
         },
         Command::Proxy(args) => match given(&args.report.policy) {
             Ok(given) => {
+                let web = args.web.map(|a| (a, args.web_allow_remote));
                 let mut config: iotscope_proxy::config::ProxyConfig = (*args).into();
                 config.report.policy = given;
-                or_bad_input(serve::run(config))
+                match web.map(|(addr, remote)| iotscope_web::live::Server::start(addr, remote)) {
+                    Some(Err(e)) => {
+                        eprintln!("iotscope: {e}");
+                        2
+                    }
+                    Some(Ok(server)) => {
+                        eprintln!("iotscope: web view at {}", server.url());
+                        config.report.watch = Some(Watcher(server.hub.clone()));
+                        or_bad_input(serve::run(config))
+                    }
+                    None => or_bad_input(serve::run(config)),
+                }
             }
             Err(code) => code,
         },
@@ -55,6 +71,48 @@ fn main() -> ExitCode {
         Command::Policy(args) => policy_command(args.command),
     };
     ExitCode::from(code)
+}
+
+/// `replay --html FILE`: the usual report on stdout, and the HTML file beside it.
+fn replay_with_html(mut opts: iotscope_report::ReplayOptions, path: &std::path::Path) -> u8 {
+    let names: Vec<String> = opts
+        .files
+        .iter()
+        .map(|f| {
+            f.file_name()
+                .map_or_else(|| f.display().to_string(), |n| n.to_string_lossy().into())
+        })
+        .collect();
+    let title = format!("iotscope report — {}", names.join(", "));
+    let html = match iotscope_web::report::HtmlReport::create(path, &title) {
+        Ok(h) => std::sync::Arc::new(h),
+        Err(e) => {
+            eprintln!(
+                "iotscope: cannot write the HTML report {}: {e}",
+                path.display()
+            );
+            return 2;
+        }
+    };
+    opts.report.watch = Some(Watcher(html.clone()));
+    let code = replay::run(opts);
+    match html.finish() {
+        Ok(n) => {
+            eprintln!(
+                "iotscope: wrote the HTML report of {n} connection{} to {}",
+                if n == 1 { "" } else { "s" },
+                path.display()
+            );
+            code
+        }
+        Err(e) => {
+            eprintln!(
+                "iotscope: writing the HTML report {} failed: {e}",
+                path.display()
+            );
+            2
+        }
+    }
 }
 
 /// A library's error is bad input or a bad invocation: its sentence, and exit status 2.

@@ -50,6 +50,8 @@ pub struct ReportOptions {
     /// Policies to check every connection's MQTT requests against (`--policy`, read by the
     /// front end), with the thing, region and account they need.
     pub policy: Option<iotscope_decoder::policy::Given>,
+    /// Told of every connection as well (the web view, the HTML report).
+    pub watch: Option<crate::Watcher>,
 }
 
 /// `iotscope replay`.

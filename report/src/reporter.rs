@@ -27,6 +27,7 @@ pub struct Reporter<W: Write> {
     events: bool,
     style: text::Style,
     diagnoser: Diagnoser,
+    watch: Option<crate::Watcher>,
     pub connections: u64,
     pub by_severity: [u64; 3],
     pub codes: std::collections::BTreeMap<&'static str, u64>,
@@ -49,6 +50,7 @@ impl<W: Write> Reporter<W> {
                 custom_domain: args.custom_domain,
                 policy: args.policy.clone(),
             }),
+            watch: args.watch.clone(),
             connections: 0,
             by_severity: [0; 3],
             codes: Default::default(),
@@ -67,8 +69,15 @@ impl<W: Write> Reporter<W> {
         self.out.flush()
     }
 
+    /// Diagnoses one finished connection (whose caller prints it its own way); the watch,
+    /// if any, is handed it too.
     pub fn findings(&mut self, trace: &Trace) -> Vec<Finding> {
-        self.diagnoser.connection(&Facts::new(trace))
+        let facts = Facts::new(trace);
+        let found = self.diagnoser.connection(&facts);
+        if let Some(w) = &self.watch {
+            w.0.finished(&facts, &found);
+        }
+        found
     }
 
     /// Diagnoses and prints one finished connection: its facts are gathered once, for the
@@ -76,6 +85,9 @@ impl<W: Write> Reporter<W> {
     pub fn connection(&mut self, trace: &Trace) -> std::io::Result<()> {
         let facts = Facts::new(trace);
         let found = self.diagnoser.connection(&facts);
+        if let Some(w) = &self.watch {
+            w.0.finished(&facts, &found);
+        }
         self.connections += 1;
         for f in &found {
             self.by_severity[f.severity as usize] += 1;

@@ -7,9 +7,9 @@
 //! are also copied into `docs/img/` for the user guide.
 
 use iotscope_tests::browser::{self, Browser};
-use iotscope_tests::mosquitto::{broker, mosquitto_bin, mosquitto_pub, run_device};
+use iotscope_tests::mosquitto::{broker, mosquitto_bin, mosquitto_pub, run_device, Broker};
 use iotscope_tests::pki::{ca, Dir, Leaf};
-use iotscope_tests::proxy::ProxyProcess;
+use iotscope_tests::proxy::{mitm_ca, ProxyProcess};
 use iotscope_tests::{have_tool, iotscope, root};
 use serde_json::Value;
 
@@ -294,25 +294,63 @@ fn the_html_report_of_the_sample_captures_shows_every_connection() {
     browser::for_docs(&shot, "web-report.png");
 }
 
-/// A broker with TLS that requires a client certificate, and the proxy with `--web` before
-/// it; one device with its certificate (connects), one without (refused).
+/// A broker with TLS that requires a client certificate, and the files a device needs.
+struct Lab {
+    dir: Dir,
+    _broker: Broker,
+    port: u16,
+    ca: String,
+    cert: String,
+    key: String,
+}
+
+impl Lab {
+    /// `None` when mosquitto, its clients or the browser are missing (outside CI).
+    fn new(name: &str) -> Option<Lab> {
+        let bin = mosquitto_bin();
+        let clients = have_tool("mosquitto_pub");
+        let (Some(bin), true, true) = (bin, clients, browser::available()) else {
+            return None;
+        };
+        let dir = Dir::new(name);
+        let pki = ca("web CA");
+        let server = Leaf::new(&pki, "localhost", &["localhost"], false);
+        let dev = Leaf::new(&pki, "thermostat-12", &[], true);
+        let ca_pem = dir.put("ca.pem", &pki.pem());
+        let scert = dir.put("server.pem", &server.cert_pem);
+        let skey = dir.put("server.key", &server.key_pem);
+        let cert = dir.put("device.pem", &dev.cert_pem);
+        let key = dir.put("device.key", &dev.key_pem);
+        let (broker, port) = broker(&bin, &dir, &ca_pem, &scert, &skey, "");
+        Some(Lab {
+            dir,
+            _broker: broker,
+            port,
+            ca: ca_pem,
+            cert,
+            key,
+        })
+    }
+}
+
+/// The web view's address, from the proxy's start lines.
+fn web_url(proxy: &ProxyProcess) -> String {
+    let stderr = proxy.stderr();
+    stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("iotscope: web view at "))
+        .unwrap_or_else(|| panic!("no web view address in: {stderr}"))
+        .to_string()
+}
+
+/// The proxy with `--web` before the broker; one device with its certificate (connects),
+/// one without (refused by the broker).
 #[test]
 fn the_live_view_shows_connections_as_they_open_and_close() {
-    let bin = mosquitto_bin();
-    let clients = have_tool("mosquitto_pub");
-    let (Some(bin), true, true) = (bin, clients, browser::available()) else {
+    let Some(lab) = Lab::new("web-live") else {
         return;
     };
-    let dir = Dir::new("web-live");
-    let pki = ca("web CA");
-    let server = Leaf::new(&pki, "localhost", &["localhost"], false);
-    let dev = Leaf::new(&pki, "thermostat-12", &[], true);
-    let ca_pem = dir.put("ca.pem", &pki.pem());
-    let scert = dir.put("server.pem", &server.cert_pem);
-    let skey = dir.put("server.key", &server.key_pem);
-    let cert = dir.put("device.pem", &dev.cert_pem);
-    let key = dir.put("device.key", &dev.key_pem);
-    let (_broker, port) = broker(&bin, &dir, &ca_pem, &scert, &skey, "");
+    let (port, ca_pem, cert, key) = (lab.port, &lab.ca, &lab.cert, &lab.key);
     let up = format!("127.0.0.1:{port}");
     let proxy = ProxyProcess::start(&[
         "--upstream",
@@ -343,7 +381,7 @@ fn the_live_view_shows_connections_as_they_open_and_close() {
     assert_eq!(visible_rows(&b), 0);
 
     // A device without a certificate: the broker refuses the handshake.
-    let failing = mosquitto_pub(proxy.port, &ca_pem, None, "t/fail", &["-i", "no-cert"]);
+    let failing = mosquitto_pub(proxy.port, ca_pem, None, "t/fail", &["-i", "no-cert"]);
     assert!(
         !run_device(failing, b""),
         "the broker accepted a device without a certificate"
@@ -361,8 +399,8 @@ fn the_live_view_shows_connections_as_they_open_and_close() {
 
     let ok = mosquitto_pub(
         proxy.port,
-        &ca_pem,
-        Some((&cert, &key)),
+        ca_pem,
+        Some((cert, key)),
         "t/ok",
         &["-i", "thermostat-12"],
     );
@@ -435,12 +473,7 @@ fn a_remote_web_view_needs_the_flag_and_then_a_token() {
         "0.0.0.0:0",
         "--web-allow-remote",
     ]);
-    let stderr = proxy.stderr();
-    let url = stderr
-        .lines()
-        .find_map(|l| l.strip_prefix("iotscope: web view at "))
-        .unwrap_or_else(|| panic!("no web view address in: {stderr}"))
-        .to_string();
+    let url = web_url(&proxy);
     let (base, token) = url.split_once("/?token=").expect("a token");
     assert_eq!(token.len(), 32, "{url}");
     let port: u16 = base.rsplit(':').next().unwrap().parse().unwrap();
@@ -464,4 +497,115 @@ fn a_remote_web_view_needs_the_flag_and_then_a_token() {
     );
     assert!(get(&format!("/api/snapshot?token={token}")).contains("200"));
     drop(proxy);
+}
+
+/// In MITM mode the ladder has iotscope's two legs as lanes, the decrypted MQTT crosses both,
+/// and the table shows the client id iotscope read. The failing device trusts the broker's
+/// CA, not iotscope's, so it refuses iotscope's certificate on its own leg.
+#[test]
+fn the_live_view_of_a_mitm_proxy_draws_both_legs() {
+    let Some(lab) = Lab::new("web-mitm") else {
+        return;
+    };
+    let (ca_dir, trust) = mitm_ca(&lab.dir);
+    let up = format!("127.0.0.1:{}", lab.port);
+    let proxy = ProxyProcess::start(&[
+        "--upstream",
+        &up,
+        "--endpoint",
+        "localhost",
+        "--mitm",
+        "--ca-dir",
+        &ca_dir,
+        "--device-cert",
+        &lab.cert,
+        "--device-key",
+        &lab.key,
+        "--upstream-ca",
+        &lab.ca,
+        "--events",
+        "--web",
+        "127.0.0.1:0",
+    ]);
+    let b = Browser::start(1500, 1900);
+    b.goto(&web_url(&proxy));
+    b.wait_for(
+        "that it is live",
+        "return document.querySelector('#status').textContent === 'live';",
+    );
+    let ok = mosquitto_pub(
+        proxy.port,
+        &trust,
+        Some((&lab.cert, &lab.key)),
+        "t/ok",
+        &["-i", "thermostat-12"],
+    );
+    assert!(
+        run_device(ok, b""),
+        "the device failed through the MITM proxy"
+    );
+    let passed = proxy.next_connection();
+    let failing = mosquitto_pub(
+        proxy.port,
+        &lab.ca,
+        Some((&lab.cert, &lab.key)),
+        "t/fail",
+        &["-i", "trusts-the-broker-only"],
+    );
+    assert!(
+        !run_device(failing, b""),
+        "the device trusted iotscope's certificate"
+    );
+    let failed = proxy.next_connection();
+    assert_eq!(worst(&failed).unwrap()["severity"], "error", "{failed}");
+    expect_rows(&b, 2, "for both devices");
+    b.wait_for(
+        "both rows finished",
+        "return document.querySelectorAll('#conns tbody tr.open').length === 0;",
+    );
+    let rows = table(&b);
+    let number = |c: &Value| c["connection"].as_u64().unwrap();
+    let row = |id: u64| rows.iter().find(|r| r.0 == id).cloned().unwrap();
+    assert_eq!(
+        row(number(&passed)).1,
+        "thermostat-12",
+        "the client id read in MITM"
+    );
+    assert_eq!(row(number(&passed)).2, worst_code(&passed));
+    assert_eq!(row(number(&failed)).2, worst_code(&failed));
+
+    b.click(&format!("#conns tbody tr[data-id='{}']", number(&failed)));
+    check_ladder(
+        &b,
+        &failed,
+        &[
+            "device",
+            "iotscope (device leg)",
+            "iotscope (endpoint leg)",
+            "endpoint",
+        ],
+    );
+    // The succeeding one: its MQTT was read between the legs, so it crosses both.
+    b.click(&format!("#conns tbody tr[data-id='{}']", number(&passed)));
+    b.wait_for(
+        "the succeeding connection's ladder",
+        "return document.querySelector('#d-title').textContent.includes('thermostat-12') && document.querySelector('#d-ladder svg') !== null;",
+    );
+    let spans = b.js(
+        "return Array.from(document.querySelectorAll('#d-ladder g.arrow.decrypted')).map(g => g.dataset.from + '>' + g.dataset.to);",
+    );
+    let spans: Vec<&str> = spans
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(spans.contains(&"device>endpoint"), "{spans:?}");
+    assert!(spans.contains(&"endpoint>device"), "{spans:?}");
+    b.js("window.scrollTo(0, 0); return null;");
+    let shot = browser::artefacts().join("live-mitm.png");
+    b.screenshot(&shot);
+    browser::for_docs(&shot, "web-live-mitm.png");
+    drop(b);
+    proxy.stop();
 }

@@ -106,7 +106,8 @@ impl Counts {
             .max()
             .unwrap_or(1)
             .max(1);
-        let slot = (WIDTH - LEFT - 10.0) / self.buckets.len() as f64;
+        // A few buckets are drawn as narrow bars, not as a wall.
+        let slot = (WIDTH - LEFT - 10.0) / self.buckets.len().max(MAX_BUCKETS / 2) as f64;
         let bar = (slot * 0.8).max(1.0);
         let _ = write!(
             s,

@@ -123,9 +123,11 @@ impl Layout {
             }
             // The device's own handshake with iotscope.
             (EventKind::DeviceLeg(_), Layout::Mitm) => (0, 1),
-            // Plaintext iotscope read between its two legs went through both.
-            (_, Layout::Mitm) if e.decrypted => by_direction(0, last),
-            // The rest of a MITM trace is iotscope's session with the endpoint.
+            // What the device and the endpoint said to each other inside TLS (MQTT, or
+            // whatever else the plaintext holds) went through iotscope's both legs.
+            (_, Layout::Mitm) if e.decrypted && inside_tls(e) => by_direction(0, last),
+            // The rest of a MITM trace is iotscope's session with the endpoint, its
+            // decrypted handshake messages included.
             (_, Layout::Mitm) => by_direction(2, last),
             _ => by_direction(0, last),
         }
@@ -397,6 +399,20 @@ impl<'a> Ladder<'a> {
     }
 }
 
+/// An event about the application protocol inside TLS, not about TLS itself.
+fn inside_tls(e: &Event) -> bool {
+    use iotscope_decoder::AppProtocol;
+    match &e.kind {
+        EventKind::Mqtt(_)
+        | EventKind::MqttMalformed { .. }
+        | EventKind::Http { .. }
+        | EventKind::Undecoded { .. } => true,
+        EventKind::Protocol { protocol, .. } => *protocol != AppProtocol::Tls,
+        EventKind::Unfinished { layer, .. } => *layer != AppProtocol::Tls,
+        _ => false,
+    }
+}
+
 /// How many characters fit along an arrow from `x1` to `x2`.
 fn label_chars(x1: f64, x2: f64) -> usize {
     (((x2 - x1).abs() / CHAR_WIDTH) as usize).max(LABEL_MIN_CHARS)
@@ -574,15 +590,27 @@ mod tests {
                 }
             }
         }
-        // In MITM mode an undecrypted record is on the endpoint leg, a decrypted one spans
-        // both legs, and the device's handshake with iotscope stays on the device leg.
+        // In MITM mode an undecrypted record is on the endpoint leg, and so is a decrypted
+        // TLS message (iotscope's own session with the endpoint); what the device and the
+        // endpoint said inside TLS crosses both legs.
         let mut events = handshake();
         events[1].decrypted = true;
         let t = trace("proxy --mitm", events);
         let l = Ladder::new(&t, &[]);
         assert_eq!((l.arrows[0].from, l.arrows[0].to), (2, 3));
-        assert_eq!((l.arrows[1].from, l.arrows[1].to), (0, 3));
-        assert!(l.arrows[1].decrypted);
+        assert_eq!((l.arrows[1].from, l.arrows[1].to), (2, 3));
+        let mut connect = event(
+            6,
+            Direction::DeviceToEndpoint,
+            EventKind::Protocol {
+                protocol: iotscope_decoder::AppProtocol::Mqtt,
+                first_bytes: "10".into(),
+            },
+        );
+        connect.decrypted = true;
+        assert_eq!(Layout::Mitm.ends(&connect), (0, 3));
+        connect.decrypted = false;
+        assert_eq!(Layout::Mitm.ends(&connect), (2, 3));
         // iotscope's own failure to reach the endpoint starts at its lane.
         let up = event(
             1,

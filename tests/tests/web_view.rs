@@ -609,3 +609,45 @@ fn the_live_view_of_a_mitm_proxy_draws_both_legs() {
     drop(b);
     proxy.stop();
 }
+
+/// A report of more connections than a page holds shows them a page at a time: the samples
+/// replayed 15 times over are 105 connections, 100 on the first page and 5 on the second.
+#[test]
+fn a_large_report_is_shown_a_page_at_a_time() {
+    if !browser::available() {
+        return;
+    }
+    let dir = Dir::new("web-pages");
+    let html = dir.join("pages.html");
+    let samples = root().join("captures/samples");
+    let mut pcaps: Vec<_> = std::fs::read_dir(&samples)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "pcap"))
+        .collect();
+    pcaps.sort();
+    let mut cmd = iotscope();
+    cmd.args(["replay", "-q", "--format", "json", "--html"])
+        .arg(&html);
+    for _ in 0..15 {
+        cmd.args(&pcaps);
+    }
+    let out = cmd.output().expect("run iotscope replay");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let n = 15 * pcaps.len();
+    assert!(
+        stderr.contains(&format!("wrote the HTML report of {n} connections")),
+        "{stderr}"
+    );
+    let b = Browser::start(1400, 1000);
+    b.goto(&format!("file://{}", html.display()));
+    expect_rows(&b, 100, "on the first page");
+    let page = b.js("return document.querySelector('#page').textContent;");
+    assert_eq!(page, "page 1 of 2");
+    b.click("#next");
+    expect_rows(&b, n - 100, "on the second page");
+    assert_eq!(table(&b).last().map(|r| r.0), Some(n as u64));
+    // A filter applies to all of them, not to the page shown.
+    b.select("#f-code", "CONN.NOT_TLS");
+    expect_rows(&b, 15, "with CONN.NOT_TLS");
+}

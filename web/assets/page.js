@@ -106,7 +106,9 @@
       return;
     }
     if (report) {
-      show(inline('c-' + id));
+      const d = inline('c-' + id);
+      d.row = r;
+      show(d);
       return;
     }
     fetch(api('/api/conn/' + id))
@@ -127,6 +129,9 @@
   function show(d) {
     if (!d) return;
     const r = d.row;
+    let parsed = null;
+    try { parsed = JSON.parse(d.json); } catch (e) { /* shown as it is below */ }
+    d.findings = d.findings || (parsed && parsed.findings) || [];
     $('detail').hidden = false;
     text($('d-title'), '#' + r.id + ' ' + r.device + (r.sni ? ' → ' + r.sni : '') +
       (r.client_id ? ' (client id ' + r.client_id + ')' : '') + ' — ' + r.outcome);
@@ -162,7 +167,7 @@
     }
     text($('d-events'), d.events.map((e) =>
       e.t.padStart(10) + ' ' + e.arrow + ' ' + (e.decrypted ? '*' : ' ') + e.text.replace(/\n/g, '\n' + ' '.repeat(14))).join('\n'));
-    text($('d-json'), d.json);
+    text($('d-json'), parsed ? JSON.stringify(parsed, null, 2) : d.json);
   }
 
   // Filters, sorting, pages.

@@ -88,7 +88,7 @@ impl Counts {
                 .position(|c| *c == code)
                 .map_or(OTHER_COLOUR, |i| COLOURS[i])
         };
-        let legend_rows = legend.len().min(COLOURS.len() + 1).div_ceil(3);
+        let legend_rows = legend.len().min(COLOURS.len() + 1).div_ceil(2);
         let height = PLOT_HEIGHT + 36.0 + legend_rows as f64 * 16.0;
         let mut s = String::new();
         let _ = write!(
@@ -154,8 +154,8 @@ impl Counts {
             items.push((format!("other ×{other}"), OTHER_COLOUR));
         }
         for (i, (label, fill)) in items.iter().enumerate() {
-            let x = LEFT + (i % 3) as f64 * 226.0;
-            let y = PLOT_HEIGHT + 30.0 + (i / 3) as f64 * 16.0;
+            let x = LEFT + (i % 2) as f64 * 340.0;
+            let y = PLOT_HEIGHT + 30.0 + (i / 2) as f64 * 16.0;
             let _ = write!(
                 s,
                 r#"<g class="legend"><rect x="{x}" y="{ry}" width="10" height="10" fill="{fill}"/><text x="{tx}" y="{y}">{l}</text></g>"#,

@@ -12,13 +12,18 @@ use iotscope_report::text;
 use crate::ladder::Ladder;
 use crate::row::Row;
 
+/// Parts the page has already (the row in the report's table, the findings inside the
+/// JSON) are left out where the detail is stored for every connection: the report.
 #[derive(Serialize)]
 pub struct Detail<'a> {
-    pub row: &'a Row,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub row: Option<&'a Row>,
     pub svg: String,
-    pub findings: &'a [Finding],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub findings: Option<&'a [Finding]>,
     pub events: Vec<EventLine>,
-    /// The connection's JSON object, indented.
+    /// The connection's JSON object as `--format json` prints it (the events are above, as
+    /// lines; the page indents it when shown).
     pub json: String,
 }
 
@@ -32,7 +37,17 @@ pub struct EventLine {
 }
 
 impl<'a> Detail<'a> {
+    /// The whole detail, as the live view sends it for one connection.
     pub fn new(row: &'a Row, trace: &Trace, findings: &'a [Finding]) -> Detail<'a> {
+        Detail {
+            row: Some(row),
+            findings: Some(findings),
+            ..Detail::lean(trace, findings)
+        }
+    }
+
+    /// Without the row and the findings (the report has them elsewhere).
+    pub fn lean(trace: &Trace, findings: &'a [Finding]) -> Detail<'a> {
         let facts = Facts::new(trace);
         let mut raw = Vec::new();
         let json = match iotscope_report::json::write_connection(
@@ -40,12 +55,10 @@ impl<'a> Detail<'a> {
             &mut SortedJson::new(),
             &facts,
             findings,
-            true,
+            false,
         ) {
-            Ok(()) => serde_json::from_slice::<serde_json::Value>(&raw)
-                .and_then(|v| serde_json::to_string_pretty(&v))
-                .unwrap_or_else(|e| format!("(the JSON could not be made: {e})")),
-            Err(e) => format!("(the JSON could not be made: {e})"),
+            Ok(()) => String::from_utf8_lossy(&raw).into_owned(),
+            Err(e) => format!("\"the JSON could not be made: {e}\""),
         };
         let events = trace
             .events()
@@ -60,9 +73,9 @@ impl<'a> Detail<'a> {
             })
             .collect();
         Detail {
-            row,
+            row: None,
             svg: Ladder::new(trace, findings).svg(),
-            findings,
+            findings: None,
             events,
             json,
         }

@@ -307,6 +307,10 @@ impl<'a> Ladder<'a> {
             h = self.height,
             layout = self.layout,
         );
+        // The few rules every arrow shares, once, rather than as attributes on each.
+        s.push_str(
+            r#"<style>.arrow line{marker-end:url(#head)}.arrow .time{text-anchor:end}.arrow .label{text-anchor:middle}</style>"#,
+        );
         s.push_str(
             r#"<defs><marker id="head" viewBox="0 0 10 10" refX="10" refY="5" markerUnits="userSpaceOnUse" markerWidth="9" markerHeight="9" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="context-stroke"/></marker></defs>"#,
         );
@@ -339,14 +343,19 @@ impl<'a> Ladder<'a> {
                 class.push_str(" warn");
             }
             let mid = (a.x1 + a.x2) / 2.0;
+            // The whole text as a tooltip only where the label had to be cut: a report of
+            // thousands of connections carries every diagram.
+            let title = if a.label != a.full {
+                format!("<title>{}</title>", xml(&a.full))
+            } else {
+                String::new()
+            };
             let _ = write!(
                 s,
-                r#"<g class="{class}" data-i="{i}" data-t="{t:.6}" data-from="{from}" data-to="{to}"><title>{full}</title><text class="time" x="{tx}" y="{ty}" text-anchor="end">{t:.6}</text><line x1="{x1}" y1="{y}" x2="{x2}" y2="{y}" marker-end="url(#head)"/><text class="label" x="{mid}" y="{ly}" text-anchor="middle">{mark}{label}</text></g>"#,
-                i = a.index,
+                r#"<g class="{class}" data-t="{t:.6}" data-from="{from}" data-to="{to}">{title}<text class="time" x="{tx}" y="{ty}">{t:.6}</text><line x1="{x1}" y1="{y}" x2="{x2}" y2="{y}"/><text class="label" x="{mid}" y="{ly}">{mark}{label}</text></g>"#,
                 t = a.t,
                 from = self.lanes[a.from].name,
                 to = self.lanes[a.to].name,
-                full = xml(&a.full),
                 tx = TIME_COLUMN,
                 ty = a.y + 4.0,
                 x1 = a.x1,

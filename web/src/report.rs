@@ -95,7 +95,7 @@ impl iotscope_report::Watch for HtmlReport {
         }
         let id = inner.rows.len() as u64 + 1;
         let row = Row::finished(id, facts, findings);
-        let detail = Detail::new(&row, facts.trace, findings).to_json();
+        let detail = Detail::lean(facts.trace, findings).to_json();
         let r = writeln!(
             inner.out,
             "<script type=\"application/json\" id=\"c-{id}\">{}</script>",

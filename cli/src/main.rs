@@ -47,6 +47,9 @@ fn main() -> ExitCode {
                     }
                     Some(Ok(server)) => {
                         eprintln!("iotscope: web view at {}", server.url());
+                        if server.everywhere() {
+                            eprintln!("iotscope: (on every address of this machine: open it with the machine's name or address in place of {})", server.access.addr.ip());
+                        }
                         config.report.watch = Some(Watcher(server.hub.clone()));
                         or_bad_input(serve::run(config))
                     }

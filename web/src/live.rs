@@ -188,7 +188,15 @@ impl Server {
                 "--web {addr} is not a loopback address: anyone who can reach it would see every connection; add --web-allow-remote to serve it there (a token is then required)"
             )));
         }
-        let token = remote.then(new_token);
+        let token = match remote {
+            true => Some(new_token().ok_or_else(|| {
+                StartError::Refused(
+                    "--web-allow-remote needs a random token, and the system gave no randomness"
+                        .into(),
+                )
+            })?),
+            false => None,
+        };
         let listener = std::net::TcpListener::bind(addr).map_err(|e| StartError::Bind(addr, e))?;
         let local = listener
             .local_addr()
@@ -227,6 +235,12 @@ impl Server {
         Ok(Server { hub, access })
     }
 
+    /// Served on every address of the machine (`0.0.0.0`, `::`): the URL is to be opened
+    /// with the machine's name or one of its addresses instead.
+    pub fn everywhere(&self) -> bool {
+        self.access.addr.ip().is_unspecified()
+    }
+
     /// The address to open, with the token when one is needed.
     pub fn url(&self) -> String {
         match &self.access.token {
@@ -236,16 +250,11 @@ impl Server {
     }
 }
 
-/// 128 random bits, hex.
-fn new_token() -> String {
+/// 128 random bits, hex; `None` without randomness (then the view is not served at all).
+fn new_token() -> Option<String> {
     let mut b = [0u8; 16];
-    if aws_lc_rs::rand::fill(&mut b).is_err() {
-        // Without randomness there is no token worth the name; a fixed one would be worse
-        // than refusing, so the address of this stack frame at least varies per run.
-        let p = &b as *const _ as usize as u128;
-        b = (p ^ std::process::id() as u128).to_le_bytes();
-    }
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    aws_lc_rs::rand::fill(&mut b).ok()?;
+    Some(b.iter().map(|x| format!("{x:02x}")).collect())
 }
 
 #[derive(Clone)]

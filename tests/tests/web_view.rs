@@ -252,6 +252,26 @@ fn the_html_report_of_the_sample_captures_shows_every_connection() {
     expect_rows(&b, 1, "whose text mentions unknown_ca");
     b.type_into("#f-text", "");
     expect_rows(&b, conns.len(), "with no filter");
+    // Sorting by a column, and back the other way.
+    b.click("#conns th[data-key='code']");
+    let mut codes: Vec<String> = conns.iter().map(worst_code).collect();
+    codes
+        .iter_mut()
+        .filter(|c| *c == "—")
+        .for_each(|c| c.clear());
+    codes.sort();
+    let shown = |b: &Browser| -> Vec<String> {
+        table(b)
+            .into_iter()
+            .map(|r| if r.2 == "—" { String::new() } else { r.2 })
+            .collect()
+    };
+    assert_eq!(shown(&b), codes);
+    b.click("#conns th[data-key='code']");
+    codes.reverse();
+    assert_eq!(shown(&b), codes);
+    b.click("#conns th[data-key='id']");
+    assert_eq!(table(&b).first().map(|r| r.0), Some(1));
     assert!(
         b.js("return document.querySelectorAll('#chart svg rect.bar').length;")
             .as_u64()

@@ -200,11 +200,22 @@ impl<'a> Ladder<'a> {
         let cited: Vec<f64> = worst.map_or(Vec::new(), |f| {
             f.evidence.iter().map(|e| e.t).collect::<Vec<_>>()
         });
+        // Once iotscope has failed to reach the endpoint, the endpoint is out of the picture:
+        // what the device sends ends at iotscope, and the close it gets comes from iotscope.
+        let mut unreachable = false;
         let arrows: Vec<Arrow> = trace
             .events()
             .enumerate()
             .map(|(index, e)| {
-                let (from, to) = layout.ends(e);
+                let (mut from, mut to) = layout.ends(e);
+                let failure = matches!(e.kind, EventKind::Upstream { .. });
+                if let (true, false, Some(lane)) = (unreachable, failure, layout.iotscope(e.dir)) {
+                    match e.dir {
+                        Direction::DeviceToEndpoint => to = lane,
+                        Direction::EndpointToDevice => from = lane,
+                    }
+                }
+                unreachable |= failure;
                 let t = trace.relative(e.ts);
                 let full = text::describe(e);
                 let first = full.lines().next().unwrap_or_default();
@@ -630,6 +641,29 @@ mod tests {
         );
         assert_eq!(Layout::Relay.ends(&up), (1, 2));
         assert_eq!(Layout::Mitm.ends(&up), (2, 3));
+    }
+
+    #[test]
+    fn after_iotscope_fails_to_reach_the_endpoint_arrows_end_at_iotscope() {
+        use Direction::*;
+        let t = trace(
+            "proxy",
+            vec![
+                event(0, DeviceToEndpoint, EventKind::TcpOpen),
+                event(
+                    1,
+                    DeviceToEndpoint,
+                    EventKind::Upstream {
+                        failure: "connection refused".into(),
+                    },
+                ),
+                event(2, EndpointToDevice, EventKind::TcpFin),
+                event(3, DeviceToEndpoint, EventKind::TcpFin),
+            ],
+        );
+        let l = Ladder::new(&t, &[]);
+        let ends: Vec<(usize, usize)> = l.arrows.iter().map(|a| (a.from, a.to)).collect();
+        assert_eq!(ends, [(0, 2), (1, 2), (1, 0), (0, 1)]);
     }
 
     #[test]

@@ -462,6 +462,23 @@ fn the_live_view_shows_connections_as_they_open_and_close() {
     let shot = browser::artefacts().join("live.png");
     b.screenshot(&shot);
     browser::for_docs(&shot, "web-live.png");
+
+    // A connection shows while it is open, and is completed when it closes.
+    let held = std::net::TcpStream::connect(("127.0.0.1", proxy.port)).expect("connect");
+    b.wait_for(
+        "the open connection's row",
+        "return document.querySelectorAll('#conns tbody tr.open').length === 1;",
+    );
+    assert_eq!(visible_rows(&b), 3);
+    drop(held);
+    let closed = proxy.next_connection();
+    b.wait_for(
+        "the open row completed",
+        &format!(
+            "const tr = document.querySelector(\"#conns tbody tr[data-id='{}']\"); return tr !== null && !tr.classList.contains('open');",
+            number(&closed)
+        ),
+    );
     drop(b);
     let (status, _, _) = proxy.stop();
     assert_eq!(status.code(), Some(1), "an error finding was seen");

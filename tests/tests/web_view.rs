@@ -223,6 +223,40 @@ fn the_html_report_of_the_sample_captures_shows_every_connection() {
         assert_eq!(row.2, worst_code(conn), "worst finding of {row:?}");
     }
     assert!(rows.iter().any(|r| r.2 == "AUTH.SERVER_CERT_UNTRUSTED"));
+    // The device certificate's ID (in short; whole in the tooltip), SNI, TLS version and how
+    // each connection ended.
+    let cells = b.js(
+        "return Array.from(document.querySelectorAll('#conns tbody tr')).map(tr => [\
+         tr.querySelector('.c-cert').textContent, tr.querySelector('.c-cert').title, \
+         tr.querySelector('.c-sni').textContent, tr.querySelector('.c-tls').textContent, \
+         tr.querySelector('.c-outcome').textContent]);",
+    );
+    for (cell, conn) in cells.as_array().unwrap().iter().zip(&conns) {
+        let id = conn["tls"]["client"]["certificate_id"]
+            .as_str()
+            .unwrap_or_default();
+        assert_eq!(cell[1], id, "{cell}");
+        assert_eq!(cell[0], &id[..id.len().min(10)], "{cell}");
+        assert_eq!(
+            cell[2],
+            conn["tls"]["sni"].as_str().unwrap_or_default(),
+            "{cell}"
+        );
+        assert_eq!(
+            cell[3],
+            conn["tls"]["version"].as_str().unwrap_or_default(),
+            "{cell}"
+        );
+        let outcome = cell[4].as_str().unwrap();
+        match worst_code(conn).as_str() {
+            "AUTH.SERVER_CERT_UNTRUSTED" => assert_eq!(outcome, "TLS alert unknown_ca from device"),
+            "AUTH.CLIENT_CERT_EXPIRED" => {
+                assert_eq!(outcome, "TLS alert certificate_expired from endpoint")
+            }
+            "AUTHZ.PUBLISH_DENIED" | "—" => assert_eq!(outcome, "MQTT connected"),
+            _ => {}
+        }
+    }
 
     // The filters narrow the rows to those the JSON says match.
     let expired = conns

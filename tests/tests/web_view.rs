@@ -644,6 +644,17 @@ fn the_live_view_of_a_mitm_proxy_draws_both_legs() {
     );
     assert_eq!(row(number(&passed)).2, worst_code(&passed));
     assert_eq!(row(number(&failed)).2, worst_code(&failed));
+    let outcome = b.js(&format!(
+        "return document.querySelector(\"#conns tbody tr[data-id='{}'] .c-outcome\").textContent;",
+        number(&failed)
+    ));
+    assert!(
+        outcome
+            .as_str()
+            .unwrap()
+            .starts_with("device refused iotscope's certificate"),
+        "{outcome}"
+    );
 
     b.click(&format!("#conns tbody tr[data-id='{}']", number(&failed)));
     check_ladder(

@@ -129,6 +129,21 @@ pub fn outcome(facts: &Facts) -> String {
     if facts.upstream_failure.is_some() {
         return "endpoint unreachable".into();
     }
+    // In MITM mode the device's own handshake with iotscope can end it first.
+    if let Some((_, leg)) = facts.device_leg {
+        use iotscope_decoder::device_leg::Outcome;
+        match &leg.outcome {
+            Outcome::Completed => {}
+            Outcome::Refused { alert: Some(a) } => {
+                return format!("device refused iotscope's certificate ({a})")
+            }
+            Outcome::Refused { alert: None } => {
+                return "device refused iotscope's certificate".into()
+            }
+            Outcome::Incompatible { .. } => return "device's TLS not spoken by iotscope".into(),
+            Outcome::Failed { .. } => return "device's handshake with iotscope failed".into(),
+        }
+    }
     let connack = facts.mqtt.iter().find_map(|(e, p)| match &p.body {
         Body::Connack(c) if e.dir == Direction::EndpointToDevice => Some(c),
         _ => None,
@@ -140,11 +155,14 @@ pub fn outcome(facts: &Facts) -> String {
             format!("MQTT refused ({})", c.reason)
         };
     }
-    if let Some(a) = facts.alerts.first() {
-        return match a.name {
-            Some(n) => format!("TLS alert {n} from {}", a.from),
-            None => format!("TLS alert from {}", a.from),
-        };
+    // An alert that says why (an encrypted one is most often the close_notify of an orderly
+    // end, and says nothing the rest of the row does not).
+    let telling = facts
+        .alerts
+        .iter()
+        .find_map(|a| a.name.filter(|n| *n != "close_notify").map(|n| (n, a.from)));
+    if let Some((name, from)) = telling {
+        return format!("TLS alert {name} from {from}");
     }
     if facts.connect().is_some() {
         return "MQTT CONNECT unanswered".into();

@@ -377,6 +377,11 @@ pub struct ReplayArgs {
     /// No progress bar, even on a terminal.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Also write one self-contained HTML report to FILE: the table of connections, each
+    /// one's ladder diagram and findings, and counts of findings over time. It fetches
+    /// nothing from the network; send it to a colleague as it is.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     #[command(flatten)]
     pub report: ReportArgs,
 }
@@ -453,6 +458,15 @@ pub struct ProxyArgs {
     /// Record both directions of every connection as TCP/IP packets into this pcapng file.
     #[arg(long, value_name = "FILE.pcapng")]
     pub record: Option<PathBuf>,
+    /// Serve a live web view of the connections on this address (e.g. 127.0.0.1:8080; port
+    /// 0 picks a free one): a table, each connection's ladder diagram and findings, counts
+    /// over time. Loopback addresses only, unless --web-allow-remote.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub web: Option<std::net::SocketAddr>,
+    /// Let --web listen on an address other machines can reach. Every request must then
+    /// carry the token printed at start (anyone with it sees every connection).
+    #[arg(long, requires = "web")]
+    pub web_allow_remote: bool,
     /// Connections relayed at once; more are refused (closed at once, with a log line).
     #[arg(long, value_name = "N", default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..=65_536))]
     pub max_connections: u32,

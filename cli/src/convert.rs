@@ -73,6 +73,8 @@ impl From<ReportArgs> for ReportOptions {
             // Read by main, which alone may fail on a file.
             policy: None,
             account: None,
+            // Set by main for --web and --html.
+            watch: None,
         }
     }
 }

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 use args::{Cli, Command};
 use iotscope_proxy::{ca, cert_check, probe, serve};
-use iotscope_report::{explain, policy, replay};
+use iotscope_report::{explain, policy, replay, Watcher};
 
 /// mimalloc rather than the system allocator: a replay frees what it allocated for each
 /// connection a moment later, hundreds of thousands of times, and glibc's malloc spent a
@@ -26,20 +26,39 @@ fn main() -> ExitCode {
         Command::Replay(args) => {
             match (given(&args.report.policy), account(&args.report.account)) {
                 (Ok(given), Ok(account)) => {
+                    let html = args.html.clone();
                     let mut opts: iotscope_report::ReplayOptions = args.into();
                     opts.report.policy = given;
                     opts.report.account = account;
-                    replay::run(opts)
+                    match html {
+                        None => replay::run(opts),
+                        Some(path) => replay_with_html(opts, &path),
+                    }
                 }
                 (Err(code), _) | (_, Err(code)) => code,
             }
         }
         Command::Proxy(args) => match (given(&args.report.policy), account(&args.report.account)) {
             (Ok(given), Ok(account)) => {
+                let web = args.web.map(|a| (a, args.web_allow_remote));
                 let mut config: iotscope_proxy::config::ProxyConfig = (*args).into();
                 config.report.policy = given;
                 config.report.account = account;
-                or_bad_input(serve::run(config))
+                match web.map(|(addr, remote)| iotscope_web::live::Server::start(addr, remote)) {
+                    Some(Err(e)) => {
+                        eprintln!("iotscope: {e}");
+                        2
+                    }
+                    Some(Ok(server)) => {
+                        eprintln!("iotscope: web view at {}", server.url());
+                        if server.everywhere() {
+                            eprintln!("iotscope: (on every address of this machine: open it with the machine's name or address in place of {})", server.access.addr.ip());
+                        }
+                        config.report.watch = Some(Watcher(server.hub.clone()));
+                        or_bad_input(serve::run(config))
+                    }
+                    None => or_bad_input(serve::run(config)),
+                }
             }
             (Err(code), _) | (_, Err(code)) => code,
         },
@@ -108,6 +127,48 @@ fn endpoint_config(
         session_expiry: a.session_expiry,
         require_sni: a.require_sni,
     })
+}
+
+/// `replay --html FILE`: the usual report on stdout, and the HTML file beside it.
+fn replay_with_html(mut opts: iotscope_report::ReplayOptions, path: &std::path::Path) -> u8 {
+    let names: Vec<String> = opts
+        .files
+        .iter()
+        .map(|f| {
+            f.file_name()
+                .map_or_else(|| f.display().to_string(), |n| n.to_string_lossy().into())
+        })
+        .collect();
+    let title = format!("iotscope report — {}", names.join(", "));
+    let html = match iotscope_web::report::HtmlReport::create(path, &title) {
+        Ok(h) => std::sync::Arc::new(h),
+        Err(e) => {
+            eprintln!(
+                "iotscope: cannot write the HTML report {}: {e}",
+                path.display()
+            );
+            return 2;
+        }
+    };
+    opts.report.watch = Some(Watcher(html.clone()));
+    let code = replay::run(opts);
+    match html.finish() {
+        Ok(n) => {
+            eprintln!(
+                "iotscope: wrote the HTML report of {n} connection{} to {}",
+                if n == 1 { "" } else { "s" },
+                path.display()
+            );
+            code
+        }
+        Err(e) => {
+            eprintln!(
+                "iotscope: writing the HTML report {} failed: {e}",
+                path.display()
+            );
+            2
+        }
+    }
 }
 
 /// A library's error is bad input or a bad invocation: its sentence, and exit status 2.

@@ -16,9 +16,11 @@ pub mod replay;
 pub mod reporter;
 pub mod sorted_json;
 pub mod text;
+pub mod watch;
 
 pub use options::{Colour, Format, ReplayOptions, ReportOptions};
 pub use reporter::{stdout_is_tty, Reporter};
+pub use watch::{Watch, Watcher};
 
 use std::borrow::Cow;
 

@@ -53,6 +53,8 @@ pub struct ReportOptions {
     /// Where to ask what the account says about each connection (`--account` files, `--aws`);
     /// `None`: no account question is asked.
     pub account: Option<iotscope_account::SharedSource>,
+    /// Told of every connection as well (the web view, the HTML report).
+    pub watch: Option<crate::Watcher>,
 }
 
 /// `iotscope replay`.

@@ -31,6 +31,7 @@ pub struct Reporter<W: Write> {
     diagnoser: Diagnoser,
     /// Where account facts come from (`--account`, `--aws`); `None`: no account question.
     account: Option<Box<dyn AccountSource + Send>>,
+    watch: Option<crate::Watcher>,
     pub connections: u64,
     pub by_severity: [u64; 3],
     pub codes: std::collections::BTreeMap<&'static str, u64>,
@@ -57,6 +58,7 @@ impl<W: Write> Reporter<W> {
                 .account
                 .clone()
                 .map(|s| Box::new(s) as Box<dyn AccountSource + Send>),
+            watch: args.watch.clone(),
             connections: 0,
             by_severity: [0; 3],
             codes: Default::default(),
@@ -87,10 +89,16 @@ impl<W: Write> Reporter<W> {
         self.out.flush()
     }
 
+    /// Diagnoses one finished connection (whose caller prints it its own way); the watch,
+    /// if any, is handed it too.
     pub fn findings(&mut self, trace: &Trace) -> Vec<Finding> {
         let facts = Facts::new(trace);
         let account = self.account_facts(&facts);
-        self.diagnoser.connection_with(&facts, account.as_ref())
+        let found = self.diagnoser.connection_with(&facts, account.as_ref());
+        if let Some(w) = &self.watch {
+            w.0.finished(&facts, &found);
+        }
+        found
     }
 
     /// Diagnoses and prints one finished connection: its facts are gathered once, for the
@@ -104,6 +112,9 @@ impl<W: Write> Reporter<W> {
         let facts = Facts::new(trace);
         let account = self.account_facts(&facts);
         let found = self.diagnoser.connection_with(&facts, account.as_ref());
+        if let Some(w) = &self.watch {
+            w.0.finished(&facts, &found);
+        }
         self.connections += 1;
         for f in &found {
             self.by_severity[f.severity as usize] += 1;

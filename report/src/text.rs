@@ -145,6 +145,14 @@ fn write_relative(s: &mut String, trace: &Trace, ts: Timestamp) {
     let _ = write!(s, "{whole}.{frac:06}");
 }
 
+/// What one event says, in a few words (several lines for a certificate chain): the text
+/// ladder's line without its time and arrow.
+pub fn describe(e: &Event) -> String {
+    let mut s = String::new();
+    write_describe(&mut s, e);
+    s
+}
+
 /// Appends what one event says, in a few words.
 fn write_describe(s: &mut String, e: &Event) {
     // Writing to a String cannot fail.

@@ -1,6 +1,7 @@
 //! Helpers shared by the end-to-end tests: where the binary and the captures are, and how to
 //! run a replay and read its JSON Lines.
 
+pub mod browser;
 pub mod mosquitto;
 pub mod mqtt_endpoint;
 pub mod mqtt_script;

@@ -11,8 +11,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-const LIBRARIES: [&str; 6] = [
-    "decoder", "account", "captures", "report", "proxy", "endpoint",
+const LIBRARIES: [&str; 7] = [
+    "decoder", "account", "captures", "report", "proxy", "endpoint", "web",
 ];
 
 fn root() -> PathBuf {

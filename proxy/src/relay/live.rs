@@ -37,6 +37,9 @@ pub struct LiveConfig {
     pub style: text::Style,
     pub reveal_passwords: bool,
     pub handshake_timeout: Option<Duration>,
+    /// Told when each connection opens (the web view); the printer's reporter tells it when
+    /// each one ends.
+    pub watch: Option<iotscope_report::Watcher>,
 }
 
 impl LiveConfig {
@@ -48,6 +51,7 @@ impl LiveConfig {
             style: text::Style { colour },
             reveal_passwords: args.reveal_passwords,
             handshake_timeout,
+            watch: args.watch.clone(),
         }
     }
 }
@@ -77,6 +81,10 @@ pub async fn decode(
     // Only connections that reached the upstream are recorded: a packet needs both addresses.
     let rec = rec.filter(|_| endpoint.is_some());
     let label = format!("#{conn} {}", addr_or_unknown(device));
+    if let Some(w) = &cfg.watch {
+        // Never waits: the watch keeps the row and wakes its readers without blocking.
+        w.0.opened(&identity, now());
+    }
     if cfg.format == Format::Text {
         let name = identity.endpoint_name.clone().unwrap_or_default();
         let dialled = endpoint.map_or(String::new(), |a| format!(" ({a})"));

@@ -178,12 +178,14 @@ fn publish(f: &Facts, values: &Values, out: &mut Vec<Finding>) {
         out.push(fd);
         return;
     }
-    // MQTT 3.1.1: AWS IoT closes the connection instead.
-    let last_device = f
-        .mqtt
-        .iter()
-        .rev()
-        .find(|(e, _)| e.dir == Direction::DeviceToEndpoint);
+    // MQTT 3.1.1: AWS IoT closes the connection instead. What the endpoint refused is the
+    // device's last packet before that close: whatever the device sent after it (the
+    // DISCONNECT an SDK sends once it sees the hang-up, relayed by a proxy) is its reaction.
+    let close = f.closed_by(Side::Endpoint);
+    let last_device =
+        f.mqtt.iter().rev().find(|(e, _)| {
+            e.dir == Direction::DeviceToEndpoint && close.is_none_or(|c| e.ts <= c.ts)
+        });
     if let Some((ev, p)) = last_device.filter(|_| connect_accepted(f)) {
         if let Body::Publish(x) = &p.body {
             if let Some(close) = endpoint_closed_after(f, ev) {

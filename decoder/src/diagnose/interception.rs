@@ -115,7 +115,10 @@ pub fn rules(f: &Facts, out: &mut Vec<Finding>) {
         return;
     };
     let at = f.trace.first_ts.map(|ts| ts.unix_seconds());
-    if let Some(at) = at.filter(|&at| leaf.parse_error.is_none() && !leaf.valid_at(at)) {
+    // When iotscope presented the device's own certificate upstream, the endpoint leg's rule
+    // already reports it expired: only a different upstream certificate hides the expiry.
+    let hidden = leg.same_as_upstream() != Some(true);
+    if let Some(at) = at.filter(|&at| hidden && leaf.parse_error.is_none() && !leaf.valid_at(at)) {
         let when = if at < leaf.not_before_unix {
             format!("is not valid before {}", leaf.not_before)
         } else {

@@ -54,14 +54,22 @@ impl ClientIds {
         let finding = self.spans.get(&client_id).and_then(|other| {
             let overlap = other.connect <= me.end && me.connect <= other.end;
             overlap.then(|| {
-                let (older, newer) = if other.connect <= me.connect { (other.number, me.number) } else { (me.number, other.number) };
-                Finding::new(
+                let i_am_newer = other.connect <= me.connect;
+                let (older, newer) = if i_am_newer { (other.number, me.number) } else { (me.number, other.number) };
+                let fd = Finding::new(
                     Code::MqttSessionTakenOver,
                     format!(
                         "Connections #{older} and #{newer} both used client id {client_id:?} at the same time; AWS IoT Core disconnects the older one when the newer connects."
                     ),
                 )
-                .evidence(trace.relative(connect_ts), format!("CONNECT client_id={client_id:?}"))
+                .evidence(trace.relative(connect_ts), format!("CONNECT client_id={client_id:?}"));
+                // The newer connection is the one that wins: it worked, and only its twin was
+                // knocked off, so for it the clash is a warning, not its failure.
+                if i_am_newer {
+                    fd.severity(super::finding::Severity::Warning)
+                } else {
+                    fd
+                }
             })
         });
         // diagnose() fills next steps for its own findings; this one is made outside it.

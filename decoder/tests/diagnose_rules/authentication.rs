@@ -648,3 +648,52 @@ fn an_expired_certificate_the_endpoint_accepted_is_a_warning() {
         f.summary
     );
 }
+
+#[test]
+fn client_cert_expired_once_when_mitm_presents_the_device_s_own_certificate() {
+    use iotscope_decoder::device_leg::{DeviceLeg, Outcome, Presented, Proof, UpstreamCert};
+    let expired = cert("sensor-expired", &[], "2024-01-01", "2025-12-31");
+    let leg = |upstream: &str| {
+        iotscope_decoder::EventKind::DeviceLeg(Box::new(DeviceLeg {
+            sni: Some(ATS.into()),
+            alpn: Vec::new(),
+            offered_suites: Vec::new(),
+            version: Some("TLS 1.2".into()),
+            cipher: None,
+            presented: Presented::Mitm { name: ATS.into() },
+            chain: vec![expired.clone()],
+            proof: Proof::NotReached,
+            upstream_cert: Some(UpstreamCert {
+                sha256: upstream.into(),
+                subject: "CN=sensor-expired".into(),
+                source: "device.pem".into(),
+            }),
+            outcome: Outcome::Completed,
+            not_upstream: None,
+            endpoint_refused: None,
+        }))
+    };
+    // iotscope sent the device's own (expired) certificate upstream: the endpoint leg's
+    // rule names it, and the device leg adds no second finding.
+    let mut same = T::new(8883);
+    same.tls12_device_finished(
+        client_hello(Some(ATS), &[], &[TLS12], &[ECDHE_RSA_AES128_GCM]),
+        Some(expired.clone()),
+    )
+    .dev(1.0, leg(&expired.sha256))
+    .end(41.0, alert(45))
+    .end(41.5, fin());
+    let found = same.diagnose();
+    one(&found, "AUTH.CLIENT_CERT_EXPIRED");
+
+    // Another certificate upstream hides the expiry from the endpoint: the device leg says it.
+    let mut other = T::new(8883);
+    other
+        .tls12_device_finished(
+            client_hello(Some(ATS), &[], &[TLS12], &[ECDHE_RSA_AES128_GCM]),
+            Some(device_cert("sensor-3")),
+        )
+        .dev(1.0, leg(&cert_id("sensor-3")));
+    let f = one(&other.diagnose(), "AUTH.CLIENT_CERT_EXPIRED").clone();
+    assert!(f.summary.contains("upstream instead"), "{}", f.summary);
+}

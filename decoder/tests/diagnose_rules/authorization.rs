@@ -211,6 +211,31 @@ fn publish_denied_is_likely_when_mqtt311_closes_after_a_publish() {
 }
 
 #[test]
+fn publish_denied_when_the_device_says_goodbye_after_the_endpoint_closed() {
+    // An SDK that sees the hang-up sends DISCONNECT; through a MITM proxy that packet is
+    // decoded after the endpoint's close. The refused packet is still the PUBLISH.
+    let mut t = tls13_keys(8883);
+    t.dev_dec(41.0, connect(4, "sensor-sdk", 30))
+        .end_dec(60.0, connack(0))
+        .dev_dec(70.0, publish("factory/x", 1, 1, 5))
+        .end(70.2, fin())
+        .dev_dec(71.0, disconnect(0));
+    let found = t.diagnose();
+    let f = one(&found, "AUTHZ.PUBLISH_DENIED");
+    assert!(evidence_has(f, "PUBLISH topic factory/x QoS 1"));
+    none(&found, "CONN.ENDPOINT_CLOSED");
+
+    // A DISCONNECT before the endpoint's close is the device leaving: no refusal.
+    let mut t = tls13_keys(8883);
+    t.dev_dec(41.0, connect(4, "sensor-sdk", 30))
+        .end_dec(60.0, connack(0))
+        .dev_dec(70.0, publish("factory/x", 1, 1, 5))
+        .dev_dec(70.1, disconnect(0))
+        .end(70.2, fin());
+    none(&t.diagnose(), "AUTHZ.PUBLISH_DENIED");
+}
+
+#[test]
 fn publish_denied_not_for_puback_0_or_0x10() {
     for code in [0x00, 0x10] {
         let mut t = tls13_keys(8883);

@@ -5,6 +5,7 @@
 //! proxy and a replayed capture give the same trace, and every rule can be tested with a few
 //! hand-made bytes.
 
+pub mod account;
 pub mod cert;
 pub mod decrypt;
 pub mod detect;

@@ -5,10 +5,13 @@
 //! (`--account FILE...`) or the AWS API (`--aws`, in `iotscope-account-aws`) without the report or
 //! the proxy knowing which, and [`resolve`], which asks a source about one connection.
 
+pub mod files;
 pub mod join;
+pub mod logs;
 pub mod resolve;
 pub mod source;
 
+pub use files::{FileError, Files};
 pub use iotscope_decoder::account::{
     AccountFacts, CaRecord, CallFailure, CertStatus, CertificateRecord, DomainRecord, Endpoints,
     LogEntry, LogQuery, Lookup, PolicyRecord, ThingRecord,

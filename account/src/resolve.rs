@@ -47,7 +47,16 @@ pub fn resolve<S: AccountSource + ?Sized>(source: &mut S, facts: &Facts<'_>) -> 
         Some(ca_id) => source.ca_certificate(ca_id),
         None => Lookup::Unknown,
     };
-    let arn = record.as_ref().and_then(|r| r.certificate_arn.clone());
+    // The certificate's ARN; when the source holds no certificate record at all (files without
+    // describe-certificate / list-certificates), `cert/ID`, which file sources match by ID.
+    let arn = match (&record, &certificate) {
+        (Some(r), _) => r
+            .certificate_arn
+            .clone()
+            .or_else(|| Some(format!("cert/{}", r.certificate_id))),
+        (None, Lookup::Unknown) => certificate_id.as_ref().map(|id| format!("cert/{id}")),
+        _ => None,
+    };
     let (policies, things) = match &arn {
         Some(arn) => (source.attached_policies(arn), source.things_of(arn)),
         None => (Lookup::Unknown, Lookup::Unknown),

@@ -17,4 +17,4 @@ pub use iotscope_decoder::account::{
     LogEntry, LogQuery, Lookup, PolicyRecord, ThingRecord,
 };
 pub use resolve::{device_certificate_id, log_query, resolve};
-pub use source::AccountSource;
+pub use source::{AccountSource, SharedSource};

@@ -27,3 +27,48 @@ pub trait AccountSource {
     /// AWSIotLogsV2 entries matching the query: logs:FilterLogEvents.
     fn log_entries(&mut self, query: &LogQuery) -> Lookup<Vec<LogEntry>>;
 }
+
+/// One source shared by the front end's option structs (which are cloned, and reach the proxy's
+/// threads): asked one question at a time, under a lock, so its cache serves every connection.
+#[derive(Clone)]
+pub struct SharedSource(std::sync::Arc<std::sync::Mutex<Box<dyn AccountSource + Send>>>);
+
+impl SharedSource {
+    /// Shares `source`.
+    pub fn new(source: Box<dyn AccountSource + Send>) -> SharedSource {
+        SharedSource(std::sync::Arc::new(std::sync::Mutex::new(source)))
+    }
+
+    fn with<T>(&self, ask: impl FnOnce(&mut dyn AccountSource) -> T) -> T {
+        // A panic while asking leaves the source as it was between questions: go on with it.
+        let mut guard = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        ask(guard.as_mut())
+    }
+}
+
+impl std::fmt::Debug for SharedSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SharedSource")
+    }
+}
+
+impl AccountSource for SharedSource {
+    fn endpoints(&mut self) -> Lookup<Endpoints> {
+        self.with(|s| s.endpoints())
+    }
+    fn certificate(&mut self, certificate_id: &str) -> Lookup<CertificateRecord> {
+        self.with(|s| s.certificate(certificate_id))
+    }
+    fn ca_certificate(&mut self, ca_certificate_id: &str) -> Lookup<CaRecord> {
+        self.with(|s| s.ca_certificate(ca_certificate_id))
+    }
+    fn attached_policies(&mut self, certificate_arn: &str) -> Lookup<Vec<PolicyRecord>> {
+        self.with(|s| s.attached_policies(certificate_arn))
+    }
+    fn things_of(&mut self, certificate_arn: &str) -> Lookup<Vec<ThingRecord>> {
+        self.with(|s| s.things_of(certificate_arn))
+    }
+    fn log_entries(&mut self, query: &LogQuery) -> Lookup<Vec<LogEntry>> {
+        self.with(|s| s.log_entries(query))
+    }
+}

@@ -85,8 +85,8 @@ pub struct PolicyCheckArgs {
     #[arg(long, value_name = "REGION")]
     pub region: Option<String>,
     /// The AWS account id of the resources (unknown matches only *).
-    #[arg(long, value_name = "ACCOUNT")]
-    pub account: Option<String>,
+    #[arg(long = "account-id", value_name = "ACCOUNT")]
+    pub account_id: Option<String>,
     /// The endpoint the device connects to (iot:Domain, and the region).
     #[arg(long, value_name = "HOST")]
     pub endpoint: Option<String>,
@@ -189,6 +189,8 @@ pub struct CertCheckArgs {
     /// Output form: text, or one JSON object per file.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    #[command(flatten)]
+    pub account: AccountFlags,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -231,6 +233,8 @@ pub struct ReportArgs {
     pub colour: Colour,
     #[command(flatten)]
     pub policy: PolicyFlags,
+    #[command(flatten)]
+    pub account: AccountFlags,
 }
 
 /// `--policy` and what it needs, on the commands that report connections.
@@ -250,8 +254,20 @@ pub struct PolicyFlags {
     #[arg(long, value_name = "REGION", requires = "policies")]
     pub region: Option<String>,
     /// With --policy, the AWS account id of the resources (unknown matches only *).
-    #[arg(long, value_name = "ACCOUNT", requires = "policies")]
-    pub account: Option<String>,
+    #[arg(long = "account-id", value_name = "ACCOUNT", requires = "policies")]
+    pub account_id: Option<String>,
+}
+
+/// `--account`: what the AWS account says, from the AWS CLI's JSON output.
+#[derive(Args, Debug, Clone, Default)]
+pub struct AccountFlags {
+    /// Files (or folders of files) holding what the AWS CLI printed for describe-certificate,
+    /// list-certificates, describe-ca-certificate, list-attached-policies, get-policy,
+    /// list-principal-things, describe-thing, describe-endpoint, describe-domain-configuration,
+    /// list-domain-configurations, and AWSIotLogsV2 entries (aws logs filter-log-events, or one
+    /// JSON entry per line). Each file is recognised by its shape.
+    #[arg(long = "account", value_name = "FILE", num_args = 1..)]
+    pub account_files: Vec<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -469,6 +485,8 @@ pub struct ProbeArgs {
     pub colour: Colour,
     #[command(flatten)]
     pub policy: PolicyFlags,
+    #[command(flatten)]
+    pub account: AccountFlags,
 }
 
 fn parse_positive_seconds(s: &str) -> Result<Duration, String> {

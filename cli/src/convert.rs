@@ -72,6 +72,7 @@ impl From<ReportArgs> for ReportOptions {
             colour: a.colour.into(),
             // Read by main, which alone may fail on a file.
             policy: None,
+            account: None,
         }
     }
 }
@@ -151,6 +152,7 @@ impl From<ProbeArgs> for ProbeConfig {
             keylog: a.keylog,
             colour: a.colour.into(),
             policy: None,
+            account: None,
         }
     }
 }
@@ -163,6 +165,7 @@ impl From<CertCheckArgs> for CertCheckConfig {
             ca: a.ca,
             custom_domain: a.custom_domain,
             format: a.format.into(),
+            account: None,
         }
     }
 }
@@ -210,7 +213,7 @@ impl From<PolicyCheckArgs> for PolicyCheckOptions {
             cert: a.cert,
             source_ip: a.source_ip,
             region: a.region,
-            account: a.account,
+            account: a.account_id,
             endpoint: a.endpoint,
             requests,
             format: a.format.into(),

@@ -23,34 +23,46 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
     let code = match cli.command {
-        Command::Replay(args) => match given(&args.report.policy) {
-            Ok(given) => {
-                let mut opts: iotscope_report::ReplayOptions = args.into();
-                opts.report.policy = given;
-                replay::run(opts)
+        Command::Replay(args) => {
+            match (given(&args.report.policy), account(&args.report.account)) {
+                (Ok(given), Ok(account)) => {
+                    let mut opts: iotscope_report::ReplayOptions = args.into();
+                    opts.report.policy = given;
+                    opts.report.account = account;
+                    replay::run(opts)
+                }
+                (Err(code), _) | (_, Err(code)) => code,
             }
-            Err(code) => code,
-        },
-        Command::Proxy(args) => match given(&args.report.policy) {
-            Ok(given) => {
+        }
+        Command::Proxy(args) => match (given(&args.report.policy), account(&args.report.account)) {
+            (Ok(given), Ok(account)) => {
                 let mut config: iotscope_proxy::config::ProxyConfig = (*args).into();
                 config.report.policy = given;
+                config.report.account = account;
                 or_bad_input(serve::run(config))
             }
-            Err(code) => code,
+            (Err(code), _) | (_, Err(code)) => code,
         },
         Command::Explain(args) => explain_command(args),
         Command::Cert(args) => match args.command {
-            args::CertCommand::Check(args) => or_bad_input(cert_check::run(args.into())),
+            args::CertCommand::Check(args) => match account(&args.account) {
+                Ok(account) => {
+                    let mut config: cert_check::CertCheckConfig = args.into();
+                    config.account = account;
+                    or_bad_input(cert_check::run(config))
+                }
+                Err(code) => code,
+            },
         },
         Command::Ca(args) => or_bad_input(ca::command::run(args.command.into()).map(|()| 0)),
-        Command::Probe(args) => match given(&args.policy) {
-            Ok(given) => {
+        Command::Probe(args) => match (given(&args.policy), account(&args.account)) {
+            (Ok(given), Ok(account)) => {
                 let mut config: probe::ProbeConfig = args.into();
                 config.policy = given;
+                config.account = account;
                 or_bad_input(probe::run(config))
             }
-            Err(code) => code,
+            (Err(code), _) | (_, Err(code)) => code,
         },
         Command::Policy(args) => policy_command(args.command),
     };
@@ -76,10 +88,25 @@ fn given(flags: &args::PolicyFlags) -> Result<Option<iotscope_decoder::policy::G
             policies,
             thing: flags.thing.clone(),
             region: flags.region.clone(),
-            account: flags.account.clone(),
+            account: flags.account_id.clone(),
         })),
         Err(e) => {
             eprintln!("iotscope: {e}");
+            Err(2)
+        }
+    }
+}
+
+/// The `--account` files, read and recognised before any work starts; a file that cannot be
+/// read or is not one the AWS CLI prints is bad input (its name, its line, exit status 2).
+fn account(flags: &args::AccountFlags) -> Result<Option<iotscope_account::SharedSource>, u8> {
+    if flags.account_files.is_empty() {
+        return Ok(None);
+    }
+    match iotscope_account::Files::open(&flags.account_files) {
+        Ok(files) => Ok(Some(iotscope_account::SharedSource::new(Box::new(files)))),
+        Err(e) => {
+            eprintln!("iotscope: --account {e}");
             Err(2)
         }
     }

@@ -34,6 +34,20 @@ pub fn write_connection(
     writer.write(out, &Connection::new(facts, findings, with_events))
 }
 
+/// The same, with the `account` object when the account was asked (`--account`, `--aws`).
+pub fn write_connection_with_account(
+    out: &mut Vec<u8>,
+    writer: &mut SortedJson,
+    facts: &Facts,
+    findings: &[Finding],
+    with_events: bool,
+    account: Option<&serde_json::Value>,
+) -> Result<(), serde_json::Error> {
+    let mut c = Connection::new(facts, findings, with_events);
+    c.account = account;
+    writer.write(out, &c)
+}
+
 /// One finished connection, as its JSON object. A command that knows more about the
 /// connection than its trace (the probe: what was asked, each step) adds it as one more
 /// member, `probe`, with [`Connection::with_probe`].
@@ -44,6 +58,8 @@ pub struct Connection<'a, P = ()> {
     probe: Option<&'a P>,
     source: Option<&'a str>,
     endpoint_name: Option<&'a str>,
+    /// What the account said about the connection (`--account`, `--aws`).
+    account: Option<&'a serde_json::Value>,
 }
 
 impl<'a> Connection<'a> {
@@ -57,6 +73,7 @@ impl<'a> Connection<'a> {
             probe: None,
             source: None,
             endpoint_name: None,
+            account: None,
         }
     }
 
@@ -75,6 +92,7 @@ impl<'a> Connection<'a> {
             probe: Some(probe),
             source: Some(source),
             endpoint_name: Some(endpoint_name),
+            account: self.account,
         }
     }
 }
@@ -85,6 +103,9 @@ impl<P: Serialize> Serialize for Connection<'_, P> {
         let trace = facts.trace;
         let id = &trace.identity;
         let mut o = s.serialize_struct("object", 0)?;
+        if let Some(a) = self.account {
+            o.serialize_field("account", a)?;
+        }
         o.serialize_field("application_data", &ApplicationData(trace))?;
         o.serialize_field("certificates", &Certificates(trace))?;
         o.serialize_field("connection", &id.number)?;

@@ -6,6 +6,7 @@
 //! counted for the exit status. [`explain`] prints the catalogue, and [`replay`] runs captures
 //! through the same path. The commands reach these without depending on each other.
 
+pub mod account;
 pub mod explain;
 pub mod json;
 pub mod options;

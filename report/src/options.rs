@@ -50,6 +50,9 @@ pub struct ReportOptions {
     /// Policies to check every connection's MQTT requests against (`--policy`, read by the
     /// front end), with the thing, region and account they need.
     pub policy: Option<iotscope_decoder::policy::Given>,
+    /// Where to ask what the account says about each connection (`--account` files, `--aws`);
+    /// `None`: no account question is asked.
+    pub account: Option<iotscope_account::SharedSource>,
 }
 
 /// `iotscope replay`.

@@ -3,6 +3,8 @@
 
 use std::io::{IsTerminal, Write};
 
+use iotscope_account::AccountSource;
+use iotscope_decoder::account::AccountFacts;
 use iotscope_decoder::diagnose::{Context, Diagnoser, Finding, Severity};
 use iotscope_decoder::facts::Facts;
 use iotscope_decoder::Trace;
@@ -27,6 +29,8 @@ pub struct Reporter<W: Write> {
     events: bool,
     style: text::Style,
     diagnoser: Diagnoser,
+    /// Where account facts come from (`--account`, `--aws`); `None`: no account question.
+    account: Option<Box<dyn AccountSource + Send>>,
     pub connections: u64,
     pub by_severity: [u64; 3],
     pub codes: std::collections::BTreeMap<&'static str, u64>,
@@ -49,6 +53,10 @@ impl<W: Write> Reporter<W> {
                 custom_domain: args.custom_domain,
                 policy: args.policy.clone(),
             }),
+            account: args
+                .account
+                .clone()
+                .map(|s| Box::new(s) as Box<dyn AccountSource + Send>),
             connections: 0,
             by_severity: [0; 3],
             codes: Default::default(),
@@ -63,19 +71,34 @@ impl<W: Write> Reporter<W> {
         self
     }
 
+    /// Asks `source` about every connection before diagnosing it.
+    pub fn with_account(mut self, source: Box<dyn AccountSource + Send>) -> Reporter<W> {
+        self.account = Some(source);
+        self
+    }
+
+    /// What the account says about the connection `facts` sum up, when a source was given.
+    fn account_facts(&mut self, facts: &Facts) -> Option<AccountFacts> {
+        let source = self.account.as_mut()?;
+        Some(iotscope_account::resolve(source.as_mut(), facts))
+    }
+
     pub fn flush(&mut self) -> std::io::Result<()> {
         self.out.flush()
     }
 
     pub fn findings(&mut self, trace: &Trace) -> Vec<Finding> {
-        self.diagnoser.connection(&Facts::new(trace))
+        let facts = Facts::new(trace);
+        let account = self.account_facts(&facts);
+        self.diagnoser.connection_with(&facts, account.as_ref())
     }
 
     /// Diagnoses and prints one finished connection: its facts are gathered once, for the
     /// rules and for the output.
     pub fn connection(&mut self, trace: &Trace) -> std::io::Result<()> {
         let facts = Facts::new(trace);
-        let found = self.diagnoser.connection(&facts);
+        let account = self.account_facts(&facts);
+        let found = self.diagnoser.connection_with(&facts, account.as_ref());
         self.connections += 1;
         for f in &found {
             self.by_severity[f.severity as usize] += 1;
@@ -84,13 +107,28 @@ impl<W: Write> Reporter<W> {
         match self.format {
             Format::Json => {
                 self.buf.clear();
-                json::write_connection(&mut self.buf, &mut self.json, &facts, &found, self.events)?;
+                let account = account.as_ref().map(crate::account::json);
+                json::write_connection_with_account(
+                    &mut self.buf,
+                    &mut self.json,
+                    &facts,
+                    &found,
+                    self.events,
+                    account.as_ref(),
+                )?;
                 self.buf.push(b'\n');
                 self.out.write_all(&self.buf)?;
             }
             Format::Text => {
                 self.text.clear();
-                text::write_connection(&mut self.text, &facts, &found, self.style);
+                let line = account.as_ref().and_then(crate::account::line);
+                text::write_connection_with_account(
+                    &mut self.text,
+                    &facts,
+                    &found,
+                    self.style,
+                    line.as_deref(),
+                );
                 self.text.push('\n');
                 self.out.write_all(self.text.as_bytes())?;
             }

@@ -610,6 +610,17 @@ fn wrap_into(out: &mut String, text: &str, first: &str, rest: &str) {
 
 /// Appends the whole text block of a finished connection to `s`.
 pub fn write_connection(s: &mut String, facts: &Facts, list: &[Finding], style: Style) {
+    write_connection_with_account(s, facts, list, style, None)
+}
+
+/// The same, with the "account:" line before the findings when the account was asked.
+pub fn write_connection_with_account(
+    s: &mut String,
+    facts: &Facts,
+    list: &[Finding],
+    style: Style,
+    account: Option<&str>,
+) {
     let trace = facts.trace;
     write_header(s, trace, style);
     s.push('\n');
@@ -624,6 +635,9 @@ pub fn write_connection(s: &mut String, facts: &Facts, list: &[Finding], style: 
         }
         write_event_line(s, &mut body, trace, e, style);
         s.push('\n');
+    }
+    if let Some(line) = account {
+        let _ = writeln!(s, "  {line}");
     }
     s.push_str(&findings(list, style));
     s.push('\n');

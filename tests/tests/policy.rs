@@ -55,7 +55,7 @@ fn check_allows_denies_and_suggests() {
         "lamp-1",
         "--endpoint",
         ENDPOINT,
-        "--account",
+        "--account-id",
         "123456789012",
         "--connect",
         "--publish",
@@ -118,7 +118,7 @@ fn check_allows_denies_and_suggests() {
         "lamp-1",
         "--region",
         "us-east-1",
-        "--account",
+        "--account-id",
         "123456789012",
         "--connect",
     ]);

@@ -84,7 +84,7 @@ fn policy_decides_mosquitto_acl_refusal_live_and_in_replay() {
         &deny,
         "--region",
         "eu-west-1",
-        "--account",
+        "--account-id",
         "123456789012",
     ]);
     let cert = Some((dcert.as_str(), dkey.as_str()));
@@ -132,7 +132,7 @@ fn policy_decides_mosquitto_acl_refusal_live_and_in_replay() {
         evidence(denied).contains("statement 2 (Sid \\\"NoOtherDevices\\\") denies iot:Publish"),
         "{denied}"
     );
-    let (conns, _) = replay_json(&[&rec, "--policy", &allow, "--account", "123456789012"]);
+    let (conns, _) = replay_json(&[&rec, "--policy", &allow, "--account-id", "123456789012"]);
     let nif = finding(&conns[0], "AUTHZ.POLICY_NOT_IN_FORCE");
     assert_eq!(nif["severity"], "warning");
     assert_eq!(

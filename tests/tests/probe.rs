@@ -557,7 +557,7 @@ fn mosquitto_probes() {
     );
     let mut args = device.to_vec();
     args.extend(["--mqtt", "5", "--publish", "devices/other/status"]);
-    args.extend(["--region", "eu-west-1", "--account", "123456789012"]);
+    args.extend(["--region", "eu-west-1", "--account-id", "123456789012"]);
     let mut with_deny = args.clone();
     with_deny.extend(["--policy", deny.as_str()]);
     let (v, out) = probe(m.strict, &with_deny);

@@ -29,6 +29,11 @@ const DESCRIBE_CERT: &str =
     "aws iot describe-certificate --certificate-id {cert_id}   # status must be ACTIVE";
 const LIST_CERTS: &str = "aws iot list-certificates   # find the certificate and its status";
 const S_CLIENT: &str = "openssl s_client -connect {endpoint}:{port} -servername {endpoint} -CAfile AmazonRootCA1.pem -cert device.pem.crt -key private.pem.key";
+const UPDATE_CERT: &str =
+    "aws iot update-certificate --certificate-id {cert_id} --new-status ACTIVE --region {region}";
+const DESCRIBE_CERT_REGION: &str =
+    "aws iot describe-certificate --certificate-id {cert_id} --region {region}";
+const LOG_QUERY: &str = "aws logs filter-log-events --log-group-name AWSIotLogsV2 --filter-pattern '{ $.clientId = \"{client_id}\" }'";
 const LOGS: &str = "In CloudWatch Logs (AWSIotLogsV2), look for entries with \"reason\": \"AUTHORIZATION_FAILURE\" for client {client_id}";
 
 pub static CATALOGUE: &[Entry] = &[
@@ -547,6 +552,204 @@ pub static CATALOGUE: &[Entry] = &[
         tell_apart: "An alert or a close from the device during or right after the handshake, with no application data.",
         steps: &["Nothing to fix. Run the other --present modes too: untrusted, wrong-name and expired test different checks."],
     },
+    // ------------------------------------------------- What the account says (--account)
+    Entry {
+        code: Code::AuthCertNotRegistered,
+        section: Section::Authentication,
+        severity: Severity::Error,
+        title: "The device's certificate is not registered in this account and region",
+        cause: "The account (describe-certificate / list-certificates, from --account files or --aws) does not hold the certificate the device presented. AWS IoT Core refuses a certificate that is not registered in the account and region of the endpoint it reaches.",
+        tell_apart: "The certificate ID (SHA-256 of the device's certificate) is missing from the account's certificates; AUTH.CERT_INACTIVE / AUTH.CERT_REVOKED are registered certificates in the wrong status.",
+        steps: &[
+            "Register it: aws iot register-certificate-without-ca --certificate-pem file://device.pem.crt --status ACTIVE --region {region} (or register its CA and the certificate with register-certificate), then attach the thing's policy.",
+            "Check that the device uses this account's endpoint in this region: aws iot describe-endpoint --endpoint-type iot:Data-ATS --region {region}",
+            DESCRIBE_CERT_REGION,
+        ],
+    },
+    Entry {
+        code: Code::AuthCertInactive,
+        section: Section::Authentication,
+        severity: Severity::Error,
+        title: "The device's certificate is registered but not active",
+        cause: "The account holds the certificate with the status INACTIVE, REGISTER_INACTIVE or PENDING_ACTIVATION. AWS IoT Core accepts only ACTIVE certificates.",
+        tell_apart: "describe-certificate shows the status; REVOKED is AUTH.CERT_REVOKED, which cannot be undone.",
+        steps: &[UPDATE_CERT, DESCRIBE_CERT_REGION],
+    },
+    Entry {
+        code: Code::AuthCertRevoked,
+        section: Section::Authentication,
+        severity: Severity::Error,
+        title: "The device's certificate is revoked",
+        cause: "The account holds the certificate with the status REVOKED. A revoked certificate cannot be made active again.",
+        tell_apart: "describe-certificate shows REVOKED; INACTIVE (AUTH.CERT_INACTIVE) can be switched back on.",
+        steps: &[
+            "Issue a new certificate (aws iot create-keys-and-certificate --set-as-active --region {region}), attach the thing's policy and the thing to it, and install it on the device.",
+            DESCRIBE_CERT_REGION,
+        ],
+    },
+    Entry {
+        code: Code::AuthCertPendingTransfer,
+        section: Section::Authentication,
+        severity: Severity::Error,
+        title: "The device's certificate is being transferred to another account",
+        cause: "The account holds the certificate with the status PENDING_TRANSFER: a transfer was started and not accepted, so neither account may use it.",
+        tell_apart: "describe-certificate shows PENDING_TRANSFER and transferData.",
+        steps: &[
+            "In the receiving account: aws iot accept-certificate-transfer --certificate-id {cert_id} --set-as-active; or in this one: aws iot cancel-certificate-transfer --certificate-id {cert_id}",
+            DESCRIBE_CERT_REGION,
+        ],
+    },
+    Entry {
+        code: Code::AuthCertActive,
+        section: Section::Authentication,
+        severity: Severity::Info,
+        title: "The device's certificate is registered and ACTIVE",
+        cause: "The account holds the certificate the device presented, with the status ACTIVE: the certificate is not the reason for a refusal (not unregistered, inactive or revoked).",
+        tell_apart: "describe-certificate shows ACTIVE for the certificate ID the device presented.",
+        steps: &["If the connection was still refused, look at the CA, the policy (AUTHZ.*) and the endpoint: the certificate itself is in order."],
+    },
+    Entry {
+        code: Code::AuthCaNotRegistered,
+        section: Section::Authentication,
+        severity: Severity::Error,
+        title: "The CA of the device's certificate is not registered",
+        cause: "The device's certificate was registered with a CA that the account does not hold (describe-ca-certificate). A CA-signed certificate needs its CA registered in the same account and region.",
+        tell_apart: "The certificate record names a caCertificateId that describe-ca-certificate does not find.",
+        steps: &[
+            "Register the CA: aws iot register-ca-certificate --ca-certificate file://ca.pem --set-as-active --region {region}",
+            DESCRIBE_CERT_REGION,
+        ],
+    },
+    Entry {
+        code: Code::AuthCaInactive,
+        section: Section::Authentication,
+        severity: Severity::Error,
+        title: "The CA of the device's certificate is not active",
+        cause: "The CA that signed the device's certificate is registered but not ACTIVE, so AWS IoT Core refuses the certificates it signed.",
+        tell_apart: "describe-ca-certificate shows a status other than ACTIVE.",
+        steps: &["aws iot update-ca-certificate --certificate-id CA_CERTIFICATE_ID --new-status ACTIVE --region {region}"],
+    },
+    Entry {
+        code: Code::AuthzNoPolicyAttached,
+        section: Section::Authorization,
+        severity: Severity::Error,
+        title: "No policy is attached to the device's certificate",
+        cause: "The account lists no policy attached to the certificate (list-attached-policies). All actions are denied by default, so AWS IoT Core refuses the device's CONNECT.",
+        tell_apart: "list-attached-policies for the certificate's ARN is empty; a policy that is attached but does not allow the request is AUTHZ.CONNECT_DENIED / PUBLISH_DENIED / SUBSCRIBE_DENIED.",
+        steps: &[
+            "aws iot attach-policy --policy-name POLICY_NAME --target arn:aws:iot:{region}:{account}:cert/{cert_id}",
+            "aws iot list-attached-policies --target arn:aws:iot:{region}:{account}:cert/{cert_id}",
+        ],
+    },
+    Entry {
+        code: Code::AuthzNoThingAttached,
+        section: Section::Authorization,
+        severity: Severity::Info,
+        title: "No thing is attached to the device's certificate",
+        cause: "The account lists no thing for the certificate (list-principal-things), while its policy uses ${iot:Connection.Thing.*} variables: they stay empty, so the statements that use them match nothing.",
+        tell_apart: "list-principal-things for the certificate's ARN is empty, and an attached policy names iot:Connection.Thing.",
+        steps: &["aws iot attach-thing-principal --thing-name THING_NAME --principal arn:aws:iot:{region}:{account}:cert/{cert_id}"],
+    },
+    Entry {
+        code: Code::ConnSniOtherAccount,
+        section: Section::Connection,
+        severity: Severity::Error,
+        title: "The SNI is not this account's endpoint",
+        cause: "The name the device asked for is neither the account's iot:Data-ATS endpoint nor one of its domain configurations: the device is pointed at another account's or another region's endpoint, where its certificate is not registered.",
+        tell_apart: "describe-endpoint and the domain configurations of the account name other hosts than the ClientHello's server_name.",
+        steps: &[DESCRIBE_ENDPOINT, "Point the device at the account's endpoint (and send it as SNI), or register the certificate in the account that owns {sni}."],
+    },
+    Entry {
+        code: Code::AccountLookupFailed,
+        section: Section::Authentication,
+        severity: Severity::Info,
+        title: "A question to the account failed",
+        cause: "iotscope could not get a fact from the account (no credentials, access denied, throttled, no network, or a file missing): the diagnosis rests on the wire alone for that fact.",
+        tell_apart: "The finding names the call as IAM names it and the error.",
+        steps: &["Give the identity iotscope runs as the read-only permission the finding names, or pass the AWS CLI's output for that call with --account."],
+    },
+    // ---------------------------------------------- What AWS logged (AWSIotLogsV2)
+    Entry {
+        code: Code::LogKeepAliveTimeout,
+        section: Section::Connection,
+        severity: Severity::Warning,
+        title: "AWS disconnected the device: keep-alive timeout",
+        cause: "AWS IoT logged the disconnect reason MQTT_KEEP_ALIVE_TIMEOUT: no packet from the device for 1.5 times its keep-alive interval.",
+        tell_apart: "A Disconnect entry with disconnectReason MQTT_KEEP_ALIVE_TIMEOUT.",
+        steps: &["Make the device send PINGREQ within its keep-alive (AWS IoT Core allows 30 to 1200 s), and check that its network does not stall.", LOG_QUERY],
+    },
+    Entry {
+        code: Code::LogConnectionLost,
+        section: Section::Connection,
+        severity: Severity::Warning,
+        title: "AWS logged the connection as lost",
+        cause: "AWS IoT logged the disconnect reason CONNECTION_LOST: the network connection ended without an MQTT DISCONNECT (network cut, high latency, device reset).",
+        tell_apart: "A Disconnect entry with disconnectReason CONNECTION_LOST; CLIENT_INITIATED_DISCONNECT is a clean close.",
+        steps: &["Look at the device's network and power around that time; a capture near the device shows who closed.", LOG_QUERY],
+    },
+    Entry {
+        code: Code::LogAuthError,
+        section: Section::Authorization,
+        severity: Severity::Error,
+        title: "AWS disconnected the device: authentication or authorization failed",
+        cause: "AWS IoT logged the disconnect reason AUTH_ERROR: the client failed to authenticate or an authorization failed (for example a PUBLISH the policy denies on MQTT 3.1.1).",
+        tell_apart: "A Disconnect entry with disconnectReason AUTH_ERROR; the AUTHORIZATION_FAILURE entry before it names the action.",
+        steps: &[LOGS, DESCRIBE_CERT_REGION],
+    },
+    Entry {
+        code: Code::LogThrottled,
+        section: Section::Connection,
+        severity: Severity::Warning,
+        title: "AWS throttled the device",
+        cause: "AWS IoT logged THROTTLED: the client exceeded a limit (connect, publish or subscribe rate per client or per account).",
+        tell_apart: "A Disconnect entry with disconnectReason THROTTLED, or a failure whose reason names throttling.",
+        steps: &["Slow the device's reconnects (exponential backoff with jitter) and its publish rate; see the AWS IoT Core quotas.", LOG_QUERY],
+    },
+    Entry {
+        code: Code::LogClientError,
+        section: Section::Connection,
+        severity: Severity::Error,
+        title: "AWS disconnected the device for a protocol error",
+        cause: "AWS IoT logged CLIENT_ERROR: the client did something wrong, such as a second CONNECT on one connection or a payload over the size limit.",
+        tell_apart: "A Disconnect entry with disconnectReason CLIENT_ERROR; a capture shows the packet (MQTT.MALFORMED, MQTT.AWS_LIMIT).",
+        steps: &["Capture the device's traffic with iotscope proxy to see the packet AWS objected to.", LOG_QUERY],
+    },
+    Entry {
+        code: Code::LogForbiddenAccess,
+        section: Section::Authorization,
+        severity: Severity::Error,
+        title: "AWS refused the device: forbidden access",
+        cause: "AWS IoT logged FORBIDDEN_ACCESS: the client is not allowed to be connected, for example its IP address is denied by a policy condition.",
+        tell_apart: "A Disconnect entry with disconnectReason FORBIDDEN_ACCESS.",
+        steps: &["Check the policy's conditions (aws:SourceIp, iot:Connection.Thing.IsAttached) against the device.", LOG_QUERY],
+    },
+    Entry {
+        code: Code::LogServerDisconnect,
+        section: Section::Connection,
+        severity: Severity::Info,
+        title: "AWS closed the connection on its side",
+        cause: "AWS IoT logged SERVER_INITIATED_DISCONNECT, SERVER_ERROR or API_INITIATED_DISCONNECT: the service closed the connection (maintenance, an internal error, or a DeleteConnection call).",
+        tell_apart: "A Disconnect entry with one of those reasons; nothing the device did.",
+        steps: &["Reconnect with backoff; if it repeats, check for DeleteConnection calls in CloudTrail and AWS Health events."],
+    },
+    Entry {
+        code: Code::LogTtlExpired,
+        section: Section::Connection,
+        severity: Severity::Info,
+        title: "The connection outlived its time to live",
+        cause: "AWS IoT logged WEBSOCKET_TTL_EXPIRATION or CUSTOMAUTH_TTL_EXPIRATION: a WebSocket or custom-authorizer connection lasted longer than allowed.",
+        tell_apart: "A Disconnect entry with one of those reasons.",
+        steps: &["Reconnect before the time to live ends, or raise the custom authorizer's refresh interval."],
+    },
+    Entry {
+        code: Code::LogFailure,
+        section: Section::Connection,
+        severity: Severity::Warning,
+        title: "AWS logged a failure",
+        cause: "An AWSIotLogsV2 entry with status Failure whose reason has no entry of its own here; its reason and details say what AWS refused.",
+        tell_apart: "The entry's eventType, reason and details.",
+        steps: &[LOG_QUERY],
+    },
 ];
 
 /// The entry for a code. The catalogue lists the codes in [`Code::ALL`]'s order (a test
@@ -577,9 +780,10 @@ pub struct Values {
     pub client_id: Option<String>,
     pub topic: Option<String>,
     pub filter: Option<String>,
-    /// `--region`, which wins over the endpoint name's.
+    /// `--region`, which wins over the endpoint name's; else the region of the certificate's
+    /// ARN when the account was asked.
     pub region: Option<String>,
-    /// `--account`.
+    /// `--account-id`, else the account of the certificate's ARN (`--account`, `--aws`).
     pub account: Option<String>,
 }
 
@@ -653,9 +857,10 @@ mod tests {
         for (e, code) in CATALOGUE.iter().zip(Code::ALL) {
             assert_eq!(e.code, *code, "the catalogue is out of Code::ALL's order");
             let (prefix, name) = e.code.as_str().split_once('.').unwrap();
-            assert!(
-                ["CONN", "AUTH", "AUTHZ", "MQTT", "SEC", "TLS", "CERT", "MITM"].contains(&prefix)
-            );
+            assert!([
+                "CONN", "AUTH", "AUTHZ", "MQTT", "SEC", "TLS", "CERT", "MITM", "ACCOUNT", "LOG"
+            ]
+            .contains(&prefix));
             assert!(name.chars().all(|c| c.is_ascii_uppercase() || c == '_'));
             assert!(!e.steps.is_empty(), "{} has no next step", e.code);
         }

@@ -4,6 +4,7 @@
 //! replay give the same findings. Each rule lives with its guide section; the catalogue holds
 //! the words.
 
+pub mod account_rules;
 pub mod authentication;
 pub mod authorization;
 pub mod catalogue;
@@ -12,6 +13,7 @@ pub mod code;
 pub mod connection;
 pub mod finding;
 pub mod interception;
+pub mod log_entries;
 pub mod mqtt_rules;
 pub mod names;
 pub mod policy_rules;
@@ -26,6 +28,7 @@ pub use facts::Context;
 pub use finding::{Certainty, Evidence, Finding, Section, Severity};
 pub use registry::ClientIds;
 
+use crate::account::{AccountFacts, Lookup};
 use crate::event::Direction;
 use crate::facts::{self, Facts};
 use crate::trace::Trace;
@@ -38,7 +41,35 @@ pub fn diagnose(trace: &Trace, ctx: &Context) -> Vec<Finding> {
 /// The findings for one connection from its summary (which the caller may go on to print),
 /// most severe first.
 pub fn findings(f: &Facts, ctx: &Context) -> Vec<Finding> {
-    let values = values(f, ctx);
+    findings_with(f, ctx, None)
+}
+
+/// The findings for one connection, with what the account says about it (`--account`,
+/// `--aws`): the attached policies take the place of `--policy`, and the account's own rules
+/// run before the root cause is chosen.
+pub fn findings_with(f: &Facts, ctx: &Context, account: Option<&AccountFacts>) -> Vec<Finding> {
+    let with_account;
+    let ctx = match account.and_then(|a| given_by_account(a, ctx)) {
+        Some(given) => {
+            with_account = Context {
+                policy: Some(given),
+                ..ctx.clone()
+            };
+            &with_account
+        }
+        None => ctx,
+    };
+    let mut values = values(f, ctx);
+    if let Some(arn) = account.and_then(|a| a.certificate.found()?.certificate_arn.clone()) {
+        let mut parts = arn.split(':').skip(3);
+        let (region, id) = (parts.next(), parts.next());
+        if values.region.is_none() {
+            values.region = region.filter(|r| !r.is_empty()).map(str::to_string);
+        }
+        if values.account.is_none() {
+            values.account = id.filter(|a| !a.is_empty()).map(str::to_string);
+        }
+    }
     let mut out = Vec::new();
     if f.device_leg
         .is_some_and(|(_, leg)| leg.presented.is_bad_on_purpose())
@@ -55,6 +86,9 @@ pub fn findings(f: &Facts, ctx: &Context) -> Vec<Finding> {
         interception::rules(f, &mut out);
         connection::endpoint_closed(f, ctx, &mut out);
         policy_rules::rules(f, ctx, &values, &mut out);
+        if let Some(account) = account {
+            account_rules::rules(f, account, &values, &mut out);
+        }
     }
     root_cause::apply(f, &mut out);
     for fd in &mut out {
@@ -108,6 +142,52 @@ pub fn values(f: &facts::Facts, ctx: &Context) -> Values {
     }
 }
 
+/// The policies the account says are attached to the certificate, as `--policy` would give
+/// them: each named with its version, the thing attached, and the region and account of the
+/// certificate's ARN (what the user gave with `--thing`, `--region`, `--account-id` wins).
+/// `None` when the account named no policy, or none of them reads.
+pub fn given_by_account(account: &AccountFacts, ctx: &Context) -> Option<crate::policy::Given> {
+    let Lookup::Found(records) = &account.policies else {
+        return None;
+    };
+    let mut policies = Vec::new();
+    for r in records {
+        let name = match &r.version {
+            Some(v) => format!("{} (version {v})", r.name),
+            None => r.name.clone(),
+        };
+        if let Ok(parsed) = crate::policy::parse_policies(&name, &r.document) {
+            policies.extend(parsed.into_iter().map(|mut p| {
+                p.name = name.clone();
+                p
+            }));
+        }
+    }
+    if policies.is_empty() {
+        return None;
+    }
+    let user = ctx.policy.clone().unwrap_or_default();
+    let arn = account
+        .certificate
+        .found()
+        .and_then(|c| c.certificate_arn.clone())
+        .unwrap_or_default();
+    let mut parts = arn.split(':').skip(3).map(str::to_string);
+    let (region, id) = (parts.next(), parts.next());
+    Some(crate::policy::Given {
+        policies,
+        thing: user.thing.or_else(|| {
+            account
+                .things
+                .found()
+                .and_then(|t| t.first())
+                .map(|t| t.name.clone())
+        }),
+        region: user.region.or(region.filter(|r| !r.is_empty())),
+        account: user.account.or(id.filter(|a| !a.is_empty())),
+    })
+}
+
 /// Diagnoses the connections of one capture or one proxy run, in the order they finish:
 /// each connection's own findings, plus what only shows across connections (another
 /// connection taking over its client id). Every feeder's output goes through one of these.
@@ -130,7 +210,16 @@ impl Diagnoser {
     /// The findings of one finished connection, most severe first among its own; a
     /// cross-connection finding comes last.
     pub fn connection(&mut self, facts: &Facts) -> Vec<Finding> {
-        let mut found = findings(facts, &self.context);
+        self.connection_with(facts, None)
+    }
+
+    /// The same, with what the account says about the connection.
+    pub fn connection_with(
+        &mut self,
+        facts: &Facts,
+        account: Option<&AccountFacts>,
+    ) -> Vec<Finding> {
+        let mut found = findings_with(facts, &self.context, account);
         if self.said_not_checked {
             found.retain(|f| f.code != Code::AuthzPolicyNotChecked);
         } else {

@@ -13,8 +13,9 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
+use iotscope_decoder::account::{CertificateRecord, Lookup};
 use iotscope_decoder::cert::{read_chain, summarize_pem_or_der, Certificate, ChainSummary};
-use iotscope_decoder::diagnose::{cert_files, Finding, Severity};
+use iotscope_decoder::diagnose::{account_rules, cert_files, Finding, Severity};
 
 use files::{CaFile, KeyFile};
 use iotscope_report::json::CertJson;
@@ -34,6 +35,8 @@ pub struct CertCheckConfig {
     /// The files are server certificates for an AWS IoT custom domain.
     pub custom_domain: bool,
     pub format: Format,
+    /// Where to ask for each certificate's status in the account (`--account`, `--aws`).
+    pub account: Option<iotscope_account::SharedSource>,
 }
 
 /// One file, checked.
@@ -45,6 +48,8 @@ struct Checked {
     root_known: bool,
     valid_now: Vec<bool>,
     findings: Vec<Finding>,
+    /// The first certificate's status in the account, when `--account` or `--aws` was given.
+    account: Option<String>,
 }
 
 /// Runs the command. `Err` is an unreadable `--key` or `--ca`; otherwise the exit status:
@@ -59,9 +64,21 @@ pub fn run(args: CertCheckConfig) -> Result<u8, Error> {
     let ca = args.ca.as_deref().map(CaFile::load).transpose()?;
     let mut status = 0;
     let mut out = String::new();
+    let mut source = args.account.clone();
     for path in &args.files {
         match check_file(path, now, args.custom_domain, key.as_ref(), ca.as_ref()) {
-            Ok(checked) => {
+            Ok(mut checked) => {
+                if let (Some(source), Some(first)) = (source.as_mut(), checked.certs.first()) {
+                    let id = first.sha256.clone();
+                    let lookup = iotscope_account::AccountSource::certificate(source, &id);
+                    checked.account = Some(account_line(&lookup));
+                    if let Some(f) = account_rules::certificate_finding(&id, &lookup) {
+                        checked.findings.push(f);
+                        checked
+                            .findings
+                            .sort_by_key(|f| std::cmp::Reverse(f.severity));
+                    }
+                }
                 if checked
                     .findings
                     .iter()
@@ -135,7 +152,25 @@ fn check_file(
         root_known,
         valid_now,
         findings,
+        account: None,
     })
+}
+
+/// The first certificate's status in the account, in a few words.
+fn account_line(l: &Lookup<CertificateRecord>) -> String {
+    match l {
+        Lookup::Found(r) => format!(
+            "{} in the account{}",
+            r.status.as_str(),
+            r.certificate_arn
+                .as_deref()
+                .map(|a| format!(" ({a})"))
+                .unwrap_or_default()
+        ),
+        Lookup::NotFound => "not registered in the account".into(),
+        Lookup::Unknown => "not in the --account files (no certificate file given)".into(),
+        Lookup::Failed(c) => format!("{} failed: {}", c.call, c.error),
+    }
 }
 
 fn describe_command(c: &Certificate) -> String {
@@ -181,6 +216,9 @@ fn text_report(r: &Checked) -> String {
         let _ = writeln!(s, "      usage    {}", usage.join(", "));
         let _ = writeln!(s, "      id       {}", c.sha256);
         let _ = writeln!(s, "      {}", describe_command(c));
+        if let (0, Some(a)) = (i, &r.account) {
+            let _ = writeln!(s, "      account  {a}");
+        }
         if i + 1 < n {
             let link = match r.issued_by_next.get(i).copied().flatten() {
                 Some(true) => "issued by the next certificate",
@@ -206,6 +244,9 @@ fn text_report(r: &Checked) -> String {
 /// the check found about it), the chain's root and the findings.
 #[derive(Serialize)]
 struct CheckedJson<'a> {
+    /// The first certificate's status in the account (`--account`, `--aws`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    account: Option<&'a str>,
     certificates: Vec<CheckedCertJson<'a>>,
     file: &'a str,
     findings: &'a [Finding],
@@ -224,6 +265,7 @@ struct CheckedCertJson<'a> {
 
 fn json_report(r: &Checked) -> String {
     let view = CheckedJson {
+        account: r.account.as_deref(),
         certificates: r
             .certs
             .iter()

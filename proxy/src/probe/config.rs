@@ -39,6 +39,8 @@ pub struct ProbeConfig {
     /// Policies to check the probe's requests against (`--policy`, already read), with the
     /// thing, region and account.
     pub policy: Option<iotscope_decoder::policy::Given>,
+    /// What the account says about the connection (`--account`, `--aws`).
+    pub account: Option<iotscope_account::SharedSource>,
 }
 
 impl ProbeConfig {

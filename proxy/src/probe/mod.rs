@@ -65,6 +65,7 @@ fn probe(args: ProbeConfig) -> Result<u8, Error> {
         }),
         client_id: mqtt.as_ref().map(|m| m.client_id.clone()),
         policy: args.policy.clone(),
+        account: args.account.clone(),
     };
 
     let began = Instant::now();

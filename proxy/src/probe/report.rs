@@ -28,6 +28,8 @@ pub struct Asked {
     pub client_id: Option<String>,
     /// `--policy` with its thing, region and account.
     pub policy: Option<iotscope_decoder::policy::Given>,
+    /// Where to ask what the account says about the connection.
+    pub account: Option<iotscope_account::SharedSource>,
 }
 
 /// The findings of the whole probe, most severe first.
@@ -53,7 +55,12 @@ fn connection_findings(o: &Outcome, offline: &Offline, asked: &Asked) -> Vec<Fin
         custom_domain: false,
         policy: asked.policy.clone(),
     };
-    let mut found = diagnose::diagnose(&o.trace, &ctx);
+    let facts = iotscope_decoder::facts::Facts::new(&o.trace);
+    let account = asked
+        .account
+        .clone()
+        .map(|mut source| iotscope_account::resolve(&mut source, &facts));
+    let mut found = diagnose::findings_with(&facts, &ctx, account.as_ref());
     if o.handshake_failed {
         found.retain(|f| f.code != Code::TlsNotDecrypted);
     }
@@ -211,6 +218,7 @@ mod tests {
             mqtt: Some("3.1.1"),
             client_id: Some("c".into()),
             policy: None,
+            account: None,
         }
     }
 

@@ -1,0 +1,339 @@
+//! What the account says about a connection, set beside what the wire showed.
+//!
+//! With `--account` files or `--aws`, [`AccountFacts`] tell what the wire cannot: whether the
+//! certificate the device presented is registered and active, its CA, the policies and thing
+//! attached to it, the account's endpoints, and what AWS logged. A refusal the wire could only
+//! call likely becomes certain when the account names its cause.
+//!
+//! Precision: a connection the endpoint accepted (CONNACK 0) never gets an error from the
+//! account. If the account says the certificate is inactive while the connection worked, the
+//! facts are from another time, account or region, and the finding says so as a warning.
+//! A question the account could not answer is an info finding that names the call.
+
+use super::catalogue::Values;
+use super::code::Code;
+use super::facts::Facts;
+use super::finding::{Certainty, Evidence, Finding, Severity};
+use super::log_entries;
+use crate::account::{AccountFacts, CallFailure, CertStatus, CertificateRecord, Lookup};
+
+/// The wire findings a certificate refusal may have been read as, before the account spoke.
+const WIRE_REFUSALS: &[Code] = &[
+    Code::AuthClientCertRejected,
+    Code::ConnHandshakeAborted,
+    Code::ConnEndpointClosed,
+    Code::ConnNoAnswer,
+];
+
+pub fn rules(f: &Facts, account: &AccountFacts, values: &Values, out: &mut Vec<Finding>) {
+    let worked = f.connack_accepted().map(|e| f.t(e));
+    let cert_t = f.device_chain.map_or(0.0, |(e, _)| f.t(e));
+    let id = account.certificate_id.as_deref().unwrap_or("?");
+
+    // The certificate.
+    match &account.certificate {
+        Lookup::Found(r) => {
+            let status = r.status.as_str().to_string();
+            let seen = format!("account: certificate {id} is {status}");
+            match &r.status {
+                CertStatus::Active => {
+                    let mut fd = Finding::new(
+                        Code::AuthCertActive,
+                        format!(
+                            "The account holds the device's certificate {id} as ACTIVE: it is not unregistered, inactive or revoked."
+                        ),
+                    )
+                    .evidence(cert_t, seen);
+                    fd.next_steps = super::catalogue::steps(fd.code, values);
+                    for w in out
+                        .iter_mut()
+                        .filter(|w| w.code == Code::AuthClientCertRejected)
+                    {
+                        w.summary.push_str(
+                            " The account holds this certificate as ACTIVE, which rules out an unregistered, inactive or revoked certificate: look at its CA, the policy and the endpoint.",
+                        );
+                        w.candidates.retain(|c| {
+                            let c = c.to_ascii_lowercase();
+                            !(c.contains("not registered")
+                                || c.contains("inactive")
+                                || c.contains("revoked"))
+                        });
+                    }
+                    out.push(fd);
+                }
+                other => {
+                    let code = match other {
+                        CertStatus::Revoked => Code::AuthCertRevoked,
+                        CertStatus::PendingTransfer => Code::AuthCertPendingTransfer,
+                        _ => Code::AuthCertInactive,
+                    };
+                    let summary = format!(
+                        "The account holds the device's certificate {id} with the status {status}; AWS IoT Core accepts only ACTIVE certificates."
+                    );
+                    problem(f, worked, code, summary, cert_t, seen, values, out);
+                }
+            }
+        }
+        Lookup::NotFound => {
+            let summary = format!(
+                "The account does not hold the device's certificate {id}: it is not registered in this account and region."
+            );
+            let seen = format!("account: no certificate {id}");
+            problem(
+                f,
+                worked,
+                Code::AuthCertNotRegistered,
+                summary,
+                cert_t,
+                seen,
+                values,
+                out,
+            );
+        }
+        Lookup::Failed(c) => out.push(failed(c, values)),
+        Lookup::Unknown => {}
+    }
+
+    // Its CA.
+    let ca_id = account
+        .certificate
+        .found()
+        .and_then(|r| r.ca_certificate_id.as_deref());
+    if let Some(ca_id) = ca_id {
+        match &account.ca {
+            Lookup::Found(ca) if ca.status != CertStatus::Active => {
+                let summary = format!(
+                    "The CA {ca_id} that signed the device's certificate is {} in the account.",
+                    ca.status.as_str()
+                );
+                let seen = format!("account: CA {ca_id} is {}", ca.status.as_str());
+                problem(
+                    f,
+                    worked,
+                    Code::AuthCaInactive,
+                    summary,
+                    cert_t,
+                    seen,
+                    values,
+                    out,
+                );
+            }
+            Lookup::NotFound => {
+                let summary = format!(
+                    "The device's certificate names the CA {ca_id}, which the account does not hold."
+                );
+                let seen = format!("account: no CA {ca_id}");
+                problem(
+                    f,
+                    worked,
+                    Code::AuthCaNotRegistered,
+                    summary,
+                    cert_t,
+                    seen,
+                    values,
+                    out,
+                );
+            }
+            Lookup::Failed(c) => out.push(failed(c, values)),
+            _ => {}
+        }
+    }
+
+    // Policies and things.
+    match &account.policies {
+        Lookup::Found(p) if p.is_empty() => {
+            let t = f.connect().map_or(cert_t, |(e, _)| f.t(e));
+            let summary = format!(
+                "The account lists no policy attached to the certificate {id}: AWS IoT Core denies every action by default, the CONNECT first."
+            );
+            problem(
+                f,
+                worked,
+                Code::AuthzNoPolicyAttached,
+                summary,
+                t,
+                "account: list-attached-policies is empty".into(),
+                values,
+                out,
+            );
+        }
+        Lookup::Failed(c) => out.push(failed(c, values)),
+        _ => {}
+    }
+    let uses_thing = account.policies.found().is_some_and(|ps| {
+        ps.iter()
+            .any(|p| p.document.contains("iot:Connection.Thing."))
+    });
+    match &account.things {
+        Lookup::Found(t) if t.is_empty() && uses_thing => {
+            let mut fd = Finding::new(
+                Code::AuthzNoThingAttached,
+                format!(
+                    "No thing is attached to the certificate {id}, and its policy uses ${{iot:Connection.Thing.*}}: those variables stay empty, so the statements that use them match nothing."
+                ),
+            )
+            .evidence(cert_t, "account: list-principal-things is empty");
+            fd.next_steps = super::catalogue::steps(fd.code, values);
+            out.push(fd);
+        }
+        Lookup::Failed(c) => out.push(failed(c, values)),
+        _ => {}
+    }
+
+    // The endpoint.
+    match &account.endpoints {
+        Lookup::Found(e) => {
+            let names: Vec<&str> = e
+                .ats
+                .iter()
+                .map(String::as_str)
+                .chain(e.domains.iter().filter_map(|d| d.domain_name.as_deref()))
+                .collect();
+            let all_known = e.domains.iter().all(|d| d.domain_name.is_some());
+            if let (Some(sni), true, false) = (f.sni(), all_known, names.is_empty()) {
+                if !names.iter().any(|n| n.eq_ignore_ascii_case(sni)) {
+                    let t = f.client_hello.map_or(0.0, |(e, _)| f.t(e));
+                    let summary = format!(
+                        "The device asked for {sni}, which is not this account's endpoint ({}).",
+                        names.join(", ")
+                    );
+                    problem(
+                        f,
+                        worked,
+                        Code::ConnSniOtherAccount,
+                        summary,
+                        t,
+                        format!("SNI {sni}; account endpoints {}", names.join(", ")),
+                        values,
+                        out,
+                    );
+                }
+            }
+        }
+        Lookup::Failed(c) => out.push(failed(c, values)),
+        _ => {}
+    }
+
+    // The log.
+    match &account.log {
+        Lookup::Found(entries) => {
+            let first_ms = f.trace.first_ts.map(|t| t.0.div_euclid(1_000_000));
+            for e in entries {
+                let t = match (e.timestamp_ms, first_ms) {
+                    (Some(at), Some(first)) => (at - first) as f64 / 1000.0,
+                    _ => 0.0,
+                };
+                let Some(mut fd) = log_entries::finding(e, t) else {
+                    continue;
+                };
+                if let Some(w) = out.iter_mut().find(|w| w.code == fd.code) {
+                    // The wire's finding, confirmed by what AWS logged.
+                    w.evidence.append(&mut fd.evidence);
+                    w.certainty = Certainty::Certain;
+                    w.candidates.clear();
+                    w.summary.push_str(&format!(" {}", fd.summary));
+                } else {
+                    fd.next_steps = super::catalogue::steps(fd.code, values);
+                    out.push(fd);
+                }
+            }
+        }
+        Lookup::Failed(c) => out.push(failed(c, values)),
+        _ => {}
+    }
+}
+
+/// A cause the account names: an error, certain, which turns the wire's "likely" refusal into
+/// information that points at it; on a connection that worked, a warning that says why the
+/// account and the wire disagree.
+#[allow(clippy::too_many_arguments)]
+fn problem(
+    f: &Facts,
+    worked: Option<f64>,
+    code: Code,
+    summary: String,
+    t: f64,
+    seen: String,
+    values: &Values,
+    out: &mut Vec<Finding>,
+) {
+    let mut fd = Finding::new(code, summary).evidence(t, seen);
+    fd.next_steps = super::catalogue::steps(code, values);
+    if let Some(ack) = worked {
+        fd.severity = Severity::Warning;
+        fd.summary.push_str(&format!(
+            " Yet the endpoint accepted this connection (CONNACK 0 at +{ack:.6} s): the account's facts are from a later time, or from another account or region than the one the device reached."
+        ));
+        fd.evidence.push(Evidence {
+            t: ack,
+            text: "CONNACK 0".into(),
+        });
+        out.push(fd);
+        return;
+    }
+    let _ = f;
+    for w in out
+        .iter_mut()
+        .filter(|w| w.severity == Severity::Error && WIRE_REFUSALS.contains(&w.code))
+    {
+        w.certainty = Certainty::Certain;
+        w.candidates.clear();
+        w.settle = None;
+        w.severity = Severity::Info;
+        w.summary
+            .push_str(&format!(" The account gives the cause: {code}."));
+    }
+    out.push(fd);
+}
+
+/// A certificate's status in the account on its own, for `cert check --account`: the finding
+/// that says it is unregistered, not active, or ACTIVE; a failed question as information.
+pub fn certificate_finding(id: &str, lookup: &Lookup<CertificateRecord>) -> Option<Finding> {
+    let values = Values {
+        cert_id: Some(id.to_string()),
+        ..Values::default()
+    };
+    let fd = match lookup {
+        Lookup::Found(r) => {
+            let code = match r.status {
+                CertStatus::Active => Code::AuthCertActive,
+                CertStatus::Revoked => Code::AuthCertRevoked,
+                CertStatus::PendingTransfer => Code::AuthCertPendingTransfer,
+                _ => Code::AuthCertInactive,
+            };
+            Finding::new(
+                code,
+                format!(
+                    "The account holds the certificate {id} with the status {}.",
+                    r.status.as_str()
+                ),
+            )
+        }
+        Lookup::NotFound => Finding::new(
+            Code::AuthCertNotRegistered,
+            format!("The account does not hold the certificate {id}: it is not registered in this account and region."),
+        ),
+        Lookup::Failed(c) => return Some(failed(c, &values)),
+        Lookup::Unknown => return None,
+    };
+    let mut values = values;
+    if let Some(arn) = lookup.found().and_then(|r| r.certificate_arn.as_deref()) {
+        let mut parts = arn.split(':').skip(3);
+        values.region = parts.next().map(str::to_string);
+        values.account = parts.next().map(str::to_string);
+    }
+    Some(fd.steps_from(&values))
+}
+
+/// A question the account could not answer.
+fn failed(c: &CallFailure, values: &Values) -> Finding {
+    let mut fd = Finding::new(
+        Code::AccountLookupFailed,
+        format!(
+            "{} failed: {}. The diagnosis of this fact rests on the wire alone.",
+            c.call, c.error
+        ),
+    );
+    fd.next_steps = super::catalogue::steps(fd.code, values);
+    fd
+}

@@ -57,15 +57,18 @@ where
             stops_later_calls: true,
         },
         SdkError::DispatchFailure(dispatch) => {
+            let why = causes(err);
             let kind = if dispatch.is_timeout() {
                 "timed out"
             } else if dispatch.is_io() {
                 "no network"
+            } else if why.contains("credential") {
+                "no credentials"
             } else {
                 "not sent"
             };
             Failure::Failed {
-                error: shorten(format!("{kind}: {}", causes(err))),
+                error: shorten(format!("{kind}: {why}")),
                 stops_later_calls: true,
             }
         }
@@ -93,25 +96,34 @@ fn credentials_refused(code: &str) -> bool {
     )
 }
 
-/// The error's chain of causes, each said once: the SDK wraps the same cause several times.
+/// The error's chain of causes, each said once: the SDK and hyper wrap the same cause several
+/// times, and add layers that say nothing ("io error", "client error (Connect)").
 fn causes(err: &(dyn Error + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut next = err.source();
     while let Some(e) = next {
         let text = e.to_string();
-        if !text.is_empty()
-            && !parts
-                .iter()
-                .any(|p| p.contains(&text) || text.contains(p.as_str()))
-        {
-            parts.push(text);
-        }
         next = e.source();
+        if text.is_empty() || wrapper(&text) || parts.iter().any(|p| p.contains(&text)) {
+            continue;
+        }
+        // A cause that repeats an earlier one with more detail replaces it.
+        parts.retain(|p| !text.contains(p.as_str()));
+        parts.push(text);
     }
     if parts.is_empty() {
         return err.to_string();
     }
     parts.join(": ")
+}
+
+/// The SDK's and hyper's names for a layer that only wraps the real cause.
+fn wrapper(text: &str) -> bool {
+    matches!(
+        text,
+        "io error" | "other" | "timeout" | "user error" | "dispatch failure"
+    ) || text.starts_with("client error (")
+        || text == "the credential provider was not enabled"
 }
 
 fn shorten(mut text: String) -> String {

@@ -97,9 +97,19 @@ fn given(flags: &args::PolicyFlags) -> Result<Option<iotscope_decoder::policy::G
     }
 }
 
-/// The `--account` files, read and recognised before any work starts; a file that cannot be
-/// read or is not one the AWS CLI prints is bad input (its name, its line, exit status 2).
+/// The account source: `--aws` (the AWS API), or the `--account` files, read and recognised
+/// before any work starts; a file that cannot be read or is not one the AWS CLI prints is bad
+/// input (its name, its line, exit status 2).
 fn account(flags: &args::AccountFlags) -> Result<Option<iotscope_account::SharedSource>, u8> {
+    if flags.aws.aws {
+        // The source only starts its thread here: configuration is read and calls are made
+        // when the first connection is resolved.
+        let aws = iotscope_account_aws::Aws::new(iotscope_account_aws::AwsOptions {
+            profile: flags.aws.aws_profile.clone(),
+            region: flags.aws.aws_region.clone(),
+        });
+        return Ok(Some(iotscope_account::SharedSource::new(Box::new(aws))));
+    }
     if flags.account_files.is_empty() {
         return Ok(None);
     }

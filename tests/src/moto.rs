@@ -54,6 +54,8 @@ pub struct Moto {
     /// The `sh` that owns the server: it stops it when its standard input closes.
     keeper: Child,
     stdin: Option<ChildStdin>,
+    /// moto's working directory and recording, removed when the server stops.
+    scratch: PathBuf,
     pub port: u16,
     pub url: String,
 }
@@ -64,16 +66,25 @@ impl Moto {
         let python = crate::venv::python_with("moto.server")?;
         let script = crate::root().join("captures/account/moto_server_valid_cert.py");
         let port = crate::proxy::dead_port();
+        // moto's request recorder writes to `moto_recording` in its working directory unless
+        // told otherwise: one file per server, outside the work tree.
+        let scratch =
+            std::env::temp_dir().join(format!("iotscope-moto-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&scratch).expect("moto's scratch directory");
         // The server runs under a shell that kills it when the test process's end of its
-        // standard input closes, so a test binary that exits (or panics) leaves no server.
+        // standard input closes, so a test binary that exits (or panics) leaves no server, and
+        // then removes its scratch directory.
         let mut keeper = Command::new("sh")
             .args([
                 "-c",
-                "\"$0\" \"$1\" -H 127.0.0.1 -p \"$2\" >/dev/null 2>&1 & s=$!; read _; kill $s; wait $s",
+                "\"$0\" \"$1\" -H 127.0.0.1 -p \"$2\" >/dev/null 2>&1 & s=$!; read _; kill $s; wait $s; rm -rf \"$3\"",
             ])
             .arg(&python)
             .arg(&script)
             .arg(port.to_string())
+            .arg(&scratch)
+            .current_dir(&scratch)
+            .env("MOTO_RECORDER_FILEPATH", scratch.join("recording.jsonl"))
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -83,6 +94,7 @@ impl Moto {
         let moto = Moto {
             keeper,
             stdin,
+            scratch,
             port,
             url: format!("http://127.0.0.1:{port}"),
         };
@@ -192,6 +204,7 @@ impl Drop for Moto {
             let _ = stdin.write_all(b"stop\n");
         }
         let _ = self.keeper.wait();
+        let _ = std::fs::remove_dir_all(&self.scratch);
     }
 }
 

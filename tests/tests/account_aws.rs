@@ -194,3 +194,468 @@ fn asked_from_inside_a_tokio_worker() {
         "{answer:?}"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// The iotscope binary with --aws, its environment set per child process.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use iotscope_tests::{codes, codes_of, iotscope, reference_captures};
+use serde_json::Value;
+
+/// The TLS 1.3 capture of a refused (expired) device certificate and its key log.
+fn refused_tls13() -> (String, String) {
+    let lab = reference_captures().join("lab");
+    (
+        lab.join("12_client_cert_expired_tls13.pcap")
+            .display()
+            .to_string(),
+        lab.join("12_client_cert_expired_tls13.keys")
+            .display()
+            .to_string(),
+    )
+}
+
+/// The capture of a PUBLISH the endpoint refused (good device, topic devices/other/telemetry).
+fn denied_publish() -> (String, String) {
+    let lab = reference_captures().join("lab");
+    (
+        lab.join("20_publish_outside_acl_mqtt5.pcap")
+            .display()
+            .to_string(),
+        lab.join("20_publish_outside_acl_mqtt5.keys")
+            .display()
+            .to_string(),
+    )
+}
+
+/// `iotscope ARGS` with dummy credentials, no AWS set-up of this machine, and
+/// AWS_ENDPOINT_URL=`endpoint` when given.
+fn iotscope_aws(endpoint: Option<&str>) -> Command {
+    let mut cmd = iotscope();
+    for name in moto::CLEARED_ENV {
+        cmd.env_remove(name);
+    }
+    cmd.envs(moto::dummy_env());
+    if let Some(url) = endpoint {
+        cmd.env("AWS_ENDPOINT_URL", url);
+    }
+    cmd
+}
+
+/// `replay --format json` of `capture` with its key log and `extra` arguments: one object per
+/// connection.
+fn replay(cmd: &mut Command, (capture, keys): &(String, String), extra: &[&str]) -> Vec<Value> {
+    let out = cmd
+        .args([
+            "replay", "--format", "json", "--quiet", capture, "--keylog", keys,
+        ])
+        .args(extra)
+        .output()
+        .expect("run iotscope");
+    connections(&out)
+}
+
+fn connections(out: &Output) -> Vec<Value> {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let conns: Vec<Value> = stdout
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(
+        !conns.is_empty(),
+        "no connection reported; stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    conns
+}
+
+/// The finding with `code`, as JSON text (for checking what it says).
+fn finding(conn: &Value, code: &str) -> Option<String> {
+    conn["findings"]
+        .as_array()?
+        .iter()
+        .find(|f| f["code"] == code)
+        .map(|f| f.to_string())
+}
+
+/// With --aws against the lab account, a replay of the TLS 1.3 capture of a refused certificate
+/// says which of not registered / INACTIVE / REVOKED it is, as moto holds it in each region.
+#[test]
+fn replay_names_the_certificate_status() {
+    let Some(lab) = moto::lab() else { return };
+    for (region, code) in [
+        ("us-east-1", "AUTH.CERT_INACTIVE"),
+        ("us-west-2", "AUTH.CERT_REVOKED"),
+        ("eu-west-1", "AUTH.CERT_NOT_REGISTERED"),
+    ] {
+        let conns = replay(
+            &mut iotscope_aws(Some(&lab.url)),
+            &refused_tls13(),
+            &["--aws", "--aws-region", region],
+        );
+        let c = &conns[0];
+        assert!(
+            codes(c).contains(&code.to_string()),
+            "{region}: {:?}",
+            codes(c)
+        );
+        assert!(
+            finding(c, code).unwrap().contains(EXPIRED),
+            "{region}: the finding names the certificate ID"
+        );
+        assert_eq!(c["account"]["certificate_id"], EXPIRED, "{region}");
+    }
+}
+
+/// The status is read afresh each run: a certificate switched with `aws iot update-certificate`
+/// between runs is reported as it now stands (in a region no other test uses).
+#[test]
+fn status_changes_between_runs_are_seen() {
+    let Some(lab) = moto::lab() else { return };
+    const REGION: &str = "ap-southeast-2";
+    let pem = format!(
+        "file://{}",
+        moto::account_dir().join("certs/expired.pem").display()
+    );
+    let registered = lab.aws(
+        REGION,
+        &[
+            "iot",
+            "register-certificate-without-ca",
+            "--certificate-pem",
+            &pem,
+            "--status",
+            "ACTIVE",
+        ],
+    );
+    assert_eq!(
+        registered["certificateId"], EXPIRED,
+        "moto's ID is the DER's SHA-256"
+    );
+    let status_code = || {
+        let conns = replay(
+            &mut iotscope_aws(Some(&lab.url)),
+            &refused_tls13(),
+            &["--aws", "--aws-region", REGION],
+        );
+        codes(&conns[0])
+    };
+    assert!(status_code().contains(&"AUTH.CERT_ACTIVE".to_string()));
+    for (status, code) in [
+        ("INACTIVE", "AUTH.CERT_INACTIVE"),
+        ("REVOKED", "AUTH.CERT_REVOKED"),
+    ] {
+        lab.aws(
+            REGION,
+            &[
+                "iot",
+                "update-certificate",
+                "--certificate-id",
+                EXPIRED,
+                "--new-status",
+                status,
+            ],
+        );
+        let got = status_code();
+        assert!(got.contains(&code.to_string()), "{status}: {got:?}");
+    }
+}
+
+/// A PUBLISH the endpoint refused is explained by the attached policy's statement, fetched
+/// with iot:ListAttachedPolicies and iot:GetPolicy.
+#[test]
+fn denied_publish_names_the_policy_statement() {
+    let Some(lab) = moto::lab() else { return };
+    let conns = replay(
+        &mut iotscope_aws(Some(&lab.url)),
+        &denied_publish(),
+        &["--aws", "--aws-region", "us-east-1"],
+    );
+    let c = &conns[0];
+    let denied = finding(c, "AUTHZ.PUBLISH_DENIED")
+        .unwrap_or_else(|| panic!("no AUTHZ.PUBLISH_DENIED: {:?}", codes(c)));
+    assert!(denied.contains("lab-device-policy"), "{denied}");
+    assert!(denied.contains("NoPublishingForOtherDevices"), "{denied}");
+    assert_eq!(
+        c["account"]["policies"]["policies"][0]["name"],
+        "lab-device-policy"
+    );
+    assert_eq!(c["account"]["things"]["things"][0]["name"], "good");
+}
+
+/// A device pointed at another account's endpoint: in eu-west-1 the lab account has only its
+/// own generated iot:Data-ATS endpoint, not the capture's SNI; in us-east-1 the SNI is its
+/// domain configuration.
+#[test]
+fn wrong_account_sni_is_called_out() {
+    let Some(lab) = moto::lab() else { return };
+    let other = replay(
+        &mut iotscope_aws(Some(&lab.url)),
+        &denied_publish(),
+        &["--aws", "--aws-region", "eu-west-1"],
+    );
+    let sni = finding(&other[0], "CONN.SNI_OTHER_ACCOUNT")
+        .unwrap_or_else(|| panic!("no CONN.SNI_OTHER_ACCOUNT: {:?}", codes(&other[0])));
+    assert!(
+        sni.contains("abc123example-ats.iot.us-east-1.amazonaws.com"),
+        "{sni}"
+    );
+    let own = replay(
+        &mut iotscope_aws(Some(&lab.url)),
+        &denied_publish(),
+        &["--aws", "--aws-region", "us-east-1"],
+    );
+    assert!(
+        !codes(&own[0]).contains(&"CONN.SNI_OTHER_ACCOUNT".to_string()),
+        "{:?}",
+        codes(&own[0])
+    );
+}
+
+/// Many connections of one certificate make one iot:DescribeCertificate in a run, as moto's
+/// request recorder counts them.
+#[test]
+fn one_describe_certificate_across_connections() {
+    let Some(lab) = moto::lab() else { return };
+    // A region no other test uses; nothing is registered there.
+    const REGION: &str = "ca-central-1";
+    let (capture, keys) = refused_tls13();
+    let out = iotscope_aws(Some(&lab.url))
+        .args(["replay", "--format", "json", "--quiet", "--keylog", &keys])
+        .args([&capture, &capture, &capture, &capture])
+        .args(["--aws", "--aws-region", REGION])
+        .output()
+        .expect("run iotscope");
+    let conns = connections(&out);
+    assert_eq!(conns.len(), 4);
+    for c in &conns {
+        assert!(codes(c).contains(&"AUTH.CERT_NOT_REGISTERED".to_string()));
+    }
+    let describes: Vec<_> = lab
+        .recorded()
+        .into_iter()
+        .filter(|r| r.region == REGION && r.path.starts_with("/certificates/"))
+        .collect();
+    assert_eq!(describes.len(), 1, "{describes:?}");
+    assert_eq!(describes[0].path, format!("/certificates/{EXPIRED}"));
+}
+
+/// `cert check --aws` reads the certificate's status from the account.
+#[test]
+fn cert_check_reads_the_status() {
+    let Some(lab) = moto::lab() else { return };
+    let pem = moto::account_dir().join("certs/expired.pem");
+    let out = iotscope_aws(Some(&lab.url))
+        .args(["cert", "check", "--format", "json"])
+        .arg(&pem)
+        .args(["--aws", "--aws-region", "us-west-2"])
+        .output()
+        .expect("run iotscope");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("REVOKED"), "{text}");
+    assert!(text.contains("AUTH.CERT_REVOKED"), "{text}");
+}
+
+/// An HTTP listener standing in for an AWS endpoint: it records every connection and answers
+/// every request 403 with an AccessDeniedException body, as AWS would for an identity without
+/// the permission. It is a stand-in, not AWS and not moto (moto does not check IAM): the test
+/// that uses it says so.
+struct StandIn {
+    url: String,
+    connections: Arc<AtomicUsize>,
+    requests: Arc<Mutex<Vec<String>>>,
+}
+
+fn access_denied_stand_in() -> StandIn {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let connections = Arc::new(AtomicUsize::new(0));
+    let requests = Arc::new(Mutex::new(Vec::new()));
+    let (c, r) = (connections.clone(), requests.clone());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            c.fetch_add(1, Ordering::SeqCst);
+            let r = r.clone();
+            std::thread::spawn(move || answer_denied(stream, &r));
+        }
+    });
+    StandIn {
+        url,
+        connections,
+        requests,
+    }
+}
+
+fn answer_denied(stream: std::net::TcpStream, requests: &Mutex<Vec<String>>) {
+    let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(30)));
+    let mut reader = BufReader::new(match stream.try_clone() {
+        Ok(s) => s,
+        Err(_) => return,
+    });
+    let mut out = stream;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let request_line = line.trim().to_string();
+        let mut length = 0usize;
+        loop {
+            let mut header = String::new();
+            if reader.read_line(&mut header).unwrap_or(0) == 0 {
+                return;
+            }
+            if header.trim().is_empty() {
+                break;
+            }
+            if let Some((name, value)) = header.split_once(':') {
+                if name.eq_ignore_ascii_case("content-length") {
+                    length = value.trim().parse().unwrap_or(0);
+                }
+            }
+        }
+        let mut body = vec![0u8; length];
+        if std::io::Read::read_exact(&mut reader, &mut body).is_err() {
+            return;
+        }
+        requests.lock().unwrap().push(request_line);
+        let message = "User: arn:aws:iam::123456789012:user/iotscope-test is not authorized to perform this action";
+        let body = format!("{{\"__type\":\"AccessDeniedException\",\"message\":\"{message}\"}}");
+        let answer = format!(
+            "HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nx-amzn-ErrorType: AccessDeniedException\r\nx-amzn-RequestId: 00000000-0000-0000-0000-000000000000\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        if out.write_all(answer.as_bytes()).is_err() {
+            return;
+        }
+    }
+}
+
+/// Every failure of a call is an info finding naming the call and the error, and the diagnosis
+/// goes on from the wire (AUTH.CLIENT_CERT_EXPIRED still stands): no network (a port nothing
+/// listens on), no credentials, and AccessDenied (from the stand-in listener above, since moto
+/// does not enforce IAM).
+#[test]
+fn call_failures_are_info_findings() {
+    let dead = format!("http://127.0.0.1:{}", iotscope_tests::proxy::dead_port());
+    let denied = access_denied_stand_in();
+    let lab_url = moto::lab().map(|l| l.url.clone());
+
+    let mut no_network = iotscope_aws(Some(&dead));
+    let mut no_credentials = iotscope_aws(lab_url.as_deref().or(Some(&dead)));
+    no_credentials
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY");
+    let mut access_denied = iotscope_aws(Some(&denied.url));
+
+    for (name, cmd, reason) in [
+        ("no network", &mut no_network, "no network"),
+        ("no credentials", &mut no_credentials, "no credentials"),
+        ("access denied", &mut access_denied, "AccessDeniedException"),
+    ] {
+        let conns = replay(
+            cmd,
+            &refused_tls13(),
+            &["--aws", "--aws-region", "us-east-1"],
+        );
+        let c = &conns[0];
+        let failed = finding(c, "ACCOUNT.LOOKUP_FAILED")
+            .unwrap_or_else(|| panic!("{name}: no ACCOUNT.LOOKUP_FAILED: {:?}", codes(c)));
+        assert!(
+            failed.contains("iot:DescribeCertificate"),
+            "{name}: {failed}"
+        );
+        assert!(failed.contains(reason), "{name}: {failed}");
+        assert!(
+            codes_of(c, "info").contains(&"ACCOUNT.LOOKUP_FAILED".to_string()),
+            "{name}: the failure is info"
+        );
+        assert!(
+            !codes_of(c, "error").contains(&"ACCOUNT.LOOKUP_FAILED".to_string())
+                && !codes_of(c, "warning").contains(&"ACCOUNT.LOOKUP_FAILED".to_string()),
+            "{name}: every failure is info"
+        );
+        assert!(
+            codes_of(c, "error").contains(&"AUTH.CLIENT_CERT_EXPIRED".to_string()),
+            "{name}: the wire's diagnosis stands: {:?}",
+            codes(c)
+        );
+        assert_eq!(c["account"]["certificate"]["lookup"], "failed", "{name}");
+        assert_eq!(
+            c["account"]["certificate"]["call"], "iot:DescribeCertificate",
+            "{name}"
+        );
+    }
+    let seen = denied.requests.lock().unwrap().clone();
+    assert!(
+        seen.iter()
+            .any(|r| r.starts_with(&format!("GET /certificates/{EXPIRED}"))),
+        "{seen:?}"
+    );
+}
+
+/// Without --aws no source is built and no call is made, even with AWS_ENDPOINT_URL pointing
+/// at a listener that records connections; with --aws the same listener is called (so the
+/// check can fail).
+#[test]
+fn no_call_without_aws() {
+    let listener = access_denied_stand_in();
+    let capture = refused_tls13();
+    let pem = moto::account_dir().join("certs/expired.pem");
+    let mut env_endpoints = iotscope_aws(Some(&listener.url));
+    env_endpoints
+        .env("AWS_ENDPOINT_URL_IOT", &listener.url)
+        .env("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS", &listener.url)
+        .env("AWS_REGION", "us-east-1");
+    let conns = replay(&mut env_endpoints, &capture, &[]);
+    assert!(
+        conns[0].get("account").is_none(),
+        "no account object without a source: {}",
+        conns[0]["account"]
+    );
+    let out = iotscope_aws(Some(&listener.url))
+        .env("AWS_REGION", "us-east-1")
+        .args(["cert", "check"])
+        .arg(&pem)
+        .output()
+        .expect("run iotscope");
+    assert!(out.status.code().is_some(), "cert check ran");
+    let probe = iotscope_aws(Some(&listener.url))
+        .env("AWS_REGION", "us-east-1")
+        .args([
+            "probe",
+            "--endpoint",
+            "127.0.0.1",
+            "--timeout",
+            "5",
+            "--port",
+        ])
+        .arg(iotscope_tests::proxy::dead_port().to_string())
+        .output()
+        .expect("run iotscope");
+    assert!(probe.status.code().is_some(), "probe ran");
+    assert_eq!(
+        listener.connections.load(Ordering::SeqCst),
+        0,
+        "a call was made without --aws: {:?}",
+        listener.requests.lock().unwrap()
+    );
+
+    let conns = replay(
+        &mut iotscope_aws(Some(&listener.url)),
+        &capture,
+        &["--aws", "--aws-region", "us-east-1"],
+    );
+    assert_eq!(conns[0]["account"]["certificate"]["lookup"], "failed");
+    assert!(
+        listener.connections.load(Ordering::SeqCst) > 0,
+        "with --aws the listener is called"
+    );
+}

@@ -174,6 +174,12 @@ impl Files {
         for path in expand(paths)? {
             files.read(&path)?;
         }
+        // The same log given twice (an export and its JSON Lines, as in a folder holding both)
+        // is one log: an entry counts once.
+        if let Some(log) = &mut files.log {
+            let mut seen = std::collections::HashSet::new();
+            log.retain(|e| seen.insert(e.raw.clone()));
+        }
         if files.certificates.len() > 1 {
             if let Some((path, shape)) = files.unnamed.first() {
                 return Err(FileError {

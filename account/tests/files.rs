@@ -79,6 +79,9 @@ fn both_log_forms_read_the_same_entries() {
     let b = lines.log().unwrap();
     assert_eq!(a.len(), 6);
     assert_eq!(a, b);
+    // Both forms together (the logs folder): each entry once.
+    let both = Files::open(&[dir("logs")]).unwrap();
+    assert_eq!(both.log().unwrap(), a);
     let denied = &a[1];
     assert_eq!(denied.event_type.as_deref(), Some("Publish-In"));
     assert_eq!(denied.reason.as_deref(), Some("AUTHORIZATION_FAILURE"));

@@ -39,6 +39,39 @@ pub enum Command {
     Probe(ProbeArgs),
     /// Evaluate AWS IoT Core policies offline: what a device may do, and what is wrong in them.
     Policy(PolicyArgs),
+    /// Explain what AWS IoT logged (AWSIotLogsV2 entries): each failure with its finding code
+    /// and the guide's section. Exit 0 no error, 1 an error entry, 2 bad input.
+    Logs(LogsArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct LogsArgs {
+    /// AWSIotLogsV2 entries: the output of `aws logs filter-log-events --log-group-name
+    /// AWSIotLogsV2`, or one JSON entry per line (a folder stands for its files).
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Only entries of this client ID.
+    #[arg(long, value_name = "ID")]
+    pub client_id: Option<String>,
+    /// Only entries at or after this instant (UTC: 2026-11-26T09:06:00Z, "2026-11-26 09:06",
+    /// or milliseconds since 1970).
+    #[arg(long, value_name = "TIME", value_parser = parse_instant)]
+    pub since: Option<i64>,
+    /// Only entries at or before this instant.
+    #[arg(long, value_name = "TIME", value_parser = parse_instant)]
+    pub until: Option<i64>,
+    /// Output form: text, or one JSON object per entry.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Colour in text output.
+    #[arg(long, value_enum, default_value_t = Colour::Auto)]
+    pub colour: Colour,
+}
+
+fn parse_instant(s: &str) -> Result<i64, String> {
+    iotscope_account::logs::instant_ms(s).ok_or_else(|| {
+        format!("{s:?} is not a time (2026-11-26T09:06:00Z, \"2026-11-26 09:06\", or milliseconds)")
+    })
 }
 
 #[derive(Args, Debug)]

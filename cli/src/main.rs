@@ -65,6 +65,7 @@ fn main() -> ExitCode {
             (Err(code), _) | (_, Err(code)) => code,
         },
         Command::Policy(args) => policy_command(args.command),
+        Command::Logs(args) => logs_command(args),
     };
     ExitCode::from(code)
 }
@@ -131,6 +132,38 @@ fn init_logging() {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
+}
+
+fn logs_command(args: args::LogsArgs) -> u8 {
+    if args.files.is_empty() {
+        eprintln!("iotscope: logs needs AWSIotLogsV2 files (aws logs filter-log-events output, or one JSON entry per line)");
+        return 2;
+    }
+    let mut files = match iotscope_account::Files::open(&args.files) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("iotscope: {e}");
+            return 2;
+        }
+    };
+    let colour: iotscope_report::Colour = args.colour.into();
+    let opts = iotscope_report::logs::LogsOptions {
+        client_id: args.client_id,
+        since_ms: args.since,
+        until_ms: args.until,
+        format: args.format.into(),
+        colour: colour.enabled(iotscope_report::stdout_is_tty()),
+    };
+    match iotscope_report::logs::explain(&mut files, &opts) {
+        Ok(list) => {
+            let mut out = std::io::stdout().lock();
+            iotscope_report::logs::write(&mut out, &list, &opts).unwrap_or(2)
+        }
+        Err(e) => {
+            eprintln!("iotscope: logs: {e}");
+            2
+        }
+    }
 }
 
 fn explain_command(args: args::ExplainArgs) -> u8 {

@@ -5,6 +5,8 @@
 //! reads. Every finding any test sees passes the same checks (next steps, section anchor,
 //! evidence), see `builder::check`.
 
+#[path = "diagnose_rules/account.rs"]
+mod account;
 #[path = "diagnose_rules/authentication.rs"]
 mod authentication;
 #[path = "diagnose_rules/authorization.rs"]

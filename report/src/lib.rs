@@ -9,6 +9,7 @@
 pub mod account;
 pub mod explain;
 pub mod json;
+pub mod logs;
 pub mod options;
 pub mod policy;
 pub mod replay;

@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-const LIBRARIES: [&str; 4] = ["decoder", "captures", "report", "proxy"];
+const LIBRARIES: [&str; 5] = ["decoder", "account", "captures", "report", "proxy"];
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")

@@ -333,7 +333,8 @@ fn failed(c: &CallFailure, values: &Values) -> Finding {
             "{} failed: {}. The diagnosis of this fact rests on the wire alone.",
             c.call, c.error
         ),
-    );
+    )
+    .evidence(0.0, format!("account: {} failed", c.call));
     fd.next_steps = super::catalogue::steps(fd.code, values);
     fd
 }

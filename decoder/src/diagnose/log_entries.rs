@@ -102,3 +102,81 @@ pub fn finding(e: &LogEntry, t: f64) -> Option<Finding> {
     );
     Some(Finding::new(code, summary).evidence(t, format!("AWSIotLogsV2: {}", describe(e))))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(
+        event: &str,
+        status: &str,
+        reason: Option<&str>,
+        disconnect: Option<&str>,
+    ) -> LogEntry {
+        LogEntry {
+            timestamp: "2026-11-26 09:06:02.612".into(),
+            event_type: Some(event.into()),
+            status: Some(status.into()),
+            reason: reason.map(str::to_string),
+            disconnect_reason: disconnect.map(str::to_string),
+            ..LogEntry::default()
+        }
+    }
+
+    #[test]
+    fn each_reason_has_its_code() {
+        let auth = |event| {
+            code_of(&entry(
+                event,
+                "Failure",
+                Some("AUTHORIZATION_FAILURE"),
+                None,
+            ))
+        };
+        assert_eq!(auth("Connect"), Some(Code::AuthzConnectDenied));
+        assert_eq!(auth("Publish-In"), Some(Code::AuthzPublishDenied));
+        assert_eq!(auth("Subscribe"), Some(Code::AuthzSubscribeDenied));
+        assert_eq!(auth("Publish-Out"), Some(Code::LogFailure));
+        for (reason, code) in [
+            ("DUPLICATE_CLIENTID", Some(Code::MqttSessionTakenOver)),
+            ("MQTT_KEEP_ALIVE_TIMEOUT", Some(Code::LogKeepAliveTimeout)),
+            ("CONNECTION_LOST", Some(Code::LogConnectionLost)),
+            ("AUTH_ERROR", Some(Code::LogAuthError)),
+            ("THROTTLED", Some(Code::LogThrottled)),
+            ("CLIENT_ERROR", Some(Code::LogClientError)),
+            ("FORBIDDEN_ACCESS", Some(Code::LogForbiddenAccess)),
+            (
+                "SERVER_INITIATED_DISCONNECT",
+                Some(Code::LogServerDisconnect),
+            ),
+            ("API_INITIATED_DISCONNECT", Some(Code::LogServerDisconnect)),
+            ("WEBSOCKET_TTL_EXPIRATION", Some(Code::LogTtlExpired)),
+            ("CLIENT_INITIATED_DISCONNECT", None),
+            ("SOMETHING_NEW", Some(Code::LogFailure)),
+        ] {
+            assert_eq!(
+                code_of(&entry("Disconnect", "Success", None, Some(reason))),
+                code,
+                "{reason}"
+            );
+        }
+        let authn = |reason| {
+            code_of(&entry(
+                "Connection.AuthNError",
+                "Failure",
+                Some(reason),
+                None,
+            ))
+        };
+        assert_eq!(
+            authn("DEVICE_CERTIFICATE_REVOKED"),
+            Some(Code::AuthCertRevoked)
+        );
+        assert_eq!(authn("SNI_MISUSED"), Some(Code::ConnSniOtherAccount));
+        assert_eq!(code_of(&entry("Connect", "Success", None, None)), None);
+        assert_eq!(
+            code_of(&entry("Connect", "Failure", None, None)),
+            Some(Code::LogFailure)
+        );
+    }
+}

@@ -60,6 +60,11 @@ pub fn findings_with(f: &Facts, ctx: &Context, account: Option<&AccountFacts>) -
         None => ctx,
     };
     let mut values = values(f, ctx);
+    if let Some(id) = account.and_then(|a| a.certificate_id.clone()) {
+        // The certificate the account was asked about: the device's, also when the wire hides
+        // it (TLS 1.3 without keys).
+        values.cert_id = Some(id);
+    }
     if let Some(arn) = account.and_then(|a| a.certificate.found()?.certificate_arn.clone()) {
         let mut parts = arn.split(':').skip(3);
         let (region, id) = (parts.next(), parts.next());

@@ -44,7 +44,6 @@ pub const ORDER: &[(&str, &[Code])] = &[
         &[
             Code::ConnSniMissing,
             Code::ConnSniMismatch,
-            Code::ConnSniOtherAccount,
             Code::ConnLegacyEndpoint,
             Code::ConnAlpnRequired,
             Code::ConnWrongProtocol,
@@ -64,6 +63,9 @@ pub const ORDER: &[(&str, &[Code])] = &[
             Code::AuthCertPendingTransfer,
             Code::AuthCaNotRegistered,
             Code::AuthCaInactive,
+            // The account's word that the SNI belongs elsewhere stands beside what the wire
+            // said of the certificate, never above it.
+            Code::ConnSniOtherAccount,
             Code::AuthDeviceCertDiffers,
             Code::AuthDeviceKeyNotHeld,
             Code::MitmCaNotTrusted,

@@ -180,7 +180,9 @@ pub fn check(f: &Finding) {
     let (prefix, _) = f.code.as_str().split_once('.').expect("SECTION.NAME");
     let (section, anchor) = match prefix {
         "CONN" | "TLS" | "MQTT" => (Section::Connection, "#troubleshooting-connect"),
-        "AUTH" => (Section::Authentication, "#troubleshooting-authentication"),
+        "AUTH" | "ACCOUNT" => (Section::Authentication, "#troubleshooting-authentication"),
+        // What AWS logged belongs to the section of the failure it reports.
+        "LOG" => (f.section, f.section.anchor()),
         "AUTHZ" => (Section::Authorization, "#troubleshooting-authorization"),
         "SEC" => (
             Section::SecurityIdentity,

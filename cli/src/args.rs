@@ -66,6 +66,10 @@ pub struct LogsArgs {
     /// Colour in text output.
     #[arg(long, value_enum, default_value_t = Colour::Auto)]
     pub colour: Colour,
+    /// With --aws: read the entries from the account's AWSIotLogsV2 log group
+    /// (logs:FilterLogEvents) instead of files; without --since, the last hour.
+    #[command(flatten)]
+    pub aws: AwsFlags,
 }
 
 fn parse_instant(s: &str) -> Result<i64, String> {
@@ -314,7 +318,7 @@ pub struct AwsFlags {
     /// logs:FilterLogEvents) with the default credential chain (environment, profile, SSO,
     /// instance role). AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_IOT and
     /// AWS_ENDPOINT_URL_CLOUDWATCH_LOGS point it elsewhere. Without --aws no call is made.
-    #[arg(long, conflicts_with = "account_files")]
+    #[arg(long)]
     pub aws: bool,
     /// With --aws, the profile of ~/.aws/config to use (else AWS_PROFILE, else default).
     #[arg(long, value_name = "NAME", requires = "aws")]

@@ -12,6 +12,7 @@ use std::sync::OnceLock;
 use iotscope_account::{AccountSource, CertStatus, LogQuery, Lookup};
 use iotscope_account_aws::{Aws, AwsOptions};
 use iotscope_tests::moto::{self, Moto};
+use std::process::Command;
 
 /// The lab certificates' IDs (SHA-256 of their DER), as moto-setup.sh registers them.
 const GOOD: &str = "d188057ddb67cdc13d4dba0ab3d179909b93de326c642998b7c3213faeffd7be";
@@ -124,20 +125,111 @@ fn policies_things_and_endpoints() {
     );
 }
 
-/// The log group's entries come back as AWSIotLogsV2 entries.
+/// The region whose AWSIotLogsV2 group holds entries of this run's time (moto, like CloudWatch
+/// Logs, refuses events older than 14 days, so the lab's entries of 2026-11-26 cannot be relied
+/// on): a Connect and a Publish-In AUTHORIZATION_FAILURE of client `fresh-device`.
+const FRESH_LOG_REGION: &str = "eu-central-1";
+const FRESH_CLIENT: &str = "fresh-device";
+
+/// Writes the fresh entries once per run; their instant (ms since 1970).
+fn fresh_log(lab: &Moto) -> i64 {
+    static AT: OnceLock<i64> = OnceLock::new();
+    *AT.get_or_init(|| {
+        let now_ms: i64 = String::from_utf8(
+            Command::new("date")
+                .args(["-u", "+%s%3N"])
+                .output()
+                .expect("date")
+                .stdout,
+        )
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+        let stamp = String::from_utf8(
+            Command::new("date")
+                .args(["-u", "-d", &format!("@{}", now_ms / 1000), "+%Y-%m-%d %H:%M:%S"])
+                .output()
+                .expect("date")
+                .stdout,
+        )
+        .unwrap();
+        let stamp = format!("{}.{:03}", stamp.trim(), now_ms % 1000);
+        let entry = |event: &str, status: &str, extra: &str| {
+            format!(
+                r#"{{"timestamp":"{stamp}","logLevel":"{}","traceId":"00000000-0000-4000-8000-00000000000{}","accountId":"123456789012","status":"{status}","eventType":"{event}","protocol":"MQTT","clientId":"{FRESH_CLIENT}","principalId":"{GOOD}","sourceIp":"127.0.0.1","sourcePort":40000{extra}}}"#,
+                if status == "Failure" { "ERROR" } else { "INFO" },
+                if status == "Failure" { 2 } else { 1 },
+            )
+        };
+        let events = serde_json::json!([
+            {"timestamp": now_ms, "message": entry("Connect", "Success", "")},
+            {"timestamp": now_ms + 1, "message": entry("Publish-In", "Failure", r#","topicName":"devices/other/telemetry","reason":"AUTHORIZATION_FAILURE","details":"Authorization Failure""#)},
+        ]);
+        lab.aws(
+            FRESH_LOG_REGION,
+            &["logs", "create-log-group", "--log-group-name", "AWSIotLogsV2"],
+        );
+        lab.aws(
+            FRESH_LOG_REGION,
+            &[
+                "logs",
+                "create-log-stream",
+                "--log-group-name",
+                "AWSIotLogsV2",
+                "--log-stream-name",
+                "fresh",
+            ],
+        );
+        let put = lab.aws(
+            FRESH_LOG_REGION,
+            &[
+                "logs",
+                "put-log-events",
+                "--log-group-name",
+                "AWSIotLogsV2",
+                "--log-stream-name",
+                "fresh",
+                "--log-events",
+                &events.to_string(),
+            ],
+        );
+        assert!(put.get("rejectedLogEventsInfo").is_none(), "{put}");
+        now_ms
+    })
+}
+
+/// The log group's entries come back as AWSIotLogsV2 entries, narrowed by time and client.
 #[test]
 fn log_entries_read() {
-    let Some(_lab) = lab_in_process() else { return };
-    let mut aws = source("us-east-1");
-    let Lookup::Found(entries) = aws.log_entries(&LogQuery::default()) else {
+    let Some(lab) = lab_in_process() else { return };
+    let at = fresh_log(lab);
+    let mut aws = source(FRESH_LOG_REGION);
+    let query = LogQuery {
+        client_id: Some(FRESH_CLIENT.into()),
+        principal_id: None,
+        since_ms: Some(at - 60_000),
+        until_ms: Some(at + 60_000),
+    };
+    let Lookup::Found(entries) = aws.log_entries(&query) else {
         panic!("log entries")
     };
-    // moto-setup.sh warns when moto refuses entries older than 14 days: only check what was
-    // kept is read whole.
-    for e in &entries {
-        assert!(e.event_type.is_some(), "{e:?}");
-        assert!(e.timestamp_ms.is_some(), "{e:?}");
-    }
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    let failure = entries
+        .iter()
+        .find(|e| e.status.as_deref() == Some("Failure"))
+        .expect("the failure entry");
+    assert_eq!(failure.reason.as_deref(), Some("AUTHORIZATION_FAILURE"));
+    assert_eq!(failure.principal_id.as_deref(), Some(GOOD));
+    // The entry's own timestamp (the same millisecond as the Connect), not CloudWatch's.
+    assert_eq!(failure.timestamp_ms, Some(at));
+    // An hour later: nothing.
+    let later = LogQuery {
+        since_ms: Some(at + 3_600_000),
+        until_ms: Some(at + 7_200_000),
+        ..query
+    };
+    assert_eq!(aws.log_entries(&later), Lookup::Found(vec![]));
 }
 
 /// One iot:DescribeCertificate per certificate ID however often it is asked, counted by the
@@ -200,7 +292,7 @@ fn asked_from_inside_a_tokio_worker() {
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -658,4 +750,90 @@ fn no_call_without_aws() {
         listener.connections.load(Ordering::SeqCst) > 0,
         "with --aws the listener is called"
     );
+}
+
+/// `iotscope logs --aws` reads the account's AWSIotLogsV2 group (logs:FilterLogEvents) and
+/// explains the AUTHORIZATION_FAILURE entry; exit status 1 for an error entry.
+#[test]
+fn logs_aws_explains_an_authorization_failure() {
+    let Some(lab) = moto::lab() else { return };
+    let at = fresh_log(lab);
+    let out = iotscope_aws(Some(&lab.url))
+        .args([
+            "logs",
+            "--aws",
+            "--aws-region",
+            FRESH_LOG_REGION,
+            "--format",
+            "json",
+        ])
+        .args([
+            "--client-id",
+            FRESH_CLIENT,
+            "--since",
+            &(at - 60_000).to_string(),
+        ])
+        .output()
+        .expect("run iotscope");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<Value> = text
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(text.contains("AUTHZ.PUBLISH_DENIED"), "{text}");
+    assert!(text.contains("devices/other/telemetry"), "{text}");
+}
+
+/// An endpoint that accepts connections and never answers (a dead network's worst case) does
+/// not hang a replay: the SDK's time-outs end the first call, later calls are not attempted, and
+/// the report names the time-out. No duration is asserted; the guard only stops a hang.
+#[test]
+fn a_silent_endpoint_does_not_hang_a_replay() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    let (capture, keys) = refused_tls13();
+    let mut child = iotscope_aws(Some(&url))
+        .args([
+            "replay", "--format", "json", "--quiet", &capture, "--keylog", &keys,
+        ])
+        .args(["--aws", "--aws-region", "us-east-1"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run iotscope");
+    let guard = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    while child.try_wait().expect("wait").is_none() {
+        if std::time::Instant::now() > guard {
+            let _ = child.kill();
+            panic!("the replay hung on a silent endpoint");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let out = child.wait_with_output().expect("output");
+    let conns = connections(&out);
+    let c = &conns[0];
+    assert_eq!(c["account"]["certificate"]["lookup"], "failed");
+    let error = c["account"]["certificate"]["error"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(error.starts_with("timed out"), "{error}");
+    let endpoints = c["account"]["endpoints"]["error"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(endpoints.starts_with("not attempted"), "{endpoints}");
+    assert!(codes_of(c, "error").contains(&"AUTH.CLIENT_CERT_EXPIRED".to_string()));
 }

@@ -84,7 +84,20 @@ impl Aws {
             }
         };
         let counts = self.counts.clone();
-        let answer = match worker.ask(move |clients| question(clients, counts)) {
+        let answer = match worker.ask(move |clients| async move {
+            // Without a region the SDK can neither sign nor pick an endpoint: say what to set
+            // instead of its "missing signing region".
+            if clients.region.is_none() {
+                return Answer::Failed {
+                    failure: CallFailure {
+                        call: first_call,
+                        error: "no region: give --aws-region, or set AWS_REGION or the profile's region".into(),
+                    },
+                    stops_later_calls: true,
+                };
+            }
+            question(clients, counts).await
+        }) {
             Ok(answer) => answer,
             Err(WorkerError::TimedOut) => Answer::Failed {
                 failure: CallFailure {

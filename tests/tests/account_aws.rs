@@ -632,8 +632,8 @@ fn answer_denied(stream: std::net::TcpStream, requests: &Mutex<Vec<String>>) {
 
 /// Every failure of a call is an info finding naming the call and the error, and the diagnosis
 /// goes on from the wire (AUTH.CLIENT_CERT_EXPIRED still stands): no network (a port nothing
-/// listens on), no credentials, and AccessDenied (from the stand-in listener above, since moto
-/// does not enforce IAM).
+/// listens on), no credentials, AccessDenied (from the stand-in listener above, since moto
+/// does not enforce IAM), and no region.
 #[test]
 fn call_failures_are_info_findings() {
     let dead = format!("http://127.0.0.1:{}", iotscope_tests::proxy::dead_port());
@@ -646,17 +646,27 @@ fn call_failures_are_info_findings() {
         .env_remove("AWS_ACCESS_KEY_ID")
         .env_remove("AWS_SECRET_ACCESS_KEY");
     let mut access_denied = iotscope_aws(Some(&denied.url));
+    let mut no_region = iotscope_aws(Some(&dead));
 
-    for (name, cmd, reason) in [
-        ("no network", &mut no_network, "no network"),
-        ("no credentials", &mut no_credentials, "no credentials"),
-        ("access denied", &mut access_denied, "AccessDeniedException"),
+    let in_region: &[&str] = &["--aws", "--aws-region", "us-east-1"];
+    for (name, cmd, args, reason) in [
+        ("no network", &mut no_network, in_region, "no network"),
+        (
+            "no credentials",
+            &mut no_credentials,
+            in_region,
+            "no credentials",
+        ),
+        (
+            "access denied",
+            &mut access_denied,
+            in_region,
+            "AccessDeniedException",
+        ),
+        // No --aws-region, no AWS_REGION, no profile: nothing is sent.
+        ("no region", &mut no_region, &["--aws"][..], "no region"),
     ] {
-        let conns = replay(
-            cmd,
-            &refused_tls13(),
-            &["--aws", "--aws-region", "us-east-1"],
-        );
+        let conns = replay(cmd, &refused_tls13(), args);
         let c = &conns[0];
         let failed = finding(c, "ACCOUNT.LOOKUP_FAILED")
             .unwrap_or_else(|| panic!("{name}: no ACCOUNT.LOOKUP_FAILED: {:?}", codes(c)));

@@ -847,3 +847,71 @@ fn a_silent_endpoint_does_not_hang_a_replay() {
     assert!(endpoints.starts_with("not attempted"), "{endpoints}");
     assert!(codes_of(c, "error").contains(&"AUTH.CLIENT_CERT_EXPIRED".to_string()));
 }
+
+/// `proxy --aws`: the proxy asks the account about each connection from inside its own tokio
+/// runtime. A device certificate made for this test is registered INACTIVE in moto (a region of
+/// its own); mosquitto (which knows nothing of the account) accepts it, and the proxy's report
+/// says what AWS IoT Core would: the certificate is INACTIVE. TLS 1.2, so the passthrough proxy
+/// sees the device's certificate.
+#[test]
+fn proxy_asks_the_account() {
+    use iotscope_tests::mosquitto::{broker, mosquitto_bin, run_device};
+    use iotscope_tests::pki::{ca, Dir, Leaf};
+    use iotscope_tests::proxy::ProxyProcess;
+
+    let Some(lab) = moto::lab() else { return };
+    let Some(bin) = mosquitto_bin() else { return };
+    if !iotscope_tests::have_tool("openssl") {
+        return;
+    }
+    const REGION: &str = "eu-north-1";
+    let files = Dir::new("account-aws-proxy");
+    let ours = ca("account-aws proxy CA");
+    let server = Leaf::new(&ours, "localhost", &["localhost"], false);
+    let dev = Leaf::new(&ours, "sensor-7", &[], true);
+    let ca_pem = files.put("ca.pem", &ours.pem());
+    let scert = files.put("server.pem", &server.cert_pem);
+    let skey = files.put("server.key", &server.key_pem);
+    let dcert = files.put("device.pem", &dev.cert_pem);
+    let dkey = files.put("device.key", &dev.key_pem);
+    let registered = lab.aws(
+        REGION,
+        &[
+            "iot",
+            "register-certificate-without-ca",
+            "--certificate-pem",
+            &format!("file://{dcert}"),
+            "--status",
+            "INACTIVE",
+        ],
+    );
+    let id = registered["certificateId"].as_str().unwrap().to_string();
+
+    let (_broker, port) = broker(&bin, &files, &ca_pem, &scert, &skey, "");
+    let up = format!("127.0.0.1:{port}");
+    let mut cmd = iotscope_aws(Some(&lab.url));
+    cmd.args(["proxy", "--listen", "127.0.0.1:0", "--format", "json"])
+        .args(["--upstream", &up, "--endpoint", "localhost"])
+        .args(["--aws", "--aws-region", REGION]);
+    let proxy = ProxyProcess::spawn(cmd);
+    // openssl as the device, limited to TLS 1.2: an MQTT 3.1.1 CONNECT (client id sensor-7),
+    // then DISCONNECT.
+    let mut device = std::process::Command::new("openssl");
+    device
+        .args(["s_client", "-brief", "-tls1_2", "-servername", "localhost"])
+        .args(["-connect", &format!("127.0.0.1:{}", proxy.port)])
+        .args(["-CAfile", &ca_pem, "-cert", &dcert, "-key", &dkey]);
+    run_device(
+        device,
+        b"\x10\x14\x00\x04MQTT\x04\x02\x00\x3c\x00\x08sensor-7\xe0\x00",
+    );
+    let conn = proxy.next_connection();
+    assert_eq!(conn["tls"]["version"], "TLS 1.2");
+    assert_eq!(conn["account"]["certificate_id"], id.as_str());
+    assert_eq!(conn["account"]["certificate"]["status"], "INACTIVE");
+    assert!(
+        codes(&conn).contains(&"AUTH.CERT_INACTIVE".to_string()),
+        "{:?}",
+        conn["findings"]
+    );
+}

@@ -30,7 +30,8 @@ const MAX_LOG_EVENTS: usize = 10_000;
 /// The calls made so far, by IAM name.
 pub type CallCounts = Arc<Mutex<BTreeMap<&'static str, usize>>>;
 
-/// A failed question: either "not found" or a failure naming the call.
+/// The answer to one question: found, not found, or failed (naming the call, and saying
+/// whether the failure would repeat for any later call).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Answer<T> {
     Found(T),
@@ -108,10 +109,10 @@ pub async fn endpoints(clients: &Clients, counts: &CallCounts) -> Answer<Endpoin
                 .into_paginator()
                 .send();
             loop {
-                count(counts, LIST);
                 let Some(page) = pages.next().await else {
                     break;
                 };
+                count(counts, LIST);
                 let page = page.map_err(|e| stop(LIST, &e))?;
                 names.extend(
                     page.domain_configurations()
@@ -244,10 +245,10 @@ pub async fn attached_policies(
                 .into_paginator()
                 .send();
             loop {
-                count(counts, LIST);
                 let Some(page) = pages.next().await else {
                     break;
                 };
+                count(counts, LIST);
                 let page = page.map_err(|e| stop(LIST, &e))?;
                 names.extend(
                     page.policies()
@@ -301,10 +302,10 @@ pub async fn things_of(
                 .into_paginator()
                 .send();
             loop {
-                count(counts, LIST);
                 let Some(page) = pages.next().await else {
                     break;
                 };
+                count(counts, LIST);
                 let page = page.map_err(|e| stop(LIST, &e))?;
                 names.extend(page.things().iter().cloned());
                 if names.len() >= MAX_ITEMS {
@@ -363,10 +364,10 @@ pub async fn log_entries(
             let mut entries = Vec::new();
             let mut pages = request.into_paginator().send();
             loop {
-                count(counts, CALL);
                 let Some(page) = pages.next().await else {
                     break;
                 };
+                count(counts, CALL);
                 let page = page.map_err(|e| stop(CALL, &e))?;
                 for event in page.events() {
                     let Some(message) = event.message() else {

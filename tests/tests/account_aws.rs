@@ -119,10 +119,34 @@ fn policies_things_and_endpoints() {
     else {
         panic!("unknownca is registered in us-east-1")
     };
-    assert_eq!(
-        aws.attached_policies(unknownca.certificate_arn.as_deref().unwrap()),
-        Lookup::Found(vec![])
-    );
+    let unknownca_arn = unknownca.certificate_arn.clone().unwrap();
+    assert_eq!(aws.attached_policies(&unknownca_arn), Lookup::Found(vec![]));
+
+    // Each request once (a listing's single page counts once), and asking everything again
+    // sends nothing.
+    let expected = BTreeMap::from([
+        ("iot:DescribeCertificate", 2),
+        ("iot:ListAttachedPolicies", 2),
+        ("iot:GetPolicy", 1),
+        ("iot:ListPrincipalThings", 1),
+        ("iot:DescribeThing", 1),
+        ("iot:DescribeEndpoint", 1),
+        ("iot:ListDomainConfigurations", 1),
+        ("iot:DescribeDomainConfiguration", 1),
+    ]);
+    assert_eq!(aws.calls_made(), expected);
+    for call in expected.keys() {
+        assert!(
+            iotscope_account_aws::READ_ONLY_CALLS.contains(call),
+            "{call}"
+        );
+    }
+    aws.certificate(GOOD);
+    aws.attached_policies(&arn);
+    aws.things_of(&arn);
+    aws.endpoints();
+    aws.attached_policies(&unknownca_arn);
+    assert_eq!(aws.calls_made(), expected);
 }
 
 /// The region whose AWSIotLogsV2 group holds entries of this run's time (moto, like CloudWatch
@@ -914,4 +938,34 @@ fn proxy_asks_the_account() {
         "{:?}",
         conn["findings"]
     );
+}
+
+/// The IAM policy in the user guide allows exactly the calls the source can make.
+#[test]
+fn user_guide_policy_allows_exactly_the_calls() {
+    let guide = std::fs::read_to_string(iotscope_tests::root().join("docs/user-guide.md"))
+        .expect("docs/user-guide.md");
+    let start = guide
+        .find("An IAM policy that allows exactly these calls")
+        .expect("the IAM policy paragraph");
+    let block = &guide[start..];
+    let json_start = block.find("```json").expect("a json block") + "```json".len();
+    let json_end = json_start + block[json_start..].find("```").expect("its end");
+    let policy: Value = serde_json::from_str(&block[json_start..json_end]).expect("valid JSON");
+    let mut allowed: Vec<String> = Vec::new();
+    for statement in policy["Statement"].as_array().unwrap() {
+        assert_eq!(statement["Effect"], "Allow");
+        match &statement["Action"] {
+            Value::String(a) => allowed.push(a.clone()),
+            Value::Array(a) => allowed.extend(a.iter().map(|v| v.as_str().unwrap().to_string())),
+            other => panic!("Action {other}"),
+        }
+    }
+    allowed.sort();
+    let mut calls: Vec<String> = iotscope_account_aws::READ_ONLY_CALLS
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    calls.sort();
+    assert_eq!(allowed, calls);
 }

@@ -153,6 +153,8 @@ pub fn shape_of(value: &Value) -> Option<Shape> {
 pub struct Files {
     certificates: BTreeMap<String, CertificateRecord>,
     certificate_files: bool,
+    /// The certificates describe-certificate files describe (not merely listed).
+    described: Vec<String>,
     cas: BTreeMap<String, CaRecord>,
     ca_files: bool,
     /// list-attached-policies: the certificate ID it is for (`None`: the only one), and names.
@@ -230,6 +232,9 @@ impl Files {
                 let r = certificate(&o["certificateDescription"]).ok_or_else(|| {
                     fail(None, "describe-certificate without a certificateId".into())
                 })?;
+                if !self.described.contains(&r.certificate_id) {
+                    self.described.push(r.certificate_id.clone());
+                }
                 self.certificates.insert(r.certificate_id.clone(), r);
             }
             Shape::ListCertificates => {
@@ -516,6 +521,13 @@ impl AccountSource for Files {
             }
             None if !self.principal_things.is_empty() => Lookup::Found(Vec::new()),
             None => Lookup::Unknown,
+        }
+    }
+
+    fn presumed_device_certificate(&mut self) -> Option<String> {
+        match self.described.as_slice() {
+            [only] => Some(only.clone()),
+            _ => None,
         }
     }
 

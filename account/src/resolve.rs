@@ -19,6 +19,15 @@ pub fn device_certificate_id(facts: &Facts<'_>) -> Option<String> {
     (leaf.parse_error.is_none() && !leaf.sha256.is_empty()).then(|| leaf.sha256.clone())
 }
 
+/// The device's certificate went by encrypted: a TLS 1.3 handshake read without keys, in which
+/// the device sent its encrypted flight after the endpoint's.
+fn certificate_hidden(facts: &Facts<'_>) -> bool {
+    facts.tls13()
+        && facts.device_chain.is_none()
+        && !facts.any_decrypted
+        && !facts.device_encrypted_flight().is_empty()
+}
+
 /// The log query for one connection: its client ID and certificate ID when seen, and its span
 /// widened by [`join::TOLERANCE_MS`] each side.
 pub fn log_query(facts: &Facts<'_>, certificate_id: Option<&str>) -> LogQuery {
@@ -37,7 +46,15 @@ pub fn log_query(facts: &Facts<'_>, certificate_id: Option<&str>) -> LogQuery {
 
 /// What the account says about the connection these facts summarise.
 pub fn resolve<S: AccountSource + ?Sized>(source: &mut S, facts: &Facts<'_>) -> AccountFacts {
-    let certificate_id = device_certificate_id(facts);
+    let seen = device_certificate_id(facts);
+    // TLS 1.3 without keys hides the device's certificate: the one the user described stands
+    // in for it, as a presumption the findings say.
+    let presumed = match seen {
+        None if certificate_hidden(facts) => source.presumed_device_certificate(),
+        _ => None,
+    };
+    let certificate_presumed = presumed.is_some();
+    let certificate_id = seen.or(presumed);
     let certificate = match &certificate_id {
         Some(id) => source.certificate(id),
         None => Lookup::Unknown,
@@ -71,6 +88,7 @@ pub fn resolve<S: AccountSource + ?Sized>(source: &mut S, facts: &Facts<'_>) -> 
     };
     AccountFacts {
         certificate_id,
+        certificate_presumed,
         certificate,
         ca,
         policies,

@@ -26,6 +26,12 @@ pub trait AccountSource {
     fn things_of(&mut self, certificate_arn: &str) -> Lookup<Vec<ThingRecord>>;
     /// AWSIotLogsV2 entries matching the query: logs:FilterLogEvents.
     fn log_entries(&mut self, query: &LogQuery) -> Lookup<Vec<LogEntry>>;
+    /// The device certificate the user pointed at, when the wire hides the device's (TLS 1.3
+    /// without keys): for files, the only certificate a describe-certificate file describes.
+    /// No call is made for it; a source that cannot tell answers `None` (the default).
+    fn presumed_device_certificate(&mut self) -> Option<String> {
+        None
+    }
 }
 
 /// One source shared by the front end's option structs (which are cloned, and reach the proxy's
@@ -70,5 +76,8 @@ impl AccountSource for SharedSource {
     }
     fn log_entries(&mut self, query: &LogQuery) -> Lookup<Vec<LogEntry>> {
         self.with(|s| s.log_entries(query))
+    }
+    fn presumed_device_certificate(&mut self) -> Option<String> {
+        self.with(|s| s.presumed_device_certificate())
     }
 }

@@ -90,6 +90,9 @@ fn given(flags: &args::PolicyFlags) -> Result<Option<iotscope_decoder::policy::G
             thing: flags.thing.clone(),
             region: flags.region.clone(),
             account: flags.account_id.clone(),
+            from_account: false,
+            thing_type: None,
+            thing_attributes: Vec::new(),
         })),
         Err(e) => {
             eprintln!("iotscope: {e}");

@@ -222,12 +222,15 @@ pub struct LogEntry {
     pub raw: String,
 }
 
-/// Which log entries to fetch.
+/// Which log entries to fetch. `iotscope_account::join::belongs` is the exact rule: inside the
+/// window; a `clientId` or `principalId` the entry has must not differ from the one asked; and
+/// when either was asked, at least one of them must agree. A source may answer more broadly
+/// (FilterLogEvents on the window and the client ID alone); `resolve` applies the rule.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct LogQuery {
-    /// Only entries with this `clientId`.
+    /// Entries of this `clientId`.
     pub client_id: Option<String>,
-    /// Only entries with this `principalId`.
+    /// Entries of this `principalId` (the certificate ID).
     pub principal_id: Option<String>,
     /// Only entries at or after this instant (ms since the Unix epoch).
     pub since_ms: Option<i64>,
@@ -238,8 +241,13 @@ pub struct LogQuery {
 /// What the account says about one connection.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct AccountFacts {
-    /// The certificate ID of the device's leaf certificate, if the wire showed it.
+    /// The certificate ID of the device's leaf certificate, if the wire showed it (or, when
+    /// `certificate_presumed`, the one the source was told is the device's).
     pub certificate_id: Option<String>,
+    /// The wire hid the device's certificate (TLS 1.3 without keys), and `certificate_id` is
+    /// the only device certificate the source describes, taken as the device's: what follows
+    /// from it is likely, not certain.
+    pub certificate_presumed: bool,
     /// The device certificate's record.
     pub certificate: Lookup<CertificateRecord>,
     /// The record of the CA that signed it, for CA-registered certificates.

@@ -38,6 +38,7 @@ fn map(v: Value) -> Map<String, Value> {
 pub fn json(a: &AccountFacts) -> Value {
     json!({
         "certificate_id": a.certificate_id,
+        "certificate_presumed": a.certificate_presumed,
         "certificate": lookup(&a.certificate, |c| map(json!({
             "status": c.status.as_str(),
             "arn": c.certificate_arn,
@@ -70,6 +71,11 @@ pub fn line(a: &AccountFacts) -> Option<String> {
         .as_deref()
         .map(|i| format!("{}…", &i[..i.len().min(12)]))
         .unwrap_or_else(|| "not seen".into());
+    let id = if a.certificate_presumed {
+        format!("{id} (presumed: the wire hides the device's)")
+    } else {
+        id
+    };
     match &a.certificate {
         Lookup::Found(c) => parts.push(format!("certificate {id} {}", c.status.as_str())),
         Lookup::NotFound => parts.push(format!("certificate {id} not registered")),

@@ -77,6 +77,12 @@ impl<'a> Connection<'a> {
         }
     }
 
+    /// The object with an `account` member: what the account said (`--account`, `--aws`).
+    pub fn with_account(mut self, account: Option<&'a serde_json::Value>) -> Self {
+        self.account = account;
+        self
+    }
+
     /// The object with a `probe` member, and `source` and `endpoint_name` as given (they
     /// replace the trace's own).
     pub fn with_probe<P: Serialize>(

@@ -99,6 +99,41 @@ fn the_refused_tls13_certificate_is_not_registered_inactive_or_revoked() {
     }
 }
 
+/// Without the key log the device's certificate is hidden: a describe-certificate file's only
+/// certificate stands in for it, and what follows is likely, not certain. A list-certificates
+/// does not name the device's certificate, so it gives nothing.
+#[test]
+fn without_keys_the_described_certificate_is_presumed() {
+    let pcap = reference_captures()
+        .join("lab/12_client_cert_expired_tls13.pcap")
+        .display()
+        .to_string();
+    for (dir, code) in [
+        ("inactive", "AUTH.CERT_INACTIVE"),
+        ("revoked", "AUTH.CERT_REVOKED"),
+    ] {
+        let (conns, _) = replay_json(&[&pcap, "--account", &account(dir)]);
+        let conn = &conns[0];
+        assert_eq!(codes_of(conn, "error"), [code], "{dir}");
+        let f = finding(conn, code);
+        assert_eq!(f["certainty"], "likely");
+        assert!(f["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("The wire hides the device's certificate (TLS 1.3 without keys)"));
+        assert_eq!(conn["account"]["certificate_presumed"], true);
+        assert_eq!(conn["account"]["certificate_id"], EXPIRED);
+        let wire = finding(conn, "AUTH.CLIENT_CERT_REJECTED");
+        assert_eq!(
+            (wire["severity"].as_str(), wire["certainty"].as_str()),
+            (Some("info"), Some("likely"))
+        );
+    }
+    let (conns, _) = replay_json(&[&pcap, "--account", &account("not-registered")]);
+    assert_eq!(codes(&conns[0]), ["AUTH.CLIENT_CERT_REJECTED"]);
+    assert_eq!(conns[0]["account"]["certificate"]["lookup"], "unknown");
+}
+
 #[test]
 fn a_denied_publish_names_the_attached_policy_statement() {
     let (conn, _) = lab(
@@ -109,7 +144,7 @@ fn a_denied_publish_names_the_attached_policy_statement() {
     let f = finding(&conn, "AUTHZ.PUBLISH_DENIED");
     let evidence = f["evidence"].to_string();
     assert!(
-        evidence.contains(r#"policy \"lab-device-policy (version 1)\" statement 2 (Sid \"NoPublishingForOtherDevices\") denies iot:Publish on arn:aws:iot:us-east-1:123456789012:topic/devices/other/telemetry explicitly"#),
+        evidence.contains(r#"attached policy: policy \"lab-device-policy (version 1)\" statement 2 (Sid \"NoPublishingForOtherDevices\") denies iot:Publish on arn:aws:iot:us-east-1:123456789012:topic/devices/other/telemetry explicitly"#),
         "{evidence}"
     );
     let a = &conn["account"];
@@ -334,4 +369,220 @@ fn cert_check_says_the_certificate_status_in_the_account() {
         "{text}"
     );
     assert!(text.contains("AUTH.CERT_NOT_REGISTERED"), "{text}");
+}
+
+/// `proxy --mitm --account`: the account's attached policy decides the live PUBLISH that
+/// mosquitto's ACL refuses, and the connection's JSON carries the account object. The account
+/// files are the AWS CLI's output for `good` (captures/account/good), with the certificate ID
+/// and ARN of this test's device certificate put in.
+#[test]
+fn proxy_asks_the_account_about_a_live_connection() {
+    use iotscope_tests::mosquitto::{broker, mosquitto_bin, mosquitto_pub, run_device};
+    use iotscope_tests::pki::{ca, Dir, Leaf};
+    use iotscope_tests::proxy::{mitm_ca, ProxyProcess};
+    let (Some(bin), true) = (mosquitto_bin(), iotscope_tests::have_tool("mosquitto_pub")) else {
+        return;
+    };
+    let dir = Dir::new("account-proxy");
+    let pki = ca("broker CA");
+    let server = Leaf::new(&pki, "localhost", &["localhost"], false);
+    let dev = Leaf::new(&pki, "good-thermostat", &[], true);
+    let ca_pem = dir.put("ca.pem", &pki.pem());
+    let scert = dir.put("server.pem", &server.cert_pem);
+    let skey = dir.put("server.key", &server.key_pem);
+    let dcert = dir.put("device.pem", &dev.cert_pem);
+    let dkey = dir.put("device.key", &dev.key_pem);
+    let acl = dir.put(
+        "acl",
+        "user good-thermostat\ntopic readwrite devices/good/#\n",
+    );
+    let checked = run(&["cert", "check", &dcert, "--format", "json"]);
+    let checked: Value = serde_json::from_slice(&checked.stdout).unwrap();
+    let id = checked["certificates"][0]["sha256"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let files = dir.file("account");
+    std::fs::create_dir_all(&files).unwrap();
+    for name in [
+        "describe-certificate.json",
+        "list-attached-policies.json",
+        "get-policy.json",
+        "list-principal-things.json",
+        "describe-thing.json",
+    ] {
+        let text = std::fs::read_to_string(account(&format!("good/{name}"))).unwrap();
+        std::fs::write(PathBuf::from(&files).join(name), text.replace(GOOD, &id)).unwrap();
+    }
+    let (_broker, port) = broker(
+        &bin,
+        &dir,
+        &ca_pem,
+        &scert,
+        &skey,
+        &format!("use_identity_as_username true\nacl_file {acl}\n"),
+    );
+    let (ca_dir, trust) = mitm_ca(&dir);
+    let up = format!("127.0.0.1:{port}");
+    let proxy = ProxyProcess::start(&[
+        "--upstream",
+        &up,
+        "--endpoint",
+        "localhost",
+        "--mitm",
+        "--ca-dir",
+        &ca_dir,
+        "--device-cert",
+        &dcert,
+        "--device-key",
+        &dkey,
+        "--upstream-ca",
+        &ca_pem,
+        "--account",
+        &files,
+    ]);
+    run_device(
+        mosquitto_pub(
+            proxy.port,
+            &trust,
+            Some((dcert.as_str(), dkey.as_str())),
+            "devices/other/telemetry",
+            &["-i", "good-thermostat", "-V", "mqttv5"],
+        ),
+        b"",
+    );
+    let live = proxy.next_connection();
+    assert_eq!(live["account"]["certificate_id"], id.as_str());
+    assert_eq!(live["account"]["certificate"]["status"], "ACTIVE");
+    assert_eq!(codes_of(&live, "error"), ["AUTHZ.PUBLISH_DENIED"]);
+    let denied = finding(&live, "AUTHZ.PUBLISH_DENIED");
+    assert!(
+        denied["evidence"].to_string().contains(
+            r#"attached policy: policy \"lab-device-policy (version 1)\" statement 2 (Sid \"NoPublishingForOtherDevices\") denies iot:Publish"#
+        ),
+        "{denied:#}"
+    );
+    // The account and the broker agree on everything else: the CONNECT (client/good-*) and
+    // the thing attached.
+    assert!(
+        !codes(&live).contains(&"AUTHZ.POLICY_NOT_IN_FORCE".to_string()),
+        "{:?}",
+        codes(&live)
+    );
+    let (status, _, _) = proxy.stop();
+    assert!(status.code().is_some());
+}
+
+/// The committed certificates' IDs are the ones iotscope computes (SHA-256 of the DER), and
+/// the ones the committed AWS CLI files carry.
+#[test]
+fn the_lab_certificates_ids_are_iotscopes() {
+    for (pem, file, id) in [
+        ("certs/good.pem", "good/describe-certificate.json", GOOD),
+        (
+            "certs/expired.pem",
+            "inactive/describe-certificate.json",
+            EXPIRED,
+        ),
+        (
+            "certs/expired.pem",
+            "revoked/describe-certificate.json",
+            EXPIRED,
+        ),
+    ] {
+        let out = run(&["cert", "check", &account(pem), "--format", "json"]);
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["certificates"][0]["sha256"], id, "{pem}");
+        let cli: Value =
+            serde_json::from_str(&std::fs::read_to_string(account(file)).unwrap()).unwrap();
+        assert_eq!(cli["certificateDescription"]["certificateId"], id, "{file}");
+    }
+}
+
+/// moto-setup.sh against a fresh moto_server (from the project's virtual environment), then the
+/// AWS CLI's describe-certificate for each state: the set-up still makes the lab account, with
+/// AWS's certificate IDs, and iotscope still reads what today's CLI prints.
+#[test]
+fn moto_setup_makes_the_lab_account() {
+    use iotscope_tests::venv;
+    let (Some(python), Some(aws)) = (venv::bin("python"), venv::bin("aws")) else {
+        return;
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    struct Moto(std::process::Child);
+    impl Drop for Moto {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _moto = Moto(
+        std::process::Command::new(&python)
+            .arg(account("moto_server_valid_cert.py"))
+            .args(["-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start moto_server"),
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "moto_server did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let setup = std::process::Command::new(account("moto-setup.sh"))
+        .arg(&url)
+        .output()
+        .unwrap();
+    assert!(
+        setup.status.success(),
+        "{}",
+        String::from_utf8_lossy(&setup.stderr)
+    );
+    let d = tmp("moto");
+    for (region, status) in [("us-east-1", "INACTIVE"), ("us-west-2", "REVOKED")] {
+        let out = std::process::Command::new(&aws)
+            .args([
+                "--endpoint-url",
+                &url,
+                "--region",
+                region,
+                "--output",
+                "json",
+            ])
+            .args(["iot", "describe-certificate", "--certificate-id", EXPIRED])
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let file = d.join(format!("{region}.json"));
+        std::fs::write(&file, &out.stdout).unwrap();
+        let pcap = reference_captures().join("lab/12_client_cert_expired_tls13.pcap");
+        let keys = reference_captures().join("lab/12_client_cert_expired_tls13.keys");
+        let (conns, _) = replay_json(&[
+            pcap.to_str().unwrap(),
+            "--keylog",
+            keys.to_str().unwrap(),
+            "--account",
+            file.to_str().unwrap(),
+        ]);
+        assert_eq!(
+            conns[0]["account"]["certificate"]["status"], status,
+            "{region}"
+        );
+    }
+    std::fs::remove_dir_all(&d).unwrap();
 }

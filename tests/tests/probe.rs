@@ -583,6 +583,45 @@ fn mosquitto_probes() {
         v["findings"]
     );
 
+    // The same publish with --account: the account's files say the device's certificate is
+    // REVOKED (the AWS CLI's describe-certificate output from captures/account, given this
+    // certificate's ID), but the endpoint accepted the session: a warning, never an error, and
+    // the refused PUBLISH stays the one error.
+    let checked = run(&["cert", "check", &pki.device_cert, "--format", "json"]);
+    let checked: Value = serde_json::from_slice(&checked.stdout).unwrap();
+    let id = checked["certificates"][0]["sha256"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let revoked = std::fs::read_to_string(
+        iotscope_tests::root().join("captures/account/revoked/describe-certificate.json"),
+    )
+    .unwrap()
+    .replace(
+        "1937917f5e53925c2c003a36ab2ab5e79e2b49f67891c70b490a0042f460f4c3",
+        &id,
+    );
+    let account = pki.dir.put("describe-certificate.json", &revoked);
+    let mut with_account = device.to_vec();
+    with_account.extend(["--mqtt", "5", "--publish", "devices/other/status"]);
+    with_account.extend(["--account", account.as_str()]);
+    let (v, out) = probe(m.strict, &with_account);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(codes_of(&v, "error"), ["AUTHZ.PUBLISH_DENIED"]);
+    let revoked = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "AUTH.CERT_REVOKED")
+        .unwrap_or_else(|| panic!("no AUTH.CERT_REVOKED: {}", v["findings"]));
+    assert_eq!(revoked["severity"], "warning");
+    assert!(
+        revoked["summary"].as_str().unwrap().contains(&id),
+        "{revoked}"
+    );
+    assert_eq!(v["account"]["certificate_id"], id.as_str());
+    assert_eq!(v["account"]["certificate"]["status"], "REVOKED");
+
     // A CA file that does not hold the broker's CA.
     let (v, out) = probe(
         m.strict,

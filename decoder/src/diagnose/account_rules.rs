@@ -27,14 +27,24 @@ const WIRE_REFUSALS: &[Code] = &[
 
 pub fn rules(f: &Facts, account: &AccountFacts, values: &Values, out: &mut Vec<Finding>) {
     let worked = f.connack_accepted().map(|e| f.t(e));
-    let cert_t = f.device_chain.map_or(0.0, |(e, _)| f.t(e));
+    let presumed = account.certificate_presumed;
+    // When the device's certificate was seen, or else its encrypted flight that carried it.
+    let cert_t = f
+        .device_chain
+        .map(|(e, _)| e)
+        .or_else(|| f.device_encrypted_flight().first().copied())
+        .map_or(0.0, |e| f.t(e));
     let id = account.certificate_id.as_deref().unwrap_or("?");
 
     // The certificate.
     match &account.certificate {
         Lookup::Found(r) => {
             let status = r.status.as_str().to_string();
-            let seen = format!("account: certificate {id} is {status}");
+            let seen = if presumed {
+                format!("account: certificate {id} (the only one described, taken as the device's) is {status}")
+            } else {
+                format!("account: certificate {id} is {status}")
+            };
             match &r.status {
                 CertStatus::Active => {
                     let mut fd = Finding::new(
@@ -70,7 +80,9 @@ pub fn rules(f: &Facts, account: &AccountFacts, values: &Values, out: &mut Vec<F
                     let summary = format!(
                         "The account holds the device's certificate {id} with the status {status}; AWS IoT Core accepts only ACTIVE certificates."
                     );
-                    problem(f, worked, code, summary, cert_t, seen, values, out);
+                    problem(
+                        f, presumed, worked, code, summary, cert_t, seen, values, out,
+                    );
                 }
             }
         }
@@ -81,6 +93,7 @@ pub fn rules(f: &Facts, account: &AccountFacts, values: &Values, out: &mut Vec<F
             let seen = format!("account: no certificate {id}");
             problem(
                 f,
+                presumed,
                 worked,
                 Code::AuthCertNotRegistered,
                 summary,
@@ -109,6 +122,7 @@ pub fn rules(f: &Facts, account: &AccountFacts, values: &Values, out: &mut Vec<F
                 let seen = format!("account: CA {ca_id} is {}", ca.status.as_str());
                 problem(
                     f,
+                    presumed,
                     worked,
                     Code::AuthCaInactive,
                     summary,
@@ -125,6 +139,7 @@ pub fn rules(f: &Facts, account: &AccountFacts, values: &Values, out: &mut Vec<F
                 let seen = format!("account: no CA {ca_id}");
                 problem(
                     f,
+                    presumed,
                     worked,
                     Code::AuthCaNotRegistered,
                     summary,
@@ -148,6 +163,7 @@ pub fn rules(f: &Facts, account: &AccountFacts, values: &Values, out: &mut Vec<F
             );
             problem(
                 f,
+                presumed,
                 worked,
                 Code::AuthzNoPolicyAttached,
                 summary,
@@ -199,6 +215,7 @@ pub fn rules(f: &Facts, account: &AccountFacts, values: &Values, out: &mut Vec<F
                     );
                     problem(
                         f,
+                        false,
                         worked,
                         Code::ConnSniOtherAccount,
                         summary,
@@ -249,6 +266,7 @@ pub fn rules(f: &Facts, account: &AccountFacts, values: &Values, out: &mut Vec<F
 #[allow(clippy::too_many_arguments)]
 fn problem(
     f: &Facts,
+    presumed: bool,
     worked: Option<f64>,
     code: Code,
     summary: String,
@@ -259,6 +277,15 @@ fn problem(
 ) {
     let mut fd = Finding::new(code, summary).evidence(t, seen);
     fd.next_steps = super::catalogue::steps(code, values);
+    if presumed {
+        // The wire hid the device's certificate: the account's answer is about the certificate
+        // the files describe, taken as the device's.
+        fd.certainty = Certainty::Likely;
+        fd.summary = format!(
+            "The wire hides the device's certificate (TLS 1.3 without keys); the account's only described certificate is taken as the device's. {}",
+            fd.summary
+        );
+    }
     if let Some(ack) = worked {
         fd.severity = Severity::Warning;
         fd.summary.push_str(&format!(
@@ -276,12 +303,17 @@ fn problem(
         .iter_mut()
         .filter(|w| w.severity == Severity::Error && WIRE_REFUSALS.contains(&w.code))
     {
-        w.certainty = Certainty::Certain;
-        w.candidates.clear();
-        w.settle = None;
         w.severity = Severity::Info;
-        w.summary
-            .push_str(&format!(" The account gives the cause: {code}."));
+        if presumed {
+            w.summary
+                .push_str(&format!(" The account gives the likely cause: {code}."));
+        } else {
+            w.certainty = Certainty::Certain;
+            w.candidates.clear();
+            w.settle = None;
+            w.summary
+                .push_str(&format!(" The account gives the cause: {code}."));
+        }
     }
     out.push(fd);
 }

@@ -913,7 +913,7 @@ mod tests {
                 "ab".repeat(32)
             )
         );
-        // --region and --account, when given, win over the endpoint name and the placeholder.
+        // --region and --account-id, when given, win over the endpoint name and the placeholder.
         let given = Values {
             region: Some("eu-central-1".into()),
             account: Some("123456789012".into()),

@@ -179,17 +179,27 @@ pub fn given_by_account(account: &AccountFacts, ctx: &Context) -> Option<crate::
         .unwrap_or_default();
     let mut parts = arn.split(':').skip(3).map(str::to_string);
     let (region, id) = (parts.next(), parts.next());
+    // The thing the account attached, unless the user named one with --thing.
+    let thing = account
+        .things
+        .found()
+        .and_then(|t| t.first())
+        .filter(|t| user.thing.as_ref().is_none_or(|name| *name == t.name));
     Some(crate::policy::Given {
         policies,
-        thing: user.thing.or_else(|| {
-            account
-                .things
-                .found()
-                .and_then(|t| t.first())
-                .map(|t| t.name.clone())
-        }),
+        thing: user.thing.or_else(|| thing.map(|t| t.name.clone())),
         region: user.region.or(region.filter(|r| !r.is_empty())),
         account: user.account.or(id.filter(|a| !a.is_empty())),
+        from_account: true,
+        thing_type: thing.and_then(|t| t.type_name.clone()),
+        thing_attributes: thing
+            .map(|t| {
+                t.attributes
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect()
+            })
+            .unwrap_or_default(),
     })
 }
 

@@ -80,8 +80,9 @@ pub fn device_of(f: &Facts, ctx: &Context, given: &Given) -> Device {
         // Naming the thing says the certificate is attached to it, as in `policy check`.
         thing: given.thing.as_ref().map(|name| Thing {
             name: name.clone(),
+            type_name: given.thing_type.clone(),
+            attributes: given.thing_attributes.clone(),
             attached: true,
-            ..Thing::default()
         }),
         certificate: f
             .device_chain
@@ -367,13 +368,14 @@ fn fix_step(v: &Verdict, given: &Given) -> Option<String> {
 fn sharpen(fd: &mut Finding, f: &Facts, s: &Seen, v: &Verdict, given: &Given) {
     fd.evidence.push(super::finding::Evidence {
         t: f.t(s.event),
-        text: format!("--policy: {}", decision_text(v)),
+        text: format!("{}: {}", given.label(), decision_text(v)),
     });
     if v.undecided > 0 {
         fd.evidence.push(super::finding::Evidence {
             t: f.t(s.event),
             text: format!(
-                "--policy: {} statement(s) could not be counted: {}",
+                "{}: {} statement(s) could not be counted: {}",
+                given.label(),
                 v.undecided,
                 v.warnings
                     .iter()
@@ -473,7 +475,7 @@ fn not_in_force(
     }
     if v.undecided > 0 {
         candidates.push(format!(
-            "{} statement(s) could not be counted for want of a value (give --thing, --region, --account)",
+            "{} statement(s) could not be counted for want of a value (give --thing, --region, --account-id)",
             v.undecided
         ));
     }
@@ -482,7 +484,7 @@ fn not_in_force(
         .certainty(Certainty::Likely)
         .evidence(device, describe(s))
         .evidence(f.t(answer), answer_text)
-        .evidence(device, format!("--policy: {}", decision_text(v)))
+        .evidence(device, format!("{}: {}", given.label(), decision_text(v)))
         .candidates(candidates)
         .settle("aws iot get-effective-policies for the certificate lists the policies AWS evaluates; give that output to --policy");
     let region = device_region(values, given);
@@ -534,7 +536,10 @@ fn would_decide(
     for (s, v) in unanswered {
         fd = fd
             .evidence(f.t(s.event), format!("{}, no answer seen", describe(s)))
-            .evidence(f.t(s.event), format!("--policy: {}", decision_text(v)));
+            .evidence(
+                f.t(s.event),
+                format!("{}: {}", given.label(), decision_text(v)),
+            );
     }
     let mut steps: Vec<String> = denied
         .iter()
@@ -598,7 +603,8 @@ fn not_checked(f: &Facts, ctx: &Context, given: &Given, out: &mut Vec<Finding>) 
         fd = fd.evidence(
             f.t(ev),
             format!(
-                "--policy: if the client id is the thing name {thing:?}: {}",
+                "{}: if the client id is the thing name {thing:?}: {}",
+                given.label(),
                 decision_text(&v)
             ),
         );

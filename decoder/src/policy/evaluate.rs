@@ -165,7 +165,7 @@ fn applies(
                 hit |= here;
                 if !here && missing.is_none() && would_match_if_known(&toks, device, subject) {
                     missing = Some(format!(
-                        "resource {p:?} names a region or account, and {} (give --region or --endpoint, and --account)",
+                        "resource {p:?} names a region or account, and {} (give --region or --endpoint, and --account-id)",
                         match (&device.region, &device.account) {
                             (None, None) => "neither is known",
                             (None, Some(_)) => "the region is not known",

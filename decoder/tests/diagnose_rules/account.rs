@@ -132,6 +132,31 @@ fn a_likely_tls13_refusal_becomes_certain_when_the_account_names_the_cause() {
 }
 
 #[test]
+fn a_presumed_certificate_gives_a_likely_cause() {
+    let t = tls13_refused();
+    let mut a = facts(Lookup::Found(record(CertStatus::Revoked, None)));
+    a.certificate_presumed = true;
+    let found = with_account(&t, &a);
+    let f = one(&found, "AUTH.CERT_REVOKED");
+    assert_eq!(
+        (f.severity, f.certainty),
+        (Severity::Error, Certainty::Likely)
+    );
+    assert!(f
+        .summary
+        .starts_with("The wire hides the device's certificate"));
+    let wire = one(&found, "AUTH.CLIENT_CERT_REJECTED");
+    assert_eq!(
+        (wire.severity, wire.certainty),
+        (Severity::Info, Certainty::Likely)
+    );
+    assert!(!wire.candidates.is_empty());
+    assert!(wire
+        .summary
+        .ends_with("The account gives the likely cause: AUTH.CERT_REVOKED."));
+}
+
+#[test]
 fn an_active_certificate_rules_the_certificate_causes_out() {
     let t = tls13_refused();
     let found = with_account(&t, &facts(Lookup::Found(record(CertStatus::Active, None))));
@@ -276,5 +301,42 @@ fn a_failed_question_is_information_and_the_wire_decides() {
     assert_eq!(
         one(&found, "AUTH.CLIENT_CERT_REJECTED").certainty,
         Certainty::Likely
+    );
+}
+
+#[test]
+fn the_things_attributes_reach_the_policy_variables() {
+    use iotscope_decoder::account::ThingRecord;
+    let mut t = tls12_connect(Some(0));
+    t.dev_dec(80.0, publish("sites/lab/telemetry", 5, 1, 12))
+        .end_dec(90.0, puback(5, 0));
+    let mut a = facts(Lookup::Found(record(CertStatus::Active, None)));
+    a.policies = Lookup::Found(vec![PolicyRecord {
+        name: "site-policy".into(),
+        arn: None,
+        version: Some("1".into()),
+        document: r#"{"Version":"2012-10-17","Statement":[
+  {"Effect":"Allow","Action":"iot:Connect","Resource":"arn:aws:iot:*:*:client/${iot:Connection.Thing.ThingName}"},
+  {"Effect":"Allow","Action":"iot:Publish","Resource":"arn:aws:iot:*:*:topic/sites/${iot:Connection.Thing.Attributes[site]}/*"}]}"#
+            .into(),
+    }]);
+    a.things = Lookup::Found(vec![ThingRecord {
+        name: "sensor-9".into(),
+        type_name: None,
+        attributes: [("site".to_string(), "lab".to_string())].into(),
+    }]);
+    // The endpoint allowed the CONNECT and the PUBLISH, and so does the policy once the thing's
+    // name and attributes fill its variables.
+    let found = with_account(&t, &a);
+    none(&found, "AUTHZ.POLICY_NOT_IN_FORCE");
+    no_error(&found);
+    // Another site: the policy denies what the endpoint allowed, so it is not the one in force.
+    if let Lookup::Found(things) = &mut a.things {
+        things[0].attributes.insert("site".into(), "plant".into());
+    }
+    let found = with_account(&t, &a);
+    assert_eq!(
+        one(&found, "AUTHZ.POLICY_NOT_IN_FORCE").severity,
+        Severity::Warning
     );
 }

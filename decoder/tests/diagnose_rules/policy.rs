@@ -24,6 +24,9 @@ fn policy(extra: &str) -> Given {
         thing: None,
         region: None,
         account: Some(ACCOUNT.into()),
+        from_account: false,
+        thing_type: None,
+        thing_attributes: Vec::new(),
     }
 }
 

@@ -101,6 +101,7 @@ fn probe(args: ProbeConfig) -> Result<u8, Error> {
             chain: None,
             client_cert: None,
             found: &found,
+            account: None,
         };
         report.print(args.format, colour);
         return Ok(report::exit_code(&found, &steps));
@@ -131,7 +132,8 @@ fn probe(args: ProbeConfig) -> Result<u8, Error> {
         .build()
         .map_err(|e| Error::Environment(format!("cannot start the runtime: {e}")))?;
     let outcome = rt.block_on(connection::run(&plan, &mut steps))?;
-    let found = report::findings(&offline, Some(&outcome), &asked);
+    let account = report::account_facts(&outcome, &asked);
+    let found = report::findings_with(&offline, Some(&outcome), &asked, account.as_ref());
     let report = Report {
         asked: &asked,
         steps: &steps,
@@ -139,6 +141,7 @@ fn probe(args: ProbeConfig) -> Result<u8, Error> {
         chain: outcome.chain.as_ref(),
         client_cert: Some(&outcome.client_cert),
         found: &found,
+        account: account.as_ref(),
     };
     report.print(args.format, colour);
     Ok(report::exit_code(&found, &steps))

@@ -2,6 +2,7 @@
 //! `replay`) with the offline ones, printed as text or as the one JSON object every command
 //! shares, plus the exit status.
 
+use iotscope_decoder::account::AccountFacts;
 use iotscope_decoder::diagnose::Code;
 use iotscope_decoder::facts::Facts;
 use std::io::Write;
@@ -34,8 +35,29 @@ pub struct Asked {
 
 /// The findings of the whole probe, most severe first.
 pub fn findings(offline: &Offline, outcome: Option<&Outcome>, asked: &Asked) -> Vec<Finding> {
+    findings_with(offline, outcome, asked, None)
+}
+
+/// What the account says about the probe's connection, when `--account` was given.
+pub fn account_facts(outcome: &Outcome, asked: &Asked) -> Option<AccountFacts> {
+    let mut source = asked.account.clone()?;
+    outcome.attempted.then(|| {
+        iotscope_account::resolve(
+            &mut source,
+            &iotscope_decoder::facts::Facts::new(&outcome.trace),
+        )
+    })
+}
+
+/// The findings, with what the account says about the connection.
+pub fn findings_with(
+    offline: &Offline,
+    outcome: Option<&Outcome>,
+    asked: &Asked,
+    account: Option<&AccountFacts>,
+) -> Vec<Finding> {
     let mut found = match outcome {
-        Some(o) if o.attempted => connection_findings(o, offline, asked),
+        Some(o) if o.attempted => connection_findings(o, offline, asked, account),
         _ => Vec::new(),
     };
     // An offline finding the connection confirmed is kept in the connection's form, which
@@ -49,18 +71,19 @@ pub fn findings(offline: &Offline, outcome: Option<&Outcome>, asked: &Asked) -> 
     found
 }
 
-fn connection_findings(o: &Outcome, offline: &Offline, asked: &Asked) -> Vec<Finding> {
+fn connection_findings(
+    o: &Outcome,
+    offline: &Offline,
+    asked: &Asked,
+    account: Option<&AccountFacts>,
+) -> Vec<Finding> {
     let ctx = Context {
         expected_endpoint: Some(asked.host.clone()),
         custom_domain: false,
         policy: asked.policy.clone(),
     };
     let facts = iotscope_decoder::facts::Facts::new(&o.trace);
-    let account = asked
-        .account
-        .clone()
-        .map(|mut source| iotscope_account::resolve(&mut source, &facts));
-    let mut found = diagnose::findings_with(&facts, &ctx, account.as_ref());
+    let mut found = diagnose::findings_with(&facts, &ctx, account);
     if o.handshake_failed {
         found.retain(|f| f.code != Code::TlsNotDecrypted);
     }
@@ -129,6 +152,8 @@ pub struct Report<'a> {
     pub chain: Option<&'a ChainReport>,
     pub client_cert: Option<&'a ClientCertReport>,
     pub found: &'a [Finding],
+    /// What the account said about the connection (`--account`).
+    pub account: Option<&'a AccountFacts>,
 }
 
 impl Report<'_> {
@@ -142,7 +167,14 @@ impl Report<'_> {
                 let body = match self.trace {
                     Some(t) => {
                         let mut b = String::new();
-                        text::write_connection(&mut b, &Facts::new(t), self.found, style);
+                        let line = self.account.and_then(iotscope_report::account::line);
+                        text::write_connection_with_account(
+                            &mut b,
+                            &Facts::new(t),
+                            self.found,
+                            style,
+                            line.as_deref(),
+                        );
                         b
                     }
                     None => format!("{}\n", text::findings(self.found, style)),
@@ -170,7 +202,10 @@ impl Report<'_> {
             steps: &self.steps.list,
         };
         let facts = Facts::new(self.trace.unwrap_or(&empty));
-        let view = Connection::new(&facts, self.found, false).with_probe(&probe, "probe", &a.host);
+        let account = self.account.map(iotscope_report::account::json);
+        let view = Connection::new(&facts, self.found, false)
+            .with_account(account.as_ref())
+            .with_probe(&probe, "probe", &a.host);
         let mut out = Vec::new();
         // Views of a finished trace cannot fail to serialise; an empty line would say so.
         let _ = SortedJson::new().write(&mut out, &view);

@@ -25,7 +25,7 @@ use crate::source::AccountSource;
 
 /// The AWS CLI outputs `--account` reads, for error messages.
 pub const SHAPES: &str = "describe-endpoint, describe-certificate, list-certificates, \
-describe-ca-certificate, list-attached-policies, get-policy, list-principal-things, \
+describe-ca-certificate, list-ca-certificates, list-attached-policies, get-policy, list-principal-things, \
 describe-thing, describe-domain-configuration, list-domain-configurations, \
 logs filter-log-events, or AWSIotLogsV2 entries one per line";
 
@@ -123,7 +123,19 @@ pub fn shape_of(value: &Value) -> Option<Shape> {
     Some(if has("endpointAddress") {
         Shape::DescribeEndpoint
     } else if array("certificates") {
-        Shape::ListCertificates
+        // list-ca-certificates prints the same key, with CA ARNs (`…:cacert/ID`).
+        let ca = o["certificates"].as_array().is_some_and(|list| {
+            list.iter().any(|c| {
+                c.get("certificateArn")
+                    .and_then(Value::as_str)
+                    .is_some_and(|a| a.contains(":cacert/"))
+            })
+        });
+        if ca {
+            Shape::ListCaCertificates
+        } else {
+            Shape::ListCertificates
+        }
     } else if array("policies") {
         Shape::ListAttachedPolicies
     } else if has("policyDocument") && has("policyName") {
@@ -259,6 +271,11 @@ impl Files {
             }
             Shape::ListCaCertificates => {
                 self.ca_files = true;
+                for c in o["certificates"].as_array().into_iter().flatten() {
+                    if let Some(r) = ca(c) {
+                        self.cas.entry(r.certificate_id.clone()).or_insert(r);
+                    }
+                }
             }
             Shape::ListAttachedPolicies => {
                 let names = o["policies"]

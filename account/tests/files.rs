@@ -166,3 +166,38 @@ fn an_unnamed_policy_list_needs_a_single_certificate() {
     );
     std::fs::remove_dir_all(&tmp).unwrap();
 }
+
+#[test]
+fn ca_certificates_are_told_from_device_certificates() {
+    // The shapes AWS documents for describe-ca-certificate and list-ca-certificates (moto's
+    // IoT has no CA in this lab account: its devices never sent their CA).
+    let tmp = std::env::temp_dir().join(format!("iotscope-account-ca-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    let ca = "ca00ca00ca00ca00ca00ca00ca00ca00ca00ca00ca00ca00ca00ca00ca00ca00";
+    let other = "cb11cb11cb11cb11cb11cb11cb11cb11cb11cb11cb11cb11cb11cb11cb11cb11";
+    std::fs::write(
+        tmp.join("list-ca-certificates.json"),
+        format!(r#"{{"certificates": [{{"certificateArn": "arn:aws:iot:us-east-1:123456789012:cacert/{ca}", "certificateId": "{ca}", "status": "INACTIVE", "creationDate": 1796605209.55}}]}}"#),
+    )
+    .unwrap();
+    let mut files = Files::open(&[&tmp]).unwrap();
+    assert_eq!(
+        files.ca_certificate(ca).found().unwrap().status,
+        CertStatus::Inactive
+    );
+    assert_eq!(files.ca_certificate(other), Lookup::NotFound);
+    // Not mistaken for device certificates.
+    assert_eq!(files.certificate(ca), Lookup::Unknown);
+    std::fs::write(
+        tmp.join("list-ca-certificates.json"),
+        format!(r#"{{"certificateDescription": {{"certificateArn": "arn:aws:iot:us-east-1:123456789012:cacert/{ca}", "certificateId": "{ca}", "status": "ACTIVE", "autoRegistrationStatus": "DISABLE"}}}}"#),
+    )
+    .unwrap();
+    let mut files = Files::open(&[&tmp]).unwrap();
+    assert_eq!(
+        files.ca_certificate(ca).found().unwrap().status,
+        CertStatus::Active
+    );
+    assert_eq!(files.certificate(ca), Lookup::Unknown);
+    std::fs::remove_dir_all(&tmp).unwrap();
+}

@@ -299,10 +299,11 @@ pub struct PolicyFlags {
 #[derive(Args, Debug, Clone, Default)]
 pub struct AccountFlags {
     /// Files (or folders of files) holding what the AWS CLI printed for describe-certificate,
-    /// list-certificates, describe-ca-certificate, list-attached-policies, get-policy,
-    /// list-principal-things, describe-thing, describe-endpoint, describe-domain-configuration,
-    /// list-domain-configurations, and AWSIotLogsV2 entries (aws logs filter-log-events, or one
-    /// JSON entry per line). Each file is recognised by its shape.
+    /// list-certificates, describe-ca-certificate, list-ca-certificates,
+    /// list-attached-policies, get-policy, list-principal-things, describe-thing,
+    /// describe-endpoint, describe-domain-configuration, list-domain-configurations, and
+    /// AWSIotLogsV2 entries (aws logs filter-log-events, or one JSON entry per line). Each file
+    /// is recognised by its shape.
     #[arg(long = "account", value_name = "FILE", num_args = 1..)]
     pub account_files: Vec<PathBuf>,
     #[command(flatten)]

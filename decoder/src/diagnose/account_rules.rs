@@ -26,8 +26,12 @@ const WIRE_REFUSALS: &[Code] = &[
 ];
 
 pub fn rules(f: &Facts, account: &AccountFacts, values: &Values, out: &mut Vec<Finding>) {
-    let worked = f.connack_accepted().map(|e| f.t(e));
-    let presumed = account.certificate_presumed;
+    let said = Said {
+        presumed: account.certificate_presumed,
+        worked: f.connack_accepted().map(|e| f.t(e)),
+        values,
+    };
+    let presumed = said.presumed;
     // When the device's certificate was seen, or else its encrypted flight that carried it.
     let cert_t = f
         .device_chain
@@ -80,9 +84,7 @@ pub fn rules(f: &Facts, account: &AccountFacts, values: &Values, out: &mut Vec<F
                     let summary = format!(
                         "The account holds the device's certificate {id} with the status {status}; AWS IoT Core accepts only ACTIVE certificates."
                     );
-                    problem(
-                        f, presumed, worked, code, summary, cert_t, seen, values, out,
-                    );
+                    problem(&said, code, summary, (cert_t, seen), out);
                 }
             }
         }
@@ -92,14 +94,10 @@ pub fn rules(f: &Facts, account: &AccountFacts, values: &Values, out: &mut Vec<F
             );
             let seen = format!("account: no certificate {id}");
             problem(
-                f,
-                presumed,
-                worked,
+                &said,
                 Code::AuthCertNotRegistered,
                 summary,
-                cert_t,
-                seen,
-                values,
+                (cert_t, seen),
                 out,
             );
         }
@@ -120,17 +118,7 @@ pub fn rules(f: &Facts, account: &AccountFacts, values: &Values, out: &mut Vec<F
                     ca.status.as_str()
                 );
                 let seen = format!("account: CA {ca_id} is {}", ca.status.as_str());
-                problem(
-                    f,
-                    presumed,
-                    worked,
-                    Code::AuthCaInactive,
-                    summary,
-                    cert_t,
-                    seen,
-                    values,
-                    out,
-                );
+                problem(&said, Code::AuthCaInactive, summary, (cert_t, seen), out);
             }
             Lookup::NotFound => {
                 let summary = format!(
@@ -138,14 +126,10 @@ pub fn rules(f: &Facts, account: &AccountFacts, values: &Values, out: &mut Vec<F
                 );
                 let seen = format!("account: no CA {ca_id}");
                 problem(
-                    f,
-                    presumed,
-                    worked,
+                    &said,
                     Code::AuthCaNotRegistered,
                     summary,
-                    cert_t,
-                    seen,
-                    values,
+                    (cert_t, seen),
                     out,
                 );
             }
@@ -162,14 +146,10 @@ pub fn rules(f: &Facts, account: &AccountFacts, values: &Values, out: &mut Vec<F
                 "The account lists no policy attached to the certificate {id}: AWS IoT Core denies every action by default, the CONNECT first."
             );
             problem(
-                f,
-                presumed,
-                worked,
+                &said,
                 Code::AuthzNoPolicyAttached,
                 summary,
-                t,
-                "account: list-attached-policies is empty".into(),
-                values,
+                (t, "account: list-attached-policies is empty".into()),
                 out,
             );
         }
@@ -213,15 +193,17 @@ pub fn rules(f: &Facts, account: &AccountFacts, values: &Values, out: &mut Vec<F
                         "The device asked for {sni}, which is not this account's endpoint ({}).",
                         names.join(", ")
                     );
+                    let seen = format!("SNI {sni}; account endpoints {}", names.join(", "));
+                    // The endpoint is the account's whatever certificate was presumed.
+                    let about_sni = Said {
+                        presumed: false,
+                        ..said
+                    };
                     problem(
-                        f,
-                        false,
-                        worked,
+                        &about_sni,
                         Code::ConnSniOtherAccount,
                         summary,
-                        t,
-                        format!("SNI {sni}; account endpoints {}", names.join(", ")),
-                        values,
+                        (t, seen),
                         out,
                     );
                 }
@@ -260,21 +242,31 @@ pub fn rules(f: &Facts, account: &AccountFacts, values: &Values, out: &mut Vec<F
     }
 }
 
+/// What every account finding of one connection shares.
+#[derive(Clone, Copy)]
+struct Said<'a> {
+    /// The certificate was presumed, not seen (TLS 1.3 without keys).
+    presumed: bool,
+    /// When the endpoint accepted the session (CONNACK 0), if it did.
+    worked: Option<f64>,
+    values: &'a Values,
+}
+
 /// A cause the account names: an error, certain, which turns the wire's "likely" refusal into
 /// information that points at it; on a connection that worked, a warning that says why the
 /// account and the wire disagree.
-#[allow(clippy::too_many_arguments)]
 fn problem(
-    f: &Facts,
-    presumed: bool,
-    worked: Option<f64>,
+    said: &Said,
     code: Code,
     summary: String,
-    t: f64,
-    seen: String,
-    values: &Values,
+    (t, seen): (f64, String),
     out: &mut Vec<Finding>,
 ) {
+    let Said {
+        presumed,
+        worked,
+        values,
+    } = *said;
     let mut fd = Finding::new(code, summary).evidence(t, seen);
     fd.next_steps = super::catalogue::steps(code, values);
     if presumed {
@@ -298,7 +290,6 @@ fn problem(
         out.push(fd);
         return;
     }
-    let _ = f;
     for w in out
         .iter_mut()
         .filter(|w| w.severity == Severity::Error && WIRE_REFUSALS.contains(&w.code))

@@ -125,6 +125,10 @@ pub struct LogsArgs {
     /// Colour in text output.
     #[arg(long, value_enum, default_value_t = Colour::Auto)]
     pub colour: Colour,
+    /// With --aws: read the entries from the account's AWSIotLogsV2 log group
+    /// (logs:FilterLogEvents) instead of files; without --since, the last hour.
+    #[command(flatten)]
+    pub aws: AwsFlags,
 }
 
 fn parse_instant(s: &str) -> Result<i64, String> {
@@ -361,6 +365,27 @@ pub struct AccountFlags {
     /// is recognised by its shape.
     #[arg(long = "account", value_name = "FILE", num_args = 1..)]
     pub account_files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub aws: AwsFlags,
+}
+
+/// `--aws`: ask the AWS account itself, with read-only AWS IoT and CloudWatch Logs calls.
+#[derive(Args, Debug, Clone, Default)]
+pub struct AwsFlags {
+    /// Ask the AWS account (read-only calls: iot:DescribeCertificate, iot:DescribeCACertificate,
+    /// iot:ListAttachedPolicies, iot:GetPolicy, iot:ListPrincipalThings, iot:DescribeThing,
+    /// iot:DescribeEndpoint, iot:ListDomainConfigurations, iot:DescribeDomainConfiguration,
+    /// logs:FilterLogEvents) with the default credential chain (environment, profile, SSO,
+    /// instance role). AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_IOT and
+    /// AWS_ENDPOINT_URL_CLOUDWATCH_LOGS point it elsewhere. Without --aws no call is made.
+    #[arg(long)]
+    pub aws: bool,
+    /// With --aws, the profile of ~/.aws/config to use (else AWS_PROFILE, else default).
+    #[arg(long, value_name = "NAME", requires = "aws")]
+    pub aws_profile: Option<String>,
+    /// With --aws, the region to ask (else AWS_REGION or the profile's).
+    #[arg(long, value_name = "REGION", requires = "aws")]
+    pub aws_region: Option<String>,
 }
 
 #[derive(Args, Debug)]

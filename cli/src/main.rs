@@ -202,9 +202,23 @@ fn given(flags: &args::PolicyFlags) -> Result<Option<iotscope_decoder::policy::G
     }
 }
 
-/// The `--account` files, read and recognised before any work starts; a file that cannot be
-/// read or is not one the AWS CLI prints is bad input (its name, its line, exit status 2).
+/// The account source: `--aws` (the AWS API), or the `--account` files, read and recognised
+/// before any work starts; a file that cannot be read or is not one the AWS CLI prints is bad
+/// input (its name, its line, exit status 2).
 fn account(flags: &args::AccountFlags) -> Result<Option<iotscope_account::SharedSource>, u8> {
+    if flags.aws.aws && !flags.account_files.is_empty() {
+        eprintln!("iotscope: --aws and --account cannot be used together: ask the account, or read its files");
+        return Err(2);
+    }
+    if flags.aws.aws {
+        // The source only starts its thread here: configuration is read and calls are made
+        // when the first connection is resolved.
+        let aws = iotscope_account_aws::Aws::new(iotscope_account_aws::AwsOptions {
+            profile: flags.aws.aws_profile.clone(),
+            region: flags.aws.aws_region.clone(),
+        });
+        return Ok(Some(iotscope_account::SharedSource::new(Box::new(aws))));
+    }
     if flags.account_files.is_empty() {
         return Ok(None);
     }
@@ -228,27 +242,51 @@ fn init_logging() {
         .try_init();
 }
 
+/// How far back `logs --aws` reads when no --since is given.
+const LOGS_AWS_DEFAULT_SPAN_MS: i64 = 3_600_000;
+
 fn logs_command(args: args::LogsArgs) -> u8 {
-    if args.files.is_empty() {
-        eprintln!("iotscope: logs needs AWSIotLogsV2 files (aws logs filter-log-events output, or one JSON entry per line)");
-        return 2;
-    }
-    let mut files = match iotscope_account::Files::open(&args.files) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("iotscope: {e}");
+    let mut since = args.since;
+    let mut source: Box<dyn iotscope_account::AccountSource> = if args.aws.aws {
+        if !args.files.is_empty() {
+            eprintln!("iotscope: logs reads either files or, with --aws, the account's log group, not both");
             return 2;
+        }
+        if since.is_none() {
+            let now_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as i64)
+                .unwrap_or(0);
+            since = Some(args.until.unwrap_or(now_ms) - LOGS_AWS_DEFAULT_SPAN_MS);
+        }
+        Box::new(iotscope_account_aws::Aws::new(
+            iotscope_account_aws::AwsOptions {
+                profile: args.aws.aws_profile.clone(),
+                region: args.aws.aws_region.clone(),
+            },
+        ))
+    } else {
+        if args.files.is_empty() {
+            eprintln!("iotscope: logs needs AWSIotLogsV2 files (aws logs filter-log-events output, or one JSON entry per line), or --aws");
+            return 2;
+        }
+        match iotscope_account::Files::open(&args.files) {
+            Ok(f) => Box::new(f),
+            Err(e) => {
+                eprintln!("iotscope: {e}");
+                return 2;
+            }
         }
     };
     let colour: iotscope_report::Colour = args.colour.into();
     let opts = iotscope_report::logs::LogsOptions {
         client_id: args.client_id,
-        since_ms: args.since,
+        since_ms: since,
         until_ms: args.until,
         format: args.format.into(),
         colour: colour.enabled(iotscope_report::stdout_is_tty()),
     };
-    match iotscope_report::logs::explain(&mut files, &opts) {
+    match iotscope_report::logs::explain(source.as_mut(), &opts) {
         Ok(list) => {
             let mut out = std::io::stdout().lock();
             iotscope_report::logs::write(&mut out, &list, &opts).unwrap_or(2)

@@ -3,6 +3,7 @@
 
 pub mod browser;
 pub mod mosquitto;
+pub mod moto;
 pub mod mqtt_endpoint;
 pub mod mqtt_script;
 pub mod netns;

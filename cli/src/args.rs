@@ -101,6 +101,14 @@ pub struct DemoArgs {
     /// Colour in text output.
     #[arg(long, value_enum, default_value_t = Colour::Auto)]
     pub colour: Colour,
+    /// Serve the live web view of the devices' connections on this address (e.g.
+    /// 127.0.0.1:8080; port 0 picks one, printed at start). The page stays up after the
+    /// demo, until Ctrl-C. Loopback addresses only, unless --web-allow-remote.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub web: Option<std::net::SocketAddr>,
+    /// Let --web listen on an address other machines can reach (a token is then required).
+    #[arg(long, requires = "web")]
+    pub web_allow_remote: bool,
 }
 
 #[derive(Args, Debug)]

@@ -69,6 +69,13 @@ pub struct EndpointArgs {
     /// docs/endpoint.md). Without it every certificate is unregistered and refused.
     #[arg(long, value_name = "FILE")]
     pub registry: Option<PathBuf>,
+    /// The registry from what the AWS CLI printed for the account (the files, or folders of
+    /// them, that `--account` reads elsewhere): describe-certificate / list-certificates give
+    /// the certificates and their status, list-attached-policies and get-policy their
+    /// policies, describe-ca-certificate the CA certificates, list-principal-things and
+    /// describe-thing the things. Instead of --registry.
+    #[arg(long = "account", value_name = "FILE", num_args = 1.., conflicts_with = "registry")]
+    pub account_files: Vec<PathBuf>,
     /// Where the endpoint keeps its CA [default: $XDG_CONFIG_HOME/iotscope/endpoint or
     /// ~/.config/iotscope/endpoint]. Devices trust its iotscope-ca.pem.
     #[arg(long, value_name = "DIR")]

@@ -135,6 +135,20 @@ fn endpoint_config(
 ) -> Result<iotscope_endpoint::EndpointConfig, iotscope_proxy::error::Error> {
     let registry = match &a.registry {
         Some(p) => iotscope_endpoint::Registry::load(p)?,
+        None if !a.account_files.is_empty() => {
+            let files = iotscope_account::Files::open(&a.account_files)
+                .map_err(|e| iotscope_proxy::error::Error::BadFile(format!("--account {e}")))?;
+            let r = iotscope_endpoint::account::registry_from(&files)?;
+            eprintln!(
+                "iotscope endpoint: registry from --account: account {}, {} certificates, {} CA certificates, {} policies, {} things",
+                r.account_id,
+                r.certificates.len(),
+                r.ca_certificates.len(),
+                r.policies.len(),
+                r.things.len()
+            );
+            r
+        }
         None => iotscope_endpoint::Registry::new(iotscope_endpoint::registry::EXAMPLE_ACCOUNT),
     };
     let state_dir = match a.state_dir {

@@ -168,6 +168,8 @@ pub struct Files {
     /// The certificates describe-certificate files describe (not merely listed).
     described: Vec<String>,
     cas: BTreeMap<String, CaRecord>,
+    /// describe-ca-certificate's certificatePem, by CA certificate ID.
+    ca_pems: BTreeMap<String, String>,
     ca_files: bool,
     /// list-attached-policies: the certificate ID it is for (`None`: the only one), and names.
     attached: Vec<(Option<String>, Vec<String>)>,
@@ -210,6 +212,35 @@ impl Files {
             }
         }
         Ok(files)
+    }
+
+    /// Every device certificate the files hold (described or only listed), by ID. With
+    /// [`AccountSource::attached_policies`] and [`AccountSource::things_of`] for each, this is
+    /// the whole account as the files know it: what `iotscope endpoint --account` serves.
+    pub fn certificates(&self) -> impl Iterator<Item = &CertificateRecord> {
+        self.certificates.values()
+    }
+
+    /// Every CA certificate the files hold, by ID.
+    pub fn ca_certificates(&self) -> impl Iterator<Item = &CaRecord> {
+        self.cas.values()
+    }
+
+    /// A CA certificate's PEM, when its describe-ca-certificate file printed it.
+    pub fn ca_certificate_pem(&self, ca_certificate_id: &str) -> Option<&str> {
+        self.ca_pems
+            .get(&ca_certificate_id.to_ascii_lowercase())
+            .map(String::as_str)
+    }
+
+    /// Every policy a get-policy file holds, by name.
+    pub fn policies(&self) -> impl Iterator<Item = &PolicyRecord> {
+        self.policies.values()
+    }
+
+    /// Every thing a describe-thing file holds, by name.
+    pub fn things(&self) -> impl Iterator<Item = &ThingRecord> {
+        self.things.values()
     }
 
     /// The log entries the files hold, in file order; `None` when no file held any.
@@ -267,6 +298,9 @@ impl Files {
                         "describe-ca-certificate without a certificateId".into(),
                     )
                 })?;
+                if let Some(pem) = str_of(&o["certificateDescription"], "certificatePem") {
+                    self.ca_pems.insert(r.certificate_id.clone(), pem);
+                }
                 self.cas.insert(r.certificate_id.clone(), r);
             }
             Shape::ListCaCertificates => {

@@ -69,6 +69,13 @@ pub struct EndpointArgs {
     /// docs/endpoint.md). Without it every certificate is unregistered and refused.
     #[arg(long, value_name = "FILE")]
     pub registry: Option<PathBuf>,
+    /// The registry from what the AWS CLI printed for the account (the files, or folders of
+    /// them, that `--account` reads elsewhere): describe-certificate / list-certificates give
+    /// the certificates and their status, list-attached-policies and get-policy their
+    /// policies, describe-ca-certificate the CA certificates, list-principal-things and
+    /// describe-thing the things. Instead of --registry.
+    #[arg(long = "account", value_name = "FILE", num_args = 1.., conflicts_with = "registry")]
+    pub account_files: Vec<PathBuf>,
     /// Where the endpoint keeps its CA [default: $XDG_CONFIG_HOME/iotscope/endpoint or
     /// ~/.config/iotscope/endpoint]. Devices trust its iotscope-ca.pem.
     #[arg(long, value_name = "DIR")]
@@ -101,6 +108,14 @@ pub struct DemoArgs {
     /// Colour in text output.
     #[arg(long, value_enum, default_value_t = Colour::Auto)]
     pub colour: Colour,
+    /// Serve the live web view of the devices' connections on this address (e.g.
+    /// 127.0.0.1:8080; port 0 picks one, printed at start). The page stays up after the
+    /// demo, until Ctrl-C. Loopback addresses only, unless --web-allow-remote.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub web: Option<std::net::SocketAddr>,
+    /// Let --web listen on an address other machines can reach (a token is then required).
+    #[arg(long, requires = "web")]
+    pub web_allow_remote: bool,
 }
 
 #[derive(Args, Debug)]

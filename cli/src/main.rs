@@ -44,16 +44,9 @@ fn main() -> ExitCode {
                 let mut config: iotscope_proxy::config::ProxyConfig = (*args).into();
                 config.report.policy = given;
                 config.report.account = account;
-                match web.map(|(addr, remote)| iotscope_web::live::Server::start(addr, remote)) {
-                    Some(Err(e)) => {
-                        eprintln!("iotscope: {e}");
-                        2
-                    }
+                match web.map(|(addr, remote)| start_web(addr, remote)) {
+                    Some(Err(code)) => code,
                     Some(Ok(server)) => {
-                        eprintln!("iotscope: web view at {}", server.url());
-                        if server.everywhere() {
-                            eprintln!("iotscope: (on every address of this machine: open it with the machine's name or address in place of {})", server.access.addr.ip());
-                        }
                         config.report.watch = Some(Watcher(server.hub.clone()));
                         or_bad_input(serve::run(config))
                     }
@@ -88,15 +81,52 @@ fn main() -> ExitCode {
             Ok(cfg) => or_bad_input(iotscope_endpoint::run(cfg)),
             Err(e) => or_bad_input(Err(e)),
         },
-        Command::Demo(args) => or_bad_input(iotscope_endpoint::demo::run(
-            iotscope_endpoint::demo::DemoOptions {
-                format: args.format.into(),
-                colour: args.colour.into(),
-            },
-        )),
+        Command::Demo(args) => demo_command(args),
         Command::Logs(args) => logs_command(args),
     };
     ExitCode::from(code)
+}
+
+/// Starts the live web view and says where it is; `Err` is the exit status.
+fn start_web(addr: std::net::SocketAddr, remote: bool) -> Result<iotscope_web::live::Server, u8> {
+    match iotscope_web::live::Server::start(addr, remote) {
+        Err(e) => {
+            eprintln!("iotscope: {e}");
+            Err(2)
+        }
+        Ok(server) => {
+            eprintln!("iotscope: web view at {}", server.url());
+            if server.everywhere() {
+                eprintln!("iotscope: (on every address of this machine: open it with the machine's name or address in place of {})", server.access.addr.ip());
+            }
+            Ok(server)
+        }
+    }
+}
+
+/// `iotscope demo`; with `--web` the page stays up after the devices are done, until Ctrl-C,
+/// and the exit status is still the demo's.
+fn demo_command(args: args::DemoArgs) -> u8 {
+    let server = match args.web.map(|a| start_web(a, args.web_allow_remote)) {
+        Some(Err(code)) => return code,
+        Some(Ok(s)) => Some(s),
+        None => None,
+    };
+    let code = or_bad_input(iotscope_endpoint::demo::run(
+        iotscope_endpoint::demo::DemoOptions {
+            format: args.format.into(),
+            colour: args.colour.into(),
+            watch: server.as_ref().map(|s| Watcher(s.hub.clone())),
+        },
+    ));
+    if let Some(s) = server {
+        eprintln!(
+            "iotscope: the demo is over; its connections stay at {} until Ctrl-C",
+            s.url()
+        );
+        s.wait_for_interrupt();
+    }
+    code
 }
 
 /// `iotscope endpoint`'s flags as the library's configuration (the registry file read here).
@@ -105,6 +135,20 @@ fn endpoint_config(
 ) -> Result<iotscope_endpoint::EndpointConfig, iotscope_proxy::error::Error> {
     let registry = match &a.registry {
         Some(p) => iotscope_endpoint::Registry::load(p)?,
+        None if !a.account_files.is_empty() => {
+            let files = iotscope_account::Files::open(&a.account_files)
+                .map_err(|e| iotscope_proxy::error::Error::BadFile(format!("--account {e}")))?;
+            let r = iotscope_endpoint::account::registry_from(&files)?;
+            eprintln!(
+                "iotscope endpoint: registry from --account: account {}, {} certificates, {} CA certificates, {} policies, {} things",
+                r.account_id,
+                r.certificates.len(),
+                r.ca_certificates.len(),
+                r.policies.len(),
+                r.things.len()
+            );
+            r
+        }
         None => iotscope_endpoint::Registry::new(iotscope_endpoint::registry::EXAMPLE_ACCOUNT),
     };
     let state_dir = match a.state_dir {

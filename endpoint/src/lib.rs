@@ -17,6 +17,7 @@
 //!   connections share;
 //! - [`demo`]: `iotscope demo`.
 
+pub mod account;
 pub mod demo;
 pub mod http;
 pub mod limits;

@@ -37,6 +37,64 @@ struct Endpoint {
     proxy: Option<(ProxyProcess, String)>,
 }
 
+/// Where the endpoint's registry comes from.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Source {
+    /// A `--registry` file.
+    Registry,
+    /// `--account`: the JSON the AWS CLI prints for the same certificates and policy.
+    AccountFiles,
+}
+
+/// What `aws iot describe-certificate`, `list-attached-policies` and `get-policy` print for
+/// the test's certificates (the same statuses and policy as the `--registry` file), one file
+/// per call as a user would save them; the list names its certificate in its file name.
+fn account_files(dir: &std::path::Path, ids: &[(&str, String)]) {
+    let arn = |id: &str| format!("arn:aws:iot:us-east-1:123456789012:cert/{id}");
+    for (file, id) in ids {
+        let status = match *file {
+            "inactive" => "INACTIVE",
+            "revoked" => "REVOKED",
+            "stranger" => continue,
+            _ => "ACTIVE",
+        };
+        let describe = serde_json::json!({"certificateDescription": {
+            "certificateArn": arn(id),
+            "certificateId": id,
+            "status": status,
+            "ownedBy": "123456789012",
+            "creationDate": 1796605210.033,
+            "certificateMode": "DEFAULT",
+        }});
+        std::fs::write(
+            dir.join(format!("describe-certificate.{file}.json")),
+            serde_json::to_string_pretty(&describe).unwrap(),
+        )
+        .unwrap();
+        let attached = serde_json::json!({"policies": [{
+            "policyName": "p",
+            "policyArn": "arn:aws:iot:us-east-1:123456789012:policy/p",
+        }]});
+        std::fs::write(
+            dir.join(format!("list-attached-policies.{id}.json")),
+            serde_json::to_string_pretty(&attached).unwrap(),
+        )
+        .unwrap();
+    }
+    // get-policy prints the document as a string.
+    let policy = serde_json::json!({
+        "policyName": "p",
+        "policyArn": "arn:aws:iot:us-east-1:123456789012:policy/p",
+        "policyDocument": POLICY,
+        "defaultVersionId": "1",
+    });
+    std::fs::write(
+        dir.join("get-policy.json"),
+        serde_json::to_string_pretty(&policy).unwrap(),
+    )
+    .unwrap();
+}
+
 /// How a test reaches the endpoint.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Via {
@@ -60,10 +118,16 @@ impl Endpoint {
 
     /// As [`Endpoint::start_named`], with more options for the endpoint.
     fn start_with(name: &str, via: Via, host: &str, more: &[&str]) -> Endpoint {
+        Endpoint::start_from(name, via, host, more, Source::Registry)
+    }
+
+    /// As [`Endpoint::start_with`], the registry given as `source` says.
+    fn start_from(name: &str, via: Via, host: &str, more: &[&str], source: Source) -> Endpoint {
         let dir = Dir::new(&format!("endpoint-peers-{name}-{via:?}"));
         let ca = pki::ca("device CA");
         let certs = dir.join("device-certs");
         std::fs::create_dir_all(&certs).unwrap();
+        let mut ids = Vec::new();
         for (file, cn) in [
             ("good", "dev-good"),
             ("inactive", "dev-inactive"),
@@ -85,6 +149,7 @@ impl Endpoint {
                 .certificate_id;
             std::fs::write(certs.join(format!("{id}.pem")), &leaf.cert_pem).unwrap();
             std::fs::write(certs.join(format!("{id}.key")), &leaf.key_pem).unwrap();
+            ids.push((file, id));
         }
         let registry = format!(
             r#"{{"policies":[{{"policyName":"p","policyDocument":{POLICY}}}],
@@ -93,14 +158,27 @@ impl Endpoint {
                                 {{"file":"revoked.pem","status":"REVOKED","policies":["p"]}},
                                 {{"file":"expired.pem","status":"ACTIVE","policies":["p"]}}]}}"#
         );
-        let reg = dir.put("registry.json", &registry);
+        let registry_args = match source {
+            Source::Registry => vec![
+                "--registry".to_string(),
+                dir.put("registry.json", &registry),
+            ],
+            Source::AccountFiles => {
+                let account = dir.join("account");
+                std::fs::create_dir_all(&account).unwrap();
+                account_files(&account, &ids);
+                vec![
+                    "--account".to_string(),
+                    account.to_str().unwrap().to_string(),
+                ]
+            }
+        };
         let mut child = Command::new(iotscope_path())
+            .arg("endpoint")
+            .args(registry_args)
             .args([
-                "endpoint",
                 "--listen",
                 "127.0.0.1:0",
-                "--registry",
-                &reg,
                 "--name",
                 host,
                 "--listen-alpn",
@@ -1684,4 +1762,106 @@ fn wills_are_sent_when_a_connection_is_lost_and_checked_at_connect() {
         serde_json::json!({"id": "dev-willful", "v": 5, "will": ["factory/will", "gone"]}),
     );
     assert_eq!(event(&ev, "connack").unwrap()["rc"], 0x87, "{ev:?}");
+}
+
+/// `iotscope endpoint --account`: the registry from the AWS CLI's files for the certificates
+/// (issue 20). The INACTIVE one is refused in the handshake with alert 46, as AWS does.
+#[test]
+fn from_account_files_an_inactive_certificate_is_refused_with_alert_46() {
+    if !have_tool("openssl") {
+        return;
+    }
+    let ep = Endpoint::start_from(
+        "account-inactive",
+        Via::Direct,
+        NAME,
+        &[],
+        Source::AccountFiles,
+    );
+    let out = Command::new("openssl")
+        .args([
+            "s_client",
+            "-ign_eof",
+            "-connect",
+            &ep.target().to_string(),
+            "-servername",
+            NAME,
+            "-tls1_2",
+            "-CAfile",
+            &ep.ca(),
+            "-cert",
+            &ep.dir.file("inactive.pem"),
+            "-key",
+            &ep.dir.file("inactive.key"),
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("alert number 46"), "{text}");
+    let log = ep.log_with("Connection.AuthNError", "Failure");
+    let e = entry(&log, "Connection.AuthNError", "Failure").unwrap();
+    assert_eq!(e["reason"], "DEVICE_CERTIFICATE_INACTIVE");
+}
+
+/// `iotscope endpoint --account`: the ACTIVE certificate connects, and the policy its
+/// list-attached-policies file names (its get-policy document) is enforced: a publish inside
+/// it is accepted, one outside it denied.
+#[test]
+fn from_account_files_an_active_certificate_connects_under_its_attached_policy() {
+    if !have_tool("mosquitto_pub") {
+        return;
+    }
+    let ep = Endpoint::start_from(
+        "account-active",
+        Via::Direct,
+        NAME,
+        &[],
+        Source::AccountFiles,
+    );
+    let inside = ep.mosquitto(
+        "mosquitto_pub",
+        "good",
+        &[
+            "-i", "dev-1", "-t", "demo/a", "-m", "hi", "-q", "1", "-V", "mqttv311",
+        ],
+    );
+    assert!(
+        inside.status.success(),
+        "{}",
+        String::from_utf8_lossy(&inside.stderr)
+    );
+    let log = ep.log_with("Publish-In", "Success");
+    let p = entry(&log, "Publish-In", "Success").expect("a Publish-In entry");
+    assert_eq!(p["topicName"], "demo/a");
+    assert_eq!(
+        entry(&log, "Connect", "Success").expect("a Connect entry")["clientId"],
+        "dev-1"
+    );
+
+    let outside = ep.mosquitto(
+        "mosquitto_pub",
+        "good",
+        &[
+            "-i",
+            "dev-2",
+            "-t",
+            "factory/x",
+            "-m",
+            "hi",
+            "-q",
+            "1",
+            "-V",
+            "mqttv311",
+        ],
+    );
+    assert!(
+        !outside.status.success(),
+        "mosquitto_pub must see the connection closed"
+    );
+    let log = ep.log_with("Publish-In", "Failure");
+    let p = entry(&log, "Publish-In", "Failure").expect("a failed Publish-In entry");
+    assert_eq!(p["reason"], "AUTHORIZATION_FAILURE");
+    assert_eq!(p["topicName"], "factory/x");
 }

@@ -733,3 +733,121 @@ fn a_large_report_is_shown_a_page_at_a_time() {
     b.select("#f-code", "CONN.NOT_TLS");
     expect_rows(&b, 15, "with CONN.NOT_TLS");
 }
+
+/// `iotscope demo --web`: the proxy inside the demo feeds the live view as `proxy --web`
+/// does. Every built-in device shows as a row with the finding it was built to get; the page
+/// stays up after the demo's summary until SIGINT, and the exit status is still the demo's.
+#[test]
+fn the_demo_shows_every_device_in_the_live_view() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    if !browser::available() {
+        return;
+    }
+    let mut child = iotscope()
+        .args(["demo", "--format", "json", "--web", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start iotscope demo");
+    let pid = child.id();
+    // Never left running if an assertion fails.
+    struct Stop(u32);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &self.0.to_string()])
+                .status();
+        }
+    }
+    let guard = Stop(pid);
+    let (line_tx, line_rx) = std::sync::mpsc::channel::<(bool, String)>();
+    for (is_err, r) in [
+        (
+            false,
+            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+        ),
+        (true, Box::new(child.stderr.take().unwrap())),
+    ] {
+        let tx = line_tx.clone();
+        std::thread::spawn(move || {
+            for l in BufReader::new(r).lines().map_while(Result::ok) {
+                let _ = tx.send((is_err, l));
+            }
+        });
+    }
+    // The JSON objects (one per connection, then the summary), and the web view's address.
+    let (mut conns, mut summary, mut url, mut over) = (Vec::new(), None, None, false);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while summary.is_none() || url.is_none() || !over {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let (is_err, l) = line_rx
+            .recv_timeout(left)
+            .expect("the demo's summary and the web view's address");
+        if is_err {
+            if let Some(u) = l.strip_prefix("iotscope: web view at ") {
+                url = Some(u.to_string());
+            }
+            over |= l.starts_with("iotscope: the demo is over;");
+            continue;
+        }
+        let v: Value = serde_json::from_str(&l).expect("JSON line");
+        if v.get("demo").is_some() {
+            summary = Some(v);
+        } else {
+            conns.push(v);
+        }
+    }
+    let summary = summary.unwrap();
+    let url = url.unwrap();
+    assert_eq!(summary["ok"], true, "{summary}");
+    let devices = summary["demo"].as_array().unwrap();
+    assert_eq!(devices.len(), 8, "{summary}");
+
+    // The demo is over and the page is still served: everything it saw is there.
+    let b = Browser::start(1500, 1900);
+    b.goto(&url);
+    expect_rows(&b, conns.len(), "one per connection of the demo");
+    let rows = table(&b);
+    for c in &conns {
+        let n = c["connection"].as_u64().unwrap();
+        let row = rows
+            .iter()
+            .find(|r| r.0 == n)
+            .unwrap_or_else(|| panic!("no row {n}: {rows:?}"));
+        assert_eq!(row.2, worst_code(c), "row {n}: {rows:?}");
+        assert_eq!(row.1, client_id(c), "row {n}: {rows:?}");
+    }
+    for d in devices {
+        let expected = d["expected"].as_str().unwrap();
+        let shown = if expected == "no finding" {
+            "—"
+        } else {
+            expected
+        };
+        assert!(
+            rows.iter().any(|r| r.2 == shown),
+            "device {}: no row with {shown}: {rows:?}",
+            d["device"]
+        );
+    }
+    // The good device's row, by its client id, has no finding.
+    assert!(
+        rows.iter().any(|r| r.1 == "demo-good" && r.2 == "—"),
+        "{rows:?}"
+    );
+    let shot = browser::artefacts().join("demo.png");
+    b.screenshot(&shot);
+    browser::for_docs(&shot, "web-demo.png");
+    drop(b);
+
+    // Ctrl-C ends it, with the demo's own status.
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(sent.success());
+    let status = child.wait().expect("wait for the demo");
+    std::mem::forget(guard);
+    assert_eq!(status.code(), Some(0), "the demo's status after SIGINT");
+}

@@ -241,6 +241,33 @@ impl Server {
         self.access.addr.ip().is_unspecified()
     }
 
+    /// Blocks until Ctrl-C (SIGINT) or SIGTERM: for a command whose own work is done while
+    /// its page is still worth looking at (`iotscope demo --web`). Returns at once when the
+    /// signals cannot be caught, rather than hang with no way to stop.
+    pub fn wait_for_interrupt(&self) {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        rt.block_on(async {
+            use tokio::signal::unix::{signal, SignalKind};
+            match (
+                signal(SignalKind::interrupt()),
+                signal(SignalKind::terminate()),
+            ) {
+                (Ok(mut int), Ok(mut term)) => {
+                    tokio::select! {
+                        _ = int.recv() => {}
+                        _ = term.recv() => {}
+                    }
+                }
+                _ => tracing::warn!("cannot catch Ctrl-C: not waiting"),
+            }
+        });
+    }
+
     /// The address to open, with the token when one is needed.
     pub fn url(&self) -> String {
         match &self.access.token {

@@ -25,7 +25,7 @@ use iotscope_proxy::error::Error;
 use iotscope_proxy::relay::live::Diagnosed;
 use iotscope_proxy::serve::{run_with, Control};
 use iotscope_proxy::upstream::Upstream;
-use iotscope_report::{Colour, Format, ReportOptions};
+use iotscope_report::{Colour, Format, ReportOptions, Watcher};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 use rustls::RootCertStore;
@@ -36,10 +36,12 @@ use crate::server::{EndpointConfig, DEFAULT_ENDPOINT};
 use devices::{Plan, DEFAULT_LEVEL};
 use pki::DeviceCa;
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct DemoOptions {
     pub format: Format,
     pub colour: Colour,
+    /// Told of every connection the proxy diagnoses, as `proxy --web` is (the live view).
+    pub watch: Option<Watcher>,
 }
 
 /// The policy every registered demo certificate has: connect as `demo-*`, publish, receive and
@@ -172,6 +174,7 @@ pub fn run(opts: DemoOptions) -> Result<u8, Error> {
             endpoint: Some(DEFAULT_ENDPOINT.into()),
             format: opts.format,
             colour: opts.colour,
+            watch: opts.watch.clone(),
             ..ReportOptions::default()
         },
     };

@@ -240,6 +240,43 @@ pub fn rules(f: &Facts, account: &AccountFacts, values: &Values, out: &mut Vec<F
         Lookup::Failed(c) => out.push(failed(c, values)),
         _ => {}
     }
+    fold_failures(out);
+}
+
+/// One ACCOUNT.LOOKUP_FAILED per connection: when the network or the credentials are missing,
+/// every question fails for the same reason, and one finding listing each call says it once.
+fn fold_failures(out: &mut Vec<Finding>) {
+    let Some(first) = out.iter().position(|f| f.code == Code::AccountLookupFailed) else {
+        return;
+    };
+    let mut rest = Vec::new();
+    let mut i = first + 1;
+    while i < out.len() {
+        if out[i].code == Code::AccountLookupFailed {
+            rest.push(out.remove(i));
+        } else {
+            i += 1;
+        }
+    }
+    if rest.is_empty() {
+        return;
+    }
+    let calls = rest.len() + 1;
+    let kept = &mut out[first];
+    for r in rest {
+        kept.summary = kept
+            .summary
+            .replace(" The diagnosis of this fact rests on the wire alone.", "");
+        let detail = r
+            .summary
+            .replace(" The diagnosis of this fact rests on the wire alone.", "");
+        kept.summary.push(' ');
+        kept.summary.push_str(&detail);
+        kept.evidence.extend(r.evidence);
+    }
+    kept.summary.push_str(&format!(
+        " The diagnosis of these {calls} facts rests on the wire alone."
+    ));
 }
 
 /// What every account finding of one connection shares.

@@ -305,6 +305,38 @@ fn a_failed_question_is_information_and_the_wire_decides() {
 }
 
 #[test]
+fn failed_questions_are_one_finding_per_connection() {
+    let t = tls13_refused();
+    let down = |call: &'static str| CallFailure {
+        call,
+        error: "no network: connection refused".into(),
+    };
+    let mut a = facts(Lookup::Failed(down("iot:DescribeCertificate")));
+    a.endpoints = Lookup::Failed(down("iot:DescribeEndpoint"));
+    a.log = Lookup::Failed(down("logs:FilterLogEvents"));
+    let found = with_account(&t, &a);
+    let f = one(&found, "ACCOUNT.LOOKUP_FAILED");
+    for call in [
+        "iot:DescribeCertificate",
+        "iot:DescribeEndpoint",
+        "logs:FilterLogEvents",
+    ] {
+        assert!(
+            f.summary.contains(&format!("{call} failed")),
+            "{}",
+            f.summary
+        );
+        assert!(evidence_has(f, &format!("account: {call} failed")));
+    }
+    assert!(
+        f.summary
+            .ends_with("The diagnosis of these 3 facts rests on the wire alone."),
+        "{}",
+        f.summary
+    );
+}
+
+#[test]
 fn the_things_attributes_reach_the_policy_variables() {
     use iotscope_decoder::account::ThingRecord;
     let mut t = tls12_connect(Some(0));

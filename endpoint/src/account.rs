@@ -118,19 +118,12 @@ fn account_of_arn(arn: &str) -> Option<String> {
 }
 
 fn status(s: &AwsStatus, what: &str) -> Result<CertStatus, Error> {
-    Ok(match s {
-        AwsStatus::Active => CertStatus::Active,
-        AwsStatus::Inactive => CertStatus::Inactive,
-        AwsStatus::Revoked => CertStatus::Revoked,
-        AwsStatus::PendingTransfer => CertStatus::PendingTransfer,
-        AwsStatus::RegisterInactive => CertStatus::RegisterInactive,
-        AwsStatus::PendingActivation => CertStatus::PendingActivation,
-        AwsStatus::Other(other) => {
-            return Err(Error::BadFile(format!(
-                "--account: {what} has the status {other:?}, which AWS IoT does not use (ACTIVE, INACTIVE, REVOKED, PENDING_TRANSFER, REGISTER_INACTIVE, PENDING_ACTIVATION)"
-            )))
-        }
-    })
+    match s {
+        AwsStatus::Other(other) => Err(Error::BadFile(format!(
+            "--account: {what} has the status {other:?}, which AWS IoT does not use (ACTIVE, INACTIVE, REVOKED, PENDING_TRANSFER, REGISTER_INACTIVE, PENDING_ACTIVATION)"
+        ))),
+        known => Ok(known.clone()),
+    }
 }
 
 #[cfg(test)]

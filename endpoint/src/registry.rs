@@ -19,30 +19,20 @@ use iotscope_decoder::policy::{parse_policies, Policy, Thing};
 use iotscope_proxy::error::Error;
 use serde::Deserialize;
 
-/// A certificate's status, as `aws iot describe-certificate` prints it. Only `ACTIVE` lets a
+/// A certificate's status, as `aws iot describe-certificate` prints it: the account side's own
+/// type, so the endpoint and the diagnosis read a status the same way. Only `ACTIVE` lets a
 /// device connect: "Devices cannot use a certificate that is not in the ACTIVE state to
 /// reconnect" (API reference, UpdateCertificate).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum CertStatus {
-    Active,
-    Inactive,
-    Revoked,
-    PendingTransfer,
-    RegisterInactive,
-    PendingActivation,
-}
+pub use iotscope_decoder::account::CertStatus;
 
-impl CertStatus {
-    pub fn name(self) -> &'static str {
-        match self {
-            CertStatus::Active => "ACTIVE",
-            CertStatus::Inactive => "INACTIVE",
-            CertStatus::Revoked => "REVOKED",
-            CertStatus::PendingTransfer => "PENDING_TRANSFER",
-            CertStatus::RegisterInactive => "REGISTER_INACTIVE",
-            CertStatus::PendingActivation => "PENDING_ACTIVATION",
-        }
+/// Reads a status in AWS's spelling, refusing any value AWS IoT does not use.
+fn aws_status<'de, D: serde::Deserializer<'de>>(d: D) -> Result<CertStatus, D::Error> {
+    let text = String::deserialize(d)?;
+    match CertStatus::parse(&text) {
+        CertStatus::Other(other) => Err(serde::de::Error::custom(format!(
+            "unknown status {other:?} (ACTIVE, INACTIVE, REVOKED, PENDING_TRANSFER, REGISTER_INACTIVE, PENDING_ACTIVATION)"
+        ))),
+        status => Ok(status),
     }
 }
 
@@ -314,6 +304,7 @@ struct CertEntry {
     certificate_id: Option<String>,
     certificate_pem: Option<String>,
     file: Option<String>,
+    #[serde(deserialize_with = "aws_status")]
     status: CertStatus,
     #[serde(default)]
     policies: Vec<String>,
@@ -325,6 +316,7 @@ struct CaEntry {
     certificate_id: Option<String>,
     certificate_pem: Option<String>,
     file: Option<String>,
+    #[serde(deserialize_with = "aws_status")]
     status: CertStatus,
 }
 

@@ -208,7 +208,7 @@ impl RegistryVerifier {
                 format!("certificate {id} is not registered"),
             ));
         };
-        match cert.status {
+        match &cert.status {
             CertStatus::Active => {}
             CertStatus::Revoked => {
                 return Err((
@@ -219,7 +219,7 @@ impl RegistryVerifier {
             other => {
                 return Err((
                     "DEVICE_CERTIFICATE_INACTIVE",
-                    format!("certificate {id} is {}", other.name()),
+                    format!("certificate {id} is {}", other.as_str()),
                 ))
             }
         }
@@ -230,7 +230,7 @@ impl RegistryVerifier {
                     format!(
                         "the CA certificate {} that issued it is {}",
                         ca.id,
-                        ca.status.name()
+                        ca.status.as_str()
                     ),
                 ));
             }

@@ -63,6 +63,9 @@ fn main() -> ExitCode {
                 colour: args.colour.into(),
             },
         )),
+        Command::Qualify(args) => {
+            or_bad_input(qualify_options(args).and_then(iotscope_endpoint::qualify::run))
+        }
     };
     ExitCode::from(code)
 }
@@ -94,6 +97,34 @@ fn endpoint_config(
         max_connections: a.max_connections,
         session_expiry: a.session_expiry,
         require_sni: a.require_sni,
+    })
+}
+
+/// `iotscope qualify`'s flags as the library's options.
+fn qualify_options(
+    a: args::QualifyArgs,
+) -> Result<iotscope_endpoint::qualify::QualifyOptions, iotscope_proxy::error::Error> {
+    use iotscope_endpoint::qualify::{QualifyFormat, Suite};
+    let mut suites = Vec::new();
+    for s in &a.suite {
+        suites.push(Suite::parse(s).ok_or_else(|| {
+            iotscope_proxy::error::Error::BadValue(format!(
+                "no qualify suite is named {s:?}; the suites are tls and mqtt"
+            ))
+        })?);
+    }
+    Ok(iotscope_endpoint::qualify::QualifyOptions {
+        listen: a.listen,
+        endpoint_name: a.endpoint,
+        ca_dir: iotscope_proxy::ca::dir_or_default(a.ca_dir.as_deref())?,
+        suites,
+        cases: a.cases,
+        junit: a.junit,
+        format: match a.format {
+            args::QualifyFormatArg::Table => QualifyFormat::Table,
+            args::QualifyFormatArg::Json => QualifyFormat::Json,
+        },
+        time_limit: a.time_limit,
     })
 }
 

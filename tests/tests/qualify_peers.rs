@@ -369,7 +369,7 @@ fn mqtt_cases_with_mosquitto_pub() {
     // QoS 0 first, then QoS 1, alternating: each case takes the one it needs.
     let n = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     run.keep_running(Duration::from_millis(200), move || {
-        let qos = if n.fetch_add(1, Ordering::SeqCst) % 2 == 0 {
+        let qos = if n.fetch_add(1, Ordering::SeqCst).is_multiple_of(2) {
             "0"
         } else {
             "1"

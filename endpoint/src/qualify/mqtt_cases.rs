@@ -69,7 +69,7 @@ async fn connected(ctx: &mut Ctx<'_>) -> Option<(Stream, Connect, Instant)> {
                 _ => ctx.note(format!("first packet is type {}, not CONNECT", first >> 4)),
             },
             Ok(None) => return None,
-            Err(e) => ctx.note(format!("before CONNECT: {e}")),
+            Err(e) => ctx.note(format!("before CONNECT: {}", e.0)),
         }
     }
 }
@@ -152,7 +152,7 @@ pub async fn connect(ctx: &mut Ctx<'_>) -> Decision {
                 )
             }
             Ok(None) => return (Verdict::NotRun, NO_DEVICE.into()),
-            Err(e) => ctx.note(format!("before CONNECT: {e}")),
+            Err(e) => ctx.note(format!("before CONNECT: {}", e.0)),
         }
     };
     wire::close(ctx, s, "case decided").await;
@@ -192,7 +192,7 @@ pub async fn publish(ctx: &mut Ctx<'_>, want: u8) -> Decision {
                 Ok(Some((first, body))) => parse(first, &body, c.level),
                 Ok(None) => break,
                 Err(e) => {
-                    ctx.note(e);
+                    ctx.note(e.0);
                     break;
                 }
             };
@@ -264,7 +264,7 @@ pub async fn keep_alive(ctx: &mut Ctx<'_>) -> Decision {
             Err(e) => {
                 return (
                     Verdict::Fail,
-                    format!("before three keep-alive periods passed, {e}"),
+                    format!("before three keep-alive periods passed, {}", e.0),
                 )
             }
         };
@@ -309,7 +309,7 @@ pub async fn reserved_topics(ctx: &mut Ctx<'_>) -> Decision {
                 Ok(Some((first, body))) => parse(first, &body, c.level),
                 Ok(None) => break,
                 Err(e) => {
-                    ctx.note(e);
+                    ctx.note(e.0);
                     break;
                 }
             };
@@ -411,7 +411,7 @@ fn decide_waits(connects: usize, waits: &[u64], need: usize, jitter: bool) -> De
         Ok(why) => (Verdict::Pass, format!("waits [{shown}] ms: {why}")),
         Err(why) => (
             Verdict::Fail,
-            format!("{connects} connection(s), waits [{shown}] ms: {why}"),
+            format!("{connects} connection(s), waits [{shown}] ms: {}", why.0),
         ),
     }
 }
@@ -503,7 +503,7 @@ pub async fn publish_retry(ctx: &mut Ctx<'_>) -> Decision {
                     break;
                 }
                 Err(e) => {
-                    ctx.note(e);
+                    ctx.note(e.0);
                     break;
                 }
             };
@@ -575,7 +575,7 @@ pub async fn subscribe_retry(ctx: &mut Ctx<'_>) -> Decision {
                     break;
                 }
                 Err(e) => {
-                    ctx.note(e);
+                    ctx.note(e.0);
                     break;
                 }
             };

@@ -3,29 +3,33 @@
 //! device's own waits are compared, never a wait against a fixed figure, so a loaded machine
 //! that stretches every wait alike does not change the verdict.
 
+/// Why the device's waits break a rule.
+#[derive(Debug)]
+pub struct Broken(pub String);
+
 /// Exponential back-off: at least `min` waits, the last at least 1.5 × the first, and none
 /// shorter than half the one before (jitter may shorten a wait, not halve the trend).
-pub fn backoff(waits: &[u64], min: usize) -> Result<String, String> {
+pub fn backoff(waits: &[u64], min: usize) -> Result<String, Broken> {
     if waits.len() < min {
-        return Err(format!(
+        return Err(Broken(format!(
             "only {} wait(s) measured; the rule needs {min}",
             waits.len()
-        ));
+        )));
     }
     let first = waits[0].max(1);
     let last = *waits.last().unwrap_or(&0);
     for pair in waits.windows(2) {
         if pair[1] * 2 < pair[0] {
-            return Err(format!(
+            return Err(Broken(format!(
                 "a wait of {} ms followed one of {} ms: the waits shrink",
                 pair[1], pair[0]
-            ));
+            )));
         }
     }
     if last * 2 < first * 3 {
-        return Err(format!(
+        return Err(Broken(format!(
             "the waits do not grow: the last ({last} ms) is under 1.5 × the first ({first} ms)"
-        ));
+        )));
     }
     Ok(format!(
         "the waits grow from {first} ms to {last} ms ({:.1}×)",
@@ -36,12 +40,12 @@ pub fn backoff(waits: &[u64], min: usize) -> Result<String, String> {
 /// Jitter: at least `min` waits, and the ratios between consecutive waits spread by more
 /// than 30% (max ratio / min ratio > 1.3). A fixed interval gives ratios near 1, a pure
 /// doubling ratios near 2: neither spreads.
-pub fn jitter(waits: &[u64], min: usize) -> Result<String, String> {
+pub fn jitter(waits: &[u64], min: usize) -> Result<String, Broken> {
     if waits.len() < min {
-        return Err(format!(
+        return Err(Broken(format!(
             "only {} wait(s) measured; the rule needs {min}",
             waits.len()
-        ));
+        )));
     }
     let ratios: Vec<f64> = waits
         .windows(2)
@@ -56,10 +60,10 @@ pub fn jitter(waits: &[u64], min: usize) -> Result<String, String> {
             shown.join(", ")
         ))
     } else {
-        Err(format!(
+        Err(Broken(format!(
             "the ratios of consecutive waits are all alike ({}): no jitter",
             shown.join(", ")
-        ))
+        )))
     }
 }
 

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use iotscope_proxy::ca::mint::Present;
+use iotscope_proxy::error::Error;
 use rustls::server::{Acceptor, ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use rustls::{CipherSuite, ServerConfig};
@@ -101,7 +102,7 @@ pub async fn tls(
     ctx.note(format!("iotscope shows {what}"));
     let config = match server_config(cert) {
         Ok(c) => c,
-        Err(e) => return Some((hello, Handshake::Failed(e))),
+        Err(e) => return Some((hello, Handshake::Failed(e.to_string()))),
     };
     let result = timeout_at(ctx.deadline, start.into_stream(config)).await;
     let handshake = match result {
@@ -151,10 +152,10 @@ impl ResolvesServerCert for Fixed {
     }
 }
 
-fn server_config(cert: Arc<CertifiedKey>) -> Result<Arc<ServerConfig>, String> {
+fn server_config(cert: Arc<CertifiedKey>) -> Result<Arc<ServerConfig>, Error> {
     let c = ServerConfig::builder_with_provider(iotscope_proxy::tls_setup::provider())
         .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS configuration: {e}"))?
+        .map_err(|e| Error::Crypto(format!("TLS configuration: {e}")))?
         .with_no_client_auth()
         .with_cert_resolver(Arc::new(Fixed(cert)));
     Ok(Arc::new(c))
@@ -172,12 +173,22 @@ pub async fn device(ctx: &mut Ctx<'_>) -> Option<TlsStream<TcpStream>> {
     }
 }
 
+/// How a device connection ended, in words for the evidence.
+#[derive(Debug)]
+pub struct Ended(pub String);
+
+impl From<&str> for Ended {
+    fn from(s: &str) -> Ended {
+        Ended(s.to_string())
+    }
+}
+
 /// One MQTT packet: Ok(None) at the deadline, Err when the connection ended.
 pub async fn read(
     ctx: &Ctx<'_>,
     s: &mut TlsStream<TcpStream>,
     until: Instant,
-) -> Result<Option<(u8, Vec<u8>)>, String> {
+) -> Result<Option<(u8, Vec<u8>)>, Ended> {
     let until = until.min(ctx.deadline);
     match timeout_at(until, packets::read(s, MAX_PACKET)).await {
         Err(_) => Ok(None),
@@ -189,8 +200,8 @@ pub async fn read(
             Err("the connection ended without close_notify".into())
         }
         Ok(Err(ReadError::BadLength)) => Err("a packet's remaining length is malformed".into()),
-        Ok(Err(ReadError::TooLarge(n))) => Err(format!("a {n}-byte packet (over 128 KB)")),
-        Ok(Err(ReadError::Io(e))) => Err(format!("{e}")),
+        Ok(Err(ReadError::TooLarge(n))) => Err(Ended(format!("a {n}-byte packet (over 128 KB)"))),
+        Ok(Err(ReadError::Io(e))) => Err(Ended(e.to_string())),
     }
 }
 

@@ -655,3 +655,90 @@ fn retry_cases_with_mosquitto_clients() {
         "withholds the PUBACK",
     );
 }
+
+/// The AWS IoT Device SDK v2's MQTT 5 client: it reconnects on its own, with exponential
+/// back-off and the jitter mode given (`none`, `full`), never resetting the back-off while
+/// connections last less than its 30 s default.
+const SDK_DEVICE: &str = r#"
+import sys, time
+from awsiot import mqtt5_client_builder
+from awscrt import mqtt5
+port, ca, cert, key, jitter = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
+mode = {"none": mqtt5.ExponentialBackoffJitterMode.NONE, "full": mqtt5.ExponentialBackoffJitterMode.FULL}[jitter]
+client = mqtt5_client_builder.mtls_from_path(
+    endpoint="localhost", port=port, cert_filepath=cert, pri_key_filepath=key, ca_filepath=ca,
+    client_id="sdk-1", min_reconnect_delay_ms=500, max_reconnect_delay_ms=16000,
+    retry_jitter_mode=mode)
+client.start()
+time.sleep(300)
+"#;
+
+fn sdk_device(run: &Run, jitter: &str) -> Option<Command> {
+    let py = venv::python_with("awsiot")?;
+    // A device certificate of its own (iotscope does not ask for one; the SDK needs files).
+    let cert = run.dir.join("device.pem");
+    let key = run.dir.join("device.key");
+    let ok = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=sdk-1",
+            "-keyout",
+        ])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap()
+        .status
+        .success();
+    assert!(ok, "openssl makes the device certificate");
+    let mut c = Command::new(py);
+    c.arg("-c")
+        .arg(SDK_DEVICE)
+        .arg(run.port.to_string())
+        .arg(run.ca())
+        .arg(cert)
+        .arg(key)
+        .arg(jitter);
+    Some(c)
+}
+
+#[test]
+fn back_off_and_jitter_pass_with_the_aws_iot_device_sdk() {
+    if venv::python_with("awsiot").is_none() {
+        assert!(std::env::var_os("CI").is_none(), "awsiot is required in CI");
+        return;
+    }
+    if !have_tool("openssl") {
+        return;
+    }
+    // No jitter: the waits double from 0.5 s, after refusals and after server-side closes.
+    for case in [
+        "MQTT_Connect_Exponential_Backoff_Retries",
+        "MQTT_Reconnect_Backoff_Retries_On_Server_Disconnect",
+    ] {
+        let mut run = start("sdk-backoff", &[case], 60);
+        let c = sdk_device(&run, "none").unwrap();
+        run.spawn_device(c);
+        let (lines, status, _) = run.finish();
+        assert_eq!(status, 0, "{lines:#?}");
+        assert_verdict(&lines, case, "PASS", "the waits grow", "waited");
+    }
+    // Full jitter: each wait drawn between 0 and the back-off ceiling.
+    let case = "MQTT_Connect_Jitter_Backoff_Retries";
+    let mut run = start("sdk-jitter", &[case], 90);
+    let c = sdk_device(&run, "full").unwrap();
+    run.spawn_device(c);
+    let (lines, status, _) = run.finish();
+    assert_eq!(status, 0, "{lines:#?}");
+    assert_verdict(&lines, case, "PASS", "randomised", "CONNACK refused");
+}

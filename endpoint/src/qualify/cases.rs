@@ -49,6 +49,9 @@ pub enum Kind {
     BackoffOnServerDisconnect,
     PublishRetryNoPuback,
     SubscribeRetryNoSuback,
+    TlsLargeChain,
+    MaxFragments,
+    PersistentSession,
 }
 
 pub struct Case {
@@ -80,6 +83,9 @@ impl Case {
             Kind::BackoffOnServerDisconnect => mqtt_cases::server_disconnects(ctx).await,
             Kind::PublishRetryNoPuback => mqtt_cases::publish_retry(ctx).await,
             Kind::SubscribeRetryNoSuback => mqtt_cases::subscribe_retry(ctx).await,
+            Kind::TlsLargeChain => tls_cases::large_chain(ctx).await,
+            Kind::MaxFragments => mqtt_cases::max_fragments(ctx).await,
+            Kind::PersistentSession => mqtt_cases::persistent_session(ctx).await,
         }
     }
 }
@@ -139,6 +145,24 @@ pub static CASES: &[Case] = &[
         rule: "shown a certificate for the right name from a CA made for this run (not the one it trusts), the device does not complete the handshake",
         limit: secs(60),
         kind: Kind::TlsBadCert(iotscope_proxy::ca::mint::Present::Untrusted),
+    },
+    Case {
+        id: "TLS_LargeServerCert",
+        suite: Suite::Tls,
+        source: DA_TLS,
+        device_must: "connect over TLS, trusting iotscope's CA",
+        rule: "shown a valid chain of about 12 KB (three intermediates, a leaf with 250 extra names), the device completes the handshake",
+        limit: secs(60),
+        kind: Kind::TlsLargeChain,
+    },
+    Case {
+        id: "TLS_Receive_Maximum_Size_Fragments",
+        suite: Suite::Tls,
+        source: DA_TLS,
+        device_must: "connect and subscribe at QoS 1 to one topic without wildcards",
+        rule: "iotscope publishes 33 768 bytes to that topic at QoS 1 (two full 16 KB TLS records and a third); the device sends the PUBACK",
+        limit: secs(60),
+        kind: Kind::MaxFragments,
     },
     Case {
         id: "MQTT_Connect",
@@ -229,5 +253,14 @@ pub static CASES: &[Case] = &[
         rule: "iotscope withholds the SUBACK (and closes the connection 10 s after the first SUBSCRIBE if no retry came); the device sends SUBSCRIBE for the same topics again",
         limit: secs(90),
         kind: Kind::SubscribeRetryNoSuback,
+    },
+    Case {
+        id: "IOTSCOPE_Persistent_Session",
+        suite: Suite::Mqtt,
+        source: "Device Advisor's persistent-session MQTT cases (their ids not confirmed here); AWS IoT Core persistent sessions (developerguide/mqtt.html#mqtt-persistent-sessions)",
+        device_must: "connect with clean session false and reconnect when the connection drops",
+        rule: "the first CONNECT has clean session false; iotscope closes the connection after 2 s; the device reconnects with the same client id and clean session false (and gets session present 1)",
+        limit: secs(60),
+        kind: Kind::PersistentSession,
     },
 ];

@@ -9,12 +9,14 @@
 //! with their sources).
 //!
 //! - [`cases`]: the catalogue: ids, sources, what the device must do, time limits;
+//! - [`large`]: the large certificate chain of TLS_LargeServerCert;
 //! - [`wire`]: accepting a device: TLS with a chosen certificate, MQTT packets in and out;
 //! - [`tls_cases`] and [`mqtt_cases`]: what each case does and how it decides;
 //! - [`timing`]: the back-off and jitter rules over the device's own intervals;
 //! - [`output`]: the table, JSON Lines and JUnit XML.
 
 pub mod cases;
+pub mod large;
 pub mod mqtt_cases;
 pub mod output;
 pub mod timing;
@@ -100,6 +102,7 @@ pub struct Outcome {
 pub struct Ctx<'a> {
     pub listener: &'a TcpListener,
     pub minter: &'a Minter,
+    pub ca: &'a LocalCa,
     pub endpoint_name: &'a str,
     pub start: Instant,
     pub deadline: tokio::time::Instant,
@@ -190,6 +193,7 @@ async fn run_async(opts: QualifyOptions, selected: Vec<&'static Case>) -> Result
         let mut ctx = Ctx {
             listener: &listener,
             minter: &minter,
+            ca: &ca,
             endpoint_name: &opts.endpoint_name,
             start,
             deadline: tokio::time::Instant::now() + limit,

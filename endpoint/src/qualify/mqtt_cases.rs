@@ -10,7 +10,7 @@ use tokio_rustls::server::TlsStream;
 
 use crate::mqtt::packets::{self, Connect, Publish, Subscribe, LEVEL_5};
 
-use super::wire::{self, Handshake};
+use super::wire::{self, Handshake, Show};
 use super::{timing, Ctx, Decision, Verdict};
 
 type Stream = TlsStream<TcpStream>;
@@ -361,7 +361,7 @@ pub async fn refused_connects(ctx: &mut Ctx<'_>, jitter: bool) -> Decision {
             break;
         };
         let arrived = Instant::now();
-        let s = match wire::tls(ctx, tcp, None).await {
+        let s = match wire::tls(ctx, tcp, Show::Valid).await {
             Some((_, Handshake::Done(s))) => s,
             _ => continue,
         };
@@ -428,7 +428,7 @@ pub async fn server_disconnects(ctx: &mut Ctx<'_>) -> Decision {
             break;
         };
         let arrived = Instant::now();
-        let mut s = match wire::tls(ctx, tcp, None).await {
+        let mut s = match wire::tls(ctx, tcp, Show::Valid).await {
             Some((_, Handshake::Done(s))) => *s,
             _ => continue,
         };
@@ -613,5 +613,158 @@ pub async fn subscribe_retry(ctx: &mut Ctx<'_>) -> Decision {
             Verdict::Fail,
             format!("the device never sent SUBSCRIBE to {t:?} again ({connections} connection(s))"),
         ),
+    }
+}
+
+/// IOTSCOPE_Persistent_Session: the device asks for a persistent session, iotscope drops the
+/// connection once the device is settled, and the device comes back asking for the same
+/// session (and is told it is present).
+pub async fn persistent_session(ctx: &mut Ctx<'_>) -> Decision {
+    let Some((mut s, first, _)) = connected(ctx).await else {
+        return (Verdict::NotRun, NO_DEVICE.into());
+    };
+    if first.clean {
+        wire::send(
+            ctx,
+            &mut s,
+            &connack(first.level, false, 0),
+            "CONNACK accepted",
+        )
+        .await;
+        wire::close(ctx, s, "case decided").await;
+        return (
+            Verdict::Fail,
+            "the device asks for a clean session: nothing it subscribed to or left unacknowledged survives a reconnection".into(),
+        );
+    }
+    wire::send(
+        ctx,
+        &mut s,
+        &connack(first.level, false, 0),
+        "CONNACK accepted, no session yet",
+    )
+    .await;
+    let until = Instant::now() + Duration::from_secs(2);
+    while let Ok(Some((f, body))) = wire::read(ctx, &mut s, until).await {
+        let p = parse(f, &body, first.level);
+        answer(ctx, &mut s, &p, first.level).await;
+    }
+    wire::close(ctx, s, "a dropped link").await;
+    let Some((mut s, again, _)) = connected(ctx).await else {
+        return (
+            Verdict::Fail,
+            "the device did not come back within the time limit".into(),
+        );
+    };
+    let same = again.client_id == first.client_id;
+    wire::send(
+        ctx,
+        &mut s,
+        &connack(again.level, !again.clean && same, 0),
+        if !again.clean && same {
+            "CONNACK accepted, session present"
+        } else {
+            "CONNACK accepted"
+        },
+    )
+    .await;
+    let until = Instant::now() + Duration::from_secs(2);
+    while let Ok(Some((f, body))) = wire::read(ctx, &mut s, until).await {
+        let p = parse(f, &body, again.level);
+        answer(ctx, &mut s, &p, again.level).await;
+    }
+    wire::close(ctx, s, "case decided").await;
+    if !same {
+        (
+            Verdict::Fail,
+            format!(
+                "the device came back as {:?}, not {:?}: a session is keyed by the client id",
+                again.client_id, first.client_id
+            ),
+        )
+    } else if again.clean {
+        (
+            Verdict::Fail,
+            "the device came back with a clean session, dropping its own".into(),
+        )
+    } else {
+        (
+            Verdict::Pass,
+            format!(
+                "the device came back as {:?} with clean session false, and was told the session is present",
+                again.client_id
+            ),
+        )
+    }
+}
+
+/// The payload of TLS_Receive_Maximum_Size_Fragments: two full 16 KB TLS records and some.
+const LARGE_PAYLOAD: usize = 2 * 16 * 1024 + 1000;
+
+/// TLS_Receive_Maximum_Size_Fragments: once the device subscribes at QoS 1, iotscope sends
+/// it a PUBLISH that fills TLS records to their 16 KB maximum; the device must acknowledge it.
+pub async fn max_fragments(ctx: &mut Ctx<'_>) -> Decision {
+    let mut subscribed = false;
+    while let Some((mut s, c, _)) = connected(ctx).await {
+        wire::send(ctx, &mut s, &connack(c.level, false, 0), "CONNACK accepted").await;
+        let mut sent: Option<u16> = None;
+        loop {
+            let p = match wire::read(ctx, &mut s, ctx.deadline).await {
+                Ok(Some((first, body))) => (first, parse(first, &body, c.level), body),
+                Ok(None) => break,
+                Err(e) => {
+                    if sent.is_some() {
+                        return (Verdict::Fail, format!("after the large PUBLISH, {}", e.0));
+                    }
+                    ctx.note(e.0);
+                    break;
+                }
+            };
+            let (first, packet, body) = p;
+            if first >> 4 == 4
+                && body.len() >= 2
+                && sent == Some(u16::from_be_bytes([body[0], body[1]]))
+            {
+                ctx.note("PUBACK for the large PUBLISH");
+                wire::close(ctx, s, "case decided").await;
+                return (
+                    Verdict::Pass,
+                    format!("the device received a {LARGE_PAYLOAD}-byte PUBLISH in maximum-size TLS records and acknowledged it"),
+                );
+            }
+            answer(ctx, &mut s, &packet, c.level).await;
+            if let Packet::Subscribe(sub) = &packet {
+                if sent.is_none() {
+                    if let Some((topic, _)) = sub.filters.iter().find(|f| !f.0.contains(['+', '#']))
+                    {
+                        subscribed = true;
+                        let payload = vec![b'x'; LARGE_PAYLOAD];
+                        let bytes = packets::publish_out(c.level, topic, 1, false, 7, &payload);
+                        wire::send(
+                            ctx,
+                            &mut s,
+                            &bytes,
+                            &format!(
+                                "a QoS 1 PUBLISH of {LARGE_PAYLOAD} bytes to {topic:?} (id 7)"
+                            ),
+                        )
+                        .await;
+                        sent = Some(7);
+                    }
+                }
+            }
+        }
+    }
+    if subscribed {
+        (
+            Verdict::Fail,
+            "the device never acknowledged the large PUBLISH".into(),
+        )
+    } else {
+        (
+            Verdict::NotRun,
+            "the device did not subscribe to a topic (without wildcards) within the time limit"
+                .into(),
+        )
     }
 }

@@ -6,7 +6,7 @@
 use iotscope_proxy::ca::mint::Present;
 use rustls::CipherSuite;
 
-use super::wire::{self, Handshake};
+use super::wire::{self, Handshake, Show};
 use super::{Ctx, Decision, Verdict};
 
 /// The suites AWS IoT Core recommends: TLS 1.3's AES-128-GCM and the two TLS 1.2 suites its
@@ -39,7 +39,7 @@ pub async fn connect(ctx: &mut Ctx<'_>) -> Decision {
     let Some(tcp) = wire::accept(ctx).await else {
         return (Verdict::NotRun, NO_DEVICE.into());
     };
-    match wire::tls(ctx, tcp, None).await {
+    match wire::tls(ctx, tcp, Show::Valid).await {
         None => (Verdict::NotRun, "the device sent no ClientHello".into()),
         Some((_, Handshake::Done(s))) => {
             let version = s
@@ -65,7 +65,7 @@ pub async fn cipher_suites(ctx: &mut Ctx<'_>) -> Decision {
     let Some(tcp) = wire::accept(ctx).await else {
         return (Verdict::NotRun, NO_DEVICE.into());
     };
-    let Some((hello, _)) = wire::tls(ctx, tcp, None).await else {
+    let Some((hello, _)) = wire::tls(ctx, tcp, Show::Valid).await else {
         return (Verdict::NotRun, "the device sent no ClientHello".into());
     };
     let names = |set: &[CipherSuite]| {
@@ -108,7 +108,7 @@ pub async fn bad_cert(ctx: &mut Ctx<'_>, present: Present) -> Decision {
         Present::WrongName => "a server certificate for another name",
         Present::Untrusted => "a server certificate from an untrusted CA",
     };
-    match wire::tls(ctx, tcp, Some(present)).await {
+    match wire::tls(ctx, tcp, Show::Bad(present)).await {
         None => (Verdict::NotRun, "the device sent no ClientHello".into()),
         Some((_, Handshake::Done(s))) => {
             wire::close(ctx, *s, "case decided").await;
@@ -120,5 +120,26 @@ pub async fn bad_cert(ctx: &mut Ctx<'_>, present: Present) -> Decision {
         Some((_, Handshake::Failed(why))) => {
             (Verdict::Pass, format!("the device refused {what}: {why}"))
         }
+    }
+}
+
+/// TLS_LargeServerCert: the handshake completes with a large, valid chain.
+pub async fn large_chain(ctx: &mut Ctx<'_>) -> Decision {
+    let Some(tcp) = wire::accept(ctx).await else {
+        return (Verdict::NotRun, NO_DEVICE.into());
+    };
+    match wire::tls(ctx, tcp, Show::LargeChain).await {
+        None => (Verdict::NotRun, "the device sent no ClientHello".into()),
+        Some((_, Handshake::Done(s))) => {
+            wire::close(ctx, *s, "case decided").await;
+            (
+                Verdict::Pass,
+                "the device took the large chain and completed the handshake".into(),
+            )
+        }
+        Some((_, Handshake::Failed(why))) => (
+            Verdict::Fail,
+            format!("the device did not complete the handshake with a large valid chain: {why}"),
+        ),
     }
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use iotscope_proxy::ca::mint::Present;
 use iotscope_proxy::error::Error;
+use iotscope_proxy::mitm::device_check::DeviceCertCheck;
 use rustls::server::{Acceptor, ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use rustls::{CipherSuite, ServerConfig};
@@ -17,7 +18,7 @@ use tokio_rustls::LazyConfigAcceptor;
 
 use crate::mqtt::packets::{self, ReadError};
 
-use super::Ctx;
+use super::{large, Ctx};
 
 /// The largest packet a case reads (AWS IoT Core's 128 KB limit).
 const MAX_PACKET: usize = 128 * 1024;
@@ -52,13 +53,24 @@ pub async fn accept(ctx: &mut Ctx<'_>) -> Option<TcpStream> {
     }
 }
 
-/// Reads the ClientHello and answers with the case's certificate (`present`: a bad one).
-/// None when the deadline passed or the bytes were not a ClientHello.
-pub async fn tls(
-    ctx: &mut Ctx<'_>,
-    tcp: TcpStream,
-    present: Option<Present>,
-) -> Option<(Hello, Handshake)> {
+/// Which server certificate a case shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Show {
+    /// Valid, for the name the device asked for.
+    Valid,
+    /// One of the bad certificates of `--present`.
+    Bad(Present),
+    /// Valid, but with a chain of [`large::INTERMEDIATES`] intermediates and a padded leaf.
+    LargeChain,
+}
+
+/// Reads the ClientHello and answers with the case's certificate. None when the deadline
+/// passed or the bytes were not a ClientHello.
+pub async fn tls(ctx: &mut Ctx<'_>, tcp: TcpStream, show: Show) -> Option<(Hello, Handshake)> {
+    let present = match show {
+        Show::Bad(p) => Some(p),
+        _ => None,
+    };
     let start = match timeout_at(
         ctx.deadline,
         LazyConfigAcceptor::new(Acceptor::default(), tcp),
@@ -86,11 +98,23 @@ pub async fn tls(
         .sni
         .clone()
         .unwrap_or_else(|| ctx.endpoint_name.to_string());
-    let cert = match ctx.minter.certificate(&name, present) {
-        Ok((c, _)) => c,
+    let cert = if show == Show::LargeChain {
+        large::chain(ctx.ca, &name).map(|(c, size)| {
+            ctx.note(format!(
+                "the chain is {size} bytes of DER: a leaf and {} intermediates",
+                large::INTERMEDIATES
+            ));
+            c
+        })
+    } else {
+        ctx.minter.certificate(&name, present).map(|(c, _)| c)
+    };
+    let cert = match cert {
+        Ok(c) => c,
         Err(e) => return Some((hello, Handshake::Failed(format!("no certificate: {e}")))),
     };
     let what = match present {
+        None if show == Show::LargeChain => format!("a large valid chain for {name}"),
         None => format!("a valid certificate for {name}"),
         Some(Present::Expired) => format!("a certificate for {name} that expired 30 days ago"),
         Some(Present::WrongName) => format!(
@@ -156,7 +180,9 @@ fn server_config(cert: Arc<CertifiedKey>) -> Result<Arc<ServerConfig>, Error> {
     let c = ServerConfig::builder_with_provider(iotscope_proxy::tls_setup::provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| Error::Crypto(format!("TLS configuration: {e}")))?
-        .with_no_client_auth()
+        // As AWS IoT Core does, ask for the device's certificate (any is taken: qualify
+        // has no registry to check it against).
+        .with_client_cert_verifier(Arc::new(DeviceCertCheck::new(false)))
         .with_cert_resolver(Arc::new(Fixed(cert)));
     Ok(Arc::new(c))
 }
@@ -165,7 +191,7 @@ fn server_config(cert: Arc<CertifiedKey>) -> Result<Arc<ServerConfig>, Error> {
 pub async fn device(ctx: &mut Ctx<'_>) -> Option<TlsStream<TcpStream>> {
     loop {
         let tcp = accept(ctx).await?;
-        match tls(ctx, tcp, None).await {
+        match tls(ctx, tcp, Show::Valid).await {
             Some((_, Handshake::Done(s))) => return Some(*s),
             _ if Instant::now() >= ctx.deadline => return None,
             _ => continue,

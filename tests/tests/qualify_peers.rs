@@ -742,3 +742,77 @@ fn back_off_and_jitter_pass_with_the_aws_iot_device_sdk() {
     assert_eq!(status, 0, "{lines:#?}");
     assert_verdict(&lines, case, "PASS", "randomised", "CONNACK refused");
 }
+
+#[test]
+fn large_chain_maximum_fragments_and_persistent_sessions() {
+    if !have_tool("openssl") || !have_tool("mosquitto_sub") {
+        return;
+    }
+    // A verifying OpenSSL takes the ~14 KB chain (OpenSSL's default limit is 100 KB).
+    let mut run = start("large-chain", &["TLS_LargeServerCert"], 60);
+    let (port, ca) = (run.port, run.ca());
+    run.keep_running(Duration::from_millis(200), move || {
+        s_client(port, &ca, &["-verify_return_error"])
+    });
+    let (lines, status, _) = run.finish();
+    assert_eq!(status, 0, "{lines:#?}");
+    assert_verdict(
+        &lines,
+        "TLS_LargeServerCert",
+        "PASS",
+        "large chain",
+        "300 extra names",
+    );
+
+    // mosquitto_sub subscribes at QoS 1, takes the 33 768-byte PUBLISH and acknowledges it.
+    // mosquitto_sub asks for a clean session: the persistent-session case fails.
+    let cases = [
+        "TLS_Receive_Maximum_Size_Fragments",
+        "IOTSCOPE_Persistent_Session",
+    ];
+    let mut run = start("fragments", &cases, 40);
+    let mut c = Command::new("mosquitto_sub");
+    c.args(["-h", "127.0.0.1", "-p", &run.port.to_string(), "--cafile"])
+        .arg(run.ca())
+        .args(["--insecure", "-i", "sub-1", "-t", "commands/1", "-q", "1"]);
+    run.spawn_device(c);
+    let (lines, status, _) = run.finish();
+    assert_eq!(status, 1, "{lines:#?}");
+    assert_verdict(
+        &lines,
+        cases[0],
+        "PASS",
+        "33768-byte PUBLISH",
+        "PUBACK for the large PUBLISH",
+    );
+    assert_verdict(
+        &lines,
+        cases[1],
+        "FAIL",
+        "clean session",
+        "clean session true",
+    );
+
+    // paho with clean_session=False comes back for its session.
+    if venv::python_with("paho.mqtt.client").is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "paho-mqtt is required in CI"
+        );
+        return;
+    }
+    let mut run = start("persistent-paho", &cases[1..], 40);
+    let (port, ca) = (run.port, run.ca());
+    let mut c = paho(PAHO_DEVICE, port, &ca).unwrap();
+    c.args(["1,2", "30"]);
+    run.spawn_device(c);
+    let (lines, status, _) = run.finish();
+    assert_eq!(status, 0, "{lines:#?}");
+    assert_verdict(
+        &lines,
+        cases[1],
+        "PASS",
+        "clean session false",
+        "session present",
+    );
+}

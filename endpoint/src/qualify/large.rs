@@ -1,6 +1,6 @@
-//! The large server certificate chain of TLS_LargeServerCert: iotscope's CA, then a row of
-//! intermediates, then a leaf padded with extra names, so that the Certificate message runs
-//! past what a small TLS buffer holds. Every certificate in it is valid: a device that
+//! The large server certificate chain of TLS_LargeServerCert: a leaf padded with extra
+//! names, then iotscope's CA, so that the Certificate message runs past what a small TLS
+//! buffer holds. Every certificate in it is valid: a device that
 //! verifies properly and has room for it completes the handshake.
 
 use std::sync::Arc;
@@ -8,19 +8,17 @@ use std::sync::Arc;
 use iotscope_proxy::ca::{new_key, random_serial, KeyType, LocalCa};
 use iotscope_proxy::error::Error;
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyUsagePurpose, SanType,
+    CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, Issuer, KeyUsagePurpose,
+    SanType,
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::sign::CertifiedKey;
 use time::{Duration, OffsetDateTime};
 
-/// Intermediates between iotscope's CA and the leaf.
-pub const INTERMEDIATES: usize = 3;
-
-/// Extra names on the leaf: with the intermediates, a chain of about 12 KB (AWS IoT Core's
-/// own chains are 3 to 5 KB).
-const PADDING_NAMES: usize = 250;
+/// Extra names on the leaf: a chain of about 14 KB (AWS IoT Core's own chains are 3 to 5
+/// KB). iotscope's CA allows no intermediates below it (path length 0), so the size is in
+/// the leaf.
+pub const PADDING_NAMES: usize = 300;
 
 fn crypto(what: &str) -> impl Fn(rcgen::Error) -> Error + '_ {
     move |e| Error::Crypto(format!("cannot make the large chain's {what}: {e}"))
@@ -29,33 +27,7 @@ fn crypto(what: &str) -> impl Fn(rcgen::Error) -> Error + '_ {
 /// The chain for `name` and its size in bytes of DER.
 pub fn chain(ca: &LocalCa, name: &str) -> Result<(Arc<CertifiedKey>, usize), Error> {
     let now = OffsetDateTime::now_utc();
-    let mut issuer: Issuer<'static, rcgen::KeyPair> = ca.issuer()?;
-    let mut ders: Vec<CertificateDer<'static>> = Vec::new();
-    for i in 0..INTERMEDIATES {
-        let key = new_key(KeyType::EcdsaP256)?;
-        let mut p = CertificateParams::default();
-        let mut dn = DistinguishedName::new();
-        dn.push(
-            DnType::CommonName,
-            format!("iotscope qualify intermediate {}", i + 1),
-        );
-        dn.push(
-            DnType::OrganizationName,
-            "iotscope qualify: a deliberately long chain for TLS_LargeServerCert",
-        );
-        p.distinguished_name = dn;
-        p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        p.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
-        p.serial_number = Some(random_serial());
-        p.not_before = now - Duration::days(1);
-        p.not_after = now + Duration::days(30);
-        let cert = p.signed_by(&key, &issuer).map_err(crypto("intermediate"))?;
-        ders.push(cert.der().clone());
-        issuer = Issuer::new(p, key);
-    }
+    let issuer: Issuer<'static, rcgen::KeyPair> = ca.issuer()?;
     let key = new_key(KeyType::EcdsaP256)?;
     let mut p = CertificateParams::default();
     let mut dn = DistinguishedName::new();
@@ -79,8 +51,10 @@ pub fn chain(ca: &LocalCa, name: &str) -> Result<(Arc<CertifiedKey>, usize), Err
     p.not_before = now - Duration::days(1);
     p.not_after = now + Duration::days(30);
     let leaf = p.signed_by(&key, &issuer).map_err(crypto("leaf"))?;
-    let mut chain = vec![leaf.der().clone()];
-    chain.extend(ders.into_iter().rev());
+    let chain = vec![
+        leaf.der().clone(),
+        CertificateDer::from(ca.cert_der.clone()),
+    ];
     let size = chain.iter().map(|c| c.len()).sum();
     let der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
     let signer = iotscope_proxy::tls_setup::provider()

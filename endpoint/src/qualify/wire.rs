@@ -60,7 +60,7 @@ pub enum Show {
     Valid,
     /// One of the bad certificates of `--present`.
     Bad(Present),
-    /// Valid, but with a chain of [`large::INTERMEDIATES`] intermediates and a padded leaf.
+    /// Valid, but with a leaf padded to about 14 KB ([`large`]).
     LargeChain,
 }
 
@@ -101,8 +101,8 @@ pub async fn tls(ctx: &mut Ctx<'_>, tcp: TcpStream, show: Show) -> Option<(Hello
     let cert = if show == Show::LargeChain {
         large::chain(ctx.ca, &name).map(|(c, size)| {
             ctx.note(format!(
-                "the chain is {size} bytes of DER: a leaf and {} intermediates",
-                large::INTERMEDIATES
+                "the chain is {size} bytes of DER: a leaf with {} extra names, and the CA",
+                large::PADDING_NAMES
             ));
             c
         })

@@ -12,7 +12,7 @@ pub struct Broken(pub String);
 pub fn backoff(waits: &[u64], min: usize) -> Result<String, Broken> {
     if waits.len() < min {
         return Err(Broken(format!(
-            "only {} wait(s) measured; the rule needs {min}",
+            "only {} wait(s) measured within the time limit; the rule needs {min}",
             waits.len()
         )));
     }
@@ -43,7 +43,7 @@ pub fn backoff(waits: &[u64], min: usize) -> Result<String, Broken> {
 pub fn jitter(waits: &[u64], min: usize) -> Result<String, Broken> {
     if waits.len() < min {
         return Err(Broken(format!(
-            "only {} wait(s) measured; the rule needs {min}",
+            "only {} wait(s) measured within the time limit; the rule needs {min}",
             waits.len()
         )));
     }

@@ -525,13 +525,15 @@ fn back_off_cases_with_paho_with_and_without_reconnect_delays() {
         "MQTT_Connect_Exponential_Backoff_Retries",
         "MQTT_Connect_Jitter_Backoff_Retries",
     ];
-    // reconnect_delay_set(1, 16): paho doubles its wait, 1 s, 2 s, 4 s, 8 s, without jitter.
+    // reconnect_delay_set(1, 16): paho doubles its wait, 1 s, 2 s, 4 s, 8 s, 16 s, 16 s, without
+    // jitter.
     // One paho process per case, so each starts from paho's shortest wait.
     for (case, want, why) in [
         (cases[0], "PASS", "the waits grow"),
         (cases[1], "FAIL", "no jitter"),
     ] {
-        let mut run = start("backoff-paho", &[case], 60);
+        // 1 + 2 + 4 + 8 + 16 + 16 s of waits for the jitter case's six.
+        let mut run = start("backoff-paho", &[case], 90);
         let (port, ca) = (run.port, run.ca());
         let mut c = paho(PAHO_DEVICE, port, &ca).unwrap();
         c.args(["1,16", "30"]);

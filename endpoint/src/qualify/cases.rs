@@ -223,7 +223,7 @@ pub static CASES: &[Case] = &[
         suite: Suite::Mqtt,
         source: DA_MQTT,
         device_must: "connect; iotscope refuses every CONNECT (CONNACK 5) and closes; the device must try again",
-        rule: "at least 5 CONNECTs (4 waits), and the ratios between consecutive waits spread by more than 30% (a fixed interval or a pure doubling has none)",
+        rule: "at least 7 CONNECTs (6 waits), and the ratios between consecutive waits spread by more than 30% (a fixed interval, a pure doubling or a doubling held at its ceiling has none)",
         limit: secs(120),
         kind: Kind::JitterOnRefusedConnect,
     },

@@ -352,7 +352,7 @@ pub async fn reserved_topics(ctx: &mut Ctx<'_>) -> Decision {
 /// CONNECT is refused (CONNACK 5, or 0x87 in MQTT 5) and the connection closed; the waits
 /// are from each close to the device's next TCP connection.
 pub async fn refused_connects(ctx: &mut Ctx<'_>, jitter: bool) -> Decision {
-    let need = if jitter { 4 } else { 3 };
+    let need = if jitter { 6 } else { 3 };
     let mut waits: Vec<u64> = Vec::new();
     let mut closed_at: Option<Instant> = None;
     let mut connects = 0;

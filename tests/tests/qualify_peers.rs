@@ -360,7 +360,7 @@ fn mqtt_cases_with_mosquitto_pub() {
     }
     let cases = [
         "MQTT_Connect",
-        "IOTSCOPE_Publish_QoS0",
+        "MQTT_Publish",
         "IOTSCOPE_Publish_QoS1",
         "IOTSCOPE_No_Reserved_Topics",
     ];
@@ -391,7 +391,7 @@ fn mqtt_cases_with_mosquitto_pub() {
     );
     assert_verdict(
         &lines,
-        "IOTSCOPE_Publish_QoS0",
+        "MQTT_Publish",
         "PASS",
         "QoS 0 PUBLISH",
         "PUBLISH QoS 0 to \"sensors/1\"",

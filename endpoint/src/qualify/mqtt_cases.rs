@@ -182,7 +182,7 @@ fn client_id_refusal(c: &Connect) -> Option<String> {
     }
 }
 
-/// IOTSCOPE_Publish_QoS0 and _QoS1: a PUBLISH at the QoS asked for arrives.
+/// MQTT_Publish and _QoS1: a PUBLISH at the QoS asked for arrives.
 pub async fn publish(ctx: &mut Ctx<'_>, want: u8) -> Decision {
     let mut other = 0;
     while let Some((mut s, c, _)) = connected(ctx).await {

@@ -48,6 +48,46 @@ pub enum Command {
     /// Explain what AWS IoT logged (AWSIotLogsV2 entries): each failure with its finding code
     /// and the guide's section. Exit 0 no error, 1 an error entry, 2 bad input.
     Logs(LogsArgs),
+    /// Play AWS IoT Core for a device and check it follows AWS Device Advisor's TLS and MQTT
+    /// best practices: PASS / FAIL / NOT RUN per case with the evidence (docs/qualify.md).
+    /// Exit 0 when no case failed, 1 when one did, 2 on bad input.
+    Qualify(QualifyArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct QualifyArgs {
+    /// Where the device connects (MQTT over TLS). Port 0 picks a free port, printed at start.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub listen: std::net::SocketAddr,
+    /// Suites to run, comma-separated: tls, mqtt [default: all].
+    #[arg(long, value_name = "SUITE", value_delimiter = ',')]
+    pub suite: Vec<String>,
+    /// Cases to run, by id (repeatable) [default: every case of the suites].
+    #[arg(long = "case", value_name = "NAME")]
+    pub cases: Vec<String>,
+    /// The endpoint name the device connects to: the certificate's name when the device
+    /// sends no SNI.
+    #[arg(long, value_name = "HOST", default_value = iotscope_endpoint::DEFAULT_ENDPOINT)]
+    pub endpoint: String,
+    /// Where iotscope's CA lives (made at first use); the device must trust its
+    /// iotscope-ca.pem [default: the `iotscope ca` directory].
+    #[arg(long, value_name = "DIR")]
+    pub ca_dir: Option<PathBuf>,
+    /// Also write the results as JUnit XML (one testcase per case).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Output form: a table, or JSON Lines (one object per case, as each ends).
+    #[arg(long, value_enum, default_value_t = QualifyFormatArg::Table)]
+    pub format: QualifyFormatArg,
+    /// Give every case this time limit, in seconds, instead of its own.
+    #[arg(long, value_name = "S", value_parser = parse_seconds)]
+    pub time_limit: Option<Duration>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum QualifyFormatArg {
+    Table,
+    Json,
 }
 
 #[derive(Args, Debug)]

@@ -83,6 +83,9 @@ fn main() -> ExitCode {
         },
         Command::Demo(args) => demo_command(args),
         Command::Logs(args) => logs_command(args),
+        Command::Qualify(args) => {
+            or_bad_input(qualify_options(args).and_then(iotscope_endpoint::qualify::run))
+        }
     };
     ExitCode::from(code)
 }
@@ -213,6 +216,34 @@ fn replay_with_html(mut opts: iotscope_report::ReplayOptions, path: &std::path::
             2
         }
     }
+}
+
+/// `iotscope qualify`'s flags as the library's options.
+fn qualify_options(
+    a: args::QualifyArgs,
+) -> Result<iotscope_endpoint::qualify::QualifyOptions, iotscope_proxy::error::Error> {
+    use iotscope_endpoint::qualify::{QualifyFormat, Suite};
+    let mut suites = Vec::new();
+    for s in &a.suite {
+        suites.push(Suite::parse(s).ok_or_else(|| {
+            iotscope_proxy::error::Error::BadValue(format!(
+                "no qualify suite is named {s:?}; the suites are tls and mqtt"
+            ))
+        })?);
+    }
+    Ok(iotscope_endpoint::qualify::QualifyOptions {
+        listen: a.listen,
+        endpoint_name: a.endpoint,
+        ca_dir: iotscope_proxy::ca::dir_or_default(a.ca_dir.as_deref())?,
+        suites,
+        cases: a.cases,
+        junit: a.junit,
+        format: match a.format {
+            args::QualifyFormatArg::Table => QualifyFormat::Table,
+            args::QualifyFormatArg::Json => QualifyFormat::Json,
+        },
+        time_limit: a.time_limit,
+    })
 }
 
 /// A library's error is bad input or a bad invocation: its sentence, and exit status 2.

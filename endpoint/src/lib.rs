@@ -23,6 +23,7 @@ pub mod http;
 pub mod limits;
 pub mod log;
 pub mod mqtt;
+pub mod qualify;
 pub mod registry;
 pub mod server;
 pub mod shared;

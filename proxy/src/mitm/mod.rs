@@ -17,7 +17,7 @@
 //! [`TeeStream`] and its secrets straight to the decoder, which decrypts it like a capture with
 //! a key log. The device's leg is summed up as one [`DeviceLeg`] event in that trace.
 
-mod device_check;
+pub mod device_check;
 mod first_connect;
 mod identities;
 

@@ -1237,12 +1237,11 @@ fn port_443_wants_alpn_x_amzn_mqtt_ca() {
 /// Topics that start with `$` are reserved (AWS's own, such as a thing's shadow topics, are
 /// open to devices whose policy allows them). The refusal is logged as an authorization
 /// failure (UNVERIFIED, docs/endpoint.md).
-#[test]
-fn a_reserved_topic_is_refused() {
+fn a_reserved_topic_is_refused(via: Via) {
     if !have_tool("mosquitto_pub") {
         return;
     }
-    let ep = Endpoint::start("reserved", Via::Direct);
+    let ep = Endpoint::start("reserved", via);
     let out = ep.mosquitto(
         "mosquitto_pub",
         "good",
@@ -1263,16 +1262,29 @@ fn a_reserved_topic_is_refused() {
     let log = ep.log_with("Publish-In", "Failure");
     let e = entry(&log, "Publish-In", "Failure").unwrap();
     assert_eq!(e["topicName"], "$aws/events/presence/connected/dev-5");
+
+    if let Some(found) = ep.diagnosed_errors() {
+        assert_eq!(found, ["AUTHZ.PUBLISH_DENIED"], "the proxy found {found:?}");
+    }
+}
+
+#[test]
+fn a_reserved_topic_is_refused_direct() {
+    a_reserved_topic_is_refused(Via::Direct);
+}
+
+#[test]
+fn a_reserved_topic_is_refused_through_the_proxy() {
+    a_reserved_topic_is_refused(Via::Proxy);
 }
 
 /// Quotas page: publish requests over 128 KB are rejected; life-cycle events: a payload over
 /// the limit disconnects with CLIENT_ERROR.
-#[test]
-fn a_payload_over_128_kb_disconnects_the_client() {
+fn a_payload_over_128_kb_disconnects_the_client(via: Via) {
     if !have_tool("mosquitto_pub") {
         return;
     }
-    let ep = Endpoint::start("payload", Via::Direct);
+    let ep = Endpoint::start("payload", via);
     let big = ep.dir.put("big.bin", &"x".repeat(131_072));
     let out = ep.mosquitto(
         "mosquitto_pub",
@@ -1288,6 +1300,9 @@ fn a_payload_over_128_kb_disconnects_the_client() {
     let log = ep.log_with("Disconnect", "Success");
     let d = entry(&log, "Disconnect", "Success").unwrap();
     assert_eq!(d["disconnectReason"], "CLIENT_ERROR");
+    if let Some(found) = ep.diagnosed_errors() {
+        assert_eq!(found, ["MQTT.AWS_LIMIT"], "the proxy found {found:?}");
+    }
     // Just under the limit passes.
     let ok = ep.dir.put("ok.bin", &"x".repeat(100_000));
     let out = ep.mosquitto(
@@ -1302,21 +1317,33 @@ fn a_payload_over_128_kb_disconnects_the_client() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    if let Some(found) = ep.diagnosed_errors() {
+        assert!(found.is_empty(), "the proxy found {found:?}");
+    }
+}
+
+#[test]
+fn a_payload_over_128_kb_disconnects_the_client_direct() {
+    a_payload_over_128_kb_disconnects_the_client(Via::Direct);
+}
+
+#[test]
+fn a_payload_over_128_kb_disconnects_the_client_through_the_proxy() {
+    a_payload_over_128_kb_disconnects_the_client(Via::Proxy);
 }
 
 /// A malformed packet closes that connection only: another device stays served, and the
 /// log says CLIENT_ERROR for the one that sent it.
-#[test]
-fn a_malformed_packet_closes_that_connection_only() {
+fn a_malformed_packet_closes_that_connection_only(via: Via) {
     let Some(py) = paho() else { return };
-    let ep = Endpoint::start("malformed", Via::Direct);
+    let ep = Endpoint::start("malformed", via);
     let script = ep.dir.put("raw_tls.py", include_str!("peers/raw_tls.py"));
     let connect = iotscope_decoder::mqtt::encode::connect(4, "dev-raw", 60);
     let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
     // A SUBSCRIBE whose flags are 0000 instead of 0010 (MQTT 3.8.1-1).
     let bad = [0x80u8, 0x06, 0x00, 0x01, 0x00, 0x01, b'a', 0x01];
     let plan = serde_json::json!({
-        "port": ep.addr.port(), "sni": NAME, "ca": ep.ca(),
+        "port": ep.target().port(), "sni": NAME, "ca": ep.ca(),
         "cert": ep.dir.file("good.pem"), "key": ep.dir.file("good.key"),
         "send": [hex(&connect), hex(&bad)],
     });
@@ -1336,6 +1363,9 @@ fn a_malformed_packet_closes_that_connection_only() {
         entry(&log, "Disconnect", "Success").unwrap()["disconnectReason"],
         "CLIENT_ERROR"
     );
+    if let Some(found) = ep.diagnosed_errors() {
+        assert_eq!(found, ["MQTT.MALFORMED"], "the proxy found {found:?}");
+    }
     let ev = ep.paho(
         &py,
         "good",
@@ -1345,6 +1375,19 @@ fn a_malformed_packet_closes_that_connection_only() {
         event(&ev, "puback").expect("the endpoint still serves")["rc"],
         0
     );
+    if let Some(found) = ep.diagnosed_errors() {
+        assert!(found.is_empty(), "the proxy found {found:?}");
+    }
+}
+
+#[test]
+fn a_malformed_packet_closes_that_connection_only_direct() {
+    a_malformed_packet_closes_that_connection_only(Via::Direct);
+}
+
+#[test]
+fn a_malformed_packet_closes_that_connection_only_through_the_proxy() {
+    a_malformed_packet_closes_that_connection_only(Via::Proxy);
 }
 
 /// SIGTERM stops the endpoint in order: an MQTT 5 device is told DISCONNECT 0x8B (Server
@@ -1531,7 +1574,7 @@ fn a_silent_device_is_disconnected_after_its_keep_alive() {
     let connect = iotscope_decoder::mqtt::encode::connect(5, "dev-silent", 30);
     let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
     let plan = serde_json::json!({
-        "port": ep.addr.port(), "sni": NAME, "ca": ep.ca(),
+        "port": ep.target().port(), "sni": NAME, "ca": ep.ca(),
         "cert": ep.dir.file("good.pem"), "key": ep.dir.file("good.key"),
         "send": [hex(&connect)], "until_close": true, "wait": 180,
     });
@@ -1607,22 +1650,29 @@ fn a_device_without_a_certificate_is_refused_through_the_proxy() {
 /// Reference §2: REVOKED and expired certificates have no AWS text of their own; the
 /// endpoint refuses them as it refuses INACTIVE ones (alert 46), with their own log codes
 /// (REVOKED: DEVICE_CERTIFICATE_REVOKED; expired: DEVICE_CERTIFICATE_INACTIVE).
-#[test]
-fn revoked_and_expired_certificates_are_refused_like_inactive_ones() {
+fn revoked_and_expired_certificates_are_refused_like_inactive_ones(via: Via) {
     if !have_tool("openssl") {
         return;
     }
-    let ep = Endpoint::start("revoked-expired", Via::Direct);
-    for (cert, reason) in [
-        ("revoked", "DEVICE_CERTIFICATE_REVOKED"),
-        ("expired", "DEVICE_CERTIFICATE_INACTIVE"),
+    let ep = Endpoint::start("revoked-expired", via);
+    for (cert, reason, code) in [
+        (
+            "revoked",
+            "DEVICE_CERTIFICATE_REVOKED",
+            "AUTH.CLIENT_CERT_REJECTED",
+        ),
+        (
+            "expired",
+            "DEVICE_CERTIFICATE_INACTIVE",
+            "AUTH.CLIENT_CERT_EXPIRED",
+        ),
     ] {
         let out = Command::new("openssl")
             .args([
                 "s_client",
                 "-ign_eof",
                 "-connect",
-                &ep.addr.to_string(),
+                &ep.target().to_string(),
                 "-tls1_2",
             ])
             .args(["-servername", NAME, "-CAfile", &ep.ca()])
@@ -1639,16 +1689,31 @@ fn revoked_and_expired_certificates_are_refused_like_inactive_ones() {
             log.iter().any(|e| e["reason"] == reason),
             "{cert}: {reason} not in {log:?}"
         );
+        if let Some(found) = ep.diagnosed() {
+            assert!(
+                found.iter().any(|c| c == code),
+                "{cert}: the proxy found {found:?}"
+            );
+        }
     }
+}
+
+#[test]
+fn revoked_and_expired_certificates_are_refused_like_inactive_ones_direct() {
+    revoked_and_expired_certificates_are_refused_like_inactive_ones(Via::Direct);
+}
+
+#[test]
+fn revoked_and_expired_certificates_are_refused_like_inactive_ones_through_the_proxy() {
+    revoked_and_expired_certificates_are_refused_like_inactive_ones(Via::Proxy);
 }
 
 /// The policy page: an explicit deny overrides any allow; `*` in a resource crosses topic
 /// levels, so `topicfilter/demo/*` allows subscribing to `demo/a/+` (MQTT's `+` is a plain
 /// character to a policy). Expectations read off the test's POLICY.
-#[test]
-fn an_explicit_deny_wins_and_star_crosses_levels() {
+fn an_explicit_deny_wins_and_star_crosses_levels(via: Via) {
     let Some(py) = paho() else { return };
-    let ep = Endpoint::start("policy-logic", Via::Direct);
+    let ep = Endpoint::start("policy-logic", via);
     let ev = ep.paho(
         &py,
         "good",
@@ -1663,6 +1728,20 @@ fn an_explicit_deny_wins_and_star_crosses_levels() {
         .map(|e| e["rc"].as_i64().unwrap())
         .collect();
     assert_eq!(pubacks, vec![0, 0x87], "{ev:?}");
+
+    if let Some(found) = ep.diagnosed_errors() {
+        assert_eq!(found, ["AUTHZ.PUBLISH_DENIED"], "the proxy found {found:?}");
+    }
+}
+
+#[test]
+fn an_explicit_deny_wins_and_star_crosses_levels_direct() {
+    an_explicit_deny_wins_and_star_crosses_levels(Via::Direct);
+}
+
+#[test]
+fn an_explicit_deny_wins_and_star_crosses_levels_through_the_proxy() {
+    an_explicit_deny_wins_and_star_crosses_levels(Via::Proxy);
 }
 
 /// Quotas page: persistent sessions expire (1 h by default, adjustable); after
@@ -1713,7 +1792,7 @@ fn connections_over_the_limit_are_closed() {
     let connect = iotscope_decoder::mqtt::encode::connect(4, "dev-extra", 60);
     let hex: String = connect.iter().map(|x| format!("{x:02x}")).collect();
     let plan = serde_json::json!({
-        "port": ep.addr.port(), "sni": NAME, "ca": ep.ca(),
+        "port": ep.target().port(), "sni": NAME, "ca": ep.ca(),
         "cert": ep.dir.file("good.pem"), "key": ep.dir.file("good.key"), "send": [hex],
     });
     let out = Command::new(&py)

@@ -289,6 +289,20 @@ impl Endpoint {
         )
     }
 
+    /// Through the proxy: stops it and returns the error findings of every connection it
+    /// reported (paho connecting by address sends no SNI, a warning).
+    fn all_diagnosed_errors(&mut self) -> Option<Vec<String>> {
+        let (p, _) = self.proxy.take()?;
+        let (_, lines, _) = p.stop();
+        Some(
+            lines
+                .iter()
+                .filter(|l| l.get("findings").is_some())
+                .flat_map(|l| codes_of(l, "error"))
+                .collect(),
+        )
+    }
+
     /// Through the proxy: the error findings of the next connection it reports (mosquitto
     /// connecting by address sends no SNI, a warning).
     fn diagnosed_errors(&self) -> Option<Vec<String>> {
@@ -971,10 +985,9 @@ fn a_duplicate_client_id_takes_over_through_the_proxy() {
 
 /// Retained messages go to new subscribers of the topic, not to wildcard subscriptions
 /// (reference §4, policy page notes).
-#[test]
-fn a_retained_message_reaches_a_new_subscriber_of_its_topic_only() {
+fn a_retained_message_reaches_a_new_subscriber_of_its_topic_only(via: Via) {
     let Some(py) = paho() else { return };
-    let ep = Endpoint::start("retained", Via::Direct);
+    let ep = Endpoint::start("retained", via);
     let ev = ep.paho(
         &py,
         "good",
@@ -994,14 +1007,28 @@ fn a_retained_message_reaches_a_new_subscriber_of_its_topic_only() {
         serde_json::json!({"id": "dev-r3", "steps": [["sub", "demo/#"], ["recv", 2]]}),
     );
     assert!(event(&ev, "message").is_none(), "{ev:?}");
+    for _ in 0..3 {
+        if let Some(found) = ep.diagnosed_errors() {
+            assert!(found.is_empty(), "the proxy found {found:?}");
+        }
+    }
+}
+
+#[test]
+fn a_retained_message_reaches_a_new_subscriber_of_its_topic_only_direct() {
+    a_retained_message_reaches_a_new_subscriber_of_its_topic_only(Via::Direct);
+}
+
+#[test]
+fn a_retained_message_reaches_a_new_subscriber_of_its_topic_only_through_the_proxy() {
+    a_retained_message_reaches_a_new_subscriber_of_its_topic_only(Via::Proxy);
 }
 
 /// A persistent session (MQTT 3.1.1 clean session 0) keeps its subscription and gets the
 /// QoS 1 messages published while it was away (Device Advisor's persistent-session case).
-#[test]
-fn a_persistent_session_gets_what_came_while_away() {
+fn a_persistent_session_gets_what_came_while_away(via: Via) {
     let Some(py) = paho() else { return };
-    let ep = Endpoint::start("persistent", Via::Direct);
+    let ep = Endpoint::start("persistent", via);
     let ev = ep.paho(
         &py,
         "good",
@@ -1023,6 +1050,21 @@ fn a_persistent_session_gets_what_came_while_away() {
         event(&ev, "message").expect("the queued message")["topic"],
         "demo/p"
     );
+    for _ in 0..3 {
+        if let Some(found) = ep.diagnosed_errors() {
+            assert!(found.is_empty(), "the proxy found {found:?}");
+        }
+    }
+}
+
+#[test]
+fn a_persistent_session_gets_what_came_while_away_direct() {
+    a_persistent_session_gets_what_came_while_away(Via::Direct);
+}
+
+#[test]
+fn a_persistent_session_gets_what_came_while_away_through_the_proxy() {
+    a_persistent_session_gets_what_came_while_away(Via::Proxy);
 }
 
 // ---- the AWS IoT Device SDK v2 for Python ----
@@ -1566,6 +1608,10 @@ fn port_443_with_alpn_x_amzn_http_ca_is_https_publish() {
 /// Quotas page: the broker disconnects a device that sends nothing for 1.5 times its
 /// keep-alive; MQTT 5 DISCONNECT 0x8D; logged MQTT_KEEP_ALIVE_TIMEOUT. With the shortest
 /// keep-alive AWS allows (30 s) this test waits about 45 s; it asserts no duration.
+/// Direct only for now: through `proxy --mitm` the device sees the same DISCONNECT 0x8D, but
+/// iotscope reports no finding at all for that connection (it decodes the endpoint's
+/// DISCONNECT 0x8D "Keep Alive timeout" and has no rule for it), so there is nothing true to
+/// assert about the diagnosis yet.
 #[test]
 fn a_silent_device_is_disconnected_after_its_keep_alive() {
     let Some(py) = paho() else { return };
@@ -1812,10 +1858,9 @@ fn connections_over_the_limit_are_closed() {
 /// DISCONNECT); a will topic the policy does not allow fails the CONNECT (`connect_failed`
 /// "when … the client is not authorized to publish to that last will topic"), MQTT 5 CONNACK
 /// 0x87.
-#[test]
-fn wills_are_sent_when_a_connection_is_lost_and_checked_at_connect() {
+fn wills_are_sent_when_a_connection_is_lost_and_checked_at_connect(via: Via) {
     let Some(py) = paho() else { return };
-    let ep = Endpoint::start("wills", Via::Direct);
+    let mut ep = Endpoint::start("wills", via);
     let listener = ep.paho_background(
         &py,
         "good",
@@ -1841,6 +1886,19 @@ fn wills_are_sent_when_a_connection_is_lost_and_checked_at_connect() {
         serde_json::json!({"id": "dev-willful", "v": 5, "will": ["factory/will", "gone"]}),
     );
     assert_eq!(event(&ev, "connack").unwrap()["rc"], 0x87, "{ev:?}");
+    if let Some(found) = ep.all_diagnosed_errors() {
+        assert_eq!(found, ["AUTHZ.CONNECT_DENIED"], "the proxy found {found:?}");
+    }
+}
+
+#[test]
+fn wills_are_sent_when_a_connection_is_lost_and_checked_at_connect_direct() {
+    wills_are_sent_when_a_connection_is_lost_and_checked_at_connect(Via::Direct);
+}
+
+#[test]
+fn wills_are_sent_when_a_connection_is_lost_and_checked_at_connect_through_the_proxy() {
+    wills_are_sent_when_a_connection_is_lost_and_checked_at_connect(Via::Proxy);
 }
 
 /// `iotscope endpoint --account`: the registry from the AWS CLI's files for the certificates

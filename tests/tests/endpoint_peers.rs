@@ -1614,14 +1614,11 @@ fn port_443_with_alpn_x_amzn_http_ca_is_https_publish() {
 /// Quotas page: the broker disconnects a device that sends nothing for 1.5 times its
 /// keep-alive; MQTT 5 DISCONNECT 0x8D; logged MQTT_KEEP_ALIVE_TIMEOUT. With the shortest
 /// keep-alive AWS allows (30 s) this test waits about 45 s; it asserts no duration.
-/// Direct only for now: through `proxy --mitm` the device sees the same DISCONNECT 0x8D, but
-/// iotscope reports no finding at all for that connection (it decodes the endpoint's
-/// DISCONNECT 0x8D "Keep Alive timeout" and has no rule for it), so there is nothing true to
-/// assert about the diagnosis yet.
-#[test]
-fn a_silent_device_is_disconnected_after_its_keep_alive() {
+/// Through `proxy --mitm` the device sees the same DISCONNECT 0x8D, and iotscope names it
+/// (MQTT.SERVER_DISCONNECT, the endpoint's own reason).
+fn a_silent_device_is_disconnected_after_its_keep_alive(via: Via) {
     let Some(py) = paho() else { return };
-    let ep = Endpoint::start("keepalive-expiry", Via::Direct);
+    let ep = Endpoint::start("keepalive-expiry", via);
     let script = ep.dir.put("raw_tls.py", include_str!("peers/raw_tls.py"));
     let connect = iotscope_decoder::mqtt::encode::connect(5, "dev-silent", 30);
     let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
@@ -1645,6 +1642,19 @@ fn a_silent_device_is_disconnected_after_its_keep_alive() {
         entry(&log, "Disconnect", "Success").unwrap()["disconnectReason"],
         "MQTT_KEEP_ALIVE_TIMEOUT"
     );
+    if let Some(errors) = ep.diagnosed_errors() {
+        assert_eq!(errors, ["MQTT.SERVER_DISCONNECT"]);
+    }
+}
+
+#[test]
+fn a_silent_device_is_disconnected_after_its_keep_alive_direct() {
+    a_silent_device_is_disconnected_after_its_keep_alive(Via::Direct);
+}
+
+#[test]
+fn a_silent_device_is_disconnected_after_its_keep_alive_through_the_proxy() {
+    a_silent_device_is_disconnected_after_its_keep_alive(Via::Proxy);
 }
 
 /// §1.5: AWS requests a client certificate; a device that sends none is refused (the wire

@@ -425,6 +425,18 @@ pub static CATALOGUE: &[Entry] = &[
         tell_apart: "DISCONNECT 0x8E from the endpoint, or two connections with the same client id overlapping in time.",
         steps: &["Give every device a unique client id (the thing name is a good choice) and make sure an old connection is closed before reconnecting."],
     },
+    Entry {
+        code: Code::MqttServerDisconnect,
+        section: Section::Connection,
+        severity: Severity::Error,
+        title: "The endpoint ended the session and said why",
+        cause: "Over MQTT 5, AWS IoT Core sends a DISCONNECT with a reason code before it closes a session it ends: 0x8D keep-alive timeout (no packet from the device within 1.5 times its keep-alive), 0x87 not authorized, 0x97 quota exceeded (throttled), 0x95 packet too large, 0x90 topic name invalid, 0x9B QoS not supported, 0x8B server shutting down. The reason code is the cause.",
+        tell_apart: "A DISCONNECT from the endpoint with a reason code of 0x80 or more other than 0x8E (that one is MQTT.SESSION_TAKEN_OVER), when no other rule names the cause; the Disconnect entry in AWSIotLogsV2 gives the same reason as its disconnectReason.",
+        steps: &[
+            "Act on the reason the DISCONNECT names: for 0x8D make the device send PINGREQ (or any packet) within its keep-alive; for 0x97 slow the device down (AWS IoT Core's per-connection limits); for 0x87 check the policy attached to certificate {cert_id} for client {client_id}.",
+            "In CloudWatch Logs (AWSIotLogsV2), the Disconnect entry for client {client_id} at that time says the same reason in its disconnectReason.",
+        ],
+    },
     // ----------------------------------------------------- Security and identity
     Entry {
         code: Code::SecCustomDomainTooManyNames,

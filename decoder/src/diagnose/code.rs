@@ -64,6 +64,7 @@ codes! {
     MqttMalformed = "MQTT.MALFORMED",
     MqttAwsLimit = "MQTT.AWS_LIMIT",
     MqttSessionTakenOver = "MQTT.SESSION_TAKEN_OVER",
+    MqttServerDisconnect = "MQTT.SERVER_DISCONNECT",
     SecCustomDomainTooManyNames = "SEC.CUSTOM_DOMAIN_TOO_MANY_NAMES",
     SecCustomDomainCert = "SEC.CUSTOM_DOMAIN_CERT",
     CertKeyNotAccepted = "CERT.KEY_NOT_ACCEPTED",

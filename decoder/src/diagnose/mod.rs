@@ -90,6 +90,7 @@ pub fn findings_with(f: &Facts, ctx: &Context, account: Option<&AccountFacts>) -
         security::rules(f, ctx, &mut out);
         interception::rules(f, &mut out);
         connection::endpoint_closed(f, ctx, &mut out);
+        mqtt_rules::server_disconnect(f, &mut out);
         policy_rules::rules(f, ctx, &values, &mut out);
         if let Some(account) = account {
             account_rules::rules(f, account, &values, &mut out);

@@ -351,3 +351,51 @@ fn session_taken_over(f: &Facts, out: &mut Vec<Finding>) {
         }
     }
 }
+
+/// A DISCONNECT in which the endpoint said why it ended the session (MQTT 5), when no other
+/// rule has named the cause: the reason code is the diagnosis, and without this a keep-alive
+/// timeout the endpoint announced would leave the connection with no finding at all. Runs
+/// after the other rules, so a refusal they explain (a PUBLISH denied, a limit broken) keeps
+/// its own finding.
+pub fn server_disconnect(f: &Facts, out: &mut Vec<Finding>) {
+    let explained = out.iter().any(|fd| {
+        (fd.severity == Severity::Error && fd.code != Code::ConnTruncated)
+            || matches!(
+                fd.code,
+                Code::MqttAwsLimit
+                    | Code::MqttMalformed
+                    | Code::AuthzPublishDenied
+                    | Code::AuthzSubscribeDenied
+                    | Code::AuthzConnectDenied
+                    | Code::MqttConnectRefused
+            )
+    });
+    if explained {
+        return;
+    }
+    let said = f
+        .packets(Direction::EndpointToDevice, PacketType::Disconnect)
+        .find_map(|(ev, p)| match &p.body {
+            Body::Disconnect(d) if d.code >= 0x80 && d.code != 0x8e => Some((ev, d)),
+            _ => None,
+        });
+    let Some((ev, d)) = said else { return };
+    let client = f
+        .connect()
+        .map(|(_, c)| c.client_id.clone())
+        .unwrap_or_default();
+    let reason = d.reason;
+    let mut fd = Finding::new(
+        Code::MqttServerDisconnect,
+        format!(
+            "The endpoint ended the session of client {client:?} with DISCONNECT 0x{:02X} ({reason}).",
+            d.code
+        ),
+    )
+    .evidence(f.t(ev), format!("DISCONNECT 0x{:02X} {reason}", d.code));
+    // Shutting down is the endpoint's doing, not the device's: worth knowing, not a fault.
+    if d.code == 0x8b {
+        fd = fd.severity(Severity::Warning);
+    }
+    out.push(fd);
+}

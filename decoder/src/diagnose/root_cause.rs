@@ -93,6 +93,7 @@ pub const ORDER: &[(&str, &[Code])] = &[
             Code::AuthzSubscribeDenied,
             Code::AuthzNoPolicyAttached,
             Code::MqttSessionTakenOver,
+            Code::MqttServerDisconnect,
             Code::LogAuthError,
             Code::LogForbiddenAccess,
             Code::LogClientError,
@@ -128,6 +129,7 @@ fn stands_after_connack(code: Code) -> bool {
         Code::AuthzPublishDenied
             | Code::AuthzSubscribeDenied
             | Code::MqttSessionTakenOver
+            | Code::MqttServerDisconnect
             | Code::MqttMalformed
             | Code::ConnEndpointClosed
     )

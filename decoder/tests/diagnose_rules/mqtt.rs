@@ -288,3 +288,64 @@ fn client_ids_in_turn_or_empty_are_not_a_takeover() {
     assert!(observe(&mut ids, &session(5, "", 10_000.0, 20_000.0)).is_none());
     assert!(observe(&mut ids, &session(6, "", 11_000.0, 20_000.0)).is_none());
 }
+
+// ------------------------------------------------------------------ MQTT.SERVER_DISCONNECT
+
+#[test]
+fn server_disconnect_names_the_endpoints_reason() {
+    // The endpoint ends a silent device's session after 1.5 x 60 s and says why.
+    let mut t = keyed();
+    t.dev_dec(41.0, connect(5, "sensor-quiet", 60))
+        .end_dec(60.0, connack_at(5, 0))
+        .end_dec(90_060.0, disconnect(0x8d))
+        .end(90_061.0, fin());
+    let found = t.diagnose();
+    let f = one(&found, "MQTT.SERVER_DISCONNECT");
+    assert_eq!(f.severity, Severity::Error);
+    assert_eq!(
+        f.summary,
+        "The endpoint ended the session of client \"sensor-quiet\" with DISCONNECT 0x8D (Keep Alive timeout)."
+    );
+    assert!(evidence_has(f, "DISCONNECT 0x8D Keep Alive timeout"));
+    step(f, "PINGREQ");
+    none(&found, "CONN.ENDPOINT_CLOSED");
+
+    // The endpoint shutting down: worth knowing, not the device's fault.
+    let mut t = keyed();
+    t.dev_dec(41.0, connect(5, "sensor", 60))
+        .end_dec(60.0, connack_at(5, 0))
+        .end_dec(5_000.0, disconnect(0x8b));
+    let found = t.diagnose();
+    assert_eq!(
+        one(&found, "MQTT.SERVER_DISCONNECT").severity,
+        Severity::Warning
+    );
+}
+
+#[test]
+fn server_disconnect_not_for_a_normal_or_taken_over_or_explained_disconnect() {
+    for code in [0x00, 0x04, 0x8e] {
+        let mut t = keyed();
+        t.dev_dec(41.0, connect(5, "sensor", 60))
+            .end_dec(60.0, connack_at(5, 0))
+            .end_dec(5_000.0, disconnect(code));
+        none(&t.diagnose(), "MQTT.SERVER_DISCONNECT");
+    }
+    // A device's own DISCONNECT with a reason code is not the endpoint's.
+    let mut t = keyed();
+    t.dev_dec(41.0, connect(5, "sensor", 60))
+        .end_dec(60.0, connack_at(5, 0))
+        .dev_dec(5_000.0, disconnect(0x83));
+    none(&t.diagnose(), "MQTT.SERVER_DISCONNECT");
+
+    // A QoS 2 PUBLISH the endpoint answers with DISCONNECT 0x9B: the limit rule names the
+    // cause, and the DISCONNECT adds no second error.
+    let mut t = keyed();
+    t.dev_dec(41.0, connect(5, "sensor", 60))
+        .end_dec(60.0, connack_at(5, 0))
+        .dev_dec(70.0, publish("devices/sensor/x", 1, 2, 5))
+        .end_dec(71.0, disconnect(0x9b));
+    let found = t.diagnose();
+    one(&found, "MQTT.AWS_LIMIT");
+    none(&found, "MQTT.SERVER_DISCONNECT");
+}

@@ -328,6 +328,26 @@ fn aws_limits(f: &Facts, out: &mut Vec<Finding>) {
                 ));
             }
         }
+        // The same for a PUBLISH AWS IoT Core refuses (a payload over 128 KB, QoS 2) that the
+        // endpoint answered by closing at once: the limit, not a policy, is the likeliest cause.
+        if fd.severity != Severity::Error {
+            let refused = f.mqtt.iter().find(|(e, p)| {
+                e.dir == Direction::DeviceToEndpoint
+                    && matches!(&p.body, Body::Publish(x)
+                        if p.qos == 2 || x.payload_len as u64 > AWS_MAX_PACKET)
+            });
+            if let Some((pev, _)) = refused {
+                if let Some(close) = super::authorization::endpoint_closed_after(f, pev) {
+                    fd = fd
+                        .severity(Severity::Error)
+                        .evidence(f.t(close), "endpoint closed the connection");
+                    fd.summary.push_str(&format!(
+                        " The endpoint closed the connection {:.1} ms after that PUBLISH, without acknowledging it.",
+                        (f.t(close) - f.t(pev)) * 1000.0
+                    ));
+                }
+            }
+        }
         out.push(fd);
     }
 }

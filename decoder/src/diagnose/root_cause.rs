@@ -130,6 +130,7 @@ fn stands_after_connack(code: Code) -> bool {
             | Code::AuthzSubscribeDenied
             | Code::MqttSessionTakenOver
             | Code::MqttServerDisconnect
+            | Code::MqttAwsLimit
             | Code::MqttMalformed
             | Code::ConnEndpointClosed
     )

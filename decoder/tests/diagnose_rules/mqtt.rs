@@ -349,3 +349,29 @@ fn server_disconnect_not_for_a_normal_or_taken_over_or_explained_disconnect() {
     one(&found, "MQTT.AWS_LIMIT");
     none(&found, "MQTT.SERVER_DISCONNECT");
 }
+
+#[test]
+fn aws_limit_is_the_cause_when_the_endpoint_closes_after_an_oversized_publish() {
+    let mut t = keyed();
+    t.dev_dec(41.0, connect(4, "dev-6", 60))
+        .end_dec(60.0, connack(0))
+        .dev_dec(70.0, publish("demo/big", 1, 1, 140_000))
+        .end(70.7, fin());
+    let found = t.diagnose();
+    let f = one(&found, "MQTT.AWS_LIMIT");
+    assert_eq!(f.severity, Severity::Error);
+    assert!(evidence_has(f, "endpoint closed the connection"));
+    // The policy candidate stays, below the root cause.
+    assert_eq!(one(&found, "AUTHZ.PUBLISH_DENIED").severity, Severity::Info);
+
+    // The same PUBLISH acknowledged: only the warning.
+    let mut t = keyed();
+    t.dev_dec(41.0, connect(4, "dev-6", 60))
+        .end_dec(60.0, connack(0))
+        .dev_dec(70.0, publish("demo/big", 1, 1, 140_000))
+        .end_dec(71.0, puback(1, 0));
+    assert_eq!(
+        one(&t.diagnose(), "MQTT.AWS_LIMIT").severity,
+        Severity::Warning
+    );
+}

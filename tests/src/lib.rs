@@ -2,6 +2,7 @@
 //! run a replay and read its JSON Lines.
 
 pub mod browser;
+pub mod junit;
 pub mod mosquitto;
 pub mod moto;
 pub mod mqtt_endpoint;

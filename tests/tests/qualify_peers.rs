@@ -187,6 +187,11 @@ fn junit_shape(xml: &str, dir: &Path) -> Value {
     let f = dir.join("check-junit.xml");
     std::fs::create_dir_all(dir).unwrap();
     std::fs::write(&f, xml).unwrap();
+    if let Some(schema) = iotscope_tests::junit::schema() {
+        if let Err(why) = iotscope_tests::junit::validate(&schema, &f) {
+            panic!("the JUnit report does not validate against the JUnit schema:\n{why}\n{xml}");
+        }
+    }
     let script = r#"
 import json, sys, xml.etree.ElementTree as ET
 root = ET.parse(sys.argv[1]).getroot()
@@ -203,7 +208,8 @@ for suite in root.findall("testsuite"):
         assert len(kids) <= 1, kids
         text = "".join(c.text or "" for c in tc if c.tag == "failure")
         cases.append({"name": tc.attrib["name"], "result": kids[0] if kids else "pass", "failure_text": text})
-print(json.dumps({"tests": int(root.attrib["tests"]), "failures": int(root.attrib["failures"]), "skipped": int(root.attrib["skipped"]), "cases": cases}))
+skipped = sum(int(s.attrib["skipped"]) for s in root.findall("testsuite"))
+print(json.dumps({"tests": int(root.attrib["tests"]), "failures": int(root.attrib["failures"]), "skipped": skipped, "cases": cases}))
 "#;
     let out = Command::new("python3")
         .arg("-c")

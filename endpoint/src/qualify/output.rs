@@ -59,10 +59,11 @@ pub fn junit(outcomes: &[Outcome]) -> String {
     let mut s = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         s,
-        "<testsuites name=\"iotscope qualify\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"{}\" time=\"{total:.3}\">",
+        // No `skipped` here: the Jenkins schema (junit-10.xsd) allows it on each testsuite
+        // only, and the test suite checks the report against that schema.
+        "<testsuites name=\"iotscope qualify\" tests=\"{}\" failures=\"{}\" errors=\"0\" time=\"{total:.3}\">",
         outcomes.len(),
-        count(Verdict::Fail),
-        count(Verdict::NotRun)
+        count(Verdict::Fail)
     );
     for suite in ["tls", "mqtt"] {
         let of: Vec<&Outcome> = outcomes.iter().filter(|o| o.suite == suite).collect();

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use aws_sdk_iot::error::{ProvideErrorMetadata, SdkError};
+use aws_smithy_async::future::pagination_stream::PaginationStream;
 use iotscope_account::logs;
 use iotscope_account::{
     CaRecord, CallFailure, CertStatus, CertificateRecord, DomainRecord, Endpoints, LogEntry,
@@ -84,6 +85,31 @@ fn answer<T>(result: Result<T, Stop<T>>) -> Answer<T> {
     }
 }
 
+/// Reads a listing page by page (each page counts as one `call`) until it ends or holds
+/// `limit` items; `items` takes what a page holds.
+async fn listing<O, E, R, T, U>(
+    mut pages: PaginationStream<Result<O, SdkError<E, R>>>,
+    counts: &CallCounts,
+    call: &'static str,
+    limit: usize,
+    mut items: impl FnMut(O, &mut Vec<T>),
+) -> Result<Vec<T>, Stop<U>>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    let mut all = Vec::new();
+    while let Some(page) = pages.next().await {
+        count(counts, call);
+        items(page.map_err(|e| stop(call, &e))?, &mut all);
+        if all.len() >= limit {
+            all.truncate(limit);
+            break;
+        }
+    }
+    Ok(all)
+}
+
 /// iot:DescribeEndpoint (iot:Data-ATS), iot:ListDomainConfigurations and
 /// iot:DescribeDomainConfiguration for each.
 pub async fn endpoints(clients: &Clients, counts: &CallCounts) -> Answer<Endpoints> {
@@ -102,28 +128,19 @@ pub async fn endpoints(clients: &Clients, counts: &CallCounts) -> Answer<Endpoin
                 .map(str::to_string);
 
             const LIST: &str = "iot:ListDomainConfigurations";
-            let mut names = Vec::new();
-            let mut pages = clients
+            let pages = clients
                 .iot
                 .list_domain_configurations()
                 .into_paginator()
                 .send();
-            loop {
-                let Some(page) = pages.next().await else {
-                    break;
-                };
-                count(counts, LIST);
-                let page = page.map_err(|e| stop(LIST, &e))?;
+            let names = listing(pages, counts, LIST, MAX_ITEMS, |page, names| {
                 names.extend(
                     page.domain_configurations()
                         .iter()
                         .filter_map(|d| d.domain_configuration_name().map(str::to_string)),
-                );
-                if names.len() >= MAX_ITEMS {
-                    names.truncate(MAX_ITEMS);
-                    break;
-                }
-            }
+                )
+            })
+            .await?;
 
             const DESCRIBE_DOMAIN: &str = "iot:DescribeDomainConfiguration";
             let mut domains = Vec::new();
@@ -236,30 +253,21 @@ pub async fn attached_policies(
     answer(
         async {
             const LIST: &str = "iot:ListAttachedPolicies";
-            let mut names = Vec::new();
-            let mut pages = clients
+            let pages = clients
                 .iot
                 .list_attached_policies()
                 .target(certificate_arn)
                 .recursive(false)
                 .into_paginator()
                 .send();
-            loop {
-                let Some(page) = pages.next().await else {
-                    break;
-                };
-                count(counts, LIST);
-                let page = page.map_err(|e| stop(LIST, &e))?;
+            let names = listing(pages, counts, LIST, MAX_ITEMS, |page, names| {
                 names.extend(
                     page.policies()
                         .iter()
                         .filter_map(|p| p.policy_name().map(str::to_string)),
-                );
-                if names.len() >= MAX_ITEMS {
-                    names.truncate(MAX_ITEMS);
-                    break;
-                }
-            }
+                )
+            })
+            .await?;
 
             const GET: &str = "iot:GetPolicy";
             let mut policies = Vec::new();
@@ -294,25 +302,16 @@ pub async fn things_of(
     answer(
         async {
             const LIST: &str = "iot:ListPrincipalThings";
-            let mut names = Vec::new();
-            let mut pages = clients
+            let pages = clients
                 .iot
                 .list_principal_things()
                 .principal(certificate_arn)
                 .into_paginator()
                 .send();
-            loop {
-                let Some(page) = pages.next().await else {
-                    break;
-                };
-                count(counts, LIST);
-                let page = page.map_err(|e| stop(LIST, &e))?;
-                names.extend(page.things().iter().cloned());
-                if names.len() >= MAX_ITEMS {
-                    names.truncate(MAX_ITEMS);
-                    break;
-                }
-            }
+            let names = listing(pages, counts, LIST, MAX_ITEMS, |page, names| {
+                names.extend(page.things().iter().cloned())
+            })
+            .await?;
 
             const DESCRIBE: &str = "iot:DescribeThing";
             let mut things = Vec::new();
@@ -361,14 +360,8 @@ pub async fn log_entries(
             if let Some(pattern) = filter_pattern(query) {
                 request = request.filter_pattern(pattern);
             }
-            let mut entries = Vec::new();
-            let mut pages = request.into_paginator().send();
-            loop {
-                let Some(page) = pages.next().await else {
-                    break;
-                };
-                count(counts, CALL);
-                let page = page.map_err(|e| stop(CALL, &e))?;
+            let pages = request.into_paginator().send();
+            let entries = listing(pages, counts, CALL, MAX_LOG_EVENTS, |page, entries| {
                 for event in page.events() {
                     let Some(message) = event.message() else {
                         continue;
@@ -382,11 +375,8 @@ pub async fn log_entries(
                         entries.push(entry);
                     }
                 }
-                if entries.len() >= MAX_LOG_EVENTS {
-                    entries.truncate(MAX_LOG_EVENTS);
-                    break;
-                }
-            }
+            })
+            .await?;
             Ok(entries)
         }
         .await,

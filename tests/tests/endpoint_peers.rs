@@ -102,6 +102,24 @@ enum Via {
     Proxy,
 }
 
+/// The two tests of a case: straight at the endpoint, and through `iotscope proxy --mitm`
+/// (`CASE::direct` and `CASE::through_the_proxy`).
+macro_rules! direct_and_through_the_proxy {
+    ($case:ident) => {
+        mod $case {
+            #[test]
+            fn direct() {
+                super::$case(super::Via::Direct);
+            }
+
+            #[test]
+            fn through_the_proxy() {
+                super::$case(super::Via::Proxy);
+            }
+        }
+    };
+}
+
 impl Endpoint {
     /// Starts the endpoint with a good (ACTIVE) and an INACTIVE certificate registered (and
     /// a third, unregistered), and with `Via::Proxy` the proxy in front of it (MITM, with
@@ -406,15 +424,7 @@ fn mosquitto_pub_inside_the_policy_is_accepted_and_logged(via: Via) {
     }
 }
 
-#[test]
-fn mosquitto_pub_inside_the_policy_is_accepted_and_logged_direct() {
-    mosquitto_pub_inside_the_policy_is_accepted_and_logged(Via::Direct);
-}
-
-#[test]
-fn mosquitto_pub_inside_the_policy_is_accepted_and_logged_through_the_proxy() {
-    mosquitto_pub_inside_the_policy_is_accepted_and_logged(Via::Proxy);
-}
+direct_and_through_the_proxy!(mosquitto_pub_inside_the_policy_is_accepted_and_logged);
 
 fn a_publish_outside_the_policy_disconnects_an_mqtt_311_client(via: Via) {
     if !have_tool("mosquitto_pub") {
@@ -456,15 +466,7 @@ fn a_publish_outside_the_policy_disconnects_an_mqtt_311_client(via: Via) {
     }
 }
 
-#[test]
-fn a_publish_outside_the_policy_disconnects_an_mqtt_311_client_direct() {
-    a_publish_outside_the_policy_disconnects_an_mqtt_311_client(Via::Direct);
-}
-
-#[test]
-fn a_publish_outside_the_policy_disconnects_an_mqtt_311_client_through_the_proxy() {
-    a_publish_outside_the_policy_disconnects_an_mqtt_311_client(Via::Proxy);
-}
+direct_and_through_the_proxy!(a_publish_outside_the_policy_disconnects_an_mqtt_311_client);
 
 fn a_publish_outside_the_policy_gets_puback_0x87_over_mqtt_5(via: Via) {
     if !have_tool("mosquitto_pub") {
@@ -506,15 +508,7 @@ fn a_publish_outside_the_policy_gets_puback_0x87_over_mqtt_5(via: Via) {
     }
 }
 
-#[test]
-fn a_publish_outside_the_policy_gets_puback_0x87_over_mqtt_5_direct() {
-    a_publish_outside_the_policy_gets_puback_0x87_over_mqtt_5(Via::Direct);
-}
-
-#[test]
-fn a_publish_outside_the_policy_gets_puback_0x87_over_mqtt_5_through_the_proxy() {
-    a_publish_outside_the_policy_gets_puback_0x87_over_mqtt_5(Via::Proxy);
-}
+direct_and_through_the_proxy!(a_publish_outside_the_policy_gets_puback_0x87_over_mqtt_5);
 
 fn a_denied_subscribe_gets_suback_0x80_over_mqtt_311(via: Via) {
     if !have_tool("mosquitto_sub") {
@@ -557,15 +551,7 @@ fn a_denied_subscribe_gets_suback_0x80_over_mqtt_311(via: Via) {
     }
 }
 
-#[test]
-fn a_denied_subscribe_gets_suback_0x80_over_mqtt_311_direct() {
-    a_denied_subscribe_gets_suback_0x80_over_mqtt_311(Via::Direct);
-}
-
-#[test]
-fn a_denied_subscribe_gets_suback_0x80_over_mqtt_311_through_the_proxy() {
-    a_denied_subscribe_gets_suback_0x80_over_mqtt_311(Via::Proxy);
-}
+direct_and_through_the_proxy!(a_denied_subscribe_gets_suback_0x80_over_mqtt_311);
 
 fn an_inactive_certificate_is_refused_with_certificate_unknown_in_tls_12(via: Via) {
     if !have_tool("openssl") {
@@ -609,15 +595,9 @@ fn an_inactive_certificate_is_refused_with_certificate_unknown_in_tls_12(via: Vi
     }
 }
 
-#[test]
-fn an_inactive_certificate_is_refused_with_certificate_unknown_in_tls_12_direct() {
-    an_inactive_certificate_is_refused_with_certificate_unknown_in_tls_12(Via::Direct);
-}
-
-#[test]
-fn an_inactive_certificate_is_refused_with_certificate_unknown_in_tls_12_through_the_proxy() {
-    an_inactive_certificate_is_refused_with_certificate_unknown_in_tls_12(Via::Proxy);
-}
+direct_and_through_the_proxy!(
+    an_inactive_certificate_is_refused_with_certificate_unknown_in_tls_12
+);
 
 fn an_unregistered_certificate_is_refused_in_tls_13(via: Via) {
     if !have_tool("openssl") {
@@ -662,15 +642,7 @@ fn an_unregistered_certificate_is_refused_in_tls_13(via: Via) {
     }
 }
 
-#[test]
-fn an_unregistered_certificate_is_refused_in_tls_13_direct() {
-    an_unregistered_certificate_is_refused_in_tls_13(Via::Direct);
-}
-
-#[test]
-fn an_unregistered_certificate_is_refused_in_tls_13_through_the_proxy() {
-    an_unregistered_certificate_is_refused_in_tls_13(Via::Proxy);
-}
+direct_and_through_the_proxy!(an_unregistered_certificate_is_refused_in_tls_13);
 
 fn a_wrong_sni_is_refused(via: Via) {
     if !have_tool("openssl") {
@@ -725,15 +697,7 @@ fn a_wrong_sni_is_refused(via: Via) {
     }
 }
 
-#[test]
-fn a_wrong_sni_is_refused_direct() {
-    a_wrong_sni_is_refused(Via::Direct);
-}
-
-#[test]
-fn a_wrong_sni_is_refused_through_the_proxy() {
-    a_wrong_sni_is_refused(Via::Proxy);
-}
+direct_and_through_the_proxy!(a_wrong_sni_is_refused);
 
 // ---- paho-mqtt (Python) ----
 
@@ -845,15 +809,7 @@ fn a_short_keep_alive_is_raised_to_30_s(via: Via) {
     assert_eq!(c["keep_alive"], 30, "{ev:?}");
 }
 
-#[test]
-fn a_short_keep_alive_is_raised_to_30_s_direct() {
-    a_short_keep_alive_is_raised_to_30_s(Via::Direct);
-}
-
-#[test]
-fn a_short_keep_alive_is_raised_to_30_s_through_the_proxy() {
-    a_short_keep_alive_is_raised_to_30_s(Via::Proxy);
-}
+direct_and_through_the_proxy!(a_short_keep_alive_is_raised_to_30_s);
 
 /// Quotas page: client ids are at most 128 bytes; MQTT 5 CONNACK 0x85 (mqtt.md).
 fn a_client_id_over_128_bytes_is_refused(via: Via) {
@@ -875,15 +831,7 @@ fn a_client_id_over_128_bytes_is_refused(via: Via) {
     }
 }
 
-#[test]
-fn a_client_id_over_128_bytes_is_refused_direct() {
-    a_client_id_over_128_bytes_is_refused(Via::Direct);
-}
-
-#[test]
-fn a_client_id_over_128_bytes_is_refused_through_the_proxy() {
-    a_client_id_over_128_bytes_is_refused(Via::Proxy);
-}
+direct_and_through_the_proxy!(a_client_id_over_128_bytes_is_refused);
 
 /// mqtt.md: QoS 2 is not supported; an MQTT 5 PUBLISH over the CONNACK's Maximum QoS (1)
 /// gets DISCONNECT 0x9B.
@@ -902,15 +850,7 @@ fn a_qos_2_publish_is_refused(via: Via) {
     );
 }
 
-#[test]
-fn a_qos_2_publish_is_refused_direct() {
-    a_qos_2_publish_is_refused(Via::Direct);
-}
-
-#[test]
-fn a_qos_2_publish_is_refused_through_the_proxy() {
-    a_qos_2_publish_is_refused(Via::Proxy);
-}
+direct_and_through_the_proxy!(a_qos_2_publish_is_refused);
 
 /// Quotas page: at most 7 slashes in a topic; MQTT 5 DISCONNECT 0x90 Topic Name invalid.
 fn a_topic_with_8_slashes_is_refused(via: Via) {
@@ -928,15 +868,7 @@ fn a_topic_with_8_slashes_is_refused(via: Via) {
     );
 }
 
-#[test]
-fn a_topic_with_8_slashes_is_refused_direct() {
-    a_topic_with_8_slashes_is_refused(Via::Direct);
-}
-
-#[test]
-fn a_topic_with_8_slashes_is_refused_through_the_proxy() {
-    a_topic_with_8_slashes_is_refused(Via::Proxy);
-}
+direct_and_through_the_proxy!(a_topic_with_8_slashes_is_refused);
 
 /// mqtt.md / life-cycle events: a second connection with the same client id is accepted and
 /// the older one disconnected, MQTT 5 DISCONNECT 0x8E; its log entry says DUPLICATE_CLIENTID.
@@ -973,15 +905,7 @@ fn a_duplicate_client_id_takes_over(via: Via) {
     }
 }
 
-#[test]
-fn a_duplicate_client_id_takes_over_direct() {
-    a_duplicate_client_id_takes_over(Via::Direct);
-}
-
-#[test]
-fn a_duplicate_client_id_takes_over_through_the_proxy() {
-    a_duplicate_client_id_takes_over(Via::Proxy);
-}
+direct_and_through_the_proxy!(a_duplicate_client_id_takes_over);
 
 /// Retained messages go to new subscribers of the topic, not to wildcard subscriptions
 /// (reference §4, policy page notes).
@@ -1014,15 +938,7 @@ fn a_retained_message_reaches_a_new_subscriber_of_its_topic_only(via: Via) {
     }
 }
 
-#[test]
-fn a_retained_message_reaches_a_new_subscriber_of_its_topic_only_direct() {
-    a_retained_message_reaches_a_new_subscriber_of_its_topic_only(Via::Direct);
-}
-
-#[test]
-fn a_retained_message_reaches_a_new_subscriber_of_its_topic_only_through_the_proxy() {
-    a_retained_message_reaches_a_new_subscriber_of_its_topic_only(Via::Proxy);
-}
+direct_and_through_the_proxy!(a_retained_message_reaches_a_new_subscriber_of_its_topic_only);
 
 /// A persistent session (MQTT 3.1.1 clean session 0) keeps its subscription and gets the
 /// QoS 1 messages published while it was away (Device Advisor's persistent-session case).
@@ -1057,15 +973,7 @@ fn a_persistent_session_gets_what_came_while_away(via: Via) {
     }
 }
 
-#[test]
-fn a_persistent_session_gets_what_came_while_away_direct() {
-    a_persistent_session_gets_what_came_while_away(Via::Direct);
-}
-
-#[test]
-fn a_persistent_session_gets_what_came_while_away_through_the_proxy() {
-    a_persistent_session_gets_what_came_while_away(Via::Proxy);
-}
+direct_and_through_the_proxy!(a_persistent_session_gets_what_came_while_away);
 
 // ---- the AWS IoT Device SDK v2 for Python ----
 
@@ -1117,15 +1025,7 @@ fn the_sdk_connects_and_publishes_inside_the_policy(via: Via) {
     }
 }
 
-#[test]
-fn the_sdk_connects_and_publishes_inside_the_policy_direct() {
-    the_sdk_connects_and_publishes_inside_the_policy(Via::Direct);
-}
-
-#[test]
-fn the_sdk_connects_and_publishes_inside_the_policy_through_the_proxy() {
-    the_sdk_connects_and_publishes_inside_the_policy(Via::Proxy);
-}
+direct_and_through_the_proxy!(the_sdk_connects_and_publishes_inside_the_policy);
 
 /// Reference §2 and §6.1: iot:Connect denied over MQTT 3.1.1 closes the connection without a
 /// CONNACK; the SDK reports AWS_ERROR_MQTT_UNEXPECTED_HANGUP (aws-iot-device-sdk-js-v2#101).
@@ -1151,15 +1051,7 @@ fn the_sdk_sees_a_hang_up_when_connect_is_denied(via: Via) {
     }
 }
 
-#[test]
-fn the_sdk_sees_a_hang_up_when_connect_is_denied_direct() {
-    the_sdk_sees_a_hang_up_when_connect_is_denied(Via::Direct);
-}
-
-#[test]
-fn the_sdk_sees_a_hang_up_when_connect_is_denied_through_the_proxy() {
-    the_sdk_sees_a_hang_up_when_connect_is_denied(Via::Proxy);
-}
+direct_and_through_the_proxy!(the_sdk_sees_a_hang_up_when_connect_is_denied);
 
 /// Reference §2 and §6.7: a PUBLISH outside the policy over MQTT 3.1.1 disconnects the
 /// client; the SDK reports the interruption as AWS_ERROR_MQTT_UNEXPECTED_HANGUP
@@ -1194,15 +1086,7 @@ fn the_sdk_is_interrupted_by_a_denied_publish(via: Via) {
     }
 }
 
-#[test]
-fn the_sdk_is_interrupted_by_a_denied_publish_direct() {
-    the_sdk_is_interrupted_by_a_denied_publish(Via::Direct);
-}
-
-#[test]
-fn the_sdk_is_interrupted_by_a_denied_publish_through_the_proxy() {
-    the_sdk_is_interrupted_by_a_denied_publish(Via::Proxy);
-}
+direct_and_through_the_proxy!(the_sdk_is_interrupted_by_a_denied_publish);
 
 /// Reference §2: an INACTIVE certificate fails TLS negotiation; the SDK cannot connect.
 fn the_sdk_cannot_connect_with_an_inactive_certificate(via: Via) {
@@ -1223,15 +1107,7 @@ fn the_sdk_cannot_connect_with_an_inactive_certificate(via: Via) {
     }
 }
 
-#[test]
-fn the_sdk_cannot_connect_with_an_inactive_certificate_direct() {
-    the_sdk_cannot_connect_with_an_inactive_certificate(Via::Direct);
-}
-
-#[test]
-fn the_sdk_cannot_connect_with_an_inactive_certificate_through_the_proxy() {
-    the_sdk_cannot_connect_with_an_inactive_certificate(Via::Proxy);
-}
+direct_and_through_the_proxy!(the_sdk_cannot_connect_with_an_inactive_certificate);
 
 // ---- port 443, reserved topics, limits, malformed packets, shutdown ----
 
@@ -1312,15 +1188,7 @@ fn a_reserved_topic_is_refused(via: Via) {
     }
 }
 
-#[test]
-fn a_reserved_topic_is_refused_direct() {
-    a_reserved_topic_is_refused(Via::Direct);
-}
-
-#[test]
-fn a_reserved_topic_is_refused_through_the_proxy() {
-    a_reserved_topic_is_refused(Via::Proxy);
-}
+direct_and_through_the_proxy!(a_reserved_topic_is_refused);
 
 /// Quotas page: publish requests over 128 KB are rejected; life-cycle events: a payload over
 /// the limit disconnects with CLIENT_ERROR.
@@ -1368,15 +1236,7 @@ fn a_payload_over_128_kb_disconnects_the_client(via: Via) {
     }
 }
 
-#[test]
-fn a_payload_over_128_kb_disconnects_the_client_direct() {
-    a_payload_over_128_kb_disconnects_the_client(Via::Direct);
-}
-
-#[test]
-fn a_payload_over_128_kb_disconnects_the_client_through_the_proxy() {
-    a_payload_over_128_kb_disconnects_the_client(Via::Proxy);
-}
+direct_and_through_the_proxy!(a_payload_over_128_kb_disconnects_the_client);
 
 /// A malformed packet closes that connection only: another device stays served, and the
 /// log says CLIENT_ERROR for the one that sent it.
@@ -1426,15 +1286,7 @@ fn a_malformed_packet_closes_that_connection_only(via: Via) {
     }
 }
 
-#[test]
-fn a_malformed_packet_closes_that_connection_only_direct() {
-    a_malformed_packet_closes_that_connection_only(Via::Direct);
-}
-
-#[test]
-fn a_malformed_packet_closes_that_connection_only_through_the_proxy() {
-    a_malformed_packet_closes_that_connection_only(Via::Proxy);
-}
+direct_and_through_the_proxy!(a_malformed_packet_closes_that_connection_only);
 
 /// SIGTERM stops the endpoint in order: an MQTT 5 device is told DISCONNECT 0x8B (Server
 /// shutting down, mqtt.md) and the log says SERVER_INITIATED_DISCONNECT.
@@ -1649,15 +1501,7 @@ fn a_silent_device_is_disconnected_after_its_keep_alive(via: Via) {
     }
 }
 
-#[test]
-fn a_silent_device_is_disconnected_after_its_keep_alive_direct() {
-    a_silent_device_is_disconnected_after_its_keep_alive(Via::Direct);
-}
-
-#[test]
-fn a_silent_device_is_disconnected_after_its_keep_alive_through_the_proxy() {
-    a_silent_device_is_disconnected_after_its_keep_alive(Via::Proxy);
-}
+direct_and_through_the_proxy!(a_silent_device_is_disconnected_after_its_keep_alive);
 
 /// §1.5: AWS requests a client certificate; a device that sends none is refused (the wire
 /// form is UNVERIFIED; rustls sends certificate_required), logged NOT_AUTHENTICATED.
@@ -1701,15 +1545,7 @@ fn a_device_without_a_certificate_is_refused(via: Via) {
     }
 }
 
-#[test]
-fn a_device_without_a_certificate_is_refused_direct() {
-    a_device_without_a_certificate_is_refused(Via::Direct);
-}
-
-#[test]
-fn a_device_without_a_certificate_is_refused_through_the_proxy() {
-    a_device_without_a_certificate_is_refused(Via::Proxy);
-}
+direct_and_through_the_proxy!(a_device_without_a_certificate_is_refused);
 
 /// Reference §2: REVOKED and expired certificates have no AWS text of their own; the
 /// endpoint refuses them as it refuses INACTIVE ones (alert 46), with their own log codes
@@ -1762,15 +1598,7 @@ fn revoked_and_expired_certificates_are_refused_like_inactive_ones(via: Via) {
     }
 }
 
-#[test]
-fn revoked_and_expired_certificates_are_refused_like_inactive_ones_direct() {
-    revoked_and_expired_certificates_are_refused_like_inactive_ones(Via::Direct);
-}
-
-#[test]
-fn revoked_and_expired_certificates_are_refused_like_inactive_ones_through_the_proxy() {
-    revoked_and_expired_certificates_are_refused_like_inactive_ones(Via::Proxy);
-}
+direct_and_through_the_proxy!(revoked_and_expired_certificates_are_refused_like_inactive_ones);
 
 /// The policy page: an explicit deny overrides any allow; `*` in a resource crosses topic
 /// levels, so `topicfilter/demo/*` allows subscribing to `demo/a/+` (MQTT's `+` is a plain
@@ -1798,15 +1626,7 @@ fn an_explicit_deny_wins_and_star_crosses_levels(via: Via) {
     }
 }
 
-#[test]
-fn an_explicit_deny_wins_and_star_crosses_levels_direct() {
-    an_explicit_deny_wins_and_star_crosses_levels(Via::Direct);
-}
-
-#[test]
-fn an_explicit_deny_wins_and_star_crosses_levels_through_the_proxy() {
-    an_explicit_deny_wins_and_star_crosses_levels(Via::Proxy);
-}
+direct_and_through_the_proxy!(an_explicit_deny_wins_and_star_crosses_levels);
 
 /// Quotas page: persistent sessions expire (1 h by default, adjustable); after
 /// `--session-expiry 1` a reconnect 3 s later finds no session (session present = 0). MQTT 5:
@@ -1841,15 +1661,7 @@ fn a_persistent_session_expires(via: Via) {
     }
 }
 
-#[test]
-fn a_persistent_session_expires_direct() {
-    a_persistent_session_expires(Via::Direct);
-}
-
-#[test]
-fn a_persistent_session_expires_through_the_proxy() {
-    a_persistent_session_expires(Via::Proxy);
-}
+direct_and_through_the_proxy!(a_persistent_session_expires);
 
 /// `--max-connections`: a connection over the limit is closed at accept, the one inside it is
 /// served.
@@ -1922,15 +1734,7 @@ fn wills_are_sent_when_a_connection_is_lost_and_checked_at_connect(via: Via) {
     }
 }
 
-#[test]
-fn wills_are_sent_when_a_connection_is_lost_and_checked_at_connect_direct() {
-    wills_are_sent_when_a_connection_is_lost_and_checked_at_connect(Via::Direct);
-}
-
-#[test]
-fn wills_are_sent_when_a_connection_is_lost_and_checked_at_connect_through_the_proxy() {
-    wills_are_sent_when_a_connection_is_lost_and_checked_at_connect(Via::Proxy);
-}
+direct_and_through_the_proxy!(wills_are_sent_when_a_connection_is_lost_and_checked_at_connect);
 
 /// `iotscope endpoint --account`: the registry from the AWS CLI's files for the certificates
 /// (issue 20). The INACTIVE one is refused in the handshake with alert 46, as AWS does.

@@ -12,7 +12,7 @@ const EXPECTED: [(&str, Option<&str>); 8] = [
     ("no-client-cert", Some("AUTH.CLIENT_CERT_MISSING")),
     ("wrong-sni", Some("CONN.SNI_MISMATCH")),
     ("expired-cert", Some("AUTH.CLIENT_CERT_EXPIRED")),
-    ("inactive-cert", Some("AUTH.CLIENT_CERT_REJECTED")),
+    ("inactive-cert", Some("AUTH.CERT_INACTIVE")),
     ("publish-denied", Some("AUTHZ.PUBLISH_DENIED")),
     ("duplicate-client-id", Some("MQTT.SESSION_TAKEN_OVER")),
     ("plain-mqtt", Some("CONN.NOT_TLS")),
@@ -76,6 +76,42 @@ fn every_demo_device_gets_its_diagnosis_in_json() {
             );
         }
     }
+    // Every connection's findings come most severe first (the web view and the text take
+    // the first as the worst), the cross-connection one of the newer twin included.
+    let rank = |s: &str| ["info", "warning", "error"].iter().position(|x| *x == s);
+    for c in &connections {
+        let ranks: Vec<_> = c["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| rank(f["severity"].as_str().unwrap()))
+            .collect();
+        assert!(ranks.windows(2).all(|w| w[0] >= w[1]), "{c:#}");
+    }
+    // The account files the demo gives the proxy name the INACTIVE status as the cause; the
+    // endpoint's alert stays below it, an info that points at the account's finding.
+    let inactive = connections
+        .iter()
+        .find(|c| {
+            iotscope_tests::codes(c)
+                .iter()
+                .any(|x| x == "AUTH.CERT_INACTIVE")
+        })
+        .expect("a connection with AUTH.CERT_INACTIVE");
+    assert_eq!(
+        iotscope_tests::codes_of(inactive, "error"),
+        ["AUTH.CERT_INACTIVE"],
+        "{inactive:#}"
+    );
+    assert!(iotscope_tests::codes_of(inactive, "info")
+        .contains(&"AUTH.CLIENT_CERT_REJECTED".to_string()));
+    // Plain MQTT is refused by the proxy itself, which never dials the endpoint: nothing of
+    // the endpoint's side is missing, and it was not silent.
+    let plain = connections
+        .iter()
+        .find(|c| iotscope_tests::codes(c).iter().any(|x| x == "CONN.NOT_TLS"))
+        .unwrap();
+    assert_eq!(iotscope_tests::codes(plain), ["CONN.NOT_TLS"], "{plain:#}");
 }
 
 #[test]

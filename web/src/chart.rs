@@ -1,5 +1,5 @@
 //! Counts by finding code over time, as a small stacked bar chart in SVG: a burst of
-//! refusals shows as a tall bar of one colour.
+//! refusals shows as a tall bar of one colour. Errors and warnings are counted; infos are not.
 //!
 //! Time is cut into equal buckets of a round width (1 s … 1 day) so that there are at most
 //! [`MAX_BUCKETS`]; each bar stacks the findings of the connections that began in it, one

@@ -132,7 +132,7 @@ impl Hub {
             k.rows
                 .values()
                 .filter(|r| !r.open)
-                .map(|r| (r.unix, &r.codes[..])),
+                .map(|r| (r.unix, &r.problems[..])),
         )
         .svg()
     }

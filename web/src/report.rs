@@ -64,7 +64,7 @@ impl HtmlReport {
             return Err(e);
         }
         let rows = serde_json::to_string(&inner.rows).map_err(std::io::Error::other)?;
-        let counts = Counts::of(inner.rows.iter().map(|r| (r.unix, &r.codes[..])));
+        let counts = Counts::of(inner.rows.iter().map(|r| (r.unix, &r.problems[..])));
         let chart = serde_json::to_string(&counts.svg()).map_err(std::io::Error::other)?;
         let after = std::mem::take(&mut inner.after);
         let n = inner.rows.len();

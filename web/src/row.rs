@@ -36,6 +36,11 @@ pub struct Row {
     pub title: String,
     /// Every finding's code, for the filter.
     pub codes: Vec<String>,
+    /// The codes of the errors and warnings, which the chart counts: an info (the account
+    /// saying a certificate is ACTIVE, say) is not a problem, and on a healthy fleet it would
+    /// fill the chart.
+    #[serde(skip)]
+    pub problems: Vec<String>,
     pub source: String,
 }
 
@@ -58,6 +63,7 @@ impl Row {
             severity: String::new(),
             title: String::new(),
             codes: Vec::new(),
+            problems: Vec::new(),
             source: identity.source.clone().unwrap_or_default(),
         }
     }
@@ -109,6 +115,11 @@ impl Row {
             title: w.map(|f| f.title.to_string()).unwrap_or_default(),
             codes: findings
                 .iter()
+                .map(|f| f.code.as_str().to_string())
+                .collect(),
+            problems: findings
+                .iter()
+                .filter(|f| f.severity != Severity::Info)
                 .map(|f| f.code.as_str().to_string())
                 .collect(),
             source: id_.source.clone().unwrap_or_default(),

@@ -41,11 +41,15 @@ pub fn rules(f: &Facts, ctx: &Context, out: &mut Vec<Finding>) {
     wrong_protocol(f, ctx, out);
     versions_and_suites(f, out);
     handshake_aborted(f, out);
+    // A MITM proxy that ended the device's leg itself (the first bytes were not TLS, the
+    // handshake with iotscope failed) before anything came from the endpoint: the endpoint's
+    // silence is iotscope's doing, neither a no-answer nor an answer the capture missed.
+    let ended_by_iotscope = device_leg_ended_it(f);
     let stalled = device_stalled(f, out);
-    if !stalled {
+    if !stalled && !ended_by_iotscope {
         no_answer(f, out);
     }
-    truncated(f, !stalled, out);
+    truncated(f, !stalled && !ended_by_iotscope, out);
     not_decrypted(f, out);
 }
 
@@ -176,6 +180,15 @@ fn http_proxy_target(f: &Facts, ctx: &Context, out: &mut Vec<Finding>) {
 }
 
 /// True when the trace holds the proxy's report of an unreachable upstream.
+/// True when iotscope, in the middle, ended the device's TLS leg before the endpoint said
+/// anything: the endpoint's side is empty because iotscope never let the device through.
+fn device_leg_ended_it(f: &Facts) -> bool {
+    let Some((_, leg)) = f.device_leg else {
+        return false;
+    };
+    !matches!(leg.outcome, crate::device_leg::Outcome::Completed) && !f.endpoint_sent_bytes()
+}
+
 fn upstream_unreachable(f: &Facts, out: &mut Vec<Finding>) -> bool {
     let Some((e, failure)) = f.upstream_failure else {
         return false;

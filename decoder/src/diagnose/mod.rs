@@ -223,8 +223,8 @@ impl Diagnoser {
         }
     }
 
-    /// The findings of one finished connection, most severe first among its own; a
-    /// cross-connection finding comes last.
+    /// The findings of one finished connection, most severe first; a cross-connection
+    /// finding comes after the connection's own of the same severity.
     pub fn connection(&mut self, facts: &Facts) -> Vec<Finding> {
         self.connection_with(facts, None)
     }
@@ -242,7 +242,12 @@ impl Diagnoser {
             self.said_not_checked = found.iter().any(|f| f.code == Code::AuthzPolicyNotChecked);
         }
         if let Some(f) = self.client_ids.observe(facts.trace) {
-            found.push(f);
+            // Renderers and the web view take the first finding as the worst.
+            let at = found
+                .iter()
+                .position(|x| x.severity < f.severity)
+                .unwrap_or(found.len());
+            found.insert(at, f);
         }
         found
     }

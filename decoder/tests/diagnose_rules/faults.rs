@@ -486,3 +486,24 @@ fn mitm_a_device_leg_ended_by_the_handshake_deadline_is_a_stall() {
         .end(1000.0, handshake_timeout());
     none(&done.diagnose(), "CONN.DEVICE_STALLED");
 }
+
+#[test]
+fn mitm_plain_mqtt_refused_by_iotscope_is_neither_silence_nor_a_gap() {
+    use iotscope_decoder::device_leg::Outcome;
+    // In MITM the proxy reads the device's first bytes, finds no ClientHello and ends the
+    // connection itself: the endpoint is never dialled, so its empty side is not missing.
+    let mut t = T::new(8883);
+    t.dev(0.02, connect(4, "demo-plain", 60)).dev(
+        0.2,
+        leg(Outcome::Failed {
+            detail: "the device's first bytes are not a TLS ClientHello".into(),
+        }),
+    );
+    assert_eq!(codes(&t.diagnose()), ["CONN.NOT_TLS"]);
+
+    // Without the device leg (a capture, or passthrough), the same bytes and an end 0.2 s
+    // later leave the endpoint's answer unseen.
+    let mut capture = T::new(8883);
+    capture.dev(0.02, connect(4, "demo-plain", 60));
+    one(&capture.diagnose(), "CONN.TRUNCATED");
+}

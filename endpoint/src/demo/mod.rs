@@ -10,6 +10,7 @@
 //! and diagnosed, while TLS refusals (an inactive certificate) still come from the endpoint,
 //! which gets each device's own certificate through `--device-certs`.
 
+mod account;
 mod devices;
 pub mod pki;
 
@@ -18,6 +19,7 @@ use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::Duration;
 
+use iotscope_account::{Files, SharedSource};
 use iotscope_decoder::diagnose::code::Code;
 use iotscope_proxy::ca::{KeyType, LocalCa, CERT_FILE};
 use iotscope_proxy::config::{MitmConfig, ProxyConfig};
@@ -31,7 +33,7 @@ use rustls::pki_types::CertificateDer;
 use rustls::RootCertStore;
 use serde::Serialize;
 
-use crate::registry::{CertStatus, DeviceCert, Registry, EXAMPLE_ACCOUNT};
+use crate::registry::EXAMPLE_ACCOUNT;
 use crate::server::{EndpointConfig, DEFAULT_ENDPOINT};
 use devices::{Plan, DEFAULT_LEVEL};
 use pki::DeviceCa;
@@ -107,19 +109,23 @@ pub fn run(opts: DemoOptions) -> Result<u8, Error> {
     let good = device_ca.issue("demo-good", false, &certs_dir)?;
     let expired = device_ca.issue("demo-expired", true, &certs_dir)?;
     let inactive = device_ca.issue("demo-inactive", false, &certs_dir)?;
-    let mut registry = Registry::new(EXAMPLE_ACCOUNT);
-    registry.add_policy("demo-policy", POLICY)?;
-    for (c, status) in [
-        (&good, CertStatus::Active),
-        (&expired, CertStatus::Active),
-        (&inactive, CertStatus::Inactive),
-    ] {
-        registry.add_certificate(DeviceCert {
-            id: c.id.clone(),
-            status,
-            policies: vec!["demo-policy".into()],
-        });
-    }
+    // The account, as the AWS CLI would print it: the endpoint serves it (as `endpoint
+    // --account`) and the proxy explains with it (as `proxy --account`), so a refusal the
+    // account decides (the INACTIVE certificate) is named by its cause, not only by the alert.
+    let account_dir = dirs.root.join("account");
+    mk(&account_dir)?;
+    let account_files = account::write(
+        &account_dir,
+        &[
+            (&good, "ACTIVE"),
+            (&expired, "ACTIVE"),
+            (&inactive, "INACTIVE"),
+        ],
+        ("demo-policy", POLICY),
+    )?;
+    let files = Files::open(&account_files)
+        .map_err(|e| Error::BadFile(format!("the demo's account files: {e}")))?;
+    let registry = crate::account::registry_from(&files)?;
     let (proxy_ca, _) = LocalCa::init(&proxy_dir, KeyType::EcdsaP256, 30)?;
     let mut roots = RootCertStore::empty();
     roots
@@ -175,6 +181,7 @@ pub fn run(opts: DemoOptions) -> Result<u8, Error> {
             format: opts.format,
             colour: opts.colour,
             watch: opts.watch.clone(),
+            account: Some(SharedSource::new(Box::new(files))),
             ..ReportOptions::default()
         },
     };
@@ -417,7 +424,7 @@ fn devices_list(
         Device {
             name: "inactive-cert",
             what: "its certificate is registered but INACTIVE",
-            expected: Some(Code::AuthClientCertRejected),
+            expected: Some(Code::AuthCertInactive),
             plans: vec![plan("demo-inactive", Some(inactive))],
         },
         Device {

@@ -23,6 +23,8 @@ pub struct DeviceCa {
 pub struct DeviceId {
     pub id: String,
     pub cert_der: Vec<u8>,
+    /// The same certificate in PEM, as describe-certificate prints it.
+    pub cert_pem: String,
     pub key_der: Vec<u8>,
 }
 
@@ -79,6 +81,7 @@ impl DeviceCa {
         Ok(DeviceId {
             id,
             cert_der: der,
+            cert_pem: cert.pem(),
             key_der: key.serialize_der(),
         })
     }

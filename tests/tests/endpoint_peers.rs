@@ -1653,11 +1653,28 @@ fn a_persistent_session_expires(via: Via) {
     );
     assert_eq!(event(&ev, "connack").unwrap()["expiry"], 1, "{ev:?}");
 
-    // Through the proxy: each of the three connections worked, so no error finding.
-    for _ in 0..3 {
+    // Through the proxy: each of the three connections worked, so no error finding; the
+    // third is told its 999,999 s became 1 s (a warning).
+    for _ in 0..2 {
         if let Some(found) = ep.diagnosed_errors() {
             assert!(found.is_empty(), "the proxy found {found:?}");
         }
+    }
+    if let Some((p, _)) = ep.proxy.as_ref() {
+        let conn = p.next_connection();
+        assert!(codes_of(&conn, "error").is_empty(), "{conn:#}");
+        let limit = conn["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["code"] == "MQTT.AWS_LIMIT")
+            .unwrap_or_else(|| panic!("no MQTT.AWS_LIMIT: {conn:#}"));
+        assert_eq!(limit["severity"], "warning");
+        let summary = limit["summary"].as_str().unwrap();
+        assert!(
+            summary.contains("session expiry 999999 s asked, 1 s granted"),
+            "{summary}"
+        );
     }
 }
 

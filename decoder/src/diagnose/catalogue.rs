@@ -412,7 +412,7 @@ pub static CATALOGUE: &[Entry] = &[
         section: Section::Connection,
         severity: Severity::Warning,
         title: "A packet outside AWS IoT Core's limits",
-        cause: "AWS IoT Core adjusts or rejects what lies outside its limits: keep-alive 30–1200 s, client id up to 128 bytes, topic up to 256 bytes and 7 slashes, payload up to 128 KB, at most 8 filters per SUBSCRIBE, QoS 0 and 1 only (QoS 2 gets no PUBACK or SUBACK).",
+        cause: "AWS IoT Core adjusts or rejects what lies outside its limits: keep-alive 30–1200 s, client id up to 128 bytes, topic up to 256 bytes and 7 slashes, payload up to 128 KB, at most 8 filters per SUBSCRIBE, QoS 0 and 1 only (QoS 2 gets no PUBACK or SUBACK), a persistent session kept at most 7 days (1 h unless the account's limit was raised; an MQTT 5 CONNACK says what was granted).",
         tell_apart: "The values are in the packet; another broker may accept them.",
         steps: &["Keep within the limits listed under 'AWS IoT Core endpoints and quotas' in the AWS General Reference."],
     },

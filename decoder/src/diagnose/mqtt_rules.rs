@@ -226,6 +226,13 @@ fn limit_problems(p: &Packet) -> Vec<String> {
                     c.client_id.len()
                 ));
             }
+            if let Some(asked) = int_property(&c.properties, "session_expiry_interval")
+                .filter(|&n| n > AWS_MAX_SESSION_EXPIRY)
+            {
+                v.push(format!(
+                    "session expiry {asked} s (AWS IoT keeps a session at most 7 days, 604800 s, and 1 h unless the account's limit was raised)"
+                ));
+            }
             if let Some(w) = &c.will {
                 if w.qos == 2 {
                     v.push("will QoS 2 (AWS IoT supports QoS 0 and 1)".to_string());
@@ -267,9 +274,42 @@ fn limit_problems(p: &Packet) -> Vec<String> {
     v
 }
 
+/// AWS IoT Core's longest persistent session: 7 days (aws-iot-facts.md, MQTT 5 CONNACK
+/// properties); the account's own maximum, 1 h by default, may be lower.
+const AWS_MAX_SESSION_EXPIRY: u32 = 604_800;
+
+/// An MQTT 5 integer property by name.
+fn int_property(props: &[crate::mqtt::Property], name: &str) -> Option<u32> {
+    props.iter().find_map(|p| match p.value {
+        crate::mqtt::PropertyValue::Int(n) if p.name == name => Some(n),
+        _ => None,
+    })
+}
+
+/// The session expiry the device asked for and the lower one the endpoint's CONNACK granted
+/// (MQTT 5: a server that will not keep the session as long says so in its CONNACK).
+fn session_expiry_cut<'a>(f: &Facts<'a>) -> Option<(u32, u32, &'a crate::Event)> {
+    let (_, c) = f.connect()?;
+    let asked = int_property(&c.properties, "session_expiry_interval")?;
+    f.mqtt.iter().find_map(|(e, p)| match &p.body {
+        Body::Connack(a) if e.dir == Direction::EndpointToDevice && a.code == 0 => {
+            int_property(&a.properties, "session_expiry_interval")
+                .filter(|&granted| granted < asked)
+                .map(|granted| (asked, granted, *e))
+        }
+        _ => None,
+    })
+}
+
 fn aws_limits(f: &Facts, out: &mut Vec<Finding>) {
     let mut problems = Vec::new();
     let mut first_t = None;
+    if let Some((asked, granted, e)) = session_expiry_cut(f) {
+        first_t = Some(f.t(e));
+        problems.push(format!(
+            "session expiry {asked} s asked, {granted} s granted by the endpoint's CONNACK (the session ends {granted} s after a disconnect, not {asked} s)"
+        ));
+    }
     for (ev, p) in &f.mqtt {
         if ev.dir != Direction::DeviceToEndpoint {
             continue;

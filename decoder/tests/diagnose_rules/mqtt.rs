@@ -142,6 +142,46 @@ fn aws_limit_for_a_short_keep_alive() {
 }
 
 #[test]
+fn aws_limit_for_a_session_expiry_over_7_days_and_one_the_connack_cuts() {
+    // Over AWS IoT Core's 7-day ceiling, whatever the CONNACK says.
+    let mut t = keyed();
+    t.dev_dec(41.0, connect5_with_session_expiry("sensor-keep", 999_999))
+        .end_dec(60.0, connack_at(5, 0));
+    let found = t.diagnose();
+    let f = one(&found, "MQTT.AWS_LIMIT");
+    assert_eq!(f.severity, Severity::Warning);
+    assert!(
+        f.summary
+            .contains("session expiry 999999 s (AWS IoT keeps a session at most 7 days"),
+        "{}",
+        f.summary
+    );
+    no_error(&found);
+
+    // Within 7 days but over the account's limit: the endpoint grants less in its CONNACK,
+    // and that is what the device's session gets.
+    let mut cut = keyed();
+    cut.dev_dec(41.0, connect5_with_session_expiry("sensor-keep", 86_400))
+        .end_dec(60.0, connack5_granting_session_expiry(3_600));
+    let found = cut.diagnose();
+    let f = one(&found, "MQTT.AWS_LIMIT");
+    assert!(
+        f.summary
+            .contains("session expiry 86400 s asked, 3600 s granted by the endpoint's CONNACK"),
+        "{}",
+        f.summary
+    );
+    assert!((f.evidence[0].t - 0.060).abs() < 1e-9, "{:?}", f.evidence);
+    no_error(&found);
+
+    // Granted as asked, within 7 days: nothing to say.
+    let mut kept = keyed();
+    kept.dev_dec(41.0, connect5_with_session_expiry("sensor-keep", 3_600))
+        .end_dec(60.0, connack5_granting_session_expiry(3_600));
+    none(&kept.diagnose(), "MQTT.AWS_LIMIT");
+}
+
+#[test]
 fn aws_limit_gathers_every_problem_and_counts_the_rest() {
     let deep = "a/b/c/d/e/f/g/h/i";
     let long_id = "x".repeat(129);

@@ -56,6 +56,38 @@ pub fn connect_with_will(level: u8, client_id: &str, topic: &str, qos: u8) -> Ev
     k
 }
 
+/// The MQTT 5 Session Expiry Interval property (0x11).
+fn session_expiry(seconds: u32) -> mqtt::Property {
+    mqtt::Property {
+        id: 0x11,
+        name: "session_expiry_interval",
+        value: mqtt::PropertyValue::Int(seconds),
+    }
+}
+
+/// An MQTT 5 CONNECT asking for a session kept `seconds` after a disconnect.
+pub fn connect5_with_session_expiry(client_id: &str, seconds: u32) -> EventKind {
+    let mut k = connect(5, client_id, 60);
+    if let EventKind::Mqtt(p) = &mut k {
+        if let Body::Connect(c) = &mut p.body {
+            c.clean_start = false;
+            c.properties.push(session_expiry(seconds));
+        }
+    }
+    k
+}
+
+/// An MQTT 5 CONNACK 0 whose properties grant a session expiry of `seconds`.
+pub fn connack5_granting_session_expiry(seconds: u32) -> EventKind {
+    let mut k = connack_at(5, 0);
+    if let EventKind::Mqtt(p) = &mut k {
+        if let Body::Connack(a) = &mut p.body {
+            a.properties.push(session_expiry(seconds));
+        }
+    }
+    k
+}
+
 /// CONNACK with `code`, named for `level`.
 pub fn connack_at(level: u8, code: u8) -> EventKind {
     packet(

@@ -25,7 +25,7 @@ use crate::source::AccountSource;
 
 /// The AWS CLI outputs `--account` reads, for error messages.
 pub const SHAPES: &str = "describe-endpoint, describe-certificate, list-certificates, \
-describe-ca-certificate, list-ca-certificates, list-attached-policies, get-policy, list-principal-things, \
+describe-ca-certificate, list-ca-certificates, list-attached-policies, get-policy, list-principal-things, list-principal-things-v2, \
 describe-thing, describe-domain-configuration, list-domain-configurations, \
 logs filter-log-events, or AWSIotLogsV2 entries one per line";
 
@@ -70,6 +70,8 @@ pub enum Shape {
     GetPolicy,
     /// `aws iot list-principal-things`.
     ListPrincipalThings,
+    /// `aws iot list-principal-things-v2` (`principalThingObjects`, each with its thing's name).
+    ListPrincipalThingsV2,
     /// `aws iot describe-thing`.
     DescribeThing,
     /// `aws iot describe-domain-configuration`.
@@ -94,6 +96,7 @@ impl Shape {
             Shape::ListAttachedPolicies => "list-attached-policies",
             Shape::GetPolicy => "get-policy",
             Shape::ListPrincipalThings => "list-principal-things",
+            Shape::ListPrincipalThingsV2 => "list-principal-things-v2",
             Shape::DescribeThing => "describe-thing",
             Shape::DescribeDomainConfiguration => "describe-domain-configuration",
             Shape::ListDomainConfigurations => "list-domain-configurations",
@@ -142,6 +145,8 @@ pub fn shape_of(value: &Value) -> Option<Shape> {
         Shape::GetPolicy
     } else if array("things") {
         Shape::ListPrincipalThings
+    } else if array("principalThingObjects") {
+        Shape::ListPrincipalThingsV2
     } else if has("thingName") && (has("thingArn") || has("attributes") || has("thingId")) {
         Shape::DescribeThing
     } else if has("domainConfigurationName") && has("domainName") {
@@ -337,13 +342,22 @@ impl Files {
                     },
                 );
             }
-            Shape::ListPrincipalThings => {
-                let names = o["things"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|t| t.as_str().map(str::to_string))
-                    .collect();
+            Shape::ListPrincipalThings | Shape::ListPrincipalThingsV2 => {
+                let names = if shape == Shape::ListPrincipalThings {
+                    o["things"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|t| t.as_str().map(str::to_string))
+                        .collect()
+                } else {
+                    o["principalThingObjects"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|t| str_of(t, "thingName"))
+                        .collect()
+                };
                 let principal =
                     named.or_else(|| str_of(&value, "principal").map(|a| id_of_arn(&a)));
                 if principal.is_none() {

@@ -72,6 +72,24 @@ fn policies_things_and_endpoints_of_good() {
 }
 
 #[test]
+fn list_principal_things_v2_names_the_same_thing() {
+    // good's certificate and thing, with the thing list as list-principal-things-v2 prints it.
+    let good = dir("good");
+    let mut files = Files::open(&[
+        good.join("describe-certificate.json"),
+        good.join("describe-thing.json"),
+        dir("things-v2").join("list-principal-things-v2.json"),
+    ])
+    .unwrap();
+    let arn = format!("arn:aws:iot:us-east-1:123456789012:cert/{GOOD}");
+    let things = files.things_of(&arn);
+    let things = things.found().unwrap();
+    assert_eq!(things.len(), 1);
+    assert_eq!(things[0].name, "good");
+    assert_eq!(things[0].attributes["site"], "lab");
+}
+
+#[test]
 fn both_log_forms_read_the_same_entries() {
     let export = Files::open(&[dir("logs/filter-log-events.json")]).unwrap();
     let lines = Files::open(&[dir("logs/AWSIotLogsV2.jsonl")]).unwrap();

@@ -54,6 +54,12 @@ aws --region us-east-1 iot list-domain-configurations \
 aws --region us-east-1 iot describe-domain-configuration --domain-configuration-name lab-endpoint \
     > "$here/good/describe-domain-configuration.json"
 
+# The same thing through list-principal-things-v2 (principalThingObjects, with the type of
+# attachment), which newer scripts call instead.
+fresh things-v2
+aws --region us-east-1 iot list-principal-things-v2 --principal "$GOOD_ARN" \
+    > "$here/things-v2/list-principal-things-v2.json"
+
 # Another account's endpoint: the capture's SNI is neither its ATS endpoint nor a domain.
 fresh other-endpoint
 aws --region eu-west-1 iot describe-endpoint --endpoint-type iot:Data-ATS \

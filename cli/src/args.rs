@@ -414,7 +414,7 @@ pub struct PolicyFlags {
 pub struct AccountFlags {
     /// Files (or folders of files) holding what the AWS CLI printed for describe-certificate,
     /// list-certificates, describe-ca-certificate, list-ca-certificates,
-    /// list-attached-policies, get-policy, list-principal-things, describe-thing,
+    /// list-attached-policies, get-policy, list-principal-things (or -v2), describe-thing,
     /// describe-endpoint, describe-domain-configuration, list-domain-configurations, and
     /// AWSIotLogsV2 entries (aws logs filter-log-events, or one JSON entry per line). Each file
     /// is recognised by its shape.

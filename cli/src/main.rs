@@ -19,11 +19,34 @@ use iotscope_report::{explain, policy, replay, Watcher};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// A replay's reporting thread frees each connection's trace a moment after the decoding
+/// thread built it. With mimalloc's default, memory that falls free goes back to the kernel
+/// 10 ms later, so the decoding thread kept faulting in fresh (huge) pages that the kernel
+/// zeroes first: a tenth of a short-connection replay's samples in `perf record`, half its
+/// system time. A replay holds a bounded amount of memory, so it keeps what it freed. The
+/// proxy keeps the default: there, memory freed after a burst of connections should go back.
+/// `MIMALLOC_PURGE_DELAY` in the environment still decides, when set.
+fn keep_freed_memory() {
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
+        return;
+    }
+    extern "C" {
+        // mimalloc's own `mi_option_set`, linked in with the allocator above.
+        fn mi_option_set(option: std::ffi::c_int, value: std::ffi::c_long);
+    }
+    /// `mi_option_purge_delay` in mimalloc.h (v2 and v3): milliseconds, -1 for never.
+    const MI_OPTION_PURGE_DELAY: std::ffi::c_int = 15;
+    // SAFETY: mimalloc is the global allocator, and its options may be set at any time;
+    // the option number is that of the header of the bundled mimalloc.
+    unsafe { mi_option_set(MI_OPTION_PURGE_DELAY, -1) }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
     let code = match cli.command {
         Command::Replay(args) => {
+            keep_freed_memory();
             match (given(&args.report.policy), account(&args.report.account)) {
                 (Ok(given), Ok(account)) => {
                     let html = args.html.clone();

@@ -22,6 +22,40 @@ const IN_FLIGHT: usize = 32;
 /// queue or a refusal on a loaded machine; a retry a moment later goes through.
 const TRIES: u32 = 5;
 
+/// A TLS handshake to complete on each connection before it is held.
+#[derive(Clone)]
+pub struct Tls {
+    pub connector: tokio_rustls::TlsConnector,
+    pub name: rustls::pki_types::ServerName<'static>,
+}
+
+/// An idle connection: the socket alone, or the socket with its TLS session.
+enum Held {
+    // Held only to keep the connection open.
+    #[allow(dead_code)]
+    Plain(TcpStream),
+    #[allow(dead_code)]
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+async fn open(target: SocketAddr, tls: Option<Tls>) -> Result<Held, String> {
+    match tls {
+        None => connect(target)
+            .await
+            .map(Held::Plain)
+            .map_err(|e| e.to_string()),
+        Some(t) => {
+            use tokio::io::AsyncReadExt;
+            let mut s = crate::tls::open(&t.connector, target, &t.name).await?;
+            let mut byte = [0u8; 1];
+            s.read_exact(&mut byte)
+                .await
+                .map_err(|e| format!("reading the server's byte: {e}"))?;
+            Ok(Held::Tls(Box::new(s)))
+        }
+    }
+}
+
 async fn connect(target: SocketAddr) -> std::io::Result<TcpStream> {
     let mut tries = 1;
     loop {
@@ -70,9 +104,10 @@ pub async fn run(
     count: usize,
     hold: Duration,
     paced_by: Option<PathBuf>,
+    tls: Option<Tls>,
 ) -> Result<(), String> {
     let base = paced_by.as_deref().map_or(0, read_count);
-    let mut held: Vec<TcpStream> = Vec::with_capacity(count);
+    let mut held: Vec<Held> = Vec::with_capacity(count);
     let mut pending = JoinSet::new();
     let mut started = 0;
     while held.len() < count {
@@ -80,7 +115,7 @@ pub async fn run(
             catch_up(file, base, started).await?;
         }
         while started < count && pending.len() < IN_FLIGHT {
-            pending.spawn(connect(target));
+            pending.spawn(open(target, tls.clone()));
             started += 1;
         }
         match pending.join_next().await {

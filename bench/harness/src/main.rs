@@ -1,15 +1,14 @@
-//! `iotscope-bench`: the load tools `bench/run` drives, and the table it prints.
+//! `iotscope-bench`: the load tools `bench/run` drives.
 //!
 //! Every tool talks to addresses given on its command line (loopback in `bench/run`), stops
 //! by itself after a bounded amount of work or time, and prints its results as `key=value`
-//! lines that `bench/run` gathers into one file for `report`.
+//! lines that `bench/run` gathers into one file for `bench/table`.
 
 mod idle;
 mod latency;
 mod mqtt;
 mod net;
 mod relay;
-mod report;
 mod sink;
 mod stats;
 mod throughput;
@@ -98,6 +97,10 @@ enum Command {
         port_file: PathBuf,
         #[arg(long, default_value_t = 1800)]
         max_seconds: u64,
+        /// How long one connection may stay open (idle connections held after a handshake
+        /// need longer than the default).
+        #[arg(long, default_value_t = tls::SERVER_CONNECTION_LIMIT.as_secs())]
+        hold_seconds: u64,
     },
     /// Full TLS 1.3 handshakes with a client certificate (no resumption) against each
     /// target, interleaved in rounds; prints handshakes per second.
@@ -120,6 +123,10 @@ enum Command {
         /// Handshakes in flight at once.
         #[arg(long, default_value_t = 4)]
         concurrency: usize,
+        /// Each target is an MQTT broker: after the handshake send CONNECT and wait for
+        /// CONNACK (a session), instead of reading the server's byte.
+        #[arg(long)]
+        mqtt: bool,
     },
     /// Open COUNT connections to a target that stay silent, print `open=COUNT`, and hold
     /// them until killed or until --hold-seconds.
@@ -134,15 +141,21 @@ enum Command {
         /// --status-file): stay at most a few hundred connections ahead of it.
         #[arg(long)]
         paced_by: Option<PathBuf>,
+        /// Complete a TLS handshake on each connection with the client certificate in DIR
+        /// (written by `certs`) before holding it; the server's byte is read too.
+        #[arg(long)]
+        tls: Option<PathBuf>,
+        /// With --tls: trust this CA (PEM) instead of DIR/ca.pem.
+        #[arg(long)]
+        trust: Option<PathBuf>,
+        #[arg(long, default_value = "localhost")]
+        server_name: String,
     },
-    /// Print the results table (Markdown) from the `key=value` lines gathered in FILE.
-    Report { file: PathBuf },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Report { file } => report::run(&file),
         Command::Certs { out } => tls::write_certs(&out),
         other => runtime().and_then(|rt| rt.block_on(run_async(other))),
     };
@@ -212,7 +225,17 @@ async fn run_async(command: Command) -> Result<(), String> {
             certs,
             port_file,
             max_seconds,
-        } => tls::serve(listen, &certs, &port_file, Duration::from_secs(max_seconds)).await,
+            hold_seconds,
+        } => {
+            tls::serve(
+                listen,
+                &certs,
+                &port_file,
+                Duration::from_secs(max_seconds),
+                Duration::from_secs(hold_seconds),
+            )
+            .await
+        }
         Command::Handshakes {
             targets,
             certs,
@@ -221,12 +244,14 @@ async fn run_async(command: Command) -> Result<(), String> {
             seconds,
             rounds,
             concurrency,
+            mqtt,
         } => {
             let plan = tls::HandshakePlan {
                 server_name,
                 per_round: Duration::from_secs_f64(seconds.clamp(0.1, 600.0)),
                 rounds,
                 concurrency: concurrency.max(1),
+                mqtt,
             };
             tls::handshakes(&targets, &certs, &trust, plan).await
         }
@@ -235,7 +260,24 @@ async fn run_async(command: Command) -> Result<(), String> {
             count,
             hold_seconds,
             paced_by,
-        } => idle::run(target, count, Duration::from_secs(hold_seconds), paced_by).await,
-        Command::Report { .. } | Command::Certs { .. } => Ok(()),
+            tls,
+            trust,
+            server_name,
+        } => {
+            let tls = match tls {
+                Some(dir) => {
+                    let ca = trust.unwrap_or_else(|| dir.join("ca.pem"));
+                    Some(idle::Tls {
+                        connector: tls::connector(&dir, &ca)?,
+                        name: rustls::pki_types::ServerName::try_from(server_name)
+                            .map_err(|e| format!("server name: {e}"))?,
+                    })
+                }
+                None => None,
+            };
+            let hold = Duration::from_secs(hold_seconds);
+            idle::run(target, count, hold, paced_by, tls).await
+        }
+        Command::Certs { .. } => Ok(()),
     }
 }

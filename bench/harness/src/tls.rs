@@ -151,14 +151,16 @@ fn client_config(dir: &Path, trust: &Path) -> Result<ClientConfig, String> {
     Ok(config)
 }
 
-/// How long a server connection may take from accept to the client's close.
-const SERVER_CONNECTION_LIMIT: Duration = Duration::from_secs(10);
+/// How long a server connection may take from accept to the client's close, unless told
+/// otherwise (`tls-server --hold-seconds`, for idle connections held after a handshake).
+pub const SERVER_CONNECTION_LIMIT: Duration = Duration::from_secs(10);
 
 pub async fn serve(
     listen: SocketAddr,
     dir: &Path,
     port_file: &Path,
     limit: Duration,
+    hold: Duration,
 ) -> Result<(), String> {
     let acceptor = TlsAcceptor::from(Arc::new(server_config(dir)?));
     let listener = net::bind(listen, port_file).await?;
@@ -181,7 +183,7 @@ pub async fn serve(
                     while tls.read(&mut rest).await? > 0 {}
                     Ok::<_, std::io::Error>(())
                 };
-                match tokio::time::timeout(SERVER_CONNECTION_LIMIT, one).await {
+                match tokio::time::timeout(hold, one).await {
                     Ok(Ok(())) => {}
                     // A client that closes without close_notify is not a failed handshake.
                     Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {}
@@ -205,28 +207,62 @@ pub struct HandshakePlan {
     pub per_round: Duration,
     pub rounds: u32,
     pub concurrency: usize,
+    /// An MQTT session instead of the server's byte: CONNECT, CONNACK, DISCONNECT (the
+    /// server is an MQTT broker that requires a client certificate, mosquitto in bench/run).
+    pub mqtt: bool,
 }
 
-/// One handshake: connect, complete TLS, read the server's byte, close.
+/// One handshake: connect, complete TLS, read the server's byte (or, with `mqtt`, send
+/// CONNECT and read an accepting CONNACK, then DISCONNECT), close.
 async fn one_handshake(
     connector: &TlsConnector,
     addr: SocketAddr,
     name: &ServerName<'static>,
+    mqtt: bool,
 ) -> Result<(), String> {
+    let mut tls = open(connector, addr, name).await?;
+    if mqtt {
+        // A client id of its own per session: the broker would otherwise take over (and
+        // close) the session of another loop's connection with the same id.
+        static SESSION: AtomicU64 = AtomicU64::new(0);
+        let id = format!("bench-{}", SESSION.fetch_add(1, Ordering::Relaxed));
+        tls.write_all(&crate::mqtt::connect(&id))
+            .await
+            .map_err(|e| format!("sending CONNECT: {e}"))?;
+        let code = crate::mqtt::read_packet(&mut tls).await?.connack_code()?;
+        if code != 0 {
+            return Err(format!("CONNACK refused the session (code {code})"));
+        }
+        let _ = tls.write_all(&[0xE0, 0x00]).await;
+    } else {
+        let mut byte = [0u8; 1];
+        tls.read_exact(&mut byte)
+            .await
+            .map_err(|e| format!("reading the server's byte: {e}"))?;
+    }
+    let _ = tls.shutdown().await;
+    Ok(())
+}
+
+/// Connects and completes a TLS handshake with the client certificate.
+pub async fn open(
+    connector: &TlsConnector,
+    addr: SocketAddr,
+    name: &ServerName<'static>,
+) -> Result<tokio_rustls::client::TlsStream<TcpStream>, String> {
     let tcp = TcpStream::connect(addr)
         .await
         .map_err(|e| format!("connect: {e}"))?;
     let _ = tcp.set_nodelay(true);
-    let mut tls = connector
+    connector
         .connect(name.clone(), tcp)
         .await
-        .map_err(|e| format!("handshake: {e}"))?;
-    let mut byte = [0u8; 1];
-    tls.read_exact(&mut byte)
-        .await
-        .map_err(|e| format!("reading the server's byte: {e}"))?;
-    let _ = tls.shutdown().await;
-    Ok(())
+        .map_err(|e| format!("handshake: {e}"))
+}
+
+/// A connector with the client certificate in DIR, trusting the CA in `trust`.
+pub fn connector(dir: &Path, trust: &Path) -> Result<TlsConnector, String> {
+    Ok(TlsConnector::from(Arc::new(client_config(dir, trust)?)))
 }
 
 /// Handshakes completed by `concurrency` loops for `per_round`, and per second.
@@ -249,10 +285,10 @@ async fn one_round(
             done.clone(),
             first_error.clone(),
         );
-        let addr = t.addr;
+        let (addr, mqtt) = (t.addr, plan.mqtt);
         loops.push(tokio::spawn(async move {
             while Instant::now() < deadline {
-                match one_handshake(&connector, addr, &name).await {
+                match one_handshake(&connector, addr, &name, mqtt).await {
                     Ok(()) => {
                         done.fetch_add(1, Ordering::Relaxed);
                     }
@@ -353,6 +389,7 @@ mod tests {
                     &d,
                     &pf,
                     Duration::from_secs(20),
+                    SERVER_CONNECTION_LIMIT,
                 )
                 .await;
             });
@@ -366,18 +403,18 @@ mod tests {
             let name = ServerName::try_from("localhost".to_string()).unwrap();
             let good =
                 TlsConnector::from(Arc::new(client_config(&dir, &dir.join("ca.pem")).unwrap()));
-            one_handshake(&good, addr, &name).await.unwrap();
+            one_handshake(&good, addr, &name, false).await.unwrap();
             // A client that trusts another CA refuses the server.
             let wrong = TlsConnector::from(Arc::new(
                 client_config(&dir, &other.join("ca.pem")).unwrap(),
             ));
-            let e = one_handshake(&wrong, addr, &name).await.unwrap_err();
+            let e = one_handshake(&wrong, addr, &name, false).await.unwrap_err();
             assert!(e.starts_with("handshake:"), "{e}");
             // A client whose certificate comes from another CA is refused by the server.
             let stranger = TlsConnector::from(Arc::new(
                 client_config(&other, &dir.join("ca.pem")).unwrap(),
             ));
-            assert!(one_handshake(&stranger, addr, &name).await.is_err());
+            assert!(one_handshake(&stranger, addr, &name, false).await.is_err());
         });
         std::fs::remove_dir_all(&dir).unwrap();
     }

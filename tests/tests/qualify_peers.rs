@@ -334,6 +334,23 @@ fn tls_cases_fail_with_an_openssl_that_does_not_verify_and_weak_ciphers() {
         );
     }
 
+    // An OpenSSL that offers TLS 1.1 only (SECLEVEL 0 lets OpenSSL 3 send it): no TLS 1.2+
+    // handshake, and the evidence says what the ClientHello offered.
+    let mut run = start("tls-1-1", &["TLS_Connect"], 60);
+    let (port, ca) = (run.port, run.ca());
+    run.keep_running(Duration::from_millis(200), move || {
+        s_client(port, &ca, &["-tls1_1", "-cipher", "'DEFAULT@SECLEVEL=0'"])
+    });
+    let (lines, status, _) = run.finish();
+    assert_eq!(status, 1, "{lines:#?}");
+    assert_verdict(
+        &lines,
+        "TLS_Connect",
+        "FAIL",
+        "the device offers TLS 1.1; AWS IoT Core takes TLS 1.2 and 1.3",
+        "versions offered (legacy version, no supported_versions extension): TLS 1.1",
+    );
+
     // A ClientHello with only a non-ECDHE CBC suite at TLS 1.2: none AWS IoT recommends.
     let mut run = start("tls-ciphers", &["TLS_DeviceSupport_For_IOT"], 60);
     let (port, ca) = (run.port, run.ca());

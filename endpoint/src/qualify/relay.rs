@@ -152,6 +152,17 @@ pub struct Conn {
     closed: bool,
 }
 
+/// A read error from the upstream in words: the TLS alert it sent (a TLS 1.3 server refuses
+/// a client certificate only after the handshake, so this is where that shows), else the
+/// error.
+fn io_words(e: &std::io::Error) -> String {
+    match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+        Some(rustls::Error::AlertReceived(a)) => format!("it sent the TLS alert {a:?}"),
+        Some(other) => other.to_string(),
+        None => e.to_string(),
+    }
+}
+
 /// An upstream packet in words.
 fn describe(first: u8, body: &[u8], level: u8) -> String {
     let id = || {
@@ -248,7 +259,13 @@ impl Conn {
                     Err(packets::ReadError::Closed { clean: false }) => {
                         FromUp::Ended("the connection ended without close_notify".into())
                     }
-                    Err(e) => FromUp::Ended(format!("{e:?}")),
+                    Err(packets::ReadError::Io(e)) => FromUp::Ended(io_words(&e)),
+                    Err(packets::ReadError::BadLength) => {
+                        FromUp::Ended("a packet's remaining length is malformed".into())
+                    }
+                    Err(packets::ReadError::TooLarge(n)) => {
+                        FromUp::Ended(format!("a {n}-byte packet (over 128 KB)"))
+                    }
                 };
                 let end = matches!(m, FromUp::Ended(_));
                 if tx.send(m).await.is_err() || end {

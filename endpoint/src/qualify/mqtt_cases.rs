@@ -123,7 +123,7 @@ fn note_packet(ctx: &mut Ctx<'_>, p: &Packet) {
 const NO_DEVICE: &str = "the device did not connect and send CONNECT within the time limit";
 
 /// The case cannot go on: the upstream did not take the device's CONNECT.
-fn upstream_failed(why: String) -> Decision {
+fn upstream_failed(why: iotscope_proxy::error::Error) -> Decision {
     (Verdict::NotRun, format!("no session upstream: {why}"))
 }
 

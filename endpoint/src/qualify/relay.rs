@@ -55,38 +55,37 @@ type UpTls = tokio_rustls::client::TlsStream<TcpStream>;
 impl UpstreamCfg {
     /// TCP and TLS to the upstream with the identity for a device that presented the
     /// certificate `leaf` (its ID) and asked for `sni`.
-    async fn dial(&self, sni: Option<&str>, leaf: Option<&str>) -> Result<UpTls, String> {
+    async fn dial(&self, sni: Option<&str>, leaf: Option<&str>) -> Result<UpTls, Error> {
         let identity = match &self.identities {
             Identities::None => None,
-            ids => Some(ids.for_device(leaf).map_err(|e| e.to_string())?),
+            ids => Some(ids.for_device(leaf)?),
         };
         let (cfg, _) = client::config(
             &self.roots,
             identity.as_deref(),
             Vec::new(),
             Arc::new(rustls::NoKeyLog),
-        )
-        .map_err(|e| e.to_string())?;
+        )?;
         let name = sni.unwrap_or(&self.name).to_string();
-        let server = ServerName::try_from(name.clone())
-            .map_err(|e| format!("{name:?} cannot be sent as a server name: {e}"))?;
-        let (tcp, _) = self
-            .addr
-            .connect(UPSTREAM_WAIT)
-            .await
-            .map_err(|e| format!("cannot reach the upstream {}: {e}", self.addr))?;
+        let server = ServerName::try_from(name.clone()).map_err(|e| {
+            Error::BadValue(format!("{name:?} cannot be sent as a server name: {e}"))
+        })?;
+        let (tcp, _) =
+            self.addr.connect(UPSTREAM_WAIT).await.map_err(|e| {
+                Error::Network(format!("cannot reach the upstream {}: {e}", self.addr))
+            })?;
         let _ = tcp.set_nodelay(true);
         match timeout(UPSTREAM_WAIT, TlsConnector::from(cfg).connect(server, tcp)).await {
             Ok(Ok(s)) => Ok(s),
-            Ok(Err(e)) => Err(format!(
+            Ok(Err(e)) => Err(Error::Network(format!(
                 "the TLS handshake with the upstream {} (as {name}) failed: {e}",
                 self.addr
-            )),
-            Err(_) => Err(format!(
+            ))),
+            Err(_) => Err(Error::Network(format!(
                 "the upstream {} did not finish its TLS handshake within {} s",
                 self.addr,
                 UPSTREAM_WAIT.as_secs()
-            )),
+            ))),
         }
     }
 
@@ -104,7 +103,7 @@ impl UpstreamCfg {
                     Error::Network(format!("cannot reach the upstream {}: {e}", self.addr))
                 });
         }
-        let mut s = self.dial(None, None).await.map_err(Error::Network)?;
+        let mut s = self.dial(None, None).await?;
         let _ = s.shutdown().await;
         Ok(())
     }
@@ -229,7 +228,7 @@ impl Conn {
         ctx: &mut Ctx<'_>,
         session_present: bool,
         words: &str,
-    ) -> Result<Accepted, String> {
+    ) -> Result<Accepted, Error> {
         let Some(cfg) = ctx.upstream else {
             let bytes = connack(self.level, session_present, 0);
             self.send(ctx, &bytes, words).await;
@@ -242,7 +241,7 @@ impl Conn {
         let tls = match cfg.dial(self.sni.as_deref(), self.leaf.as_deref()).await {
             Ok(t) => t,
             Err(e) => {
-                ctx.note(e.clone());
+                ctx.note(e.to_string());
                 self.close_device().await;
                 return Err(e);
             }
@@ -308,7 +307,7 @@ impl Conn {
                 };
                 ctx.note(why.clone());
                 self.close_device().await;
-                Err(why)
+                Err(Error::Network(why))
             }
         }
     }

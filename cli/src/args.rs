@@ -82,6 +82,31 @@ pub struct QualifyArgs {
     /// Give every case this time limit, in seconds, instead of its own.
     #[arg(long, value_name = "S", value_parser = parse_seconds)]
     pub time_limit: Option<Duration>,
+    /// Relay the MQTT cases to this MQTT-over-TLS endpoint (AWS IoT Core, a test broker,
+    /// `iotscope endpoint`) instead of answering as a minimal broker: the device's packets go
+    /// there and its answers come back, save what the case withholds or does itself. The TLS
+    /// cases use none.
+    #[arg(long, value_name = "HOST[:PORT]", value_parser = parse_upstream)]
+    pub upstream: Option<Upstream>,
+    /// The certificate (PEM or DER) presented to the upstream for the device, as with
+    /// `proxy --mitm --device-cert`.
+    #[arg(long, value_name = "FILE", requires_all = ["upstream", "device_key"])]
+    pub device_cert: Option<PathBuf>,
+    /// Its private key (PEM or DER PKCS#8).
+    #[arg(long, value_name = "FILE", requires_all = ["upstream", "device_cert"])]
+    pub device_key: Option<PathBuf>,
+    /// A directory of device certificates and keys, chosen by the certificate the device
+    /// presents, as with `proxy --mitm --device-certs`.
+    #[arg(
+        long,
+        value_name = "DIR",
+        requires = "upstream",
+        conflicts_with = "device_cert"
+    )]
+    pub device_certs: Option<PathBuf>,
+    /// CA certificates to trust for the upstream besides webpki-roots (for a test broker).
+    #[arg(long, value_name = "FILE", requires = "upstream")]
+    pub upstream_ca: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -266,6 +266,11 @@ fn qualify_options(
             args::QualifyFormatArg::Json => QualifyFormat::Json,
         },
         time_limit: a.time_limit,
+        upstream: a.upstream,
+        device_cert: a.device_cert,
+        device_key: a.device_key,
+        device_certs: a.device_certs,
+        upstream_ca: a.upstream_ca,
     })
 }
 

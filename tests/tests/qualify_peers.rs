@@ -34,6 +34,11 @@ fn scratch(name: &str) -> PathBuf {
 
 /// Starts `iotscope qualify` on a free port with the cases and time limit given.
 fn start(name: &str, cases: &[&str], limit: u32) -> Run {
+    start_with(name, cases, limit, &[])
+}
+
+/// As [`start`], with more options (`--upstream` and its identity).
+fn start_with(name: &str, cases: &[&str], limit: u32, more: &[String]) -> Run {
     let dir = scratch(name);
     let mut cmd = Command::new(iotscope_path());
     cmd.args(["qualify", "--listen", "127.0.0.1:0", "--format", "json"])
@@ -45,6 +50,7 @@ fn start(name: &str, cases: &[&str], limit: u32) -> Run {
     for c in cases {
         cmd.args(["--case", c]);
     }
+    cmd.args(more);
     let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -52,15 +58,17 @@ fn start(name: &str, cases: &[&str], limit: u32) -> Run {
         .expect("iotscope runs");
     let mut err = BufReader::new(child.stderr.take().unwrap());
     let mut port = 0;
+    let mut said = String::new();
     let mut line = String::new();
     while err.read_line(&mut line).unwrap() > 0 {
         if let Some(rest) = line.split("listening on 127.0.0.1:").nth(1) {
             port = rest.split(' ').next().unwrap().parse().unwrap();
             break;
         }
+        said.push_str(&line);
         line.clear();
     }
-    assert!(port > 0, "qualify did not say where it listens: {line}");
+    assert!(port > 0, "qualify did not say where it listens: {said}");
     std::thread::spawn(move || {
         let mut rest = String::new();
         let _ = err.read_to_string(&mut rest);
@@ -332,6 +340,23 @@ fn tls_cases_fail_with_an_openssl_that_does_not_verify_and_weak_ciphers() {
         );
     }
 
+    // An OpenSSL that offers TLS 1.1 only (SECLEVEL 0 lets OpenSSL 3 send it): no TLS 1.2+
+    // handshake, and the evidence says what the ClientHello offered.
+    let mut run = start("tls-1-1", &["TLS_Connect"], 60);
+    let (port, ca) = (run.port, run.ca());
+    run.keep_running(Duration::from_millis(200), move || {
+        s_client(port, &ca, &["-tls1_1", "-cipher", "'DEFAULT@SECLEVEL=0'"])
+    });
+    let (lines, status, _) = run.finish();
+    assert_eq!(status, 1, "{lines:#?}");
+    assert_verdict(
+        &lines,
+        "TLS_Connect",
+        "FAIL",
+        "the device offers TLS 1.1; AWS IoT Core takes TLS 1.2 and 1.3",
+        "versions offered (legacy version, no supported_versions extension): TLS 1.1",
+    );
+
     // A ClientHello with only a non-ECDHE CBC suite at TLS 1.2: none AWS IoT recommends.
     let mut run = start("tls-ciphers", &["TLS_DeviceSupport_For_IOT"], 60);
     let (port, ca) = (run.port, run.ca());
@@ -503,8 +528,8 @@ mode = sys.argv[5] if len(sys.argv) > 5 else "loop"
 seen = []
 def on_connect(client, userdata, flags, rc, *rest):
     client.publish("sensors/paho", "1", qos=1)
-    # A device that subscribes only once, at boot, never again.
-    if mode == "subscribe-once" and not seen:
+    # A device that subscribes only once, at boot, never again; or on every connection.
+    if (mode == "subscribe-once" and not seen) or mode == "subscribe-always":
         seen.append(1)
         client.subscribe("commands/paho", qos=1)
 c.on_connect = on_connect
@@ -610,6 +635,11 @@ fn keep_alive_and_retries_with_paho() {
             "MQTT_Reconnect_Backoff_Retries_On_Server_Disconnect",
             "do not grow",
             "server-side disconnect",
+        ),
+        (
+            "MQTT_Reconnect_Backoff_Retries_On_Unstable_Connection",
+            "do not grow",
+            "iotscope resets the TCP connection",
         ),
     ] {
         let mut run = start("paho-subscribe-once", &[case], 40);
@@ -733,6 +763,7 @@ fn back_off_and_jitter_pass_with_the_aws_iot_device_sdk() {
     for case in [
         "MQTT_Connect_Exponential_Backoff_Retries",
         "MQTT_Reconnect_Backoff_Retries_On_Server_Disconnect",
+        "MQTT_Reconnect_Backoff_Retries_On_Unstable_Connection",
     ] {
         let mut run = start("sdk-backoff", &[case], 60);
         let c = sdk_device(&run, "none").unwrap();
@@ -776,7 +807,7 @@ fn large_chain_maximum_fragments_and_persistent_sessions() {
     // mosquitto_sub asks for a clean session: the persistent-session case fails.
     let cases = [
         "TLS_Receive_Maximum_Size_Fragments",
-        "IOTSCOPE_Persistent_Session",
+        "MQTT_Persistent_Session_Happy_Case",
     ];
     let mut run = start("fragments", &cases, 40);
     let mut c = Command::new("mosquitto_sub");
@@ -801,7 +832,8 @@ fn large_chain_maximum_fragments_and_persistent_sessions() {
         "clean session true",
     );
 
-    // paho with clean_session=False comes back for its session.
+    // paho with clean_session=False, subscribing once at start, comes back for its session
+    // without subscribing again and acknowledges the message stored for it.
     if venv::python_with("paho.mqtt.client").is_none() {
         assert!(
             std::env::var_os("CI").is_none(),
@@ -812,7 +844,7 @@ fn large_chain_maximum_fragments_and_persistent_sessions() {
     let mut run = start("persistent-paho", &cases[1..], 40);
     let (port, ca) = (run.port, run.ca());
     let mut c = paho(PAHO_DEVICE, port, &ca).unwrap();
-    c.args(["1,2", "30"]);
+    c.args(["1,2", "30", "subscribe-once"]);
     run.spawn_device(c);
     let (lines, status, _) = run.finish();
     assert_eq!(status, 0, "{lines:#?}");
@@ -820,7 +852,516 @@ fn large_chain_maximum_fragments_and_persistent_sessions() {
         &lines,
         cases[1],
         "PASS",
-        "clean session false",
-        "session present",
+        "acknowledged the stored message without subscribing again",
+        "PUBACK id 42405",
+    );
+}
+
+#[test]
+fn expired_session_needs_a_new_subscribe_after_session_present_0() {
+    if venv::python_with("paho.mqtt.client").is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "paho-mqtt is required in CI"
+        );
+        return;
+    }
+    let case = "MQTT_Expired_Persistent_Session";
+    // paho subscribing in on_connect, on every connection: told the session is gone, it
+    // subscribes again. paho subscribing once, at start, does not.
+    for (mode, want, why) in [
+        (
+            "subscribe-always",
+            "PASS",
+            "subscribed to [\"commands/paho\"] again",
+        ),
+        (
+            "subscribe-once",
+            "FAIL",
+            "did not subscribe to [\"commands/paho\"] again",
+        ),
+    ] {
+        let mut run = start("expired-paho", &[case], 40);
+        let (port, ca) = (run.port, run.ca());
+        let mut c = paho(PAHO_DEVICE, port, &ca).unwrap();
+        c.args(["1,2", "30", mode]);
+        run.spawn_device(c);
+        let (lines, status, _) = run.finish();
+        assert_eq!(status, i32::from(want == "FAIL"), "{lines:#?}");
+        assert_verdict(
+            &lines,
+            case,
+            want,
+            why,
+            "CONNACK accepted, session present 0 (the session expired)",
+        );
+    }
+}
+
+/// An MQTT-over-TLS endpoint for `--upstream`: its address, the files iotscope needs to
+/// reach it (the device's certificate and key, the CA to trust) and the child it runs in.
+struct Upstream {
+    port: u16,
+    dir: iotscope_tests::pki::Dir,
+    /// The CA iotscope trusts for the upstream.
+    trust: String,
+    _broker: Option<iotscope_tests::mosquitto::Broker>,
+    endpoint: Option<Child>,
+}
+
+impl Drop for Upstream {
+    fn drop(&mut self) {
+        if let Some(c) = self.endpoint.as_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// A device CA, the device's certificate (`dev.pem`, `dev.key`, client id `dev-*`) and a
+/// server certificate for NAME and localhost, in a directory of the test's own.
+fn upstream_pki(name: &str) -> (iotscope_tests::pki::Dir, iotscope_tests::pki::Ca) {
+    use iotscope_tests::pki::{self, Dir, Leaf};
+    let dir = Dir::new(&format!("upstream-peer-{name}"));
+    let ca = pki::ca("upstream test CA");
+    dir.put("ca.pem", &ca.pem());
+    let server = Leaf::new(&ca, "broker", &[NAME, "localhost"], false);
+    dir.put("server.pem", &server.cert_pem);
+    dir.put("server.key", &server.key_pem);
+    let device = Leaf::new(&ca, "dev-good", &[], true);
+    dir.put("dev.pem", &device.cert_pem);
+    dir.put("dev.key", &device.key_pem);
+    (dir, ca)
+}
+
+impl Upstream {
+    /// mosquitto with TLS on a free port, asking for a client certificate from the CA.
+    fn mosquitto(name: &str) -> Option<Upstream> {
+        let bin = iotscope_tests::mosquitto::mosquitto_bin()?;
+        let (dir, _) = upstream_pki(name);
+        let (broker, port) = iotscope_tests::mosquitto::broker(
+            &bin,
+            &dir,
+            &dir.file("ca.pem"),
+            &dir.file("server.pem"),
+            &dir.file("server.key"),
+            "",
+        );
+        let trust = dir.file("ca.pem");
+        Some(Upstream {
+            port,
+            dir,
+            trust,
+            _broker: Some(broker),
+            endpoint: None,
+        })
+    }
+
+    /// `iotscope endpoint` named NAME with the device's certificate registered ACTIVE and a
+    /// policy that allows everything, logging to `log.jsonl`.
+    fn endpoint(name: &str) -> Upstream {
+        let (dir, _) = upstream_pki(name);
+        let registry = r#"{"policies":[{"policyName":"all","policyDocument":{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:*","Resource":"*"}]}}],
+            "certificates":[{"file":"dev.pem","status":"ACTIVE","policies":["all"]}]}"#;
+        let mut child = Command::new(iotscope_path())
+            .arg("endpoint")
+            .args(["--registry", &dir.put("registry.json", registry)])
+            .args(["--listen", "127.0.0.1:0", "--name", NAME])
+            .args(["--state-dir", &dir.file("state")])
+            .args(["--log", &dir.file("log.jsonl")])
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("iotscope endpoint runs");
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let addr: std::net::SocketAddr = loop {
+            let l = lines
+                .next()
+                .expect("the endpoint said where it listens")
+                .unwrap();
+            if let Some(a) = l.split(" MQTT on ").nth(1) {
+                break a.trim().parse().unwrap();
+            }
+        };
+        std::thread::spawn(move || for _ in lines {});
+        let trust = dir.file("state/iotscope-ca.pem");
+        Upstream {
+            port: addr.port(),
+            dir,
+            trust,
+            _broker: None,
+            endpoint: Some(child),
+        }
+    }
+
+    /// `--upstream` and the identity iotscope presents there.
+    fn args(&self) -> Vec<String> {
+        vec![
+            "--upstream".into(),
+            format!("127.0.0.1:{}", self.port),
+            "--device-cert".into(),
+            self.dir.file("dev.pem"),
+            "--device-key".into(),
+            self.dir.file("dev.key"),
+            "--upstream-ca".into(),
+            self.trust.clone(),
+        ]
+    }
+
+    /// The words the evidence uses for a packet the upstream sent.
+    fn sends(&self, what: &str) -> String {
+        format!(
+            "the upstream 127.0.0.1:{} sends {what}; iotscope passes it to the device",
+            self.port
+        )
+    }
+
+    /// A mosquitto_sub on the upstream, subscribed (its SUBACK seen) before this returns;
+    /// what it receives collects in the returned text.
+    fn watch(&self, topic: &str) -> (Child, Arc<std::sync::Mutex<String>>) {
+        // Line-buffered, so that its SUBACK line arrives as it happens.
+        let mut c = Command::new("stdbuf")
+            .args(["-oL", "mosquitto_sub"])
+            .args(["-h", "localhost", "-p", &self.port.to_string()])
+            .args(["--cafile", &self.trust])
+            .args(["--cert", &self.dir.file("dev.pem")])
+            .args(["--key", &self.dir.file("dev.key")])
+            .args(["-i", "dev-watcher", "-t", topic, "-v", "-d"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("mosquitto_sub runs");
+        let seen = Arc::new(std::sync::Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let out = c.stdout.take().unwrap();
+        let s = seen.clone();
+        std::thread::spawn(move || {
+            for l in BufReader::new(out).lines().map_while(Result::ok) {
+                if l.contains("received SUBACK") {
+                    let _ = tx.send(());
+                }
+                let mut t = s.lock().unwrap();
+                t.push_str(&l);
+                t.push('\n');
+            }
+        });
+        rx.recv_timeout(Duration::from_secs(30))
+            .expect("the watcher subscribed on the upstream");
+        (c, seen)
+    }
+}
+
+/// Waits (at most a minute, only against a hang) until the watcher's text holds `want`.
+fn watcher_got(seen: &std::sync::Mutex<String>, want: &str) -> bool {
+    for _ in 0..600 {
+        if seen.lock().unwrap().contains(want) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+#[test]
+fn upstream_mosquitto_gets_the_device_session_and_only_the_case_intervenes() {
+    if !have_tool("mosquitto_pub") || !have_tool("mosquitto_sub") {
+        return;
+    }
+    let Some(up) = Upstream::mosquitto("mosquitto") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "mosquitto is required in CI"
+        );
+        return;
+    };
+    let (mut watcher, seen) = up.watch("sensors/#");
+
+    // CONNECT and a QoS 1 PUBLISH go upstream; the CONNACK and the PUBACK come from there.
+    let cases = ["MQTT_Connect", "IOTSCOPE_Publish_QoS1"];
+    let mut run = start_with("upstream-mosquitto", &cases, 60, &up.args());
+    let (port, ca) = (run.port, run.ca());
+    run.keep_running(Duration::from_millis(200), move || {
+        mosquitto_pub(
+            port,
+            &ca,
+            &[
+                "-i",
+                "sensor-up",
+                "-t",
+                "sensors/up",
+                "-m",
+                "through-qualify",
+                "-q",
+                "1",
+            ],
+        )
+    });
+    let (lines, status, _) = run.finish();
+    assert_eq!(status, 0, "{lines:#?}");
+    assert_verdict(
+        &lines,
+        cases[0],
+        "PASS",
+        "the upstream accepted it",
+        &up.sends("CONNACK: session present 0, return code 0"),
+    );
+    assert_verdict(
+        &lines,
+        cases[1],
+        "PASS",
+        "QoS 1 PUBLISH",
+        &up.sends("PUBACK id 1"),
+    );
+    assert_verdict(
+        &lines,
+        cases[1],
+        "PASS",
+        "QoS 1 PUBLISH",
+        &format!("iotscope passes it to the upstream 127.0.0.1:{}", up.port),
+    );
+    assert!(
+        watcher_got(&seen, "sensors/up through-qualify"),
+        "the upstream's subscriber did not get the device's PUBLISH:\n{}",
+        seen.lock().unwrap()
+    );
+
+    // The SUBSCRIBE goes upstream; iotscope withholds only the upstream's SUBACK.
+    let mut run = start_with(
+        "upstream-sub-retry",
+        &["MQTT_Subscribe_Retry_No_Suback"],
+        40,
+        &up.args(),
+    );
+    let mut c = Command::new("mosquitto_sub");
+    c.args(["-h", "127.0.0.1", "-p", &run.port.to_string(), "--cafile"])
+        .arg(run.ca())
+        .args(["--insecure", "-i", "sub-up", "-t", "commands/1", "-q", "1"]);
+    run.spawn_device(c);
+    let (lines, status, _) = run.finish();
+    assert_eq!(status, 0, "{lines:#?}");
+    assert_verdict(
+        &lines,
+        "MQTT_Subscribe_Retry_No_Suback",
+        "PASS",
+        "again",
+        &format!(
+            "iotscope withholds the upstream 127.0.0.1:{}'s SUBACK id",
+            up.port
+        ),
+    );
+
+    if venv::python_with("paho.mqtt.client").is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "paho-mqtt is required in CI"
+        );
+        let _ = watcher.kill();
+        return;
+    }
+    // paho's QoS 1 PUBLISH reaches the upstream; only its PUBACK is withheld, and paho
+    // sends the PUBLISH again with DUP on its next connection.
+    let mut run = start_with(
+        "upstream-pub-retry",
+        &["MQTT_Publish_Retry_No_Puback"],
+        60,
+        &up.args(),
+    );
+    let mut c = paho(PAHO_DEVICE, run.port, &run.ca()).unwrap();
+    c.args(["1,2", "30"]);
+    run.spawn_device(c);
+    let (lines, status, _) = run.finish();
+    assert_eq!(status, 0, "{lines:#?}");
+    assert_verdict(
+        &lines,
+        "MQTT_Publish_Retry_No_Puback",
+        "PASS",
+        "again with DUP set",
+        &format!(
+            "iotscope withholds the upstream 127.0.0.1:{}'s PUBACK id",
+            up.port
+        ),
+    );
+    assert!(
+        watcher_got(&seen, "sensors/paho 1"),
+        "the upstream's subscriber did not get paho's PUBLISH:\n{}",
+        seen.lock().unwrap()
+    );
+    let _ = watcher.kill();
+    let _ = watcher.wait();
+
+    // Session present as the real broker says it: mosquitto keeps paho's session (it
+    // subscribed once, at start), so the second CONNACK says 1.
+    let mut run = start_with(
+        "upstream-persistent",
+        &["MQTT_Persistent_Session_Happy_Case"],
+        40,
+        &up.args(),
+    );
+    let mut c = paho(PAHO_DEVICE, run.port, &run.ca()).unwrap();
+    c.args(["1,2", "30", "subscribe-once"]);
+    run.spawn_device(c);
+    let (lines, status, _) = run.finish();
+    assert_eq!(status, 0, "{lines:#?}");
+    assert_verdict(
+        &lines,
+        "MQTT_Persistent_Session_Happy_Case",
+        "PASS",
+        "acknowledged the stored message",
+        &up.sends("CONNACK: session present 1, return code 0"),
+    );
+
+    // The expired session: iotscope sets clean session on the CONNECT it passes up, and
+    // the upstream's own CONNACK says the session is gone; paho subscribing in on_connect
+    // subscribes again.
+    let mut run = start_with(
+        "upstream-expired",
+        &["MQTT_Expired_Persistent_Session"],
+        40,
+        &up.args(),
+    );
+    let mut c = paho(PAHO_DEVICE, run.port, &run.ca()).unwrap();
+    c.args(["1,2", "30", "subscribe-always"]);
+    run.spawn_device(c);
+    let (lines, status, _) = run.finish();
+    assert_eq!(status, 0, "{lines:#?}");
+    let v = verdict(&lines, "MQTT_Expired_Persistent_Session");
+    assert_eq!(v["verdict"], "PASS", "{v:#}");
+    let ev = evidence(v);
+    assert!(ev.contains("iotscope sets clean session"), "{ev}");
+    let after = ev.split("iotscope sets clean session").nth(1).unwrap();
+    assert!(
+        after.contains(&up.sends("CONNACK: session present 0, return code 0")),
+        "{ev}"
+    );
+}
+
+#[test]
+fn upstream_iotscope_endpoint_with_the_device_certificate_registered() {
+    if !have_tool("mosquitto_pub") {
+        return;
+    }
+    let up = Upstream::endpoint("endpoint");
+    let cases = ["MQTT_Connect", "IOTSCOPE_Publish_QoS1"];
+    let mut run = start_with("upstream-endpoint", &cases, 60, &up.args());
+    let (port, ca) = (run.port, run.ca());
+    run.keep_running(Duration::from_millis(200), move || {
+        mosquitto_pub(
+            port,
+            &ca,
+            &[
+                "-i",
+                "sensor-ep",
+                "-t",
+                "demo/qualify",
+                "-m",
+                "1",
+                "-q",
+                "1",
+            ],
+        )
+    });
+    let (lines, status, _) = run.finish();
+    assert_eq!(status, 0, "{lines:#?}");
+    assert_verdict(
+        &lines,
+        cases[0],
+        "PASS",
+        "the upstream accepted it",
+        &up.sends("CONNACK: session present 0, return code 0"),
+    );
+    assert_verdict(
+        &lines,
+        cases[1],
+        "PASS",
+        "QoS 1 PUBLISH",
+        &up.sends("PUBACK id 1"),
+    );
+    // The endpoint's log shows the device's connection with the registered certificate,
+    // and its PUBLISH.
+    let mut log: Vec<Value> = Vec::new();
+    for _ in 0..600 {
+        log = std::fs::read_to_string(up.dir.join("log.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        if log.iter().any(|e| e["eventType"] == "Publish-In") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let der = pem_der(&std::fs::read(up.dir.join("dev.pem")).unwrap());
+    let id = iotscope_decoder::cert::identity(&der)
+        .unwrap()
+        .certificate_id;
+    assert!(
+        log.iter().any(|e| e["eventType"] == "Connect"
+            && e["status"] == "Success"
+            && e["clientId"] == "sensor-ep"
+            && e["principalId"] == id.as_str()),
+        "{log:#?}"
+    );
+    assert!(
+        log.iter().any(|e| e["eventType"] == "Publish-In"
+            && e["status"] == "Success"
+            && e["topicName"] == "demo/qualify"),
+        "{log:#?}"
+    );
+}
+
+/// The DER of the first certificate in a PEM file.
+fn pem_der(pem: &[u8]) -> Vec<u8> {
+    use rustls::pki_types::pem::PemObject;
+    rustls::pki_types::CertificateDer::pem_slice_iter(pem)
+        .next()
+        .expect("a certificate")
+        .expect("valid PEM")
+        .to_vec()
+}
+
+#[test]
+fn an_unreachable_upstream_is_an_error_naming_it() {
+    let dead = iotscope_tests::proxy::dead_port();
+    let dir = scratch("upstream-dead");
+    let mut child = Command::new(iotscope_path())
+        .args([
+            "qualify",
+            "--listen",
+            "127.0.0.1:0",
+            "--case",
+            "MQTT_Connect",
+        ])
+        .arg("--ca-dir")
+        .arg(dir.join("ca"))
+        .args(["--upstream", &format!("127.0.0.1:{dead}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Generous, only against a hang: the refusal is immediate.
+    let mut status = None;
+    for _ in 0..600 {
+        if let Some(s) = child.try_wait().unwrap() {
+            status = Some(s);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let Some(status) = status else {
+        let _ = child.kill();
+        panic!("qualify kept running with an unreachable upstream");
+    };
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!("cannot reach the upstream 127.0.0.1:{dead}"))
+            && err.contains("connection refused"),
+        "{err}"
     );
 }

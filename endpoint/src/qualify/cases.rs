@@ -53,6 +53,8 @@ pub enum Kind {
     TlsLargeChain,
     MaxFragments,
     PersistentSession,
+    ExpiredSession,
+    BackoffOnUnstableConnection,
 }
 
 pub struct Case {
@@ -81,12 +83,18 @@ impl Case {
             Kind::ReservedTopics => mqtt_cases::reserved_topics(ctx).await,
             Kind::BackoffOnRefusedConnect => mqtt_cases::refused_connects(ctx, false).await,
             Kind::JitterOnRefusedConnect => mqtt_cases::refused_connects(ctx, true).await,
-            Kind::BackoffOnServerDisconnect => mqtt_cases::server_disconnects(ctx).await,
+            Kind::BackoffOnServerDisconnect => {
+                mqtt_cases::reconnects(ctx, mqtt_cases::Ending::ServerDisconnect).await
+            }
+            Kind::BackoffOnUnstableConnection => {
+                mqtt_cases::reconnects(ctx, mqtt_cases::Ending::Unstable).await
+            }
             Kind::PublishRetryNoPuback => mqtt_cases::publish_retry(ctx).await,
             Kind::SubscribeRetryNoSuback => mqtt_cases::subscribe_retry(ctx).await,
             Kind::TlsLargeChain => tls_cases::large_chain(ctx).await,
             Kind::MaxFragments => mqtt_cases::max_fragments(ctx).await,
             Kind::PersistentSession => mqtt_cases::persistent_session(ctx).await,
+            Kind::ExpiredSession => mqtt_cases::expired_session(ctx).await,
         }
     }
 }
@@ -256,12 +264,30 @@ pub static CASES: &[Case] = &[
         kind: Kind::SubscribeRetryNoSuback,
     },
     Case {
-        id: "IOTSCOPE_Persistent_Session",
+        id: "MQTT_Reconnect_Backoff_Retries_On_Unstable_Connection",
         suite: Suite::Mqtt,
-        source: "Device Advisor's persistent-session MQTT cases (their ids not confirmed here); AWS IoT Core persistent sessions (developerguide/mqtt.html#mqtt-persistent-sessions)",
-        device_must: "connect with clean session false and reconnect when the connection drops",
-        rule: "the first CONNECT has clean session false; iotscope closes the connection after 2 s; the device reconnects with the same client id and clean session false (and gets session present 1)",
+        source: DA_MQTT,
+        device_must: "connect and stay connected; iotscope accepts, then breaks the connection 1 s later (a TCP reset, no DISCONNECT, no close_notify), each time",
+        rule: "at least 3 reconnections after a broken connection, the last wait at least 1.5 × the first, and no wait shorter than half the one before",
+        limit: secs(120),
+        kind: Kind::BackoffOnUnstableConnection,
+    },
+    Case {
+        id: "MQTT_Persistent_Session_Happy_Case",
+        suite: Suite::Mqtt,
+        source: DA_MQTT,
+        device_must: "connect with clean session false, subscribe to a topic without wildcards, and reconnect when the connection drops",
+        rule: "the first CONNECT has clean session false; after the device subscribed iotscope drops the link; the device comes back with the same client id and clean session false, is told the session is present (session present 1), and acknowledges the QoS 1 message stored for its subscription (it need not subscribe again)",
         limit: secs(60),
         kind: Kind::PersistentSession,
+    },
+    Case {
+        id: "MQTT_Expired_Persistent_Session",
+        suite: Suite::Mqtt,
+        source: DA_MQTT,
+        device_must: "connect with clean session false, subscribe, and reconnect when the connection drops",
+        rule: "after the device subscribed iotscope drops the link; when the device comes back, the CONNACK says session present 0 (the session expired), and the device subscribes to the same topics again within 10 s",
+        limit: secs(60),
+        kind: Kind::ExpiredSession,
     },
 ];

@@ -12,6 +12,8 @@
 //! - [`large`]: the large certificate chain of TLS_LargeServerCert;
 //! - [`wire`]: accepting a device: TLS with a chosen certificate, MQTT packets in and out;
 //! - [`tls_cases`] and [`mqtt_cases`]: what each case does and how it decides;
+//! - [`relay`]: a device connection in an MQTT case, and with `--upstream` its leg to a
+//!   real endpoint;
 //! - [`timing`]: the back-off and jitter rules over the device's own intervals;
 //! - [`output`]: the table, JSON Lines and JUnit XML.
 
@@ -19,6 +21,7 @@ pub mod cases;
 pub mod large;
 pub mod mqtt_cases;
 pub mod output;
+pub mod relay;
 pub mod timing;
 pub mod tls_cases;
 pub mod wire;
@@ -30,6 +33,8 @@ use std::time::{Duration, Instant};
 use iotscope_proxy::ca::mint::Minter;
 use iotscope_proxy::ca::{KeyType, LocalCa};
 use iotscope_proxy::error::Error;
+use iotscope_proxy::mitm::identities::Identities;
+use iotscope_proxy::upstream::Upstream;
 use serde::Serialize;
 use tokio::net::TcpListener;
 
@@ -57,6 +62,14 @@ pub struct QualifyOptions {
     pub format: QualifyFormat,
     /// Overrides every case's own time limit.
     pub time_limit: Option<Duration>,
+    /// `--upstream`: the MQTT cases relay the device to this endpoint.
+    pub upstream: Option<Upstream>,
+    /// The identity presented upstream and the CA trusted there: `iotscope proxy --mitm`'s
+    /// `--device-cert`/`--device-key`, `--device-certs` and `--upstream-ca`.
+    pub device_cert: Option<PathBuf>,
+    pub device_key: Option<PathBuf>,
+    pub device_certs: Option<PathBuf>,
+    pub upstream_ca: Option<PathBuf>,
 }
 
 /// PASS, FAIL or NOT RUN.
@@ -107,6 +120,8 @@ pub struct Ctx<'a> {
     pub start: Instant,
     pub deadline: tokio::time::Instant,
     pub events: Vec<Event>,
+    /// `--upstream`, when the MQTT cases relay.
+    pub upstream: Option<&'a relay::UpstreamCfg>,
 }
 
 impl Ctx<'_> {
@@ -169,6 +184,24 @@ async fn run_async(opts: QualifyOptions, selected: Vec<&'static Case>) -> Result
         );
     }
     let minter = Minter::new(&ca)?;
+    let upstream = match &opts.upstream {
+        None => None,
+        Some(addr) => {
+            let cfg = relay::UpstreamCfg {
+                addr: addr.clone(),
+                roots: iotscope_proxy::tls_setup::client::roots(opts.upstream_ca.as_deref())?,
+                identities: Identities::load(
+                    opts.device_cert.as_deref(),
+                    opts.device_key.as_deref(),
+                    opts.device_certs.as_deref(),
+                )?,
+                name: opts.endpoint_name.clone(),
+            };
+            cfg.check().await?;
+            eprintln!("iotscope qualify: the MQTT cases relay devices to the upstream {addr}");
+            Some(cfg)
+        }
+    };
     let listener = TcpListener::bind(opts.listen)
         .await
         .map_err(|e| Error::Environment(format!("cannot listen on {}: {e}", opts.listen)))?;
@@ -198,6 +231,7 @@ async fn run_async(opts: QualifyOptions, selected: Vec<&'static Case>) -> Result
             start,
             deadline: tokio::time::Instant::now() + limit,
             events: Vec::new(),
+            upstream: upstream.as_ref().filter(|_| case.suite == Suite::Mqtt),
         };
         let (verdict, reason) = case.run(&mut ctx).await;
         let outcome = Outcome {

@@ -4,16 +4,13 @@
 
 use std::time::Duration;
 
-use tokio::net::TcpStream;
 use tokio::time::Instant;
-use tokio_rustls::server::TlsStream;
 
 use crate::mqtt::packets::{self, Connect, Publish, Subscribe, LEVEL_5};
 
+use super::relay::{connack, Conn};
 use super::wire::{self, Handshake, Show};
 use super::{timing, Ctx, Decision, Verdict};
-
-type Stream = TlsStream<TcpStream>;
 
 /// A device packet, read far enough to decide a case.
 enum Packet {
@@ -38,15 +35,6 @@ fn parse(first: u8, body: &[u8], level: u8) -> Packet {
     r.unwrap_or_else(|m| Packet::Malformed(m.0))
 }
 
-fn connack(level: u8, session_present: bool, code: u8) -> Vec<u8> {
-    if level >= LEVEL_5 {
-        let code = if code == 5 { 0x87 } else { code };
-        vec![0x20, 3, u8::from(session_present), code, 0]
-    } else {
-        vec![0x20, 2, u8::from(session_present), code]
-    }
-}
-
 fn describe_connect(c: &Connect) -> String {
     format!(
         "CONNECT: MQTT level {}, client id {:?}, clean session {}, keep-alive {} s",
@@ -56,14 +44,15 @@ fn describe_connect(c: &Connect) -> String {
 
 /// A connection whose first packet is a CONNECT: the stream and the CONNECT. Connections
 /// that fail TLS or send something else first are noted and skipped; None at the deadline.
-async fn connected(ctx: &mut Ctx<'_>) -> Option<(Stream, Connect, Instant)> {
+async fn connected(ctx: &mut Ctx<'_>) -> Option<(Conn, Connect, Instant)> {
     loop {
         let mut s = wire::device(ctx).await?;
         match wire::read(ctx, &mut s, ctx.deadline).await {
             Ok(Some((first, body))) => match parse(first, &body, 4) {
                 Packet::Connect(c) => {
                     ctx.note(describe_connect(&c));
-                    return Some((s, c, Instant::now()));
+                    let conn = Conn::new(s, first, &body, c.level);
+                    return Some((conn, c, Instant::now()));
                 }
                 Packet::Malformed(m) => ctx.note(format!("malformed first packet: {m}")),
                 _ => ctx.note(format!("first packet is type {}, not CONNECT", first >> 4)),
@@ -74,27 +63,46 @@ async fn connected(ctx: &mut Ctx<'_>) -> Option<(Stream, Connect, Instant)> {
     }
 }
 
-/// Answers what any broker answers (PINGREQ, SUBSCRIBE, a QoS 1 PUBLISH); true when handled.
-async fn answer(ctx: &mut Ctx<'_>, s: &mut Stream, p: &Packet, level: u8) {
+/// Answers what any broker answers (PINGREQ, SUBSCRIBE, a QoS 1 PUBLISH), or with an
+/// upstream passes the packet (`raw`) on, its answer to come from there.
+async fn answer(ctx: &mut Ctx<'_>, s: &mut Conn, p: &Packet, raw: (u8, &[u8])) {
+    note_packet(ctx, p);
+    if s.forward(ctx, raw.0, raw.1).await {
+        return;
+    }
+    let level = s.level;
     match p {
         Packet::PingReq => {
-            ctx.note("PINGREQ");
-            wire::send(ctx, s, &packets::pingresp(), "PINGRESP").await;
+            s.send(ctx, &packets::pingresp(), "PINGRESP").await;
         }
+        Packet::Subscribe(sub) => {
+            let codes: Vec<u8> = sub.filters.iter().map(|f| (f.1 & 3).min(1)).collect();
+            s.send(
+                ctx,
+                &packets::suback(level, sub.packet_id, &codes),
+                "SUBACK",
+            )
+            .await;
+        }
+        Packet::Publish(p) => {
+            if let (1, Some(id)) = (p.qos, p.packet_id) {
+                s.send(ctx, &packets::puback(level, id, 0), "PUBACK").await;
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A device packet in words, for the evidence.
+fn note_packet(ctx: &mut Ctx<'_>, p: &Packet) {
+    match p {
+        Packet::PingReq => ctx.note("PINGREQ"),
         Packet::Subscribe(sub) => {
             ctx.note(format!(
                 "SUBSCRIBE id {} to {:?}",
                 sub.packet_id,
                 sub.filters.iter().map(|f| &f.0).collect::<Vec<_>>()
             ));
-            let codes: Vec<u8> = sub.filters.iter().map(|f| (f.1 & 3).min(1)).collect();
-            wire::send(
-                ctx,
-                s,
-                &packets::suback(level, sub.packet_id, &codes),
-                "SUBACK",
-            )
-            .await;
         }
         Packet::Publish(p) => {
             ctx.note(format!(
@@ -104,9 +112,6 @@ async fn answer(ctx: &mut Ctx<'_>, s: &mut Stream, p: &Packet, level: u8) {
                 if p.dup { " (DUP)" } else { "" },
                 p.payload.len()
             ));
-            if let (1, Some(id)) = (p.qos, p.packet_id) {
-                wire::send(ctx, s, &packets::puback(level, id, 0), "PUBACK").await;
-            }
         }
         Packet::Disconnect => ctx.note("DISCONNECT"),
         Packet::Other(t) => ctx.note(format!("packet type {t}")),
@@ -117,9 +122,28 @@ async fn answer(ctx: &mut Ctx<'_>, s: &mut Stream, p: &Packet, level: u8) {
 
 const NO_DEVICE: &str = "the device did not connect and send CONNECT within the time limit";
 
+/// The case cannot go on: the upstream did not take the device's CONNECT.
+fn upstream_failed(why: iotscope_proxy::error::Error) -> Decision {
+    (Verdict::NotRun, format!("no session upstream: {why}"))
+}
+
+/// Accepts the CONNECT (iotscope's CONNACK, or the upstream's); Err is the case's decision
+/// when the upstream could not be reached.
+async fn accept(
+    ctx: &mut Ctx<'_>,
+    s: &mut Conn,
+    present: bool,
+    words: &str,
+) -> Result<u8, Decision> {
+    s.accept(ctx, present, words)
+        .await
+        .map(|a| a.code)
+        .map_err(upstream_failed)
+}
+
 /// MQTT_Connect.
 pub async fn connect(ctx: &mut Ctx<'_>) -> Decision {
-    let s = loop {
+    let mut s = loop {
         let Some(mut s) = wire::device(ctx).await else {
             return (Verdict::NotRun, NO_DEVICE.into());
         };
@@ -140,9 +164,7 @@ pub async fn connect(ctx: &mut Ctx<'_>) -> Decision {
                             ),
                         );
                     }
-                    let level = c.level;
-                    wire::send(ctx, &mut s, &connack(level, false, 0), "CONNACK accepted").await;
-                    break s;
+                    break Conn::new(s, first, &body, c.level);
                 }
             },
             Ok(Some((first, _))) => {
@@ -155,10 +177,26 @@ pub async fn connect(ctx: &mut Ctx<'_>) -> Decision {
             Err(e) => ctx.note(format!("before CONNECT: {}", e.0)),
         }
     };
-    wire::close(ctx, s, "case decided").await;
+    let code = match accept(ctx, &mut s, false, "CONNACK accepted").await {
+        Ok(c) => c,
+        Err(d) => return d,
+    };
+    let relayed = s.relayed();
+    s.close(ctx, "case decided").await;
+    if code != 0 {
+        return (
+            Verdict::Fail,
+            format!("the upstream refused the CONNECT (return code {code})"),
+        );
+    }
     (
         Verdict::Pass,
-        "a well-formed CONNECT with a client id AWS IoT Core accepts".into(),
+        if relayed {
+            "a well-formed CONNECT with a client id AWS IoT Core accepts; the upstream accepted it"
+                .into()
+        } else {
+            "a well-formed CONNECT with a client id AWS IoT Core accepts".into()
+        },
     )
 }
 
@@ -182,24 +220,44 @@ fn client_id_refusal(c: &Connect) -> Option<String> {
     }
 }
 
+/// Reads the next device packet: Ok(None) at `until`, Err when the connection ended (noted).
+async fn next(
+    ctx: &mut Ctx<'_>,
+    s: &mut Conn,
+    until: Instant,
+) -> Result<Option<(u8, Vec<u8>, Packet)>, ()> {
+    match s.read(ctx, until).await {
+        Ok(Some((first, body))) => {
+            let p = parse(first, &body, s.level);
+            Ok(Some((first, body, p)))
+        }
+        Ok(None) => Ok(None),
+        Err(e) => {
+            ctx.note(e.0);
+            Err(())
+        }
+    }
+}
+
 /// MQTT_Publish and _QoS1: a PUBLISH at the QoS asked for arrives.
 pub async fn publish(ctx: &mut Ctx<'_>, want: u8) -> Decision {
     let mut other = 0;
-    while let Some((mut s, c, _)) = connected(ctx).await {
-        wire::send(ctx, &mut s, &connack(c.level, false, 0), "CONNACK accepted").await;
-        loop {
-            let p = match wire::read(ctx, &mut s, ctx.deadline).await {
-                Ok(Some((first, body))) => parse(first, &body, c.level),
-                Ok(None) => break,
-                Err(e) => {
-                    ctx.note(e.0);
-                    break;
-                }
-            };
-            answer(ctx, &mut s, &p, c.level).await;
+    while let Some((mut s, _, _)) = connected(ctx).await {
+        if let Err(d) = accept(ctx, &mut s, false, "CONNACK accepted").await {
+            return d;
+        }
+        while let Ok(Some((first, body, p))) = next(ctx, &mut s, ctx.deadline).await {
+            answer(ctx, &mut s, &p, (first, &body)).await;
             if let Packet::Publish(p) = &p {
                 if p.qos == want && (want == 0 || p.packet_id.is_some()) {
-                    wire::close(ctx, s, "case decided").await;
+                    if s.relayed() && want == 1 {
+                        // The upstream's PUBACK is part of the evidence.
+                        let until = Instant::now() + Duration::from_secs(2);
+                        while let Ok(Some((f, b, q))) = next(ctx, &mut s, until).await {
+                            answer(ctx, &mut s, &q, (f, &b)).await;
+                        }
+                    }
+                    s.close(ctx, "case decided").await;
                     return (
                         Verdict::Pass,
                         format!("a QoS {want} PUBLISH to {:?} arrived", p.topic),
@@ -227,7 +285,9 @@ pub async fn keep_alive(ctx: &mut Ctx<'_>) -> Decision {
     let Some((mut s, c, connected_at)) = connected(ctx).await else {
         return (Verdict::NotRun, NO_DEVICE.into());
     };
-    wire::send(ctx, &mut s, &connack(c.level, false, 0), "CONNACK accepted").await;
+    if let Err(d) = accept(ctx, &mut s, false, "CONNACK accepted").await {
+        return d;
+    }
     if c.keep_alive == 0 {
         return (
             Verdict::Fail,
@@ -250,8 +310,11 @@ pub async fn keep_alive(ctx: &mut Ctx<'_>) -> Decision {
     let mut pings = 0;
     let mut longest = Duration::ZERO;
     while last.duration_since(connected_at) < watch || pings == 0 {
-        let p = match wire::read(ctx, &mut s, last + grace).await {
-            Ok(Some((first, body))) => parse(first, &body, c.level),
+        let (first, body, p) = match s.read(ctx, last + grace).await {
+            Ok(Some((first, body))) => {
+                let p = parse(first, &body, c.level);
+                (first, body, p)
+            }
             Ok(None) => {
                 return (
                     Verdict::Fail,
@@ -273,9 +336,9 @@ pub async fn keep_alive(ctx: &mut Ctx<'_>) -> Decision {
         if matches!(p, Packet::PingReq) {
             pings += 1;
         }
-        answer(ctx, &mut s, &p, c.level).await;
+        answer(ctx, &mut s, &p, (first, &body)).await;
     }
-    wire::close(ctx, s, "case decided").await;
+    s.close(ctx, "case decided").await;
     (
         Verdict::Pass,
         format!(
@@ -302,18 +365,12 @@ fn reserved(topic: &str) -> bool {
 /// IOTSCOPE_No_Reserved_Topics.
 pub async fn reserved_topics(ctx: &mut Ctx<'_>) -> Decision {
     let mut count = 0;
-    while let Some((mut s, c, _)) = connected(ctx).await {
-        wire::send(ctx, &mut s, &connack(c.level, false, 0), "CONNACK accepted").await;
-        loop {
-            let p = match wire::read(ctx, &mut s, ctx.deadline).await {
-                Ok(Some((first, body))) => parse(first, &body, c.level),
-                Ok(None) => break,
-                Err(e) => {
-                    ctx.note(e.0);
-                    break;
-                }
-            };
-            answer(ctx, &mut s, &p, c.level).await;
+    while let Some((mut s, _, _)) = connected(ctx).await {
+        if let Err(d) = accept(ctx, &mut s, false, "CONNACK accepted").await {
+            return d;
+        }
+        while let Ok(Some((first, body, p))) = next(ctx, &mut s, ctx.deadline).await {
+            answer(ctx, &mut s, &p, (first, &body)).await;
             match &p {
                 Packet::Publish(p) if reserved(&p.topic) => {
                     return (
@@ -350,7 +407,8 @@ pub async fn reserved_topics(ctx: &mut Ctx<'_>) -> Decision {
 
 /// MQTT_Connect_Exponential_Backoff_Retries and MQTT_Connect_Jitter_Backoff_Retries: every
 /// CONNECT is refused (CONNACK 5, or 0x87 in MQTT 5) and the connection closed; the waits
-/// are from each close to the device's next TCP connection.
+/// are from each close to the device's next TCP connection. iotscope refuses the CONNECT
+/// itself: nothing goes upstream.
 pub async fn refused_connects(ctx: &mut Ctx<'_>, jitter: bool) -> Decision {
     let need = if jitter { 6 } else { 3 };
     let mut waits: Vec<u64> = Vec::new();
@@ -416,9 +474,21 @@ fn decide_waits(connects: usize, waits: &[u64], need: usize, jitter: bool) -> De
     }
 }
 
-/// MQTT_Reconnect_Backoff_Retries_On_Server_Disconnect: every connection is accepted, then
-/// closed 1 s later; the waits are from each close to the next connection.
-pub async fn server_disconnects(ctx: &mut Ctx<'_>) -> Decision {
+/// How a connection ends in the reconnect back-off cases.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// MQTT_Reconnect_Backoff_Retries_On_Server_Disconnect: the server ends the session
+    /// properly, 1 s after the CONNACK: DISCONNECT 0x8B in MQTT 5, TLS close_notify, TCP FIN.
+    ServerDisconnect,
+    /// MQTT_Reconnect_Backoff_Retries_On_Unstable_Connection: the link breaks, 1 s after the
+    /// CONNACK: a TCP reset, with no DISCONNECT and no close_notify, as when a NAT or a
+    /// mobile link drops the connection.
+    Unstable,
+}
+
+/// The reconnect back-off cases: every connection is accepted, then ended 1 s later as
+/// `how` says; the waits are from each end to the next connection.
+pub async fn reconnects(ctx: &mut Ctx<'_>, how: Ending) -> Decision {
     let need = 3;
     let mut waits: Vec<u64> = Vec::new();
     let mut closed_at: Option<Instant> = None;
@@ -432,9 +502,9 @@ pub async fn server_disconnects(ctx: &mut Ctx<'_>) -> Decision {
             Some((_, Handshake::Done(s))) => *s,
             _ => continue,
         };
-        let c = match wire::read(ctx, &mut s, ctx.deadline).await {
+        let (first, body, c) = match wire::read(ctx, &mut s, ctx.deadline).await {
             Ok(Some((first, body))) => match parse(first, &body, 4) {
-                Packet::Connect(c) => c,
+                Packet::Connect(c) => (first, body, c),
                 _ => continue,
             },
             _ => continue,
@@ -446,22 +516,24 @@ pub async fn server_disconnects(ctx: &mut Ctx<'_>) -> Decision {
             waits.push(w);
         }
         ctx.note(describe_connect(&c));
-        wire::send(ctx, &mut s, &connack(c.level, false, 0), "CONNACK accepted").await;
+        let mut s = Conn::new(s, first, &body, c.level);
+        if let Err(d) = accept(ctx, &mut s, false, "CONNACK accepted").await {
+            return d;
+        }
         let until = Instant::now() + Duration::from_secs(1);
-        while let Ok(Some((first, body))) = wire::read(ctx, &mut s, until).await {
-            let p = parse(first, &body, c.level);
-            answer(ctx, &mut s, &p, c.level).await;
+        while let Ok(Some((f, b, p))) = next(ctx, &mut s, until).await {
+            answer(ctx, &mut s, &p, (f, &b)).await;
         }
-        if c.level >= LEVEL_5 {
-            wire::send(
-                ctx,
-                &mut s,
-                &packets::disconnect_v5(0x8b),
-                "DISCONNECT 0x8B",
-            )
-            .await;
+        match how {
+            Ending::ServerDisconnect => {
+                if c.level >= LEVEL_5 {
+                    s.send(ctx, &packets::disconnect_v5(0x8b), "DISCONNECT 0x8B")
+                        .await;
+                }
+                s.close(ctx, "server-side disconnect").await;
+            }
+            Ending::Unstable => s.reset(ctx).await,
         }
-        wire::close(ctx, s, "server-side disconnect").await;
         closed_at = Some(Instant::now());
     }
     decide_waits(connects, &waits, need, false)
@@ -478,51 +550,47 @@ pub async fn publish_retry(ctx: &mut Ctx<'_>) -> Decision {
     while let Some((mut s, c, _)) = connected(ctx).await {
         let resumed = connections > 0 && !c.clean;
         connections += 1;
-        wire::send(
-            ctx,
-            &mut s,
-            &connack(c.level, resumed, 0),
-            if resumed {
-                "CONNACK accepted, session present"
-            } else {
-                "CONNACK accepted"
-            },
-        )
-        .await;
+        let words = if resumed {
+            "CONNACK accepted, session present"
+        } else {
+            "CONNACK accepted"
+        };
+        if let Err(d) = accept(ctx, &mut s, resumed, words).await {
+            return d;
+        }
         let mut until = ctx.deadline;
         if first_seen.is_some() {
             until = Instant::now() + RETRY_WAIT;
         }
         loop {
-            let p = match wire::read(ctx, &mut s, until).await {
-                Ok(Some((first, body))) => parse(first, &body, c.level),
+            let (first, body, p) = match next(ctx, &mut s, until).await {
+                Ok(Some(p)) => p,
                 Ok(None) => {
                     if Instant::now() < ctx.deadline {
-                        wire::close(ctx, s, "no retry within 10 s: a dropped link").await;
+                        s.close(ctx, "no retry within 10 s: a dropped link").await;
                     }
                     break;
                 }
-                Err(e) => {
-                    ctx.note(e.0);
-                    break;
-                }
+                Err(()) => break,
             };
             match &p {
                 Packet::Publish(p) if p.qos == 1 => {
+                    let id = p.packet_id.unwrap_or(0);
                     ctx.note(format!(
-                        "PUBLISH QoS 1 id {} to {:?}{} (iotscope withholds the PUBACK)",
-                        p.packet_id.unwrap_or(0),
+                        "PUBLISH QoS 1 id {id} to {:?}{} (iotscope withholds the PUBACK)",
                         p.topic,
                         if p.dup { " DUP" } else { "" }
                     ));
+                    // Upstream, the PUBLISH goes on; its PUBACK does not come back.
+                    s.withhold(4, id);
+                    s.forward(ctx, first, &body).await;
                     match &first_seen {
                         None => {
-                            first_seen = Some((p.packet_id.unwrap_or(0), p.topic.clone()));
+                            first_seen = Some((id, p.topic.clone()));
                             until = Instant::now() + RETRY_WAIT;
                         }
-                        Some((id, topic))
-                            if *id == p.packet_id.unwrap_or(0) && *topic == p.topic =>
-                        {
+                        Some((seen, topic)) if *seen == id && *topic == p.topic => {
+                            s.close(ctx, "case decided").await;
                             return if p.dup {
                                 (
                                     Verdict::Pass,
@@ -538,7 +606,7 @@ pub async fn publish_retry(ctx: &mut Ctx<'_>) -> Decision {
                         Some(_) => {}
                     }
                 }
-                other => answer(ctx, &mut s, other, c.level).await,
+                other => answer(ctx, &mut s, other, (first, &body)).await,
             }
         }
     }
@@ -558,26 +626,25 @@ pub async fn publish_retry(ctx: &mut Ctx<'_>) -> Decision {
 pub async fn subscribe_retry(ctx: &mut Ctx<'_>) -> Decision {
     let mut first_seen: Option<Vec<String>> = None;
     let mut connections = 0;
-    while let Some((mut s, c, _)) = connected(ctx).await {
+    while let Some((mut s, _, _)) = connected(ctx).await {
         connections += 1;
-        wire::send(ctx, &mut s, &connack(c.level, false, 0), "CONNACK accepted").await;
+        if let Err(d) = accept(ctx, &mut s, false, "CONNACK accepted").await {
+            return d;
+        }
         let mut until = ctx.deadline;
         if first_seen.is_some() {
             until = Instant::now() + RETRY_WAIT;
         }
         loop {
-            let p = match wire::read(ctx, &mut s, until).await {
-                Ok(Some((first, body))) => parse(first, &body, c.level),
+            let (first, body, p) = match next(ctx, &mut s, until).await {
+                Ok(Some(p)) => p,
                 Ok(None) => {
                     if Instant::now() < ctx.deadline {
-                        wire::close(ctx, s, "no retry within 10 s: a dropped link").await;
+                        s.close(ctx, "no retry within 10 s: a dropped link").await;
                     }
                     break;
                 }
-                Err(e) => {
-                    ctx.note(e.0);
-                    break;
-                }
+                Err(()) => break,
             };
             match &p {
                 Packet::Subscribe(sub) => {
@@ -586,21 +653,24 @@ pub async fn subscribe_retry(ctx: &mut Ctx<'_>) -> Decision {
                         "SUBSCRIBE id {} to {topics:?} (iotscope withholds the SUBACK)",
                         sub.packet_id
                     ));
+                    s.withhold(9, sub.packet_id);
+                    s.forward(ctx, first, &body).await;
                     match &first_seen {
                         None => {
                             first_seen = Some(topics);
                             until = Instant::now() + RETRY_WAIT;
                         }
                         Some(t) if *t == topics => {
+                            s.close(ctx, "case decided").await;
                             return (
                                 Verdict::Pass,
                                 format!("the device sent SUBSCRIBE to {topics:?} again"),
-                            )
+                            );
                         }
                         Some(_) => {}
                     }
                 }
-                other => answer(ctx, &mut s, other, c.level).await,
+                other => answer(ctx, &mut s, other, (first, &body)).await,
             }
         }
     }
@@ -616,40 +686,81 @@ pub async fn subscribe_retry(ctx: &mut Ctx<'_>) -> Decision {
     }
 }
 
-/// IOTSCOPE_Persistent_Session: the device asks for a persistent session, iotscope drops the
-/// connection once the device is settled, and the device comes back asking for the same
-/// session (and is told it is present).
+/// How long a connection of the session cases is watched after the CONNACK.
+const SETTLE: Duration = Duration::from_secs(2);
+
+/// Reads and answers the device's packets until `until`; the topic filters it subscribed
+/// to, and the packet ids it acknowledged (PUBACK).
+async fn watch(
+    ctx: &mut Ctx<'_>,
+    s: &mut Conn,
+    until: Instant,
+    acked: &mut Vec<u16>,
+) -> Vec<String> {
+    let mut subscribed = Vec::new();
+    while let Ok(Some((f, b, p))) = next(ctx, s, until).await {
+        if f >> 4 == 4 && b.len() >= 2 {
+            let id = u16::from_be_bytes([b[0], b[1]]);
+            acked.push(id);
+            // The acknowledgement of iotscope's own message stays here.
+            if id == STORED_ID || !s.relayed() {
+                ctx.note(format!("PUBACK id {id}"));
+                continue;
+            }
+        }
+        if let Packet::Subscribe(sub) = &p {
+            subscribed.extend(sub.filters.iter().map(|f| f.0.clone()));
+        }
+        answer(ctx, s, &p, (f, &b)).await;
+    }
+    subscribed
+}
+
+/// The first connection of the session cases: clean session false, then at least one
+/// SUBSCRIBE, then iotscope drops the link. Ok: the CONNECT and the topics; Err: the case's
+/// decision.
+async fn session_start(ctx: &mut Ctx<'_>) -> Result<(Connect, Vec<String>), Decision> {
+    loop {
+        let Some((mut s, first, _)) = connected(ctx).await else {
+            return Err((
+                Verdict::NotRun,
+                "the device did not connect and subscribe within the time limit".into(),
+            ));
+        };
+        accept(ctx, &mut s, false, "CONNACK accepted, no session yet").await?;
+        if first.clean {
+            s.close(ctx, "case decided").await;
+            return Err((
+                Verdict::Fail,
+                "the device asks for a clean session: nothing it subscribed to or left unacknowledged survives a reconnection".into(),
+            ));
+        }
+        let mut acked = Vec::new();
+        let mut topics = watch(ctx, &mut s, Instant::now() + SETTLE, &mut acked).await;
+        if topics.is_empty() {
+            // Wait for the SUBSCRIBE, as long as the time limit allows.
+            topics = watch(ctx, &mut s, ctx.deadline, &mut acked).await;
+            if topics.is_empty() {
+                s.close(ctx, "no SUBSCRIBE on this connection").await;
+                continue;
+            }
+        }
+        s.close(ctx, "a dropped link").await;
+        return Ok((first, topics));
+    }
+}
+
+/// MQTT_Persistent_Session_Happy_Case: the device asks for a persistent session and
+/// subscribes; iotscope drops the link; the device comes back with the same client id and
+/// clean session false and is told the session is present; a QoS 1 message for its
+/// subscription, stored for it while it was away, is delivered and the device must
+/// acknowledge it (it need not subscribe again). With an upstream, the upstream's CONNACK
+/// says whether the session is present and the stored message is iotscope's own.
 pub async fn persistent_session(ctx: &mut Ctx<'_>) -> Decision {
-    let Some((mut s, first, _)) = connected(ctx).await else {
-        return (Verdict::NotRun, NO_DEVICE.into());
+    let (first, topics) = match session_start(ctx).await {
+        Ok(x) => x,
+        Err(d) => return d,
     };
-    if first.clean {
-        wire::send(
-            ctx,
-            &mut s,
-            &connack(first.level, false, 0),
-            "CONNACK accepted",
-        )
-        .await;
-        wire::close(ctx, s, "case decided").await;
-        return (
-            Verdict::Fail,
-            "the device asks for a clean session: nothing it subscribed to or left unacknowledged survives a reconnection".into(),
-        );
-    }
-    wire::send(
-        ctx,
-        &mut s,
-        &connack(first.level, false, 0),
-        "CONNACK accepted, no session yet",
-    )
-    .await;
-    let until = Instant::now() + Duration::from_secs(2);
-    while let Ok(Some((f, body))) = wire::read(ctx, &mut s, until).await {
-        let p = parse(f, &body, first.level);
-        answer(ctx, &mut s, &p, first.level).await;
-    }
-    wire::close(ctx, s, "a dropped link").await;
     let Some((mut s, again, _)) = connected(ctx).await else {
         return (
             Verdict::Fail,
@@ -657,42 +768,164 @@ pub async fn persistent_session(ctx: &mut Ctx<'_>) -> Decision {
         );
     };
     let same = again.client_id == first.client_id;
-    wire::send(
-        ctx,
-        &mut s,
-        &connack(again.level, !again.clean && same, 0),
-        if !again.clean && same {
-            "CONNACK accepted, session present"
-        } else {
-            "CONNACK accepted"
-        },
-    )
-    .await;
-    let until = Instant::now() + Duration::from_secs(2);
-    while let Ok(Some((f, body))) = wire::read(ctx, &mut s, until).await {
-        let p = parse(f, &body, again.level);
-        answer(ctx, &mut s, &p, again.level).await;
-    }
-    wire::close(ctx, s, "case decided").await;
+    let resumed = !again.clean && same;
+    let words = if resumed {
+        "CONNACK accepted, session present"
+    } else {
+        "CONNACK accepted"
+    };
+    let present = match s.accept(ctx, resumed, words).await {
+        Ok(a) => a.session_present,
+        Err(e) => return upstream_failed(e),
+    };
     if !same {
-        (
+        s.close(ctx, "case decided").await;
+        return (
             Verdict::Fail,
             format!(
                 "the device came back as {:?}, not {:?}: a session is keyed by the client id",
                 again.client_id, first.client_id
             ),
-        )
-    } else if again.clean {
-        (
+        );
+    }
+    if again.clean {
+        s.close(ctx, "case decided").await;
+        return (
             Verdict::Fail,
             "the device came back with a clean session, dropping its own".into(),
-        )
+        );
+    }
+    if !present {
+        s.close(ctx, "case decided").await;
+        return (
+            Verdict::NotRun,
+            "the upstream said the session is not present, so the resumed session could not be tested".into(),
+        );
+    }
+    let Some(topic) = topics.iter().find(|t| !t.contains(['+', '#'])).cloned() else {
+        s.close(ctx, "case decided").await;
+        return (
+            Verdict::NotRun,
+            "the device subscribed only to wildcard filters; the stored message needs a topic"
+                .into(),
+        );
+    };
+    let id = STORED_ID;
+    let bytes = packets::publish_out(s.level, &topic, 1, false, id, b"stored while away");
+    s.send(
+        ctx,
+        &bytes,
+        &format!("the QoS 1 message stored for the session, to {topic:?} (id {id})"),
+    )
+    .await;
+    let mut acked = Vec::new();
+    let mut again_topics = Vec::new();
+    let until = Instant::now() + Duration::from_secs(10);
+    while !acked.contains(&id) && Instant::now() < until.min(ctx.deadline) {
+        let t = watch(ctx, &mut s, until, &mut acked).await;
+        if t.is_empty() && !acked.contains(&id) {
+            break;
+        }
+        again_topics.extend(t);
+    }
+    s.close(ctx, "case decided").await;
+    let resubscribed = if again_topics.is_empty() {
+        "without subscribing again"
     } else {
+        "(it also subscribed again, which it need not)"
+    };
+    if acked.contains(&id) {
         (
             Verdict::Pass,
             format!(
-                "the device came back as {:?} with clean session false, and was told the session is present",
+                "the device came back as {:?} with clean session false, was told the session is present, and acknowledged the stored message {resubscribed}",
                 again.client_id
+            ),
+        )
+    } else {
+        (
+            Verdict::Fail,
+            "the device resumed its session but did not acknowledge the QoS 1 message stored for it".into(),
+        )
+    }
+}
+
+/// The packet id of the messages iotscope sends itself, away from the low ids a broker
+/// uses first.
+const STORED_ID: u16 = 0xA5A5;
+
+/// MQTT_Expired_Persistent_Session: the device asks for a persistent session and
+/// subscribes; iotscope drops the link; when the device comes back, it is told the session
+/// is gone (session present 0) and must subscribe again. With an upstream, iotscope passes
+/// the second CONNECT with clean session set, so the upstream really drops the session and
+/// its CONNACK says so.
+pub async fn expired_session(ctx: &mut Ctx<'_>) -> Decision {
+    let (_, topics) = match session_start(ctx).await {
+        Ok(x) => x,
+        Err(d) => return d,
+    };
+    let Some((mut s, again, _)) = connected(ctx).await else {
+        return (
+            Verdict::Fail,
+            "the device did not come back within the time limit".into(),
+        );
+    };
+    if ctx.upstream.is_some() {
+        s.clean_upstream();
+        ctx.note(
+            "iotscope sets clean session on the CONNECT it passes upstream: the session ends there",
+        );
+    }
+    let present = match s
+        .accept(
+            ctx,
+            false,
+            "CONNACK accepted, session present 0 (the session expired)",
+        )
+        .await
+    {
+        Ok(a) => a.session_present,
+        Err(e) => return upstream_failed(e),
+    };
+    if present {
+        s.close(ctx, "case decided").await;
+        return (
+            Verdict::NotRun,
+            "the upstream said the session is present; the case needs it gone".into(),
+        );
+    }
+    let mut acked = Vec::new();
+    let until = Instant::now() + RETRY_WAIT;
+    let mut again_topics = Vec::new();
+    while Instant::now() < until.min(ctx.deadline) {
+        let t = watch(ctx, &mut s, until, &mut acked).await;
+        if t.is_empty() {
+            break;
+        }
+        again_topics.extend(t);
+        if topics.iter().all(|t| again_topics.contains(t)) {
+            break;
+        }
+    }
+    s.close(ctx, "case decided").await;
+    let missing: Vec<&String> = topics
+        .iter()
+        .filter(|t| !again_topics.contains(t))
+        .collect();
+    if missing.is_empty() {
+        (
+            Verdict::Pass,
+            format!(
+                "told the session is gone, the device ({:?}) subscribed to {topics:?} again",
+                again.client_id
+            ),
+        )
+    } else {
+        (
+            Verdict::Fail,
+            format!(
+                "told the session is gone (session present 0), the device did not subscribe to {missing:?} again within {} s",
+                RETRY_WAIT.as_secs()
             ),
         )
     }
@@ -705,12 +938,14 @@ const LARGE_PAYLOAD: usize = 2 * 16 * 1024 + 1000;
 /// it a PUBLISH that fills TLS records to their 16 KB maximum; the device must acknowledge it.
 pub async fn max_fragments(ctx: &mut Ctx<'_>) -> Decision {
     let mut subscribed = false;
-    while let Some((mut s, c, _)) = connected(ctx).await {
-        wire::send(ctx, &mut s, &connack(c.level, false, 0), "CONNACK accepted").await;
+    while let Some((mut s, _, _)) = connected(ctx).await {
+        if let Err(d) = accept(ctx, &mut s, false, "CONNACK accepted").await {
+            return d;
+        }
         let mut sent: Option<u16> = None;
         loop {
-            let p = match wire::read(ctx, &mut s, ctx.deadline).await {
-                Ok(Some((first, body))) => (first, parse(first, &body, c.level), body),
+            let (first, body) = match s.read(ctx, ctx.deadline).await {
+                Ok(Some(p)) => p,
                 Ok(None) => break,
                 Err(e) => {
                     if sent.is_some() {
@@ -720,29 +955,28 @@ pub async fn max_fragments(ctx: &mut Ctx<'_>) -> Decision {
                     break;
                 }
             };
-            let (first, packet, body) = p;
+            let packet = parse(first, &body, s.level);
             if first >> 4 == 4
                 && body.len() >= 2
                 && sent == Some(u16::from_be_bytes([body[0], body[1]]))
             {
                 ctx.note("PUBACK for the large PUBLISH");
-                wire::close(ctx, s, "case decided").await;
+                s.close(ctx, "case decided").await;
                 return (
                     Verdict::Pass,
                     format!("the device received a {LARGE_PAYLOAD}-byte PUBLISH in maximum-size TLS records and acknowledged it"),
                 );
             }
-            answer(ctx, &mut s, &packet, c.level).await;
+            answer(ctx, &mut s, &packet, (first, &body)).await;
             if let Packet::Subscribe(sub) = &packet {
                 if sent.is_none() {
                     if let Some((topic, _)) = sub.filters.iter().find(|f| !f.0.contains(['+', '#']))
                     {
                         subscribed = true;
                         let payload = vec![b'x'; LARGE_PAYLOAD];
-                        let bytes = packets::publish_out(c.level, topic, 1, false, 7, &payload);
-                        wire::send(
+                        let bytes = packets::publish_out(s.level, topic, 1, false, 7, &payload);
+                        s.send(
                             ctx,
-                            &mut s,
                             &bytes,
                             &format!(
                                 "a QoS 1 PUBLISH of {LARGE_PAYLOAD} bytes to {topic:?} (id 7)"

@@ -53,11 +53,16 @@ pub async fn connect(ctx: &mut Ctx<'_>) -> Decision {
                 format!("the device completed a TLS handshake ({version})"),
             )
         }
-        Some((_, Handshake::Failed(why))) => (
+        Some((_, Handshake::Failed(why) | Handshake::Incompatible(why))) => (
             Verdict::Fail,
             format!("the device did not complete a TLS 1.2+ handshake: {why}"),
         ),
     }
+}
+
+/// The decision of a certificate case whose certificate was never shown.
+fn not_shown(why: String) -> Decision {
+    (Verdict::NotRun, format!("no certificate was shown: {why}"))
 }
 
 /// TLS_DeviceSupport_For_IOT: decided by the ClientHello alone.
@@ -120,6 +125,7 @@ pub async fn bad_cert(ctx: &mut Ctx<'_>, present: Present) -> Decision {
         Some((_, Handshake::Failed(why))) => {
             (Verdict::Pass, format!("the device refused {what}: {why}"))
         }
+        Some((_, Handshake::Incompatible(why))) => not_shown(why),
     }
 }
 
@@ -141,5 +147,6 @@ pub async fn large_chain(ctx: &mut Ctx<'_>) -> Decision {
             Verdict::Fail,
             format!("the device did not complete the handshake with a large valid chain: {why}"),
         ),
+        Some((_, Handshake::Incompatible(why))) => not_shown(why),
     }
 }

@@ -35,6 +35,9 @@ pub enum Handshake {
     Done(Box<TlsStream<TcpStream>>),
     /// The device (or iotscope) ended it: the alert the device sent, or what went wrong.
     Failed(String),
+    /// The ClientHello offers nothing iotscope (as AWS IoT Core) can answer, such as TLS 1.1
+    /// only: no certificate was shown.
+    Incompatible(String),
 }
 
 /// The next device connection, or None at the deadline.
@@ -71,6 +74,9 @@ pub async fn tls(ctx: &mut Ctx<'_>, tcp: TcpStream, show: Show) -> Option<(Hello
         Show::Bad(p) => Some(p),
         _ => None,
     };
+    // The ClientHello as sent, for when rustls refuses it before it can be read (a TLS 1.1
+    // hello has no signature_algorithms, which rustls requires).
+    let raw = peek_record(&tcp, ctx.deadline).await;
     let start = match timeout_at(
         ctx.deadline,
         LazyConfigAcceptor::new(Acceptor::default(), tcp),
@@ -79,8 +85,34 @@ pub async fn tls(ctx: &mut Ctx<'_>, tcp: TcpStream, show: Show) -> Option<(Hello
     {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
-            ctx.note(format!("no ClientHello: {e}"));
-            return None;
+            let Some(offer) = raw.as_deref().and_then(hello_versions) else {
+                ctx.note(format!("no ClientHello: {e}"));
+                return None;
+            };
+            let versions = offer
+                .versions
+                .iter()
+                .map(|v| iotscope_decoder::tls::names::version_name(*v).into_owned())
+                .collect::<Vec<_>>()
+                .join(", ");
+            let how = if offer.listed {
+                "in its supported_versions"
+            } else {
+                "(legacy version, no supported_versions extension)"
+            };
+            ctx.note(format!(
+                "ClientHello: SNI (not read), {} cipher suites offered, versions offered {how}: {versions}",
+                offer.suites.len()
+            ));
+            let why = format!(
+                "iotscope cannot answer the ClientHello ({e}): the device offers {versions}; AWS IoT Core takes TLS 1.2 and 1.3"
+            );
+            ctx.note(format!("TLS handshake ended: {why}"));
+            let hello = Hello {
+                sni: None,
+                suites: offer.suites.into_iter().map(CipherSuite::from).collect(),
+            };
+            return Some((hello, Handshake::Incompatible(why)));
         }
         Err(_) => return None,
     };
@@ -153,6 +185,78 @@ pub async fn tls(ctx: &mut Ctx<'_>, tcp: TcpStream, show: Show) -> Option<(Hello
         Err(_) => Handshake::Failed("the time limit passed during the handshake".into()),
     };
     Some((hello, handshake))
+}
+
+/// The first TLS record the device sent, read without taking it (rustls reads it next).
+/// Waits a little for a record split over several segments; None at the deadline.
+async fn peek_record(tcp: &TcpStream, deadline: Instant) -> Option<Vec<u8>> {
+    let mut buf = vec![0u8; 16 * 1024 + 5];
+    for _ in 0..50 {
+        let n = timeout_at(deadline, tcp.peek(&mut buf)).await.ok()?.ok()?;
+        if n == 0 {
+            return None;
+        }
+        if n >= 5 && n >= 5 + usize::from(u16::from_be_bytes([buf[3], buf[4]])) {
+            buf.truncate(n);
+            return Some(buf);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    None
+}
+
+/// The versions and cipher suites a raw ClientHello record offers.
+struct Offered {
+    /// supported_versions when present (`listed`), else the legacy version.
+    versions: Vec<u16>,
+    listed: bool,
+    suites: Vec<u16>,
+}
+
+fn hello_versions(record: &[u8]) -> Option<Offered> {
+    let u16_at = |b: &[u8], i: usize| -> Option<u16> {
+        Some(u16::from_be_bytes([*b.get(i)?, *b.get(i + 1)?]))
+    };
+    if record.first() != Some(&0x16) || record.get(5) != Some(&1) {
+        return None;
+    }
+    let body = record.get(9..)?;
+    let legacy = u16_at(body, 0)?;
+    let mut i = 2 + 32;
+    i += 1 + usize::from(*body.get(i)?);
+    let suites_len = usize::from(u16_at(body, i)?);
+    let suites = body
+        .get(i + 2..i + 2 + suites_len)?
+        .chunks(2)
+        .filter_map(|c| u16_at(c, 0))
+        .collect();
+    i += 2 + suites_len;
+    i += 1 + usize::from(*body.get(i)?);
+    let mut versions = Vec::new();
+    if let Some(ext_len) = u16_at(body, i) {
+        let exts = body.get(i + 2..(i + 2 + usize::from(ext_len)).min(body.len()))?;
+        let mut j = 0;
+        while let (Some(t), Some(l)) = (u16_at(exts, j), u16_at(exts, j + 2)) {
+            let data = exts.get(j + 4..j + 4 + usize::from(l))?;
+            if t == 0x002b {
+                versions = data
+                    .get(1..)?
+                    .chunks(2)
+                    .filter_map(|c| u16_at(c, 0))
+                    .collect();
+            }
+            j += 4 + usize::from(l);
+        }
+    }
+    let listed = !versions.is_empty();
+    if !listed {
+        versions.push(legacy);
+    }
+    Some(Offered {
+        versions,
+        listed,
+        suites,
+    })
 }
 
 /// The device's alert when it sent one, else what ended the handshake.

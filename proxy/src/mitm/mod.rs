@@ -19,7 +19,7 @@
 
 pub mod device_check;
 mod first_connect;
-mod identities;
+pub mod identities;
 
 use crate::error::Error;
 use std::net::SocketAddr;

@@ -10,6 +10,7 @@ pub mod mqtt_script;
 pub mod netns;
 pub mod pki;
 pub mod proxy;
+pub mod qualify;
 pub mod tcpdump;
 pub mod tinyproxy;
 pub mod tls_peers;

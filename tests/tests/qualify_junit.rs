@@ -3,13 +3,13 @@
 //! in both suites, validated by `xmllint`; and a control that the validation does reject a
 //! report that breaks the schema, so the check cannot pass by accident.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use iotscope_tests::{have_tool, iotscope_path, junit};
+use iotscope_tests::{have_tool, junit};
 
 const NAME: &str = "abc123example-ats.iot.us-east-1.amazonaws.com";
 
@@ -25,31 +25,12 @@ fn a_report_with_every_verdict_validates_against_the_junit_schema() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let report = dir.join("junit.xml");
-    let mut child = Command::new(iotscope_path())
-        .args(["qualify", "--listen", "127.0.0.1:0", "--format", "json"])
-        .arg("--ca-dir")
-        .arg(dir.join("ca"))
-        .arg("--junit")
-        .arg(&report)
-        .args(["--time-limit", "8"])
-        .args(["--case", "TLS_Connect", "--case", "TLS_Expired_Server_Cert"])
-        .args(["--case", "MQTT_Connect"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("iotscope runs");
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    let mut port = 0u16;
-    while err.read_line(&mut line).unwrap() > 0 {
-        if let Some(rest) = line.split("listening on 127.0.0.1:").nth(1) {
-            port = rest.split(' ').next().unwrap().parse().unwrap();
-            break;
-        }
-        line.clear();
-    }
-    assert!(port > 0, "qualify did not say where it listens: {line}");
-    std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::stderr()));
+    let (mut child, port) = iotscope_tests::qualify::spawn(
+        &dir,
+        &["TLS_Connect", "TLS_Expired_Server_Cert", "MQTT_Connect"],
+        8,
+        &[],
+    );
 
     // The device: an openssl s_client that does not stop on a bad certificate and sends no
     // MQTT. It completes TLS_Connect (PASS), also completes the handshake with the expired

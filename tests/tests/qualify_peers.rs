@@ -40,40 +40,7 @@ fn start(name: &str, cases: &[&str], limit: u32) -> Run {
 /// As [`start`], with more options (`--upstream` and its identity).
 fn start_with(name: &str, cases: &[&str], limit: u32, more: &[String]) -> Run {
     let dir = scratch(name);
-    let mut cmd = Command::new(iotscope_path());
-    cmd.args(["qualify", "--listen", "127.0.0.1:0", "--format", "json"])
-        .arg("--ca-dir")
-        .arg(dir.join("ca"))
-        .arg("--junit")
-        .arg(dir.join("junit.xml"))
-        .args(["--time-limit", &limit.to_string()]);
-    for c in cases {
-        cmd.args(["--case", c]);
-    }
-    cmd.args(more);
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("iotscope runs");
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    let mut port = 0;
-    let mut said = String::new();
-    let mut line = String::new();
-    while err.read_line(&mut line).unwrap() > 0 {
-        if let Some(rest) = line.split("listening on 127.0.0.1:").nth(1) {
-            port = rest.split(' ').next().unwrap().parse().unwrap();
-            break;
-        }
-        said.push_str(&line);
-        line.clear();
-    }
-    assert!(port > 0, "qualify did not say where it listens: {said}");
-    std::thread::spawn(move || {
-        let mut rest = String::new();
-        let _ = err.read_to_string(&mut rest);
-        eprint!("{rest}");
-    });
+    let (child, port) = iotscope_tests::qualify::spawn(&dir, cases, limit, more);
     Run {
         child,
         port,

@@ -68,6 +68,26 @@ impl<S> TeeStream<S> {
         }
     }
 
+    /// Reads what has already arrived, without waiting: after the peer's TLS close, its TCP
+    /// close is usually right behind it, and reading it now puts it in the trace before
+    /// anything iotscope passes on. True when the peer's side is closed.
+    pub fn read_arrived(&mut self) -> bool
+    where
+        S: AsyncRead + Unpin,
+    {
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let mut buf = [0u8; 1024];
+        loop {
+            let mut rb = ReadBuf::new(&mut buf);
+            match Pin::new(&mut *self).poll_read(&mut cx, &mut rb) {
+                Poll::Ready(Ok(())) if rb.filled().is_empty() => return true,
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(_)) => return true,
+                Poll::Pending => return false,
+            }
+        }
+    }
+
     /// Reads on until the peer closes its side, for at most `limit`, so that a FIN sent after
     /// the TLS close (which ends the copying) is still seen and reported.
     pub async fn read_to_close(&mut self, limit: std::time::Duration)

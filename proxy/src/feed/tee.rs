@@ -44,6 +44,11 @@ impl<S> TeeStream<S> {
         }
     }
 
+    /// The stream under the copies.
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+
     pub fn last_activity(&self) -> Arc<AtomicI64> {
         self.last_activity.clone()
     }

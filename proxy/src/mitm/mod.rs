@@ -734,15 +734,22 @@ impl Conn {
                 );
             }
         }
-        relay(&mut device, &mut up, &self.shared, &self.tx).await;
+        let ended = relay(&mut device, &mut up, &self.shared, &self.tx).await;
         // The device is let go first: it has had every close, and nothing it needs waits on
         // the endpoint's TCP close.
         device.get_mut().0.finish().await;
         drop(device);
-        // The endpoint's TCP close, when it has not come yet, answers iotscope's own close
-        // and is part of the story; it is read for the trace, briefly, holding nothing but
-        // the endpoint's socket (an endpoint that never closes costs the report this wait).
-        up.get_mut().0.read_to_close(ENDPOINT_FIN_WAIT).await;
+        match ended {
+            // The device's reset, passed on as a reset when `up` goes: nothing answers it.
+            Ended::Reset => {
+                let _ = up.get_ref().0.inner().set_zero_linger();
+            }
+            // The endpoint's TCP close, when it has not come yet, answers iotscope's own close
+            // and is part of the story; it is read for the trace, briefly, holding nothing but
+            // the endpoint's socket (an endpoint that never closes costs the report this
+            // wait, and no device anything).
+            Ended::Closed => up.get_mut().0.read_to_close(ENDPOINT_FIN_WAIT).await,
+        }
         up.get_mut().0.finish().await;
         drop(up);
         self.finish().await;
@@ -764,7 +771,7 @@ async fn relay(
     up: &mut EndpointTls,
     shared: &Shared,
     tx: &mpsc::Sender<Seen>,
-) {
+) -> Ended {
     let activity = up.get_ref().0.last_activity();
     let mut force = shared.force.clone();
     let idle = shared.limits.idle_timeout;
@@ -777,6 +784,7 @@ async fn relay(
     // the TLS close.
     let (mut endpoint_tls_open, mut endpoint_tcp_open) = (true, true);
     let mut cut = None;
+    let mut reset = false;
     while device_open || endpoint_tls_open {
         tokio::select! {
             r = device.read(&mut from_device), if device_open => match r {
@@ -794,9 +802,7 @@ async fn relay(
                     }
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
-                    let _ = tx
-                        .send(Seen::input(Direction::DeviceToEndpoint, now(), Input::Rst))
-                        .await;
+                    reset = true;
                     break;
                 }
                 Err(_) => {
@@ -814,6 +820,8 @@ async fn relay(
                 Ok(n) if endpoint_tls_open => {
                     let chunk = from_endpoint.get(..n).unwrap_or_default();
                     if device.write_all(chunk).await.is_err() || device.flush().await.is_err() {
+                        // The device is gone (its reset, usually): passed on as a reset.
+                        reset = device_open;
                         break;
                     }
                 }
@@ -868,7 +876,28 @@ async fn relay(
             }
         };
         let _ = tokio::time::timeout(CLOSE_WRITE_LIMIT, close_both).await;
+        return Ended::Closed;
     }
+    if reset {
+        let _ = tx
+            .send(Seen::input(Direction::DeviceToEndpoint, now(), Input::Rst))
+            .await;
+        return Ended::Reset;
+    }
+    if device_open {
+        // The relay ended on a failure before the device closed: the endpoint still gets
+        // iotscope's close, so that it does not wait for one.
+        let _ = tokio::time::timeout(CLOSE_WRITE_LIMIT, up.shutdown()).await;
+    }
+    Ended::Closed
+}
+
+/// How the relay left the endpoint's leg.
+enum Ended {
+    /// iotscope closed it (or the endpoint did): its TCP close may still be on its way.
+    Closed,
+    /// The device reset its connection: the endpoint's is to be reset in turn.
+    Reset,
 }
 
 /// The endpoint's plaintext while its TLS stream is open; after its TLS close, the raw TCP

@@ -44,6 +44,12 @@ impl<S> TeeStream<S> {
         }
     }
 
+    /// True when the bytes read last wait for room in the decoder's queue: the next read
+    /// waits for the decoder, not for the socket.
+    pub fn waits_for_decoder(&self) -> bool {
+        self.held.is_some() && self.read.as_ref().is_some_and(|t| !t.has_room())
+    }
+
     /// The stream under the copies.
     pub fn inner(&self) -> &S {
         &self.inner

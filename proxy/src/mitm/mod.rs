@@ -33,7 +33,9 @@ use rustls::pki_types::ServerName;
 use rustls::server::{Acceptor, NoServerSessionStorage};
 use rustls::sign::{CertifiedKey, SingleCertAndKey};
 use rustls::{RootCertStore, ServerConfig};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use std::future::Future;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tokio_rustls::{LazyConfigAcceptor, StartHandshake, TlsConnector};
@@ -778,7 +780,8 @@ async fn relay(
     let mut tick = tokio::time::interval(idle.map_or(Duration::from_secs(3600), |d| {
         (d / 4).max(Duration::from_millis(50))
     }));
-    let (mut from_device, mut from_endpoint) = (vec![0u8; READ_BUFFER], vec![0u8; READ_BUFFER]);
+    // Read buffers exist only while bytes flow (see `read_when_ready`).
+    let (mut from_device, mut from_endpoint) = (None, None);
     let (mut device_open, mut force_live) = (true, true);
     // The endpoint's TLS stream, and under it its TCP connection, which may stay open after
     // the TLS close.
@@ -787,7 +790,7 @@ async fn relay(
     let mut reset = false;
     while device_open || endpoint_tls_open {
         tokio::select! {
-            r = device.read(&mut from_device), if device_open => match r {
+            r = read_when_ready(device, |d| d.get_ref().0, &mut from_device), if device_open => match r {
                 Ok(0) => {
                     device_open = false;
                     if !endpoint_tls_open && endpoint_tcp_open {
@@ -796,7 +799,7 @@ async fn relay(
                     let _ = up.shutdown().await;
                 }
                 Ok(n) => {
-                    let chunk = from_device.get(..n).unwrap_or_default();
+                    let chunk = from_device.as_deref().and_then(|b| b.get(..n)).unwrap_or_default();
                     if up.write_all(chunk).await.is_err() || up.flush().await.is_err() {
                         break;
                     }
@@ -818,7 +821,7 @@ async fn relay(
                     let _ = device.shutdown().await;
                 }
                 Ok(n) if endpoint_tls_open => {
-                    let chunk = from_endpoint.get(..n).unwrap_or_default();
+                    let chunk = from_endpoint.as_deref().and_then(|b| b.get(..n)).unwrap_or_default();
                     if device.write_all(chunk).await.is_err() || device.flush().await.is_err() {
                         // The device is gone (its reset, usually): passed on as a reset.
                         reset = device_open;
@@ -904,13 +907,43 @@ enum Ended {
 /// under it, read only for its close.
 async fn read_endpoint(
     up: &mut EndpointTls,
-    buf: &mut [u8],
+    buf: &mut Option<Vec<u8>>,
     tls_open: bool,
 ) -> std::io::Result<usize> {
     if tls_open {
-        up.read(buf).await
+        read_when_ready(up, |u| u.get_ref().0, buf).await
     } else {
-        up.get_mut().0.read(buf).await
+        let mut rest = [0u8; 1024];
+        up.get_mut().0.read(&mut rest).await
+    }
+}
+
+/// Reads plaintext from `tls` into `buf`, which exists only while bytes flow: when nothing
+/// can be read now, the buffer is let go and the socket under the TLS stream is waited on
+/// instead, so an idle connection (most of a device's life) holds no 16 KiB buffers. A
+/// read that can go on at once keeps it, so a bulk stream allocates once. The buffer is
+/// let go only when the TLS stream had nothing buffered (tokio-rustls is pending only once
+/// the socket would block) and the endpoint leg's copy is not waiting for the decoder (its
+/// wait is not the socket's, and a readable socket would spin).
+async fn read_when_ready<T: AsyncRead + Unpin>(
+    tls: &mut T,
+    tee: fn(&T) -> &TeeStream<TcpStream>,
+    buf: &mut Option<Vec<u8>>,
+) -> std::io::Result<usize> {
+    loop {
+        let b = buf.get_or_insert_with(|| vec![0u8; READ_BUFFER]);
+        if tee(tls).waits_for_decoder() {
+            return tls.read(b).await;
+        }
+        {
+            let read = std::pin::pin!(tls.read(b));
+            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+            if let std::task::Poll::Ready(r) = read.poll(&mut cx) {
+                return r;
+            }
+        }
+        *buf = None;
+        tee(tls).inner().readable().await?;
     }
 }
 

@@ -148,9 +148,10 @@ pub struct EndpointArgs {
     /// Append an AWSIotLogsV2-shaped log here (one JSON object per line).
     #[arg(long, value_name = "FILE")]
     pub log: Option<PathBuf>,
-    /// Connections at once; more are closed at accept.
-    #[arg(long, value_name = "N", default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..=65_536))]
-    pub max_connections: u32,
+    /// Connections at once; more are closed at accept [default: what the descriptor limit
+    /// allows, one per connection, said at start].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_048_576))]
+    pub max_connections: Option<u32>,
     /// How long a persistent session outlives its connection, in seconds (AWS: 3600 by
     /// default, at most 604800).
     #[arg(long, value_name = "S", default_value = "3600", value_parser = parse_seconds)]
@@ -572,9 +573,10 @@ pub struct ProxyArgs {
     /// carry the token printed at start (anyone with it sees every connection).
     #[arg(long, requires = "web")]
     pub web_allow_remote: bool,
-    /// Connections relayed at once; more are refused (closed at once, with a log line).
-    #[arg(long, value_name = "N", default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..=65_536))]
-    pub max_connections: u32,
+    /// Connections relayed at once; more are refused (closed at once, with a log line)
+    /// [default: what the descriptor limit allows, two per connection, said at start].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_048_576))]
+    pub max_connections: Option<u32>,
     /// Close a connection whose TLS handshake has not completed after this many seconds
     /// (0: never).
     #[arg(long, value_name = "S", default_value = "30", value_parser = parse_seconds)]

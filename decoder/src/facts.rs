@@ -332,10 +332,25 @@ impl<'a> Facts<'a> {
     pub fn first_close(&self) -> Option<(Side, &'a Event)> {
         let dev = self.close[0].map(|e| (Side::Device, e));
         let end = self.close[1].map(|e| (Side::Endpoint, e));
-        match (dev, end) {
-            (Some(a), Some(b)) => Some(if b.1.ts < a.1.ts { b } else { a }),
-            (a, b) => a.or(b),
+        match (dev, end, self.endpoint_closed_at()) {
+            (Some(a), Some(b), Some(end_ts)) => Some(if end_ts < a.1.ts { b } else { a }),
+            (a, b, _) => a.or(b),
         }
+    }
+
+    /// When the endpoint ended its side: its TCP close, or its close_notify when that came
+    /// first (read from decrypted records only). Through `proxy --mitm` the device hears of
+    /// the close_notify at once, and its own close can overtake the endpoint's TCP close on
+    /// the way; the endpoint still closed first.
+    pub fn endpoint_closed_at(&self) -> Option<crate::event::Timestamp> {
+        let tcp = self.closed_by(Side::Endpoint)?.ts;
+        let notify = self
+            .alerts
+            .iter()
+            .filter(|a| a.from == Side::Endpoint && a.description == Some(0))
+            .map(|a| a.event.ts)
+            .min();
+        Some(notify.map_or(tcp, |n| n.min(tcp)))
     }
 
     pub fn tls13(&self) -> bool {

@@ -48,7 +48,8 @@ pub struct EndpointConfig {
     pub registry: Registry,
     /// The AWSIotLogsV2-shaped log, one JSON object per line.
     pub log: Option<PathBuf>,
-    pub max_connections: u32,
+    /// Connections at once; `None`: as many as the descriptor limit allows.
+    pub max_connections: Option<u32>,
     /// The longest persistent session (AWS default 1 h, at most 7 days).
     pub session_expiry: Duration,
     /// Refuse a ClientHello without SNI, as the older AWS docs say AWS does.
@@ -62,6 +63,8 @@ pub struct Running {
     pub https: Option<SocketAddr>,
     /// The CA devices must trust for the endpoint's certificate.
     pub ca_file: PathBuf,
+    /// How many connections are allowed at once, and why, for the start-up lines.
+    pub connections_line: String,
     stop: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     slots: Arc<Semaphore>,
@@ -107,7 +110,10 @@ pub async fn start(cfg: EndpointConfig) -> Result<Running, Error> {
         next: AtomicU64::new(0),
     });
     let (stop, stop_rx) = watch::channel(false);
-    let slots = Arc::new(Semaphore::new(cfg.max_connections as usize));
+    // Each connection holds one socket: the endpoint is where connections end.
+    let room = iotscope_proxy::relay::descriptors::Room::claim(1);
+    let (max_connections, connections_line) = room.limit(cfg.max_connections, "connections");
+    let slots = Arc::new(Semaphore::new(max_connections as usize));
     let mut tasks = Vec::new();
     let mut bound = [None, None, None];
     for (i, (addr, port)) in [
@@ -139,7 +145,8 @@ pub async fn start(cfg: EndpointConfig) -> Result<Running, Error> {
         stop,
         tasks,
         slots,
-        max: cfg.max_connections,
+        max: max_connections,
+        connections_line,
         shared,
     })
 }
@@ -371,6 +378,7 @@ pub fn run(cfg: EndpointConfig) -> Result<u8, Error> {
             "iotscope endpoint: devices trust {} for the endpoint's certificate",
             running.ca_file.display()
         );
+        eprintln!("iotscope endpoint: {}", running.connections_line);
         signals.recv().await;
         eprintln!("iotscope endpoint: stopping");
         running.stop(Duration::from_secs(2)).await;

@@ -20,8 +20,9 @@ pub struct ProxyConfig {
     pub listen: Option<SocketAddr>,
     /// A pcapng file that records both directions of every connection.
     pub record: Option<PathBuf>,
-    /// Connections relayed at once; more are refused.
-    pub max_connections: u32,
+    /// Connections relayed at once; more are refused. `None`: as many as the descriptor
+    /// limit allows.
+    pub max_connections: Option<u32>,
     /// Zero switches a timeout off.
     pub handshake_timeout: Duration,
     pub idle_timeout: Duration,

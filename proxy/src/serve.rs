@@ -19,6 +19,7 @@ use crate::config::ProxyConfig;
 use crate::dial::Dial;
 use crate::error::Error;
 use crate::mitm::Mitm;
+use crate::relay::descriptors::Room;
 use crate::relay::limits::{Limits, DECODER_QUEUE, REPORT_AFTER_FORCE};
 use crate::relay::live::{LiveConfig, Printer};
 use crate::relay::record::Recorder;
@@ -72,7 +73,10 @@ pub fn run_with(args: ProxyConfig, control: Control) -> Result<u8, Error> {
 }
 
 async fn serve(args: ProxyConfig, control: Control) -> Result<(Printer, Option<Recorder>), Error> {
-    let limits = Limits::from_args(&args);
+    // Each relayed connection holds two sockets: the device's and the endpoint's.
+    let room = Room::claim(2);
+    let (max_connections, room_line) = room.limit(args.max_connections, "connections");
+    let limits = Limits::from_args(&args, max_connections);
     let mitm = Mitm::from_args(&args)?;
     let listener = listener::bind(args.listen).await?;
     let recorder = match &args.record {
@@ -101,6 +105,7 @@ async fn serve(args: ProxyConfig, control: Control) -> Result<(Printer, Option<R
             dial.describe()
         ),
     }
+    eprintln!("iotscope: {room_line}");
 
     let (force_tx, force_rx) = watch::channel(false);
     let shared = Shared {

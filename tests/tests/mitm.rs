@@ -648,3 +648,190 @@ fn keylog_and_recording_replay_decrypted() {
     assert_eq!(conns[0]["mqtt"]["connect"]["client_id"], "thermostat-12");
     let _ = WAIT;
 }
+
+// ------------------------------------------------ closing
+
+/// How a test endpoint ends each connection after its close_notify.
+#[derive(Clone, Copy)]
+enum AfterClose {
+    /// Keeps the TCP connection open for the rest of the test, reading nothing.
+    KeepsIt,
+    /// Serves one connection at a time and reads until the client goes (its close or its
+    /// reset), as `openssl s_server -www` does.
+    WaitsForTheClient,
+}
+
+/// An endpoint that finishes each handshake and sends close_notify at once.
+fn endpoint_that_closes_first(lab: &Lab, after: AfterClose) -> u16 {
+    use iotscope_tests::pki::{roots, server_config, ClientAuth};
+    use std::io::{Read, Write};
+    let config = server_config(&lab.server, 13, ClientAuth::Required(roots(&lab.pki)));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut kept = Vec::new();
+        for sock in listener.incoming() {
+            let Ok(sock) = sock else { return };
+            let _ = sock.set_read_timeout(Some(WAIT));
+            let conn = rustls::ServerConnection::new(config.clone()).unwrap();
+            let mut tls = rustls::StreamOwned::new(conn, sock);
+            while tls.conn.is_handshaking() {
+                if tls.conn.complete_io(&mut tls.sock).is_err() {
+                    break;
+                }
+            }
+            tls.conn.send_close_notify();
+            let _ = tls.flush();
+            match after {
+                AfterClose::KeepsIt => kept.push(tls),
+                AfterClose::WaitsForTheClient => {
+                    let mut rest = Vec::new();
+                    let _ = tls.sock.read_to_end(&mut rest);
+                }
+            }
+        }
+    });
+    port
+}
+
+/// One device session: a TLS 1.3 handshake with the device's certificate, then read until
+/// the TLS close; then a close_notify, or (`reset`) a reset. True when the close came.
+fn session_until_close(port: u16, trusts: Arc<RootCertStore>, device: &Leaf, reset: bool) -> bool {
+    use std::io::Read;
+    let config = rustls::ClientConfig::builder_with_provider(iotscope_tests::pki::provider())
+        .with_protocol_versions(iotscope_tests::pki::versions(13))
+        .unwrap()
+        .with_root_certificates(trusts)
+        .with_client_auth_cert(device.chain.clone(), device.key.clone_key())
+        .unwrap();
+    let Ok(sock) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    sock.set_read_timeout(Some(WAIT)).unwrap();
+    let name = rustls::pki_types::ServerName::try_from(BROKER).unwrap();
+    let conn = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, sock);
+    let mut rest = Vec::new();
+    let closed = matches!(tls.read_to_end(&mut rest), Ok(0));
+    if reset {
+        use std::os::fd::AsRawFd;
+        let linger = libc::linger {
+            l_onoff: 1,
+            l_linger: 0,
+        };
+        // SAFETY: setsockopt reads `linger` from this frame; the descriptor is open.
+        unsafe {
+            libc::setsockopt(
+                tls.sock.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_LINGER,
+                (&linger as *const libc::linger).cast(),
+                std::mem::size_of::<libc::linger>() as libc::socklen_t,
+            );
+        }
+    } else {
+        tls.conn.send_close_notify();
+        let _ = std::io::Write::flush(&mut tls);
+    }
+    closed
+}
+
+/// Sessions one after the other through iotscope, counted while another device makes
+/// `DIRECT` directly to an endpoint of the same kind (its own, so that neither waits for
+/// the other). Each intercepted session costs three handshakes where a direct one costs
+/// one, so a fair share is about a third as many; a proxy that holds each session half a
+/// second gets a handful at most. Counted without a clock.
+fn intercepted_sessions(name: &str, after: AfterClose, device_resets: bool) -> (usize, Value) {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let lab = Lab::new(name);
+    let direct_port = endpoint_that_closes_first(&lab, after);
+    let port = endpoint_that_closes_first(&lab, after);
+    let files = lab.device_files();
+    let mut args: Vec<&str> = files.iter().map(String::as_str).collect();
+    args.push("--events");
+    let proxy = lab.proxy(port, &args);
+    let stop = Arc::new(AtomicBool::new(false));
+    let through = Arc::new(AtomicUsize::new(0));
+    let device = || Leaf {
+        chain: lab.device.chain.clone(),
+        key: lab.device.key.clone_key(),
+        cert_pem: String::new(),
+        key_pem: String::new(),
+    };
+    let intercepted = {
+        let (stop, through, trusts, at, device) = (
+            stop.clone(),
+            through.clone(),
+            lab.iotscope_ca.clone(),
+            proxy.port,
+            device(),
+        );
+        std::thread::spawn(move || {
+            let mut failed = 0;
+            while !stop.load(Ordering::Acquire) {
+                if session_until_close(at, trusts.clone(), &device, device_resets) {
+                    through.fetch_add(1, Ordering::AcqRel);
+                } else {
+                    failed += 1;
+                }
+            }
+            failed
+        })
+    };
+    let endpoint_roots = iotscope_tests::pki::roots(&lab.pki);
+    for _ in 0..DIRECT {
+        assert!(session_until_close(
+            direct_port,
+            endpoint_roots.clone(),
+            &lab.device,
+            device_resets
+        ));
+    }
+    stop.store(true, Ordering::Release);
+    let failed = intercepted.join().unwrap();
+    assert_eq!(
+        failed, 0,
+        "intercepted sessions that did not end with the endpoint's close"
+    );
+    let conn = proxy.next_connection();
+    let (status, _, stderr) = proxy.stop();
+    assert!(status.code().is_some(), "proxy died by a signal: {stderr}");
+    (through.load(Ordering::Acquire), conn)
+}
+
+const DIRECT: usize = 60;
+
+/// The endpoint's close_notify reaches the device as soon as it comes, although the
+/// endpoint keeps its TCP connection open: iotscope waits for nothing the endpoint may
+/// never send. (When iotscope held each close for the endpoint's FIN, half a second, the
+/// intercepted device managed a handful of sessions in the time the direct one made 60;
+/// now about as many.)
+#[test]
+fn the_endpoints_close_is_passed_on_without_waiting_for_its_tcp_close() {
+    let (n, conn) = intercepted_sessions("keeps-open", AfterClose::KeepsIt, false);
+    assert!(
+        n >= DIRECT / 3,
+        "{n} sessions through iotscope while {DIRECT} went direct"
+    );
+    // Reported with the endpoint's close and no error: the endpoint closed TLS, and its TCP
+    // connection staying open is no failure.
+    assert!(codes_of(&conn, "error").is_empty(), "{}", conn["findings"]);
+}
+
+/// As `openssl s_time` against `s_server -www`: the endpoint sends close_notify and waits
+/// for the client to go; the device resets its connection once it has read the close.
+/// iotscope passes the reset on at once, so the endpoint is free for the next session; when
+/// it closed with a FIN and then waited for the endpoint's (which waits for the client), each
+/// session cost half a second.
+#[test]
+fn a_device_reset_after_the_endpoints_close_frees_the_endpoint_at_once() {
+    let (n, conn) = intercepted_sessions("waits-for-client", AfterClose::WaitsForTheClient, true);
+    assert!(
+        n >= DIRECT / 3,
+        "{n} sessions through iotscope while {DIRECT} went direct"
+    );
+    let rst = conn["events"]
+        .as_array()
+        .map(|es| es.iter().any(|e| e["event"] == "tcp_rst"));
+    assert_eq!(rst, Some(true), "{}", conn["events"]);
+}

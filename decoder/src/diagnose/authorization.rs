@@ -47,7 +47,10 @@ pub(super) fn endpoint_closed_after<'a>(f: &Facts<'a>, after: &Event) -> Option<
     let alert = f.alerts.iter().any(|a| {
         a.from == Side::Endpoint && a.description.is_some_and(|d| d != 0) && a.event.ts <= close.ts
     });
-    let device_closed_first = f.closed_by(Side::Device).is_some_and(|d| d.ts <= close.ts);
+    let endpoint_closed = f.endpoint_closed_at().unwrap_or(close.ts);
+    let device_closed_first = f
+        .closed_by(Side::Device)
+        .is_some_and(|d| d.ts <= endpoint_closed);
     // A close a whole keep-alive period (or more) after the device's packet is the endpoint's
     // keep-alive timeout, not a refusal: AWS IoT Core waits 1.5 times the keep-alive (1200 s
     // for 0), a refusal comes at once.
@@ -181,10 +184,12 @@ fn publish(f: &Facts, values: &Values, out: &mut Vec<Finding>) {
     // MQTT 3.1.1: AWS IoT closes the connection instead. What the endpoint refused is the
     // device's last packet before that close: whatever the device sent after it (the
     // DISCONNECT an SDK sends once it sees the hang-up, relayed by a proxy) is its reaction.
-    let close = f.closed_by(Side::Endpoint);
+    // The endpoint's close is its close_notify when that came first (see
+    // `Facts::endpoint_closed_at`).
+    let closed_at = f.endpoint_closed_at();
     let last_device =
         f.mqtt.iter().rev().find(|(e, _)| {
-            e.dir == Direction::DeviceToEndpoint && close.is_none_or(|c| e.ts <= c.ts)
+            e.dir == Direction::DeviceToEndpoint && closed_at.is_none_or(|c| e.ts <= c)
         });
     if let Some((ev, p)) = last_device.filter(|_| connect_accepted(f)) {
         if let Body::Publish(x) = &p.body {

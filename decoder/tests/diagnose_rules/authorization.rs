@@ -236,6 +236,34 @@ fn publish_denied_when_the_device_says_goodbye_after_the_endpoint_closed() {
 }
 
 #[test]
+fn publish_denied_when_the_device_closes_before_the_endpoints_fin_arrives() {
+    // Through a MITM proxy the endpoint's close_notify reaches the device at once; the
+    // device's DISCONNECT and FIN can then overtake the endpoint's FIN on the way. The
+    // endpoint closed first (its close_notify), and the refused packet is the PUBLISH.
+    let mut t = tls13_keys(8883);
+    t.dev_dec(41.0, connect(4, "sensor-mitm", 30))
+        .end_dec(60.0, connack(0))
+        .dev_dec(70.0, publish("factory/x", 1, 1, 5))
+        .end_dec(70.2, alert(0))
+        .dev_dec(70.4, disconnect(0))
+        .dev(70.5, fin())
+        .end(70.9, fin());
+    let found = t.diagnose();
+    let f = one(&found, "AUTHZ.PUBLISH_DENIED");
+    assert!(evidence_has(f, "PUBLISH topic factory/x QoS 1"));
+
+    // A device that closed before the endpoint's close_notify left on its own.
+    let mut t = tls13_keys(8883);
+    t.dev_dec(41.0, connect(4, "sensor-mitm", 30))
+        .end_dec(60.0, connack(0))
+        .dev_dec(70.0, publish("factory/x", 1, 1, 5))
+        .dev(70.1, fin())
+        .end_dec(70.2, alert(0))
+        .end(70.9, fin());
+    none(&t.diagnose(), "AUTHZ.PUBLISH_DENIED");
+}
+
+#[test]
 fn publish_denied_not_for_puback_0_or_0x10() {
     for code in [0x00, 0x10] {
         let mut t = tls13_keys(8883);

@@ -145,7 +145,7 @@ pub fn run(opts: DemoOptions) -> Result<u8, Error> {
         state_dir: endpoint_dir.clone(),
         registry,
         log: Some(dirs.root.join("endpoint.log")),
-        max_connections: 64,
+        max_connections: Some(64),
         session_expiry: crate::limits::SESSION_EXPIRY_DEFAULT,
         require_sni: false,
     }))?;
@@ -164,7 +164,7 @@ pub fn run(opts: DemoOptions) -> Result<u8, Error> {
         transparent: Default::default(),
         listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
         record: None,
-        max_connections: 64,
+        max_connections: Some(64),
         handshake_timeout: Duration::from_secs(10),
         idle_timeout: Duration::from_secs(60),
         connect_timeout: Duration::from_secs(5),

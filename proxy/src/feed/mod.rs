@@ -238,6 +238,11 @@ impl Tee {
         self.budget.poll_room(cx)
     }
 
+    /// False while a tee that waits has its budget spent.
+    pub fn has_room(&self) -> bool {
+        !self.wait || self.tx.is_closed() || self.budget.has_room()
+    }
+
     /// Never waits: when the budget is spent (a waiting tee's caller asked for room first, so
     /// there it is not), the copy is dropped and counted.
     pub fn data(&mut self, ts: Timestamp, bytes: &[u8]) {

@@ -44,6 +44,17 @@ impl<S> TeeStream<S> {
         }
     }
 
+    /// True when the bytes read last wait for room in the decoder's queue: the next read
+    /// waits for the decoder, not for the socket.
+    pub fn waits_for_decoder(&self) -> bool {
+        self.held.is_some() && self.read.as_ref().is_some_and(|t| !t.has_room())
+    }
+
+    /// The stream under the copies.
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+
     pub fn last_activity(&self) -> Arc<AtomicI64> {
         self.last_activity.clone()
     }
@@ -65,6 +76,26 @@ impl<S> TeeStream<S> {
             .flatten()
         {
             tee.finish().await;
+        }
+    }
+
+    /// Reads what has already arrived, without waiting: after the peer's TLS close, its TCP
+    /// close is usually right behind it, and reading it now puts it in the trace before
+    /// anything iotscope passes on. True when the peer's side is closed.
+    pub fn read_arrived(&mut self) -> bool
+    where
+        S: AsyncRead + Unpin,
+    {
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let mut buf = [0u8; 1024];
+        loop {
+            let mut rb = ReadBuf::new(&mut buf);
+            match Pin::new(&mut *self).poll_read(&mut cx, &mut rb) {
+                Poll::Ready(Ok(())) if rb.filled().is_empty() => return true,
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(_)) => return true,
+                Poll::Pending => return false,
+            }
         }
     }
 

@@ -33,7 +33,9 @@ use rustls::pki_types::ServerName;
 use rustls::server::{Acceptor, NoServerSessionStorage};
 use rustls::sign::{CertifiedKey, SingleCertAndKey};
 use rustls::{RootCertStore, ServerConfig};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use std::future::Future;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tokio_rustls::{LazyConfigAcceptor, StartHandshake, TlsConnector};
@@ -53,8 +55,13 @@ use identities::Identities;
 /// How long a device that accepted a `--present` certificate is watched for application data.
 const PRESENT_WATCH: Duration = Duration::from_secs(5);
 
-/// How long the endpoint's TCP close is awaited once its TLS close ended the relay.
-const CLOSE_WAIT: Duration = Duration::from_millis(500);
+/// How long the endpoint's TCP close is read for once the relay is over and the device let
+/// go. Nothing waits for it but the connection's report.
+const ENDPOINT_FIN_WAIT: Duration = Duration::from_millis(500);
+
+/// How long iotscope's own closes (when it cuts a connection) may take to be written to
+/// peers that do not read.
+const CLOSE_WRITE_LIMIT: Duration = Duration::from_millis(500);
 
 /// Everything MITM mode sets up once, at start.
 pub struct Mitm {
@@ -729,56 +736,76 @@ impl Conn {
                 );
             }
         }
-        relay(&mut device, &mut up, &self.shared, &self.tx).await;
-        // The TLS close ends the copying; the TCP close that follows is part of the story
-        // (an endpoint closing right after a PUBLISH), so it is waited for, briefly.
-        up.get_mut().0.read_to_close(CLOSE_WAIT).await;
-        up.get_mut().0.finish().await;
+        let ended = relay(&mut device, &mut up, &self.shared, &self.tx).await;
+        // The device is let go first: it has had every close, and nothing it needs waits on
+        // the endpoint's TCP close.
         device.get_mut().0.finish().await;
-        drop((up, device));
+        drop(device);
+        match ended {
+            // The device's reset, passed on as a reset when `up` goes: nothing answers it.
+            Ended::Reset => {
+                let _ = up.get_ref().0.inner().set_zero_linger();
+            }
+            // The endpoint's TCP close, when it has not come yet, answers iotscope's own close
+            // and is part of the story; it is read for the trace, briefly, holding nothing but
+            // the endpoint's socket (an endpoint that never closes costs the report this
+            // wait, and no device anything).
+            Ended::Closed => up.get_mut().0.read_to_close(ENDPOINT_FIN_WAIT).await,
+        }
+        up.get_mut().0.finish().await;
+        drop(up);
         self.finish().await;
     }
 }
 
 /// Copies plaintext both ways until both sides are done, either fails, the connection is idle
 /// too long, or the proxy stops. A close is passed on as a TLS close (close_notify, then
-/// FIN); the endpoint's own TCP close is read before the device is told, so the trace shows
-/// the endpoint closing when it did. A device that goes without a TLS close (killed, its
-/// link lost) is recorded as it went: a FIN passed on as iotscope's close upstream, a reset
-/// as a reset. When iotscope ends the connection itself it says so, and closes both TLS
-/// sessions properly.
+/// FIN) as soon as it is seen, and nothing waits for what the other side may never send: an
+/// endpoint that sends close_notify and keeps its TCP connection open (as `openssl s_server`
+/// does) has its close passed to the device at once. Whatever of the endpoint's TCP close
+/// has already arrived is read first, so the trace shows the endpoint closing when it did;
+/// what comes later is read while the device's side winds down. A device that goes without
+/// a TLS close (killed, its link lost) is recorded as it went: a FIN passed on as iotscope's
+/// close upstream, a reset as a reset. When iotscope ends the connection itself it says so,
+/// and closes both TLS sessions properly.
 async fn relay(
     device: &mut DeviceTls,
     up: &mut EndpointTls,
     shared: &Shared,
     tx: &mpsc::Sender<Seen>,
-) {
+) -> Ended {
     let activity = up.get_ref().0.last_activity();
     let mut force = shared.force.clone();
     let idle = shared.limits.idle_timeout;
     let mut tick = tokio::time::interval(idle.map_or(Duration::from_secs(3600), |d| {
         (d / 4).max(Duration::from_millis(50))
     }));
-    let (mut from_device, mut from_endpoint) = (vec![0u8; READ_BUFFER], vec![0u8; READ_BUFFER]);
-    let (mut device_open, mut endpoint_open, mut force_live) = (true, true, true);
+    // Read buffers exist only while bytes flow (see `read_when_ready`).
+    let (mut from_device, mut from_endpoint) = (None, None);
+    let (mut device_open, mut force_live) = (true, true);
+    // The endpoint's TLS stream, and under it its TCP connection, which may stay open after
+    // the TLS close.
+    let (mut endpoint_tls_open, mut endpoint_tcp_open) = (true, true);
     let mut cut = None;
-    while device_open || endpoint_open {
+    let mut reset = false;
+    while device_open || endpoint_tls_open {
         tokio::select! {
-            r = device.read(&mut from_device), if device_open => match r {
+            r = read_when_ready(device, |d| d.get_ref().0, &mut from_device), if device_open => match r {
                 Ok(0) => {
                     device_open = false;
+                    if !endpoint_tls_open && endpoint_tcp_open {
+                        endpoint_tcp_open = !up.get_mut().0.read_arrived();
+                    }
                     let _ = up.shutdown().await;
                 }
                 Ok(n) => {
-                    let chunk = from_device.get(..n).unwrap_or_default();
+                    let chunk = from_device.as_deref().and_then(|b| b.get(..n)).unwrap_or_default();
                     if up.write_all(chunk).await.is_err() || up.flush().await.is_err() {
                         break;
                     }
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
-                    let _ = tx
-                        .send(Seen::input(Direction::DeviceToEndpoint, now(), Input::Rst))
-                        .await;
+                    reset = true;
                     break;
                 }
                 Err(_) => {
@@ -787,19 +814,25 @@ async fn relay(
                     let _ = up.shutdown().await;
                 }
             },
-            r = up.read(&mut from_endpoint), if endpoint_open => match r {
-                Ok(0) => {
-                    endpoint_open = false;
-                    up.get_mut().0.read_to_close(CLOSE_WAIT).await;
+            r = read_endpoint(up, &mut from_endpoint, endpoint_tls_open), if endpoint_tcp_open => match r {
+                Ok(0) if endpoint_tls_open => {
+                    endpoint_tls_open = false;
+                    endpoint_tcp_open = !up.get_mut().0.read_arrived();
                     let _ = device.shutdown().await;
                 }
-                Ok(n) => {
-                    let chunk = from_endpoint.get(..n).unwrap_or_default();
+                Ok(n) if endpoint_tls_open => {
+                    let chunk = from_endpoint.as_deref().and_then(|b| b.get(..n)).unwrap_or_default();
                     if device.write_all(chunk).await.is_err() || device.flush().await.is_err() {
+                        // The device is gone (its reset, usually): passed on as a reset.
+                        reset = device_open;
                         break;
                     }
                 }
-                Err(_) => break,
+                // After the TLS close: the tee under TLS has handed on what came; only the
+                // TCP close matters here.
+                Ok(n) if n > 0 => {}
+                Ok(_) | Err(_) if !endpoint_tls_open => endpoint_tcp_open = false,
+                Ok(_) | Err(_) => break,
             },
             _ = tick.tick(), if idle.is_some() => {
                 let quiet = now().0.saturating_sub(activity.load(std::sync::atomic::Ordering::Relaxed));
@@ -835,17 +868,82 @@ async fn relay(
                 Input::Cut(cause, text.into()),
             ))
             .await;
-        // Both peers get a TLS close (close_notify) before the TCP close, bounded so that a
-        // peer that does not read cannot hold the proxy up.
+        // Both peers get a TLS close (close_notify) before the TCP close, unless they had
+        // one already, bounded so that a peer that does not read cannot hold the proxy up.
         let close_both = async {
-            if device_open {
+            if endpoint_tls_open {
                 let _ = device.shutdown().await;
             }
-            if endpoint_open {
+            if device_open {
                 let _ = up.shutdown().await;
             }
         };
-        let _ = tokio::time::timeout(CLOSE_WAIT, close_both).await;
+        let _ = tokio::time::timeout(CLOSE_WRITE_LIMIT, close_both).await;
+        return Ended::Closed;
+    }
+    if reset {
+        let _ = tx
+            .send(Seen::input(Direction::DeviceToEndpoint, now(), Input::Rst))
+            .await;
+        return Ended::Reset;
+    }
+    if device_open {
+        // The relay ended on a failure before the device closed: the endpoint still gets
+        // iotscope's close, so that it does not wait for one.
+        let _ = tokio::time::timeout(CLOSE_WRITE_LIMIT, up.shutdown()).await;
+    }
+    Ended::Closed
+}
+
+/// How the relay left the endpoint's leg.
+enum Ended {
+    /// iotscope closed it (or the endpoint did): its TCP close may still be on its way.
+    Closed,
+    /// The device reset its connection: the endpoint's is to be reset in turn.
+    Reset,
+}
+
+/// The endpoint's plaintext while its TLS stream is open; after its TLS close, the raw TCP
+/// under it, read only for its close.
+async fn read_endpoint(
+    up: &mut EndpointTls,
+    buf: &mut Option<Vec<u8>>,
+    tls_open: bool,
+) -> std::io::Result<usize> {
+    if tls_open {
+        read_when_ready(up, |u| u.get_ref().0, buf).await
+    } else {
+        let mut rest = [0u8; 1024];
+        up.get_mut().0.read(&mut rest).await
+    }
+}
+
+/// Reads plaintext from `tls` into `buf`, which exists only while bytes flow: when nothing
+/// can be read now, the buffer is let go and the socket under the TLS stream is waited on
+/// instead, so an idle connection (most of a device's life) holds no 16 KiB buffers. A
+/// read that can go on at once keeps it, so a bulk stream allocates once. The buffer is
+/// let go only when the TLS stream had nothing buffered (tokio-rustls is pending only once
+/// the socket would block) and the endpoint leg's copy is not waiting for the decoder (its
+/// wait is not the socket's, and a readable socket would spin).
+async fn read_when_ready<T: AsyncRead + Unpin>(
+    tls: &mut T,
+    tee: fn(&T) -> &TeeStream<TcpStream>,
+    buf: &mut Option<Vec<u8>>,
+) -> std::io::Result<usize> {
+    loop {
+        let b = buf.get_or_insert_with(|| vec![0u8; READ_BUFFER]);
+        if tee(tls).waits_for_decoder() {
+            return tls.read(b).await;
+        }
+        {
+            let read = std::pin::pin!(tls.read(b));
+            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+            if let std::task::Poll::Ready(r) = read.poll(&mut cx) {
+                return r;
+            }
+        }
+        *buf = None;
+        tee(tls).inner().readable().await?;
     }
 }
 

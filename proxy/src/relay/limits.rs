@@ -38,10 +38,12 @@ pub struct Limits {
 }
 
 impl Limits {
-    pub fn from_args(args: &crate::config::ProxyConfig) -> Limits {
+    /// `max_connections`: `--max-connections`, or what the descriptor limit allows
+    /// ([`super::descriptors`]).
+    pub fn from_args(args: &crate::config::ProxyConfig, max_connections: u32) -> Limits {
         let off_when_zero = |d: Duration| (!d.is_zero()).then_some(d);
         Limits {
-            max_connections: args.max_connections,
+            max_connections,
             handshake_timeout: off_when_zero(args.handshake_timeout),
             idle_timeout: off_when_zero(args.idle_timeout),
             // A zero connect timeout would fail every connection; take it as "a moment".

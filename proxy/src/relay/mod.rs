@@ -2,6 +2,7 @@
 //! listener, the passthrough pump, the decoder task that prints live, and the recorder.
 //! [`crate::serve`] puts them together; [`crate::mitm`] uses them for its two TLS legs.
 
+pub mod descriptors;
 pub mod limits;
 pub mod listener;
 pub mod live;

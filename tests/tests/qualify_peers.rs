@@ -1028,38 +1028,24 @@ fn watcher_got(seen: &std::sync::Mutex<String>, want: &str) -> bool {
     false
 }
 
-#[test]
-fn upstream_mosquitto_gets_the_device_session_and_only_the_case_intervenes() {
-    if !have_tool("mosquitto_pub") || !have_tool("mosquitto_sub") {
-        return;
-    }
-    let Some(up) = Upstream::mosquitto("mosquitto") else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "mosquitto is required in CI"
-        );
-        return;
-    };
-    let (mut watcher, seen) = up.watch("sensors/#");
-
-    // CONNECT and a QoS 1 PUBLISH go upstream; the CONNACK and the PUBACK come from there.
+/// MQTT_Connect and IOTSCOPE_Publish_QoS1 with `--upstream`: mosquitto_pub as the device,
+/// both PASS, the CONNACK and the PUBACK each named as the upstream's; the run's lines.
+fn connect_and_publish_through(
+    up: &Upstream,
+    name: &str,
+    client: &str,
+    topic: &str,
+    message: &str,
+) -> Vec<Value> {
     let cases = ["MQTT_Connect", "IOTSCOPE_Publish_QoS1"];
-    let mut run = start_with("upstream-mosquitto", &cases, 60, &up.args());
+    let mut run = start_with(name, &cases, 60, &up.args());
     let (port, ca) = (run.port, run.ca());
+    let (client, topic, message) = (client.to_string(), topic.to_string(), message.to_string());
     run.keep_running(Duration::from_millis(200), move || {
         mosquitto_pub(
             port,
             &ca,
-            &[
-                "-i",
-                "sensor-up",
-                "-t",
-                "sensors/up",
-                "-m",
-                "through-qualify",
-                "-q",
-                "1",
-            ],
+            &["-i", &client, "-t", &topic, "-m", &message, "-q", "1"],
         )
     });
     let (lines, status, _) = run.finish();
@@ -1078,9 +1064,34 @@ fn upstream_mosquitto_gets_the_device_session_and_only_the_case_intervenes() {
         "QoS 1 PUBLISH",
         &up.sends("PUBACK id 1"),
     );
+    lines
+}
+
+#[test]
+fn upstream_mosquitto_gets_the_device_session_and_only_the_case_intervenes() {
+    if !have_tool("mosquitto_pub") || !have_tool("mosquitto_sub") {
+        return;
+    }
+    let Some(up) = Upstream::mosquitto("mosquitto") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "mosquitto is required in CI"
+        );
+        return;
+    };
+    let (mut watcher, seen) = up.watch("sensors/#");
+
+    // CONNECT and a QoS 1 PUBLISH go upstream; the CONNACK and the PUBACK come from there.
+    let lines = connect_and_publish_through(
+        &up,
+        "upstream-mosquitto",
+        "sensor-up",
+        "sensors/up",
+        "through-qualify",
+    );
     assert_verdict(
         &lines,
-        cases[1],
+        "IOTSCOPE_Publish_QoS1",
         "PASS",
         "QoS 1 PUBLISH",
         &format!("iotscope passes it to the upstream 127.0.0.1:{}", up.port),
@@ -1207,41 +1218,7 @@ fn upstream_iotscope_endpoint_with_the_device_certificate_registered() {
         return;
     }
     let up = Upstream::endpoint("endpoint");
-    let cases = ["MQTT_Connect", "IOTSCOPE_Publish_QoS1"];
-    let mut run = start_with("upstream-endpoint", &cases, 60, &up.args());
-    let (port, ca) = (run.port, run.ca());
-    run.keep_running(Duration::from_millis(200), move || {
-        mosquitto_pub(
-            port,
-            &ca,
-            &[
-                "-i",
-                "sensor-ep",
-                "-t",
-                "demo/qualify",
-                "-m",
-                "1",
-                "-q",
-                "1",
-            ],
-        )
-    });
-    let (lines, status, _) = run.finish();
-    assert_eq!(status, 0, "{lines:#?}");
-    assert_verdict(
-        &lines,
-        cases[0],
-        "PASS",
-        "the upstream accepted it",
-        &up.sends("CONNACK: session present 0, return code 0"),
-    );
-    assert_verdict(
-        &lines,
-        cases[1],
-        "PASS",
-        "QoS 1 PUBLISH",
-        &up.sends("PUBACK id 1"),
-    );
+    connect_and_publish_through(&up, "upstream-endpoint", "sensor-ep", "demo/qualify", "1");
     // The endpoint's log shows the device's connection with the registered certificate,
     // and its PUBLISH.
     let mut log: Vec<Value> = Vec::new();

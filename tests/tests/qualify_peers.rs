@@ -446,6 +446,32 @@ fn mqtt_cases_with_mosquitto_pub() {
         "$aws/events/presence/connected/x",
         "CONNECT",
     );
+
+    // A device that publishes at one QoS only fails the case of the other: mosquitto_pub
+    // with -q 1 for MQTT_Publish (QoS 0), with -q 0 for IOTSCOPE_Publish_QoS1.
+    for (case, qos, other) in [
+        ("MQTT_Publish", "1", "0"),
+        ("IOTSCOPE_Publish_QoS1", "0", "1"),
+    ] {
+        let mut run = start("mqtt-one-qos", &[case], 30);
+        let (port, ca) = (run.port, run.ca());
+        run.keep_running(Duration::from_millis(200), move || {
+            mosquitto_pub(
+                port,
+                &ca,
+                &["-i", "sensor-1", "-t", "sensors/1", "-m", "21.5", "-q", qos],
+            )
+        });
+        let (lines, status, _) = run.finish();
+        assert_eq!(status, 1, "{lines:#?}");
+        assert_verdict(
+            &lines,
+            case,
+            "FAIL",
+            &format!("none at QoS {other}"),
+            &format!("PUBLISH QoS {qos} to \"sensors/1\""),
+        );
+    }
 }
 
 #[test]

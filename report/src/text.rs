@@ -371,7 +371,13 @@ fn device_leg(leg: &iotscope_decoder::device_leg::DeviceLeg) -> String {
     if let (Some(v), Some(c)) = (&leg.version, &leg.cipher) {
         let _ = write!(s, ", {v} {c}");
     }
-    let _ = write!(s, "\niotscope presented {}", leg.presented.describe());
+    // No ClientHello read (the device's first bytes were not TLS, or it sent none in time):
+    // iotscope answered with no certificate at all.
+    if leg.version.is_none() && leg.offered_suites.is_empty() && leg.sni.is_none() {
+        s.push_str("\niotscope presented no certificate: it read no ClientHello");
+    } else {
+        let _ = write!(s, "\niotscope presented {}", leg.presented.describe());
+    }
     match leg.leaf() {
         None => s.push_str("\ndevice certificate: none"),
         Some(c) => {

@@ -139,4 +139,11 @@ fn the_text_demo_prints_the_proxy_traces_and_the_table() {
         stdout.contains("8 of 8 devices got the diagnosis they were built to get."),
         "{stdout}"
     );
+    // The plain MQTT device sent no ClientHello: iotscope showed it no certificate, and the
+    // trace says so rather than naming a certificate for no name.
+    assert!(
+        stdout.contains("iotscope presented no certificate: it read no ClientHello"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("a certificate for  from"), "{stdout}");
 }

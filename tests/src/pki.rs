@@ -124,6 +124,33 @@ pub fn server_config(server: &Leaf, tls: u16, auth: ClientAuth) -> Arc<ServerCon
     )
 }
 
+/// A TLS broker's files and one device's, written into a test's directory: the CA
+/// (`ca.pem`), the broker's certificate for localhost (`server.pem`, `server.key`) and the
+/// device's client certificate (`device.pem`, `device.key`), all from one CA. Paths.
+pub struct BrokerFiles {
+    pub ca: String,
+    pub server_cert: String,
+    pub server_key: String,
+    pub device_cert: String,
+    pub device_key: String,
+}
+
+impl BrokerFiles {
+    /// A new CA named `ca_name`, and a device certificate whose CN is `device_cn`.
+    pub fn write(dir: &Dir, ca_name: &str, device_cn: &str) -> BrokerFiles {
+        let pki = ca(ca_name);
+        let server = Leaf::new(&pki, "localhost", &["localhost"], false);
+        let dev = Leaf::new(&pki, device_cn, &[], true);
+        BrokerFiles {
+            ca: dir.put("ca.pem", &pki.pem()),
+            server_cert: dir.put("server.pem", &server.cert_pem),
+            server_key: dir.put("server.key", &server.key_pem),
+            device_cert: dir.put("device.pem", &dev.cert_pem),
+            device_key: dir.put("device.key", &dev.key_pem),
+        }
+    }
+}
+
 /// A directory of the test's own under the system's temporary directory, removed when
 /// dropped. Files are world-readable: mosquitto reads them after dropping root.
 pub struct Dir {

@@ -378,20 +378,19 @@ fn cert_check_says_the_certificate_status_in_the_account() {
 #[test]
 fn proxy_asks_the_account_about_a_live_connection() {
     use iotscope_tests::mosquitto::{broker, mosquitto_bin, mosquitto_pub, run_device};
-    use iotscope_tests::pki::{ca, Dir, Leaf};
+    use iotscope_tests::pki::{BrokerFiles, Dir};
     use iotscope_tests::proxy::{mitm_ca, ProxyProcess};
     let (Some(bin), true) = (mosquitto_bin(), iotscope_tests::have_tool("mosquitto_pub")) else {
         return;
     };
     let dir = Dir::new("account-proxy");
-    let pki = ca("broker CA");
-    let server = Leaf::new(&pki, "localhost", &["localhost"], false);
-    let dev = Leaf::new(&pki, "good-thermostat", &[], true);
-    let ca_pem = dir.put("ca.pem", &pki.pem());
-    let scert = dir.put("server.pem", &server.cert_pem);
-    let skey = dir.put("server.key", &server.key_pem);
-    let dcert = dir.put("device.pem", &dev.cert_pem);
-    let dkey = dir.put("device.key", &dev.key_pem);
+    let BrokerFiles {
+        ca: ca_pem,
+        server_cert: scert,
+        server_key: skey,
+        device_cert: dcert,
+        device_key: dkey,
+    } = BrokerFiles::write(&dir, "broker CA", "good-thermostat");
     let acl = dir.put(
         "acl",
         "user good-thermostat\ntopic readwrite devices/good/#\n",

@@ -13,7 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use iotscope_tests::mosquitto::{broker, mosquitto_bin, mosquitto_pub, run_device, Broker};
-use iotscope_tests::pki::{ca, Dir, Leaf};
+use iotscope_tests::pki::{BrokerFiles, Dir};
 use iotscope_tests::proxy::{mitm_ca, ProxyProcess, WAIT};
 use iotscope_tests::{codes, have_tool};
 use serde_json::Value;
@@ -38,14 +38,13 @@ impl Lab {
             return None;
         };
         let dir = Dir::new(name);
-        let pki = ca("faults CA");
-        let server = Leaf::new(&pki, "localhost", &["localhost"], false);
-        let dev = Leaf::new(&pki, "thermostat-12", &[], true);
-        let ca_pem = dir.put("ca.pem", &pki.pem());
-        let scert = dir.put("server.pem", &server.cert_pem);
-        let skey = dir.put("server.key", &server.key_pem);
-        let cert = dir.put("device.pem", &dev.cert_pem);
-        let key = dir.put("device.key", &dev.key_pem);
+        let BrokerFiles {
+            ca: ca_pem,
+            server_cert: scert,
+            server_key: skey,
+            device_cert: cert,
+            device_key: key,
+        } = BrokerFiles::write(&dir, "faults CA", "thermostat-12");
         let (b, port) = broker(&bin, &dir, &ca_pem, &scert, &skey, "");
         Some(Lab {
             dir,

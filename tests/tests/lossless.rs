@@ -10,7 +10,7 @@
 use std::process::Command;
 
 use iotscope_tests::mosquitto::{broker, mosquitto_bin, run_device};
-use iotscope_tests::pki::{ca, Dir, Leaf};
+use iotscope_tests::pki::{BrokerFiles, Dir};
 use iotscope_tests::proxy::{mitm_ca, ProxyProcess};
 use iotscope_tests::{codes, codes_of, have_tool};
 use serde_json::Value;
@@ -38,14 +38,13 @@ fn peers(name: &str) -> Option<Peers> {
         return None;
     };
     let dir = Dir::new(name);
-    let pki = ca("lossless CA");
-    let server = Leaf::new(&pki, "localhost", &["localhost"], false);
-    let dev = Leaf::new(&pki, "bulk-sensor", &[], true);
-    let ca_pem = dir.put("ca.pem", &pki.pem());
-    let scert = dir.put("server.pem", &server.cert_pem);
-    let skey = dir.put("server.key", &server.key_pem);
-    let cert = dir.put("device.pem", &dev.cert_pem);
-    let key = dir.put("device.key", &dev.key_pem);
+    let BrokerFiles {
+        ca: ca_pem,
+        server_cert: scert,
+        server_key: skey,
+        device_cert: cert,
+        device_key: key,
+    } = BrokerFiles::write(&dir, "lossless CA", "bulk-sensor");
     let (broker, port) = broker(&bin, &dir, &ca_pem, &scert, &skey, "");
     // A payload that is not all one byte, so no layer could compress or fold it.
     let payload: String = (0..BIG)

@@ -5,7 +5,7 @@
 use std::process::Command;
 
 use iotscope_tests::mosquitto::{broker, mosquitto_bin, mosquitto_pub, run_device};
-use iotscope_tests::pki::{ca, Dir, Leaf};
+use iotscope_tests::pki::{BrokerFiles, Dir};
 use iotscope_tests::proxy::{mitm_ca, ProxyProcess};
 use iotscope_tests::{codes, codes_of, have_tool};
 
@@ -17,14 +17,13 @@ fn mosquitto_through_mitm() {
         return;
     };
     let dir = Dir::new("mitm-peers");
-    let pki = ca("broker CA");
-    let server = Leaf::new(&pki, "localhost", &["localhost"], false);
-    let dev = Leaf::new(&pki, "thermostat-12", &[], true);
-    let ca_pem = dir.put("ca.pem", &pki.pem());
-    let scert = dir.put("server.pem", &server.cert_pem);
-    let skey = dir.put("server.key", &server.key_pem);
-    let dcert = dir.put("device.pem", &dev.cert_pem);
-    let dkey = dir.put("device.key", &dev.key_pem);
+    let BrokerFiles {
+        ca: ca_pem,
+        server_cert: scert,
+        server_key: skey,
+        device_cert: dcert,
+        device_key: dkey,
+    } = BrokerFiles::write(&dir, "broker CA", "thermostat-12");
     // The certificate's CN is the user name, and the ACL lets it use sensors/# only.
     let acl = dir.put("acl", "user thermostat-12\ntopic readwrite sensors/#\n");
     let (_broker, port) = broker(

@@ -3,7 +3,7 @@
 //! and in the replay of the proxy's recording.
 
 use iotscope_tests::mosquitto::{broker, mosquitto_bin, mosquitto_pub, run_device};
-use iotscope_tests::pki::{ca, Dir, Leaf};
+use iotscope_tests::pki::{BrokerFiles, Dir};
 use iotscope_tests::proxy::{mitm_ca, ProxyProcess};
 use iotscope_tests::{codes, have_tool, replay_json, run};
 use serde_json::Value;
@@ -42,14 +42,13 @@ fn policy_decides_mosquitto_acl_refusal_live_and_in_replay() {
         return;
     };
     let dir = Dir::new("policy-flag");
-    let pki = ca("broker CA");
-    let server = Leaf::new(&pki, "localhost", &["localhost"], false);
-    let dev = Leaf::new(&pki, "thermostat-12", &[], true);
-    let ca_pem = dir.put("ca.pem", &pki.pem());
-    let scert = dir.put("server.pem", &server.cert_pem);
-    let skey = dir.put("server.key", &server.key_pem);
-    let dcert = dir.put("device.pem", &dev.cert_pem);
-    let dkey = dir.put("device.key", &dev.key_pem);
+    let BrokerFiles {
+        ca: ca_pem,
+        server_cert: scert,
+        server_key: skey,
+        device_cert: dcert,
+        device_key: dkey,
+    } = BrokerFiles::write(&dir, "broker CA", "thermostat-12");
     let acl = dir.put("acl", "user thermostat-12\ntopic readwrite sensors/#\n");
     let deny = dir.put("deny.json", DENY);
     let allow = dir.put("allow.json", ALLOW);

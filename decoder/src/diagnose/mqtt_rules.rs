@@ -127,16 +127,38 @@ fn malformed(f: &Facts, out: &mut Vec<Finding>) {
     unfinished(f, out);
     for ev in &f.mqtt_malformed {
         if let EventKind::MqttMalformed { offset, reason } = &ev.kind {
-            out.push(
-                Finding::new(
-                    Code::MqttMalformed,
+            let mut fd = Finding::new(
+                Code::MqttMalformed,
+                format!(
+                    "The {} sent a malformed MQTT packet at byte {offset}: {reason}.",
+                    ev.dir.sender()
+                ),
+            )
+            .evidence(f.t(ev), reason.clone());
+            // A lenient endpoint whose next answer went on with the session (a CONNACK 0, a
+            // PUBACK) took the packet: it is a fault to fix, not why the connection failed. A
+            // refusing CONNACK or a DISCONNECT is the endpoint refusing it, and stays an error.
+            let next_answer = f.mqtt.iter().find(|(e, _)| {
+                ev.dir == Direction::DeviceToEndpoint
+                    && e.dir == Direction::EndpointToDevice
+                    && e.ts >= ev.ts
+            });
+            let went_on = next_answer.filter(|(_, p)| match &p.body {
+                Body::Connack(a) => a.code == 0,
+                _ => p.packet_type != PacketType::Disconnect,
+            });
+            if let Some((answer, p)) = went_on {
+                fd = fd.severity(Severity::Warning).evidence(
+                    f.t(answer),
                     format!(
-                        "The {} sent a malformed MQTT packet at byte {offset}: {reason}.",
-                        ev.dir.sender()
+                        "the endpoint answered with {} and went on",
+                        p.packet_type.name()
                     ),
-                )
-                .evidence(f.t(ev), reason.clone()),
-            );
+                );
+                fd.summary
+                    .push_str(" The endpoint answered after it and the session went on.");
+            }
+            out.push(fd);
         }
     }
     for (ev, p) in &f.mqtt {

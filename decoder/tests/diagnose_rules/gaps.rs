@@ -202,3 +202,35 @@ fn a_refusal_right_after_the_handshake_without_a_gap_still_is_a_refusal() {
     assert_eq!(f.severity, Severity::Error);
     assert!(f.summary.contains("alert-sized"), "{}", f.summary);
 }
+
+/// A CONNECT the decoder cannot read that a lenient broker accepted anyway (CONNACK 0, the
+/// session going on): a fault to fix, a warning, not why the connection failed. The same
+/// packet refused by a CONNACK 0x81 stays an error.
+#[test]
+fn a_malformed_connect_the_endpoint_accepted_is_a_warning() {
+    let mut t = T::new(8883);
+    t.tls13(hello_ats(&[]), 1500);
+    t.dev_dec(
+        41.0,
+        mqtt_malformed(0, "CONNECT: property length 4351 runs past the end"),
+    )
+    .end_dec(42.0, connack_at(5, 0))
+    .dev_dec(43.0, publish("topicX", 0, 0, 16));
+    let found = t.diagnose();
+    let f = one(&found, "MQTT.MALFORMED");
+    assert_eq!(f.severity, Severity::Warning);
+    assert!(f.summary.contains("the session went on"), "{}", f.summary);
+    no_error(&found);
+
+    let mut refused = T::new(8883);
+    refused.tls13(hello_ats(&[]), 1500);
+    refused
+        .dev_dec(
+            41.0,
+            mqtt_malformed(0, "CONNECT: property length 4351 runs past the end"),
+        )
+        .end_dec(42.0, connack_at(5, 0x81));
+    let found = refused.diagnose();
+    let f = one(&found, "MQTT.MALFORMED").clone();
+    assert_eq!(f.severity, Severity::Error, "{f:#?}");
+}

@@ -64,6 +64,13 @@ pub enum Input<'a> {
     /// TLS records at a record boundary, or where a key log could open them, the records
     /// count as missed bytes (a gap).
     Records(Vec<RecordHeader>),
+    /// This many bytes passed in this direction without a copy: ones the session had said it
+    /// would only count ([`Session::unread_ahead`]: a protocol it does not decode, the rest of
+    /// a large MQTT payload), or ones the feeder could not copy in time. The session counts
+    /// the first as it would have, and only what it would have read is missed (a gap). A
+    /// feeder that asks (the passthrough proxy) hands on counts instead of copies, so a bulk
+    /// stream of such bytes costs it nothing per byte.
+    Unread(u64),
 }
 
 /// The form a feeder keeps or queues: it owns its bytes.
@@ -83,6 +90,7 @@ impl Input<'_> {
             Input::UpstreamFailed(t) => Input::UpstreamFailed(Cow::Owned(t.into_owned())),
             Input::DeviceLeg(leg) => Input::DeviceLeg(leg),
             Input::Records(h) => Input::Records(h),
+            Input::Unread(n) => Input::Unread(n),
         }
     }
 }
@@ -145,6 +153,7 @@ impl Session {
                 self.outer.push(&bytes, &mut out);
             }
             Input::Records(headers) => self.outer.summarised(&headers, &mut out),
+            Input::Unread(n) => self.outer.unread(n, &mut out),
             Input::Open => out.emit(EventKind::TcpOpen),
             Input::Gap(n) => {
                 out.emit(EventKind::Gap { bytes: n });
@@ -185,6 +194,15 @@ impl Session {
 
     pub fn trace(&self) -> &Trace {
         &self.trace
+    }
+
+    /// How many of the direction's next bytes the session will only count, not read:
+    /// `u64::MAX` when it reads nothing more of the direction (a protocol iotscope does not
+    /// decode, MQTT or TLS bytes where the connection speaks something else, HTTP past its
+    /// first line), the rest of the body when inside a large MQTT PUBLISH, else 0. A feeder
+    /// may hand those bytes on as an [`Input::Unread`] count.
+    pub fn unread_ahead(&self, dir: Direction) -> u64 {
+        self.outer.unread_ahead(dir)
     }
 
     /// The protocol the connection speaks, once its first bytes were seen.
@@ -269,7 +287,15 @@ impl Layer {
         if self.seen[d].is_some() || (self.pending[d].is_empty() && !final_call) {
             return;
         }
-        let hint = if self.allow_tls { self.hint } else { None };
+        // The other direction already speaks MQTT (the device's CONNECT): an answer with a
+        // plausible MQTT header is MQTT too, whatever the port (the proxy has no port hint).
+        let hint = if !self.allow_tls {
+            None
+        } else if self.app == Some(AppProtocol::Mqtt) {
+            Some(AppProtocol::Mqtt)
+        } else {
+            self.hint
+        };
         let Some(mut proto) = detect::classify(&self.pending[d], hint, final_call) else {
             return;
         };
@@ -424,6 +450,51 @@ impl Layer {
             }
             (AppProtocol::Http, _) => {}
             _ => out.undecoded(bytes.len() as u64, bytes),
+        }
+    }
+
+    /// See [`Session::unread_ahead`]. Each `u64::MAX` case is one `dispatch_plain` sends
+    /// nowhere and that nothing later can change: a direction's classification is final once
+    /// made (outside a watch or a tunnel), and the connection's protocol changes only to TLS
+    /// (a watch's upgrade), which is why TLS bytes of a connection that is not (yet) TLS are
+    /// still read.
+    fn unread_ahead(&self, dir: Direction) -> u64 {
+        let d = dir.index();
+        let Some(proto) = self.seen[d] else {
+            return 0;
+        };
+        if self.watch[d].is_some() || self.tunnel.active(dir) {
+            return 0;
+        }
+        let fits = self.app == Some(proto);
+        match proto {
+            AppProtocol::Unknown => u64::MAX,
+            AppProtocol::Http if self.http_line_seen[d] => u64::MAX,
+            AppProtocol::Http | AppProtocol::Tls => 0,
+            AppProtocol::Mqtt if !fits => u64::MAX,
+            AppProtocol::Mqtt => self.mqtt.as_ref().map_or(0, |m| m.unread_ahead(dir)),
+        }
+    }
+
+    /// Bytes that passed without a copy (see [`Input::Unread`]): those this layer would only
+    /// have counted are counted, the rest are a gap.
+    fn unread(&mut self, n: u64, out: &mut Emit) {
+        let counted = n.min(self.unread_ahead(out.dir));
+        if counted > 0 {
+            match self.seen[out.dir.index()] {
+                Some(AppProtocol::Http) => {}
+                Some(AppProtocol::Mqtt) if self.app == Some(AppProtocol::Mqtt) => {
+                    if let Some(m) = self.mqtt.as_mut() {
+                        m.skip(counted, out)
+                    }
+                }
+                _ => out.undecoded(counted, &[]),
+            }
+        }
+        let missed = n - counted;
+        if missed > 0 {
+            out.emit(EventKind::Gap { bytes: missed });
+            self.gap(missed, out);
         }
     }
 
@@ -603,6 +674,151 @@ mod tests {
             "{:?}",
             kinds_of(&t)
         );
+    }
+
+    /// Bytes counted instead of copied, once the session reads nothing more of a direction,
+    /// make the same trace as the bytes themselves, apart from the first bytes an `undecoded`
+    /// event quotes; where the contents are still read they are a gap.
+    #[test]
+    fn bytes_counted_once_nothing_more_is_read_are_the_bytes() {
+        let undecoded = |t: &Trace| -> Vec<(Direction, u64)> {
+            t.events()
+                .filter_map(|e| match e.kind {
+                    EventKind::Undecoded { bytes, .. } => Some((e.dir, bytes)),
+                    _ => None,
+                })
+                .collect()
+        };
+        let mut whole = Session::new(Identity::default(), SessionConfig::default());
+        let mut counted = Session::new(Identity::default(), SessionConfig::default());
+        for s in [&mut whole, &mut counted] {
+            s.feed(DeviceToEndpoint, Input::Open, Timestamp(0));
+            assert_eq!(s.unread_ahead(DeviceToEndpoint), 0, "before the first byte");
+            s.feed(DeviceToEndpoint, b"SSH-2.0-OpenSSH_9.2\r\n", Timestamp(1));
+            s.feed(EndpointToDevice, &[0x8e; 40], Timestamp(2));
+            assert_eq!(
+                s.unread_ahead(EndpointToDevice),
+                u64::MAX,
+                "binary, not a protocol"
+            );
+        }
+        // A text line could still be followed by TLS (a preamble): read on.
+        assert_eq!(whole.unread_ahead(DeviceToEndpoint), 0);
+        whole.feed(DeviceToEndpoint, &[0x8e; 1000], Timestamp(3));
+        counted.feed(DeviceToEndpoint, &[0x8e; 1000], Timestamp(3));
+        whole.feed(EndpointToDevice, &[0x55; 70_000], Timestamp(4));
+        counted.feed(EndpointToDevice, Input::Unread(70_000), Timestamp(4));
+        let (whole, counted) = (whole.finish(), counted.finish());
+        assert_eq!(undecoded(&whole), undecoded(&counted));
+        let sum = |dir| -> u64 {
+            undecoded(&counted)
+                .iter()
+                .filter(|(d, _)| *d == dir)
+                .map(|(_, n)| n)
+                .sum()
+        };
+        assert_eq!(
+            (sum(DeviceToEndpoint), sum(EndpointToDevice)),
+            (1021, 70_040)
+        );
+        assert!(!counted
+            .events()
+            .any(|e| matches!(e.kind, EventKind::Gap { .. })));
+
+        // Plain MQTT: between packets everything is read, and a count there is bytes missed.
+        let connect = b"\x10\x0c\x00\x04MQTT\x04\x02\x00\x3c\x00\x00";
+        let mut s = Session::new(Identity::default(), SessionConfig::default());
+        s.feed(DeviceToEndpoint, connect, Timestamp(0));
+        assert_eq!(s.unread_ahead(DeviceToEndpoint), 0);
+        s.feed(DeviceToEndpoint, Input::Unread(9), Timestamp(1));
+        let t = s.finish();
+        assert!(
+            t.events()
+                .any(|e| matches!(e.kind, EventKind::Gap { bytes: 9 })),
+            "{:?}",
+            kinds_of(&t)
+        );
+
+        // Inside a large PUBLISH, past its topic and payload prefix, the rest of the payload
+        // is only counted: a count of it makes the same packet, whole; a count that runs
+        // past it misses the bytes after.
+        let payload = vec![b'p'; 300_000];
+        let publish = crate::mqtt::encode::publish_qos1(4, 7, "bulk/blob", &payload);
+        let head = 5 + 2 + 9 + 2 + crate::mqtt::PAYLOAD_PREFIX;
+        let json = |t: &Trace| -> Vec<String> {
+            t.events()
+                .filter(|e| matches!(e.kind, EventKind::Mqtt(_) | EventKind::Gap { .. }))
+                .map(|e| serde_json::to_string(&e.kind).unwrap())
+                .collect()
+        };
+        let mut whole = Session::new(Identity::default(), SessionConfig::default());
+        let mut counted = Session::new(Identity::default(), SessionConfig::default());
+        for s in [&mut whole, &mut counted] {
+            s.feed(DeviceToEndpoint, connect, Timestamp(0));
+            s.feed(DeviceToEndpoint, &publish[..head], Timestamp(1));
+        }
+        let rest = (publish.len() - head) as u64;
+        assert_eq!(counted.unread_ahead(DeviceToEndpoint), rest);
+        whole.feed(DeviceToEndpoint, &publish[head..], Timestamp(2));
+        counted.feed(DeviceToEndpoint, Input::Unread(rest - 1000), Timestamp(2));
+        counted.feed(DeviceToEndpoint, Input::Unread(1000), Timestamp(2));
+        assert_eq!(
+            counted.unread_ahead(DeviceToEndpoint),
+            0,
+            "the packet ended"
+        );
+        for s in [&mut whole, &mut counted] {
+            s.feed(DeviceToEndpoint, b"\xe0\x00", Timestamp(3));
+        }
+        let (whole, counted) = (whole.finish(), counted.finish());
+        assert_eq!(json(&whole), json(&counted));
+        assert!(json(&counted).iter().all(|e| !e.contains("\"gap\"")));
+        assert_eq!(json(&counted).len(), 3, "CONNECT, PUBLISH, DISCONNECT");
+
+        let mut s = Session::new(Identity::default(), SessionConfig::default());
+        s.feed(DeviceToEndpoint, connect, Timestamp(0));
+        s.feed(DeviceToEndpoint, &publish[..head], Timestamp(1));
+        s.feed(DeviceToEndpoint, Input::Unread(rest + 50), Timestamp(2));
+        let t = s.finish();
+        assert!(
+            t.events()
+                .any(|e| matches!(e.kind, EventKind::Gap { bytes: 50 })),
+            "{:?}",
+            kinds_of(&t)
+        );
+
+        // HTTP: its first line is read, then nothing.
+        let mut s = Session::new(Identity::default(), SessionConfig::default());
+        s.feed(DeviceToEndpoint, b"GET", Timestamp(0));
+        assert_eq!(s.unread_ahead(DeviceToEndpoint), 0, "not classified yet");
+        s.feed(
+            DeviceToEndpoint,
+            b" / HTTP/1.1\r\nHost: x\r\n\r\n",
+            Timestamp(1),
+        );
+        // TLS may still begin within the first 64 KiB (a proxy's preamble): read on.
+        assert_eq!(s.unread_ahead(DeviceToEndpoint), 0);
+        s.feed(DeviceToEndpoint, &[b'a'; 70_000], Timestamp(2));
+        assert_eq!(s.unread_ahead(DeviceToEndpoint), u64::MAX);
+    }
+
+    /// Without a port hint (the proxy has none), an endpoint's answer to a plain CONNECT is
+    /// read as MQTT: its refusal is a CONNACK, not 4 undecoded bytes.
+    #[test]
+    fn the_answer_to_a_plain_connect_is_mqtt_without_a_hint() {
+        let mut s = Session::new(Identity::default(), SessionConfig::default());
+        s.feed(
+            DeviceToEndpoint,
+            b"\x10\x0c\x00\x04MQTT\x04\x02\x00\x3c\x00\x00",
+            Timestamp(0),
+        );
+        s.feed(EndpointToDevice, b"\x20\x02\x00\x05", Timestamp(1));
+        let t = s.finish();
+        let connack = t.events().find_map(|e| match &e.kind {
+            EventKind::Mqtt(p) if e.dir == EndpointToDevice => Some(p.packet_type.name()),
+            _ => None,
+        });
+        assert_eq!(connack, Some("CONNACK"), "{:?}", kinds_of(&t));
     }
 
     fn kinds_of(t: &Trace) -> Vec<String> {

@@ -336,6 +336,10 @@ fn describe_into(s: &mut String, e: &Event) -> std::fmt::Result {
         EventKind::MqttMalformed { offset, reason } => {
             write!(s, "malformed MQTT at byte {offset}: {reason}")?
         }
+        // Bytes the proxy only counted (the decoder had given up reading them) quote nothing.
+        EventKind::Undecoded { bytes, prefix } if prefix.is_empty() => {
+            write!(s, "{bytes} bytes of data")?
+        }
         EventKind::Undecoded { bytes, prefix } => {
             write!(s, "{bytes} bytes of data: {:?}", shorten(prefix, 32))?
         }

@@ -324,6 +324,38 @@ impl MqttConn {
         }
     }
 
+    /// How many of the direction's next bytes are only counted: the rest of a body past
+    /// what is kept of it (a large PUBLISH's payload), or everything once framing is lost.
+    pub fn unread_ahead(&self, dir: crate::event::Direction) -> u64 {
+        let ds = &self.dirs[dir.index()];
+        match ds.mode {
+            Mode::Body(p) if ds.body.len() >= kept_target(&p, &ds.body, self.reading) => {
+                (p.remaining_length as usize).saturating_sub(p.seen) as u64
+            }
+            Mode::Stopped => u64::MAX,
+            _ => 0,
+        }
+    }
+
+    /// `n` bytes of direction `out.dir` passed uncopied, no more than
+    /// [`MqttConn::unread_ahead`]: counted as the skipped part of the body they were in.
+    pub fn skip(&mut self, n: u64, out: &mut Emit) {
+        let d = out.dir.index();
+        let ds = &mut self.dirs[d];
+        ds.offset += n;
+        match ds.mode {
+            Mode::Body(mut p) => {
+                p.seen += n as usize;
+                ds.mode = Mode::Body(p);
+                if p.seen >= p.remaining_length as usize {
+                    self.finish(p, out);
+                }
+            }
+            Mode::Stopped => out.undecoded(n, &[]),
+            _ => {}
+        }
+    }
+
     /// `bytes` bytes in direction `out.dir` were never seen.
     pub fn gap(&mut self, bytes: u64, out: &mut Emit) {
         self.lose(Some(bytes), out);

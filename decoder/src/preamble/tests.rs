@@ -376,14 +376,14 @@ fn no_preamble_no_change() {
             "server_hello"
         ]
     );
-    // (Without a port hint the endpoint's CONNACK alone is not recognised: as before.)
+    // Without a port hint the device's CONNECT makes the endpoint's answer MQTT.
     let mqtt = run(&[
         (D, &encode::connect(4, "c1", 60)),
         (E, &encode::connack(4, 0)),
     ]);
     assert_eq!(
         names(&mqtt),
-        ["tcp_open", "protocol", "mqtt", "protocol", "undecoded"]
+        ["tcp_open", "protocol", "mqtt", "protocol", "mqtt"]
     );
     let http = run(&[
         (D, b"POST /topics/a HTTP/1.1\r\nHost: x\r\n\r\n"),

@@ -12,6 +12,12 @@
 //!   gap. What keeps that from happening on a bulk stream is [`records`]: application-data
 //!   records, which the decoder reads nothing of without a key but their length, go as their
 //!   five-byte headers, so a stream at full speed costs the queue a few bytes per 16 KiB.
+//!   Past that, a passthrough tee copies nothing the decoder has said it will not read: the
+//!   decoder tells it, through the direction's budget, up to which byte of the stream it
+//!   only counts ([`Session::unread_ahead`]: a protocol it does not decode, the rest of a large
+//!   MQTT payload). Bytes not copied, skipped or dropped, go on as a count
+//!   ([`Input::Unread`]) and the session sorts them: those it would not have read are
+//!   counted, only the rest are a gap.
 //! - MITM waits ([`Tee::waiting`]): iotscope makes the plaintext itself, and a gap there
 //!   loses what the interception is for. The relay may run ahead of the decoder by the budget;
 //!   beyond that its next read or write on the endpoint's leg waits until the decoder has
@@ -22,7 +28,7 @@
 pub mod records;
 pub mod tee;
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
@@ -36,6 +42,14 @@ use records::{Framer, Piece};
 #[derive(Debug, Default)]
 pub struct Budget {
     used: AtomicUsize,
+    /// A tee that may hand on counts instead of copies (see [`Input::Unread`]): one whose
+    /// copies nothing records.
+    may_count: bool,
+    /// Set by the decoder's side: the stream offset up to which the decoder only counts
+    /// this direction's bytes (`u64::MAX`: all that follow).
+    skip_until: AtomicU64,
+    /// Bytes of the direction the decoder has been fed, copied or counted (its side only).
+    fed: AtomicU64,
     waiting: AtomicBool,
     waker: Mutex<Option<Waker>>,
 }
@@ -67,6 +81,14 @@ impl Budget {
             return Poll::Ready(());
         }
         Poll::Pending
+    }
+
+    /// After the decoder took `wire` more bytes of the direction: how far it will only count.
+    fn decoder_at(&self, wire: u64, unread_ahead: u64) {
+        let fed = self.fed.load(Ordering::Relaxed).saturating_add(wire);
+        self.fed.store(fed, Ordering::Relaxed);
+        self.skip_until
+            .store(fed.saturating_add(unread_ahead), Ordering::Relaxed);
     }
 
     fn release(&self, n: usize) {
@@ -192,6 +214,8 @@ pub struct Tee {
     wait: bool,
     /// Passthrough without a recording: application records go as their headers.
     framer: Option<Framer>,
+    /// Bytes of the direction this tee has been given.
+    offset: u64,
     pieces: Vec<Piece>,
 }
 
@@ -208,6 +232,7 @@ impl Tee {
             wait: false,
             framer: None,
             pieces: Vec::new(),
+            offset: 0,
         }
     }
 
@@ -216,6 +241,10 @@ impl Tee {
     pub fn summarising(tx: mpsc::Sender<Seen>, dir: Direction) -> Tee {
         Tee {
             framer: Some(Framer::new()),
+            budget: Arc::new(Budget {
+                may_count: true,
+                ..Budget::default()
+            }),
             ..Tee::new(tx, dir)
         }
     }
@@ -245,9 +274,19 @@ impl Tee {
 
     /// Never waits: when the budget is spent (a waiting tee's caller asked for room first, so
     /// there it is not), the copy is dropped and counted.
-    pub fn data(&mut self, ts: Timestamp, bytes: &[u8]) {
+    pub fn data(&mut self, ts: Timestamp, mut bytes: &[u8]) {
         if bytes.is_empty() {
             return;
+        }
+        let skip = self.skippable(bytes.len());
+        self.offset += bytes.len() as u64;
+        if skip > 0 {
+            self.dropped += skip as u64;
+            bytes = &bytes[skip..];
+            if bytes.is_empty() {
+                self.send_count(ts);
+                return;
+            }
         }
         let Some(framer) = self.framer.as_mut() else {
             self.send(
@@ -262,6 +301,34 @@ impl Tee {
         framer.split(bytes, &mut pieces);
         self.send_pieces(ts, &mut pieces);
         self.pieces = pieces;
+    }
+
+    /// How many of the next `len` bytes the decoder has said it only counts. Never inside
+    /// record framing (the framer must see every byte to stay in step); TLS directions are
+    /// not skipped anyway, the framer already hands their bulk on as headers.
+    fn skippable(&self, len: usize) -> usize {
+        if !self.budget.may_count || self.framer.as_ref().is_some_and(|f| !f.is_off()) {
+            return 0;
+        }
+        let until = self.budget.skip_until.load(Ordering::Relaxed);
+        until.saturating_sub(self.offset).min(len as u64) as usize
+    }
+
+    /// Bytes not copied, handed on as their count when the queue has room; else the count
+    /// waits for the next copy or the close, so the decoder hears of them in stream order.
+    fn send_count(&mut self, ts: Timestamp) {
+        if self.dropped == 0 {
+            return;
+        }
+        if let Ok(permit) = self.tx.try_reserve() {
+            permit.send(Seen::Input {
+                dir: self.dir,
+                ts,
+                dropped_before: 0,
+                input: Input::Unread(std::mem::take(&mut self.dropped)),
+                charge: Charge::take(&self.budget, MESSAGE_COST),
+            });
+        }
     }
 
     fn send_pieces(&mut self, ts: Timestamp, pieces: &mut Vec<Piece>) {
@@ -347,18 +414,48 @@ impl Tee {
             ts,
             dropped_before,
             input: if reset { Input::Rst } else { Input::Fin },
-            charge: Charge::none(),
+            // Nothing held; it names the budget for `apply`.
+            charge: Charge::take(&self.budget, 0),
         }
     }
 }
 
 /// Feeds one thing the relay (or a tee) saw to the connection's session.
+///
+/// For a tee that may count, bytes it did not copy (skipped, or dropped when the queue was
+/// full) are fed as [`Input::Unread`]: the session counts those it would not have read and
+/// only the rest are a gap. Then the tee hears how far the session will only count.
 pub fn apply(session: &mut Session, seen: Seen) {
+    let counting = match &seen {
+        Seen::Input {
+            charge: Charge(Some((budget, _))),
+            ..
+        } if budget.may_count => Some(budget.clone()),
+        _ => None,
+    };
+    let mut wire = 0;
     if let Some((dir, ts, n)) = seen.dropped() {
-        session.feed(dir, Input::Gap(n), ts);
+        wire += n;
+        let input = if counting.is_some() {
+            Input::Unread(n)
+        } else {
+            Input::Gap(n)
+        };
+        session.feed(dir, input, ts);
     }
     match seen {
-        Seen::Input { dir, ts, input, .. } => session.feed(dir, input, ts),
+        Seen::Input { dir, ts, input, .. } => {
+            wire += match &input {
+                Input::Data(b) => b.len() as u64,
+                Input::Records(h) => records::wire_len(h),
+                Input::Unread(n) | Input::Gap(n) => *n,
+                _ => 0,
+            };
+            session.feed(dir, input, ts);
+            if let Some(budget) = counting {
+                budget.decoder_at(wire, session.unread_ahead(dir));
+            }
+        }
         // Secrets reach the session through its key source; the line is for the recording.
         Seen::Secret { .. } => {}
     }
@@ -369,6 +466,60 @@ mod tests {
     use super::*;
     use crate::relay::limits::DECODER_QUEUE;
     use std::future::poll_fn;
+
+    /// What the decoder reads nothing of is counted, not copied, and a full queue loses none
+    /// of it: the copies dropped before the decoder had said so are counted too.
+    #[tokio::test]
+    async fn bytes_the_decoder_does_not_read_are_counted_and_never_lost() {
+        use iotscope_decoder::{EventKind, Identity, SessionConfig};
+        let (tx, mut rx) = mpsc::channel(DECODER_QUEUE);
+        let mut tee = Tee::summarising(tx, Direction::DeviceToEndpoint);
+        let mut session = Session::new(Identity::default(), SessionConfig::default());
+        let chunk = vec![0x8eu8; 64 * 1024];
+        let rounds = 4 * DECODER_BYTES / chunk.len() + DECODER_QUEUE;
+        // The relay runs ahead before the decoder has classified anything: copies are dropped.
+        for i in 0..rounds {
+            tee.data(Timestamp(i as i64), &chunk);
+        }
+        assert!(tee.dropped > 0, "the queue should have overflowed");
+        while let Ok(seen) = rx.try_recv() {
+            apply(&mut session, seen);
+        }
+        assert_eq!(session.unread_ahead(Direction::DeviceToEndpoint), u64::MAX);
+        // From here on, counts, with the decoder not taking anything meanwhile.
+        for i in 0..rounds {
+            tee.data(Timestamp((rounds + i) as i64), &chunk);
+        }
+        let closing = async move {
+            tee.try_close(Timestamp(2 * rounds as i64), false);
+            tee.finish().await;
+        };
+        let draining = async {
+            while let Some(seen) = rx.recv().await {
+                let counted = matches!(
+                    seen,
+                    Seen::Input {
+                        input: Input::Unread(_) | Input::Fin,
+                        ..
+                    }
+                );
+                assert!(counted, "{seen:?}");
+                apply(&mut session, seen);
+            }
+        };
+        tokio::join!(closing, draining);
+        let trace = session.finish();
+        let (mut undecoded, mut gaps) = (0, 0);
+        for e in trace.events() {
+            match e.kind {
+                EventKind::Undecoded { bytes, .. } => undecoded += bytes,
+                EventKind::Gap { bytes } => gaps += bytes,
+                _ => {}
+            }
+        }
+        assert_eq!(gaps, 0);
+        assert_eq!(undecoded, (2 * rounds * chunk.len()) as u64);
+    }
 
     /// A passthrough tee drops what the budget has no room for and says how much; a waiting
     /// tee holds its caller until the decoder has taken what waits, and loses nothing.

@@ -10,10 +10,12 @@
 //! handshake, alerts, ChangeCipherSpec, anything that is not TLS) whole, in stream order.
 //!
 //! The framing is deliberately the decoder's own test of a header
-//! ([`RecordHeader::well_formed`]): a direction that does not start with a handshake record,
-//! or a header that could not be one, turns the summarising off for the rest of the direction
-//! and the bytes go whole from there, so the decoder sees and names what is wrong. A recording
-//! needs every byte, so a proxy that records does not summarise.
+//! ([`RecordHeader::well_formed`]): a direction whose first byte cannot start a record, or a
+//! header that could not be one, turns the summarising off for the rest of the direction and
+//! the bytes go whole from there, so the decoder sees and names what is wrong. A direction's
+//! first record always goes whole, whatever its type: the decoder classifies the direction by
+//! it, and one that starts with application data (no handshake) is then framed like any
+//! other. A recording needs every byte, so a proxy that records does not summarise.
 //!
 //! What a summary cannot say: a record the connection closes in the middle of is counted
 //! whole (its header was seen; its cut is not reported as a truncated record).
@@ -33,7 +35,7 @@ impl Piece {
     pub fn wire_len(&self) -> u64 {
         match self {
             Piece::Bytes(b) => b.len() as u64,
-            Piece::Records(h) => h.iter().map(|h| HEADER_LEN as u64 + u64::from(h.len)).sum(),
+            Piece::Records(h) => wire_len(h),
         }
     }
 
@@ -44,6 +46,14 @@ impl Piece {
             Piece::Records(h) => h.len() * std::mem::size_of::<RecordHeader>(),
         }
     }
+}
+
+/// Bytes of the stream that whole records stand for.
+pub fn wire_len(headers: &[RecordHeader]) -> u64 {
+    headers
+        .iter()
+        .map(|h| HEADER_LEN as u64 + u64::from(h.len))
+        .sum()
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,6 +76,8 @@ pub struct Framer {
     in_record: bool,
     /// The current record is handed on as its header.
     summarised: Option<RecordHeader>,
+    /// The direction's first record has been handed on (whole).
+    first_done: bool,
 }
 
 impl Default for Framer {
@@ -83,7 +95,13 @@ impl Framer {
             left: 0,
             in_record: false,
             summarised: None,
+            first_done: false,
         }
+    }
+
+    /// Every byte from here on goes whole: not TLS records.
+    pub fn is_off(&self) -> bool {
+        self.state == State::Off
     }
 
     /// Splits one read into the pieces the decoder gets, appended to `out` (adjacent pieces
@@ -99,9 +117,9 @@ impl Framer {
                     i = bytes.len();
                 }
                 State::Start => {
-                    // A TLS connection starts with a handshake record; anything else is for
-                    // the decoder to read whole.
-                    self.state = if rest[0] == 22 {
+                    // A byte that cannot start a record: the decoder reads the direction
+                    // whole.
+                    self.state = if (20..=24).contains(&rest[0]) {
                         State::Records
                     } else {
                         State::Off
@@ -135,7 +153,7 @@ impl Framer {
                     }
                     self.in_record = true;
                     self.left = usize::from(header.len);
-                    if header.content_type == 23 && header.len > 0 {
+                    if header.content_type == 23 && header.len > 0 && self.first_done {
                         self.summarised = Some(header);
                     } else {
                         push_bytes(out, &self.head);
@@ -157,6 +175,7 @@ impl Framer {
         }
         self.in_record = false;
         self.head_len = 0;
+        self.first_done = true;
     }
 
     /// The direction closed: what is still held, if anything.
@@ -258,6 +277,24 @@ mod tests {
         tail.extend(record(23, 50));
         assert_eq!(got.len(), 3, "{got:?}");
         assert_eq!(got[2], Piece::Bytes(tail));
+    }
+
+    /// A direction that starts with application data (no handshake): its first record goes
+    /// whole so the decoder can classify it, the rest as headers.
+    #[test]
+    fn a_stream_without_a_handshake_is_framed_after_its_first_record() {
+        let first = record(23, 40);
+        let mut stream = first.clone();
+        stream.extend(record(23, 16384));
+        stream.extend(record(23, 16384));
+        let h = RecordHeader::from_bytes([23, 3, 3, 0x40, 0]);
+        for read in [3, 4096, usize::MAX] {
+            assert_eq!(
+                pieces(&stream, read),
+                [Piece::Bytes(first.clone()), Piece::Records(vec![h, h])],
+                "reads of {read}"
+            );
+        }
     }
 
     #[test]

@@ -198,7 +198,8 @@ async fn record(
             | Input::Cut(..)
             | Input::UpstreamFailed(_)
             | Input::DeviceLeg(_)
-            | Input::Records(_) => {}
+            | Input::Records(_)
+            | Input::Unread(_) => {}
         },
         Seen::Secret { line } => msgs.push(Record::Keys { line: line.clone() }),
     }

@@ -423,5 +423,39 @@ fn a_large_plain_mqtt_publish_is_decoded_whole() {
             conn["mqtt"]
         );
     }
+    // Then many PUBLISHes of 100 KB back to back on one connection: each one decoded, none
+    // missed, each acknowledged.
+    const LINES: usize = 200;
+    const LINE: usize = 100_000;
+    let mut lines = Vec::with_capacity(LINES * (LINE + 1));
+    for i in 0..LINES {
+        lines.extend((0..LINE).map(|j| b'A' + ((i + j) % 26) as u8));
+        lines.push(b'\n');
+    }
+    let mut cmd = Command::new("mosquitto_pub");
+    cmd.args(["-h", "127.0.0.1", "-p", &proxy.port.to_string(), "-q", "1"])
+        .args(["-i", "plain-lines", "-t", "bulk/lines", "-l"]);
+    assert!(run_device(cmd, &lines), "the many PUBLISHes failed");
+    let conn = proxy.next_connection();
+    assert_eq!(
+        conn["tcp"]["gap_bytes"],
+        0,
+        "gaps: {:?}",
+        events(&conn, "gap").collect::<Vec<_>>()
+    );
+    let pubs = publishes(&conn);
+    assert_eq!(pubs.len(), LINES, "PUBLISH packets decoded");
+    assert!(
+        pubs.iter()
+            .all(|p| p["payload_len"] == LINE as u64 && p.get("lost_bytes").is_none()),
+        "a PUBLISH not whole"
+    );
+    let acks = conn["mqtt"]["packets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["type"] == "PUBACK")
+        .count();
+    assert_eq!(acks, LINES, "PUBACKs decoded");
     proxy.stop();
 }

@@ -518,6 +518,29 @@ impl MqttConn {
     }
 }
 
+/// How many of a packet's first body bytes the decoder reads, given the first of them
+/// (`body`, as many as a feeder holds) and the connection's protocol `level` when known: the
+/// rest of the body it only counts. A feeder that frames packets itself (the passthrough
+/// proxy) copies this much of each and hands on the rest as a count; while `body` is shorter
+/// than the answer, the answer may still grow as more arrives. With the level unknown the
+/// answer holds for both readings (MQTT 5 reads a property length after a PUBLISH's packet
+/// id, so it is the larger of the two).
+pub fn read_len(first: u8, remaining_length: u32, body: &[u8], level: Option<u8>) -> usize {
+    let p = Pending {
+        first,
+        remaining_length,
+        header_len: 0,
+        start: 0,
+        seen: 0,
+        lost: 0,
+    };
+    match level {
+        Some(5) => kept_target(&p, body, 5),
+        Some(_) => kept_target(&p, body, 4),
+        None => kept_target(&p, body, 4).max(kept_target(&p, body, 5)),
+    }
+}
+
 /// How many body bytes to keep: all of a small packet; for a PUBLISH its header fields (topic,
 /// packet id, properties) and the payload prefix, found as its first bytes arrive.
 fn kept_target(p: &Pending, body: &[u8], level: u8) -> usize {

@@ -25,6 +25,7 @@
 //!   relay's own TLS work on both legs, so the waits are short; a printer that stops reading
 //!   (a terminal paused) now slows an intercepted connection instead of blanking its trace.
 
+pub mod packets;
 pub mod records;
 pub mod tee;
 
@@ -36,6 +37,7 @@ use iotscope_decoder::{Direction, Input, OwnedInput, Session, Timestamp};
 use tokio::sync::mpsc;
 
 use crate::relay::limits::{DECODER_BYTES, MESSAGE_COST};
+use packets::{PacketFramer, Span};
 use records::{Framer, Piece};
 
 /// Bytes of one direction's copies waiting for the decoder, and the task waiting for room.
@@ -216,6 +218,9 @@ pub struct Tee {
     framer: Option<Framer>,
     /// Bytes of the direction this tee has been given.
     offset: u64,
+    /// A counting tee whose direction starts like MQTT: large payloads go as counts.
+    packets: Option<PacketFramer>,
+    spans: Vec<Span>,
     pieces: Vec<Piece>,
 }
 
@@ -233,6 +238,8 @@ impl Tee {
             framer: None,
             pieces: Vec::new(),
             offset: 0,
+            packets: None,
+            spans: Vec::new(),
         }
     }
 
@@ -278,6 +285,9 @@ impl Tee {
         if bytes.is_empty() {
             return;
         }
+        if self.offset == 0 && self.budget.may_count && packets::starts_mqtt(bytes[0]) {
+            self.packets = Some(PacketFramer::new());
+        }
         let skip = self.skippable(bytes.len());
         self.offset += bytes.len() as u64;
         if skip > 0 {
@@ -287,6 +297,27 @@ impl Tee {
                 self.send_count(ts);
                 return;
             }
+        }
+        if let Some(framer) = self.packets.as_mut() {
+            let mut spans = std::mem::take(&mut self.spans);
+            framer.split(bytes, &mut spans);
+            let mut at = 0;
+            for span in spans.drain(..) {
+                match span {
+                    Span::Copy(n) => {
+                        let part = &bytes[at..at + n];
+                        self.send(ts, Input::Data(part.to_vec().into()), n, n as u64);
+                        at += n;
+                    }
+                    Span::Count(n) => {
+                        self.dropped += n as u64;
+                        at += n;
+                    }
+                }
+            }
+            self.spans = spans;
+            self.send_count(ts);
+            return;
         }
         let Some(framer) = self.framer.as_mut() else {
             self.send(
@@ -306,11 +337,19 @@ impl Tee {
     /// How many of the next `len` bytes the decoder has said it only counts. Never inside
     /// record framing (the framer must see every byte to stay in step); TLS directions are
     /// not skipped anyway, the framer already hands their bulk on as headers.
-    fn skippable(&self, len: usize) -> usize {
-        if !self.budget.may_count || self.framer.as_ref().is_some_and(|f| !f.is_off()) {
+    /// Once everything that follows is only counted, no framing matters any more.
+    fn skippable(&mut self, len: usize) -> usize {
+        if !self.budget.may_count {
             return 0;
         }
         let until = self.budget.skip_until.load(Ordering::Relaxed);
+        if until == u64::MAX {
+            self.packets = None;
+            return len;
+        }
+        if self.packets.is_some() || self.framer.as_ref().is_some_and(|f| !f.is_off()) {
+            return 0;
+        }
         until.saturating_sub(self.offset).min(len as u64) as usize
     }
 

@@ -67,7 +67,7 @@ impl<'a> Emit<'a> {
         if let Some(last) = self.last_mut() {
             if last.dir == dir {
                 if let EventKind::Undecoded { bytes, .. } = &mut last.kind {
-                    *bytes += n;
+                    *bytes = bytes.saturating_add(n);
                     return;
                 }
             }

@@ -31,6 +31,12 @@ pub fn drive(data: &[u8], hint: Option<AppProtocol>, prefix: &[u8]) {
         if shape >> 7 == 1 && i % 7 == 6 {
             s.feed(dir, Input::Gap(chunk.len() as u64), Timestamp(i as i64 + 2));
         }
+        // A count of bytes not copied, as the passthrough proxy hands on: the session must
+        // sort it into counted and missed whatever state it is in.
+        if (shape >> 5) & 1 == 1 && i % 5 == 4 {
+            let n = u64::from(chunk.first().copied().unwrap_or(0)) << (chunk.len() % 24);
+            s.feed(dir, Input::Unread(n), Timestamp(i as i64 + 2));
+        }
     }
     s.feed(Direction::EndpointToDevice, Input::Rst, Timestamp(1_000));
     let trace = s.finish();

@@ -342,10 +342,10 @@ impl MqttConn {
     pub fn skip(&mut self, n: u64, out: &mut Emit) {
         let d = out.dir.index();
         let ds = &mut self.dirs[d];
-        ds.offset += n;
+        ds.offset = ds.offset.saturating_add(n);
         match ds.mode {
             Mode::Body(mut p) => {
-                p.seen += n as usize;
+                p.seen = p.seen.saturating_add(n as usize);
                 ds.mode = Mode::Body(p);
                 if p.seen >= p.remaining_length as usize {
                     self.finish(p, out);

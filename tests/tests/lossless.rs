@@ -267,11 +267,29 @@ fn a_bulk_stream_through_mitm_loses_nothing() {
 /// A sink for the plain streams below: reads until the device's FIN, then answers with the
 /// count it read (8 bytes, big-endian) and closes.
 fn counting_sink() -> (String, std::thread::JoinHandle<u64>) {
+    sink(false)
+}
+
+/// The answer of an HTTP proxy that opened the tunnel.
+const TUNNEL_OPEN: &[u8] = b"HTTP/1.1 200 Connection established\r\n\r\n";
+
+/// With `tunnel`, the sink first reads a header block and answers it as an HTTP proxy that
+/// opened the tunnel, then counts what follows.
+fn sink(tunnel: bool) -> (String, std::thread::JoinHandle<u64>) {
     use std::io::{Read, Write};
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the sink");
     let addr = l.local_addr().expect("sink address").to_string();
     let t = std::thread::spawn(move || {
         let (mut s, _) = l.accept().expect("the proxy connects");
+        if tunnel {
+            let mut head = Vec::new();
+            let mut b = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") {
+                s.read_exact(&mut b).expect("the CONNECT request");
+                head.push(b[0]);
+            }
+            s.write_all(TUNNEL_OPEN).expect("the tunnel's answer");
+        }
         let mut buf = vec![0u8; 256 * 1024];
         let mut n = 0u64;
         loop {
@@ -290,8 +308,12 @@ fn counting_sink() -> (String, std::thread::JoinHandle<u64>) {
 /// Sends `total` bytes of `block` (repeated) through the proxy at `port` as fast as loopback
 /// takes them, and returns the sink's count.
 fn push_through(port: u16, block: &[u8], total: usize) -> u64 {
+    let s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect to the proxy");
+    push_on(s, block, total)
+}
+
+fn push_on(mut s: std::net::TcpStream, block: &[u8], total: usize) -> u64 {
     use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect to the proxy");
     let mut left = total;
     while left > 0 {
         let n = left.min(block.len());
@@ -302,6 +324,16 @@ fn push_through(port: u16, block: &[u8], total: usize) -> u64 {
     let mut answer = [0u8; 8];
     s.read_exact(&mut answer).expect("the sink's count");
     u64::from_be_bytes(answer)
+}
+
+/// How many gap events, and the first three: enough to see where the bytes went missing.
+fn gap_summary(conn: &Value) -> String {
+    let gaps: Vec<&Value> = events(conn, "gap").collect();
+    format!(
+        "{} gap events, first {:?}",
+        gaps.len(),
+        &gaps[..gaps.len().min(3)]
+    )
 }
 
 fn sum_by<'a>(conn: &'a Value, kind: &'a str, dir: &'a str) -> u64 {
@@ -326,12 +358,7 @@ fn a_stream_of_no_known_protocol_is_counted_whole() {
     assert_eq!(got, TOTAL as u64, "the sink's count");
     assert_eq!(sink_done.join().expect("sink"), TOTAL as u64);
     let conn = proxy.next_connection();
-    assert_eq!(
-        conn["tcp"]["gap_bytes"],
-        0,
-        "gaps: {:?}",
-        events(&conn, "gap").collect::<Vec<_>>()
-    );
+    assert_eq!(conn["tcp"]["gap_bytes"], 0, "{}", gap_summary(&conn));
     assert_eq!(
         sum_by(&conn, "undecoded", "device_to_endpoint"),
         TOTAL as u64
@@ -363,12 +390,7 @@ fn records_without_a_handshake_are_counted_whole() {
     assert_eq!(got, total as u64, "the sink's count");
     sink_done.join().expect("sink");
     let conn = proxy.next_connection();
-    assert_eq!(
-        conn["tcp"]["gap_bytes"],
-        0,
-        "gaps: {:?}",
-        events(&conn, "gap").collect::<Vec<_>>()
-    );
+    assert_eq!(conn["tcp"]["gap_bytes"], 0, "{}", gap_summary(&conn));
     let encrypted = sum_by(&conn, "encrypted", "device_to_endpoint");
     assert_eq!(
         encrypted,
@@ -403,12 +425,7 @@ fn a_large_plain_mqtt_publish_is_decoded_whole() {
             .args(["-i", "plain-bulk", "-t", "bulk/blob", "-f", &big]);
         assert!(run_device(cmd, b""), "the big PUBLISH failed");
         let conn = proxy.next_connection();
-        assert_eq!(
-            conn["tcp"]["gap_bytes"],
-            0,
-            "gaps: {:?}",
-            events(&conn, "gap").collect::<Vec<_>>()
-        );
+        assert_eq!(conn["tcp"]["gap_bytes"], 0, "{}", gap_summary(&conn));
         let pubs = publishes(&conn);
         assert_eq!(pubs.len(), 1, "{}", conn["mqtt"]);
         assert_eq!(pubs[0]["payload_len"], BIG as u64, "{}", pubs[0]);
@@ -437,12 +454,7 @@ fn a_large_plain_mqtt_publish_is_decoded_whole() {
         .args(["-i", "plain-lines", "-t", "bulk/lines", "-l"]);
     assert!(run_device(cmd, &lines), "the many PUBLISHes failed");
     let conn = proxy.next_connection();
-    assert_eq!(
-        conn["tcp"]["gap_bytes"],
-        0,
-        "gaps: {:?}",
-        events(&conn, "gap").collect::<Vec<_>>()
-    );
+    assert_eq!(conn["tcp"]["gap_bytes"], 0, "{}", gap_summary(&conn));
     let pubs = publishes(&conn);
     assert_eq!(pubs.len(), LINES, "PUBLISH packets decoded");
     assert!(
@@ -457,5 +469,52 @@ fn a_large_plain_mqtt_publish_is_decoded_whole() {
         .filter(|p| p["type"] == "PUBACK")
         .count();
     assert_eq!(acks, LINES, "PUBACKs decoded");
+    proxy.stop();
+}
+
+/// The same records through an HTTP proxy tunnel: the device's CONNECT and the proxy's answer
+/// go whole, and the records after them are framed as on a direct connection, so a bulk TLS
+/// stream through a tunnel loses nothing either.
+#[test]
+fn records_through_a_tunnel_are_counted_whole() {
+    use std::io::{Read, Write};
+    const BODY: usize = 16 * 1024;
+    const RECORDS: usize = 16 * 1024; // 256 MiB of bodies
+    let (sink, sink_done) = sink(true);
+    let proxy = ProxyProcess::start(&["--upstream", &sink, "--events"]);
+    let mut s =
+        std::net::TcpStream::connect(("127.0.0.1", proxy.port)).expect("connect to the proxy");
+    s.write_all(b"CONNECT endpoint.test:8883 HTTP/1.1\r\nHost: endpoint.test:8883\r\n\r\n")
+        .expect("the CONNECT");
+    let mut answer = vec![0u8; TUNNEL_OPEN.len()];
+    s.read_exact(&mut answer).expect("the tunnel's answer");
+    assert_eq!(answer, TUNNEL_OPEN);
+    let mut record = vec![23, 3, 3, (BODY >> 8) as u8, BODY as u8];
+    record.resize(5 + BODY, 0);
+    iotscope_tests::proxy::Noise::new(5).fill(&mut record[5..]);
+    let block: Vec<u8> = record
+        .iter()
+        .copied()
+        .cycle()
+        .take(64 * record.len())
+        .collect();
+    let total = RECORDS * record.len();
+    assert_eq!(push_on(s, &block, total), total as u64, "the sink's count");
+    sink_done.join().expect("sink");
+    let conn = proxy.next_connection();
+    assert_eq!(conn["tcp"]["gap_bytes"], 0, "{}", gap_summary(&conn));
+    assert!(
+        events(&conn, "proxy_connect").count() == 1,
+        "{:?}",
+        conn["events"]
+            .as_array()
+            .map(|e| e.iter().take(6).collect::<Vec<_>>())
+    );
+    let encrypted = sum_by(&conn, "encrypted", "device_to_endpoint");
+    assert_eq!(
+        encrypted,
+        (RECORDS * BODY) as u64,
+        "record bodies in the trace"
+    );
     proxy.stop();
 }

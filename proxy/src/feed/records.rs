@@ -15,7 +15,11 @@
 //! the bytes go whole from there, so the decoder sees and names what is wrong. A direction's
 //! first record always goes whole, whatever its type: the decoder classifies the direction by
 //! it, and one that starts with application data (no handshake) is then framed like any
-//! other. A recording needs every byte, so a proxy that records does not summarise.
+//! other. A direction that starts with a text header block (an HTTP proxy tunnel's `CONNECT`
+//! request, or the proxy's answer) goes whole up to the block's blank line, and is framed
+//! from there as if it started there, which is how the decoder reads it too (a bulk TLS
+//! stream through a tunnel would otherwise be copied whole). A recording needs every byte,
+//! so a proxy that records does not summarise.
 //!
 //! What a summary cannot say: a record the connection closes in the middle of is counted
 //! whole (its header was seen; its cut is not reported as a truncated record).
@@ -58,8 +62,10 @@ pub fn wire_len(headers: &[RecordHeader]) -> u64 {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {
-    /// Before the direction's first byte.
+    /// Before the direction's first byte (or the first after a header block).
     Start,
+    /// Inside a text header block: whole, up to its blank line.
+    Preamble,
     Records,
     /// Not TLS records, or no longer: every byte goes whole.
     Off,
@@ -78,7 +84,13 @@ pub struct Framer {
     summarised: Option<RecordHeader>,
     /// The direction's first record has been handed on (whole).
     first_done: bool,
+    /// Header-block bytes seen so far, and the last four of them.
+    preamble_len: usize,
+    preamble_tail: u32,
 }
+
+/// A header block longer than this is not one (the decoder's own bound): whole from there.
+const PREAMBLE_LIMIT: usize = 64 * 1024;
 
 impl Default for Framer {
     fn default() -> Self {
@@ -96,6 +108,8 @@ impl Framer {
             in_record: false,
             summarised: None,
             first_done: false,
+            preamble_len: 0,
+            preamble_tail: 0,
         }
     }
 
@@ -117,13 +131,38 @@ impl Framer {
                     i = bytes.len();
                 }
                 State::Start => {
-                    // A byte that cannot start a record: the decoder reads the direction
-                    // whole.
+                    // A byte that cannot start a record or a header block: the decoder reads
+                    // the direction whole.
                     self.state = if (20..=24).contains(&rest[0]) {
                         State::Records
+                    } else if rest[0].is_ascii_uppercase() && self.preamble_len == 0 {
+                        State::Preamble
                     } else {
                         State::Off
                     };
+                }
+                State::Preamble => {
+                    let mut take = 0;
+                    let mut ended = false;
+                    for &b in rest {
+                        take += 1;
+                        self.preamble_len += 1;
+                        self.preamble_tail = (self.preamble_tail << 8) | u32::from(b);
+                        if self.preamble_tail == u32::from_be_bytes(*b"\r\n\r\n") {
+                            ended = true;
+                            break;
+                        }
+                        if self.preamble_len >= PREAMBLE_LIMIT {
+                            break;
+                        }
+                    }
+                    push_bytes(out, &rest[..take]);
+                    i += take;
+                    if ended {
+                        self.state = State::Start;
+                    } else if self.preamble_len >= PREAMBLE_LIMIT {
+                        self.state = State::Off;
+                    }
                 }
                 State::Records if self.in_record => {
                     let take = self.left.min(rest.len());
@@ -295,6 +334,32 @@ mod tests {
                 "reads of {read}"
             );
         }
+    }
+
+    /// Through an HTTP proxy tunnel: the request (or the answer) goes whole, then the TLS
+    /// that follows the blank line is framed like any other.
+    #[test]
+    fn records_after_a_tunnel_request_are_framed() {
+        let request = b"CONNECT endpoint.test:8883 HTTP/1.1\r\nHost: endpoint.test:8883\r\n\r\n";
+        let hello = record(22, 300);
+        let mut stream = request.to_vec();
+        stream.extend(&hello);
+        stream.extend(record(23, 1000));
+        let h = RecordHeader::from_bytes([23, 3, 3, 0x03, 0xe8]);
+        let mut whole = request.to_vec();
+        whole.extend(&hello);
+        for read in [1, 3, 50, usize::MAX] {
+            assert_eq!(
+                pieces(&stream, read),
+                [Piece::Bytes(whole.clone()), Piece::Records(vec![h])],
+                "reads of {read}"
+            );
+        }
+        // Text that never ends a header block goes whole.
+        let text = vec![b'A'; PREAMBLE_LIMIT + 10];
+        let mut stream = text.clone();
+        stream.extend(record(23, 10));
+        assert_eq!(pieces(&stream, 4096), [Piece::Bytes(stream.clone())]);
     }
 
     #[test]

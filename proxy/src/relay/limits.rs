@@ -6,6 +6,9 @@ use std::time::Duration;
 /// Size of one read from either leg, and so of one copy handed to the decoder.
 pub const READ_BUFFER: usize = 16 * 1024;
 
+/// Size of the passthrough relay's reads once a read has filled its buffer (a bulk stream).
+pub const BULK_READ: usize = 64 * 1024;
+
 /// Messages one connection's decoder queue can hold. The bound that matters is
 /// [`DECODER_BYTES`]; this only has to be above what that allows (a message costs at least
 /// [`MESSAGE_COST`]), for both directions and the few control messages. The queue allocates

@@ -18,7 +18,7 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 
-use super::limits::{Limits, DRAIN_AFTER_FAILURE, READ_BUFFER};
+use super::limits::{Limits, BULK_READ, DRAIN_AFTER_FAILURE, READ_BUFFER};
 use crate::feed::{now, Seen, Tee};
 
 /// How one pump ended.
@@ -41,12 +41,19 @@ async fn pump(
     // The read buffer exists only while bytes flow: it is let go when the socket has nothing
     // more to give after a short read, so an idle connection (most of a device's life,
     // between keep-alives) holds none. That is what keeps thousands of idle connections
-    // cheap. After a full read more is likely on its way, so a bulk stream keeps its buffer.
+    // cheap. After a full read more is likely on its way, so a bulk stream keeps its buffer,
+    // and it grows to BULK_READ: a quarter of the system calls (and of the copies handed to
+    // the decoder) for the same bytes.
     let mut held: Option<Vec<u8>> = None;
     let mut last_full = false;
     loop {
-        let buf = held.get_or_insert_with(|| Vec::with_capacity(READ_BUFFER));
+        let want = if last_full { BULK_READ } else { READ_BUFFER };
+        let buf = held.get_or_insert_with(|| Vec::with_capacity(want));
         buf.clear();
+        if buf.capacity() < want {
+            buf.reserve_exact(want);
+        }
+        let room = buf.capacity();
         let n = match from.try_read_buf(buf) {
             Ok(0) => {
                 let ts = now();
@@ -72,7 +79,7 @@ async fn pump(
                 return End::ReadFailed;
             }
         };
-        last_full = n == READ_BUFFER;
+        last_full = n == room;
         let chunk = buf.get(..n).unwrap_or_default();
         let ts = now();
         last_activity.store(ts.0, Ordering::Relaxed);

@@ -160,6 +160,25 @@ fn publishes(conn: &Value) -> Vec<&Value> {
         .collect()
 }
 
+/// `count` PUBLISHes decoded, each with its `len` bytes of payload whole, and a PUBACK for
+/// each.
+fn assert_each_publish_whole(conn: &Value, count: usize, len: usize) {
+    let pubs = publishes(conn);
+    assert_eq!(pubs.len(), count, "PUBLISH packets decoded");
+    assert!(
+        pubs.iter()
+            .all(|p| p["payload_len"] == len as u64 && p.get("lost_bytes").is_none()),
+        "a PUBLISH not whole"
+    );
+    let acks = conn["mqtt"]["packets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|p| p["type"] == "PUBACK")
+        .count();
+    assert_eq!(acks, count, "PUBACKs decoded");
+}
+
 #[test]
 fn a_bulk_stream_through_passthrough_loses_nothing() {
     let Some(p) = peers("lossless-pass") else {
@@ -247,20 +266,7 @@ fn a_bulk_stream_through_mitm_loses_nothing() {
     // Every one of the many PUBLISHes, each with its whole payload, and a PUBACK for each.
     let many = proxy.next_connection();
     assert_whole(&many, "the many PUBLISHes");
-    let pubs = publishes(&many);
-    assert_eq!(pubs.len(), MANY, "PUBLISH packets decoded");
-    assert!(
-        pubs.iter()
-            .all(|p| p["payload_len"] == LINE as u64 && p.get("lost_bytes").is_none()),
-        "a PUBLISH not whole"
-    );
-    let acks = many["mqtt"]["packets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|p| p["type"] == "PUBACK")
-        .count();
-    assert_eq!(acks, MANY, "PUBACKs decoded");
+    assert_each_publish_whole(&many, MANY, LINE);
     proxy.stop();
 }
 
@@ -343,6 +349,21 @@ fn sum_by<'a>(conn: &'a Value, kind: &'a str, dir: &'a str) -> u64 {
         .sum()
 }
 
+/// The device's application-data record bodies in the trace add up to `bytes`.
+fn assert_record_bodies(conn: &Value, bytes: usize) {
+    let encrypted = sum_by(conn, "encrypted", "device_to_endpoint");
+    assert_eq!(encrypted, bytes as u64, "record bodies in the trace");
+}
+
+/// 64 application-data records of `body` bytes of noise each, and the length of one record.
+fn records_block(body: usize, seed: u64) -> (Vec<u8>, usize) {
+    let mut record = vec![23, 3, 3, (body >> 8) as u8, body as u8];
+    record.resize(5 + body, 0);
+    iotscope_tests::proxy::Noise::new(seed).fill(&mut record[5..]);
+    let block = record.repeat(64);
+    (block, record.len())
+}
+
 /// Bytes of no protocol iotscope decodes, at full speed through passthrough: once the
 /// decoder has classified the direction it only counts, and the trace counts every byte
 /// (before, the copies outran the decoder's queue and most of the stream was a gap).
@@ -376,27 +397,14 @@ fn records_without_a_handshake_are_counted_whole() {
     const RECORDS: usize = 32 * 1024; // 512 MiB of bodies
     let (sink, sink_done) = counting_sink();
     let proxy = ProxyProcess::start(&["--upstream", &sink, "--events"]);
-    let mut record = vec![23, 3, 3, (BODY >> 8) as u8, BODY as u8];
-    record.resize(5 + BODY, 0);
-    iotscope_tests::proxy::Noise::new(9).fill(&mut record[5..]);
-    let block: Vec<u8> = record
-        .iter()
-        .copied()
-        .cycle()
-        .take(64 * record.len())
-        .collect();
-    let total = RECORDS * record.len();
+    let (block, record_len) = records_block(BODY, 9);
+    let total = RECORDS * record_len;
     let got = push_through(proxy.port, &block, total);
     assert_eq!(got, total as u64, "the sink's count");
     sink_done.join().expect("sink");
     let conn = proxy.next_connection();
     assert_eq!(conn["tcp"]["gap_bytes"], 0, "{}", gap_summary(&conn));
-    let encrypted = sum_by(&conn, "encrypted", "device_to_endpoint");
-    assert_eq!(
-        encrypted,
-        (RECORDS * BODY) as u64,
-        "record bodies in the trace"
-    );
+    assert_record_bodies(&conn, RECORDS * BODY);
     proxy.stop();
 }
 
@@ -455,20 +463,7 @@ fn a_large_plain_mqtt_publish_is_decoded_whole() {
     assert!(run_device(cmd, &lines), "the many PUBLISHes failed");
     let conn = proxy.next_connection();
     assert_eq!(conn["tcp"]["gap_bytes"], 0, "{}", gap_summary(&conn));
-    let pubs = publishes(&conn);
-    assert_eq!(pubs.len(), LINES, "PUBLISH packets decoded");
-    assert!(
-        pubs.iter()
-            .all(|p| p["payload_len"] == LINE as u64 && p.get("lost_bytes").is_none()),
-        "a PUBLISH not whole"
-    );
-    let acks = conn["mqtt"]["packets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|p| p["type"] == "PUBACK")
-        .count();
-    assert_eq!(acks, LINES, "PUBACKs decoded");
+    assert_each_publish_whole(&conn, LINES, LINE);
     proxy.stop();
 }
 
@@ -489,16 +484,8 @@ fn records_through_a_tunnel_are_counted_whole() {
     let mut answer = vec![0u8; TUNNEL_OPEN.len()];
     s.read_exact(&mut answer).expect("the tunnel's answer");
     assert_eq!(answer, TUNNEL_OPEN);
-    let mut record = vec![23, 3, 3, (BODY >> 8) as u8, BODY as u8];
-    record.resize(5 + BODY, 0);
-    iotscope_tests::proxy::Noise::new(5).fill(&mut record[5..]);
-    let block: Vec<u8> = record
-        .iter()
-        .copied()
-        .cycle()
-        .take(64 * record.len())
-        .collect();
-    let total = RECORDS * record.len();
+    let (block, record_len) = records_block(BODY, 5);
+    let total = RECORDS * record_len;
     assert_eq!(push_on(s, &block, total), total as u64, "the sink's count");
     sink_done.join().expect("sink");
     let conn = proxy.next_connection();
@@ -510,11 +497,6 @@ fn records_through_a_tunnel_are_counted_whole() {
             .as_array()
             .map(|e| e.iter().take(6).collect::<Vec<_>>())
     );
-    let encrypted = sum_by(&conn, "encrypted", "device_to_endpoint");
-    assert_eq!(
-        encrypted,
-        (RECORDS * BODY) as u64,
-        "record bodies in the trace"
-    );
+    assert_record_bodies(&conn, RECORDS * BODY);
     proxy.stop();
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use iotscope_decoder::Identity;
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::sync::{watch, Semaphore};
 
 use crate::config::ProxyConfig;
 use crate::dial::Dial;
@@ -357,7 +357,7 @@ async fn connection(
         source: Some("proxy".into()),
         number: n,
     };
-    let (tx, rx) = mpsc::channel(DECODER_QUEUE);
+    let (tx, rx) = crate::feed::queue::channel(DECODER_QUEUE);
     let (abort_tx, abort_rx) = watch::channel(false);
     let decoder = tokio::spawn(live::decode(
         identity,

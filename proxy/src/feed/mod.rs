@@ -19,6 +19,7 @@
 //!   relay's own TLS work on both legs, so the waits are short; a printer that stops reading
 //!   (a terminal paused) now slows an intercepted connection instead of blanking its trace.
 
+pub mod queue;
 pub mod records;
 pub mod tee;
 
@@ -27,7 +28,6 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
 use iotscope_decoder::{Direction, Input, OwnedInput, Session, Timestamp};
-use tokio::sync::mpsc;
 
 use crate::relay::limits::{DECODER_BYTES, MESSAGE_COST};
 use records::{Framer, Piece};
@@ -181,7 +181,7 @@ pub fn now() -> Timestamp {
 
 /// One direction's copies on their way to the decoder.
 pub struct Tee {
-    tx: mpsc::Sender<Seen>,
+    tx: queue::Sender<Seen>,
     pub dir: Direction,
     dropped: u64,
     closed: bool,
@@ -197,7 +197,7 @@ pub struct Tee {
 
 impl Tee {
     /// Copies every byte; a spent budget drops the copy (a gap), never making anyone wait.
-    pub fn new(tx: mpsc::Sender<Seen>, dir: Direction) -> Tee {
+    pub fn new(tx: queue::Sender<Seen>, dir: Direction) -> Tee {
         Tee {
             tx,
             dir,
@@ -213,7 +213,7 @@ impl Tee {
 
     /// Like [`Tee::new`], but application-data records go as their headers (see
     /// [`records`]): for a relay whose bytes nobody decrypts or records.
-    pub fn summarising(tx: mpsc::Sender<Seen>, dir: Direction) -> Tee {
+    pub fn summarising(tx: queue::Sender<Seen>, dir: Direction) -> Tee {
         Tee {
             framer: Some(Framer::new()),
             ..Tee::new(tx, dir)
@@ -222,7 +222,7 @@ impl Tee {
 
     /// Copies every byte and loses none: the caller asks [`Tee::poll_room`] before it moves
     /// more bytes, and waits while the decoder is [`DECODER_BYTES`] behind.
-    pub fn waiting(tx: mpsc::Sender<Seen>, dir: Direction) -> Tee {
+    pub fn waiting(tx: queue::Sender<Seen>, dir: Direction) -> Tee {
         Tee {
             wait: true,
             ..Tee::new(tx, dir)
@@ -293,8 +293,8 @@ impl Tee {
                 });
                 self.dropped = 0;
             }
-            Err(mpsc::error::TrySendError::Full(())) => self.dropped += wire,
-            Err(mpsc::error::TrySendError::Closed(())) => {}
+            Err(queue::TrySendError::Full(())) => self.dropped += wire,
+            Err(queue::TrySendError::Closed(())) => {}
         }
     }
 
@@ -328,7 +328,7 @@ impl Tee {
         }
         self.flush_framer(ts);
         let msg = self.close_message(ts, reset);
-        if let Err(mpsc::error::TrySendError::Full(msg)) = self.tx.try_send(msg) {
+        if let Err(queue::TrySendError::Full(msg)) = self.tx.try_send(msg) {
             self.pending_close = Some(msg);
         }
     }
@@ -374,7 +374,7 @@ mod tests {
     /// tee holds its caller until the decoder has taken what waits, and loses nothing.
     #[tokio::test]
     async fn the_budget_is_counted_in_bytes_and_given_back() {
-        let (tx, mut rx) = mpsc::channel(DECODER_QUEUE);
+        let (tx, mut rx) = queue::channel(DECODER_QUEUE);
         let mut tee = Tee::new(tx, Direction::DeviceToEndpoint);
         let chunk = vec![7u8; 16 * 1024];
         let fit = DECODER_BYTES / (chunk.len() + MESSAGE_COST) + 1;
@@ -395,7 +395,7 @@ mod tests {
             Some(3 * chunk.len() as u64)
         );
 
-        let (tx, mut rx) = mpsc::channel(DECODER_QUEUE);
+        let (tx, mut rx) = queue::channel(DECODER_QUEUE);
         let mut tee = Tee::waiting(tx, Direction::EndpointToDevice);
         let mut sent = 0;
         while poll_fn(|cx| Poll::Ready(tee.poll_room(cx).is_ready())).await {

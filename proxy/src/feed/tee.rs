@@ -239,7 +239,6 @@ mod tests {
     use super::*;
     use iotscope_decoder::{Direction, Input};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::sync::mpsc;
 
     use crate::feed::Seen;
 
@@ -248,7 +247,7 @@ mod tests {
     #[tokio::test]
     async fn vectored_writes_are_copied_whole() {
         let (ours, mut theirs) = tokio::io::duplex(1024);
-        let (tx, mut rx) = mpsc::channel(16);
+        let (tx, mut rx) = crate::feed::queue::channel(16);
         let mut tee = TeeStream::new(ours, None, Some(Tee::new(tx, Direction::DeviceToEndpoint)));
         let slices = [
             io::IoSlice::new(b"\x14\x03\x03\x00\x01\x01"),

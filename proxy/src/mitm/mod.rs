@@ -37,14 +37,14 @@ use std::future::Future;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio_rustls::{LazyConfigAcceptor, StartHandshake, TlsConnector};
 
 use crate::ca::mint::{Minter, Present};
 use crate::ca::{dir_or_default, LocalCa};
 use crate::config::ProxyConfig;
 use crate::feed::tee::TeeStream;
-use crate::feed::{now, Seen, Tee};
+use crate::feed::{now, queue, Seen, Tee};
 use crate::relay::limits::{DECODER_QUEUE, READ_BUFFER};
 use crate::relay::Shared;
 use crate::tls_setup::client::{self, DeviceIdentity};
@@ -182,7 +182,7 @@ pub(super) async fn connection(
     // With --transparent the original destination is read now, before rustls owns the socket.
     let route = shared.dial.route(&device);
     let local = route.destination().or(local);
-    let (tx, rx) = mpsc::channel(DECODER_QUEUE);
+    let (tx, rx) = queue::channel(DECODER_QUEUE);
     let _ = tx.try_send(Seen::open(accepted));
     let mut conn = Conn {
         shared,
@@ -262,8 +262,8 @@ struct Conn {
     mitm: Arc<Mitm>,
     n: u64,
     device_addr: SocketAddr,
-    tx: mpsc::Sender<Seen>,
-    rx: Option<mpsc::Receiver<Seen>>,
+    tx: queue::Sender<Seen>,
+    rx: Option<queue::Receiver<Seen>>,
     decoder: Option<tokio::task::JoinHandle<()>>,
     /// Taken when the upstream is dialled.
     route: Option<crate::dial::Route>,
@@ -772,7 +772,7 @@ async fn relay(
     device: &mut DeviceTls,
     up: &mut EndpointTls,
     shared: &Shared,
-    tx: &mpsc::Sender<Seen>,
+    tx: &queue::Sender<Seen>,
 ) -> Ended {
     let activity = up.get_ref().0.last_activity();
     let mut force = shared.force.clone();

@@ -68,7 +68,7 @@ const PRINTER_QUEUE: usize = 4096;
 /// One connection's decoder task. Ends when the relay drops its senders.
 pub async fn decode(
     identity: Identity,
-    mut rx: mpsc::Receiver<Seen>,
+    mut rx: crate::feed::queue::Receiver<Seen>,
     out: mpsc::Sender<Out>,
     rec: Option<mpsc::Sender<Record>>,
     cfg: Arc<LiveConfig>,

@@ -16,10 +16,10 @@ use iotscope_decoder::{CutCause, Direction, Input, Side};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 use super::limits::{Limits, DRAIN_AFTER_FAILURE, READ_BUFFER};
-use crate::feed::{now, Seen, Tee};
+use crate::feed::{now, queue, Seen, Tee};
 
 /// How one pump ended.
 #[derive(Debug)]
@@ -98,7 +98,7 @@ enum Cut {
 pub async fn relay(
     device: TcpStream,
     upstream: TcpStream,
-    tx: mpsc::Sender<Seen>,
+    tx: queue::Sender<Seen>,
     limits: &Limits,
     summarise: bool,
     mut abort: watch::Receiver<bool>,
@@ -224,7 +224,7 @@ pub(crate) fn cut_input(cause: CutCause, text: String) -> Seen {
 /// orderly close during the handshake rather than a network fault, and reading on for a
 /// moment (the ClientHello, usually) keeps the kernel from answering unread bytes with a
 /// reset, and shows the decoder what the device wanted.
-pub async fn refuse(mut device: TcpStream, tx: mpsc::Sender<Seen>, failure: String) {
+pub async fn refuse(mut device: TcpStream, tx: queue::Sender<Seen>, failure: String) {
     let _ = tx.send(Seen::upstream_failed(now(), failure)).await;
     let _ = device.shutdown().await;
     let mut proxy_side = Tee::new(tx.clone(), Direction::EndpointToDevice);

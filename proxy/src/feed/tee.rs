@@ -106,7 +106,8 @@ impl<S> TeeStream<S> {
         S: AsyncRead + Unpin,
     {
         use tokio::io::AsyncReadExt;
-        let mut buf = [0u8; 1024];
+        // On the heap: this future is part of the connection's, which keeps its largest size.
+        let mut buf = vec![0u8; 1024];
         let drain = async { while matches!(self.read(&mut buf).await, Ok(n) if n > 0) {} };
         let _ = tokio::time::timeout(limit, drain).await;
     }

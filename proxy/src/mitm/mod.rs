@@ -34,6 +34,7 @@ use rustls::server::{Acceptor, NoServerSessionStorage};
 use rustls::sign::{CertifiedKey, SingleCertAndKey};
 use rustls::{RootCertStore, ServerConfig};
 use std::future::Future;
+use std::pin::Pin;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -219,8 +220,8 @@ pub(super) async fn connection(
     let hello = conn
         .within_handshake(LazyConfigAcceptor::new(Acceptor::default(), stream))
         .await;
-    let start = match hello {
-        Ok(Ok(start)) => start,
+    let start: Start = match hello {
+        Ok(Ok(start)) => Box::new(start),
         Ok(Err(e)) => {
             let detail = format!("the device's first bytes are not a TLS ClientHello ({e})");
             conn.report_only(local, detail).await;
@@ -274,15 +275,29 @@ struct Conn {
 
 type DeviceTls = tokio_rustls::server::TlsStream<TeeStream<TcpStream>>;
 type EndpointTls = tokio_rustls::client::TlsStream<TeeStream<TcpStream>>;
+/// The device's handshake, its ClientHello read. Boxed wherever it is passed: each async
+/// step it passes through would otherwise keep a copy's room (1.7 KiB) in its future for the
+/// connection's life.
+type Start = Box<StartHandshake<TeeStream<TcpStream>>>;
 
 impl Conn {
-    async fn within_handshake<F: std::future::Future>(&self, f: F) -> Result<F::Output, f64> {
-        match self.shared.limits.handshake_timeout {
-            None => Ok(f.await),
-            Some(d) => tokio::time::timeout(d, f)
-                .await
-                .map_err(|_| d.as_secs_f64()),
-        }
+    /// `f` under the handshake deadline, boxed: a handshake's state (rustls' connection in
+    /// the making, its buffers) lives on the heap while it runs and is freed when it ends,
+    /// instead of widening the connection's future, which every connection keeps for its
+    /// whole life at the size of its largest step.
+    fn within_handshake<F: Future>(
+        &self,
+        f: F,
+    ) -> Pin<Box<impl Future<Output = Result<F::Output, f64>>>> {
+        let limit = self.shared.limits.handshake_timeout;
+        Box::pin(async move {
+            match limit {
+                None => Ok(f.await),
+                Some(d) => tokio::time::timeout(d, f)
+                    .await
+                    .map_err(|_| d.as_secs_f64()),
+            }
+        })
     }
 
     /// Starts the decoder of this connection's report, once its endpoint is known.
@@ -395,12 +410,12 @@ impl Conn {
     /// Finishes the device's handshake with `cert`, offering `alpn`, and fills in `leg`.
     async fn accept_device(
         &self,
-        start: StartHandshake<TeeStream<TcpStream>>,
+        start: Start,
         cert: Arc<CertifiedKey>,
         alpn: Vec<Vec<u8>>,
         secrets: Arc<SecretLog>,
         leg: &mut DeviceLeg,
-    ) -> Option<DeviceTls> {
+    ) -> Option<Box<DeviceTls>> {
         let check = Arc::new(DeviceCertCheck::new(self.mitm.require_device_cert));
         let cfg = match server_config(cert, check.clone(), alpn, secrets) {
             Ok(c) => c,
@@ -411,7 +426,12 @@ impl Conn {
                 return None;
             }
         };
-        let r = self.within_handshake(start.into_stream(cfg)).await;
+        // The stream boxed at once: the arms below wait, and an unboxed result would keep its
+        // room in this future.
+        let r = self
+            .within_handshake(start.into_stream(cfg))
+            .await
+            .map(|r| r.map(Box::new));
         let (chain, proof) = check.result();
         leg.chain = chain
             .iter()
@@ -445,7 +465,7 @@ impl Conn {
     /// `--present`: show the bad certificate, then watch whether the device sends data.
     async fn present(
         mut self,
-        start: StartHandshake<TeeStream<TcpStream>>,
+        start: Start,
         offer: Offer,
         mode: Present,
         local: Option<SocketAddr>,
@@ -477,12 +497,7 @@ impl Conn {
 
     /// The device's certificate decides what goes upstream (`--device-certs`), or nothing
     /// does (no device certificate given): its handshake comes first.
-    async fn device_first(
-        mut self,
-        start: StartHandshake<TeeStream<TcpStream>>,
-        offer: Offer,
-        local: Option<SocketAddr>,
-    ) {
+    async fn device_first(mut self, start: Start, offer: Offer, local: Option<SocketAddr>) {
         let upstream_name = self.upstream_name(&offer);
         let Some((cert, presented)) = self.certificate(&self.certificate_name(&offer), None) else {
             drop(start);
@@ -545,7 +560,7 @@ impl Conn {
 
     /// One certificate for every device: the endpoint's handshake first, so its ALPN answer
     /// can be passed back to the device.
-    async fn endpoint_first(self, start: StartHandshake<TeeStream<TcpStream>>, offer: Offer) {
+    async fn endpoint_first(self, start: Start, offer: Offer) {
         let upstream_name = self.upstream_name(&offer);
         let Ok(identity) = self.mitm.identities.for_device(None) else {
             return self.finish().await;
@@ -601,19 +616,22 @@ impl Conn {
     /// (`pending`), and relays.
     async fn upstream_then_relay(
         mut self,
-        mut device: Option<DeviceTls>,
-        pending: Option<(StartHandshake<TeeStream<TcpStream>>, Offer)>,
+        mut device: Option<Box<DeviceTls>>,
+        pending: Option<(Start, Offer)>,
         mut leg: DeviceLeg,
         identity: Arc<DeviceIdentity>,
         alpn: Vec<Vec<u8>>,
         upstream_name: String,
     ) {
         let route = self.route.take().unwrap_or(crate::dial::Route::none());
-        let dialled = self
-            .shared
-            .dial
-            .dial_route(route, self.device_addr, self.shared.limits.connect_timeout)
-            .await;
+        // Boxed, as the handshakes are (`within_handshake`): name resolution and connecting
+        // are over before the relay starts.
+        let dialled = Box::pin(self.shared.dial.dial_route(
+            route,
+            self.device_addr,
+            self.shared.limits.connect_timeout,
+        ))
+        .await;
         // Held until the relay ends: the loop guard knows the upstream's port meanwhile.
         let _own_port = dialled.guard;
         let (tcp, addr) = match dialled.upstream {
@@ -675,7 +693,8 @@ impl Conn {
         );
         let up = self
             .within_handshake(TlsConnector::from(cfg).connect(server_name, tee))
-            .await;
+            .await
+            .map(|r| r.map(Box::new));
         let mut up = match up {
             Ok(Ok(up)) => up,
             failed => {
@@ -913,7 +932,9 @@ async fn read_endpoint(
     if tls_open {
         read_when_ready(up, |u| u.get_ref().0, buf).await
     } else {
-        let mut rest = [0u8; 1024];
+        // On the heap: this future is part of every idle connection's, and this read happens
+        // once, after the TLS close.
+        let mut rest = vec![0u8; 1024];
         up.get_mut().0.read(&mut rest).await
     }
 }

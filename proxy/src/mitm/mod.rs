@@ -129,8 +129,10 @@ impl Offer {
         }
     }
 
-    fn leg(&self, presented: Presented) -> DeviceLeg {
-        DeviceLeg {
+    /// Boxed from the start: it travels by value through the connection's steps to the
+    /// decoder, which takes it boxed.
+    fn leg(&self, presented: Presented) -> Box<DeviceLeg> {
+        Box::new(DeviceLeg {
             sni: self.sni.clone(),
             alpn: self
                 .alpn
@@ -151,7 +153,7 @@ impl Offer {
             outcome: Outcome::Completed,
             not_upstream: None,
             endpoint_refused: None,
-        }
+        })
     }
 
     /// Why rustls cannot answer this ClientHello, if it cannot.
@@ -185,7 +187,9 @@ pub(super) async fn connection(
     let local = route.destination().or(local);
     let (tx, rx) = queue::channel(DECODER_QUEUE);
     let _ = tx.try_send(Seen::open(accepted));
-    let mut conn = Conn {
+    // Boxed, as the leg summary and the device's handshake are: each step below takes it by
+    // value, and every async step keeps room for what it was given for the connection's life.
+    let mut conn = Box::new(Conn {
         shared,
         mitm,
         n,
@@ -195,7 +199,7 @@ pub(super) async fn connection(
         decoder: None,
         route: Some(route),
         early: Vec::new(),
-    };
+    });
     // A device that sends plaintext (MQTT straight to the TLS port) is reported with its
     // first bytes, so that the decoder sees what it spoke: rustls would only say "not TLS".
     let mut first = [0u8; 64];
@@ -219,9 +223,10 @@ pub(super) async fn connection(
     let stream = TeeStream::new(device, read, write);
     let hello = conn
         .within_handshake(LazyConfigAcceptor::new(Acceptor::default(), stream))
-        .await;
+        .await
+        .map(|r| r.map(Box::new));
     let start: Start = match hello {
-        Ok(Ok(start)) => Box::new(start),
+        Ok(Ok(start)) => start,
         Ok(Err(e)) => {
             let detail = format!("the device's first bytes are not a TLS ClientHello ({e})");
             conn.report_only(local, detail).await;
@@ -333,13 +338,13 @@ impl Conn {
         )));
     }
 
-    async fn device_leg(&self, leg: DeviceLeg) {
+    async fn device_leg(&self, leg: Box<DeviceLeg>) {
         let _ = self
             .tx
             .send(Seen::input(
                 Direction::DeviceToEndpoint,
                 now(),
-                Input::DeviceLeg(Box::new(leg)),
+                Input::DeviceLeg(leg),
             ))
             .await;
     }
@@ -363,7 +368,7 @@ impl Conn {
         let _ = self.tx.send(Seen::note(now(), text)).await;
     }
 
-    async fn finish(mut self) {
+    async fn finish(mut self: Box<Self>) {
         self.start_decoder(None, None, None);
         drop(self.tx);
         if let Some(d) = self.decoder.take() {
@@ -372,7 +377,7 @@ impl Conn {
     }
 
     /// The device's handshake never got as far as its ClientHello.
-    async fn report_only(mut self, local: Option<SocketAddr>, detail: String) {
+    async fn report_only(mut self: Box<Self>, local: Option<SocketAddr>, detail: String) {
         self.start_decoder(local, None, None);
         // Nothing of the ClientHello is known: an empty offer.
         let mut leg = Offer::default().leg(Presented::Mitm {
@@ -464,7 +469,7 @@ impl Conn {
 
     /// `--present`: show the bad certificate, then watch whether the device sends data.
     async fn present(
-        mut self,
+        mut self: Box<Self>,
         start: Start,
         offer: Offer,
         mode: Present,
@@ -497,7 +502,12 @@ impl Conn {
 
     /// The device's certificate decides what goes upstream (`--device-certs`), or nothing
     /// does (no device certificate given): its handshake comes first.
-    async fn device_first(mut self, start: Start, offer: Offer, local: Option<SocketAddr>) {
+    async fn device_first(
+        mut self: Box<Self>,
+        start: Start,
+        offer: Offer,
+        local: Option<SocketAddr>,
+    ) {
         let upstream_name = self.upstream_name(&offer);
         let Some((cert, presented)) = self.certificate(&self.certificate_name(&offer), None) else {
             drop(start);
@@ -560,7 +570,7 @@ impl Conn {
 
     /// One certificate for every device: the endpoint's handshake first, so its ALPN answer
     /// can be passed back to the device.
-    async fn endpoint_first(self, start: Start, offer: Offer) {
+    async fn endpoint_first(self: Box<Self>, start: Start, offer: Offer) {
         let upstream_name = self.upstream_name(&offer);
         let Ok(identity) = self.mitm.identities.for_device(None) else {
             return self.finish().await;
@@ -615,10 +625,10 @@ impl Conn {
     /// Connects upstream; then finishes the device's handshake if it is still pending
     /// (`pending`), and relays.
     async fn upstream_then_relay(
-        mut self,
+        mut self: Box<Self>,
         mut device: Option<Box<DeviceTls>>,
         pending: Option<(Start, Offer)>,
-        mut leg: DeviceLeg,
+        mut leg: Box<DeviceLeg>,
         identity: Arc<DeviceIdentity>,
         alpn: Vec<Vec<u8>>,
         upstream_name: String,

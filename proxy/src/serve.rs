@@ -360,7 +360,7 @@ async fn connection(
     let (tx, rx) = crate::feed::queue::channel(DECODER_QUEUE);
     let (abort_tx, abort_rx) = watch::channel(false);
     let decoder = tokio::spawn(live::decode(
-        identity,
+        Box::new(identity),
         rx,
         shared.out.clone(),
         // A refused --transparent connection knows its endpoint but never reached it: unrecorded.

@@ -328,7 +328,7 @@ impl Conn {
         // stop here.
         let (abort_tx, _abort_rx) = watch::channel(false);
         self.decoder = Some(tokio::spawn(crate::relay::live::decode(
-            identity,
+            Box::new(identity),
             rx,
             self.shared.out.clone(),
             self.shared.rec.clone(),

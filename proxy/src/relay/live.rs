@@ -66,8 +66,13 @@ pub enum Out {
 const PRINTER_QUEUE: usize = 4096;
 
 /// One connection's decoder task. Ends when the relay drops its senders.
+///
+/// Every connection keeps this task's future for its whole life, at the size of its largest
+/// step: what is done once (the first line, the report at the end) or only for a recording
+/// runs boxed, and `identity` comes boxed (an argument's room is kept in the future even after
+/// it was moved on).
 pub async fn decode(
-    identity: Identity,
+    identity: Box<Identity>,
     mut rx: crate::feed::queue::Receiver<Seen>,
     out: mpsc::Sender<Out>,
     rec: Option<mpsc::Sender<Record>>,
@@ -88,12 +93,10 @@ pub async fn decode(
     if cfg.format == Format::Text {
         let name = identity.endpoint_name.clone().unwrap_or_default();
         let dialled = endpoint.map_or(String::new(), |a| format!(" ({a})"));
-        let _ = out
-            .send(Out::Line(format!("{label} → {name}{dialled}")))
-            .await;
+        let _ = Box::pin(out.send(Out::Line(format!("{label} → {name}{dialled}")))).await;
     }
     let mut session = Session::new(
-        identity,
+        *identity,
         SessionConfig {
             reveal_passwords: cfg.reveal_passwords,
             keylog: keys,
@@ -124,7 +127,7 @@ pub async fn decode(
         };
         let Some(seen) = seen else { break };
         if let Some(rec) = &rec {
-            record(rec, conn, device, endpoint, &seen).await;
+            Box::pin(record(rec, conn, device, endpoint, &seen)).await;
         }
         apply(&mut session, seen);
         if handshake_pending && handshake_settled(session.trace(), printed) {
@@ -132,12 +135,15 @@ pub async fn decode(
         }
         printed = print_new(session.trace(), printed, &label, &cfg, &out).await;
     }
-    if let Some(rec) = &rec {
-        let _ = rec.send(Record::Done { conn }).await;
-    }
-    let trace = session.finish();
-    print_new(&trace, printed, &label, &cfg, &out).await;
-    let _ = out.send(Out::Closed(Box::new(trace))).await;
+    Box::pin(async move {
+        if let Some(rec) = &rec {
+            let _ = rec.send(Record::Done { conn }).await;
+        }
+        let trace = session.finish();
+        print_new(&trace, printed, &label, &cfg, &out).await;
+        let _ = out.send(Out::Closed(Box::new(trace))).await;
+    })
+    .await;
 }
 
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {
@@ -231,8 +237,15 @@ async fn print_new(
         .events_since(from)
         .filter_map(|e| event_line(trace, e, label, cfg))
         .collect();
-    for l in lines {
-        let _ = out.send(Out::Line(l)).await;
+    if !lines.is_empty() {
+        // Boxed, and only when there is something to print: the sending future would
+        // otherwise widen the decoder task of every connection.
+        Box::pin(async move {
+            for l in lines {
+                let _ = out.send(Out::Line(l)).await;
+            }
+        })
+        .await;
     }
     trace.total_events()
 }

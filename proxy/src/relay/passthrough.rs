@@ -42,6 +42,8 @@ async fn pump(
     // more to give after a short read, so an idle connection (most of a device's life,
     // between keep-alives) holds none. That is what keeps thousands of idle connections
     // cheap. After a full read more is likely on its way, so a bulk stream keeps its buffer.
+    // The closes run boxed: they happen once, and inline their state would widen the pump,
+    // which every connection keeps twice for its whole life.
     let mut held: Option<Vec<u8>> = None;
     let mut last_full = false;
     loop {
@@ -51,7 +53,7 @@ async fn pump(
             Ok(0) => {
                 let ts = now();
                 let _ = to.shutdown().await;
-                tee.close(ts, false).await;
+                Box::pin(tee.close(ts, false)).await;
                 return End::Fin;
             }
             Ok(n) => n,
@@ -61,14 +63,14 @@ async fn pump(
                 }
                 if let Err(e) = from.readable().await {
                     tracing::debug!("{:?}: waiting to read failed: {e}", tee.dir);
-                    tee.close(now(), true).await;
+                    Box::pin(tee.close(now(), true)).await;
                     return End::ReadFailed;
                 }
                 continue;
             }
             Err(e) => {
                 tracing::debug!("{:?}: reading failed: {e}", tee.dir);
-                tee.close(now(), true).await;
+                Box::pin(tee.close(now(), true)).await;
                 return End::ReadFailed;
             }
         };

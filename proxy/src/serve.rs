@@ -358,7 +358,6 @@ async fn connection(
         number: n,
     };
     let (tx, rx) = crate::feed::queue::channel(DECODER_QUEUE);
-    let (abort_tx, abort_rx) = watch::channel(false);
     let decoder = tokio::spawn(live::decode(
         Box::new(identity),
         rx,
@@ -366,7 +365,6 @@ async fn connection(
         // A refused --transparent connection knows its endpoint but never reached it: unrecorded.
         shared.rec.clone().filter(|_| connected.is_ok()),
         shared.live.clone(),
-        abort_tx,
         None,
     ));
     let _ = tx.send(crate::feed::Seen::open(accepted)).await;
@@ -380,7 +378,6 @@ async fn connection(
                 &shared.limits,
                 // A recording needs every byte of every record.
                 shared.rec.is_none(),
-                abort_rx,
                 shared.force.clone(),
             )
             .await;

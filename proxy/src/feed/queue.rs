@@ -13,7 +13,10 @@
 //! The methods are those of tokio's bounded `mpsc` the relay was written against
 //! (`try_reserve` and its permit, `try_send`, `send().await`, `recv().await`, `try_recv`,
 //! `is_closed`), with the same meaning: a full queue is the bound, a closed one has lost its
-//! receiver (for senders) or all its senders (for the receiver, once drained).
+//! receiver (for senders) or all its senders (for the receiver, once drained). One signal
+//! goes the other way: the decoder asks the relay to cut the connection ([`Receiver::cut`],
+//! its handshake deadline), which a `watch` channel of its own per connection carried before
+//! (another 350 bytes).
 
 use std::collections::VecDeque;
 use std::future::poll_fn;
@@ -31,6 +34,8 @@ pub fn channel<T>(bound: usize) -> (Sender<T>, Receiver<T>) {
             receiver: true,
             receiver_waker: None,
             sender_wakers: Vec::new(),
+            cut: false,
+            cut_waker: None,
         }),
     });
     (
@@ -56,6 +61,10 @@ struct State<T> {
     receiver_waker: Option<Waker>,
     /// Senders waiting in [`Sender::send`] for room.
     sender_wakers: Vec<Waker>,
+    /// The receiver asked for the connection to be cut ([`Receiver::cut`]).
+    cut: bool,
+    /// The one task waiting in [`Sender::cut_asked`].
+    cut_waker: Option<Waker>,
 }
 
 impl<T> Shared<T> {
@@ -171,6 +180,24 @@ impl<T> Sender<T> {
         Ok(())
     }
 
+    /// Ready once the receiver has asked for the connection to be cut ([`Receiver::cut`]);
+    /// never, if it does not. One task waits for this (the relay): a second one polling it
+    /// takes the first one's place.
+    pub async fn cut_asked(&self) {
+        poll_fn(|cx| {
+            let mut s = self.shared.lock();
+            if s.cut {
+                return Poll::Ready(());
+            }
+            match &s.cut_waker {
+                Some(w) if w.will_wake(cx.waker()) => {}
+                _ => s.cut_waker = Some(cx.waker().clone()),
+            }
+            Poll::Pending
+        })
+        .await
+    }
+
     /// Queues `value`, waiting for room while the queue is full.
     pub async fn send(&self, value: T) -> Result<(), SendError<T>> {
         let mut value = Some(value);
@@ -255,6 +282,19 @@ impl<T> Receiver<T> {
     /// The next value; `None` once every sender is gone and nothing is left.
     pub async fn recv(&mut self) -> Option<T> {
         poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    /// Asks the senders' side to cut the connection ([`Sender::cut_asked`]); values still
+    /// come until the senders are gone.
+    pub fn cut(&self) {
+        let waker = {
+            let mut s = self.shared.lock();
+            s.cut = true;
+            s.cut_waker.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
     }
 
     /// The next value, if one is queued.
@@ -374,6 +414,21 @@ mod tests {
         assert!(tx.is_closed());
         assert_eq!(Arc::strong_count(&held), 1, "the queued value was dropped");
         assert!(matches!(tx.try_send(held), Err(TrySendError::Closed(_))));
+    }
+
+    #[tokio::test]
+    async fn a_cut_reaches_the_sender_that_waits_for_it() {
+        let (tx, mut rx) = channel::<u8>(4);
+        let waiter = tokio::spawn(async move {
+            tx.cut_asked().await;
+            tx.try_send(1).unwrap();
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished());
+        rx.cut();
+        waiter.await.unwrap();
+        assert_eq!(rx.recv().await, Some(1));
+        assert_eq!(rx.recv().await, None);
     }
 
     /// What an idle connection's queue holds: nothing but its shared state, once the receiver

@@ -38,7 +38,6 @@ use std::pin::Pin;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::watch;
 use tokio_rustls::{LazyConfigAcceptor, StartHandshake, TlsConnector};
 
 use crate::ca::mint::{Minter, Present};
@@ -324,16 +323,14 @@ impl Conn {
             source: Some("proxy --mitm".into()),
             number: self.n,
         };
-        // The proxy's own deadlines end these handshakes; the decoder's abort has no relay to
-        // stop here.
-        let (abort_tx, _abort_rx) = watch::channel(false);
+        // The proxy's own deadlines end these handshakes: nothing here waits for the
+        // decoder's cut (`queue::Receiver::cut`).
         self.decoder = Some(tokio::spawn(crate::relay::live::decode(
             Box::new(identity),
             rx,
             self.shared.out.clone(),
             self.shared.rec.clone(),
             self.shared.live.clone(),
-            abort_tx,
             keys,
         )));
     }

@@ -21,7 +21,7 @@ use iotscope_decoder::{
     AppProtocol, CutCause, Direction, Event, EventKind, Identity, Input, Session, SessionConfig,
     Trace,
 };
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 
 use super::record::Record;
 use crate::feed::{apply, now, Seen};
@@ -77,7 +77,6 @@ pub async fn decode(
     out: mpsc::Sender<Out>,
     rec: Option<mpsc::Sender<Record>>,
     cfg: Arc<LiveConfig>,
-    abort: watch::Sender<bool>,
     keys: Option<Arc<dyn iotscope_decoder::keylog::KeySource>>,
 ) {
     let conn = identity.number;
@@ -120,7 +119,7 @@ pub async fn decode(
                     Input::Cut(CutCause::HandshakeTimeout, text.into()),
                     now(),
                 );
-                let _ = abort.send(true);
+                rx.cut();
                 printed = print_new(session.trace(), printed, &label, &cfg, &out).await;
                 continue;
             }

@@ -94,7 +94,8 @@ enum Cut {
 }
 
 /// Relays until both sides have closed, one resets, or the proxy cuts the connection
-/// (`abort` from the decoder on a handshake timeout, `force` at shutdown, or idleness).
+/// (the decoder's cut on a handshake timeout, [`queue::Receiver::cut`]; `force` at shutdown;
+/// or idleness).
 /// With `summarise` (nothing records the bytes), application-data records reach the decoder
 /// as their headers only (see [`crate::feed::records`]).
 pub async fn relay(
@@ -103,7 +104,6 @@ pub async fn relay(
     tx: queue::Sender<Seen>,
     limits: &Limits,
     summarise: bool,
-    mut abort: watch::Receiver<bool>,
     mut force: watch::Receiver<bool>,
 ) {
     let _ = device.set_nodelay(true);
@@ -129,7 +129,7 @@ pub async fn relay(
             (d / 4).max(Duration::from_millis(50))
         });
         let mut tick = tokio::time::interval(tick_every);
-        let (mut abort_live, mut force_live) = (true, true);
+        let mut force_live = true;
         loop {
             if up_end.is_some() && down_end.is_some() {
                 break None;
@@ -150,11 +150,7 @@ pub async fn relay(
                         }
                     }
                 }
-                r = abort.changed(), if abort_live => match r {
-                    Ok(()) if *abort.borrow() => break Some(Cut::HandshakeTimeout),
-                    Ok(()) => {}
-                    Err(_) => abort_live = false,
-                },
+                _ = tx.cut_asked() => break Some(Cut::HandshakeTimeout),
                 r = force.changed(), if force_live => match r {
                     Ok(()) if *force.borrow() => break Some(Cut::Shutdown),
                     Ok(()) => {}

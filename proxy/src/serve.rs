@@ -108,14 +108,16 @@ async fn serve(args: ProxyConfig, control: Control) -> Result<(Printer, Option<R
     eprintln!("iotscope: {room_line}");
 
     let (force_tx, force_rx) = watch::channel(false);
-    let shared = Shared {
+    // One for all connections, each holding a pointer to it: a copy per connection (120
+    // bytes) would be kept three times in each connection's task.
+    let shared = Arc::new(Shared {
         dial: Arc::new(dial),
         limits,
         live,
         out: printer.tx.clone(),
         rec: recorder.as_ref().map(|r| r.tx.clone()),
         force: force_rx,
-    };
+    });
     let slots = Arc::new(Semaphore::new(limits.max_connections as usize));
     let numbers = AtomicU64::new(0);
     let mut refusals = Refusals::new(limits.max_connections);
@@ -332,7 +334,7 @@ async fn connection(
     device: TcpStream,
     peer: SocketAddr,
     n: u64,
-    shared: Shared,
+    shared: Arc<Shared>,
     mitm: Option<Arc<Mitm>>,
 ) {
     if let Some(m) = mitm {

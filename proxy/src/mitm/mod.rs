@@ -174,7 +174,7 @@ pub(super) async fn connection(
     device: TcpStream,
     peer: SocketAddr,
     n: u64,
-    shared: Shared,
+    shared: Arc<Shared>,
     mitm: Arc<Mitm>,
 ) {
     let accepted = now();
@@ -263,7 +263,7 @@ pub(super) async fn connection(
 
 /// One connection's state while it is set up.
 struct Conn {
-    shared: Shared,
+    shared: Arc<Shared>,
     mitm: Arc<Mitm>,
     n: u64,
     device_addr: SocketAddr,

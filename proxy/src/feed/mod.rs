@@ -185,8 +185,9 @@ pub struct Tee {
     pub dir: Direction,
     dropped: u64,
     closed: bool,
-    /// A close that found the queue full, sent by [`Tee::finish`].
-    pending_close: Option<Seen>,
+    /// A close that found the queue full, sent by [`Tee::finish`]. Boxed: it is rare, and
+    /// every connection holds two tees or four.
+    pending_close: Option<Box<Seen>>,
     budget: Arc<Budget>,
     /// MITM: the caller waits for room ([`Tee::poll_room`]) instead of losing copies.
     wait: bool,
@@ -329,14 +330,14 @@ impl Tee {
         self.flush_framer(ts);
         let msg = self.close_message(ts, reset);
         if let Err(queue::TrySendError::Full(msg)) = self.tx.try_send(msg) {
-            self.pending_close = Some(msg);
+            self.pending_close = Some(Box::new(msg));
         }
     }
 
     /// Sends a close kept by [`Tee::try_close`].
     pub async fn finish(&mut self) {
         if let Some(msg) = self.pending_close.take() {
-            let _ = self.tx.send(msg).await;
+            let _ = self.tx.send(*msg).await;
         }
     }
 

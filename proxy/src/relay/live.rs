@@ -103,15 +103,16 @@ pub async fn decode(
         },
     );
     let mut printed = 0u64;
-    let deadline = cfg
+    // The handshake deadline's timer, on the heap and only while the handshake is pending:
+    // an idle connection is past its handshake, and keeps no timer.
+    let mut deadline = cfg
         .handshake_timeout
-        .map(|d| tokio::time::Instant::now() + d);
-    let mut handshake_pending = deadline.is_some();
+        .map(|d| Box::pin(tokio::time::sleep(d)));
     loop {
         let seen = tokio::select! {
             s = rx.recv() => s,
-            _ = sleep_until(deadline), if handshake_pending => {
-                handshake_pending = false;
+            _ = until(&mut deadline), if deadline.is_some() => {
+                deadline = None;
                 let secs = cfg.handshake_timeout.map_or(0.0, |d| d.as_secs_f64());
                 let text = format!("no TLS handshake completed within {secs:.1} s; iotscope closed the connection (--handshake-timeout)");
                 session.feed(
@@ -129,8 +130,8 @@ pub async fn decode(
             Box::pin(record(rec, conn, device, endpoint, &seen)).await;
         }
         apply(&mut session, seen);
-        if handshake_pending && handshake_settled(session.trace(), printed) {
-            handshake_pending = false;
+        if deadline.is_some() && handshake_settled(session.trace(), printed) {
+            deadline = None;
         }
         printed = print_new(session.trace(), printed, &label, &cfg, &out).await;
     }
@@ -145,9 +146,10 @@ pub async fn decode(
     .await;
 }
 
-async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+/// Ready when `deadline`'s timer is; never without one.
+async fn until(deadline: &mut Option<std::pin::Pin<Box<tokio::time::Sleep>>>) {
     match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
+        Some(d) => d.as_mut().await,
         None => std::future::pending().await,
     }
 }

@@ -410,12 +410,10 @@ impl Layer {
         let mut tls = TlsConn::with_keylog(self.keylog.clone());
         // Decrypted bytes go through the same classification and decoders, marked as
         // decrypted, record by record.
-        tls.set_sink(Box::new(Layer::new(
-            false,
-            Some(AppProtocol::Mqtt),
-            self.reveal_passwords,
-            None,
-        )));
+        tls.set_sink(Box::new(InnerLayer {
+            reveal_passwords: self.reveal_passwords,
+            layer: None,
+        }));
         tls
     }
 
@@ -554,6 +552,40 @@ impl Layer {
         }
         if let Some(m) = self.mqtt.as_mut() {
             m.unfinished(out);
+        }
+    }
+}
+
+/// The layer inside TLS, made when the first decrypted bytes come: most connections a proxy
+/// holds are never decrypted (no key log), and a layer is half a kilobyte each. One that was
+/// never given bytes has nothing to close, finish or lose.
+struct InnerLayer {
+    reveal_passwords: bool,
+    layer: Option<Box<Layer>>,
+}
+
+impl crate::tls::PlaintextSink for InnerLayer {
+    fn data(&mut self, bytes: &[u8], out: &mut Emit) {
+        let reveal = self.reveal_passwords;
+        self.layer
+            .get_or_insert_with(|| {
+                Box::new(Layer::new(false, Some(AppProtocol::Mqtt), reveal, None))
+            })
+            .push(bytes, out);
+    }
+    fn close(&mut self, out: &mut Emit) {
+        if let Some(l) = self.layer.as_mut() {
+            l.close(out);
+        }
+    }
+    fn finish(&mut self, out: &mut Emit) {
+        if let Some(l) = self.layer.as_mut() {
+            l.flush(out);
+        }
+    }
+    fn lost(&mut self, out: &mut Emit) {
+        if let Some(l) = self.layer.as_mut() {
+            crate::tls::PlaintextSink::lost(l.as_mut(), out);
         }
     }
 }

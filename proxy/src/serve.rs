@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use iotscope_decoder::Identity;
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::sync::{watch, Semaphore};
 
 use crate::config::ProxyConfig;
 use crate::dial::Dial;
@@ -108,14 +108,16 @@ async fn serve(args: ProxyConfig, control: Control) -> Result<(Printer, Option<R
     eprintln!("iotscope: {room_line}");
 
     let (force_tx, force_rx) = watch::channel(false);
-    let shared = Shared {
+    // One for all connections, each holding a pointer to it: a copy per connection (120
+    // bytes) would be kept three times in each connection's task.
+    let shared = Arc::new(Shared {
         dial: Arc::new(dial),
         limits,
         live,
         out: printer.tx.clone(),
         rec: recorder.as_ref().map(|r| r.tx.clone()),
         force: force_rx,
-    };
+    });
     let slots = Arc::new(Semaphore::new(limits.max_connections as usize));
     let numbers = AtomicU64::new(0);
     let mut refusals = Refusals::new(limits.max_connections);
@@ -332,7 +334,7 @@ async fn connection(
     device: TcpStream,
     peer: SocketAddr,
     n: u64,
-    shared: Shared,
+    shared: Arc<Shared>,
     mitm: Option<Arc<Mitm>>,
 ) {
     if let Some(m) = mitm {
@@ -357,16 +359,14 @@ async fn connection(
         source: Some("proxy".into()),
         number: n,
     };
-    let (tx, rx) = mpsc::channel(DECODER_QUEUE);
-    let (abort_tx, abort_rx) = watch::channel(false);
+    let (tx, rx) = crate::feed::queue::channel(DECODER_QUEUE);
     let decoder = tokio::spawn(live::decode(
-        identity,
+        Box::new(identity),
         rx,
         shared.out.clone(),
         // A refused --transparent connection knows its endpoint but never reached it: unrecorded.
         shared.rec.clone().filter(|_| connected.is_ok()),
         shared.live.clone(),
-        abort_tx,
         None,
     ));
     let _ = tx.send(crate::feed::Seen::open(accepted)).await;
@@ -380,7 +380,6 @@ async fn connection(
                 &shared.limits,
                 // A recording needs every byte of every record.
                 shared.rec.is_none(),
-                abort_rx,
                 shared.force.clone(),
             )
             .await;

@@ -26,6 +26,7 @@
 //!   (a terminal paused) now slows an intercepted connection instead of blanking its trace.
 
 pub mod packets;
+pub mod queue;
 pub mod records;
 pub mod tee;
 
@@ -34,7 +35,6 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
 use iotscope_decoder::{Direction, Input, OwnedInput, Session, Timestamp};
-use tokio::sync::mpsc;
 
 use crate::relay::limits::{DECODER_BYTES, MESSAGE_COST};
 use packets::{PacketFramer, Span};
@@ -205,12 +205,13 @@ pub fn now() -> Timestamp {
 
 /// One direction's copies on their way to the decoder.
 pub struct Tee {
-    tx: mpsc::Sender<Seen>,
+    tx: queue::Sender<Seen>,
     pub dir: Direction,
     dropped: u64,
     closed: bool,
-    /// A close that found the queue full, sent by [`Tee::finish`].
-    pending_close: Option<Seen>,
+    /// A close that found the queue full, sent by [`Tee::finish`]. Boxed: it is rare, and
+    /// every connection holds two tees or four.
+    pending_close: Option<Box<Seen>>,
     budget: Arc<Budget>,
     /// MITM: the caller waits for room ([`Tee::poll_room`]) instead of losing copies.
     wait: bool,
@@ -219,14 +220,15 @@ pub struct Tee {
     /// Bytes of the direction this tee has been given.
     offset: u64,
     /// A counting tee whose direction starts like MQTT: large payloads go as counts.
-    packets: Option<PacketFramer>,
-    spans: Vec<Span>,
+    /// Boxed with its scratch list: most connections are TLS and never have one, and every
+    /// idle connection keeps its tees for its whole life.
+    packets: Option<Box<(PacketFramer, Vec<Span>)>>,
     pieces: Vec<Piece>,
 }
 
 impl Tee {
     /// Copies every byte; a spent budget drops the copy (a gap), never making anyone wait.
-    pub fn new(tx: mpsc::Sender<Seen>, dir: Direction) -> Tee {
+    pub fn new(tx: queue::Sender<Seen>, dir: Direction) -> Tee {
         Tee {
             tx,
             dir,
@@ -239,13 +241,12 @@ impl Tee {
             pieces: Vec::new(),
             offset: 0,
             packets: None,
-            spans: Vec::new(),
         }
     }
 
     /// Like [`Tee::new`], but application-data records go as their headers (see
     /// [`records`]): for a relay whose bytes nobody decrypts or records.
-    pub fn summarising(tx: mpsc::Sender<Seen>, dir: Direction) -> Tee {
+    pub fn summarising(tx: queue::Sender<Seen>, dir: Direction) -> Tee {
         Tee {
             framer: Some(Framer::new()),
             budget: Arc::new(Budget {
@@ -258,7 +259,7 @@ impl Tee {
 
     /// Copies every byte and loses none: the caller asks [`Tee::poll_room`] before it moves
     /// more bytes, and waits while the decoder is [`DECODER_BYTES`] behind.
-    pub fn waiting(tx: mpsc::Sender<Seen>, dir: Direction) -> Tee {
+    pub fn waiting(tx: queue::Sender<Seen>, dir: Direction) -> Tee {
         Tee {
             wait: true,
             ..Tee::new(tx, dir)
@@ -286,7 +287,7 @@ impl Tee {
             return;
         }
         if self.offset == 0 && self.budget.may_count && packets::starts_mqtt(bytes[0]) {
-            self.packets = Some(PacketFramer::new());
+            self.packets = Some(Box::new((PacketFramer::new(), Vec::new())));
         }
         let skip = self.skippable(bytes.len());
         self.offset += bytes.len() as u64;
@@ -298,8 +299,9 @@ impl Tee {
                 return;
             }
         }
-        if let Some(framer) = self.packets.as_mut() {
-            let mut spans = std::mem::take(&mut self.spans);
+        if let Some(framing) = self.packets.as_mut() {
+            let (framer, spans) = &mut **framing;
+            let mut spans = std::mem::take(spans);
             framer.split(bytes, &mut spans);
             let mut at = 0;
             for span in spans.drain(..) {
@@ -315,7 +317,9 @@ impl Tee {
                     }
                 }
             }
-            self.spans = spans;
+            if let Some(framing) = self.packets.as_mut() {
+                framing.1 = spans;
+            }
             self.send_count(ts);
             return;
         }
@@ -399,8 +403,8 @@ impl Tee {
                 });
                 self.dropped = 0;
             }
-            Err(mpsc::error::TrySendError::Full(())) => self.dropped += wire,
-            Err(mpsc::error::TrySendError::Closed(())) => {}
+            Err(queue::TrySendError::Full(())) => self.dropped += wire,
+            Err(queue::TrySendError::Closed(())) => {}
         }
     }
 
@@ -434,15 +438,15 @@ impl Tee {
         }
         self.flush_framer(ts);
         let msg = self.close_message(ts, reset);
-        if let Err(mpsc::error::TrySendError::Full(msg)) = self.tx.try_send(msg) {
-            self.pending_close = Some(msg);
+        if let Err(queue::TrySendError::Full(msg)) = self.tx.try_send(msg) {
+            self.pending_close = Some(Box::new(msg));
         }
     }
 
     /// Sends a close kept by [`Tee::try_close`].
     pub async fn finish(&mut self) {
         if let Some(msg) = self.pending_close.take() {
-            let _ = self.tx.send(msg).await;
+            let _ = self.tx.send(*msg).await;
         }
     }
 
@@ -511,7 +515,7 @@ mod tests {
     #[tokio::test]
     async fn bytes_the_decoder_does_not_read_are_counted_and_never_lost() {
         use iotscope_decoder::{EventKind, Identity, SessionConfig};
-        let (tx, mut rx) = mpsc::channel(DECODER_QUEUE);
+        let (tx, mut rx) = queue::channel(DECODER_QUEUE);
         let mut tee = Tee::summarising(tx, Direction::DeviceToEndpoint);
         let mut session = Session::new(Identity::default(), SessionConfig::default());
         let chunk = vec![0x8eu8; 64 * 1024];
@@ -564,7 +568,7 @@ mod tests {
     /// tee holds its caller until the decoder has taken what waits, and loses nothing.
     #[tokio::test]
     async fn the_budget_is_counted_in_bytes_and_given_back() {
-        let (tx, mut rx) = mpsc::channel(DECODER_QUEUE);
+        let (tx, mut rx) = queue::channel(DECODER_QUEUE);
         let mut tee = Tee::new(tx, Direction::DeviceToEndpoint);
         let chunk = vec![7u8; 16 * 1024];
         let fit = DECODER_BYTES / (chunk.len() + MESSAGE_COST) + 1;
@@ -585,7 +589,7 @@ mod tests {
             Some(3 * chunk.len() as u64)
         );
 
-        let (tx, mut rx) = mpsc::channel(DECODER_QUEUE);
+        let (tx, mut rx) = queue::channel(DECODER_QUEUE);
         let mut tee = Tee::waiting(tx, Direction::EndpointToDevice);
         let mut sent = 0;
         while poll_fn(|cx| Poll::Ready(tee.poll_room(cx).is_ready())).await {

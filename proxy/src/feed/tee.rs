@@ -106,7 +106,8 @@ impl<S> TeeStream<S> {
         S: AsyncRead + Unpin,
     {
         use tokio::io::AsyncReadExt;
-        let mut buf = [0u8; 1024];
+        // On the heap: this future is part of the connection's, which keeps its largest size.
+        let mut buf = vec![0u8; 1024];
         let drain = async { while matches!(self.read(&mut buf).await, Ok(n) if n > 0) {} };
         let _ = tokio::time::timeout(limit, drain).await;
     }
@@ -239,7 +240,6 @@ mod tests {
     use super::*;
     use iotscope_decoder::{Direction, Input};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::sync::mpsc;
 
     use crate::feed::Seen;
 
@@ -248,7 +248,7 @@ mod tests {
     #[tokio::test]
     async fn vectored_writes_are_copied_whole() {
         let (ours, mut theirs) = tokio::io::duplex(1024);
-        let (tx, mut rx) = mpsc::channel(16);
+        let (tx, mut rx) = crate::feed::queue::channel(16);
         let mut tee = TeeStream::new(ours, None, Some(Tee::new(tx, Direction::DeviceToEndpoint)));
         let slices = [
             io::IoSlice::new(b"\x14\x03\x03\x00\x01\x01"),

@@ -34,17 +34,17 @@ use rustls::server::{Acceptor, NoServerSessionStorage};
 use rustls::sign::{CertifiedKey, SingleCertAndKey};
 use rustls::{RootCertStore, ServerConfig};
 use std::future::Future;
+use std::pin::Pin;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, watch};
 use tokio_rustls::{LazyConfigAcceptor, StartHandshake, TlsConnector};
 
 use crate::ca::mint::{Minter, Present};
 use crate::ca::{dir_or_default, LocalCa};
 use crate::config::ProxyConfig;
 use crate::feed::tee::TeeStream;
-use crate::feed::{now, Seen, Tee};
+use crate::feed::{now, queue, Seen, Tee};
 use crate::relay::limits::{DECODER_QUEUE, READ_BUFFER};
 use crate::relay::Shared;
 use crate::tls_setup::client::{self, DeviceIdentity};
@@ -128,8 +128,10 @@ impl Offer {
         }
     }
 
-    fn leg(&self, presented: Presented) -> DeviceLeg {
-        DeviceLeg {
+    /// Boxed from the start: it travels by value through the connection's steps to the
+    /// decoder, which takes it boxed.
+    fn leg(&self, presented: Presented) -> Box<DeviceLeg> {
+        Box::new(DeviceLeg {
             sni: self.sni.clone(),
             alpn: self
                 .alpn
@@ -150,7 +152,7 @@ impl Offer {
             outcome: Outcome::Completed,
             not_upstream: None,
             endpoint_refused: None,
-        }
+        })
     }
 
     /// Why rustls cannot answer this ClientHello, if it cannot.
@@ -172,7 +174,7 @@ pub(super) async fn connection(
     device: TcpStream,
     peer: SocketAddr,
     n: u64,
-    shared: Shared,
+    shared: Arc<Shared>,
     mitm: Arc<Mitm>,
 ) {
     let accepted = now();
@@ -182,9 +184,11 @@ pub(super) async fn connection(
     // With --transparent the original destination is read now, before rustls owns the socket.
     let route = shared.dial.route(&device);
     let local = route.destination().or(local);
-    let (tx, rx) = mpsc::channel(DECODER_QUEUE);
+    let (tx, rx) = queue::channel(DECODER_QUEUE);
     let _ = tx.try_send(Seen::open(accepted));
-    let mut conn = Conn {
+    // Boxed, as the leg summary and the device's handshake are: each step below takes it by
+    // value, and every async step keeps room for what it was given for the connection's life.
+    let mut conn = Box::new(Conn {
         shared,
         mitm,
         n,
@@ -194,7 +198,7 @@ pub(super) async fn connection(
         decoder: None,
         route: Some(route),
         early: Vec::new(),
-    };
+    });
     // A device that sends plaintext (MQTT straight to the TLS port) is reported with its
     // first bytes, so that the decoder sees what it spoke: rustls would only say "not TLS".
     let mut first = [0u8; 64];
@@ -218,8 +222,9 @@ pub(super) async fn connection(
     let stream = TeeStream::new(device, read, write);
     let hello = conn
         .within_handshake(LazyConfigAcceptor::new(Acceptor::default(), stream))
-        .await;
-    let start = match hello {
+        .await
+        .map(|r| r.map(Box::new));
+    let start: Start = match hello {
         Ok(Ok(start)) => start,
         Ok(Err(e)) => {
             let detail = format!("the device's first bytes are not a TLS ClientHello ({e})");
@@ -258,12 +263,12 @@ pub(super) async fn connection(
 
 /// One connection's state while it is set up.
 struct Conn {
-    shared: Shared,
+    shared: Arc<Shared>,
     mitm: Arc<Mitm>,
     n: u64,
     device_addr: SocketAddr,
-    tx: mpsc::Sender<Seen>,
-    rx: Option<mpsc::Receiver<Seen>>,
+    tx: queue::Sender<Seen>,
+    rx: Option<queue::Receiver<Seen>>,
     decoder: Option<tokio::task::JoinHandle<()>>,
     /// Taken when the upstream is dialled.
     route: Option<crate::dial::Route>,
@@ -274,15 +279,29 @@ struct Conn {
 
 type DeviceTls = tokio_rustls::server::TlsStream<TeeStream<TcpStream>>;
 type EndpointTls = tokio_rustls::client::TlsStream<TeeStream<TcpStream>>;
+/// The device's handshake, its ClientHello read. Boxed wherever it is passed: each async
+/// step it passes through would otherwise keep a copy's room (1.7 KiB) in its future for the
+/// connection's life.
+type Start = Box<StartHandshake<TeeStream<TcpStream>>>;
 
 impl Conn {
-    async fn within_handshake<F: std::future::Future>(&self, f: F) -> Result<F::Output, f64> {
-        match self.shared.limits.handshake_timeout {
-            None => Ok(f.await),
-            Some(d) => tokio::time::timeout(d, f)
-                .await
-                .map_err(|_| d.as_secs_f64()),
-        }
+    /// `f` under the handshake deadline, boxed: a handshake's state (rustls' connection in
+    /// the making, its buffers) lives on the heap while it runs and is freed when it ends,
+    /// instead of widening the connection's future, which every connection keeps for its
+    /// whole life at the size of its largest step.
+    fn within_handshake<F: Future>(
+        &self,
+        f: F,
+    ) -> Pin<Box<impl Future<Output = Result<F::Output, f64>>>> {
+        let limit = self.shared.limits.handshake_timeout;
+        Box::pin(async move {
+            match limit {
+                None => Ok(f.await),
+                Some(d) => tokio::time::timeout(d, f)
+                    .await
+                    .map_err(|_| d.as_secs_f64()),
+            }
+        })
     }
 
     /// Starts the decoder of this connection's report, once its endpoint is known.
@@ -304,27 +323,25 @@ impl Conn {
             source: Some("proxy --mitm".into()),
             number: self.n,
         };
-        // The proxy's own deadlines end these handshakes; the decoder's abort has no relay to
-        // stop here.
-        let (abort_tx, _abort_rx) = watch::channel(false);
+        // The proxy's own deadlines end these handshakes: nothing here waits for the
+        // decoder's cut (`queue::Receiver::cut`).
         self.decoder = Some(tokio::spawn(crate::relay::live::decode(
-            identity,
+            Box::new(identity),
             rx,
             self.shared.out.clone(),
             self.shared.rec.clone(),
             self.shared.live.clone(),
-            abort_tx,
             keys,
         )));
     }
 
-    async fn device_leg(&self, leg: DeviceLeg) {
+    async fn device_leg(&self, leg: Box<DeviceLeg>) {
         let _ = self
             .tx
             .send(Seen::input(
                 Direction::DeviceToEndpoint,
                 now(),
-                Input::DeviceLeg(Box::new(leg)),
+                Input::DeviceLeg(leg),
             ))
             .await;
     }
@@ -348,7 +365,7 @@ impl Conn {
         let _ = self.tx.send(Seen::note(now(), text)).await;
     }
 
-    async fn finish(mut self) {
+    async fn finish(mut self: Box<Self>) {
         self.start_decoder(None, None, None);
         drop(self.tx);
         if let Some(d) = self.decoder.take() {
@@ -357,7 +374,7 @@ impl Conn {
     }
 
     /// The device's handshake never got as far as its ClientHello.
-    async fn report_only(mut self, local: Option<SocketAddr>, detail: String) {
+    async fn report_only(mut self: Box<Self>, local: Option<SocketAddr>, detail: String) {
         self.start_decoder(local, None, None);
         // Nothing of the ClientHello is known: an empty offer.
         let mut leg = Offer::default().leg(Presented::Mitm {
@@ -395,12 +412,12 @@ impl Conn {
     /// Finishes the device's handshake with `cert`, offering `alpn`, and fills in `leg`.
     async fn accept_device(
         &self,
-        start: StartHandshake<TeeStream<TcpStream>>,
+        start: Start,
         cert: Arc<CertifiedKey>,
         alpn: Vec<Vec<u8>>,
         secrets: Arc<SecretLog>,
         leg: &mut DeviceLeg,
-    ) -> Option<DeviceTls> {
+    ) -> Option<Box<DeviceTls>> {
         let check = Arc::new(DeviceCertCheck::new(self.mitm.require_device_cert));
         let cfg = match server_config(cert, check.clone(), alpn, secrets) {
             Ok(c) => c,
@@ -411,7 +428,12 @@ impl Conn {
                 return None;
             }
         };
-        let r = self.within_handshake(start.into_stream(cfg)).await;
+        // The stream boxed at once: the arms below wait, and an unboxed result would keep its
+        // room in this future.
+        let r = self
+            .within_handshake(start.into_stream(cfg))
+            .await
+            .map(|r| r.map(Box::new));
         let (chain, proof) = check.result();
         leg.chain = chain
             .iter()
@@ -444,8 +466,8 @@ impl Conn {
 
     /// `--present`: show the bad certificate, then watch whether the device sends data.
     async fn present(
-        mut self,
-        start: StartHandshake<TeeStream<TcpStream>>,
+        mut self: Box<Self>,
+        start: Start,
         offer: Offer,
         mode: Present,
         local: Option<SocketAddr>,
@@ -478,8 +500,8 @@ impl Conn {
     /// The device's certificate decides what goes upstream (`--device-certs`), or nothing
     /// does (no device certificate given): its handshake comes first.
     async fn device_first(
-        mut self,
-        start: StartHandshake<TeeStream<TcpStream>>,
+        mut self: Box<Self>,
+        start: Start,
         offer: Offer,
         local: Option<SocketAddr>,
     ) {
@@ -545,7 +567,7 @@ impl Conn {
 
     /// One certificate for every device: the endpoint's handshake first, so its ALPN answer
     /// can be passed back to the device.
-    async fn endpoint_first(self, start: StartHandshake<TeeStream<TcpStream>>, offer: Offer) {
+    async fn endpoint_first(self: Box<Self>, start: Start, offer: Offer) {
         let upstream_name = self.upstream_name(&offer);
         let Ok(identity) = self.mitm.identities.for_device(None) else {
             return self.finish().await;
@@ -600,20 +622,23 @@ impl Conn {
     /// Connects upstream; then finishes the device's handshake if it is still pending
     /// (`pending`), and relays.
     async fn upstream_then_relay(
-        mut self,
-        mut device: Option<DeviceTls>,
-        pending: Option<(StartHandshake<TeeStream<TcpStream>>, Offer)>,
-        mut leg: DeviceLeg,
+        mut self: Box<Self>,
+        mut device: Option<Box<DeviceTls>>,
+        pending: Option<(Start, Offer)>,
+        mut leg: Box<DeviceLeg>,
         identity: Arc<DeviceIdentity>,
         alpn: Vec<Vec<u8>>,
         upstream_name: String,
     ) {
         let route = self.route.take().unwrap_or(crate::dial::Route::none());
-        let dialled = self
-            .shared
-            .dial
-            .dial_route(route, self.device_addr, self.shared.limits.connect_timeout)
-            .await;
+        // Boxed, as the handshakes are (`within_handshake`): name resolution and connecting
+        // are over before the relay starts.
+        let dialled = Box::pin(self.shared.dial.dial_route(
+            route,
+            self.device_addr,
+            self.shared.limits.connect_timeout,
+        ))
+        .await;
         // Held until the relay ends: the loop guard knows the upstream's port meanwhile.
         let _own_port = dialled.guard;
         let (tcp, addr) = match dialled.upstream {
@@ -675,7 +700,8 @@ impl Conn {
         );
         let up = self
             .within_handshake(TlsConnector::from(cfg).connect(server_name, tee))
-            .await;
+            .await
+            .map(|r| r.map(Box::new));
         let mut up = match up {
             Ok(Ok(up)) => up,
             failed => {
@@ -772,7 +798,7 @@ async fn relay(
     device: &mut DeviceTls,
     up: &mut EndpointTls,
     shared: &Shared,
-    tx: &mpsc::Sender<Seen>,
+    tx: &queue::Sender<Seen>,
 ) -> Ended {
     let activity = up.get_ref().0.last_activity();
     let mut force = shared.force.clone();
@@ -913,7 +939,9 @@ async fn read_endpoint(
     if tls_open {
         read_when_ready(up, |u| u.get_ref().0, buf).await
     } else {
-        let mut rest = [0u8; 1024];
+        // On the heap: this future is part of every idle connection's, and this read happens
+        // once, after the TLS close.
+        let mut rest = vec![0u8; 1024];
         up.get_mut().0.read(&mut rest).await
     }
 }

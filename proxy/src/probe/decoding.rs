@@ -8,10 +8,9 @@ use std::sync::Arc;
 use iotscope_decoder::keylog::LiveKeys;
 use iotscope_decoder::mqtt::{Packet, PacketType};
 use iotscope_decoder::{Direction, EventKind, Identity, Input, Session, SessionConfig, Trace};
-use tokio::sync::mpsc;
 
 use crate::feed::apply;
-use crate::feed::{now, Seen, Tee};
+use crate::feed::{now, queue, Seen, Tee};
 
 /// Copies queued before the probe drains them. A probe's exchange is a few dozen reads and
 /// writes, drained after each step, so the queue never fills.
@@ -19,13 +18,13 @@ const QUEUE: usize = 1024;
 
 pub struct Decoding {
     session: Session,
-    rx: mpsc::Receiver<Seen>,
-    tx: mpsc::Sender<Seen>,
+    rx: queue::Receiver<Seen>,
+    tx: queue::Sender<Seen>,
 }
 
 impl Decoding {
     pub fn new(identity: Identity, keys: Arc<LiveKeys>) -> Decoding {
-        let (tx, rx) = mpsc::channel(QUEUE);
+        let (tx, rx) = queue::channel(QUEUE);
         let session = Session::new(
             identity,
             SessionConfig {

@@ -21,7 +21,7 @@ use iotscope_decoder::{
     AppProtocol, CutCause, Direction, Event, EventKind, Identity, Input, Session, SessionConfig,
     Trace,
 };
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 
 use super::record::Record;
 use crate::feed::{apply, now, Seen};
@@ -66,13 +66,17 @@ pub enum Out {
 const PRINTER_QUEUE: usize = 4096;
 
 /// One connection's decoder task. Ends when the relay drops its senders.
+///
+/// Every connection keeps this task's future for its whole life, at the size of its largest
+/// step: what is done once (the first line, the report at the end) or only for a recording
+/// runs boxed, and `identity` comes boxed (an argument's room is kept in the future even after
+/// it was moved on).
 pub async fn decode(
-    identity: Identity,
-    mut rx: mpsc::Receiver<Seen>,
+    identity: Box<Identity>,
+    mut rx: crate::feed::queue::Receiver<Seen>,
     out: mpsc::Sender<Out>,
     rec: Option<mpsc::Sender<Record>>,
     cfg: Arc<LiveConfig>,
-    abort: watch::Sender<bool>,
     keys: Option<Arc<dyn iotscope_decoder::keylog::KeySource>>,
 ) {
     let conn = identity.number;
@@ -88,12 +92,10 @@ pub async fn decode(
     if cfg.format == Format::Text {
         let name = identity.endpoint_name.clone().unwrap_or_default();
         let dialled = endpoint.map_or(String::new(), |a| format!(" ({a})"));
-        let _ = out
-            .send(Out::Line(format!("{label} → {name}{dialled}")))
-            .await;
+        let _ = Box::pin(out.send(Out::Line(format!("{label} → {name}{dialled}")))).await;
     }
     let mut session = Session::new(
-        identity,
+        *identity,
         SessionConfig {
             reveal_passwords: cfg.reveal_passwords,
             keylog: keys,
@@ -101,15 +103,16 @@ pub async fn decode(
         },
     );
     let mut printed = 0u64;
-    let deadline = cfg
+    // The handshake deadline's timer, on the heap and only while the handshake is pending:
+    // an idle connection is past its handshake, and keeps no timer.
+    let mut deadline = cfg
         .handshake_timeout
-        .map(|d| tokio::time::Instant::now() + d);
-    let mut handshake_pending = deadline.is_some();
+        .map(|d| Box::pin(tokio::time::sleep(d)));
     loop {
         let seen = tokio::select! {
             s = rx.recv() => s,
-            _ = sleep_until(deadline), if handshake_pending => {
-                handshake_pending = false;
+            _ = until(&mut deadline), if deadline.is_some() => {
+                deadline = None;
                 let secs = cfg.handshake_timeout.map_or(0.0, |d| d.as_secs_f64());
                 let text = format!("no TLS handshake completed within {secs:.1} s; iotscope closed the connection (--handshake-timeout)");
                 session.feed(
@@ -117,32 +120,36 @@ pub async fn decode(
                     Input::Cut(CutCause::HandshakeTimeout, text.into()),
                     now(),
                 );
-                let _ = abort.send(true);
+                rx.cut();
                 printed = print_new(session.trace(), printed, &label, &cfg, &out).await;
                 continue;
             }
         };
         let Some(seen) = seen else { break };
         if let Some(rec) = &rec {
-            record(rec, conn, device, endpoint, &seen).await;
+            Box::pin(record(rec, conn, device, endpoint, &seen)).await;
         }
         apply(&mut session, seen);
-        if handshake_pending && handshake_settled(session.trace(), printed) {
-            handshake_pending = false;
+        if deadline.is_some() && handshake_settled(session.trace(), printed) {
+            deadline = None;
         }
         printed = print_new(session.trace(), printed, &label, &cfg, &out).await;
     }
-    if let Some(rec) = &rec {
-        let _ = rec.send(Record::Done { conn }).await;
-    }
-    let trace = session.finish();
-    print_new(&trace, printed, &label, &cfg, &out).await;
-    let _ = out.send(Out::Closed(Box::new(trace))).await;
+    Box::pin(async move {
+        if let Some(rec) = &rec {
+            let _ = rec.send(Record::Done { conn }).await;
+        }
+        let trace = session.finish();
+        print_new(&trace, printed, &label, &cfg, &out).await;
+        let _ = out.send(Out::Closed(Box::new(trace))).await;
+    })
+    .await;
 }
 
-async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+/// Ready when `deadline`'s timer is; never without one.
+async fn until(deadline: &mut Option<std::pin::Pin<Box<tokio::time::Sleep>>>) {
     match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
+        Some(d) => d.as_mut().await,
         None => std::future::pending().await,
     }
 }
@@ -232,8 +239,15 @@ async fn print_new(
         .events_since(from)
         .filter_map(|e| event_line(trace, e, label, cfg))
         .collect();
-    for l in lines {
-        let _ = out.send(Out::Line(l)).await;
+    if !lines.is_empty() {
+        // Boxed, and only when there is something to print: the sending future would
+        // otherwise widen the decoder task of every connection.
+        Box::pin(async move {
+            for l in lines {
+                let _ = out.send(Out::Line(l)).await;
+            }
+        })
+        .await;
     }
     trace.total_events()
 }

@@ -16,10 +16,10 @@ use iotscope_decoder::{CutCause, Direction, Input, Side};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 use super::limits::{Limits, BULK_READ, DRAIN_AFTER_FAILURE, READ_BUFFER};
-use crate::feed::{now, Seen, Tee};
+use crate::feed::{now, queue, Seen, Tee};
 
 /// How one pump ended.
 #[derive(Debug)]
@@ -43,7 +43,8 @@ async fn pump(
     // between keep-alives) holds none. That is what keeps thousands of idle connections
     // cheap. After a full read more is likely on its way, so a bulk stream keeps its buffer,
     // and it grows to BULK_READ: a quarter of the system calls (and of the copies handed to
-    // the decoder) for the same bytes.
+    // the decoder) for the same bytes. The closes run boxed: they happen once, and inline
+    // their state would widen the pump, which every connection keeps twice for its whole life.
     let mut held: Option<Vec<u8>> = None;
     let mut last_full = false;
     loop {
@@ -58,7 +59,7 @@ async fn pump(
             Ok(0) => {
                 let ts = now();
                 let _ = to.shutdown().await;
-                tee.close(ts, false).await;
+                Box::pin(tee.close(ts, false)).await;
                 return End::Fin;
             }
             Ok(n) => n,
@@ -68,14 +69,14 @@ async fn pump(
                 }
                 if let Err(e) = from.readable().await {
                     tracing::debug!("{:?}: waiting to read failed: {e}", tee.dir);
-                    tee.close(now(), true).await;
+                    Box::pin(tee.close(now(), true)).await;
                     return End::ReadFailed;
                 }
                 continue;
             }
             Err(e) => {
                 tracing::debug!("{:?}: reading failed: {e}", tee.dir);
-                tee.close(now(), true).await;
+                Box::pin(tee.close(now(), true)).await;
                 return End::ReadFailed;
             }
         };
@@ -136,16 +137,16 @@ enum Cut {
 }
 
 /// Relays until both sides have closed, one resets, or the proxy cuts the connection
-/// (`abort` from the decoder on a handshake timeout, `force` at shutdown, or idleness).
+/// (the decoder's cut on a handshake timeout, [`queue::Receiver::cut`]; `force` at shutdown;
+/// or idleness).
 /// With `summarise` (nothing records the bytes), application-data records reach the decoder
 /// as their headers only (see [`crate::feed::records`]).
 pub async fn relay(
     device: TcpStream,
     upstream: TcpStream,
-    tx: mpsc::Sender<Seen>,
+    tx: queue::Sender<Seen>,
     limits: &Limits,
     summarise: bool,
-    mut abort: watch::Receiver<bool>,
     mut force: watch::Receiver<bool>,
 ) {
     let _ = device.set_nodelay(true);
@@ -171,7 +172,7 @@ pub async fn relay(
             (d / 4).max(Duration::from_millis(50))
         });
         let mut tick = tokio::time::interval(tick_every);
-        let (mut abort_live, mut force_live) = (true, true);
+        let mut force_live = true;
         loop {
             if up_end.is_some() && down_end.is_some() {
                 break None;
@@ -192,11 +193,7 @@ pub async fn relay(
                         }
                     }
                 }
-                r = abort.changed(), if abort_live => match r {
-                    Ok(()) if *abort.borrow() => break Some(Cut::HandshakeTimeout),
-                    Ok(()) => {}
-                    Err(_) => abort_live = false,
-                },
+                _ = tx.cut_asked() => break Some(Cut::HandshakeTimeout),
                 r = force.changed(), if force_live => match r {
                     Ok(()) if *force.borrow() => break Some(Cut::Shutdown),
                     Ok(()) => {}
@@ -268,7 +265,7 @@ pub(crate) fn cut_input(cause: CutCause, text: String) -> Seen {
 /// orderly close during the handshake rather than a network fault, and reading on for a
 /// moment (the ClientHello, usually) keeps the kernel from answering unread bytes with a
 /// reset, and shows the decoder what the device wanted.
-pub async fn refuse(mut device: TcpStream, tx: mpsc::Sender<Seen>, failure: String) {
+pub async fn refuse(mut device: TcpStream, tx: queue::Sender<Seen>, failure: String) {
     let _ = tx.send(Seen::upstream_failed(now(), failure)).await;
     let _ = device.shutdown().await;
     let mut proxy_side = Tee::new(tx.clone(), Direction::EndpointToDevice);

@@ -12,7 +12,13 @@ pub mod files;
 pub mod secrets;
 pub mod server_check;
 
-/// The one crypto provider of the build.
+/// The one crypto provider of the build, made once: MITM builds a TLS configuration per
+/// connection for each leg, and a fresh provider (its lists of suites and groups) would stay
+/// with each for the connection's life.
 pub fn provider() -> std::sync::Arc<rustls::crypto::CryptoProvider> {
-    std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+    static PROVIDER: std::sync::OnceLock<std::sync::Arc<rustls::crypto::CryptoProvider>> =
+        std::sync::OnceLock::new();
+    PROVIDER
+        .get_or_init(|| std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+        .clone()
 }

@@ -13,9 +13,8 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use iotscope_decoder::keylog::LiveKeys;
-use tokio::sync::mpsc;
 
-use crate::feed::Seen;
+use crate::feed::{queue, Seen};
 
 /// `--keylog FILE`: secret lines appended, shared by every connection. The file is made
 /// with mode 0600, since whoever reads it can read the traffic.
@@ -57,11 +56,14 @@ pub struct SecretLog {
     file: Option<Arc<KeyLogFile>>,
     /// The connection's decoder queue, which passes the lines to the recorder in order with
     /// the bytes.
-    to_decoder: Option<mpsc::Sender<Seen>>,
+    to_decoder: Option<queue::Sender<Seen>>,
 }
 
 impl SecretLog {
-    pub fn new(file: Option<Arc<KeyLogFile>>, to_decoder: Option<mpsc::Sender<Seen>>) -> SecretLog {
+    pub fn new(
+        file: Option<Arc<KeyLogFile>>,
+        to_decoder: Option<queue::Sender<Seen>>,
+    ) -> SecretLog {
         SecretLog {
             keys: Arc::new(LiveKeys::default()),
             file,

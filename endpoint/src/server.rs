@@ -125,8 +125,7 @@ pub async fn start(cfg: EndpointConfig) -> Result<Running, Error> {
     .enumerate()
     {
         let Some(addr) = addr else { continue };
-        let l = TcpListener::bind(addr)
-            .await
+        let l = iotscope_proxy::relay::listener::listen_on(addr)
             .map_err(|e| Error::Environment(format!("cannot listen on {addr}: {e}")))?;
         bound[i] = l.local_addr().ok();
         tasks.push(tokio::spawn(accept_loop(

@@ -87,6 +87,10 @@ fn proxy_allows_what_the_descriptor_limit_allows_and_says_so() {
         "json",
         "--upstream",
         &up,
+        // The devices here never send a byte: a loaded machine may take longer than the
+        // default 30 s to open all of them, and the first must not be cut meanwhile.
+        "--handshake-timeout",
+        "0",
     ]);
     cmd.env_remove("RUST_LOG");
     let proxy = ProxyProcess::spawn(cmd);

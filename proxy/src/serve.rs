@@ -44,6 +44,42 @@ pub struct Control {
     pub findings: Option<std::sync::mpsc::Sender<crate::relay::live::Diagnosed>>,
 }
 
+/// A proxy run on a thread of its own, as the demo and the in-process tests run it.
+pub struct InProcess {
+    pub thread: std::thread::JoinHandle<Result<u8, Error>>,
+    /// Gets the listening address once the proxy listens.
+    pub ready: std::sync::mpsc::Receiver<SocketAddr>,
+    /// Stops the proxy as at SIGINT when set to true.
+    pub stop: watch::Sender<bool>,
+}
+
+/// Starts [`run_with`] on a thread named "proxy", `findings` getting every finished
+/// connection's findings.
+pub fn spawn_in_process(
+    args: ProxyConfig,
+    findings: Option<std::sync::mpsc::Sender<crate::relay::live::Diagnosed>>,
+) -> std::io::Result<InProcess> {
+    let (ready_tx, ready) = std::sync::mpsc::channel();
+    let (stop, stop_rx) = watch::channel(false);
+    let thread = std::thread::Builder::new()
+        .name("proxy".into())
+        .spawn(move || {
+            run_with(
+                args,
+                Control {
+                    ready: Some(ready_tx),
+                    stop: Some(stop_rx),
+                    findings,
+                },
+            )
+        })?;
+    Ok(InProcess {
+        thread,
+        ready,
+        stop,
+    })
+}
+
 /// [`run`] with [`Control`].
 pub fn run_with(args: ProxyConfig, control: Control) -> Result<u8, Error> {
     let rt = match tokio::runtime::Builder::new_multi_thread()

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use iotscope_proxy::ca::{KeyType, LocalCa};
 use iotscope_proxy::config::{MitmConfig, ProxyConfig};
-use iotscope_proxy::serve::{run_with, Control};
+use iotscope_proxy::serve::{spawn_in_process, InProcess};
 use iotscope_proxy::upstream::Upstream;
 use iotscope_report::{Format, ReportOptions};
 use iotscope_tests::pki::{ca, provider, roots, server_config, ClientAuth, Dir, Leaf};
@@ -304,21 +304,11 @@ fn measure(mode: Mode) -> PerConnection {
         host: "127.0.0.1".into(),
         port: up.port(),
     });
-    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let proxy = std::thread::Builder::new()
-        .name("proxy".into())
-        .spawn(move || {
-            run_with(
-                config,
-                Control {
-                    ready: Some(ready_tx),
-                    stop: Some(stop_rx),
-                    findings: None,
-                },
-            )
-        })
-        .unwrap();
+    let InProcess {
+        thread: proxy,
+        ready: ready_rx,
+        stop: stop_tx,
+    } = spawn_in_process(config, None).unwrap();
     let addr = ready_rx
         .recv_timeout(Duration::from_secs(60))
         .expect("the proxy listens");

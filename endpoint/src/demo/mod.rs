@@ -25,7 +25,7 @@ use iotscope_proxy::ca::{KeyType, LocalCa, CERT_FILE};
 use iotscope_proxy::config::{MitmConfig, ProxyConfig};
 use iotscope_proxy::error::Error;
 use iotscope_proxy::relay::live::Diagnosed;
-use iotscope_proxy::serve::{run_with, Control};
+use iotscope_proxy::serve::{spawn_in_process, InProcess};
 use iotscope_proxy::upstream::Upstream;
 use iotscope_report::{Colour, Format, ReportOptions, Watcher};
 use rustls::pki_types::pem::PemObject;
@@ -185,21 +185,12 @@ pub fn run(opts: DemoOptions) -> Result<u8, Error> {
             ..ReportOptions::default()
         },
     };
-    let (ready_tx, ready_rx) = mpsc::channel();
     let (found_tx, found_rx) = mpsc::channel();
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let proxy = std::thread::Builder::new()
-        .name("proxy".into())
-        .spawn(move || {
-            run_with(
-                config,
-                Control {
-                    ready: Some(ready_tx),
-                    stop: Some(stop_rx),
-                    findings: Some(found_tx),
-                },
-            )
-        })
+    let InProcess {
+        thread: proxy,
+        ready: ready_rx,
+        stop: stop_tx,
+    } = spawn_in_process(config, Some(found_tx))
         .map_err(|e| Error::Environment(format!("cannot start the proxy: {e}")))?;
     let proxy_addr = match ready_rx.recv_timeout(Duration::from_secs(10)) {
         Ok(a) => a,

@@ -313,6 +313,25 @@ pub fn dn_parts(dn: &str) -> Vec<String> {
     v
 }
 
+/// The address after `marker` on the next of `lines` that has one: where a child (say,
+/// `iotscope endpoint`) said on its standard error that it listens. Panics naming `what` when
+/// the lines end first.
+pub fn address_after(
+    lines: &mut impl Iterator<Item = std::io::Result<String>>,
+    marker: &str,
+    what: &str,
+) -> std::net::SocketAddr {
+    loop {
+        let l = lines
+            .next()
+            .unwrap_or_else(|| panic!("{what}: no line with {marker:?}"))
+            .unwrap();
+        if let Some(a) = l.split(marker).nth(1) {
+            return a.trim().parse().unwrap();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -215,33 +215,21 @@ impl Endpoint {
             .spawn()
             .unwrap();
         let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let addr: SocketAddr = loop {
-            let l = lines
-                .next()
-                .expect("the endpoint said where it listens")
-                .unwrap();
-            if let Some(a) = l.split(" MQTT on ").nth(1) {
-                break a.trim().parse().unwrap();
-            }
-        };
-        let alpn: SocketAddr = loop {
-            let l = lines
-                .next()
-                .expect("the endpoint said where it listens with ALPN")
-                .unwrap();
-            if let Some(a) = l.split(" x-amzn-http-ca (HTTPS publish) on ").nth(1) {
-                break a.trim().parse().unwrap();
-            }
-        };
-        let https: SocketAddr = loop {
-            let l = lines
-                .next()
-                .expect("the endpoint said where it serves HTTPS")
-                .unwrap();
-            if let Some(a) = l.split(" HTTPS publish on ").nth(1) {
-                break a.trim().parse().unwrap();
-            }
-        };
+        let addr: SocketAddr = iotscope_tests::address_after(
+            &mut lines,
+            " MQTT on ",
+            "the endpoint said where it listens",
+        );
+        let alpn: SocketAddr = iotscope_tests::address_after(
+            &mut lines,
+            " x-amzn-http-ca (HTTPS publish) on ",
+            "the endpoint said where it listens with ALPN",
+        );
+        let https: SocketAddr = iotscope_tests::address_after(
+            &mut lines,
+            " HTTPS publish on ",
+            "the endpoint said where it serves HTTPS",
+        );
         std::thread::spawn(move || for _ in lines {});
         let proxy = (via == Via::Proxy).then(|| {
             let (ca_dir, trust) = mitm_ca(&dir);

@@ -101,6 +101,16 @@ impl Run {
     }
 
     /// Waits for the run to end; its JSON Lines, exit status and JUnit XML.
+    /// One paho device ([`PAHO_DEVICE`] given `args`: the reconnect delay, the keep-alive
+    /// and a mode) until the run ends: its lines and exit status.
+    fn paho_to_the_end(mut self, args: &[&str]) -> (Vec<Value>, i32) {
+        let mut c = paho(PAHO_DEVICE, self.port, &self.ca()).unwrap();
+        c.args(args);
+        self.spawn_device(c);
+        let (lines, status, _) = self.finish();
+        (lines, status)
+    }
+
     fn finish(mut self) -> (Vec<Value>, i32, String) {
         let mut out = String::new();
         self.child
@@ -557,22 +567,13 @@ fn back_off_cases_with_paho_with_and_without_reconnect_delays() {
         (cases[1], "FAIL", "no jitter"),
     ] {
         // 1 + 2 + 4 + 8 + 16 + 16 s of waits for the jitter case's six.
-        let mut run = start("backoff-paho", &[case], 90);
-        let (port, ca) = (run.port, run.ca());
-        let mut c = paho(PAHO_DEVICE, port, &ca).unwrap();
-        c.args(["1,16", "30"]);
-        run.spawn_device(c);
-        let (lines, _, _) = run.finish();
+        let (lines, _) = start("backoff-paho", &[case], 90).paho_to_the_end(&["1,16", "30"]);
         assert_verdict(&lines, case, want, why, "CONNACK refused");
     }
 
     // reconnect_delay_set(1, 1): a fixed one-second wait.
-    let mut run = start("backoff-paho-fixed", &cases[..1], 60);
-    let (port, ca) = (run.port, run.ca());
-    let mut c = paho(PAHO_DEVICE, port, &ca).unwrap();
-    c.args(["1,1", "30"]);
-    run.spawn_device(c);
-    let (lines, status, _) = run.finish();
+    let (lines, status) =
+        start("backoff-paho-fixed", &cases[..1], 60).paho_to_the_end(&["1,1", "30"]);
     assert_eq!(status, 1, "{lines:#?}");
     assert_verdict(&lines, cases[0], "FAIL", "do not grow", "waited");
 }
@@ -588,12 +589,7 @@ fn keep_alive_and_retries_with_paho() {
     };
     // keep-alive 2 s with paho's network loop running: PINGREQ every 2 s.
     let cases = ["IOTSCOPE_Keep_Alive", "MQTT_Publish_Retry_No_Puback"];
-    let mut run = start("paho-keepalive", &cases, 60);
-    let (port, ca) = (run.port, run.ca());
-    let mut c = paho(PAHO_DEVICE, port, &ca).unwrap();
-    c.args(["1,2", "2"]);
-    run.spawn_device(c);
-    let (lines, status, _) = run.finish();
+    let (lines, status) = start("paho-keepalive", &cases, 60).paho_to_the_end(&["1,2", "2"]);
     assert_eq!(status, 0, "{lines:#?}");
     assert_verdict(&lines, cases[0], "PASS", "PINGREQ", "PINGREQ");
     // paho resends an unacknowledged QoS 1 PUBLISH when it reconnects (clean session false).
@@ -606,12 +602,8 @@ fn keep_alive_and_retries_with_paho() {
     );
 
     // The same paho without its network loop: silent after CONNECT.
-    let mut run = start("paho-no-loop", &cases[..1], 60);
-    let (port, ca) = (run.port, run.ca());
-    let mut c = paho(PAHO_DEVICE, port, &ca).unwrap();
-    c.args(["1,2", "2", "no-loop"]);
-    run.spawn_device(c);
-    let (lines, status, _) = run.finish();
+    let (lines, status) =
+        start("paho-no-loop", &cases[..1], 60).paho_to_the_end(&["1,2", "2", "no-loop"]);
     assert_eq!(status, 1, "{lines:#?}");
     assert_verdict(&lines, cases[0], "FAIL", "silent for 1.5", "keep-alive 2 s");
 
@@ -635,12 +627,11 @@ fn keep_alive_and_retries_with_paho() {
             "iotscope resets the TCP connection",
         ),
     ] {
-        let mut run = start("paho-subscribe-once", &[case], 40);
-        let (port, ca) = (run.port, run.ca());
-        let mut c = paho(PAHO_DEVICE, port, &ca).unwrap();
-        c.args(["1,16", "30", "subscribe-once"]);
-        run.spawn_device(c);
-        let (lines, status, _) = run.finish();
+        let (lines, status) = start("paho-subscribe-once", &[case], 40).paho_to_the_end(&[
+            "1,16",
+            "30",
+            "subscribe-once",
+        ]);
         assert_eq!(status, 1, "{lines:#?}");
         assert_verdict(&lines, case, "FAIL", why, ev);
     }
@@ -834,12 +825,8 @@ fn large_chain_maximum_fragments_and_persistent_sessions() {
         );
         return;
     }
-    let mut run = start("persistent-paho", &cases[1..], 40);
-    let (port, ca) = (run.port, run.ca());
-    let mut c = paho(PAHO_DEVICE, port, &ca).unwrap();
-    c.args(["1,2", "30", "subscribe-once"]);
-    run.spawn_device(c);
-    let (lines, status, _) = run.finish();
+    let (lines, status) =
+        start("persistent-paho", &cases[1..], 40).paho_to_the_end(&["1,2", "30", "subscribe-once"]);
     assert_eq!(status, 0, "{lines:#?}");
     assert_verdict(
         &lines,
@@ -874,12 +861,8 @@ fn expired_session_needs_a_new_subscribe_after_session_present_0() {
             "did not subscribe to [\"commands/paho\"] again",
         ),
     ] {
-        let mut run = start("expired-paho", &[case], 40);
-        let (port, ca) = (run.port, run.ca());
-        let mut c = paho(PAHO_DEVICE, port, &ca).unwrap();
-        c.args(["1,2", "30", mode]);
-        run.spawn_device(c);
-        let (lines, status, _) = run.finish();
+        let (lines, status) =
+            start("expired-paho", &[case], 40).paho_to_the_end(&["1,2", "30", mode]);
         assert_eq!(status, i32::from(want == "FAIL"), "{lines:#?}");
         assert_verdict(
             &lines,
@@ -966,15 +949,11 @@ impl Upstream {
             .spawn()
             .expect("iotscope endpoint runs");
         let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let addr: std::net::SocketAddr = loop {
-            let l = lines
-                .next()
-                .expect("the endpoint said where it listens")
-                .unwrap();
-            if let Some(a) = l.split(" MQTT on ").nth(1) {
-                break a.trim().parse().unwrap();
-            }
-        };
+        let addr: std::net::SocketAddr = iotscope_tests::address_after(
+            &mut lines,
+            " MQTT on ",
+            "the endpoint said where it listens",
+        );
         std::thread::spawn(move || for _ in lines {});
         let trust = dir.file("state/iotscope-ca.pem");
         Upstream {
@@ -1163,16 +1142,13 @@ fn upstream_mosquitto_gets_the_device_session_and_only_the_case_intervenes() {
     }
     // paho's QoS 1 PUBLISH reaches the upstream; only its PUBACK is withheld, and paho
     // sends the PUBLISH again with DUP on its next connection.
-    let mut run = start_with(
+    let run = start_with(
         "upstream-pub-retry",
         &["MQTT_Publish_Retry_No_Puback"],
         60,
         &up.args(),
     );
-    let mut c = paho(PAHO_DEVICE, run.port, &run.ca()).unwrap();
-    c.args(["1,2", "30"]);
-    run.spawn_device(c);
-    let (lines, status, _) = run.finish();
+    let (lines, status) = run.paho_to_the_end(&["1,2", "30"]);
     assert_eq!(status, 0, "{lines:#?}");
     assert_verdict(
         &lines,
@@ -1194,16 +1170,13 @@ fn upstream_mosquitto_gets_the_device_session_and_only_the_case_intervenes() {
 
     // Session present as the real broker says it: mosquitto keeps paho's session (it
     // subscribed once, at start), so the second CONNACK says 1.
-    let mut run = start_with(
+    let run = start_with(
         "upstream-persistent",
         &["MQTT_Persistent_Session_Happy_Case"],
         40,
         &up.args(),
     );
-    let mut c = paho(PAHO_DEVICE, run.port, &run.ca()).unwrap();
-    c.args(["1,2", "30", "subscribe-once"]);
-    run.spawn_device(c);
-    let (lines, status, _) = run.finish();
+    let (lines, status) = run.paho_to_the_end(&["1,2", "30", "subscribe-once"]);
     assert_eq!(status, 0, "{lines:#?}");
     assert_verdict(
         &lines,
@@ -1216,16 +1189,13 @@ fn upstream_mosquitto_gets_the_device_session_and_only_the_case_intervenes() {
     // The expired session: iotscope sets clean session on the CONNECT it passes up, and
     // the upstream's own CONNACK says the session is gone; paho subscribing in on_connect
     // subscribes again.
-    let mut run = start_with(
+    let run = start_with(
         "upstream-expired",
         &["MQTT_Expired_Persistent_Session"],
         40,
         &up.args(),
     );
-    let mut c = paho(PAHO_DEVICE, run.port, &run.ca()).unwrap();
-    c.args(["1,2", "30", "subscribe-always"]);
-    run.spawn_device(c);
-    let (lines, status, _) = run.finish();
+    let (lines, status) = run.paho_to_the_end(&["1,2", "30", "subscribe-always"]);
     assert_eq!(status, 0, "{lines:#?}");
     let v = verdict(&lines, "MQTT_Expired_Persistent_Session");
     assert_eq!(v["verdict"], "PASS", "{v:#}");

@@ -750,6 +750,22 @@ async fn session_start(ctx: &mut Ctx<'_>) -> Result<(Connect, Vec<String>), Deci
     }
 }
 
+/// [`session_start`], then the device's return: its first CONNECT, its topics, and the new
+/// connection with its CONNECT. Err: the case's decision (a device that does not come back
+/// fails).
+async fn session_and_return(
+    ctx: &mut Ctx<'_>,
+) -> Result<(Connect, Vec<String>, Conn, Connect), Decision> {
+    let (first, topics) = session_start(ctx).await?;
+    let Some((s, again, _)) = connected(ctx).await else {
+        return Err((
+            Verdict::Fail,
+            "the device did not come back within the time limit".into(),
+        ));
+    };
+    Ok((first, topics, s, again))
+}
+
 /// MQTT_Persistent_Session_Happy_Case: the device asks for a persistent session and
 /// subscribes; iotscope drops the link; the device comes back with the same client id and
 /// clean session false and is told the session is present; a QoS 1 message for its
@@ -757,15 +773,9 @@ async fn session_start(ctx: &mut Ctx<'_>) -> Result<(Connect, Vec<String>), Deci
 /// acknowledge it (it need not subscribe again). With an upstream, the upstream's CONNACK
 /// says whether the session is present and the stored message is iotscope's own.
 pub async fn persistent_session(ctx: &mut Ctx<'_>) -> Decision {
-    let (first, topics) = match session_start(ctx).await {
+    let (first, topics, mut s, again) = match session_and_return(ctx).await {
         Ok(x) => x,
         Err(d) => return d,
-    };
-    let Some((mut s, again, _)) = connected(ctx).await else {
-        return (
-            Verdict::Fail,
-            "the device did not come back within the time limit".into(),
-        );
     };
     let same = again.client_id == first.client_id;
     let resumed = !again.clean && same;
@@ -860,15 +870,9 @@ const STORED_ID: u16 = 0xA5A5;
 /// the second CONNECT with clean session set, so the upstream really drops the session and
 /// its CONNACK says so.
 pub async fn expired_session(ctx: &mut Ctx<'_>) -> Decision {
-    let (_, topics) = match session_start(ctx).await {
+    let (_, topics, mut s, again) = match session_and_return(ctx).await {
         Ok(x) => x,
         Err(d) => return d,
-    };
-    let Some((mut s, again, _)) = connected(ctx).await else {
-        return (
-            Verdict::Fail,
-            "the device did not come back within the time limit".into(),
-        );
     };
     if ctx.upstream.is_some() {
         s.clean_upstream();

@@ -469,39 +469,40 @@ impl Tee {
 /// full) are fed as [`Input::Unread`]: the session counts those it would not have read and
 /// only the rest are a gap. Then the tee hears how far the session will only count.
 pub fn apply(session: &mut Session, seen: Seen) {
-    let counting = match &seen {
-        Seen::Input {
-            charge: Charge(Some((budget, _))),
-            ..
-        } if budget.may_count => Some(budget.clone()),
-        _ => None,
+    // Secrets reach the session through its key source; the line is for the recording.
+    let Seen::Input {
+        dir,
+        ts,
+        dropped_before,
+        input,
+        charge,
+    } = seen
+    else {
+        return;
     };
-    let mut wire = 0;
-    if let Some((dir, ts, n)) = seen.dropped() {
-        wire += n;
-        let input = if counting.is_some() {
-            Input::Unread(n)
+    // The charge is held until the copy has been fed: its budget is given back after.
+    let counting = charge.0.as_ref().map(|(b, _)| b).filter(|b| b.may_count);
+    if dropped_before > 0 {
+        let missed = if counting.is_some() {
+            Input::Unread(dropped_before)
         } else {
-            Input::Gap(n)
+            Input::Gap(dropped_before)
         };
+        session.feed(dir, missed, ts);
+    }
+    let Some(budget) = counting else {
         session.feed(dir, input, ts);
-    }
-    match seen {
-        Seen::Input { dir, ts, input, .. } => {
-            wire += match &input {
-                Input::Data(b) => b.len() as u64,
-                Input::Records(h) => records::wire_len(h),
-                Input::Unread(n) | Input::Gap(n) => *n,
-                _ => 0,
-            };
-            session.feed(dir, input, ts);
-            if let Some(budget) = counting {
-                budget.decoder_at(wire, session.unread_ahead(dir));
-            }
-        }
-        // Secrets reach the session through its key source; the line is for the recording.
-        Seen::Secret { .. } => {}
-    }
+        return;
+    };
+    let wire = dropped_before
+        + match &input {
+            Input::Data(b) => b.len() as u64,
+            Input::Records(h) => records::wire_len(h),
+            Input::Unread(n) | Input::Gap(n) => *n,
+            _ => 0,
+        };
+    session.feed(dir, input, ts);
+    budget.decoder_at(wire, session.unread_ahead(dir));
 }
 
 #[cfg(test)]

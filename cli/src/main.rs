@@ -19,14 +19,20 @@ use iotscope_report::{explain, policy, replay, Watcher};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// A replay's reporting thread frees each connection's trace a moment after the decoding
-/// thread built it. With mimalloc's default, memory that falls free goes back to the kernel
-/// 10 ms later, so the decoding thread kept faulting in fresh (huge) pages that the kernel
-/// zeroes first: a tenth of a short-connection replay's samples in `perf record`, half its
-/// system time. A replay holds a bounded amount of memory, so it keeps what it freed. The
-/// proxy keeps the default: there, memory freed after a burst of connections should go back.
-/// `MIMALLOC_PURGE_DELAY` in the environment still decides, when set.
-fn keep_freed_memory() {
+/// How long mimalloc waits before it gives memory that fell free back to the kernel, for
+/// the command about to run. `MIMALLOC_PURGE_DELAY` in the environment still decides, when set.
+///
+/// - A replay keeps what it frees (`-1`, never). Its reporting thread frees each connection's
+///   trace a moment after the decoding thread built it; with mimalloc's default, memory that
+///   falls free goes back 10 ms later, so the decoding thread kept faulting in fresh (huge)
+///   pages that the kernel zeroes first: a tenth of a short-connection replay's samples in
+///   `perf record`, half its system time. A replay holds a bounded amount of memory.
+/// - The proxy and the endpoint give it back at once (`0`). They go quiet between a burst of
+///   handshakes and the devices' keep-alives, and a quiet process makes no call into the
+///   allocator, which is when a delayed purge would happen: what the handshakes used stayed
+///   in the process (7–9 KiB per idle MITM connection). Bulk streams and handshake rates
+///   measured the same with it (`docs/performance.md`, "Idle connections, third round").
+fn purge_delay(millis: std::ffi::c_long) {
     if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
         return;
     }
@@ -38,7 +44,7 @@ fn keep_freed_memory() {
     const MI_OPTION_PURGE_DELAY: std::ffi::c_int = 15;
     // SAFETY: mimalloc is the global allocator, and its options may be set at any time;
     // the option number is that of the header of the bundled mimalloc.
-    unsafe { mi_option_set(MI_OPTION_PURGE_DELAY, -1) }
+    unsafe { mi_option_set(MI_OPTION_PURGE_DELAY, millis) }
 }
 
 fn main() -> ExitCode {
@@ -46,7 +52,7 @@ fn main() -> ExitCode {
     init_logging();
     let code = match cli.command {
         Command::Replay(args) => {
-            keep_freed_memory();
+            purge_delay(-1);
             match (given(&args.report.policy), account(&args.report.account)) {
                 (Ok(given), Ok(account)) => {
                     let html = args.html.clone();
@@ -63,6 +69,7 @@ fn main() -> ExitCode {
         }
         Command::Proxy(args) => match (given(&args.report.policy), account(&args.report.account)) {
             (Ok(given), Ok(account)) => {
+                purge_delay(0);
                 let web = args.web.map(|a| (a, args.web_allow_remote));
                 let mut config: iotscope_proxy::config::ProxyConfig = (*args).into();
                 config.report.policy = given;
@@ -101,7 +108,10 @@ fn main() -> ExitCode {
         },
         Command::Policy(args) => policy_command(args.command),
         Command::Endpoint(args) => match endpoint_config(args) {
-            Ok(cfg) => or_bad_input(iotscope_endpoint::run(cfg)),
+            Ok(cfg) => {
+                purge_delay(0);
+                or_bad_input(iotscope_endpoint::run(cfg))
+            }
             Err(e) => or_bad_input(Err(e)),
         },
         Command::Demo(args) => demo_command(args),

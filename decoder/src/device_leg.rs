@@ -104,7 +104,7 @@ pub struct DeviceLeg {
     pub cipher: Option<String>,
     pub presented: Presented,
     /// The device's chain as it sent it; empty when it sent none.
-    pub chain: Vec<Certificate>,
+    pub chain: crate::cert::Chain,
     pub proof: Proof,
     /// What iotscope sends upstream instead; `None` when it does not go upstream.
     pub upstream_cert: Option<UpstreamCert>,

@@ -7,7 +7,7 @@
 use serde::{Serialize, Serializer};
 use std::fmt;
 
-use crate::cert::{Certificate, ChainSummary};
+use crate::cert::ChainSummary;
 use crate::mqtt::Packet;
 use crate::tls::{ClientHello, ServerHello};
 
@@ -289,7 +289,7 @@ pub enum EventKind {
     ServerHello(Box<ServerHello>),
     /// A Certificate message; an empty `chain` is a client that had no certificate to send.
     Certificate {
-        chain: Vec<Certificate>,
+        chain: crate::cert::Chain,
         /// One entry per certificate: is it issued by the next one in the chain? `None` for the
         /// last, or when the issuer could not be checked.
         issued_by_next: Vec<Option<bool>>,

@@ -232,7 +232,7 @@ impl<'a> Facts<'a> {
                         Direction::EndpointToDevice => &mut f.server_chain,
                         Direction::DeviceToEndpoint => &mut f.device_chain,
                     };
-                    slot.get_or_insert((e, chain.as_slice()));
+                    slot.get_or_insert((e, &chain[..]));
                 }
                 EventKind::CertificateRequest { .. } => {
                     f.cert_request.get_or_insert(e);

@@ -122,6 +122,10 @@ pub trait KeySource: Send + Sync + std::fmt::Debug {
     fn is_empty(&self) -> bool {
         false
     }
+
+    /// The session has taken `client_random`'s secrets and will not ask for them again. A
+    /// source that holds them only for that session may let them go.
+    fn taken(&self, _client_random: &[u8; 32]) {}
 }
 
 impl KeySource for KeyLog {
@@ -140,12 +144,15 @@ impl KeySource for KeyLog {
 #[derive(Debug, Default)]
 pub struct LiveKeys {
     log: std::sync::Mutex<KeyLog>,
+    /// Some secrets were handed out and let go: the source is not one that never held any.
+    handed_out: std::sync::atomic::AtomicBool,
 }
 
 impl LiveKeys {
     pub fn new(log: KeyLog) -> LiveKeys {
         LiveKeys {
             log: std::sync::Mutex::new(log),
+            handed_out: Default::default(),
         }
     }
 
@@ -166,6 +173,10 @@ impl LiveKeys {
     pub fn forget(&self, client_random: &[u8; 32]) {
         if let Ok(mut log) = self.log.lock() {
             log.by_random.remove(client_random);
+            if log.by_random.is_empty() {
+                // `remove` keeps the table's room, which is most of what it holds.
+                log.by_random.shrink_to_fit();
+            }
         }
     }
 }
@@ -176,7 +187,16 @@ impl KeySource for LiveKeys {
     }
 
     fn is_empty(&self) -> bool {
-        self.log.lock().map_or(true, |l| l.is_empty())
+        !self.handed_out.load(std::sync::atomic::Ordering::Relaxed)
+            && self.log.lock().map_or(true, |l| l.is_empty())
+    }
+
+    /// A connection's secrets are let go once its session has them (it keeps its own copy):
+    /// an idle MITM connection would otherwise hold them twice, in a table of their own.
+    fn taken(&self, client_random: &[u8; 32]) {
+        self.handed_out
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        self.forget(client_random);
     }
 }
 

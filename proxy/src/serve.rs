@@ -170,11 +170,25 @@ async fn serve(args: ProxyConfig, control: Control) -> Result<(Printer, Option<R
                     };
                     let n = numbers.fetch_add(1, Ordering::Relaxed) + 1;
                     let shared = shared.clone();
-                    let mitm = mitm.clone();
-                    tokio::spawn(async move {
-                        connection(stream, peer, n, shared, mitm).await;
-                        drop(slot);
-                    });
+                    // Two spawns rather than one future that chooses: a task is as large as
+                    // its future's largest state, and MITM's (TLS configurations, two
+                    // handshakes) would then be every passthrough connection's, or
+                    // passthrough's held beside MITM's.
+                    match &mitm {
+                        Some(m) => {
+                            let m = m.clone();
+                            tokio::spawn(async move {
+                                crate::mitm::connection(stream, peer, n, shared, m).await;
+                                drop(slot);
+                            });
+                        }
+                        None => {
+                            tokio::spawn(async move {
+                                connection(stream, peer, n, shared).await;
+                                drop(slot);
+                            });
+                        }
+                    }
                 }
                 Err(e) => {
                     // Out of file descriptors, usually: wait a little rather than spin.
@@ -366,18 +380,8 @@ impl StopSignals {
     }
 }
 
-async fn connection(
-    device: TcpStream,
-    peer: SocketAddr,
-    n: u64,
-    shared: Arc<Shared>,
-    mitm: Option<Arc<Mitm>>,
-) {
-    if let Some(m) = mitm {
-        // Boxed: its state (TLS configurations, two handshakes) is large, and inline it would
-        // make every passthrough connection's task as large too.
-        return Box::pin(crate::mitm::connection(device, peer, n, shared, m)).await;
-    }
+/// One passthrough connection: the dial, the relay and its decoder.
+async fn connection(device: TcpStream, peer: SocketAddr, n: u64, shared: Arc<Shared>) {
     let accepted = crate::feed::now();
     let device_addr = SocketAddr::new(peer.ip().to_canonical(), peer.port());
     let _ = device.set_nodelay(true);

@@ -14,7 +14,7 @@ use std::collections::{HashMap, VecDeque};
 use std::hash::Hasher;
 use std::sync::{LazyLock, Mutex};
 
-use super::Certificate;
+use super::Chain;
 
 /// Chains kept at most.
 const MAX_CHAINS: usize = 64;
@@ -27,7 +27,7 @@ const MAX_CHAIN_BYTES: usize = 64 << 10;
 /// chain's links checked, and the root it leads to named.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ChainSummary {
-    pub chain: Vec<Certificate>,
+    pub chain: Chain,
     pub issued_by_next: Vec<Option<bool>>,
     pub root: Option<String>,
     pub root_known: bool,
@@ -136,10 +136,11 @@ pub(super) fn summary(chain: &[&[u8]], make: impl FnOnce() -> ChainSummary) -> C
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cert::Certificate;
 
     fn summary_named(root: &str) -> ChainSummary {
         ChainSummary {
-            chain: vec![Certificate::default()],
+            chain: vec![Certificate::default()].into(),
             issued_by_next: vec![None],
             root: Some(root.to_string()),
             root_known: false,

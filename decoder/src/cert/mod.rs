@@ -129,6 +129,10 @@ impl Certificate {
     }
 }
 
+/// A chain's summaries, shared: the cache, every connection's trace and the MITM device leg
+/// that present the same chain hold one copy (about 1 KiB a chain) rather than one each.
+pub type Chain = std::sync::Arc<[Certificate]>;
+
 /// Summarises one DER certificate. Never fails: a certificate that does not parse gives a
 /// summary with `parse_error` set and its hashes filled in.
 pub fn summarize(der: &[u8]) -> Certificate {
@@ -149,7 +153,7 @@ fn summarize_chain(chain: &[&[u8]]) -> cache::ChainSummary {
     let issued_by_next = chain::links(&parsed);
     let (root, root_known) = chain::root(parsed.last().and_then(Option::as_ref));
     cache::ChainSummary {
-        chain: summaries,
+        chain: summaries.into(),
         issued_by_next,
         root,
         root_known,

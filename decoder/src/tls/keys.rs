@@ -80,7 +80,13 @@ impl Keys {
     fn look_up(&mut self, p: &Params) -> Option<Secrets> {
         if !self.looked_up {
             self.looked_up = true;
-            self.secrets = p.client_random.and_then(|r| self.keylog.secrets(&r));
+            self.secrets = p.client_random.and_then(|r| {
+                let found = self.keylog.secrets(&r);
+                if found.is_some() {
+                    self.keylog.taken(&r);
+                }
+                found
+            });
         }
         self.secrets.clone()
     }

@@ -661,7 +661,7 @@ fn client_cert_expired_once_when_mitm_presents_the_device_s_own_certificate() {
             version: Some("TLS 1.2".into()),
             cipher: None,
             presented: Presented::Mitm { name: ATS.into() },
-            chain: vec![expired.clone()],
+            chain: vec![expired.clone()].into(),
             proof: Proof::NotReached,
             upstream_cert: Some(UpstreamCert {
                 sha256: upstream.into(),

@@ -447,7 +447,7 @@ fn leg(outcome: iotscope_decoder::device_leg::Outcome) -> EventKind {
         presented: Presented::Mitm {
             name: String::new(),
         },
-        chain: Vec::new(),
+        chain: Vec::new().into(),
         proof: Proof::NotReached,
         upstream_cert: None,
         outcome,

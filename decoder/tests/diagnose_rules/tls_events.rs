@@ -169,7 +169,7 @@ pub fn ats_cert() -> Certificate {
 pub fn chain(certs: Vec<Certificate>, root: Option<&str>, root_known: bool) -> EventKind {
     let n = certs.len();
     EventKind::Certificate {
-        chain: certs,
+        chain: certs.into(),
         issued_by_next: (0..n).map(|i| (i + 1 < n).then_some(true)).collect(),
         root: root.map(str::to_string),
         root_known,

@@ -146,7 +146,7 @@ fn check_file(
     let valid_now = chain.iter().map(|c| c.valid_at(now)).collect();
     Ok(Checked {
         path: path.display().to_string(),
-        certs: chain,
+        certs: chain.to_vec(),
         issued_by_next,
         root,
         root_known,

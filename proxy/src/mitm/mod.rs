@@ -146,7 +146,7 @@ impl Offer {
             version: None,
             cipher: None,
             presented,
-            chain: Vec::new(),
+            chain: Vec::new().into(),
             proof: Proof::NotReached,
             upstream_cert: None,
             outcome: Outcome::Completed,
@@ -435,10 +435,10 @@ impl Conn {
             .await
             .map(|r| r.map(Box::new));
         let (chain, proof) = check.result();
-        leg.chain = chain
-            .iter()
-            .map(|c| iotscope_decoder::cert::summarize(c.as_ref()))
-            .collect();
+        // Through the chain cache: the decoder reads the same chain from the decrypted
+        // handshake, and both then hold one copy.
+        let ders: Vec<&[u8]> = chain.iter().map(|c| c.as_ref()).collect();
+        leg.chain = iotscope_decoder::cert::read_chain(&ders).chain;
         leg.proof = proof;
         match r {
             Ok(Ok(tls)) => {

@@ -91,7 +91,17 @@ pub fn run_with(args: ProxyConfig, control: Control) -> Result<u8, Error> {
             return Err(Error::Environment(format!("cannot start the runtime: {e}")));
         }
     };
-    let started = rt.block_on(serve(args, control));
+    // The accept loop runs on a worker, not on this thread: there, accepting a connection
+    // and starting its task is one thread's work. On the thread that blocks, each accept took
+    // a wake-up of this thread and another of a worker to run the new task, two context
+    // switches per connection that a busy gateway pays in handshakes per second.
+    let started = rt.block_on(async {
+        match tokio::spawn(serve(args, control)).await {
+            Ok(r) => r,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => Err(Error::Environment(format!("the proxy stopped: {e}"))),
+        }
+    });
     // Tasks still running after the grace period and the reporting time are dropped here,
     // which lets the printer and the recorder see the end of their queues.
     rt.shutdown_timeout(Duration::from_millis(100));

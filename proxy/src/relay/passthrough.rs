@@ -149,7 +149,7 @@ pub async fn relay(
     summarise: bool,
     mut force: watch::Receiver<bool>,
 ) {
-    let _ = device.set_nodelay(true);
+    // The device's socket had it set at accept (`serve::connection`), before the dial.
     let _ = upstream.set_nodelay(true);
     let (mut dr, mut dw) = device.into_split();
     let (mut ur, mut uw) = upstream.into_split();

@@ -21,8 +21,9 @@
 //! stream through a tunnel would otherwise be copied whole). A recording needs every byte,
 //! so a proxy that records does not summarise.
 //!
-//! What a summary cannot say: a record the connection closes in the middle of is counted
-//! whole (its header was seen; its cut is not reported as a truncated record).
+//! A summarised record the connection closes in the middle of goes on as its header and as
+//! many zeros as its body had passed: the decoder reads nothing of such a record but its
+//! length, so it then sees the cut where it was, as it would with every byte.
 
 use iotscope_decoder::tls::record::{RecordHeader, HEADER_LEN};
 
@@ -220,8 +221,17 @@ impl Framer {
     /// The direction closed: what is still held, if anything.
     pub fn finish(&mut self, out: &mut Vec<Piece>) {
         if self.in_record {
-            // Cut in the middle: counted whole (see the module's note).
-            self.end_record(out);
+            if let Some(h) = self.summarised.take() {
+                // Cut in the middle (see the module's note): no byte of the body was kept,
+                // and the zeros stand for those that passed.
+                let passed = usize::from(h.len) - self.left;
+                let mut cut = Vec::with_capacity(HEADER_LEN + passed);
+                cut.extend_from_slice(&self.head);
+                cut.resize(HEADER_LEN + passed, 0);
+                push_bytes(out, &cut);
+            }
+            self.in_record = false;
+            self.head_len = 0;
         } else if self.head_len > 0 {
             let held = self.head;
             push_bytes(out, &held[..self.head_len]);
@@ -367,5 +377,75 @@ mod tests {
         let mut stream = record(22, 10);
         stream.extend([23, 3]);
         assert_eq!(pieces(&stream, 5), [Piece::Bytes(stream.clone())]);
+    }
+
+    /// A record the close cuts stands for the bytes that passed, not for the whole record.
+    #[test]
+    fn a_record_cut_by_the_close_is_handed_on_as_far_as_it_went() {
+        let hello = record(22, 10);
+        let mut stream = hello.clone();
+        stream.extend(record(23, 30));
+        stream.extend(&record(23, 1000)[..HEADER_LEN + 400]);
+        let h = RecordHeader::from_bytes([23, 3, 3, 0, 30]);
+        let mut cut = vec![23, 3, 3, 0x03, 0xe8];
+        cut.resize(HEADER_LEN + 400, 0);
+        for read in [1, 7, 300, usize::MAX] {
+            let got = pieces(&stream, read);
+            assert_eq!(
+                got,
+                [
+                    Piece::Bytes(hello.clone()),
+                    Piece::Records(vec![h]),
+                    Piece::Bytes(cut.clone())
+                ],
+                "reads of {read}"
+            );
+            assert_eq!(
+                got.iter().map(Piece::wire_len).sum::<u64>(),
+                stream.len() as u64
+            );
+        }
+    }
+
+    /// The decoder reads a summarised direction as it reads every byte of it: the same events,
+    /// a cut record at the close included.
+    #[test]
+    fn the_decoder_reads_the_pieces_as_it_reads_the_bytes() {
+        use iotscope_decoder::{Direction, Identity, Input, Session, SessionConfig, Timestamp};
+        let mut stream = record(22, 40);
+        for len in [16384, 5, 700] {
+            stream.extend(record(23, len));
+        }
+        stream.extend(&record(23, 2000)[..HEADER_LEN + 1234]);
+        let dir = Direction::DeviceToEndpoint;
+        let read = |inputs: Vec<Input<'static>>| {
+            let mut s = Session::new(Identity::default(), SessionConfig::default());
+            for (i, input) in inputs.into_iter().enumerate() {
+                s.feed(dir, input, Timestamp(i as i64));
+            }
+            s.feed(dir, Input::Fin, Timestamp(1_000));
+            let trace = s.finish();
+            trace
+                .events()
+                .map(|e| format!("{:?}", e.kind))
+                .collect::<Vec<_>>()
+        };
+        let whole = read(vec![Input::Data(stream.clone().into())]);
+        let summarised = read(
+            pieces(&stream, 4096)
+                .into_iter()
+                .map(|p| match p {
+                    Piece::Bytes(b) => Input::Data(b.into()),
+                    Piece::Records(h) => Input::Records(h),
+                })
+                .collect(),
+        );
+        assert_eq!(summarised, whole);
+        assert!(
+            whole
+                .iter()
+                .any(|e| e.starts_with("Unfinished") && e.contains("held: 1239")),
+            "the cut shows in the trace: {whole:?}"
+        );
     }
 }

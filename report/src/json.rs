@@ -201,7 +201,7 @@ struct Names<'a>(&'a [Named]);
 
 impl Serialize for Names<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.0.iter().map(|n| &n.name))
+        s.collect_seq(self.0.iter().map(Named::name))
     }
 }
 
@@ -275,11 +275,11 @@ impl Serialize for ServerHandshake<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let h = self.0;
         let mut o = s.serialize_struct("object", 0)?;
-        o.serialize_field("cipher", &h.cipher_suite.name)?;
+        o.serialize_field("cipher", &h.cipher_suite.name())?;
         o.serialize_field("exts", &ExtensionNames(&h.extensions))?;
         o.serialize_field(
             "key_share_group",
-            &h.key_share_group.as_ref().map(|g| &g.name),
+            &h.key_share_group.as_ref().map(Named::name),
         )?;
         o.serialize_field("version", &version_name(h.version))?;
         o.end()
@@ -345,7 +345,7 @@ impl Serialize for TlsSummary<'_> {
             t.serialize_field("chain", &Subjects(chain))?;
         }
         if let Some(h) = sh {
-            t.serialize_field("cipher", &h.cipher_suite.name)?;
+            t.serialize_field("cipher", &h.cipher_suite.name())?;
             t.serialize_field("cipher_id", &format!("0x{:04x}", h.cipher_suite.id))?;
         }
         if let Some(chain) = client_chain {

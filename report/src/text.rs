@@ -229,14 +229,14 @@ fn describe_into(s: &mut String, e: &Event) -> std::fmt::Result {
         EventKind::ServerHello(h) if h.hello_retry_request => write!(
             s,
             "HelloRetryRequest group {}",
-            h.key_share_group.as_ref().map_or("?", |g| g.name.as_ref())
+            h.key_share_group.as_ref().map_or("?".into(), |g| g.name())
         )?,
         EventKind::ServerHello(h) => {
             write!(
                 s,
                 "ServerHello {} {}",
                 version_name(h.version),
-                h.cipher_suite.name
+                h.cipher_suite.name()
             )?;
             if let Some(a) = h.alpn.as_deref() {
                 write!(s, " ALPN {a}")?;

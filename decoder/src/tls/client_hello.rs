@@ -5,7 +5,6 @@
 //! not hide the ones after it, and so that each extension keeps its wire id and length.
 
 use crate::malformed::Malformed;
-use std::borrow::Cow;
 use std::net::IpAddr;
 
 use tls_parser::{
@@ -14,7 +13,7 @@ use tls_parser::{
 
 use super::fingerprint::{client_fingerprints, ClientHelloIds, Ja4Input};
 use super::hello::{ClientHello, Extension, Named, SniForm};
-use super::names::{cipher_name, extension_name, group_name, is_grease, sigscheme_name};
+use super::names::{extension_name, is_grease};
 use crate::hex;
 
 /// A ClientHello as read, with what was wrong in parts of it that could be skipped.
@@ -126,10 +125,6 @@ fn note_grease(seen: &mut Vec<u16>, v: u16) {
     }
 }
 
-fn named(id: u16, name: Cow<'static, str>) -> Named {
-    Named { id, name }
-}
-
 /// Reads the key_share entries of a ClientHello: a list length, then group and key pairs.
 fn key_share_groups(data: &[u8]) -> Result<Vec<u16>, Malformed> {
     let [a, b, rest @ ..] = data else {
@@ -195,10 +190,7 @@ pub(super) fn parse_client_hello(
         record_version,
         random: hex::encode(&random),
         session_id_len: ch.session_id.map_or(0, |s| s.len() as u8),
-        cipher_suites: cipher_ids
-            .iter()
-            .map(|id| named(*id, cipher_name(*id)))
-            .collect(),
+        cipher_suites: cipher_ids.iter().map(|id| Named::suite(*id)).collect(),
         compression_methods: ch.comp.iter().map(|c| c.0).collect(),
         extensions: Vec::new(),
         sni: None,
@@ -236,7 +228,7 @@ pub(super) fn parse_client_hello(
                 Ok(groups) => {
                     for g in groups {
                         note_grease(&mut grease, g);
-                        hello.key_share_groups.push(named(g, group_name(g)));
+                        hello.key_share_groups.push(Named::group(g));
                     }
                 }
                 Err(why) => problems.push(why.to_string()),
@@ -286,20 +278,14 @@ pub(super) fn parse_client_hello(
                 for g in &group_ids {
                     note_grease(&mut grease, *g);
                 }
-                hello.supported_groups = group_ids
-                    .iter()
-                    .map(|g| named(*g, group_name(*g)))
-                    .collect();
+                hello.supported_groups = group_ids.iter().map(|g| Named::group(*g)).collect();
             }
             TlsExtension::SignatureAlgorithms(list) => {
                 sig_ids = list;
                 for s in &sig_ids {
                     note_grease(&mut grease, *s);
                 }
-                hello.signature_algorithms = sig_ids
-                    .iter()
-                    .map(|s| named(*s, sigscheme_name(*s)))
-                    .collect();
+                hello.signature_algorithms = sig_ids.iter().map(|s| Named::sigscheme(*s)).collect();
             }
             TlsExtension::EcPointFormats(formats) => hello.ec_point_formats = formats.to_vec(),
             TlsExtension::MaxFragmentLength(code) => hello.max_fragment_length = Some(code),

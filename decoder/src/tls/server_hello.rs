@@ -13,7 +13,7 @@ use tls_parser::{
 use super::client_hello::split_extensions;
 use super::fingerprint::{ja3s_string, md5_hex};
 use super::hello::{Extension, Named, ServerHello};
-use super::names::{cipher_name, extension_name, group_name};
+use super::names::extension_name;
 use crate::hex;
 
 /// SHA-256 of "HelloRetryRequest": the random of every TLS 1.3 HelloRetryRequest.
@@ -83,10 +83,7 @@ pub(super) fn parse_server_hello(body: &[u8]) -> Result<ParsedServerHello, Malfo
             match ext.data {
                 [a, b, ..] => {
                     let g = u16::from_be_bytes([*a, *b]);
-                    key_share_group = Some(Named {
-                        id: g,
-                        name: group_name(g),
-                    });
+                    key_share_group = Some(Named::group(g));
                 }
                 _ => problems.push("ServerHello key_share is shorter than a group".to_string()),
             }
@@ -126,10 +123,7 @@ pub(super) fn parse_server_hello(body: &[u8]) -> Result<ParsedServerHello, Malfo
         legacy_version: sh.version.0,
         version,
         random: hex::encode(&random),
-        cipher_suite: Named {
-            id: sh.cipher.0,
-            name: cipher_name(sh.cipher.0),
-        },
+        cipher_suite: Named::suite(sh.cipher.0),
         compression_method: sh.compression.0,
         extensions,
         alpn,

@@ -44,7 +44,7 @@ fn client_hello_with_every_extension_and_grease() {
         crate::hex::encode(&(0..32u8).collect::<Vec<u8>>())
     );
     assert_eq!(ch.session_id_len, 32);
-    let suites: Vec<&str> = ch.cipher_suites.iter().map(|s| s.name.as_ref()).collect();
+    let suites: Vec<_> = ch.cipher_suites.iter().map(|s| s.name()).collect();
     assert_eq!(
         suites,
         [
@@ -84,11 +84,7 @@ fn client_hello_with_every_extension_and_grease() {
     assert_eq!(ch.alpn, vec!["x-amzn-mqtt-ca", "mqtt"]);
     assert_eq!(ch.supported_versions, vec![0x4a4a, 0x0304, 0x0303]);
     assert_eq!(ch.highest_version(), 0x0304);
-    let groups: Vec<&str> = ch
-        .supported_groups
-        .iter()
-        .map(|g| g.name.as_ref())
-        .collect();
+    let groups: Vec<_> = ch.supported_groups.iter().map(|g| g.name()).collect();
     assert_eq!(
         groups,
         [
@@ -101,11 +97,7 @@ fn client_hello_with_every_extension_and_grease() {
     );
     let shares: Vec<u16> = ch.key_share_groups.iter().map(|g| g.id).collect();
     assert_eq!(shares, vec![0x7a7a, 0x11ec, 29]);
-    let sigs: Vec<&str> = ch
-        .signature_algorithms
-        .iter()
-        .map(|s| s.name.as_ref())
-        .collect();
+    let sigs: Vec<_> = ch.signature_algorithms.iter().map(|s| s.name()).collect();
     assert_eq!(
         sigs,
         [
@@ -206,7 +198,10 @@ fn server_hello_tls12() {
     ]);
     let h = server_hello(&t);
     assert_eq!((h.legacy_version, h.version), (0x0303, 0x0303));
-    assert_eq!(h.cipher_suite.name, "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384");
+    assert_eq!(
+        h.cipher_suite.name(),
+        "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"
+    );
     assert_eq!(h.alpn.as_deref(), Some("x-amzn-mqtt-ca"));
     assert!(!h.hello_retry_request);
     assert_eq!(h.ja3s, "771,49200,65281-11-16");
@@ -221,7 +216,7 @@ fn server_hello_tls13_and_hello_retry_request() {
     ]);
     let h = server_hello(&t);
     assert_eq!((h.legacy_version, h.version), (0x0303, 0x0304));
-    assert_eq!(h.key_share_group.as_ref().unwrap().name, "x25519");
+    assert_eq!(h.key_share_group.as_ref().unwrap().name(), "x25519");
     assert_eq!(h.ja3s, "771,4866,43-51");
     assert_eq!(h.ja3s_hash, "15af977ce25de452b96affa2addb1036");
 
@@ -237,7 +232,7 @@ fn server_hello_tls13_and_hello_retry_request() {
     let h = server_hello(&t);
     assert!(h.hello_retry_request);
     assert_eq!(h.version, 0x0304);
-    assert_eq!(h.key_share_group.as_ref().unwrap().name, "X25519MLKEM768");
+    assert_eq!(h.key_share_group.as_ref().unwrap().name(), "X25519MLKEM768");
 }
 
 struct Expect {

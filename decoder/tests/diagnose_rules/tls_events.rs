@@ -86,10 +86,7 @@ pub fn client_hello_names(names: &[&str]) -> EventKind {
 }
 
 fn named_suite(id: u16) -> Named {
-    Named {
-        id,
-        name: tls_names::cipher_name(id),
-    }
+    Named::suite(id)
 }
 
 pub fn server_hello(version: u16, suite: u16) -> EventKind {

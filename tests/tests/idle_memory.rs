@@ -421,5 +421,5 @@ fn idle_connections_hold_little() {
 
 /// Bytes one idle connection may hold, per mode (debug build: futures are larger there).
 const PLAIN_BOUND: usize = 5_500;
-const TLS_BOUND: usize = 11_000;
-const MITM_BOUND: usize = 31_000;
+const TLS_BOUND: usize = 10_000;
+const MITM_BOUND: usize = 30_000;

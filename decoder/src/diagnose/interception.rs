@@ -204,6 +204,7 @@ fn offered(leg: &DeviceLeg) -> String {
     if leg.offered_suites.is_empty() {
         "device's ClientHello".into()
     } else {
-        format!("device offered {}", leg.offered_suites.join(", "))
+        let names: Vec<_> = leg.offered_suites.iter().map(|s| s.name()).collect();
+        format!("device offered {}", names.join(", "))
     }
 }

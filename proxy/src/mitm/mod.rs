@@ -141,7 +141,7 @@ impl Offer {
             offered_suites: self
                 .suites
                 .iter()
-                .map(|&s| iotscope_decoder::tls::names::cipher_name(s).into_owned())
+                .map(|&s| iotscope_decoder::tls::Named::suite(s))
                 .collect(),
             version: None,
             cipher: None,

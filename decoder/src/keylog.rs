@@ -235,4 +235,28 @@ mod tests {
         assert_eq!(k.problems.len(), 2);
         assert_eq!(k.problems[0].line, 7);
     }
+
+    /// Live secrets are let go once taken, and the source still says it held some (a session
+    /// that waits for keys, as for early data, goes on waiting rather than giving up).
+    #[test]
+    fn live_secrets_are_let_go_once_taken() {
+        let keys = LiveKeys::default();
+        assert!(KeySource::is_empty(&keys));
+        keys.add("CLIENT_TRAFFIC_SECRET_0", [7; 32], &[1; 32]);
+        keys.add("SERVER_TRAFFIC_SECRET_0", [7; 32], &[2; 32]);
+        let got = keys.secrets(&[7; 32]).expect("the secrets");
+        assert_eq!(got.server_traffic_secret_0.as_deref(), Some(&[2; 32][..]));
+        keys.taken(&[7; 32]);
+        assert_eq!(keys.secrets(&[7; 32]), None);
+        assert!(!KeySource::is_empty(&keys));
+        assert_eq!(keys.log.lock().unwrap().by_random.capacity(), 0);
+        // The file-backed key log keeps what it read: other connections share it.
+        let log = KeyLog::parse(&format!(
+            "CLIENT_RANDOM {} {}\n",
+            "07".repeat(32),
+            "11".repeat(48)
+        ));
+        log.taken(&[7; 32]);
+        assert!(log.secrets(&[7; 32]).is_some());
+    }
 }

@@ -99,7 +99,7 @@ pub struct DeviceLeg {
     pub alpn: Vec<String>,
     /// The cipher suites the device offered, listed by name. Kept as the values (four bytes
     /// each, named when shown): the leg is kept for the connection's life.
-    #[serde(serialize_with = "by_name")]
+    #[serde(serialize_with = "crate::tls::serialize_names")]
     pub offered_suites: Vec<crate::tls::Named>,
     /// What was agreed, when the handshake completed.
     pub version: Option<String>,
@@ -138,9 +138,4 @@ impl DeviceLeg {
     pub fn same_as_upstream(&self) -> Option<bool> {
         Some(self.leaf()?.sha256 == self.upstream_cert.as_ref()?.sha256)
     }
-}
-
-/// A list of protocol values as the list of their names.
-fn by_name<S: serde::Serializer>(values: &[crate::tls::Named], s: S) -> Result<S::Ok, S::Error> {
-    s.collect_seq(values.iter().map(crate::tls::Named::name))
 }

@@ -201,7 +201,7 @@ struct Names<'a>(&'a [Named]);
 
 impl Serialize for Names<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.0.iter().map(Named::name))
+        tls::serialize_names(self.0, s)
     }
 }
 

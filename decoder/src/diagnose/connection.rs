@@ -620,7 +620,7 @@ fn versions_and_suites(f: &Facts, out: &mut Vec<Finding>) {
                 "None of the device's cipher suites is in AWS IoT Core's TLS policies; an AWS endpoint would refuse the handshake.",
             )
             .severity(if worked { Severity::Warning } else { Severity::Error })
-            .evidence(f.t(ch_ev), format!("offered: {}", ch.cipher_suites.iter().map(|c| c.name()).collect::<Vec<_>>().join(", "))),
+            .evidence(f.t(ch_ev), format!("offered: {}", crate::tls::joined_names(&ch.cipher_suites))),
         );
     }
 }

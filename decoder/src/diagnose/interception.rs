@@ -204,7 +204,9 @@ fn offered(leg: &DeviceLeg) -> String {
     if leg.offered_suites.is_empty() {
         "device's ClientHello".into()
     } else {
-        let names: Vec<_> = leg.offered_suites.iter().map(|s| s.name()).collect();
-        format!("device offered {}", names.join(", "))
+        format!(
+            "device offered {}",
+            crate::tls::joined_names(&leg.offered_suites)
+        )
     }
 }

@@ -65,6 +65,21 @@ impl Named {
     }
 }
 
+/// A list of values as the list of their names, for serde's `serialize_with` and for the
+/// wrappers the report writes.
+pub fn serialize_names<S: serde::Serializer>(values: &[Named], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(values.iter().map(Named::name))
+}
+
+/// A list of values' names joined with commas, for a finding's evidence.
+pub fn joined_names(values: &[Named]) -> String {
+    values
+        .iter()
+        .map(Named::name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 impl Serialize for Named {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;

@@ -56,7 +56,9 @@ mod tests_hello;
 #[cfg(test)]
 pub(crate) mod testutil;
 
-pub use hello::{ClientHello, Extension, Named, Registry, ServerHello, SniForm};
+pub use hello::{
+    joined_names, serialize_names, ClientHello, Extension, Named, Registry, ServerHello, SniForm,
+};
 pub use history::history;
 
 use crate::emit::Emit;

@@ -48,6 +48,14 @@ fn under_soft_limit_1024(args: &[&str]) -> Command {
 /// A listener that accepts and holds every connection, counting them.
 fn holding_upstream() -> (u16, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    // std listens with a queue of 128: the proxy dials faster than this thread may be
+    // scheduled on a loaded machine, and a dropped SYN waits for its retransmission. The
+    // proxy's own queue is 4,096 (`relay::listener`); the upstream here gets the same.
+    // SAFETY: listen on a socket this function owns, to change its queue length.
+    unsafe {
+        use std::os::fd::AsRawFd;
+        assert_eq!(libc::listen(listener.as_raw_fd(), 4096), 0);
+    }
     let port = listener.local_addr().unwrap().port();
     let count = Arc::new(AtomicUsize::new(0));
     let seen = count.clone();

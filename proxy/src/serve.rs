@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use iotscope_decoder::Identity;
 use tokio::net::TcpStream;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 
 use crate::config::ProxyConfig;
 use crate::dial::Dial;
@@ -183,20 +183,22 @@ async fn serve(args: ProxyConfig, control: Control) -> Result<(Printer, Option<R
                     // Two spawns rather than one future that chooses: a task is as large as
                     // its future's largest state, and MITM's (TLS configurations, two
                     // handshakes) would then be every passthrough connection's, or
-                    // passthrough's held beside MITM's.
+                    // passthrough's held beside MITM's. Each connection's own future is its
+                    // task, holding its slot: a block around it would keep room for the
+                    // arguments beside it for the connection's life.
                     match &mitm {
                         Some(m) => {
-                            let m = m.clone();
-                            tokio::spawn(async move {
-                                crate::mitm::connection(stream, peer, n, shared, m).await;
-                                drop(slot);
-                            });
+                            tokio::spawn(crate::mitm::connection(
+                                stream,
+                                peer,
+                                n,
+                                shared,
+                                m.clone(),
+                                slot,
+                            ));
                         }
                         None => {
-                            tokio::spawn(async move {
-                                connection(stream, peer, n, shared).await;
-                                drop(slot);
-                            });
+                            tokio::spawn(connection(stream, peer, n, shared, slot));
                         }
                     }
                 }
@@ -391,53 +393,70 @@ impl StopSignals {
 }
 
 /// One passthrough connection: the dial, the relay and its decoder.
-async fn connection(device: TcpStream, peer: SocketAddr, n: u64, shared: Arc<Shared>) {
-    let accepted = crate::feed::now();
-    let device_addr = SocketAddr::new(peer.ip().to_canonical(), peer.port());
-    let _ = device.set_nodelay(true);
-    let dialled = shared
-        .dial
-        .dial(&device, device_addr, shared.limits.connect_timeout)
-        .await;
-    // Held until the relay ends: the loop guard knows the upstream's port meanwhile.
-    let _own_port = dialled.guard;
-    let connected = dialled.upstream;
-    let identity = Identity {
-        device: Some(device_addr),
-        endpoint: dialled.endpoint,
-        endpoint_name: dialled.name,
-        source: Some("proxy".into()),
-        number: n,
-    };
-    let (tx, rx) = crate::feed::queue::channel(DECODER_QUEUE);
-    let decoder = tokio::spawn(live::decode(
-        Box::new(identity),
-        rx,
-        shared.out.clone(),
-        // A refused --transparent connection knows its endpoint but never reached it: unrecorded.
-        shared.rec.clone().filter(|_| connected.is_ok()),
-        shared.live.clone(),
-        None,
-    ));
-    let _ = tx.send(crate::feed::Seen::open(accepted)).await;
-    match connected {
-        Ok((up, addr)) => {
-            tracing::info!("#{n} {device_addr} relayed to {addr}");
-            passthrough::relay(
-                device,
-                up,
-                tx,
-                &shared.limits,
-                // A recording needs every byte of every record.
-                shared.rec.is_none(),
-                shared.force.clone(),
-            )
+///
+/// An `async` block, not an `async fn`: rustc keeps an `async fn`'s arguments twice in its
+/// state (as passed, and moved into the body), and every connection keeps this future, at
+/// its largest, for its whole life. The relay and its pumps are written the same way for
+/// the same reason.
+// Not an `async fn`: it would keep its arguments twice (see the doc above).
+#[allow(clippy::manual_async_fn)]
+fn connection(
+    device: TcpStream,
+    peer: SocketAddr,
+    n: u64,
+    shared: Arc<Shared>,
+    slot: OwnedSemaphorePermit,
+) -> impl std::future::Future<Output = ()> {
+    async move {
+        // Counted against --max-connections until the connection is over.
+        let _slot = slot;
+        let accepted = crate::feed::now();
+        let device_addr = SocketAddr::new(peer.ip().to_canonical(), peer.port());
+        let _ = device.set_nodelay(true);
+        let dialled = shared
+            .dial
+            .dial(&device, device_addr, shared.limits.connect_timeout)
             .await;
+        // Held until the relay ends: the loop guard knows the upstream's port meanwhile.
+        let _own_port = dialled.guard;
+        let connected = dialled.upstream;
+        let identity = Identity {
+            device: Some(device_addr),
+            endpoint: dialled.endpoint,
+            endpoint_name: dialled.name,
+            source: Some("proxy".into()),
+            number: n,
+        };
+        let (tx, rx) = crate::feed::queue::channel(DECODER_QUEUE);
+        let decoder = tokio::spawn(live::decode(
+            Box::new(identity),
+            rx,
+            shared.out.clone(),
+            // A refused --transparent connection knows its endpoint but never reached it: unrecorded.
+            shared.rec.clone().filter(|_| connected.is_ok()),
+            shared.live.clone(),
+            None,
+        ));
+        let _ = tx.send(crate::feed::Seen::open(accepted)).await;
+        match connected {
+            Ok((up, addr)) => {
+                tracing::info!("#{n} {device_addr} relayed to {addr}");
+                passthrough::relay(
+                    device,
+                    up,
+                    tx,
+                    &shared.limits,
+                    // A recording needs every byte of every record.
+                    shared.rec.is_none(),
+                    shared.force.clone(),
+                )
+                .await;
+            }
+            Err(failure) => {
+                tracing::warn!("#{n} {device_addr}: {failure}");
+                passthrough::refuse(device, tx, failure.to_string()).await;
+            }
         }
-        Err(failure) => {
-            tracing::warn!("#{n} {device_addr}: {failure}");
-            passthrough::refuse(device, tx, failure.to_string()).await;
-        }
+        let _ = decoder.await;
     }
-    let _ = decoder.await;
 }

@@ -420,6 +420,6 @@ fn idle_connections_hold_little() {
 }
 
 /// Bytes one idle connection may hold, per mode (debug build: futures are larger there).
-const PLAIN_BOUND: usize = 5_500;
-const TLS_BOUND: usize = 10_000;
+const PLAIN_BOUND: usize = 4_750;
+const TLS_BOUND: usize = 9_300;
 const MITM_BOUND: usize = 29_500;

@@ -38,6 +38,7 @@ use std::pin::Pin;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::sync::OwnedSemaphorePermit;
 use tokio_rustls::{LazyConfigAcceptor, StartHandshake, TlsConnector};
 
 use crate::ca::mint::{Minter, Present};
@@ -170,94 +171,104 @@ impl Offer {
 }
 
 /// One intercepted connection, from accept to report.
-pub(super) async fn connection(
+///
+/// An `async` block rather than an `async fn`, which would keep its arguments twice (see
+/// `serve::connection`).
+// Not an `async fn`: it would keep its arguments twice (see `serve::connection`).
+#[allow(clippy::manual_async_fn)]
+pub(super) fn connection(
     device: TcpStream,
     peer: SocketAddr,
     n: u64,
     shared: Arc<Shared>,
     mitm: Arc<Mitm>,
-) {
-    let accepted = now();
-    let device_addr = SocketAddr::new(peer.ip().to_canonical(), peer.port());
-    let _ = device.set_nodelay(true);
-    let local = device.local_addr().ok();
-    // With --transparent the original destination is read now, before rustls owns the socket.
-    let route = shared.dial.route(&device);
-    let local = route.destination().or(local);
-    let (tx, rx) = queue::channel(DECODER_QUEUE);
-    let _ = tx.try_send(Seen::open(accepted));
-    // Boxed, as the leg summary and the device's handshake are: each step below takes it by
-    // value, and every async step keeps room for what it was given for the connection's life.
-    let mut conn = Box::new(Conn {
-        shared,
-        mitm,
-        n,
-        device_addr,
-        tx,
-        rx: Some(rx),
-        decoder: None,
-        route: Some(route),
-        early: Vec::new(),
-    });
-    // A device that sends plaintext (MQTT straight to the TLS port) is reported with its
-    // first bytes, so that the decoder sees what it spoke: rustls would only say "not TLS".
-    let mut first = [0u8; 64];
-    if let Ok(Ok(n)) = conn.within_handshake(device.peek(&mut first)).await {
-        if n > 0 && first[0] != 0x16 {
-            let _ = conn.tx.try_send(Seen::input(
-                Direction::DeviceToEndpoint,
-                now(),
-                Input::Data(std::borrow::Cow::Owned(first[..n].to_vec())),
-            ));
-        }
-    }
-    // In --present mode the device's own leg is the one decoded: there is no other.
-    let tees = conn.mitm.present.map(|_| {
-        (
-            Tee::waiting(conn.tx.clone(), Direction::DeviceToEndpoint),
-            Tee::waiting(conn.tx.clone(), Direction::EndpointToDevice),
-        )
-    });
-    let (read, write) = tees.map_or((None, None), |(r, w)| (Some(r), Some(w)));
-    let stream = TeeStream::new(device, read, write);
-    let hello = conn
-        .within_handshake(LazyConfigAcceptor::new(Acceptor::default(), stream))
-        .await
-        .map(|r| r.map(Box::new));
-    let start: Start = match hello {
-        Ok(Ok(start)) => start,
-        Ok(Err(e)) => {
-            let detail = format!("the device's first bytes are not a TLS ClientHello ({e})");
-            conn.report_only(local, detail).await;
-            return;
-        }
-        Err(limit) => {
-            let detail = format!("the device sent no whole ClientHello within {limit:.1} s");
-            conn.start_decoder(local, None, None);
-            conn.cut_handshake(limit).await;
-            conn.report_only(local, detail).await;
-            return;
-        }
-    };
-    let offer = Offer::read(&start);
-    if let Some(why) = offer.unsupported() {
-        let mut leg = offer.leg(Presented::Mitm {
-            name: offer.sni.clone().unwrap_or_default(),
+    slot: OwnedSemaphorePermit,
+) -> impl std::future::Future<Output = ()> {
+    async move {
+        // Counted against --max-connections until the connection is over.
+        let _slot = slot;
+        let accepted = now();
+        let device_addr = SocketAddr::new(peer.ip().to_canonical(), peer.port());
+        let _ = device.set_nodelay(true);
+        let local = device.local_addr().ok();
+        // With --transparent the original destination is read now, before rustls owns the socket.
+        let route = shared.dial.route(&device);
+        let local = route.destination().or(local);
+        let (tx, rx) = queue::channel(DECODER_QUEUE);
+        let _ = tx.try_send(Seen::open(accepted));
+        // Boxed, as the leg summary and the device's handshake are: each step below takes it by
+        // value, and every async step keeps room for what it was given for the connection's life.
+        let mut conn = Box::new(Conn {
+            shared,
+            mitm,
+            n,
+            device_addr,
+            tx,
+            rx: Some(rx),
+            decoder: None,
+            route: Some(route),
+            early: Vec::new(),
         });
-        leg.outcome = Outcome::Incompatible { detail: why };
-        // The device is let go: nothing iotscope could answer would help it.
-        drop(start);
-        conn.start_decoder(local, offer.sni.clone(), None);
-        conn.device_leg(leg).await;
-        conn.finish().await;
-        return;
-    }
-    if let Some(mode) = conn.mitm.present {
-        conn.present(start, offer, mode, local).await;
-    } else if conn.mitm.identities.device_first() {
-        conn.device_first(start, offer, local).await;
-    } else {
-        conn.endpoint_first(start, offer).await;
+        // A device that sends plaintext (MQTT straight to the TLS port) is reported with its
+        // first bytes, so that the decoder sees what it spoke: rustls would only say "not TLS".
+        let mut first = [0u8; 64];
+        if let Ok(Ok(n)) = conn.within_handshake(device.peek(&mut first)).await {
+            if n > 0 && first[0] != 0x16 {
+                let _ = conn.tx.try_send(Seen::input(
+                    Direction::DeviceToEndpoint,
+                    now(),
+                    Input::Data(std::borrow::Cow::Owned(first[..n].to_vec())),
+                ));
+            }
+        }
+        // In --present mode the device's own leg is the one decoded: there is no other.
+        let tees = conn.mitm.present.map(|_| {
+            (
+                Tee::waiting(conn.tx.clone(), Direction::DeviceToEndpoint),
+                Tee::waiting(conn.tx.clone(), Direction::EndpointToDevice),
+            )
+        });
+        let (read, write) = tees.map_or((None, None), |(r, w)| (Some(r), Some(w)));
+        let stream = TeeStream::new(device, read, write);
+        let hello = conn
+            .within_handshake(LazyConfigAcceptor::new(Acceptor::default(), stream))
+            .await
+            .map(|r| r.map(Box::new));
+        let start: Start = match hello {
+            Ok(Ok(start)) => start,
+            Ok(Err(e)) => {
+                let detail = format!("the device's first bytes are not a TLS ClientHello ({e})");
+                conn.report_only(local, detail).await;
+                return;
+            }
+            Err(limit) => {
+                let detail = format!("the device sent no whole ClientHello within {limit:.1} s");
+                conn.start_decoder(local, None, None);
+                conn.cut_handshake(limit).await;
+                conn.report_only(local, detail).await;
+                return;
+            }
+        };
+        let offer = Offer::read(&start);
+        if let Some(why) = offer.unsupported() {
+            let mut leg = offer.leg(Presented::Mitm {
+                name: offer.sni.clone().unwrap_or_default(),
+            });
+            leg.outcome = Outcome::Incompatible { detail: why };
+            // The device is let go: nothing iotscope could answer would help it.
+            drop(start);
+            conn.start_decoder(local, offer.sni.clone(), None);
+            conn.device_leg(leg).await;
+            conn.finish().await;
+            return;
+        }
+        if let Some(mode) = conn.mitm.present {
+            conn.present(start, offer, mode, local).await;
+        } else if conn.mitm.identities.device_first() {
+            conn.device_first(start, offer, local).await;
+        } else {
+            conn.endpoint_first(start, offer).await;
+        }
     }
 }
 

@@ -10,6 +10,7 @@
 //! would have seen without the proxy.
 
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use iotscope_decoder::{CutCause, Direction, Input, Side};
@@ -32,64 +33,81 @@ enum End {
     WriteFailed,
 }
 
-async fn pump(
-    from: &mut OwnedReadHalf,
-    to: &mut OwnedWriteHalf,
-    tee: &mut Tee,
-    last_activity: &AtomicI64,
-) -> End {
-    // The read buffer exists only while bytes flow: it is let go when the socket has nothing
-    // more to give after a short read, so an idle connection (most of a device's life,
-    // between keep-alives) holds none. That is what keeps thousands of idle connections
-    // cheap. After a full read more is likely on its way, so a bulk stream keeps its buffer,
-    // and it grows to BULK_READ: a quarter of the system calls (and of the copies handed to
-    // the decoder) for the same bytes. The closes run boxed: they happen once, and inline
-    // their state would widen the pump, which every connection keeps twice for its whole life.
-    let mut held: Option<Vec<u8>> = None;
-    let mut last_full = false;
-    loop {
-        let want = if last_full { BULK_READ } else { READ_BUFFER };
-        let buf = held.get_or_insert_with(|| Vec::with_capacity(want));
-        buf.clear();
-        if buf.capacity() < want {
-            buf.reserve_exact(want);
-        }
-        let room = buf.capacity();
-        let n = match read_draining(from, buf) {
-            Ok(0) => {
-                let ts = now();
-                let _ = to.shutdown().await;
-                Box::pin(tee.close(ts, false)).await;
-                return End::Fin;
+/// An `async` block rather than an `async fn`, which would keep its arguments twice (see
+/// `serve::connection`); so is [`relay`].
+// Not an `async fn`: it would keep its arguments twice (see `serve::connection`).
+#[allow(clippy::manual_async_fn)]
+fn pump<'a>(
+    from: &'a mut OwnedReadHalf,
+    to: &'a mut OwnedWriteHalf,
+    tee: &'a mut Tee,
+    last_activity: &'a AtomicI64,
+) -> impl std::future::Future<Output = End> + 'a {
+    async move {
+        // The read buffer exists only while bytes flow: it is let go when the socket has nothing
+        // more to give after a short read, so an idle connection (most of a device's life,
+        // between keep-alives) holds none. That is what keeps thousands of idle connections
+        // cheap. After a full read more is likely on its way, so a bulk stream keeps its buffer,
+        // and it grows to BULK_READ: a quarter of the system calls (and of the copies handed to
+        // the decoder) for the same bytes. The closes run boxed: they happen once, and inline
+        // their state would widen the pump, which every connection keeps twice for its whole life.
+        let mut held: Option<Vec<u8>> = None;
+        let mut last_full = false;
+        loop {
+            let want = if last_full { BULK_READ } else { READ_BUFFER };
+            let buf = held.get_or_insert_with(|| Vec::with_capacity(want));
+            buf.clear();
+            if buf.capacity() < want {
+                buf.reserve_exact(want);
             }
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                if !last_full {
-                    held = None;
+            let room = buf.capacity();
+            let n = match read_draining(from, buf) {
+                Ok(0) => {
+                    let ts = now();
+                    let _ = to.shutdown().await;
+                    Box::pin(tee.close(ts, false)).await;
+                    return End::Fin;
                 }
-                if let Err(e) = from.readable().await {
-                    tracing::debug!("{:?}: waiting to read failed: {e}", tee.dir);
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    if !last_full {
+                        held = None;
+                    }
+                    if let Err(e) = std::future::poll_fn(|cx| read_half_ready(from, cx)).await {
+                        tracing::debug!("{:?}: waiting to read failed: {e}", tee.dir);
+                        Box::pin(tee.close(now(), true)).await;
+                        return End::ReadFailed;
+                    }
+                    continue;
+                }
+                Err(e) => {
+                    tracing::debug!("{:?}: reading failed: {e}", tee.dir);
                     Box::pin(tee.close(now(), true)).await;
                     return End::ReadFailed;
                 }
-                continue;
+            };
+            last_full = n == room;
+            let chunk = buf.get(..n).unwrap_or_default();
+            let ts = now();
+            last_activity.store(ts.0, Ordering::Relaxed);
+            tee.data(ts, chunk);
+            if let Err(e) = to.write_all(chunk).await {
+                tracing::debug!("{:?}: writing failed: {e}", tee.dir);
+                return End::WriteFailed;
             }
-            Err(e) => {
-                tracing::debug!("{:?}: reading failed: {e}", tee.dir);
-                Box::pin(tee.close(now(), true)).await;
-                return End::ReadFailed;
-            }
-        };
-        last_full = n == room;
-        let chunk = buf.get(..n).unwrap_or_default();
-        let ts = now();
-        last_activity.store(ts.0, Ordering::Relaxed);
-        tee.data(ts, chunk);
-        if let Err(e) = to.write_all(chunk).await {
-            tracing::debug!("{:?}: writing failed: {e}", tee.dir);
-            return End::WriteFailed;
         }
     }
+}
+
+/// Ready when the socket under `from` may have bytes (or its close) to read.
+///
+/// Why not `readable()`: its future holds a waiter of its own (168 bytes), and a pump waits
+/// here for most of an idle connection's life, so each connection kept two of them. Polling
+/// the socket's readiness uses the one reader slot the socket already has; only this pump
+/// reads from it, so the slot is never shared.
+fn read_half_ready(from: &OwnedReadHalf, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+    let stream: &TcpStream = from.as_ref();
+    stream.poll_read_ready(cx)
 }
 
 /// One read into `buf`'s spare room, without waiting. A read that returns less than the room
@@ -141,113 +159,117 @@ enum Cut {
 /// or idleness).
 /// With `summarise` (nothing records the bytes), application-data records reach the decoder
 /// as their headers only (see [`crate::feed::records`]).
-pub async fn relay(
+// Not an `async fn`: it would keep its arguments twice (see `serve::connection`).
+#[allow(clippy::manual_async_fn)]
+pub fn relay(
     device: TcpStream,
     upstream: TcpStream,
     tx: queue::Sender<Seen>,
     limits: &Limits,
     summarise: bool,
     mut force: watch::Receiver<bool>,
-) {
-    // The device's socket had it set at accept (`serve::connection`), before the dial.
-    let _ = upstream.set_nodelay(true);
-    let (mut dr, mut dw) = device.into_split();
-    let (mut ur, mut uw) = upstream.into_split();
-    let tee = if summarise {
-        Tee::summarising
-    } else {
-        Tee::new
-    };
-    let mut up = tee(tx.clone(), Direction::DeviceToEndpoint);
-    let mut down = tee(tx.clone(), Direction::EndpointToDevice);
-    let last_activity = AtomicI64::new(now().0);
+) -> impl std::future::Future<Output = ()> + '_ {
+    async move {
+        // The device's socket had it set at accept (`serve::connection`), before the dial.
+        let _ = upstream.set_nodelay(true);
+        let (mut dr, mut dw) = device.into_split();
+        let (mut ur, mut uw) = upstream.into_split();
+        let tee = if summarise {
+            Tee::summarising
+        } else {
+            Tee::new
+        };
+        let mut up = tee(tx.clone(), Direction::DeviceToEndpoint);
+        let mut down = tee(tx.clone(), Direction::EndpointToDevice);
+        let last_activity = AtomicI64::new(now().0);
 
-    let mut up_end = None;
-    let mut down_end = None;
-    let cut = {
-        let a = pump(&mut dr, &mut uw, &mut up, &last_activity);
-        let b = pump(&mut ur, &mut dw, &mut down, &last_activity);
-        tokio::pin!(a, b);
-        let tick_every = limits.idle_timeout.map_or(Duration::from_secs(3600), |d| {
-            (d / 4).max(Duration::from_millis(50))
-        });
-        let mut tick = tokio::time::interval(tick_every);
-        let mut force_live = true;
-        loop {
-            if up_end.is_some() && down_end.is_some() {
-                break None;
-            }
-            if matches!(up_end, Some(End::ReadFailed | End::WriteFailed))
-                || matches!(down_end, Some(End::ReadFailed | End::WriteFailed))
-            {
-                break None;
-            }
-            tokio::select! {
-                r = &mut a, if up_end.is_none() => up_end = Some(r),
-                r = &mut b, if down_end.is_none() => down_end = Some(r),
-                _ = tick.tick(), if limits.idle_timeout.is_some() => {
-                    let idle = now().0.saturating_sub(last_activity.load(Ordering::Relaxed));
-                    if let Some(limit) = limits.idle_timeout {
-                        if idle >= limit.as_nanos() as i64 {
-                            break Some(Cut::Idle(limit));
+        let mut up_end = None;
+        let mut down_end = None;
+        let cut = {
+            let a = pump(&mut dr, &mut uw, &mut up, &last_activity);
+            let b = pump(&mut ur, &mut dw, &mut down, &last_activity);
+            tokio::pin!(a, b);
+            let tick_every = limits.idle_timeout.map_or(Duration::from_secs(3600), |d| {
+                (d / 4).max(Duration::from_millis(50))
+            });
+            let mut tick = tokio::time::interval(tick_every);
+            let mut force_live = true;
+            loop {
+                if up_end.is_some() && down_end.is_some() {
+                    break None;
+                }
+                if matches!(up_end, Some(End::ReadFailed | End::WriteFailed))
+                    || matches!(down_end, Some(End::ReadFailed | End::WriteFailed))
+                {
+                    break None;
+                }
+                tokio::select! {
+                    r = &mut a, if up_end.is_none() => up_end = Some(r),
+                    r = &mut b, if down_end.is_none() => down_end = Some(r),
+                    _ = tick.tick(), if limits.idle_timeout.is_some() => {
+                        let idle = now().0.saturating_sub(last_activity.load(Ordering::Relaxed));
+                        if let Some(limit) = limits.idle_timeout {
+                            if idle >= limit.as_nanos() as i64 {
+                                break Some(Cut::Idle(limit));
+                            }
                         }
                     }
+                    _ = tx.cut_asked() => break Some(Cut::HandshakeTimeout),
+                    r = force.changed(), if force_live => match r {
+                        Ok(()) if *force.borrow() => break Some(Cut::Shutdown),
+                        Ok(()) => {}
+                        Err(_) => force_live = false,
+                    },
                 }
-                _ = tx.cut_asked() => break Some(Cut::HandshakeTimeout),
-                r = force.changed(), if force_live => match r {
-                    Ok(()) if *force.borrow() => break Some(Cut::Shutdown),
-                    Ok(()) => {}
-                    Err(_) => force_live = false,
-                },
             }
-        }
-    };
+        };
 
-    match cut {
-        Some(Cut::Idle(limit)) => {
-            let text = format!(
+        match cut {
+            Some(Cut::Idle(limit)) => {
+                let text = format!(
                 "iotscope closed the connection after {:.0} s without a byte either way (--idle-timeout)",
                 limit.as_secs_f64()
             );
-            let _ = tx.send(cut_input(CutCause::IdleTimeout, text)).await;
+                let _ = tx.send(cut_input(CutCause::IdleTimeout, text)).await;
+            }
+            Some(Cut::Shutdown) => {
+                let text = "iotscope closed the connection: the proxy was stopping".to_string();
+                let _ = tx.send(cut_input(CutCause::Stopping, text)).await;
+            }
+            // The decoder, which set the deadline, has said why.
+            Some(Cut::HandshakeTimeout) => {}
+            None => {}
         }
-        Some(Cut::Shutdown) => {
-            let text = "iotscope closed the connection: the proxy was stopping".to_string();
-            let _ = tx.send(cut_input(CutCause::Stopping, text)).await;
-        }
-        // The decoder, which set the deadline, has said why.
-        Some(Cut::HandshakeTimeout) => {}
-        None => {}
-    }
 
-    // Which side, if any, reset the connection: the other side is reset in turn.
-    let reset_by = match (&up_end, &down_end) {
-        (Some(End::ReadFailed), _) => Some(Side::Device),
-        (_, Some(End::ReadFailed)) => Some(Side::Endpoint),
-        (Some(End::WriteFailed), _) => Some(Side::Endpoint),
-        (_, Some(End::WriteFailed)) => Some(Side::Device),
-        _ => None,
-    };
-    let device = dr.reunite(dw).ok();
-    let upstream = ur.reunite(uw).ok();
-    match reset_by {
-        Some(Side::Device) => {
-            // When a write to the device failed, its read has not said so yet: say it here.
-            up.close(now(), true).await;
-            if let Some(u) = &upstream {
-                let _ = u.set_zero_linger();
+        // Which side, if any, reset the connection: the other side is reset in turn.
+        let reset_by = match (&up_end, &down_end) {
+            (Some(End::ReadFailed), _) => Some(Side::Device),
+            (_, Some(End::ReadFailed)) => Some(Side::Endpoint),
+            (Some(End::WriteFailed), _) => Some(Side::Endpoint),
+            (_, Some(End::WriteFailed)) => Some(Side::Device),
+            _ => None,
+        };
+        let device = dr.reunite(dw).ok();
+        let upstream = ur.reunite(uw).ok();
+        match reset_by {
+            Some(Side::Device) => {
+                // When a write to the device failed, its read has not said so yet: say it here.
+                up.close(now(), true).await;
+                if let Some(u) = &upstream {
+                    let _ = u.set_zero_linger();
+                }
             }
-        }
-        Some(Side::Endpoint) => {
-            down.close(now(), true).await;
-            if let Some(d) = &device {
-                let _ = d.set_zero_linger();
+            Some(Side::Endpoint) => {
+                down.close(now(), true).await;
+                if let Some(d) = &device {
+                    let _ = d.set_zero_linger();
+                }
             }
+            None => {}
         }
-        None => {}
+        drop(device);
+        drop(upstream);
     }
-    drop(device);
-    drop(upstream);
 }
 
 /// iotscope's own close of a connection, for the decoder.

@@ -408,39 +408,50 @@ fn connection(
     slot: OwnedSemaphorePermit,
 ) -> impl std::future::Future<Output = ()> {
     async move {
-        // Counted against --max-connections until the connection is over.
-        let _slot = slot;
         let accepted = crate::feed::now();
-        let device_addr = SocketAddr::new(peer.ip().to_canonical(), peer.port());
-        let _ = device.set_nodelay(true);
-        let dialled = shared
-            .dial
-            .dial(&device, device_addr, shared.limits.connect_timeout)
-            .await;
-        // Held until the relay ends: the loop guard knows the upstream's port meanwhile.
-        let _own_port = dialled.guard;
-        let connected = dialled.upstream;
-        let identity = Identity {
-            device: Some(device_addr),
-            endpoint: dialled.endpoint,
-            endpoint_name: dialled.name,
-            source: Some("proxy".into()),
-            number: n,
+        // What is only needed until the relay starts lives in this block, so that the task
+        // does not keep room for it while the relay runs (a local in scope at an `.await` is
+        // kept, used again or not).
+        let (tx, decoder, way_out, _own_port) = {
+            let device_addr = SocketAddr::new(peer.ip().to_canonical(), peer.port());
+            let _ = device.set_nodelay(true);
+            let dialled = shared
+                .dial
+                .dial(&device, device_addr, shared.limits.connect_timeout)
+                .await;
+            let identity = Identity {
+                device: Some(device_addr),
+                endpoint: dialled.endpoint,
+                endpoint_name: dialled.name,
+                source: Some("proxy".into()),
+                number: n,
+            };
+            let (tx, rx) = crate::feed::queue::channel(DECODER_QUEUE);
+            let decoder = tokio::spawn(live::decode(
+                Box::new(identity),
+                rx,
+                shared.out.clone(),
+                // A refused --transparent connection knows its endpoint but never reached it: unrecorded.
+                shared.rec.clone().filter(|_| dialled.upstream.is_ok()),
+                shared.live.clone(),
+                None,
+            ));
+            let way_out = match dialled.upstream {
+                Ok((up, addr)) => {
+                    tracing::info!("#{n} {device_addr} relayed to {addr}");
+                    Ok(up)
+                }
+                Err(failure) => {
+                    tracing::warn!("#{n} {device_addr}: {failure}");
+                    Err(failure.to_string())
+                }
+            };
+            // Held until the relay ends: the loop guard knows the upstream's port meanwhile.
+            (tx, decoder, way_out, dialled.guard)
         };
-        let (tx, rx) = crate::feed::queue::channel(DECODER_QUEUE);
-        let decoder = tokio::spawn(live::decode(
-            Box::new(identity),
-            rx,
-            shared.out.clone(),
-            // A refused --transparent connection knows its endpoint but never reached it: unrecorded.
-            shared.rec.clone().filter(|_| connected.is_ok()),
-            shared.live.clone(),
-            None,
-        ));
         let _ = tx.send(crate::feed::Seen::open(accepted)).await;
-        match connected {
-            Ok((up, addr)) => {
-                tracing::info!("#{n} {device_addr} relayed to {addr}");
+        match way_out {
+            Ok(up) => {
                 passthrough::relay(
                     device,
                     up,
@@ -452,11 +463,12 @@ fn connection(
                 )
                 .await;
             }
-            Err(failure) => {
-                tracing::warn!("#{n} {device_addr}: {failure}");
-                passthrough::refuse(device, tx, failure.to_string()).await;
-            }
+            Err(failure) => passthrough::refuse(device, tx, failure).await,
         }
         let _ = decoder.await;
+        // Counted against --max-connections until here. Dropped, not moved into a local at
+        // the start: a local would be a second copy in the task, which every connection
+        // keeps at its largest.
+        drop(slot);
     }
 }

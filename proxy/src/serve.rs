@@ -398,7 +398,6 @@ impl StopSignals {
 /// state (as passed, and moved into the body), and every connection keeps this future, at
 /// its largest, for its whole life. The relay and its pumps are written the same way for
 /// the same reason.
-// Not an `async fn`: it would keep its arguments twice (see the doc above).
 #[allow(clippy::manual_async_fn)]
 fn connection(
     device: TcpStream,

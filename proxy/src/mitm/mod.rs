@@ -174,7 +174,6 @@ impl Offer {
 ///
 /// An `async` block rather than an `async fn`, which would keep its arguments twice (see
 /// `serve::connection`).
-// Not an `async fn`: it would keep its arguments twice (see `serve::connection`).
 #[allow(clippy::manual_async_fn)]
 pub(super) fn connection(
     device: TcpStream,

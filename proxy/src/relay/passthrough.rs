@@ -35,7 +35,6 @@ enum End {
 
 /// An `async` block rather than an `async fn`, which would keep its arguments twice (see
 /// `serve::connection`); so is [`relay`].
-// Not an `async fn`: it would keep its arguments twice (see `serve::connection`).
 #[allow(clippy::manual_async_fn)]
 fn pump<'a>(
     from: &'a mut OwnedReadHalf,
@@ -44,13 +43,14 @@ fn pump<'a>(
     last_activity: &'a AtomicI64,
 ) -> impl std::future::Future<Output = End> + 'a {
     async move {
-        // The read buffer exists only while bytes flow: it is let go when the socket has nothing
-        // more to give after a short read, so an idle connection (most of a device's life,
-        // between keep-alives) holds none. That is what keeps thousands of idle connections
-        // cheap. After a full read more is likely on its way, so a bulk stream keeps its buffer,
-        // and it grows to BULK_READ: a quarter of the system calls (and of the copies handed to
-        // the decoder) for the same bytes. The closes run boxed: they happen once, and inline
-        // their state would widen the pump, which every connection keeps twice for its whole life.
+        // The read buffer exists only while bytes flow: it is let go when the socket has
+        // nothing more to give after a short read, so an idle connection (most of a device's
+        // life, between keep-alives) holds none. That is what keeps thousands of idle
+        // connections cheap. After a full read more is likely on its way, so a bulk stream
+        // keeps its buffer, and it grows to BULK_READ: a quarter of the system calls (and of
+        // the copies handed to the decoder) for the same bytes. The closes run boxed: they
+        // happen once, and inline their state would widen the pump, which every connection
+        // keeps twice for its whole life.
         let mut held: Option<Vec<u8>> = None;
         let mut last_full = false;
         loop {
@@ -159,7 +159,9 @@ enum Cut {
 /// or idleness).
 /// With `summarise` (nothing records the bytes), application-data records reach the decoder
 /// as their headers only (see [`crate::feed::records`]).
-// Not an `async fn`: it would keep its arguments twice (see `serve::connection`).
+///
+/// An `async` block rather than an `async fn`, which would keep its arguments twice (see
+/// `serve::connection`).
 #[allow(clippy::manual_async_fn)]
 pub fn relay(
     device: TcpStream,

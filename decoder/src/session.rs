@@ -236,13 +236,17 @@ struct Layer {
     /// The connection's protocol: the first direction's classification.
     app: Option<AppProtocol>,
     tls: Option<Box<TlsConn>>,
-    mqtt: Option<MqttConn>,
+    /// Boxed, as `tls` is: a connection keeps its layer for its whole life, and the outer
+    /// layer of a TLS connection (all of AWS IoT's) never decodes MQTT itself.
+    mqtt: Option<Box<MqttConn>>,
     http_line_seen: [bool; 2],
     keylog: Option<std::sync::Arc<dyn crate::keylog::KeySource>>,
-    /// An HTTP proxy tunnel before TLS (outer layer only).
-    tunnel: Tunnel,
-    /// A direction whose first bytes were text: where TLS may begin after them.
-    watch: [Option<Watch>; 2],
+    /// An HTTP proxy tunnel before TLS (outer layer only), from the device's CONNECT on.
+    /// Boxed and made only then: most connections have none.
+    tunnel: Option<Box<Tunnel>>,
+    /// A direction whose first bytes were text: where TLS may begin after them. Boxed: it
+    /// lasts a few lines at most, and the layer lasts the connection's life.
+    watch: [Option<Box<Watch>>; 2],
 }
 
 impl Layer {
@@ -263,14 +267,14 @@ impl Layer {
             mqtt: None,
             http_line_seen: [false; 2],
             keylog,
-            tunnel: Tunnel::new(reveal_passwords),
+            tunnel: None,
             watch: [None, None],
         }
     }
 
     fn push(&mut self, bytes: &[u8], out: &mut Emit) {
         let d = out.dir.index();
-        if self.tunnel.active(out.dir) {
+        if self.in_tunnel(out.dir) {
             self.tunnel_push(bytes, out);
             return;
         }
@@ -307,7 +311,11 @@ impl Layer {
         }
         if self.allow_tls
             && proto == AppProtocol::Http
-            && self.tunnel.starts(out.dir, &self.pending[d])
+            && self
+                .tunnel
+                .as_deref()
+                .unwrap_or(&Tunnel::new(self.reveal_passwords))
+                .starts(out.dir, &self.pending[d])
         {
             let held = std::mem::take(&mut self.pending[d]);
             self.tunnel_push(&held, out);
@@ -317,7 +325,7 @@ impl Layer {
             && matches!(proto, AppProtocol::Http | AppProtocol::Unknown)
             && preamble::is_text(&self.pending[d])
         {
-            self.watch[d] = Some(Watch::new(out.dir));
+            self.watch[d] = Some(Box::new(Watch::new(out.dir)));
         }
         // Inside TLS, the endpoint's first bytes follow whatever the device started.
         if !self.allow_tls && proto == AppProtocol::Unknown && self.app == Some(AppProtocol::Mqtt) {
@@ -342,7 +350,9 @@ impl Layer {
             self.app = Some(proto);
             match proto {
                 AppProtocol::Tls => self.tls = Some(Box::new(self.new_tls())),
-                AppProtocol::Mqtt => self.mqtt = Some(MqttConn::new(self.reveal_passwords)),
+                AppProtocol::Mqtt => {
+                    self.mqtt = Some(Box::new(MqttConn::new(self.reveal_passwords)))
+                }
                 _ => {}
             }
         }
@@ -350,11 +360,20 @@ impl Layer {
         self.dispatch(&held, out);
     }
 
+    /// Is the direction inside a proxy tunnel's preamble?
+    fn in_tunnel(&self, dir: Direction) -> bool {
+        self.tunnel.as_ref().is_some_and(|t| t.active(dir))
+    }
+
     /// Bytes of a direction inside the proxy tunnel's preamble; what follows it is
     /// classified as if the direction started there.
     fn tunnel_push(&mut self, bytes: &[u8], out: &mut Emit) {
         let d = out.dir.index();
-        if let Flow::After(rest) = self.tunnel.push(bytes, out) {
+        let reveal = self.reveal_passwords;
+        let tunnel = self
+            .tunnel
+            .get_or_insert_with(|| Box::new(Tunnel::new(reveal)));
+        if let Flow::After(rest) = tunnel.push(bytes, out) {
             if !rest.is_empty() {
                 self.pending[d].extend_from_slice(&rest);
                 self.try_classify(false, out);
@@ -461,7 +480,7 @@ impl Layer {
         let Some(proto) = self.seen[d] else {
             return 0;
         };
-        if self.watch[d].is_some() || self.tunnel.active(dir) {
+        if self.watch[d].is_some() || self.in_tunnel(dir) {
             return 0;
         }
         let fits = self.app == Some(proto);
@@ -503,7 +522,7 @@ impl Layer {
         let tls_here = self.seen[d] == Some(AppProtocol::Tls)
             && self.app == Some(AppProtocol::Tls)
             && self.watch[d].is_none()
-            && !self.tunnel.active(out.dir);
+            && !self.in_tunnel(out.dir);
         match self.tls.as_mut() {
             Some(t) if tls_here => t.summarised(headers, out),
             _ => {
@@ -520,7 +539,9 @@ impl Layer {
     }
 
     fn gap(&mut self, n: u64, out: &mut Emit) {
-        self.tunnel.gap(out);
+        if let Some(t) = self.tunnel.as_mut() {
+            t.gap(out);
+        }
         self.release_watch(out);
         self.try_classify(true, out);
         if let Some(t) = self.tls.as_mut() {
@@ -532,7 +553,9 @@ impl Layer {
     }
 
     fn close(&mut self, out: &mut Emit) {
-        self.tunnel.close(out);
+        if let Some(t) = self.tunnel.as_mut() {
+            t.close(out);
+        }
         self.try_classify(true, out);
         self.release_watch(out);
         if let Some(t) = self.tls.as_mut() {
@@ -544,7 +567,9 @@ impl Layer {
     }
 
     fn flush(&mut self, out: &mut Emit) {
-        self.tunnel.close(out);
+        if let Some(t) = self.tunnel.as_mut() {
+            t.close(out);
+        }
         self.try_classify(true, out);
         self.release_watch(out);
         if let Some(t) = self.tls.as_mut() {
@@ -601,7 +626,9 @@ impl crate::tls::PlaintextSink for Layer {
         self.flush(out);
     }
     fn lost(&mut self, out: &mut Emit) {
-        self.tunnel.gap(out);
+        if let Some(t) = self.tunnel.as_mut() {
+            t.gap(out);
+        }
         self.release_watch(out);
         self.try_classify(true, out);
         if let Some(m) = self.mqtt.as_mut() {

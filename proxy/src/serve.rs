@@ -410,14 +410,24 @@ fn connection(
         let accepted = crate::feed::now();
         // What is only needed until the relay starts lives in this block, so that the task
         // does not keep room for it while the relay runs (a local in scope at an `.await` is
-        // kept, used again or not).
-        let (tx, decoder, way_out, _own_port) = {
+        // kept, used again or not). The relay's future is made in it too, and stays where the
+        // block leaves it (pinned there, awaited through the pin): moved out into a local
+        // and then into the `.await`, it would be kept twice.
+        let decoder: crate::feed::queue::Finished<crate::feed::Seen>;
+        // Held until the relay ends: the loop guard knows the upstream's port meanwhile.
+        let _own_port;
+        let mut refusing = None;
+        let mut relaying = std::pin::pin!({
             let device_addr = SocketAddr::new(peer.ip().to_canonical(), peer.port());
             let _ = device.set_nodelay(true);
-            let dialled = shared
-                .dial
-                .dial(&device, device_addr, shared.limits.connect_timeout)
-                .await;
+            // Boxed: the dial runs once, and inline its state would be the largest of the
+            // task's, which every connection keeps for its whole life.
+            let dialled = Box::pin(shared.dial.dial(
+                &device,
+                device_addr,
+                shared.limits.connect_timeout,
+            ))
+            .await;
             let identity = Identity {
                 device: Some(device_addr),
                 endpoint: dialled.endpoint,
@@ -426,7 +436,7 @@ fn connection(
                 number: n,
             };
             let (tx, rx) = crate::feed::queue::channel(DECODER_QUEUE);
-            let decoder = tokio::spawn(live::decode(
+            decoder = live::start(
                 Box::new(identity),
                 rx,
                 shared.out.clone(),
@@ -434,37 +444,42 @@ fn connection(
                 shared.rec.clone().filter(|_| dialled.upstream.is_ok()),
                 shared.live.clone(),
                 None,
-            ));
-            let way_out = match dialled.upstream {
+            );
+            _own_port = dialled.guard;
+            // The queue is new and empty: there is room.
+            let _ = tx.try_send(crate::feed::Seen::open(accepted));
+            match dialled.upstream {
                 Ok((up, addr)) => {
                     tracing::info!("#{n} {device_addr} relayed to {addr}");
-                    Ok(up)
+                    let relaying = passthrough::relay(
+                        device,
+                        up,
+                        tx,
+                        &shared.limits,
+                        // A recording needs every byte of every record.
+                        shared.rec.is_none(),
+                        shared.force.clone(),
+                    );
+                    Some(relaying)
                 }
                 Err(failure) => {
                     tracing::warn!("#{n} {device_addr}: {failure}");
-                    Err(failure.to_string())
+                    refusing = Some(Box::pin(passthrough::refuse(
+                        device,
+                        tx,
+                        failure.to_string(),
+                    )));
+                    None
                 }
-            };
-            // Held until the relay ends: the loop guard knows the upstream's port meanwhile.
-            (tx, decoder, way_out, dialled.guard)
-        };
-        let _ = tx.send(crate::feed::Seen::open(accepted)).await;
-        match way_out {
-            Ok(up) => {
-                passthrough::relay(
-                    device,
-                    up,
-                    tx,
-                    &shared.limits,
-                    // A recording needs every byte of every record.
-                    shared.rec.is_none(),
-                    shared.force.clone(),
-                )
-                .await;
             }
-            Err(failure) => passthrough::refuse(device, tx, failure).await,
+        });
+        if let Some(r) = relaying.as_mut().as_pin_mut() {
+            r.await;
         }
-        let _ = decoder.await;
+        if let Some(r) = refusing {
+            r.await;
+        }
+        decoder.wait().await;
         // Counted against --max-connections until here. Dropped, not moved into a local at
         // the start: a local would be a second copy in the task, which every connection
         // keeps at its largest.

@@ -420,6 +420,8 @@ fn idle_connections_hold_little() {
 }
 
 /// Bytes one idle connection may hold, per mode (debug build: futures are larger there).
-const PLAIN_BOUND: usize = 4_750;
-const TLS_BOUND: usize = 9_300;
-const MITM_BOUND: usize = 29_500;
+/// Plain is the aim, 3 KiB (2,918 counted when it was set); the others sit a little
+/// above their counts (6,745 and 25,897), which are above their aims of 3 and 40 KiB.
+const PLAIN_BOUND: usize = 3_072;
+const TLS_BOUND: usize = 7_200;
+const MITM_BOUND: usize = 27_500;

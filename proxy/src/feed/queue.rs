@@ -17,6 +17,11 @@
 //! goes the other way: the decoder asks the relay to cut the connection ([`Receiver::cut`],
 //! its handshake deadline), which a `watch` channel of its own per connection carried before
 //! (another 350 bytes).
+//!
+//! The receiver may also be put aside while nothing is queued ([`Receiver::park`]): its task
+//! ends, and the sender that queues the next value (or the last one to go) starts it again.
+//! A connection that is idle then keeps no decoder task at all, only the decoder's state
+//! ([`crate::relay::live`]).
 
 use std::collections::VecDeque;
 use std::future::poll_fn;
@@ -36,6 +41,9 @@ pub fn channel<T>(bound: usize) -> (Sender<T>, Receiver<T>) {
             sender_wakers: Vec::new(),
             cut: false,
             cut_waker: None,
+            parked: None,
+            handles: 1,
+            done_waker: None,
         }),
     });
     (
@@ -54,8 +62,9 @@ struct Shared<T> {
 struct State<T> {
     items: VecDeque<T>,
     /// Slots promised to [`Permit`]s not yet used.
-    reserved: usize,
-    senders: usize,
+    // Counts as `u32`, next to each other: the state is kept per connection.
+    reserved: u32,
+    senders: u32,
     /// The receiver still exists.
     receiver: bool,
     receiver_waker: Option<Waker>,
@@ -65,6 +74,43 @@ struct State<T> {
     cut: bool,
     /// The one task waiting in [`Sender::cut_asked`].
     cut_waker: Option<Waker>,
+    /// The receiver's work while it is put aside ([`Receiver::park`]).
+    parked: Option<Resume<T>>,
+    /// Receivers, the parked work counted as one. Two for a moment when a parked receiver
+    /// is resumed before the receiver that parked it is dropped; the queue closes at none.
+    handles: u32,
+    /// The one task waiting in [`Finished::wait`].
+    done_waker: Option<Waker>,
+}
+
+/// What starts a parked receiver's work again, given the receiver back.
+type Resume<T> = Box<dyn FnOnce(Receiver<T>) + Send>;
+
+/// Whom a queued value (or the last sender's going) wakes: the receiver's task, or, when the
+/// receiver was put aside, its work started again. Done outside the lock.
+enum Wake<T> {
+    Nobody,
+    Task(Waker),
+    Resume(Resume<T>),
+}
+
+impl<T> Wake<T> {
+    fn receiver(s: &mut State<T>) -> Wake<T> {
+        if let Some(r) = s.parked.take() {
+            return Wake::Resume(r);
+        }
+        s.receiver_waker.take().map_or(Wake::Nobody, Wake::Task)
+    }
+
+    fn run(self, shared: &Arc<Shared<T>>) {
+        match self {
+            Wake::Nobody => {}
+            Wake::Task(w) => w.wake(),
+            Wake::Resume(r) => r(Receiver {
+                shared: shared.clone(),
+            }),
+        }
+    }
 }
 
 impl<T> Shared<T> {
@@ -77,13 +123,13 @@ impl<T> Shared<T> {
 
 impl<T> State<T> {
     fn has_room(&self, bound: usize) -> bool {
-        self.items.len() + self.reserved < bound
+        self.items.len() + (self.reserved as usize) < bound
     }
 
     /// Queues `value` and says who to wake (outside the lock).
-    fn push(&mut self, value: T) -> Option<Waker> {
+    fn push(&mut self, value: T) -> Wake<T> {
         self.items.push_back(value);
-        self.receiver_waker.take()
+        Wake::receiver(self)
     }
 }
 
@@ -122,18 +168,16 @@ impl<T> Clone for Sender<T> {
 
 impl<T> Drop for Sender<T> {
     fn drop(&mut self) {
-        let waker = {
+        let wake = {
             let mut s = self.shared.lock();
             s.senders -= 1;
             if s.senders == 0 {
-                s.receiver_waker.take()
+                Wake::receiver(&mut s)
             } else {
-                None
+                Wake::Nobody
             }
         };
-        if let Some(w) = waker {
-            w.wake();
-        }
+        wake.run(&self.shared);
     }
 }
 
@@ -174,9 +218,7 @@ impl<T> Sender<T> {
             }
             s.push(value)
         };
-        if let Some(w) = waker {
-            w.wake();
-        }
+        waker.run(&self.shared);
         Ok(())
     }
 
@@ -226,9 +268,7 @@ impl<T> Sender<T> {
             }
             s.push(v)
         };
-        if let Some(w) = waker {
-            w.wake();
-        }
+        waker.run(&self.shared);
         Poll::Ready(Ok(()))
     }
 }
@@ -247,13 +287,12 @@ impl<T> Permit<'_, T> {
             if s.receiver {
                 s.push(value)
             } else {
-                None
+                Wake::Nobody
             }
         };
+        let shared = &self.sender.shared;
         std::mem::forget(self);
-        if let Some(w) = waker {
-            w.wake();
-        }
+        waker.run(shared);
     }
 }
 
@@ -311,6 +350,43 @@ impl<T> Receiver<T> {
         Ok(item)
     }
 
+    /// A handle that learns when this receiver is gone for good ([`Finished::wait`]).
+    pub fn finished(&self) -> Finished<T> {
+        Finished {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// Puts the receiver's work aside while nothing is queued: the receiver and `state` are
+    /// kept in the queue, the caller's task may end, and `resume` gets both back from the
+    /// sender that queues the next value, or from the last sender as it goes (so the work
+    /// sees the queue close). They come straight back (`Err`) when something is queued or
+    /// every sender has gone already. `resume` runs inside that sender's call, under no lock;
+    /// it should only start a task.
+    pub fn park<S: Send + 'static>(
+        self,
+        state: S,
+        resume: fn(S, Receiver<T>),
+    ) -> Result<(), (Receiver<T>, S)>
+    where
+        T: 'static,
+    {
+        {
+            let mut s = self.shared.lock();
+            if !s.items.is_empty() || s.senders == 0 {
+                drop(s);
+                return Err((self, state));
+            }
+            s.items = VecDeque::new();
+            s.receiver_waker = None;
+            s.parked = Some(Box::new(move |rx| resume(state, rx)));
+            // The parked work is a receiver of its own until it is resumed as one.
+            s.handles += 1;
+        }
+        drop(self);
+        Ok(())
+    }
+
     fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
         match self.try_recv() {
             Ok(v) => return Poll::Ready(Some(v)),
@@ -342,17 +418,51 @@ impl<T> Drop for Receiver<T> {
     /// Closes the queue: senders learn it, those waiting for room are woken, and what was
     /// queued is dropped (outside the lock: a dropped value may give back a budget).
     fn drop(&mut self) {
-        let (items, wakers) = {
+        let (items, wakers, done) = {
             let mut s = self.shared.lock();
+            s.handles -= 1;
+            if s.handles > 0 {
+                // Parked, not gone: the parked work (or the receiver it resumed as) remains.
+                return;
+            }
             s.receiver = false;
             s.receiver_waker = None;
             (
                 std::mem::take(&mut s.items),
                 std::mem::take(&mut s.sender_wakers),
+                s.done_waker.take(),
             )
         };
         drop(items);
         wakers.into_iter().for_each(Waker::wake);
+        if let Some(w) = done {
+            w.wake();
+        }
+    }
+}
+
+/// Learns when a queue's receiver is gone for good (dropped, not parked): for a decoder,
+/// when its work is over. It holds the queue's state alive but is neither a sender nor a
+/// receiver.
+pub struct Finished<T> {
+    shared: Arc<Shared<T>>,
+}
+
+impl<T> Finished<T> {
+    /// Ready once the receiver is gone. One task waits for this.
+    pub async fn wait(self) {
+        poll_fn(|cx| {
+            let mut s = self.shared.lock();
+            if !s.receiver {
+                return Poll::Ready(());
+            }
+            match &s.done_waker {
+                Some(w) if w.will_wake(cx.waker()) => {}
+                _ => s.done_waker = Some(cx.waker().clone()),
+            }
+            Poll::Pending
+        })
+        .await
     }
 }
 
@@ -455,5 +565,85 @@ mod tests {
         drop(tx);
         let rx = taker.await.unwrap();
         assert_eq!(rx.shared.lock().items.capacity(), 0);
+    }
+
+    /// What a parked receiver's resumption hands on: the state, and the receiver.
+    type Resumed = std::sync::mpsc::Sender<(u32, Receiver<u8>)>;
+
+    /// A resumption that hands the state and the receiver to the test.
+    fn resume((state, to): (u32, Resumed), rx: Receiver<u8>) {
+        let _ = to.send((state, rx));
+    }
+
+    #[tokio::test]
+    async fn a_parked_receiver_is_resumed_by_the_next_value_with_its_state() {
+        let (tx, rx) = channel::<u8>(4);
+        let (to, from) = std::sync::mpsc::channel();
+        assert!(rx.park((7, to), resume).is_ok());
+        // Parked: the queue is open, nothing waits, nothing was resumed.
+        assert!(!tx.is_closed());
+        assert!(from.try_recv().is_err());
+        tx.try_send(1).unwrap();
+        let (state, mut rx) = from.try_recv().expect("resumed by the send");
+        assert_eq!(state, 7);
+        assert_eq!(rx.try_recv(), Ok(1));
+        assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+    }
+
+    #[tokio::test]
+    async fn a_receiver_is_not_parked_while_something_is_queued_or_no_sender_is_left() {
+        let (tx, rx) = channel::<u8>(4);
+        tx.try_send(3).unwrap();
+        let (to, _from) = std::sync::mpsc::channel();
+        let (mut rx, (state, to)) = rx.park((1, to), resume).expect_err("refused");
+        assert_eq!(state, 1);
+        assert_eq!(rx.try_recv(), Ok(3));
+        drop(tx);
+        let (rx, _) = rx.park((2, to), resume).expect_err("refused");
+        drop(rx);
+    }
+
+    #[tokio::test]
+    async fn the_last_sender_going_resumes_a_parked_receiver_which_then_sees_the_end() {
+        let (tx, rx) = channel::<u8>(4);
+        let tx2 = tx.clone();
+        let finished = rx.finished();
+        let (to, from) = std::sync::mpsc::channel();
+        assert!(rx.park((9, to), resume).is_ok());
+        drop(tx);
+        assert!(from.try_recv().is_err(), "a sender remains");
+        drop(tx2);
+        let (_, mut rx) = from.try_recv().expect("resumed by the last sender");
+        assert_eq!(rx.try_recv(), Err(TryRecvError::Disconnected));
+        // Finished only once the resumed receiver is dropped, not when it was parked.
+        let waiting = tokio::spawn(finished.wait());
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished());
+        drop(rx);
+        tokio::time::timeout(std::time::Duration::from_secs(5), waiting)
+            .await
+            .expect("finished once the receiver is gone")
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_receiver_resumed_before_the_parking_one_is_dropped_keeps_the_queue_open() {
+        // The count of receivers, not a flag, decides when the queue closes: here the parked
+        // work is taken (resumed) while the receiver that parked it still exists.
+        let (tx, rx) = channel::<u8>(4);
+        let (to, from) = std::sync::mpsc::channel();
+        let shared = rx.shared.clone();
+        {
+            let mut s = shared.lock();
+            s.parked = Some(Box::new(move |rx| resume((0, to), rx)));
+            s.handles += 1;
+        }
+        tx.try_send(5).unwrap();
+        let (_, mut resumed_rx) = from.try_recv().unwrap();
+        drop(rx);
+        assert!(!tx.is_closed());
+        assert_eq!(resumed_rx.try_recv(), Ok(5));
+        drop(resumed_rx);
+        assert!(tx.is_closed());
     }
 }

@@ -279,7 +279,7 @@ struct Conn {
     device_addr: SocketAddr,
     tx: queue::Sender<Seen>,
     rx: Option<queue::Receiver<Seen>>,
-    decoder: Option<tokio::task::JoinHandle<()>>,
+    decoder: Option<queue::Finished<Seen>>,
     /// Taken when the upstream is dialled.
     route: Option<crate::dial::Route>,
     /// Bytes the device sent before iotscope went upstream (its CONNECT, read to choose a
@@ -335,14 +335,14 @@ impl Conn {
         };
         // The proxy's own deadlines end these handshakes: nothing here waits for the
         // decoder's cut (`queue::Receiver::cut`).
-        self.decoder = Some(tokio::spawn(crate::relay::live::decode(
+        self.decoder = Some(crate::relay::live::start(
             Box::new(identity),
             rx,
             self.shared.out.clone(),
             self.shared.rec.clone(),
             self.shared.live.clone(),
             keys,
-        )));
+        ));
     }
 
     async fn device_leg(&self, leg: Box<DeviceLeg>) {
@@ -379,7 +379,7 @@ impl Conn {
         self.start_decoder(None, None, None);
         drop(self.tx);
         if let Some(d) = self.decoder.take() {
-            let _ = d.await;
+            d.wait().await;
         }
     }
 

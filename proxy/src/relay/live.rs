@@ -1,10 +1,11 @@
-//! Live output: each connection's decoder task, and the one printer every connection shares.
+//! Live output: each connection's decoder, and the one printer every connection shares.
 //!
-//! A decoder task feeds its connection's [`Session`] with what the relay saw, turns each new
-//! event into a line as soon as it exists, forwards the bytes to the recorder, and watches the
-//! handshake deadline. At close it hands the finished trace to the printer, which diagnoses it
-//! (the printer holds the state that spans connections, such as client IDs in use) and prints
-//! the findings, or the same JSON object as `replay`.
+//! A decoder feeds its connection's [`Session`] with what the relay saw, turns each new event
+//! into a line as soon as it exists, forwards the bytes to the recorder, and watches the
+//! handshake deadline. It runs as a task only while there is something to do, and waits in
+//! its queue otherwise ([`start`]). At close it hands the finished trace to the printer,
+//! which diagnoses it (the printer holds the state that spans connections, such as client
+//! IDs in use) and prints the findings, or the same JSON object as `replay`.
 //!
 //! The printer is a thread of its own: a terminal or pipe that reads slowly blocks it, the
 //! decoder tasks wait for it, their queues fill, and the relay drops copies (reported as
@@ -24,7 +25,7 @@ use iotscope_decoder::{
 use tokio::sync::mpsc;
 
 use super::record::Record;
-use crate::feed::{apply, now, Seen};
+use crate::feed::{apply, now, queue, Seen};
 use iotscope_report::sorted_json::SortedJson;
 use iotscope_report::text;
 use iotscope_report::{stdout_is_tty, Reporter};
@@ -65,36 +66,51 @@ pub enum Out {
 /// Lines queued for the printer before decoder tasks wait for it.
 const PRINTER_QUEUE: usize = 4096;
 
-/// One connection's decoder task. Ends when the relay drops its senders.
+/// A connection's decoding: its `Session` and what it needs to print and record. It lives
+/// on the heap, in a task while there is something to decode and in its queue, parked, while
+/// there is not ([`queue::Receiver::park`]): an idle connection keeps this and no task.
+struct Decoder {
+    session: Session,
+    /// Events of the trace already printed.
+    printed: u64,
+    /// The handshake deadline's timer, on the heap and only while the handshake is pending.
+    deadline: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+    rec: Option<mpsc::Sender<Record>>,
+    out: mpsc::Sender<Out>,
+    cfg: Arc<LiveConfig>,
+}
+
+/// Starts one connection's decoding, fed by `rx`, and returns the handle that learns when it
+/// is over (the relay drops its senders, the decoder drains the queue and hands the trace to
+/// the printer).
 ///
-/// Every connection keeps this task's future for its whole life, at the size of its largest
-/// step: what is done once (the first line, the report at the end) or only for a recording
-/// runs boxed, and `identity` comes boxed (an argument's room is kept in the future even after
-/// it was moved on).
-pub async fn decode(
+/// Its task runs while there is something to decode or a handshake deadline to watch, and
+/// ends when the queue is empty: the decoder's state waits in the queue, and the next value
+/// queued starts a task again. A device's connection is idle most of its life (a keep-alive
+/// a minute), and a task kept for it was 1.4 KiB per connection.
+pub fn start(
     identity: Box<Identity>,
-    mut rx: crate::feed::queue::Receiver<Seen>,
+    rx: queue::Receiver<Seen>,
     out: mpsc::Sender<Out>,
     rec: Option<mpsc::Sender<Record>>,
     cfg: Arc<LiveConfig>,
     keys: Option<Arc<dyn iotscope_decoder::keylog::KeySource>>,
-) {
-    let conn = identity.number;
-    let device = identity.device;
-    let endpoint = identity.endpoint;
+) -> queue::Finished<Seen> {
+    let finished = rx.finished();
     // Only connections that reached the upstream are recorded: a packet needs both addresses.
-    let rec = rec.filter(|_| endpoint.is_some());
-    let label = format!("#{conn} {}", addr_or_unknown(device));
+    let rec = rec.filter(|_| identity.endpoint.is_some());
     if let Some(w) = &cfg.watch {
         // Never waits: the watch keeps the row and wakes its readers without blocking.
         w.0.opened(&identity, now());
     }
-    if cfg.format == Format::Text {
+    let opening = (cfg.format == Format::Text).then(|| {
         let name = identity.endpoint_name.clone().unwrap_or_default();
-        let dialled = endpoint.map_or(String::new(), |a| format!(" ({a})"));
-        let _ = Box::pin(out.send(Out::Line(format!("{label} → {name}{dialled}")))).await;
-    }
-    let mut session = Session::new(
+        let dialled = identity
+            .endpoint
+            .map_or(String::new(), |a| format!(" ({a})"));
+        format!("{} → {name}{dialled}", label(&identity))
+    });
+    let session = Session::new(
         *identity,
         SessionConfig {
             reveal_passwords: cfg.reveal_passwords,
@@ -102,48 +118,124 @@ pub async fn decode(
             ..SessionConfig::default()
         },
     );
-    let mut printed = 0u64;
-    // The handshake deadline's timer, on the heap and only while the handshake is pending:
-    // an idle connection is past its handshake, and keeps no timer.
-    let mut deadline = cfg
-        .handshake_timeout
-        .map(|d| Box::pin(tokio::time::sleep(d)));
-    loop {
-        let seen = tokio::select! {
-            s = rx.recv() => s,
-            _ = until(&mut deadline), if deadline.is_some() => {
-                deadline = None;
-                let secs = cfg.handshake_timeout.map_or(0.0, |d| d.as_secs_f64());
-                let text = format!("no TLS handshake completed within {secs:.1} s; iotscope closed the connection (--handshake-timeout)");
-                session.feed(
-                    Direction::EndpointToDevice,
-                    Input::Cut(CutCause::HandshakeTimeout, text.into()),
-                    now(),
-                );
-                rx.cut();
-                printed = print_new(session.trace(), printed, &label, &cfg, &out).await;
-                continue;
-            }
-        };
-        let Some(seen) = seen else { break };
-        if let Some(rec) = &rec {
-            Box::pin(record(rec, conn, device, endpoint, &seen)).await;
+    let decoder = Box::new(Decoder {
+        session,
+        printed: 0,
+        deadline: cfg
+            .handshake_timeout
+            .map(|d| Box::pin(tokio::time::sleep(d))),
+        rec,
+        out,
+        cfg,
+    });
+    tokio::spawn(async move {
+        if let Some(line) = opening {
+            let _ = decoder.out.send(Out::Line(line)).await;
         }
-        apply(&mut session, seen);
-        if deadline.is_some() && handshake_settled(session.trace(), printed) {
-            deadline = None;
-        }
-        printed = print_new(session.trace(), printed, &label, &cfg, &out).await;
+        run(decoder, rx).await
+    });
+    finished
+}
+
+/// Starts a parked decoder's task again (from the sender that queued something).
+fn resume(decoder: Box<Decoder>, rx: queue::Receiver<Seen>) {
+    // Without a runtime (it is being dropped at exit) there is nothing to run the decoder
+    // on: it is dropped with its receiver, which closes the queue.
+    if let Ok(rt) = tokio::runtime::Handle::try_current() {
+        rt.spawn(run(decoder, rx));
     }
-    Box::pin(async move {
-        if let Some(rec) = &rec {
-            let _ = rec.send(Record::Done { conn }).await;
+}
+
+/// Decodes what is queued; parks when the queue is empty and no deadline is pending, and
+/// reports once the senders are gone.
+///
+/// An `async` block rather than an `async fn`, which would keep its arguments twice.
+#[allow(clippy::manual_async_fn)]
+fn run(
+    mut d: Box<Decoder>,
+    mut rx: queue::Receiver<Seen>,
+) -> impl std::future::Future<Output = ()> + Send {
+    async move {
+        loop {
+            let seen = match rx.try_recv() {
+                Ok(seen) => seen,
+                Err(queue::TryRecvError::Disconnected) => break,
+                Err(queue::TryRecvError::Empty) if d.deadline.is_none() => {
+                    match rx.park(d, resume) {
+                        Ok(()) => return,
+                        // Something came, or the senders went, since `try_recv`.
+                        Err((back, state)) => {
+                            rx = back;
+                            d = state;
+                            continue;
+                        }
+                    }
+                }
+                Err(queue::TryRecvError::Empty) => {
+                    let seen = tokio::select! {
+                        s = rx.recv() => s,
+                        _ = until(&mut d.deadline) => {
+                            d.handshake_timed_out(&rx).await;
+                            continue;
+                        }
+                    };
+                    let Some(seen) = seen else { break };
+                    seen
+                }
+            };
+            d.take(seen).await;
         }
-        let trace = session.finish();
-        print_new(&trace, printed, &label, &cfg, &out).await;
-        let _ = out.send(Out::Closed(Box::new(trace))).await;
-    })
-    .await;
+        drop(rx);
+        Box::pin(d.finish()).await;
+    }
+}
+
+impl Decoder {
+    /// One value from the relay: recorded, decoded, its events printed.
+    async fn take(&mut self, seen: Seen) {
+        if let Some(rec) = &self.rec {
+            let id = &self.session.trace().identity;
+            Box::pin(record(rec, id.number, id.device, id.endpoint, &seen)).await;
+        }
+        apply(&mut self.session, seen);
+        if self.deadline.is_some() && handshake_settled(self.session.trace(), self.printed) {
+            self.deadline = None;
+        }
+        self.print_new().await;
+    }
+
+    /// The handshake deadline passed: the decoder says so and asks the relay to cut.
+    async fn handshake_timed_out(&mut self, rx: &queue::Receiver<Seen>) {
+        self.deadline = None;
+        let secs = self.cfg.handshake_timeout.map_or(0.0, |d| d.as_secs_f64());
+        let text = format!("no TLS handshake completed within {secs:.1} s; iotscope closed the connection (--handshake-timeout)");
+        self.session.feed(
+            Direction::EndpointToDevice,
+            Input::Cut(CutCause::HandshakeTimeout, text.into()),
+            now(),
+        );
+        rx.cut();
+        self.print_new().await;
+    }
+
+    async fn print_new(&mut self) {
+        self.printed = print_new(self.session.trace(), self.printed, &self.cfg, &self.out).await;
+    }
+
+    /// The end: the recording told, the trace finished, printed and handed to the printer.
+    async fn finish(self: Box<Self>) {
+        let d = *self;
+        if let Some(rec) = &d.rec {
+            let _ = rec
+                .send(Record::Done {
+                    conn: d.session.trace().identity.number,
+                })
+                .await;
+        }
+        let trace = d.session.finish();
+        print_new(&trace, d.printed, &d.cfg, &d.out).await;
+        let _ = d.out.send(Out::Closed(Box::new(trace))).await;
+    }
 }
 
 /// Ready when `deadline`'s timer is; never without one.
@@ -152,6 +244,11 @@ async fn until(deadline: &mut Option<std::pin::Pin<Box<tokio::time::Sleep>>>) {
         Some(d) => d.as_mut().await,
         None => std::future::pending().await,
     }
+}
+
+/// How a connection's lines begin: its number and the device's address.
+fn label(id: &Identity) -> String {
+    format!("#{} {}", id.number, addr_or_unknown(id.device))
 }
 
 fn addr_or_unknown(a: Option<SocketAddr>) -> String {
@@ -228,16 +325,15 @@ fn handshake_settled(trace: &Trace, from: u64) -> bool {
 }
 
 /// Sends a line for each event from `from` on; returns the new count.
-async fn print_new(
-    trace: &Trace,
-    from: u64,
-    label: &str,
-    cfg: &LiveConfig,
-    out: &mpsc::Sender<Out>,
-) -> u64 {
+async fn print_new(trace: &Trace, from: u64, cfg: &LiveConfig, out: &mpsc::Sender<Out>) -> u64 {
+    if (cfg.format == Format::Json && !cfg.events) || trace.total_events() == from {
+        // Nothing is printed per event, or there is no new one.
+        return trace.total_events();
+    }
+    let label = label(&trace.identity);
     let lines: Vec<String> = trace
         .events_since(from)
-        .filter_map(|e| event_line(trace, e, label, cfg))
+        .filter_map(|e| event_line(trace, e, &label, cfg))
         .collect();
     if !lines.is_empty() {
         // Boxed, and only when there is something to print: the sending future would

@@ -121,6 +121,32 @@ impl<T> Shared<T> {
     }
 }
 
+impl<T> Shared<T> {
+    /// Ready when `ready` holds; otherwise the task is woken through the one waker `slot`
+    /// names when it may (a second task polling takes the first one's place).
+    fn poll_until(
+        &self,
+        cx: &mut Context<'_>,
+        ready: impl Fn(&State<T>) -> bool,
+        slot: impl Fn(&mut State<T>) -> &mut Option<Waker>,
+    ) -> Poll<()> {
+        let mut s = self.lock();
+        if ready(&s) {
+            return Poll::Ready(());
+        }
+        keep_waker(slot(&mut s), cx);
+        Poll::Pending
+    }
+}
+
+/// Keeps `cx`'s waker in `slot`, unless the one there already wakes the same task.
+fn keep_waker(slot: &mut Option<Waker>, cx: &Context<'_>) {
+    match slot {
+        Some(w) if w.will_wake(cx.waker()) => {}
+        _ => *slot = Some(cx.waker().clone()),
+    }
+}
+
 impl<T> State<T> {
     fn has_room(&self, bound: usize) -> bool {
         self.items.len() + (self.reserved as usize) < bound
@@ -226,18 +252,7 @@ impl<T> Sender<T> {
     /// never, if it does not. One task waits for this (the relay): a second one polling it
     /// takes the first one's place.
     pub async fn cut_asked(&self) {
-        poll_fn(|cx| {
-            let mut s = self.shared.lock();
-            if s.cut {
-                return Poll::Ready(());
-            }
-            match &s.cut_waker {
-                Some(w) if w.will_wake(cx.waker()) => {}
-                _ => s.cut_waker = Some(cx.waker().clone()),
-            }
-            Poll::Pending
-        })
-        .await
+        poll_fn(|cx| self.shared.poll_until(cx, |s| s.cut, |s| &mut s.cut_waker)).await
     }
 
     /// Queues `value`, waiting for room while the queue is full.
@@ -406,10 +421,7 @@ impl<T> Receiver<T> {
         }
         // Going to sleep on an empty queue: its storage goes back (the point of this queue).
         s.items = VecDeque::new();
-        match &s.receiver_waker {
-            Some(w) if w.will_wake(cx.waker()) => {}
-            _ => s.receiver_waker = Some(cx.waker().clone()),
-        }
+        keep_waker(&mut s.receiver_waker, cx);
         Poll::Pending
     }
 }
@@ -452,15 +464,8 @@ impl<T> Finished<T> {
     /// Ready once the receiver is gone. One task waits for this.
     pub async fn wait(self) {
         poll_fn(|cx| {
-            let mut s = self.shared.lock();
-            if !s.receiver {
-                return Poll::Ready(());
-            }
-            match &s.done_waker {
-                Some(w) if w.will_wake(cx.waker()) => {}
-                _ => s.done_waker = Some(cx.waker().clone()),
-            }
-            Poll::Pending
+            self.shared
+                .poll_until(cx, |s| !s.receiver, |s| &mut s.done_waker)
         })
         .await
     }

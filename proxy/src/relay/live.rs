@@ -185,8 +185,11 @@ fn run(
             };
             d.take(seen).await;
         }
-        drop(rx);
         Box::pin(d.finish()).await;
+        // Only now: the connection waits for the receiver to go (`queue::Finished`) before it
+        // gives up its slot, and the proxy's exit waits for the slots, so the report must be
+        // with the printer by then.
+        drop(rx);
     }
 }
 

@@ -223,7 +223,6 @@ pub struct Tee {
     /// Boxed with its scratch list: most connections are TLS and never have one, and every
     /// idle connection keeps its tees for its whole life.
     packets: Option<Box<(PacketFramer, Vec<Span>)>>,
-    pieces: Vec<Piece>,
 }
 
 impl Tee {
@@ -238,7 +237,6 @@ impl Tee {
             budget: Arc::new(Budget::default()),
             wait: false,
             framer: None,
-            pieces: Vec::new(),
             offset: 0,
             packets: None,
         }
@@ -332,10 +330,11 @@ impl Tee {
             );
             return;
         };
-        let mut pieces = std::mem::take(&mut self.pieces);
+        // A list per read, not a scratch list kept in the tee: kept, it held its room (a few
+        // pieces of 32 bytes) in each direction of every idle connection.
+        let mut pieces = Vec::new();
         framer.split(bytes, &mut pieces);
-        self.send_pieces(ts, &mut pieces);
-        self.pieces = pieces;
+        self.send_pieces(ts, pieces);
     }
 
     /// How many of the next `len` bytes the decoder has said it only counts. Never inside
@@ -374,8 +373,8 @@ impl Tee {
         }
     }
 
-    fn send_pieces(&mut self, ts: Timestamp, pieces: &mut Vec<Piece>) {
-        for piece in pieces.drain(..) {
+    fn send_pieces(&mut self, ts: Timestamp, pieces: Vec<Piece>) {
+        for piece in pieces {
             let (held, wire) = (piece.held_len(), piece.wire_len());
             let input = match piece {
                 Piece::Bytes(b) => Input::Data(b.into()),
@@ -413,10 +412,9 @@ impl Tee {
         let Some(framer) = self.framer.as_mut() else {
             return;
         };
-        let mut pieces = std::mem::take(&mut self.pieces);
+        let mut pieces = Vec::new();
         framer.finish(&mut pieces);
-        self.send_pieces(ts, &mut pieces);
-        self.pieces = pieces;
+        self.send_pieces(ts, pieces);
     }
 
     /// A close is sent even when the queue is full: it happens once, after this direction's

@@ -229,51 +229,58 @@ pub fn relay(
             }
         };
 
-        match cut {
-            Some(Cut::Idle(limit)) => {
-                let text = format!(
-                "iotscope closed the connection after {:.0} s without a byte either way (--idle-timeout)",
-                limit.as_secs_f64()
-            );
-                let _ = tx.send(cut_input(CutCause::IdleTimeout, text)).await;
+        // The end runs boxed: it happens once, and inline its state (the cut, the sockets put
+        // back together, the closes' futures) would widen the relay, which every connection
+        // keeps for its whole life.
+        Box::pin(async move {
+            match cut {
+                Some(Cut::Idle(limit)) => {
+                    let text = format!(
+                        "iotscope closed the connection after {:.0} s without a byte either way (--idle-timeout)",
+                        limit.as_secs_f64()
+                    );
+                    let _ = tx.send(cut_input(CutCause::IdleTimeout, text)).await;
+                }
+                Some(Cut::Shutdown) => {
+                    let text = "iotscope closed the connection: the proxy was stopping".to_string();
+                    let _ = tx.send(cut_input(CutCause::Stopping, text)).await;
+                }
+                // The decoder, which set the deadline, has said why.
+                Some(Cut::HandshakeTimeout) => {}
+                None => {}
             }
-            Some(Cut::Shutdown) => {
-                let text = "iotscope closed the connection: the proxy was stopping".to_string();
-                let _ = tx.send(cut_input(CutCause::Stopping, text)).await;
-            }
-            // The decoder, which set the deadline, has said why.
-            Some(Cut::HandshakeTimeout) => {}
-            None => {}
-        }
 
-        // Which side, if any, reset the connection: the other side is reset in turn.
-        let reset_by = match (&up_end, &down_end) {
-            (Some(End::ReadFailed), _) => Some(Side::Device),
-            (_, Some(End::ReadFailed)) => Some(Side::Endpoint),
-            (Some(End::WriteFailed), _) => Some(Side::Endpoint),
-            (_, Some(End::WriteFailed)) => Some(Side::Device),
-            _ => None,
-        };
-        let device = dr.reunite(dw).ok();
-        let upstream = ur.reunite(uw).ok();
-        match reset_by {
-            Some(Side::Device) => {
-                // When a write to the device failed, its read has not said so yet: say it here.
-                up.close(now(), true).await;
-                if let Some(u) = &upstream {
-                    let _ = u.set_zero_linger();
+            // Which side, if any, reset the connection: the other side is reset in turn.
+            let reset_by = match (&up_end, &down_end) {
+                (Some(End::ReadFailed), _) => Some(Side::Device),
+                (_, Some(End::ReadFailed)) => Some(Side::Endpoint),
+                (Some(End::WriteFailed), _) => Some(Side::Endpoint),
+                (_, Some(End::WriteFailed)) => Some(Side::Device),
+                _ => None,
+            };
+            let device = dr.reunite(dw).ok();
+            let upstream = ur.reunite(uw).ok();
+            match reset_by {
+                Some(Side::Device) => {
+                    // When a write to the device failed, its read has not said so yet: say
+                    // it here.
+                    up.close(now(), true).await;
+                    if let Some(u) = &upstream {
+                        let _ = u.set_zero_linger();
+                    }
                 }
-            }
-            Some(Side::Endpoint) => {
-                down.close(now(), true).await;
-                if let Some(d) = &device {
-                    let _ = d.set_zero_linger();
+                Some(Side::Endpoint) => {
+                    down.close(now(), true).await;
+                    if let Some(d) = &device {
+                        let _ = d.set_zero_linger();
+                    }
                 }
+                None => {}
             }
-            None => {}
-        }
-        drop(device);
-        drop(upstream);
+            drop(device);
+            drop(upstream);
+        })
+        .await;
     }
 }
 

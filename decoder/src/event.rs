@@ -288,17 +288,9 @@ pub enum EventKind {
     ClientHello(Box<ClientHello>),
     ServerHello(Box<ServerHello>),
     /// A Certificate message; an empty `chain` is a client that had no certificate to send.
-    Certificate {
-        chain: crate::cert::Chain,
-        /// One entry per certificate: is it issued by the next one in the chain? `None` for the
-        /// last, or when the issuer could not be checked.
-        issued_by_next: Vec<Option<bool>>,
-        /// The name of the root the chain leads to: a known root (Amazon Root CA 1–4, Starfield
-        /// Services Root CA G2, or any other web PKI root), else the last issuer named.
-        root: Option<String>,
-        /// True when `root` is a root that webpki-roots knows.
-        root_known: bool,
-    },
+    /// Shared with the chain cache, and kept out of line: an event is as large as its largest
+    /// kind, and a trace keeps dozens of events for each of these.
+    Certificate(std::sync::Arc<ChainSummary>),
     /// The endpoint asks for a client certificate.
     CertificateRequest {
         /// Distinguished names of acceptable CAs (TLS 1.2), RFC 4514 style.
@@ -361,15 +353,7 @@ pub enum EventKind {
     /// bytes its header declared. Emitted when the sender closed its side (the close event
     /// follows), or when the trace ended without a close (a sender that stalled, or a
     /// capture that stopped).
-    Unfinished {
-        /// The layer the record or packet belongs to: TLS, or MQTT (plain or decrypted).
-        layer: AppProtocol,
-        offset: u64,
-        held: u64,
-        need: u64,
-        /// What was cut short: `a ClientHello record`, `CONNECT` …
-        what: String,
-    },
+    Unfinished(Box<Unfinished>),
     /// iotscope itself closed the connection (a proxy only): its handshake deadline, its idle
     /// limit, or its own shutdown. `text` says it in words.
     Cut {
@@ -396,18 +380,36 @@ impl EventKind {
 impl From<ChainSummary> for EventKind {
     /// The event for a Certificate message.
     fn from(c: ChainSummary) -> EventKind {
-        EventKind::Certificate {
-            chain: c.chain,
-            issued_by_next: c.issued_by_next,
-            root: c.root,
-            root_known: c.root_known,
-        }
+        EventKind::Certificate(std::sync::Arc::new(c))
     }
+}
+
+/// A record or packet cut short: what [`EventKind::Unfinished`] holds, out of line since it
+/// is rare and the largest kind after a certificate.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Unfinished {
+    /// The layer the record or packet belongs to: TLS, or MQTT (plain or decrypted).
+    pub layer: AppProtocol,
+    pub offset: u64,
+    pub held: u64,
+    pub need: u64,
+    /// What was cut short: `a ClientHello record`, `CONNECT` …
+    pub what: String,
 }
 
 #[cfg(test)]
 mod tests {
-    use super::Timestamp;
+    use super::{Event, EventKind, Timestamp};
+
+    /// A trace keeps every event of a connection's handshake for the connection's life, so a
+    /// kind that grows every event shows in what each idle connection holds. Large kinds go
+    /// in a box (`Certificate`, `Unfinished`, the hellos, MQTT packets).
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn an_event_stays_small() {
+        assert_eq!(std::mem::size_of::<EventKind>(), 40);
+        assert_eq!(std::mem::size_of::<Event>(), 56);
+    }
 
     #[test]
     fn rfc3339_agrees_with_the_calendar() {

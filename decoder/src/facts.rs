@@ -154,7 +154,7 @@ impl<'a> Facts<'a> {
                     | EventKind::TcpRst
                     | EventKind::Gap { .. }
                     | EventKind::Note { .. }
-                    | EventKind::Unfinished { .. }
+                    | EventKind::Unfinished(_)
                     | EventKind::Cut { .. }
                     | EventKind::Upstream { .. }
                     | EventKind::DeviceLeg(_)
@@ -168,7 +168,7 @@ impl<'a> Facts<'a> {
                 f.last_data[d] = Some(e);
             }
             match &e.kind {
-                EventKind::Unfinished { .. } => f.unfinished.push(e),
+                EventKind::Unfinished(_) => f.unfinished.push(e),
                 EventKind::Cut { cause, .. } => {
                     f.cut.get_or_insert((e, *cause));
                 }
@@ -227,12 +227,12 @@ impl<'a> Facts<'a> {
                 EventKind::ServerHello(h) if !h.hello_retry_request => {
                     f.server_hello.get_or_insert((e, h));
                 }
-                EventKind::Certificate { chain, .. } => {
+                EventKind::Certificate(c) => {
                     let slot = match e.dir {
                         Direction::EndpointToDevice => &mut f.server_chain,
                         Direction::DeviceToEndpoint => &mut f.device_chain,
                     };
-                    slot.get_or_insert((e, &chain[..]));
+                    slot.get_or_insert((e, &c.chain[..]));
                 }
                 EventKind::CertificateRequest { .. } => {
                     f.cert_request.get_or_insert(e);
@@ -280,7 +280,7 @@ impl<'a> Facts<'a> {
                 return None;
             }
             let what = match &e.kind {
-                EventKind::Certificate { .. } => "its Certificate",
+                EventKind::Certificate(_) => "its Certificate",
                 EventKind::Handshake {
                     kind: crate::event::HandshakeKind::ClientKeyExchange,
                     ..
@@ -389,7 +389,7 @@ impl<'a> Facts<'a> {
                     kind: HandshakeKind::NewSessionTicket,
                     ..
                 } => {}
-                EventKind::Certificate { .. }
+                EventKind::Certificate(_)
                 | EventKind::CertificateRequest { .. }
                 | EventKind::Handshake { .. } => return false,
                 _ => {}

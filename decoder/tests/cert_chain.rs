@@ -98,12 +98,13 @@ struct Outcome {
 
 fn check(chain: &[&[u8]]) -> Outcome {
     match EventKind::from(read_chain(chain)) {
-        EventKind::Certificate {
-            chain: summaries,
-            issued_by_next,
-            root,
-            root_known,
-        } => {
+        EventKind::Certificate(c) => {
+            let iotscope_decoder::cert::ChainSummary {
+                chain: summaries,
+                issued_by_next,
+                root,
+                root_known,
+            } = (*c).clone();
             assert_eq!(summaries.len(), chain.len());
             assert_eq!(issued_by_next.len(), chain.len());
             Outcome {

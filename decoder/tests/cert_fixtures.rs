@@ -405,14 +405,9 @@ fn event(names: &[&str]) -> (Vec<Option<bool>>, Option<String>, bool) {
     let ders: Vec<Vec<u8>> = names.iter().map(|n| der(n)).collect();
     let refs: Vec<&[u8]> = ders.iter().map(Vec::as_slice).collect();
     match EventKind::from(read_chain(&refs)) {
-        EventKind::Certificate {
-            chain,
-            issued_by_next,
-            root,
-            root_known,
-        } => {
-            assert_eq!(chain.len(), names.len());
-            (issued_by_next, root, root_known)
+        EventKind::Certificate(c) => {
+            assert_eq!(c.chain.len(), names.len());
+            (c.issued_by_next.clone(), c.root.clone(), c.root_known)
         }
         other => panic!("unexpected event {other:?}"),
     }
@@ -508,16 +503,12 @@ fn garbage_in_a_chain_breaks_only_its_links() {
     let root = der("cap_mtls_root");
     let junk = b"not a certificate".to_vec();
     let chain: Vec<&[u8]> = vec![&good, &junk, &root];
-    let EventKind::Certificate {
-        chain,
-        issued_by_next,
-        root,
-        root_known,
-    } = EventKind::from(read_chain(&chain))
-    else {
+    let EventKind::Certificate(c) = EventKind::from(read_chain(&chain)) else {
         panic!("not a certificate event");
     };
-    assert_eq!(issued_by_next, [None, None, None]);
+    let (chain, issued_by_next, root, root_known) =
+        (&c.chain, &c.issued_by_next, &c.root, c.root_known);
+    assert_eq!(*issued_by_next, [None, None, None]);
     assert!(chain[1].parse_error.is_some());
     assert_eq!(chain[1].der_len, 17);
     assert_eq!(chain[1].sha256.len(), 64);

@@ -248,7 +248,7 @@ impl Serialize for ClientHandshake<'_> {
         let h = self.0;
         let mut o = s.serialize_struct("object", 0)?;
         o.serialize_field("ciphers", &Names(&h.cipher_suites))?;
-        o.serialize_field("exts", &ExtensionNames(&h.extensions))?;
+        o.serialize_field("exts", &ExtensionNames(&h.wire.extensions))?;
         o.serialize_field("groups", &Names(&h.supported_groups))?;
         o.serialize_field("key_share_groups", &Names(&h.key_share_groups))?;
         o.serialize_field("legacy_version", &version_name(h.legacy_version))?;
@@ -265,7 +265,7 @@ struct ExtensionNames<'a>(&'a [tls::Extension]);
 
 impl Serialize for ExtensionNames<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.0.iter().map(|x| x.name))
+        s.collect_seq(self.0.iter().map(tls::Extension::name))
     }
 }
 
@@ -370,8 +370,8 @@ impl Serialize for TlsSummary<'_> {
             t.serialize_field(
                 "ja3",
                 &Fingerprint {
-                    hash: &h.ja3_hash,
-                    string: &h.ja3,
+                    hash: &h.wire.ja3_hash,
+                    string: &h.wire.ja3,
                 },
             )?;
         }
@@ -456,19 +456,13 @@ impl Serialize for Certificates<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut seq = s.serialize_seq(None)?;
         for e in self.0.events() {
-            if let EventKind::Certificate {
-                chain,
-                issued_by_next,
-                root,
-                root_known,
-            } = &e.kind
-            {
+            if let EventKind::Certificate(c) = &e.kind {
                 seq.serialize_element(&CertificateMessage {
                     event: e,
-                    chain,
-                    issued_by_next,
-                    root,
-                    root_known: *root_known,
+                    chain: &c.chain,
+                    issued_by_next: &c.issued_by_next,
+                    root: &c.root,
+                    root_known: c.root_known,
                 })?;
             }
         }
@@ -735,19 +729,15 @@ struct UnfinishedPacket<'a> {
 
 fn unfinished<'a>(facts: &'a Facts<'a>) -> impl Iterator<Item = UnfinishedPacket<'a>> {
     facts.unfinished.iter().filter_map(|e| match &e.kind {
-        EventKind::Unfinished {
-            layer: iotscope_decoder::AppProtocol::Mqtt,
-            offset,
-            held,
-            need,
-            what,
-        } => Some(UnfinishedPacket {
-            declared_bytes: *need,
-            from: e.dir.sender(),
-            offset: *offset,
-            received_bytes: *held,
-            kind: what,
-        }),
+        EventKind::Unfinished(u) if u.layer == iotscope_decoder::AppProtocol::Mqtt => {
+            Some(UnfinishedPacket {
+                declared_bytes: u.need,
+                from: e.dir.sender(),
+                offset: u.offset,
+                received_bytes: u.held,
+                kind: &u.what,
+            })
+        }
         _ => None,
     })
 }

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use iotscope_decoder::cert::Certificate;
+use iotscope_decoder::cert::{Certificate, ChainSummary};
 use iotscope_decoder::diagnose::{Certainty, Finding, Severity};
 use iotscope_decoder::event::{AlertLevel, EncryptedPhase, HandshakeKind};
 use iotscope_decoder::mqtt::{Body, Packet};
@@ -222,7 +222,7 @@ fn describe_into(s: &mut String, e: &Event) -> std::fmt::Result {
                 s,
                 "\nSNI {}\nJA3 {}\nJA4 {}",
                 h.sni.as_deref().unwrap_or("(none)"),
-                h.ja3_hash,
+                h.wire.ja3_hash,
                 h.ja4
             )?
         }
@@ -242,12 +242,13 @@ fn describe_into(s: &mut String, e: &Event) -> std::fmt::Result {
                 write!(s, " ALPN {a}")?;
             }
         }
-        EventKind::Certificate {
-            chain,
-            issued_by_next,
-            root,
-            root_known,
-        } => {
+        EventKind::Certificate(c) => {
+            let ChainSummary {
+                chain,
+                issued_by_next,
+                root,
+                root_known,
+            } = &**c;
             if chain.is_empty() {
                 s.push_str("Certificate: empty (no certificate to send)");
                 return Ok(());
@@ -344,15 +345,10 @@ fn describe_into(s: &mut String, e: &Event) -> std::fmt::Result {
             write!(s, "{bytes} bytes of data: {:?}", shorten(prefix, 32))?
         }
         EventKind::Note { text } => write!(s, "note: {text}")?,
-        EventKind::Unfinished {
-            offset,
-            held,
-            need,
-            what,
-            ..
-        } => write!(
+        EventKind::Unfinished(u) => write!(
             s,
-            "unfinished at byte {offset}: {held} of the {need} bytes of {what}, then nothing more"
+            "unfinished at byte {}: {} of the {} bytes of {}, then nothing more",
+            u.offset, u.held, u.need, u.what
         )?,
         EventKind::Cut { text, .. } => write!(s, "{text}")?,
         EventKind::Undecrypted { reason } => write!(s, "not decrypted: {reason}")?,

@@ -428,7 +428,7 @@ fn inside_tls(e: &Event) -> bool {
         | EventKind::Http { .. }
         | EventKind::Undecoded { .. } => true,
         EventKind::Protocol { protocol, .. } => *protocol != AppProtocol::Tls,
-        EventKind::Unfinished { layer, .. } => *layer != AppProtocol::Tls,
+        EventKind::Unfinished(u) => u.layer != AppProtocol::Tls,
         _ => false,
     }
 }

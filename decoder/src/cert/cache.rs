@@ -25,7 +25,7 @@ const MAX_CHAIN_BYTES: usize = 64 << 10;
 
 /// What [`super::read_chain`] computes from a chain: each certificate summarised, the
 /// chain's links checked, and the root it leads to named.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct ChainSummary {
     pub chain: Chain,
     pub issued_by_next: Vec<Option<bool>>,

@@ -48,7 +48,7 @@ fn device_refusal(f: &Facts) -> Option<Refusal> {
                 && e.ts <= until
                 && match e.kind {
                     EventKind::Encrypted { .. }
-                    | EventKind::Certificate { .. }
+                    | EventKind::Certificate(_)
                     | EventKind::Handshake { .. } => true,
                     EventKind::ChangeCipherSpec => ccs_counts,
                     _ => false,
@@ -188,19 +188,16 @@ fn server_trust(f: &Facts, out: &mut Vec<Finding>) {
                 ),
             );
         }
-        if let EventKind::Certificate {
-            root: Some(root),
-            root_known,
-            ..
-        } = &ev.kind
-        {
-            let known = if *root_known {
-                ""
-            } else {
-                ", which is not a public root"
-            };
-            fd.summary
-                .push_str(&format!(" The endpoint's chain leads to {root}{known}."));
+        if let EventKind::Certificate(c) = &ev.kind {
+            if let Some(root) = &c.root {
+                let known = if c.root_known {
+                    ""
+                } else {
+                    ", which is not a public root"
+                };
+                fd.summary
+                    .push_str(&format!(" The endpoint's chain leads to {root}{known}."));
+            }
         }
     }
     match r.alert {

@@ -746,14 +746,12 @@ fn device_stalled(f: &Facts, out: &mut Vec<Finding>) -> bool {
         return false;
     }
     let Some((ev, offset, held, need, what)) = f.unfinished.iter().find_map(|e| match &e.kind {
-        EventKind::Unfinished {
-            layer: AppProtocol::Tls,
-            offset,
-            held,
-            need,
-            what,
-        } if e.dir == crate::event::Direction::DeviceToEndpoint && !e.decrypted => {
-            Some((*e, *offset, *held, *need, what.as_str()))
+        EventKind::Unfinished(u)
+            if u.layer == AppProtocol::Tls
+                && e.dir == crate::event::Direction::DeviceToEndpoint
+                && !e.decrypted =>
+        {
+            Some((*e, u.offset, u.held, u.need, u.what.as_str()))
         }
         _ => None,
     }) else {

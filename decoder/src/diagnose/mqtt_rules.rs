@@ -65,16 +65,13 @@ pub const MQTT_MAX_REMAINING: u64 = 268_435_455;
 /// whose header declares more than AWS IoT Core would ever take is named for that, cut or not.
 fn unfinished(f: &Facts, out: &mut Vec<Finding>) {
     for ev in &f.unfinished {
-        let EventKind::Unfinished {
-            layer: crate::event::AppProtocol::Mqtt,
-            offset,
-            held,
-            need,
-            what,
-        } = &ev.kind
-        else {
+        let EventKind::Unfinished(u) = &ev.kind else {
             continue;
         };
+        if u.layer != crate::event::AppProtocol::Mqtt {
+            continue;
+        }
+        let (offset, held, need, what) = (&u.offset, &u.held, &u.need, &u.what);
         let sender = ev.dir.sender();
         let close = f.closed_by(sender).filter(|c| c.ts >= ev.ts);
         let absurd = ev.dir == Direction::DeviceToEndpoint

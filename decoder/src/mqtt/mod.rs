@@ -455,13 +455,13 @@ impl MqttConn {
     pub fn unfinished(&mut self, out: &mut Emit) {
         let ds = &self.dirs[out.dir.index()];
         if let Mode::Body(p) = ds.mode {
-            out.emit(EventKind::Unfinished {
+            out.emit(EventKind::Unfinished(Box::new(crate::event::Unfinished {
                 layer: crate::event::AppProtocol::Mqtt,
                 offset: p.start,
                 held: (p.header_len + p.seen) as u64,
                 need: p.header_len as u64 + u64::from(p.remaining_length),
                 what: p.packet_type().name().to_string(),
-            });
+            })));
         }
     }
 

@@ -221,8 +221,14 @@ fn close_inside_a_packet() {
     assert!(
         events.iter().any(|(_, k)| matches!(
             k,
-            EventKind::Unfinished { layer: crate::event::AppProtocol::Mqtt, offset: 0, held: 7, need: 12, what }
-                if what == "PUBLISH"
+            EventKind::Unfinished(u)
+                if **u == crate::event::Unfinished {
+                    layer: crate::event::AppProtocol::Mqtt,
+                    offset: 0,
+                    held: 7,
+                    need: 12,
+                    what: "PUBLISH".to_string(),
+                }
         )),
         "{events:?}"
     );

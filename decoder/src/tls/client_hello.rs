@@ -12,9 +12,8 @@ use tls_parser::{
 };
 
 use super::fingerprint::{client_fingerprints, ClientHelloIds, Ja4Input};
-use super::hello::{ClientHello, Extension, Named, SniForm};
+use super::hello::{ClientHello, ClientOffer, Extension, Named, Random, SniForm, WireOrder};
 use super::names::{extension_name, is_grease};
-use crate::hex;
 
 /// A ClientHello as read, with what was wrong in parts of it that could be skipped.
 pub(super) struct ParsedClientHello {
@@ -185,14 +184,11 @@ pub(super) fn parse_client_hello(
     let (raw_exts, split_problem) = split_extensions(ch.ext.unwrap_or(&[]));
     problems.extend(split_problem);
 
-    let mut hello = ClientHello {
+    let mut hello = ClientOffer {
         legacy_version: ch.version.0,
-        record_version,
-        random: hex::encode(&random),
         session_id_len: ch.session_id.map_or(0, |s| s.len() as u8),
         cipher_suites: cipher_ids.iter().map(|id| Named::suite(*id)).collect(),
         compression_methods: ch.comp.iter().map(|c| c.0).collect(),
-        extensions: Vec::new(),
         sni: None,
         sni_names: Vec::new(),
         sni_form: SniForm::Absent,
@@ -205,19 +201,17 @@ pub(super) fn parse_client_hello(
         max_fragment_length: None,
         session_ticket: false,
         grease: Vec::new(),
-        ja3: String::new(),
-        ja3_hash: String::new(),
         ja4: String::new(),
     };
+    let mut extensions = Vec::with_capacity(raw_exts.len());
     let mut first_alpn: Option<Vec<u8>> = None;
     let mut sig_ids: Vec<u16> = Vec::new();
     let mut group_ids: Vec<u16> = Vec::new();
 
     for ext in &raw_exts {
         note_grease(&mut grease, ext.id);
-        hello.extensions.push(Extension {
+        extensions.push(Extension {
             id: ext.id,
-            name: extension_name(ext.id),
             len: ext.data.len() as u16,
         });
         if is_grease(ext.id) {
@@ -309,11 +303,19 @@ pub(super) fn parse_client_hello(
         groups: &group_ids,
         point_formats: &hello.ec_point_formats,
     });
-    hello.ja3 = prints.ja3;
-    hello.ja3_hash = prints.ja3_hash;
     hello.ja4 = prints.ja4;
+    let wire = WireOrder {
+        extensions,
+        ja3: prints.ja3,
+        ja3_hash: prints.ja3_hash,
+    };
     Ok(ParsedClientHello {
-        hello,
+        hello: ClientHello {
+            record_version,
+            random: Random(random),
+            wire: super::shared::wire(wire),
+            offer: super::shared::offer(hello),
+        },
         random,
         problems,
     })

@@ -232,11 +232,11 @@ impl TlsConn {
                 let parsed = parse_client_hello(body, record_version)?;
                 let first = self.client_random.is_none();
                 self.client_random.get_or_insert(parsed.random);
-                self.client_etm = parsed.hello.extensions.iter().any(|e| e.id == 22);
+                self.client_etm = parsed.hello.wire.extensions.iter().any(|e| e.id == 22);
                 // Only the first ClientHello can carry early data (not one after a
                 // HelloRetryRequest).
                 if first {
-                    self.early_offered = parsed.hello.extensions.iter().any(|e| e.id == 42);
+                    self.early_offered = parsed.hello.wire.extensions.iter().any(|e| e.id == 42);
                 }
                 out.emit(EventKind::ClientHello(Box::new(parsed.hello)));
                 for p in parsed.problems {

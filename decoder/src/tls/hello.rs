@@ -1,17 +1,45 @@
 //! ClientHello and ServerHello as the trace reports them.
+//!
+//! Each hello is split in two: what is the connection's own (the random, and for a
+//! ClientHello the record version), and what the peer offered or chose, which is the same for
+//! every connection from the same device software to the same endpoint. That second part is
+//! shared between connections ([`super::shared`]): a trace keeps its hellos for the
+//! connection's life, and a gateway holds thousands of idle connections that sent the same
+//! hello. Field access reads through to the shared part ([`Deref`]).
 
 use std::borrow::Cow;
+use std::fmt;
+use std::ops::Deref;
+use std::sync::Arc;
 
 use serde::Serialize;
 
-/// A TLS extension as it appeared on the wire.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// A TLS extension as it appeared on the wire: its id and length, four bytes (a hello lists a
+/// dozen, and a client that shuffles its extensions gives each connection its own list). It
+/// serialises as `{"id": …, "len": …, "name": …}`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Extension {
     pub id: u16,
+    pub len: u16,
+}
+
+impl Extension {
     /// `server_name`, `application_layer_protocol_negotiation`, … or `unknown`; `GREASE` for
     /// RFC 8701 values.
-    pub name: &'static str,
-    pub len: u16,
+    pub fn name(&self) -> &'static str {
+        super::names::extension_name(self.id)
+    }
+}
+
+impl Serialize for Extension {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut o = s.serialize_struct("Extension", 3)?;
+        o.serialize_field("id", &self.id)?;
+        o.serialize_field("name", self.name())?;
+        o.serialize_field("len", &self.len)?;
+        o.end()
+    }
 }
 
 /// A numbered protocol value that is named when it is shown, for cipher suites, groups and
@@ -19,14 +47,14 @@ pub struct Extension {
 /// its hellos for the connection's life (with the name beside each value, 32 bytes each, they
 /// were a tenth of what an idle connection held after its handshake). It serialises as
 /// `{"id": …, "name": …}`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Named {
     pub id: u16,
     pub registry: Registry,
 }
 
 /// The IANA registry a [`Named`] value is from, which says how it is named.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Registry {
     CipherSuite,
     Group,
@@ -91,7 +119,7 @@ impl Serialize for Named {
 }
 
 /// How the server_name extension looked.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SniForm {
     /// No server_name extension at all.
@@ -106,20 +134,73 @@ pub enum SniForm {
     Several,
 }
 
+/// The 32 random bytes of a hello, shown as lower-case hex. The client's matches the key log's
+/// client random.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Random(pub [u8; 32]);
+
+impl fmt::Display for Random {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&crate::hex::encode(&self.0))
+    }
+}
+
+impl fmt::Debug for Random {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl Serialize for Random {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+/// A ClientHello: the connection's own random and record version, the order its extensions
+/// came in, and the device's offer.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ClientHello {
-    /// legacy_version from the message body, e.g. 0x0303.
-    pub legacy_version: u16,
     /// Version of the record that carried the hello.
     pub record_version: u16,
-    /// 32 bytes, hex. Matches the key log's client random.
-    pub random: String,
+    pub random: Random,
+    /// Shared with every connection whose extensions came in the same order.
+    #[serde(flatten)]
+    pub wire: Arc<WireOrder>,
+    /// Shared with every connection that offered the same.
+    #[serde(flatten)]
+    pub offer: Arc<ClientOffer>,
+}
+
+/// A ClientHello's extensions in the order they came, and the JA3 fingerprint, which follows
+/// that order. Kept apart from the rest of the offer because some clients (rustls, browsers)
+/// send their extensions in a new order on every connection: the rest of what they offer is
+/// still the same each time, and still shared.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct WireOrder {
+    /// Every extension in wire order.
+    pub extensions: Vec<Extension>,
+    pub ja3: String,
+    pub ja3_hash: String,
+}
+
+impl Deref for ClientHello {
+    type Target = ClientOffer;
+
+    fn deref(&self) -> &ClientOffer {
+        &self.offer
+    }
+}
+
+/// Everything in a ClientHello but its random, its session id bytes and its extensions' order.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct ClientOffer {
+    /// legacy_version from the message body, e.g. 0x0303.
+    pub legacy_version: u16,
     pub session_id_len: u8,
     /// Every offered suite, GREASE included, in wire order.
     pub cipher_suites: Vec<Named>,
     pub compression_methods: Vec<u8>,
-    /// Every extension in wire order.
-    pub extensions: Vec<Extension>,
     /// The first host name, when there is one.
     pub sni: Option<String>,
     /// Every name in server_name (there should be at most one).
@@ -138,12 +219,11 @@ pub struct ClientHello {
     pub session_ticket: bool,
     /// GREASE values seen anywhere in the hello (suites, extensions, groups, versions).
     pub grease: Vec<u16>,
-    pub ja3: String,
-    pub ja3_hash: String,
+    /// JA4 sorts the extensions, so it does not depend on their order.
     pub ja4: String,
 }
 
-impl ClientHello {
+impl ClientOffer {
     /// The highest version offered: the best non-GREASE supported_versions entry, else the
     /// legacy version.
     pub fn highest_version(&self) -> u16 {
@@ -171,12 +251,29 @@ impl ClientHello {
     }
 }
 
+/// A ServerHello: the connection's own random, and the endpoint's choice.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ServerHello {
+    pub random: Random,
+    /// Shared with every connection that was answered the same.
+    #[serde(flatten)]
+    pub choice: Arc<ServerChoice>,
+}
+
+impl Deref for ServerHello {
+    type Target = ServerChoice;
+
+    fn deref(&self) -> &ServerChoice {
+        &self.choice
+    }
+}
+
+/// Everything in a ServerHello but its random and session id bytes.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct ServerChoice {
     pub legacy_version: u16,
     /// The version in force: supported_versions when present (TLS 1.3), else legacy_version.
     pub version: u16,
-    pub random: String,
     pub cipher_suite: Named,
     pub compression_method: u8,
     pub extensions: Vec<Extension>,

@@ -38,7 +38,7 @@ fn letter(event: &Event) -> Option<char> {
         EventKind::ClientHello(_) => 'c',
         EventKind::ServerHello(h) if h.hello_retry_request => 'j',
         EventKind::ServerHello(_) => 's',
-        EventKind::Certificate { .. } => 'x',
+        EventKind::Certificate(_) => 'x',
         EventKind::CertificateRequest { .. } => 'r',
         EventKind::ChangeCipherSpec => 'i',
         EventKind::Alert { .. } => 'l',

@@ -48,6 +48,7 @@ pub mod names;
 pub mod reassembly;
 pub mod record;
 pub mod server_hello;
+mod shared;
 
 #[cfg(test)]
 mod tests_conn;
@@ -57,7 +58,8 @@ mod tests_hello;
 pub(crate) mod testutil;
 
 pub use hello::{
-    joined_names, serialize_names, ClientHello, Extension, Named, Registry, ServerHello, SniForm,
+    joined_names, serialize_names, ClientHello, ClientOffer, Extension, Named, Random, Registry,
+    ServerChoice, ServerHello, SniForm, WireOrder,
 };
 pub use history::history;
 
@@ -230,13 +232,13 @@ impl TlsConn {
             } else {
                 "a handshake message".to_string()
             };
-            out.emit(EventKind::Unfinished {
+            out.emit(EventKind::Unfinished(Box::new(crate::event::Unfinished {
                 layer: crate::event::AppProtocol::Tls,
                 offset: ds.joiner.partial_offset(),
                 held: held as u64,
                 need: need as u64,
                 what,
-            });
+            })));
         }
         if let Some(sink) = self.sink.as_mut() {
             sink.finish(&mut out.decrypted());
@@ -829,13 +831,13 @@ fn unfinished_record(
         (23, _) => "an application data record".to_string(),
         _ => "a record".to_string(),
     };
-    EventKind::Unfinished {
+    EventKind::Unfinished(Box::new(crate::event::Unfinished {
         layer: crate::event::AppProtocol::Tls,
         offset,
         held: held as u64,
         need: need as u64,
         what,
-    }
+    }))
 }
 
 fn joiner_type(j: &Joiner) -> u8 {

@@ -12,9 +12,8 @@ use tls_parser::{
 
 use super::client_hello::split_extensions;
 use super::fingerprint::{ja3s_string, md5_hex};
-use super::hello::{Extension, Named, ServerHello};
+use super::hello::{Extension, Named, Random, ServerChoice, ServerHello};
 use super::names::extension_name;
-use crate::hex;
 
 /// SHA-256 of "HelloRetryRequest": the random of every TLS 1.3 HelloRetryRequest.
 pub const HRR_RANDOM: [u8; 32] = [
@@ -74,7 +73,6 @@ pub(super) fn parse_server_hello(body: &[u8]) -> Result<ParsedServerHello, Malfo
     for ext in &raw_exts {
         extensions.push(Extension {
             id: ext.id,
-            name: extension_name(ext.id),
             len: ext.data.len() as u16,
         });
         // The server's key_share holds one group, followed by its key except in a
@@ -119,10 +117,9 @@ pub(super) fn parse_server_hello(body: &[u8]) -> Result<ParsedServerHello, Malfo
     }
     let ext_ids: Vec<u16> = raw_exts.iter().map(|e| e.id).collect();
     let ja3s = ja3s_string(sh.version.0, sh.cipher.0, &ext_ids);
-    let hello = ServerHello {
+    let choice = ServerChoice {
         legacy_version: sh.version.0,
         version,
-        random: hex::encode(&random),
         cipher_suite: Named::suite(sh.cipher.0),
         compression_method: sh.compression.0,
         extensions,
@@ -131,6 +128,10 @@ pub(super) fn parse_server_hello(body: &[u8]) -> Result<ParsedServerHello, Malfo
         hello_retry_request,
         ja3s_hash: md5_hex(&ja3s),
         ja3s,
+    };
+    let hello = ServerHello {
+        random: Random(random),
+        choice: super::shared::choice(choice),
     };
     Ok(ParsedServerHello {
         hello,

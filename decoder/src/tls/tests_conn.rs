@@ -95,9 +95,9 @@ fn tls12_handshake_with_client_certificate() {
     assert_eq!(history(&t), "CsxkrnXGYIFtifDdLl");
     let ev: Vec<&EventKind> = t.events().map(|e| &e.kind).collect();
     match ev[4] {
-        EventKind::Certificate { chain, .. } => {
+        EventKind::Certificate(c) => {
             assert_eq!(
-                chain.iter().map(|c| c.der_len).collect::<Vec<_>>(),
+                c.chain.iter().map(|c| c.der_len).collect::<Vec<_>>(),
                 [700, 500]
             )
         }
@@ -198,7 +198,7 @@ fn a_certificate_split_across_three_records() {
     let certs: Vec<usize> = t
         .events()
         .filter_map(|e| match &e.kind {
-            EventKind::Certificate { chain, .. } => Some(chain.len()),
+            EventKind::Certificate(c) => Some(c.chain.len()),
             _ => None,
         })
         .collect();
@@ -214,7 +214,7 @@ fn an_empty_client_certificate_is_an_empty_chain() {
         (D, record(22, &certificate_msg(&[]))),
     ]);
     let chain_len = t.events().find_map(|e| match &e.kind {
-        EventKind::Certificate { chain, .. } if e.dir == D => Some(chain.len()),
+        EventKind::Certificate(c) if e.dir == D => Some(c.chain.len()),
         _ => None,
     });
     assert_eq!(chain_len, Some(0));
@@ -333,13 +333,7 @@ fn close_inside_a_record_is_reported() {
     let cut: Vec<_> = t
         .events()
         .filter_map(|e| match &e.kind {
-            EventKind::Unfinished {
-                offset,
-                held,
-                need,
-                what,
-                ..
-            } => Some((*offset, *held, *need, what.clone())),
+            EventKind::Unfinished(u) => Some((u.offset, u.held, u.need, u.what.clone())),
             _ => None,
         })
         .collect();
@@ -447,7 +441,7 @@ fn lab_tls12_captures_match_their_wire_view() {
     let certs: Vec<(Direction, usize)> = t
         .events()
         .filter_map(|e| match &e.kind {
-            EventKind::Certificate { chain, .. } => Some((e.dir, chain[0].der_len)),
+            EventKind::Certificate(c) => Some((e.dir, c.chain[0].der_len)),
             _ => None,
         })
         .collect();

@@ -3,7 +3,7 @@
 
 use super::testutil::*;
 use super::SniForm;
-use crate::event::EventKind;
+use crate::event::{Direction, EventKind};
 
 fn hello_with(exts: &[Vec<u8>]) -> crate::trace::Trace {
     let body = client_hello_body(0x0303, &[0x1301, 0xc02f], exts);
@@ -40,7 +40,7 @@ fn client_hello_with_every_extension_and_grease() {
     assert_eq!(ch.legacy_version, 0x0303);
     assert_eq!(ch.record_version, 0x0301);
     assert_eq!(
-        ch.random,
+        ch.random.to_string(),
         crate::hex::encode(&(0..32u8).collect::<Vec<u8>>())
     );
     assert_eq!(ch.session_id_len, 32);
@@ -56,7 +56,7 @@ fn client_hello_with_every_extension_and_grease() {
         ]
     );
     assert_eq!(ch.compression_methods, vec![0]);
-    let ext_names: Vec<&str> = ch.extensions.iter().map(|e| e.name).collect();
+    let ext_names: Vec<&str> = ch.wire.extensions.iter().map(|e| e.name()).collect();
     assert_eq!(
         ext_names,
         [
@@ -75,7 +75,7 @@ fn client_hello_with_every_extension_and_grease() {
             "GREASE"
         ]
     );
-    assert_eq!(ch.extensions[1].len, 50);
+    assert_eq!(ch.wire.extensions[1].len, 50);
     assert_eq!(
         ch.sni.as_deref(),
         Some("abc123example-ats.iot.us-east-1.amazonaws.com")
@@ -115,10 +115,10 @@ fn client_hello_with_every_extension_and_grease() {
         vec![0x0a0a, 0x2a2a, 0x4a4a, 0x8a8a, 0x7a7a, 0xfafa]
     );
     assert_eq!(
-        ch.ja3,
+        ch.wire.ja3,
         "771,4865-4866-49195-255,0-16-43-10-51-13-11-1-35-23-65281,4588-29-23-24,0-1-2"
     );
-    assert_eq!(ch.ja3_hash, super::fingerprint::md5_hex(&ch.ja3));
+    assert_eq!(ch.wire.ja3_hash, super::fingerprint::md5_hex(&ch.wire.ja3));
     // 4 suites and 11 extensions without GREASE; ALPN x-amzn-mqtt-ca gives "xa"
     assert!(ch.ja4.starts_with("t13d0411xa_"), "{}", ch.ja4);
 }
@@ -367,8 +367,8 @@ fn capture_hellos_match_their_recorded_fingerprints() {
     for e in CAPTURE_HELLOS {
         let t = run_stream(e.fixture);
         let ch = client_hello(&t);
-        assert_eq!(ch.ja3_hash, e.ja3, "{} ja3 {}", e.fixture, ch.ja3);
-        assert_eq!(ch.ja3_hash, super::fingerprint::md5_hex(&ch.ja3));
+        assert_eq!(ch.wire.ja3_hash, e.ja3, "{} ja3 {}", e.fixture, ch.wire.ja3);
+        assert_eq!(ch.wire.ja3_hash, super::fingerprint::md5_hex(&ch.wire.ja3));
         if let Some(ja4) = e.ja4 {
             assert_eq!(ch.ja4, ja4, "{}", e.fixture);
         }
@@ -403,4 +403,65 @@ fn lab_hello_facts() {
     let ch = client_hello(&t);
     assert_eq!(ch.supported_versions, vec![0x0304]);
     assert_eq!(server_hello(&t).cipher_suite.id, 0x1302);
+}
+
+/// A ClientHello body with its own random, session id and key, as every connection sends.
+fn hello_of_connection(n: u8, exts_in_order: &[Vec<u8>]) -> crate::trace::Trace {
+    let mut body = client_hello_body(0x0303, &[0x1301, 0xc02f], exts_in_order);
+    body[2..34].fill(n);
+    body[35..67].fill(n.wrapping_add(1));
+    run_device_bytes(&[&record_v(22, 0x0301, &handshake(1, &body))])
+}
+
+#[test]
+fn connections_that_offer_the_same_share_one_offer_and_keep_their_own_random() {
+    let key = |n: u8| ext(51, &vec16(&[&[0, 29, 0, 4][..], &[n; 4]].concat()));
+    let sni = sni_ext(&[b"abc123example-ats.iot.us-east-1.amazonaws.com"]);
+    let groups = ext(10, &list16(&[29, 23]));
+    let a = hello_of_connection(1, &[sni.clone(), groups.clone(), key(1)]);
+    let b = hello_of_connection(2, &[sni.clone(), groups.clone(), key(2)]);
+    // A client that shuffles its extensions (rustls, browsers): the same offer in a new order.
+    let c = hello_of_connection(3, &[key(3), sni, groups]);
+    let (a, b, c) = (client_hello(&a), client_hello(&b), client_hello(&c));
+    assert_eq!(a.random.0, [1; 32]);
+    assert_eq!(b.random.0, [2; 32]);
+    assert!(std::sync::Arc::ptr_eq(&a.offer, &b.offer));
+    assert!(std::sync::Arc::ptr_eq(&a.wire, &b.wire));
+    assert!(std::sync::Arc::ptr_eq(&a.offer, &c.offer));
+    assert!(!std::sync::Arc::ptr_eq(&a.wire, &c.wire));
+    let ids =
+        |h: &crate::tls::ClientHello| h.wire.extensions.iter().map(|e| e.id).collect::<Vec<_>>();
+    assert_eq!(ids(a), [0, 10, 51]);
+    assert_eq!(ids(c), [51, 0, 10]);
+    assert_ne!(a.wire.ja3, c.wire.ja3);
+    assert_eq!(a.ja4, c.ja4);
+    assert_eq!(
+        c.sni.as_deref(),
+        Some("abc123example-ats.iot.us-east-1.amazonaws.com")
+    );
+}
+
+#[test]
+fn connections_answered_the_same_share_one_choice() {
+    let answer = |n: u8| {
+        let body = server_hello_body(
+            &[n; 32],
+            0x1301,
+            &[ext(43, &[3, 4]), ext(51, &[0, 29, 0, 2, n, n])],
+        );
+        run_chunks(&[
+            (Direction::DeviceToEndpoint, simple_client_hello()),
+            (
+                Direction::EndpointToDevice,
+                record(22, &handshake(2, &body)),
+            ),
+        ])
+    };
+    let (a, b) = (answer(7), answer(8));
+    let (a, b) = (server_hello(&a), server_hello(&b));
+    assert_eq!(a.random.0, [7; 32]);
+    assert_eq!(b.random.0, [8; 32]);
+    assert!(std::sync::Arc::ptr_eq(&a.choice, &b.choice));
+    assert_eq!(a.version, 0x0304);
+    assert_eq!(a.key_share_group.map(|g| g.id), Some(29));
 }

@@ -119,11 +119,9 @@ fn server_cert_untrusted_is_likely_when_the_device_just_hangs_up() {
 fn psk_server_hello() -> iotscope_decoder::EventKind {
     let mut k = server_hello(TLS13, AES128_GCM_13);
     if let iotscope_decoder::EventKind::ServerHello(h) = &mut k {
-        h.extensions.push(iotscope_decoder::tls::Extension {
-            id: 41,
-            name: "pre_shared_key",
-            len: 2,
-        });
+        std::sync::Arc::make_mut(&mut h.choice)
+            .extensions
+            .push(iotscope_decoder::tls::Extension { id: 41, len: 2 });
     }
     k
 }

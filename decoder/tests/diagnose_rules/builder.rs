@@ -71,7 +71,7 @@ impl T {
         let proto = match &kind {
             EventKind::ClientHello(_)
             | EventKind::ServerHello(_)
-            | EventKind::Certificate { .. }
+            | EventKind::Certificate(_)
             | EventKind::CertificateRequest { .. }
             | EventKind::Handshake { .. }
             | EventKind::ChangeCipherSpec

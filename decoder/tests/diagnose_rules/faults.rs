@@ -8,13 +8,13 @@ use iotscope_decoder::event::{AppProtocol, CutCause, EventKind};
 use iotscope_decoder::{Direction, Identity, Input, Session, SessionConfig, Timestamp};
 
 fn unfinished(layer: AppProtocol, held: u64, need: u64, what: &str) -> EventKind {
-    EventKind::Unfinished {
+    EventKind::Unfinished(Box::new(iotscope_decoder::event::Unfinished {
         layer,
         offset: 0,
         held,
         need,
         what: what.to_string(),
-    }
+    }))
 }
 
 fn hello_cut(held: u64) -> EventKind {
@@ -165,13 +165,7 @@ fn the_decoder_knows_a_hello_is_cut_short() {
     let cut = trace
         .events()
         .find_map(|e| match &e.kind {
-            EventKind::Unfinished {
-                layer,
-                held,
-                need,
-                what,
-                ..
-            } => Some((*layer, *held, *need, what.clone(), e.dir)),
+            EventKind::Unfinished(u) => Some((u.layer, u.held, u.need, u.what.clone(), e.dir)),
             _ => None,
         })
         .expect("an unfinished record");

@@ -5,7 +5,12 @@
 
 use iotscope_decoder::cert::Certificate;
 use iotscope_decoder::event::{AlertLevel, AppProtocol, EncryptedPhase};
-use iotscope_decoder::tls::{names as tls_names, ClientHello, Named, ServerHello, SniForm};
+use std::sync::Arc;
+
+use iotscope_decoder::tls::{
+    names as tls_names, ClientHello, ClientOffer, Named, Random, ServerChoice, ServerHello,
+    SniForm, WireOrder,
+};
 use iotscope_decoder::EventKind;
 
 use super::builder::{AES128_GCM_13, ATS, ECDHE_RSA_AES128_GCM, TLS12, TLS13};
@@ -25,18 +30,15 @@ pub fn client_hello(
         Some(_) => SniForm::HostName,
     };
     let tls13 = versions.contains(&TLS13);
-    let hello = ClientHello {
+    let offer = ClientOffer {
         legacy_version: if tls13 {
             TLS12
         } else {
             versions.iter().copied().max().unwrap_or(TLS12)
         },
-        record_version: 0x0301,
-        random: "00".repeat(32),
         session_id_len: 32,
         cipher_suites: suites.iter().map(|&id| named_suite(id)).collect(),
         compression_methods: vec![0],
-        extensions: Vec::new(),
         sni: sni.filter(|s| !s.is_empty()).map(str::to_string),
         sni_names: sni
             .filter(|s| !s.is_empty())
@@ -53,11 +55,18 @@ pub fn client_hello(
         max_fragment_length: None,
         session_ticket: false,
         grease: Vec::new(),
-        ja3: String::new(),
-        ja3_hash: String::new(),
         ja4: String::new(),
     };
-    EventKind::ClientHello(Box::new(hello))
+    EventKind::ClientHello(Box::new(ClientHello {
+        record_version: 0x0301,
+        random: Random([0; 32]),
+        wire: Arc::new(WireOrder {
+            extensions: Vec::new(),
+            ja3: String::new(),
+            ja3_hash: String::new(),
+        }),
+        offer: Arc::new(offer),
+    }))
 }
 
 /// A ClientHello to the ATS endpoint offering TLS 1.2 and 1.3 with AWS policy suites.
@@ -80,8 +89,9 @@ pub fn client_hello_names(names: &[&str]) -> EventKind {
     ) else {
         unreachable!()
     };
-    h.sni_form = SniForm::Several;
-    h.sni_names = names.iter().map(|s| s.to_string()).collect();
+    let offer = Arc::make_mut(&mut h.offer);
+    offer.sni_form = SniForm::Several;
+    offer.sni_names = names.iter().map(|s| s.to_string()).collect();
     EventKind::ClientHello(h)
 }
 
@@ -91,17 +101,19 @@ fn named_suite(id: u16) -> Named {
 
 pub fn server_hello(version: u16, suite: u16) -> EventKind {
     EventKind::ServerHello(Box::new(ServerHello {
-        legacy_version: TLS12,
-        version,
-        random: "11".repeat(32),
-        cipher_suite: named_suite(suite),
-        compression_method: 0,
-        extensions: Vec::new(),
-        alpn: None,
-        key_share_group: None,
-        hello_retry_request: false,
-        ja3s: String::new(),
-        ja3s_hash: String::new(),
+        random: Random([0x11; 32]),
+        choice: Arc::new(ServerChoice {
+            legacy_version: TLS12,
+            version,
+            cipher_suite: named_suite(suite),
+            compression_method: 0,
+            extensions: Vec::new(),
+            alpn: None,
+            key_share_group: None,
+            hello_retry_request: false,
+            ja3s: String::new(),
+            ja3s_hash: String::new(),
+        }),
     }))
 }
 
@@ -165,12 +177,12 @@ pub fn ats_cert() -> Certificate {
 /// A Certificate message; `root` names where the chain leads.
 pub fn chain(certs: Vec<Certificate>, root: Option<&str>, root_known: bool) -> EventKind {
     let n = certs.len();
-    EventKind::Certificate {
+    EventKind::from(iotscope_decoder::cert::ChainSummary {
         chain: certs.into(),
         issued_by_next: (0..n).map(|i| (i + 1 < n).then_some(true)).collect(),
         root: root.map(str::to_string),
         root_known,
-    }
+    })
 }
 
 pub fn endpoint_chain() -> EventKind {

@@ -83,8 +83,8 @@ fn describe(k: &EventKind) -> String {
         EventKind::Handshake { kind, len } => format!("{kind:?} {len}"),
         EventKind::ClientHello(_) => "ClientHello".into(),
         EventKind::ServerHello(h) => format!("ServerHello {:#06x}", h.cipher_suite.id),
-        EventKind::Certificate { chain, .. } => {
-            let subjects: Vec<&str> = chain.iter().map(|c| c.subject.as_str()).collect();
+        EventKind::Certificate(c) => {
+            let subjects: Vec<&str> = c.chain.iter().map(|c| c.subject.as_str()).collect();
             format!("Certificate [{}]", subjects.join("; "))
         }
         EventKind::Mqtt(p) => {
@@ -107,13 +107,10 @@ fn describe(k: &EventKind) -> String {
         EventKind::Undecrypted { reason } => format!("Undecrypted: {reason}"),
         EventKind::Note { text } => format!("Note: {text}"),
         EventKind::TlsMalformed { offset, reason } => format!("TlsMalformed @{offset}: {reason}"),
-        EventKind::Unfinished {
-            offset,
-            held,
-            need,
-            what,
-            ..
-        } => format!("Unfinished @{offset}: {held} of {need} bytes of {what}"),
+        EventKind::Unfinished(u) => format!(
+            "Unfinished @{}: {} of {} bytes of {}",
+            u.offset, u.held, u.need, u.what
+        ),
         EventKind::Protocol { protocol, .. } => format!("Protocol {protocol}"),
         other => serde_json::to_value(other).expect("event as JSON")["event"]
             .as_str()

@@ -12,6 +12,7 @@ use aws_lc_rs::digest;
 use md5::{Digest, Md5};
 
 use super::names::is_grease;
+use super::shared::SeenOnce;
 use crate::hex;
 
 /// Appends `values` in decimal joined by `-`, GREASE values left out when asked.
@@ -250,10 +251,13 @@ pub struct ClientFingerprints {
 
 /// Fingerprints of hellos met before, by their numbers. Devices of one make send the same
 /// hello (but for its random and key shares) again and again; writing its fingerprint strings
-/// and hashing them cost more than reading the rest of the hello. Bounded: when full it is
-/// emptied and fills again.
-static HELLOS_SEEN: LazyLock<Mutex<HashMap<Vec<u16>, ClientFingerprints>>> =
-    LazyLock::new(Default::default);
+/// and hashing them cost more than reading the rest of the hello. A hello is remembered from
+/// its second sight on: a client that shuffles its extensions never sends the same numbers
+/// twice. Bounded: when full it is emptied and fills again.
+static HELLOS_SEEN: LazyLock<Mutex<HellosSeen>> = LazyLock::new(Default::default);
+
+/// The fingerprints held, by the hello's numbers, and the hellos seen once.
+type HellosSeen = (HashMap<Vec<u16>, ClientFingerprints>, SeenOnce);
 
 /// [`ja3_string`], its [`md5_hex`] and [`ja4`] of one ClientHello.
 pub fn client_fingerprints(ids: &ClientHelloIds) -> ClientFingerprints {
@@ -270,7 +274,7 @@ pub fn client_fingerprints(ids: &ClientHelloIds) -> ClientFingerprints {
     }
     key.push(u16::from(alpn.is_some()));
     key.extend(ids.point_formats.iter().map(|p| u16::from(*p)));
-    if let Some(hit) = HELLOS_SEEN.lock().ok().and_then(|m| m.get(&key).cloned()) {
+    if let Some(hit) = HELLOS_SEEN.lock().ok().and_then(|m| m.0.get(&key).cloned()) {
         return hit;
     }
     let ja3 = ja3_string(
@@ -286,10 +290,13 @@ pub fn client_fingerprints(ids: &ClientHelloIds) -> ClientFingerprints {
         ja4: ja4(j),
     };
     if let Ok(mut m) = HELLOS_SEEN.lock() {
-        if m.len() >= SEEN_MAX {
-            m.clear();
+        let (held, once) = &mut *m;
+        if once.again(&key) {
+            if held.len() >= SEEN_MAX {
+                held.clear();
+            }
+            held.insert(key, fresh.clone());
         }
-        m.insert(key, fresh.clone());
     }
     fresh
 }

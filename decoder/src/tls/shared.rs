@@ -3,22 +3,68 @@
 //! A hello is read in full for every connection (its problems and its fingerprints come from
 //! the bytes), then the part that is not the connection's own is looked up among those seen
 //! before, and a connection that sent the same keeps the one already held. What a trace keeps
-//! of its handshake is then two small boxes, not some 25 blocks of lists and strings (about
-//! 2 KiB a connection, most of what a passthrough connection held after its handshake).
+//! of its handshake is then a few small boxes, not some 25 blocks of lists and strings (about
+//! 1.7 KB a connection, most of what a passthrough connection held after its handshake beyond
+//! what a plain one holds).
 //!
-//! The table is bounded: when it is full it is emptied and fills again; entries still held by
-//! traces live on with them.
+//! A value is taken into a table only when it is seen a second time ([`SeenOnce`]): a client
+//! that shuffles its extensions (rustls, browsers) sends a new order on every connection, and
+//! a table of orders that never come again would hold each of them long after its connection
+//! closed. Tables are bounded: when one is full it is emptied and fills again; entries still
+//! held by traces live on with them.
 
+use std::collections::hash_map::RandomState;
 use std::collections::HashSet;
-use std::hash::Hash;
+use std::hash::{BuildHasher, Hash};
 use std::sync::{Arc, LazyLock, Mutex};
 
 use super::hello::{ClientOffer, ServerChoice, WireOrder};
 
-/// Distinct values remembered per table at most.
+/// Distinct values held per table at most.
 const MAX_SHARED: usize = 1024;
 
-type Table<T> = LazyLock<Mutex<HashSet<Arc<T>>>>;
+/// Values seen once remembered at most (8 bytes each).
+const MAX_SEEN_ONCE: usize = 8192;
+
+/// Values seen once, by their hash: a value is worth keeping for others when it comes again.
+#[derive(Default)]
+pub(super) struct SeenOnce {
+    hashes: HashSet<u64>,
+    hasher: RandomState,
+}
+
+impl SeenOnce {
+    /// True when `value` was seen before (and it is forgotten again); else it is remembered.
+    /// Two values with the same 64-bit hash count as one, which costs at most one value
+    /// kept that did not need to be.
+    pub(super) fn again<K: Hash + ?Sized>(&mut self, value: &K) -> bool {
+        let h = self.hasher.hash_one(value);
+        if self.hashes.remove(&h) {
+            return true;
+        }
+        if self.hashes.len() >= MAX_SEEN_ONCE {
+            self.hashes.clear();
+        }
+        self.hashes.insert(h);
+        false
+    }
+}
+
+struct Shared<T> {
+    held: HashSet<Arc<T>>,
+    once: SeenOnce,
+}
+
+impl<T> Default for Shared<T> {
+    fn default() -> Self {
+        Shared {
+            held: HashSet::new(),
+            once: SeenOnce::default(),
+        }
+    }
+}
+
+type Table<T> = LazyLock<Mutex<Shared<T>>>;
 
 static OFFERS: Table<ClientOffer> = LazyLock::new(Default::default);
 static ORDERS: Table<WireOrder> = LazyLock::new(Default::default);
@@ -43,57 +89,62 @@ pub(super) fn choice(fresh: ServerChoice) -> Arc<ServerChoice> {
 fn shared<T: Hash + Eq>(table: &Table<T>, fresh: T) -> Arc<T> {
     // A poisoned table only means another thread panicked while holding it; the values in it
     // are whole either way.
-    let mut set = table.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(held) = set.get(&fresh) {
+    let mut t = table.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(held) = t.held.get(&fresh) {
         return Arc::clone(held);
     }
-    if set.len() >= MAX_SHARED {
-        set.clear();
-    }
+    let again = t.once.again(&fresh);
     let fresh = Arc::new(fresh);
-    set.insert(Arc::clone(&fresh));
+    if again {
+        if t.held.len() >= MAX_SHARED {
+            t.held.clear();
+        }
+        t.held.insert(Arc::clone(&fresh));
+    }
     fresh
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tls::hello::Named;
-
-    fn choice_with(suite: u16) -> ServerChoice {
-        ServerChoice {
-            legacy_version: 0x0303,
-            version: 0x0304,
-            cipher_suite: Named::suite(suite),
-            compression_method: 0,
-            extensions: Vec::new(),
-            alpn: None,
-            key_share_group: None,
-            hello_retry_request: false,
-            ja3s: String::new(),
-            ja3s_hash: String::new(),
-        }
-    }
 
     #[test]
-    fn the_same_choice_is_held_once_and_a_different_one_apart() {
-        let a = choice(choice_with(0x1301));
-        let b = choice(choice_with(0x1301));
-        let c = choice(choice_with(0x1302));
+    fn the_same_value_is_held_once_from_its_second_sight_and_a_different_one_apart() {
+        let table: Table<String> = LazyLock::new(Default::default);
+        let first = shared(&table, "TLS_AES_128_GCM_SHA256".to_string());
+        let a = shared(&table, "TLS_AES_128_GCM_SHA256".to_string());
+        let b = shared(&table, "TLS_AES_128_GCM_SHA256".to_string());
+        let c = shared(&table, "TLS_AES_256_GCM_SHA384".to_string());
+        assert!(!Arc::ptr_eq(&first, &a));
         assert!(Arc::ptr_eq(&a, &b));
         assert!(!Arc::ptr_eq(&a, &c));
-        assert_eq!(c.cipher_suite.id, 0x1302);
+        assert_eq!(*c, "TLS_AES_256_GCM_SHA384");
     }
 
     #[test]
     fn a_full_table_starts_again_and_keeps_giving_the_right_value() {
         let table: Table<u32> = LazyLock::new(Default::default);
         let first = shared(&table, 0);
-        for v in 0..MAX_SHARED as u32 + 10 {
-            assert_eq!(*shared(&table, v), v);
+        for round in 0..2 {
+            for v in 0..MAX_SHARED as u32 + 10 {
+                assert_eq!(*shared(&table, v), v, "round {round}");
+            }
         }
-        assert!(table.lock().unwrap().len() <= MAX_SHARED);
+        assert!(table.lock().unwrap().held.len() <= MAX_SHARED);
         // The value held before the table was emptied is still whole.
         assert_eq!(*first, 0);
+    }
+
+    #[test]
+    fn a_value_seen_once_is_not_kept() {
+        let table: Table<u32> = LazyLock::new(Default::default);
+        for v in 0..100 {
+            shared(&table, v);
+        }
+        assert!(table.lock().unwrap().held.is_empty());
+        let mut once = SeenOnce::default();
+        assert!(!once.again("a"));
+        assert!(once.again("a"));
+        assert!(!once.again("a"));
     }
 }

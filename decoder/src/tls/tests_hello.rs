@@ -418,6 +418,8 @@ fn connections_that_offer_the_same_share_one_offer_and_keep_their_own_random() {
     let key = |n: u8| ext(51, &vec16(&[&[0, 29, 0, 4][..], &[n; 4]].concat()));
     let sni = sni_ext(&[b"abc123example-ats.iot.us-east-1.amazonaws.com"]);
     let groups = ext(10, &list16(&[29, 23]));
+    // A value is shared from its second sight on: the first connection keeps its own.
+    let _first = hello_of_connection(9, &[sni.clone(), groups.clone(), key(9)]);
     let a = hello_of_connection(1, &[sni.clone(), groups.clone(), key(1)]);
     let b = hello_of_connection(2, &[sni.clone(), groups.clone(), key(2)]);
     // A client that shuffles its extensions (rustls, browsers): the same offer in a new order.
@@ -457,7 +459,7 @@ fn connections_answered_the_same_share_one_choice() {
             ),
         ])
     };
-    let (a, b) = (answer(7), answer(8));
+    let (_first, a, b) = (answer(6), answer(7), answer(8));
     let (a, b) = (server_hello(&a), server_hello(&b));
     assert_eq!(a.random.0, [7; 32]);
     assert_eq!(b.random.0, [8; 32]);

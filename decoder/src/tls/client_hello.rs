@@ -18,7 +18,6 @@ use super::names::{extension_name, is_grease};
 /// A ClientHello as read, with what was wrong in parts of it that could be skipped.
 pub(super) struct ParsedClientHello {
     pub hello: ClientHello,
-    pub random: [u8; 32],
     /// Problems in single extensions or trailing bytes; the rest of the hello was read.
     pub problems: Vec<String>,
 }
@@ -184,7 +183,7 @@ pub(super) fn parse_client_hello(
     let (raw_exts, split_problem) = split_extensions(ch.ext.unwrap_or(&[]));
     problems.extend(split_problem);
 
-    let mut hello = ClientOffer {
+    let mut offer = ClientOffer {
         legacy_version: ch.version.0,
         session_id_len: ch.session_id.map_or(0, |s| s.len() as u8),
         cipher_suites: cipher_ids.iter().map(|id| Named::suite(*id)).collect(),
@@ -222,7 +221,7 @@ pub(super) fn parse_client_hello(
                 Ok(groups) => {
                     for g in groups {
                         note_grease(&mut grease, g);
-                        hello.key_share_groups.push(Named::group(g));
+                        offer.key_share_groups.push(Named::group(g));
                     }
                 }
                 Err(why) => problems.push(why.to_string()),
@@ -239,31 +238,31 @@ pub(super) fn parse_client_hello(
                     ext.data.len()
                 ));
                 if ext.id == 0 {
-                    hello.sni_form = SniForm::Empty;
+                    offer.sni_form = SniForm::Empty;
                 }
                 continue;
             }
         };
         match parsed {
             TlsExtension::SNI(list) => {
-                hello.sni_names = list
+                offer.sni_names = list
                     .iter()
                     .filter(|(t, _)| t.0 == 0)
                     .map(|(_, name)| String::from_utf8_lossy(name).into_owned())
                     .collect();
-                hello.sni_form = sni_form(&hello.sni_names);
-                hello.sni = hello.sni_names.first().filter(|n| !n.is_empty()).cloned();
+                offer.sni_form = sni_form(&offer.sni_names);
+                offer.sni = offer.sni_names.first().filter(|n| !n.is_empty()).cloned();
             }
             TlsExtension::ALPN(list) => {
                 first_alpn = list.first().map(|v| v.to_vec());
-                hello.alpn = list
+                offer.alpn = list
                     .iter()
                     .map(|v| String::from_utf8_lossy(v).into_owned())
                     .collect();
             }
             TlsExtension::SupportedVersions(list) => {
-                hello.supported_versions = list.iter().map(|v| v.0).collect();
-                for v in &hello.supported_versions {
+                offer.supported_versions = list.iter().map(|v| v.0).collect();
+                for v in &offer.supported_versions {
                     note_grease(&mut grease, *v);
                 }
             }
@@ -272,28 +271,28 @@ pub(super) fn parse_client_hello(
                 for g in &group_ids {
                     note_grease(&mut grease, *g);
                 }
-                hello.supported_groups = group_ids.iter().map(|g| Named::group(*g)).collect();
+                offer.supported_groups = group_ids.iter().map(|g| Named::group(*g)).collect();
             }
             TlsExtension::SignatureAlgorithms(list) => {
                 sig_ids = list;
                 for s in &sig_ids {
                     note_grease(&mut grease, *s);
                 }
-                hello.signature_algorithms = sig_ids.iter().map(|s| Named::sigscheme(*s)).collect();
+                offer.signature_algorithms = sig_ids.iter().map(|s| Named::sigscheme(*s)).collect();
             }
-            TlsExtension::EcPointFormats(formats) => hello.ec_point_formats = formats.to_vec(),
-            TlsExtension::MaxFragmentLength(code) => hello.max_fragment_length = Some(code),
-            TlsExtension::SessionTicket(_) => hello.session_ticket = true,
+            TlsExtension::EcPointFormats(formats) => offer.ec_point_formats = formats.to_vec(),
+            TlsExtension::MaxFragmentLength(code) => offer.max_fragment_length = Some(code),
+            TlsExtension::SessionTicket(_) => offer.session_ticket = true,
             _ => {}
         }
     }
-    hello.grease = grease;
+    offer.grease = grease;
 
     let ext_ids: Vec<u16> = raw_exts.iter().map(|e| e.id).collect();
     let prints = client_fingerprints(&ClientHelloIds {
-        legacy_version: hello.legacy_version,
+        legacy_version: offer.legacy_version,
         ja4: Ja4Input {
-            version: hello.highest_version(),
+            version: offer.highest_version(),
             has_sni: ext_ids.contains(&0),
             ciphers: &cipher_ids,
             extensions: &ext_ids,
@@ -301,9 +300,9 @@ pub(super) fn parse_client_hello(
             signature_algorithms: &sig_ids,
         },
         groups: &group_ids,
-        point_formats: &hello.ec_point_formats,
+        point_formats: &offer.ec_point_formats,
     });
-    hello.ja4 = prints.ja4;
+    offer.ja4 = prints.ja4;
     let wire = WireOrder {
         extensions,
         ja3: prints.ja3,
@@ -314,9 +313,8 @@ pub(super) fn parse_client_hello(
             record_version,
             random: Random(random),
             wire: super::shared::wire(wire),
-            offer: super::shared::offer(hello),
+            offer: super::shared::offer(offer),
         },
-        random,
         problems,
     })
 }

@@ -231,7 +231,7 @@ impl TlsConn {
             1 => {
                 let parsed = parse_client_hello(body, record_version)?;
                 let first = self.client_random.is_none();
-                self.client_random.get_or_insert(parsed.random);
+                self.client_random.get_or_insert(parsed.hello.random.0);
                 self.client_etm = parsed.hello.wire.extensions.iter().any(|e| e.id == 22);
                 // Only the first ClientHello can carry early data (not one after a
                 // HelloRetryRequest).
@@ -249,7 +249,7 @@ impl TlsConn {
             2 => {
                 let parsed = parse_server_hello(body)?;
                 self.server_etm = parsed.hello.extensions.iter().any(|e| e.id == 22);
-                self.on_server_hello(&parsed.hello, parsed.random);
+                self.on_server_hello(&parsed.hello);
                 out.emit(EventKind::ServerHello(Box::new(parsed.hello)));
                 for p in parsed.problems {
                     out.emit(EventKind::TlsMalformed {

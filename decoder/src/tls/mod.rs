@@ -788,7 +788,7 @@ impl TlsConn {
         }
     }
 
-    fn on_server_hello(&mut self, hello: &ServerHello, random: [u8; 32]) {
+    fn on_server_hello(&mut self, hello: &ServerHello) {
         if hello.version == 0x0304 {
             self.tls13 = true;
         }
@@ -811,7 +811,7 @@ impl TlsConn {
         self.cipher = Some(hello.cipher_suite.id);
         self.version = Some(hello.version);
         if !hello.hello_retry_request {
-            self.server_random = Some(random);
+            self.server_random = Some(hello.random.0);
             self.server_hello_seen = true;
         }
     }

@@ -23,7 +23,6 @@ pub const HRR_RANDOM: [u8; 32] = [
 
 pub(super) struct ParsedServerHello {
     pub hello: ServerHello,
-    pub random: [u8; 32],
     pub problems: Vec<String>,
 }
 
@@ -133,9 +132,5 @@ pub(super) fn parse_server_hello(body: &[u8]) -> Result<ParsedServerHello, Malfo
         random: Random(random),
         choice: super::shared::choice(choice),
     };
-    Ok(ParsedServerHello {
-        hello,
-        random,
-        problems,
-    })
+    Ok(ParsedServerHello { hello, problems })
 }

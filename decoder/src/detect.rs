@@ -148,11 +148,6 @@ pub fn looks_like_mqtt_answer(b: &[u8]) -> bool {
     }
 }
 
-/// Printable summary of the first bytes: hex of up to 16.
-pub fn first_bytes(b: &[u8]) -> String {
-    crate::hex::encode(&b[..b.len().min(16)])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -74,7 +74,7 @@ impl<'a> Emit<'a> {
         }
         self.emit(EventKind::Undecoded {
             bytes: n,
-            prefix: crate::hex::text_or_hex(&first[..first.len().min(32)]),
+            prefix: crate::hex::text_or_hex(&first[..first.len().min(32)]).into(),
         });
     }
 

@@ -268,8 +268,8 @@ pub enum EventKind {
     /// The first bytes of a direction, classified.
     Protocol {
         protocol: AppProtocol,
-        /// Hex of up to the first 16 bytes.
-        first_bytes: String,
+        /// Up to the first 16 bytes, shown as hex.
+        first_bytes: FirstBytes,
     },
     /// An HTTP request or status line.
     Http {
@@ -326,19 +326,21 @@ pub enum EventKind {
     /// this direction's stream.
     TlsMalformed {
         offset: u64,
-        reason: String,
+        // This and the next two are `Box<str>`, not `String`, so that the three fit in 32
+        // bytes: every event of every trace is as large as the largest kind.
+        reason: Box<str>,
     },
     /// An MQTT control packet that breaks the spec; `offset` is the byte offset in this
     /// direction's (plaintext) stream.
     MqttMalformed {
         offset: u64,
-        reason: String,
+        reason: Box<str>,
     },
     /// Bytes the decoder could not make sense of (after a gap it cannot resynchronise over, or
     /// an unknown protocol). `prefix` shows the first of them: text when printable, else hex.
     Undecoded {
         bytes: u64,
-        prefix: String,
+        prefix: Box<str>,
     },
     /// Records of this direction stay encrypted although keys were given: why (no key for the
     /// connection, a suite that is not decrypted, a record that did not authenticate).
@@ -397,18 +399,63 @@ pub struct Unfinished {
     pub what: String,
 }
 
+/// Up to the first 16 bytes of a direction, shown (and serialised) as lower-case hex. Held
+/// inline, 17 bytes: every connection's trace keeps one for each direction for its whole life,
+/// and as a hex string each was a block of its own.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub struct FirstBytes {
+    len: u8,
+    bytes: [u8; 16],
+}
+
+impl FirstBytes {
+    /// The first 16 of `b` (all of it when shorter).
+    pub fn new(b: &[u8]) -> FirstBytes {
+        let kept = &b[..b.len().min(16)];
+        let mut bytes = [0; 16];
+        bytes[..kept.len()].copy_from_slice(kept);
+        FirstBytes {
+            len: kept.len() as u8,
+            bytes,
+        }
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+}
+
+impl std::fmt::Display for FirstBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&crate::hex::encode(self.as_bytes()))
+    }
+}
+
+impl std::fmt::Debug for FirstBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
+impl serde::Serialize for FirstBytes {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::{Event, EventKind, Timestamp};
 
     /// A trace keeps every event of a connection's handshake for the connection's life, so a
     /// kind that grows every event shows in what each idle connection holds. Large kinds go
-    /// in a box (`Certificate`, `Unfinished`, the hellos, MQTT packets).
+    /// in a box (`Certificate`, `Unfinished`, the hellos, MQTT packets), and a text beside a
+    /// number is a `Box<str>` (16 bytes, not 24): 32 bytes a kind, 48 an event.
     #[test]
     #[cfg(target_pointer_width = "64")]
     fn an_event_stays_small() {
-        assert_eq!(std::mem::size_of::<EventKind>(), 40);
-        assert_eq!(std::mem::size_of::<Event>(), 56);
+        assert_eq!(std::mem::size_of::<EventKind>(), 32);
+        assert_eq!(std::mem::size_of::<Event>(), 48);
     }
 
     #[test]

@@ -344,7 +344,7 @@ impl Layer {
         self.seen[d] = Some(proto);
         out.emit(EventKind::Protocol {
             protocol: proto,
-            first_bytes: detect::first_bytes(&self.pending[d]),
+            first_bytes: crate::event::FirstBytes::new(&self.pending[d]),
         });
         if self.app.is_none() {
             self.app = Some(proto);
@@ -404,7 +404,7 @@ impl Layer {
         out.emit(EventKind::TlsAfterPlaintext { offset });
         out.emit(EventKind::Protocol {
             protocol: AppProtocol::Tls,
-            first_bytes: detect::first_bytes(&tls),
+            first_bytes: crate::event::FirstBytes::new(&tls),
         });
         self.seen[d] = Some(AppProtocol::Tls);
         if self.tls.is_none() {

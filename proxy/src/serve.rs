@@ -153,7 +153,7 @@ async fn serve(args: ProxyConfig, control: Control) -> Result<(Printer, Option<R
     }
     eprintln!("iotscope: {room_line}");
 
-    let (force_tx, force_rx) = watch::channel(false);
+    let force = crate::relay::stop::Stop::default();
     // One for all connections, each holding a pointer to it: a copy per connection (120
     // bytes) would be kept three times in each connection's task.
     let shared = Arc::new(Shared {
@@ -162,7 +162,7 @@ async fn serve(args: ProxyConfig, control: Control) -> Result<(Printer, Option<R
         live,
         out: printer.tx.clone(),
         rec: recorder.as_ref().map(|r| r.tx.clone()),
-        force: force_rx,
+        force: force.clone(),
     });
     let slots = Arc::new(Semaphore::new(limits.max_connections as usize));
     let numbers = AtomicU64::new(0);
@@ -198,7 +198,13 @@ async fn serve(args: ProxyConfig, control: Control) -> Result<(Printer, Option<R
                             ));
                         }
                         None => {
-                            tokio::spawn(connection(stream, peer, n, shared, slot));
+                            let accepted = Box::new(Accepted {
+                                device: stream,
+                                peer,
+                                n,
+                                at: crate::feed::now(),
+                            });
+                            tokio::spawn(connection(accepted, shared, slot));
                         }
                     }
                 }
@@ -231,7 +237,7 @@ async fn serve(args: ProxyConfig, control: Control) -> Result<(Printer, Option<R
         _ = signals.recv() => false,
     };
     if !finished {
-        let _ = force_tx.send(true);
+        force.stop();
         let until = deadline.max(tokio::time::Instant::now() + MIN_REPORT);
         if tokio::time::timeout_at(until, &mut all_done).await.is_err() {
             tracing::warn!("some connections did not finish reporting in time");
@@ -398,16 +404,20 @@ impl StopSignals {
 /// state (as passed, and moved into the body), and every connection keeps this future, at
 /// its largest, for its whole life. The relay and its pumps are written the same way for
 /// the same reason.
+///
+/// What the connection starts from comes boxed, and stays in its box while the dial
+/// runs: rustc keeps an argument's room in the task's state for the task's whole life, even
+/// after it was moved out (the device's socket into the relay), and a local that lives
+/// across the dial is placed beside the room kept for the relay. Either way the socket, the
+/// address, the number and the time were some 100 bytes of every connection's task, which
+/// kept its cell above 896 bytes, the allocator's size class below 1,024.
 #[allow(clippy::manual_async_fn)]
 fn connection(
-    device: TcpStream,
-    peer: SocketAddr,
-    n: u64,
+    start: Box<Accepted>,
     shared: Arc<Shared>,
     slot: OwnedSemaphorePermit,
 ) -> impl std::future::Future<Output = ()> {
     async move {
-        let accepted = crate::feed::now();
         // What is only needed until the relay starts lives in this block, so that the task
         // does not keep room for it while the relay runs (a local in scope at an `.await` is
         // kept, used again or not). The relay's future is made in it too, and stays where the
@@ -418,16 +428,20 @@ fn connection(
         let _own_port;
         let mut refusing = None;
         let mut relaying = std::pin::pin!({
-            let device_addr = SocketAddr::new(peer.ip().to_canonical(), peer.port());
-            let _ = device.set_nodelay(true);
+            // Moved in here, so that its box is let go when this block ends: an argument
+            // would be dropped only when the connection ends.
+            let start = start;
+            let _ = start.device.set_nodelay(true);
             // Boxed: the dial runs once, and inline its state would be the largest of the
             // task's, which every connection keeps for its whole life.
             let dialled = Box::pin(shared.dial.dial(
-                &device,
-                device_addr,
+                &start.device,
+                start.device_addr(),
                 shared.limits.connect_timeout,
             ))
             .await;
+            let device_addr = start.device_addr();
+            let Accepted { device, n, at, .. } = *start;
             let identity = Identity {
                 device: Some(device_addr),
                 endpoint: dialled.endpoint,
@@ -447,7 +461,7 @@ fn connection(
             );
             _own_port = dialled.guard;
             // The queue is new and empty: there is room.
-            let _ = tx.try_send(crate::feed::Seen::open(accepted));
+            let _ = tx.try_send(crate::feed::Seen::open(at));
             match dialled.upstream {
                 Ok((up, addr)) => {
                     tracing::info!("#{n} {device_addr} relayed to {addr}");
@@ -458,7 +472,7 @@ fn connection(
                         &shared.limits,
                         // A recording needs every byte of every record.
                         shared.rec.is_none(),
-                        shared.force.clone(),
+                        shared.force.waiter(),
                     );
                     Some(relaying)
                 }
@@ -484,5 +498,22 @@ fn connection(
         // the start: a local would be a second copy in the task, which every connection
         // keeps at its largest.
         drop(slot);
+    }
+}
+
+/// A passthrough connection just accepted.
+struct Accepted {
+    device: TcpStream,
+    peer: SocketAddr,
+    /// Its number, unique in this run.
+    n: u64,
+    /// When it was accepted.
+    at: iotscope_decoder::Timestamp,
+}
+
+impl Accepted {
+    /// The device's address, an IPv4-mapped IPv6 address shown as IPv4.
+    fn device_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.peer.ip().to_canonical(), self.peer.port())
     }
 }

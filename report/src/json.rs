@@ -248,7 +248,7 @@ impl Serialize for ClientHandshake<'_> {
         let h = self.0;
         let mut o = s.serialize_struct("object", 0)?;
         o.serialize_field("ciphers", &Names(&h.cipher_suites))?;
-        o.serialize_field("exts", &ExtensionNames(&h.wire.extensions))?;
+        o.serialize_field("exts", &ExtensionNames(&h.extensions))?;
         o.serialize_field("groups", &Names(&h.supported_groups))?;
         o.serialize_field("key_share_groups", &Names(&h.key_share_groups))?;
         o.serialize_field("legacy_version", &version_name(h.legacy_version))?;
@@ -367,11 +367,12 @@ impl Serialize for TlsSummary<'_> {
             t.serialize_field("issuerdn", &leaf.issuer)?;
         }
         if let Some(h) = ch {
+            let ja3 = h.ja3();
             t.serialize_field(
                 "ja3",
                 &Fingerprint {
-                    hash: &h.wire.ja3_hash,
-                    string: &h.wire.ja3,
+                    hash: &tls::fingerprint::md5_hex(&ja3),
+                    string: &ja3,
                 },
             )?;
         }

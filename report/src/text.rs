@@ -170,7 +170,8 @@ fn describe_into(s: &mut String, e: &Event) -> std::fmt::Result {
             first_bytes,
         } => {
             // Eight bytes are enough to recognise a protocol by eye; the JSON keeps sixteen.
-            let shown: String = first_bytes.chars().take(16).collect();
+            let eight = first_bytes.as_bytes();
+            let shown = iotscope_decoder::hex::encode(&eight[..eight.len().min(8)]);
             write!(
                 s,
                 "{} speaks {protocol} (first bytes {shown})",
@@ -222,7 +223,7 @@ fn describe_into(s: &mut String, e: &Event) -> std::fmt::Result {
                 s,
                 "\nSNI {}\nJA3 {}\nJA4 {}",
                 h.sni.as_deref().unwrap_or("(none)"),
-                h.wire.ja3_hash,
+                h.ja3_hash(),
                 h.ja4
             )?
         }

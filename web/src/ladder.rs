@@ -624,7 +624,7 @@ mod tests {
             Direction::DeviceToEndpoint,
             EventKind::Protocol {
                 protocol: iotscope_decoder::AppProtocol::Mqtt,
-                first_bytes: "10".into(),
+                first_bytes: iotscope_decoder::event::FirstBytes::new(&[0x10]),
             },
         );
         connect.decrypted = true;

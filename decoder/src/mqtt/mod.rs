@@ -186,7 +186,7 @@ impl MqttConn {
                     reason: format!(
                         "{t}: remaining length at byte {} is longer than 4 bytes; the rest of this direction is not decoded",
                         start + 1
-                    ),
+                    ).into(),
                 });
                 ds.head.clear();
                 ds.mode = Mode::Stopped;
@@ -301,7 +301,7 @@ impl MqttConn {
             }
             Err(reason) => out.emit(EventKind::MqttMalformed {
                 offset: p.start,
-                reason: reason.to_string(),
+                reason: reason.to_string().into(),
             }),
         }
         // give back a large allocation (a truncated SUBSCRIBE) instead of keeping it
@@ -488,7 +488,8 @@ impl MqttConn {
                     "connection closed after {} bytes of the fixed header of {}",
                     ds.head.len(),
                     PacketType::from_nibble(ds.head[0] >> 4).name()
-                ),
+                )
+                .into(),
             }),
             Mode::Resync => ds.resync.restart(ds.offset, out),
             _ => {}

@@ -76,7 +76,7 @@ pub(super) fn malformed(events: &Seen) -> Vec<(u64, String)> {
     events
         .iter()
         .filter_map(|(_, k)| match k {
-            EventKind::MqttMalformed { offset, reason } => Some((*offset, reason.clone())),
+            EventKind::MqttMalformed { offset, reason } => Some((*offset, reason.to_string())),
             _ => None,
         })
         .collect()

@@ -443,7 +443,7 @@ trait Reason {
 impl Reason for EventKind {
     fn clone_reason(&self) -> Option<(u64, String)> {
         match self {
-            EventKind::MqttMalformed { offset, reason } => Some((*offset, reason.clone())),
+            EventKind::MqttMalformed { offset, reason } => Some((*offset, reason.to_string())),
             _ => None,
         }
     }

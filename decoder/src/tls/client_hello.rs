@@ -11,8 +11,8 @@ use tls_parser::{
     parse_tls_client_hello_extension, parse_tls_handshake_client_hello, TlsExtension,
 };
 
-use super::fingerprint::{client_fingerprints, ClientHelloIds, Ja4Input};
-use super::hello::{ClientHello, ClientOffer, Extension, Named, Random, SniForm, WireOrder};
+use super::fingerprint::{client_ja4, Ja4Input};
+use super::hello::{ClientHello, ClientOffer, Extension, Named, Random, SniForm};
 use super::names::{extension_name, is_grease};
 
 /// A ClientHello as read, with what was wrong in parts of it that could be skipped.
@@ -205,7 +205,6 @@ pub(super) fn parse_client_hello(
     let mut extensions = Vec::with_capacity(raw_exts.len());
     let mut first_alpn: Option<Vec<u8>> = None;
     let mut sig_ids: Vec<u16> = Vec::new();
-    let mut group_ids: Vec<u16> = Vec::new();
 
     for ext in &raw_exts {
         note_grease(&mut grease, ext.id);
@@ -267,11 +266,10 @@ pub(super) fn parse_client_hello(
                 }
             }
             TlsExtension::EllipticCurves(list) => {
-                group_ids = list.iter().map(|g| g.0).collect();
-                for g in &group_ids {
-                    note_grease(&mut grease, *g);
+                for g in &list {
+                    note_grease(&mut grease, g.0);
                 }
-                offer.supported_groups = group_ids.iter().map(|g| Named::group(*g)).collect();
+                offer.supported_groups = list.iter().map(|g| Named::group(g.0)).collect();
             }
             TlsExtension::SignatureAlgorithms(list) => {
                 sig_ids = list;
@@ -289,30 +287,19 @@ pub(super) fn parse_client_hello(
     offer.grease = grease;
 
     let ext_ids: Vec<u16> = raw_exts.iter().map(|e| e.id).collect();
-    let prints = client_fingerprints(&ClientHelloIds {
-        legacy_version: offer.legacy_version,
-        ja4: Ja4Input {
-            version: offer.highest_version(),
-            has_sni: ext_ids.contains(&0),
-            ciphers: &cipher_ids,
-            extensions: &ext_ids,
-            first_alpn: first_alpn.as_deref(),
-            signature_algorithms: &sig_ids,
-        },
-        groups: &group_ids,
-        point_formats: &offer.ec_point_formats,
+    offer.ja4 = client_ja4(&Ja4Input {
+        version: offer.highest_version(),
+        has_sni: ext_ids.contains(&0),
+        ciphers: &cipher_ids,
+        extensions: &ext_ids,
+        first_alpn: first_alpn.as_deref(),
+        signature_algorithms: &sig_ids,
     });
-    offer.ja4 = prints.ja4;
-    let wire = WireOrder {
-        extensions,
-        ja3: prints.ja3,
-        ja3_hash: prints.ja3_hash,
-    };
     Ok(ParsedClientHello {
         hello: ClientHello {
             record_version,
             random: Random(random),
-            wire: super::shared::wire(wire),
+            extensions: super::shared::extensions(extensions),
             offer: super::shared::offer(offer),
         },
         problems,

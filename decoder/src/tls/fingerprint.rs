@@ -12,7 +12,7 @@ use aws_lc_rs::digest;
 use md5::{Digest, Md5};
 
 use super::names::is_grease;
-use super::shared::SeenOnce;
+use super::seen_once::SeenOnce;
 use crate::hex;
 
 /// Appends `values` in decimal joined by `-`, GREASE values left out when asked.
@@ -233,62 +233,36 @@ pub fn ja4_raw(input: &Ja4Input) -> (String, String, String) {
     (a, b, c)
 }
 
-/// Everything a ClientHello's fingerprints are made of.
-pub struct ClientHelloIds<'a> {
-    pub legacy_version: u16,
-    pub ja4: Ja4Input<'a>,
-    pub groups: &'a [u16],
-    pub point_formats: &'a [u8],
-}
-
-/// A ClientHello's JA3 string, JA3 hash and JA4.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ClientFingerprints {
-    pub ja3: String,
-    pub ja3_hash: String,
-    pub ja4: String,
-}
-
-/// Fingerprints of hellos met before, by their numbers. Devices of one make send the same
-/// hello (but for its random and key shares) again and again; writing its fingerprint strings
-/// and hashing them cost more than reading the rest of the hello. A hello is remembered from
-/// its second sight on: a client that shuffles its extensions never sends the same numbers
-/// twice. Bounded: when full it is emptied and fills again.
+/// JA4 of hellos met before, by their numbers. Devices of one make send the same hello (but
+/// for its random and key shares) again and again; writing its fingerprint strings and
+/// hashing them cost more than reading the rest of the hello. JA4 sorts the extensions, so
+/// the key holds them sorted too, and a client that shuffles its extensions still finds its
+/// own. A hello is remembered from its second sight on. Bounded: when full it is emptied and
+/// fills again.
 static HELLOS_SEEN: LazyLock<Mutex<HellosSeen>> = LazyLock::new(Default::default);
 
-/// The fingerprints held, by the hello's numbers, and the hellos seen once.
-type HellosSeen = (HashMap<Vec<u16>, ClientFingerprints>, SeenOnce);
+/// The JA4s held, by the hello's numbers, and the hellos seen once.
+type HellosSeen = (HashMap<Vec<u16>, String>, SeenOnce);
 
-/// [`ja3_string`], its [`md5_hex`] and [`ja4`] of one ClientHello.
-pub fn client_fingerprints(ids: &ClientHelloIds) -> ClientFingerprints {
-    let j = &ids.ja4;
+/// [`ja4`] of one ClientHello, from the table of those met before when it can be.
+pub fn client_ja4(j: &Ja4Input) -> String {
+    let mut extensions = j.extensions.to_vec();
+    extensions.sort_unstable();
     // Each list with its length before it, so that no two hellos give the same key.
     let alpn = j
         .first_alpn
         .map(|a| a.iter().map(|b| u16::from(*b)).collect::<Vec<_>>());
-    let mut key = vec![ids.legacy_version, j.version, u16::from(j.has_sni)];
-    let lists: [&[u16]; 4] = [j.ciphers, j.extensions, ids.groups, j.signature_algorithms];
+    let mut key = vec![j.version, u16::from(j.has_sni)];
+    let lists: [&[u16]; 3] = [j.ciphers, &extensions, j.signature_algorithms];
     for list in lists.into_iter().chain(alpn.as_deref()) {
         key.push(list.len() as u16);
         key.extend_from_slice(list);
     }
     key.push(u16::from(alpn.is_some()));
-    key.extend(ids.point_formats.iter().map(|p| u16::from(*p)));
     if let Some(hit) = HELLOS_SEEN.lock().ok().and_then(|m| m.0.get(&key).cloned()) {
         return hit;
     }
-    let ja3 = ja3_string(
-        ids.legacy_version,
-        j.ciphers,
-        j.extensions,
-        ids.groups,
-        ids.point_formats,
-    );
-    let fresh = ClientFingerprints {
-        ja3_hash: hex::encode(&Md5::digest(ja3.as_bytes())),
-        ja3,
-        ja4: ja4(j),
-    };
+    let fresh = ja4(j);
     if let Ok(mut m) = HELLOS_SEEN.lock() {
         let (held, once) = &mut *m;
         if once.again(&key) {
@@ -386,53 +360,43 @@ mod tests {
         assert_eq!(ja4(&input), "t13d1516h2_8daaf6152771_e5627efa2ab1");
     }
 
-    /// The remembered fingerprints of a hello are those computed afresh, and hellos that
-    /// differ in any list, however the numbers fall, do not share them.
+    /// The remembered JA4 of a hello is the one computed afresh, hellos that differ in any
+    /// list, however the numbers fall, do not share it, and a shuffled hello finds its own.
     #[test]
-    fn remembered_hello_fingerprints_are_exact() {
-        let ids = |ciphers: &'static [u16], exts: &'static [u16], alpn: Option<&'static [u8]>| {
-            ClientHelloIds {
-                legacy_version: 0x0303,
-                ja4: Ja4Input {
-                    version: 0x0304,
-                    has_sni: exts.contains(&0),
-                    ciphers,
-                    extensions: exts,
-                    first_alpn: alpn,
-                    signature_algorithms: &[0x0403],
-                },
-                groups: &[29, 23],
-                point_formats: &[0],
-            }
-        };
+    fn remembered_ja4_is_exact() {
+        let input =
+            |ciphers: &'static [u16], exts: &'static [u16], alpn: Option<&'static [u8]>| Ja4Input {
+                version: 0x0304,
+                has_sni: exts.contains(&0),
+                ciphers,
+                extensions: exts,
+                first_alpn: alpn,
+                signature_algorithms: &[0x0403],
+            };
         let cases = [
-            ids(&[0x1301, 0x1302], &[0, 43], Some(b"h2")),
-            ids(&[0x1301], &[0x1302, 0, 43], Some(b"h2")),
-            ids(&[0x1301, 0x1302], &[0, 43], None),
-            ids(&[0x1301, 0x1302], &[0, 43], Some(b"mqtt")),
+            input(&[0x1301, 0x1302], &[0, 43], Some(b"h2")),
+            input(&[0x1301, 0x1302], &[43, 0], Some(b"h2")),
+            input(&[0x1301], &[0x1302, 0, 43], Some(b"h2")),
+            input(&[0x1301, 0x1302], &[0, 43], None),
+            input(&[0x1301, 0x1302], &[0, 43], Some(b"mqtt")),
         ];
         let mut seen = Vec::new();
-        for round in 0..2 {
+        for round in 0..3 {
             for c in &cases {
-                let got = client_fingerprints(c);
-                let ja3 = ja3_string(
-                    0x0303,
-                    c.ja4.ciphers,
-                    c.ja4.extensions,
-                    c.groups,
-                    c.point_formats,
-                );
-                assert_eq!(got.ja3_hash, md5_hex(&ja3), "round {round}");
-                assert_eq!(got.ja3, ja3);
-                assert_eq!(got.ja4, ja4(&c.ja4));
+                let got = client_ja4(c);
+                assert_eq!(got, ja4(c), "round {round}");
                 if round == 0 {
                     seen.push(got);
                 }
             }
         }
-        for (i, a) in seen.iter().enumerate() {
+        assert_eq!(
+            seen[0], seen[1],
+            "the order of the extensions is not part of JA4"
+        );
+        for (i, a) in seen.iter().enumerate().skip(1) {
             for b in &seen[i + 1..] {
-                assert!(a.ja3 != b.ja3 || a.ja4 != b.ja4);
+                assert_ne!(a, b);
             }
         }
     }

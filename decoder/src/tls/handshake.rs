@@ -192,7 +192,7 @@ impl TlsConn {
                                 ),
                             }
                         } else {
-                            EventKind::TlsMalformed { offset, reason: reason.to_string() }
+                            EventKind::TlsMalformed { offset, reason: reason.to_string().into() }
                         };
                         out.emit(event);
                     }
@@ -206,7 +206,7 @@ impl TlsConn {
                     reason: format!(
                         "handshake message {} announces {len} bytes, more than the {MAX_HANDSHAKE} this decoder holds; skipped",
                         type_label(msg_type)
-                    ),
+                    ).into(),
                 }),
                 Joined::Dropped { bytes } => out.emit(EventKind::Note {
                     text: format!(
@@ -230,19 +230,21 @@ impl TlsConn {
         match msg_type {
             1 => {
                 let parsed = parse_client_hello(body, record_version)?;
-                let first = self.client_random.is_none();
-                self.client_random.get_or_insert(parsed.hello.random.0);
-                self.client_etm = parsed.hello.wire.extensions.iter().any(|e| e.id == 22);
+                let first = !std::mem::replace(&mut self.client_hello_seen, true);
+                if first && self.keys.is_some() {
+                    self.rare().client_random = Some(parsed.hello.random.0);
+                }
+                self.client_etm = parsed.hello.extensions.iter().any(|e| e.id == 22);
                 // Only the first ClientHello can carry early data (not one after a
                 // HelloRetryRequest).
                 if first {
-                    self.early_offered = parsed.hello.wire.extensions.iter().any(|e| e.id == 42);
+                    self.early_offered = parsed.hello.extensions.iter().any(|e| e.id == 42);
                 }
                 out.emit(EventKind::ClientHello(Box::new(parsed.hello)));
                 for p in parsed.problems {
                     out.emit(EventKind::TlsMalformed {
                         offset,
-                        reason: format!("ClientHello: {p}"),
+                        reason: format!("ClientHello: {p}").into(),
                     });
                 }
             }
@@ -254,7 +256,7 @@ impl TlsConn {
                 for p in parsed.problems {
                     out.emit(EventKind::TlsMalformed {
                         offset,
-                        reason: format!("ServerHello: {p}"),
+                        reason: format!("ServerHello: {p}").into(),
                     });
                 }
             }
@@ -290,7 +292,7 @@ impl TlsConn {
                         Err(why) => {
                             out.emit(EventKind::TlsMalformed {
                                 offset,
-                                reason: format!("certificate request: {why}"),
+                                reason: format!("certificate request: {why}").into(),
                             });
                             ca_names.push(format!("<{why}>"));
                         }
@@ -346,7 +348,7 @@ impl TlsConn {
     /// The endpoint's EncryptedExtensions (TLS 1.3): an early_data extension (42) in it says
     /// the endpoint read the device's early data.
     fn on_encrypted_extensions(&mut self, body: &[u8]) {
-        if !self.early_offered || self.early_answer.is_some() {
+        if !self.early_offered || self.early_answer().is_some() {
             return;
         }
         let exts = match *body {
@@ -354,13 +356,13 @@ impl TlsConn {
                 split_extensions(block).0
             }
             _ => {
-                self.early_answer = Some(super::EarlyAnswer::Unknown(
+                self.rare().early_answer = Some(super::EarlyAnswer::Unknown(
                     "the endpoint's EncryptedExtensions could not be read",
                 ));
                 return;
             }
         };
-        self.early_answer = Some(if exts.iter().any(|e| e.id == 42) {
+        self.rare().early_answer = Some(if exts.iter().any(|e| e.id == 42) {
             super::EarlyAnswer::Accepted
         } else {
             super::EarlyAnswer::Rejected("its EncryptedExtensions has no early_data extension")

@@ -159,29 +159,67 @@ impl Serialize for Random {
 
 /// A ClientHello: the connection's own random and record version, the order its extensions
 /// came in, and the device's offer.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ClientHello {
     /// Version of the record that carried the hello.
     pub record_version: u16,
     pub random: Random,
-    /// Shared with every connection whose extensions came in the same order.
-    #[serde(flatten)]
-    pub wire: Arc<WireOrder>,
+    /// Every extension in wire order. Kept apart from the offer because some clients (rustls,
+    /// browsers) send their extensions in a new order on every connection: the rest of what
+    /// they offer is still the same each time, and still shared. Shared in turn with every
+    /// connection whose extensions came in the same order.
+    pub extensions: Arc<[Extension]>,
     /// Shared with every connection that offered the same.
-    #[serde(flatten)]
     pub offer: Arc<ClientOffer>,
 }
 
-/// A ClientHello's extensions in the order they came, and the JA3 fingerprint, which follows
-/// that order. Kept apart from the rest of the offer because some clients (rustls, browsers)
-/// send their extensions in a new order on every connection: the rest of what they offer is
-/// still the same each time, and still shared.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
-pub struct WireOrder {
-    /// Every extension in wire order.
-    pub extensions: Vec<Extension>,
-    pub ja3: String,
-    pub ja3_hash: String,
+impl ClientHello {
+    /// The JA3 string, `SSLVersion,Ciphers,Extensions,EllipticCurves,EllipticCurvePointFormats`.
+    /// Made when asked for, not kept: it follows the extensions' order, so a client that
+    /// shuffles them would keep a string of its own (some 160 bytes) for each connection's
+    /// life, and it is read only when a report is written.
+    pub fn ja3(&self) -> String {
+        let ids = |v: &[Named]| v.iter().map(|n| n.id).collect::<Vec<u16>>();
+        let extensions: Vec<u16> = self.extensions.iter().map(|e| e.id).collect();
+        super::fingerprint::ja3_string(
+            self.legacy_version,
+            &ids(&self.cipher_suites),
+            &extensions,
+            &ids(&self.supported_groups),
+            &self.ec_point_formats,
+        )
+    }
+
+    /// The JA3 hash: lower-case hex MD5 of [`ClientHello::ja3`].
+    pub fn ja3_hash(&self) -> String {
+        super::fingerprint::md5_hex(&self.ja3())
+    }
+}
+
+impl Serialize for ClientHello {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        /// The hello as shown: its own fields, its fingerprint, then the offer's.
+        #[derive(Serialize)]
+        struct Shown<'a> {
+            record_version: u16,
+            random: Random,
+            extensions: &'a [Extension],
+            ja3: String,
+            ja3_hash: String,
+            #[serde(flatten)]
+            offer: &'a ClientOffer,
+        }
+        let ja3 = self.ja3();
+        Shown {
+            record_version: self.record_version,
+            random: self.random,
+            extensions: &self.extensions,
+            ja3_hash: super::fingerprint::md5_hex(&ja3),
+            ja3,
+            offer: &self.offer,
+        }
+        .serialize(s)
+    }
 }
 
 impl Deref for ClientHello {

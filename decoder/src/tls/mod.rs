@@ -47,6 +47,7 @@ mod keys;
 pub mod names;
 pub mod reassembly;
 pub mod record;
+mod seen_once;
 pub mod server_hello;
 mod shared;
 
@@ -59,7 +60,7 @@ pub(crate) mod testutil;
 
 pub use hello::{
     joined_names, serialize_names, ClientHello, ClientOffer, Extension, Named, Random, Registry,
-    ServerChoice, ServerHello, SniForm, WireOrder,
+    ServerChoice, ServerHello, SniForm,
 };
 pub use history::history;
 
@@ -142,12 +143,26 @@ pub trait PlaintextSink: Send {
     fn lost(&mut self, out: &mut Emit);
 }
 
+/// What only decryption and early data need.
+#[derive(Debug, Default)]
+struct Rare {
+    /// The hellos' randoms, which name the connection in a key log: kept only with one.
+    client_random: Option<[u8; 32]>,
+    server_random: Option<[u8; 32]>,
+    /// Decrypted application data of each direction waiting for
+    /// [`TlsConn::take_plaintext`], when there is no sink.
+    plaintext: [Vec<u8>; 2],
+    /// Early data records held until the endpoint's answer, and their bytes.
+    early_held: Vec<HeldRecord>,
+    early_held_bytes: usize,
+    /// The endpoint's answer to early data, once known.
+    early_answer: Option<EarlyAnswer>,
+}
+
 /// TLS state of one connection, both directions.
 #[derive(Debug, Default)]
 pub struct TlsConn {
     dirs: [DirState; 2],
-    client_random: Option<[u8; 32]>,
-    server_random: Option<[u8; 32]>,
     version: Option<u16>,
     cipher: Option<u16>,
     /// A ServerHello or HelloRetryRequest chose TLS 1.3.
@@ -157,7 +172,12 @@ pub struct TlsConn {
     device_encrypted: bool,
     /// Time of the device's first encrypted flight while it lasts.
     device_flight: Option<Timestamp>,
-    plaintext: [Vec<u8>; 2],
+    /// A ClientHello was read.
+    client_hello_seen: bool,
+    /// What decryption and early data need, made when first needed: a passthrough
+    /// connection, which has no key log, keeps 8 bytes for it instead of some 170 for its
+    /// whole life.
+    rare: Option<Box<Rare>>,
     /// Decryption, when a key log was given. Boxed: without a key log (passthrough) the
     /// connection keeps 8 bytes for it instead of some 370 for its whole life.
     keys: Option<Box<keys::Keys>>,
@@ -176,11 +196,6 @@ pub struct TlsConn {
     sink: Option<Box<dyn PlaintextSink>>,
     /// The ClientHello offered early data (extension 42).
     early_offered: bool,
-    /// Early data records held until the endpoint's answer, and their bytes.
-    early_held: Vec<HeldRecord>,
-    early_held_bytes: usize,
-    /// The endpoint's answer to early data, once known.
-    early_answer: Option<EarlyAnswer>,
     /// Held early data was handed on: nothing more is held.
     early_done: bool,
     /// The device's EndOfEarlyData was read in its current record.
@@ -329,7 +344,7 @@ impl TlsConn {
             joiner.clear();
             out.emit(EventKind::TlsMalformed {
                 offset,
-                reason: format!("connection closed after {held} of {need} bytes of {what}"),
+                reason: format!("connection closed after {held} of {need} bytes of {what}").into(),
             });
         }
         if let Some(sink) = self.sink.as_mut() {
@@ -339,18 +354,33 @@ impl TlsConn {
 
     /// Decrypted application data waiting for the layer above, if any.
     pub fn take_plaintext(&mut self, dir: Direction) -> Option<Vec<u8>> {
-        let p = std::mem::take(&mut self.plaintext[dir.index()]);
+        let p = std::mem::take(&mut self.rare.as_mut()?.plaintext[dir.index()]);
         (!p.is_empty()).then_some(p)
     }
 
-    /// The ClientHello random, which names the connection in a key log.
+    /// The ClientHello random, which names the connection in a key log (kept only with one).
     pub fn client_random(&self) -> Option<[u8; 32]> {
-        self.client_random
+        self.rare.as_ref()?.client_random
     }
 
-    /// The ServerHello random (not a HelloRetryRequest's).
+    /// The ServerHello random (not a HelloRetryRequest's; kept only with a key log).
     pub fn server_random(&self) -> Option<[u8; 32]> {
-        self.server_random
+        self.rare.as_ref()?.server_random
+    }
+
+    /// What decryption and early data need, made on first use.
+    fn rare(&mut self) -> &mut Rare {
+        self.rare.get_or_insert_with(Default::default)
+    }
+
+    /// Records held back as early data so far.
+    fn early_held(&self) -> usize {
+        self.rare.as_ref().map_or(0, |r| r.early_held.len())
+    }
+
+    /// The endpoint's answer to early data, once known.
+    fn early_answer(&self) -> Option<&EarlyAnswer> {
+        self.rare.as_ref()?.early_answer.as_ref()
     }
 
     /// The negotiated version: supported_versions of the ServerHello, else its legacy version.
@@ -385,7 +415,7 @@ impl TlsConn {
             ),
             Item::Malformed { offset, reason } => {
                 self.dirs[out.dir.index()].joiner.clear();
-                out.emit(EventKind::TlsMalformed { offset, reason });
+                out.emit(EventKind::TlsMalformed { offset, reason: reason.into() });
             }
             Item::Skipped { bytes } => out.undecoded(bytes, &[]),
             Item::Resynced { offset, skipped } => out.emit(EventKind::Note {
@@ -422,15 +452,16 @@ impl TlsConn {
         let waiting = !self.early_done
             && out.dir == Direction::DeviceToEndpoint
             && self.early_offered
-            && (!self.server_hello_seen || !self.early_held.is_empty());
+            && (!self.server_hello_seen || self.early_held() > 0);
         let Some(keys) = self.keys.as_ref() else {
             return false;
         };
         if !waiting || keys.keylog_is_empty() {
             return false;
         }
-        if self.early_held.len() >= MAX_EARLY_RECORDS
-            || self.early_held_bytes + rec.payload.len() > MAX_EARLY_BYTES
+        let rare = self.rare();
+        if rare.early_held.len() >= MAX_EARLY_RECORDS
+            || rare.early_held_bytes + rec.payload.len() > MAX_EARLY_BYTES
         {
             self.release_early_unknown(
                 "more early data arrived than iotscope holds while waiting for the answer",
@@ -438,8 +469,8 @@ impl TlsConn {
             );
             return false;
         }
-        self.early_held_bytes += rec.payload.len();
-        self.early_held.push(HeldRecord {
+        rare.early_held_bytes += rec.payload.len();
+        rare.early_held.push(HeldRecord {
             content_type: rec.content_type,
             version: rec.version,
             payload: rec.payload.to_vec(),
@@ -451,30 +482,30 @@ impl TlsConn {
     /// After each endpoint record: held early data is handed on once the endpoint's answer is
     /// known, or once it is clear the answer cannot be read.
     fn after_endpoint_record(&mut self, out: &mut Emit) {
-        if self.early_done || self.early_held.is_empty() {
+        if self.early_done || self.early_held() == 0 {
             return;
         }
-        if self.early_answer.is_none()
+        if self.early_answer().is_none()
             && self.server_hello_seen
             && self
                 .keys
                 .as_ref()
                 .is_some_and(|k| k.gave_up(Direction::EndpointToDevice))
         {
-            self.early_answer = Some(EarlyAnswer::Unknown(
+            self.rare().early_answer = Some(EarlyAnswer::Unknown(
                 "the endpoint's EncryptedExtensions could not be decrypted",
             ));
         }
-        if let Some(answer) = self.early_answer.clone() {
+        if let Some(answer) = self.early_answer().cloned() {
             self.release_early(answer, out);
         }
     }
 
     fn release_early_unknown(&mut self, why: &'static str, out: &mut Emit) {
-        if !self.early_done && !self.early_held.is_empty() {
+        if !self.early_done && self.early_held() > 0 {
             let answer = self
-                .early_answer
-                .clone()
+                .early_answer()
+                .cloned()
                 .unwrap_or(EarlyAnswer::Unknown(why));
             self.release_early(answer, out);
         }
@@ -484,8 +515,9 @@ impl TlsConn {
     /// read it (or may have), reported as rejected when it did not.
     fn release_early(&mut self, answer: EarlyAnswer, out: &mut Emit) {
         self.early_done = true;
-        let held = std::mem::take(&mut self.early_held);
-        self.early_held_bytes = 0;
+        let rare = self.rare();
+        let held = std::mem::take(&mut rare.early_held);
+        rare.early_held_bytes = 0;
         let mut dev = out.toward(Direction::DeviceToEndpoint);
         let bytes: usize = held.iter().map(|h| h.payload.len()).sum();
         let what = format!(
@@ -548,8 +580,8 @@ impl TlsConn {
 
     fn params(&self) -> keys::Params {
         keys::Params {
-            client_random: self.client_random,
-            server_random: self.server_random,
+            client_random: self.client_random(),
+            server_random: self.server_random(),
             cipher: self.cipher,
             tls13: self.tls13,
             encrypt_then_mac: self.client_etm && self.server_etm,
@@ -702,7 +734,8 @@ impl TlsConn {
                         reason: format!(
                             "change_cipher_spec record holds {} bytes instead of the single byte 1",
                             payload.len()
-                        ),
+                        )
+                        .into(),
                     });
                 }
                 let joiner = &mut self.dirs[d].joiner;
@@ -713,7 +746,7 @@ impl TlsConn {
                         offset: at,
                         reason: format!(
                             "change_cipher_spec arrived after {held} of {need} bytes of a handshake message"
-                        ),
+                        ).into(),
                     });
                 }
                 self.dirs[d].ccs = true;
@@ -728,7 +761,7 @@ impl TlsConn {
                 }
             }
             23 => {
-                let buf = &mut self.plaintext[d];
+                let buf = &mut self.rare().plaintext[d];
                 if buf.len() + payload.len() > MAX_PLAINTEXT {
                     out.emit(EventKind::Note {
                         text: format!(
@@ -745,7 +778,7 @@ impl TlsConn {
             }),
             other => out.emit(EventKind::TlsMalformed {
                 offset,
-                reason: format!("record content type {other} is not a TLS content type"),
+                reason: format!("record content type {other} is not a TLS content type").into(),
             }),
         }
     }
@@ -783,7 +816,8 @@ impl TlsConn {
                 reason: format!(
                     "alert record of {} bytes; an alert is 2 bytes",
                     payload.len()
-                ),
+                )
+                .into(),
             }),
         }
     }
@@ -792,9 +826,9 @@ impl TlsConn {
         if hello.version == 0x0304 {
             self.tls13 = true;
         }
-        if self.early_offered && self.early_answer.is_none() {
+        if self.early_offered && self.early_answer().is_none() {
             let psk = hello.extensions.iter().any(|e| e.id == 41);
-            self.early_answer = if hello.hello_retry_request {
+            self.rare().early_answer = if hello.hello_retry_request {
                 Some(EarlyAnswer::Rejected(
                     "the endpoint asked for another ClientHello (HelloRetryRequest)",
                 ))
@@ -811,7 +845,9 @@ impl TlsConn {
         self.cipher = Some(hello.cipher_suite.id);
         self.version = Some(hello.version);
         if !hello.hello_retry_request {
-            self.server_random = Some(hello.random.0);
+            if self.keys.is_some() {
+                self.rare().server_random = Some(hello.random.0);
+            }
             self.server_hello_seen = true;
         }
     }

@@ -13,49 +13,23 @@
 //! closed. Tables are bounded: when one is full it is emptied and fills again; entries still
 //! held by traces live on with them.
 
-use std::collections::hash_map::RandomState;
+use std::borrow::Borrow;
 use std::collections::HashSet;
-use std::hash::{BuildHasher, Hash};
+use std::hash::Hash;
 use std::sync::{Arc, LazyLock, Mutex};
 
-use super::hello::{ClientOffer, ServerChoice, WireOrder};
+use super::hello::{ClientOffer, Extension, ServerChoice};
+use super::seen_once::SeenOnce;
 
 /// Distinct values held per table at most.
 const MAX_SHARED: usize = 1024;
 
-/// Values seen once remembered at most (8 bytes each).
-const MAX_SEEN_ONCE: usize = 8192;
-
-/// Values seen once, by their hash: a value is worth keeping for others when it comes again.
-#[derive(Default)]
-pub(super) struct SeenOnce {
-    hashes: HashSet<u64>,
-    hasher: RandomState,
-}
-
-impl SeenOnce {
-    /// True when `value` was seen before (and it is forgotten again); else it is remembered.
-    /// Two values with the same 64-bit hash count as one, which costs at most one value
-    /// kept that did not need to be.
-    pub(super) fn again<K: Hash + ?Sized>(&mut self, value: &K) -> bool {
-        let h = self.hasher.hash_one(value);
-        if self.hashes.remove(&h) {
-            return true;
-        }
-        if self.hashes.len() >= MAX_SEEN_ONCE {
-            self.hashes.clear();
-        }
-        self.hashes.insert(h);
-        false
-    }
-}
-
-struct Shared<T> {
+struct Shared<T: ?Sized> {
     held: HashSet<Arc<T>>,
     once: SeenOnce,
 }
 
-impl<T> Default for Shared<T> {
+impl<T: ?Sized> Default for Shared<T> {
     fn default() -> Self {
         Shared {
             held: HashSet::new(),
@@ -67,34 +41,40 @@ impl<T> Default for Shared<T> {
 type Table<T> = LazyLock<Mutex<Shared<T>>>;
 
 static OFFERS: Table<ClientOffer> = LazyLock::new(Default::default);
-static ORDERS: Table<WireOrder> = LazyLock::new(Default::default);
+static ORDERS: Table<[Extension]> = LazyLock::new(Default::default);
 static CHOICES: Table<ServerChoice> = LazyLock::new(Default::default);
 
 /// The device's offer, as held by earlier connections that made the same one.
 pub(super) fn offer(fresh: ClientOffer) -> Arc<ClientOffer> {
-    shared(&OFFERS, fresh)
+    shared(&OFFERS, fresh, Arc::new)
 }
 
 /// The order of a ClientHello's extensions, as held by earlier connections that sent the
 /// same order.
-pub(super) fn wire(fresh: WireOrder) -> Arc<WireOrder> {
-    shared(&ORDERS, fresh)
+pub(super) fn extensions(fresh: Vec<Extension>) -> Arc<[Extension]> {
+    shared(&ORDERS, fresh, Arc::from)
 }
 
 /// The endpoint's choice, as held by earlier connections that were answered the same.
 pub(super) fn choice(fresh: ServerChoice) -> Arc<ServerChoice> {
-    shared(&CHOICES, fresh)
+    shared(&CHOICES, fresh, Arc::new)
 }
 
-fn shared<T: Hash + Eq>(table: &Table<T>, fresh: T) -> Arc<T> {
+/// The value held for `fresh`, else `fresh` made shareable by `make` (and held from its
+/// second sight).
+fn shared<T, V>(table: &Table<T>, fresh: V, make: impl FnOnce(V) -> Arc<T>) -> Arc<T>
+where
+    T: Hash + Eq + ?Sized,
+    V: Borrow<T>,
+{
     // A poisoned table only means another thread panicked while holding it; the values in it
     // are whole either way.
     let mut t = table.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(held) = t.held.get(&fresh) {
+    if let Some(held) = t.held.get(fresh.borrow()) {
         return Arc::clone(held);
     }
-    let again = t.once.again(&fresh);
-    let fresh = Arc::new(fresh);
+    let again = t.once.again(fresh.borrow());
+    let fresh = make(fresh);
     if again {
         if t.held.len() >= MAX_SHARED {
             t.held.clear();
@@ -110,24 +90,27 @@ mod tests {
 
     #[test]
     fn the_same_value_is_held_once_from_its_second_sight_and_a_different_one_apart() {
-        let table: Table<String> = LazyLock::new(Default::default);
-        let first = shared(&table, "TLS_AES_128_GCM_SHA256".to_string());
-        let a = shared(&table, "TLS_AES_128_GCM_SHA256".to_string());
-        let b = shared(&table, "TLS_AES_128_GCM_SHA256".to_string());
-        let c = shared(&table, "TLS_AES_256_GCM_SHA384".to_string());
+        // Held unsized, as a hello's extensions are: looked up by the value made, kept as
+        // the shared form.
+        let table: Table<str> = LazyLock::new(Default::default);
+        let share = |s: &str| shared(&table, s.to_string(), Arc::<str>::from);
+        let first = share("TLS_AES_128_GCM_SHA256");
+        let a = share("TLS_AES_128_GCM_SHA256");
+        let b = share("TLS_AES_128_GCM_SHA256");
+        let c = share("TLS_AES_256_GCM_SHA384");
         assert!(!Arc::ptr_eq(&first, &a));
         assert!(Arc::ptr_eq(&a, &b));
         assert!(!Arc::ptr_eq(&a, &c));
-        assert_eq!(*c, "TLS_AES_256_GCM_SHA384");
+        assert_eq!(&*c, "TLS_AES_256_GCM_SHA384");
     }
 
     #[test]
     fn a_full_table_starts_again_and_keeps_giving_the_right_value() {
         let table: Table<u32> = LazyLock::new(Default::default);
-        let first = shared(&table, 0);
+        let first = shared(&table, 0, Arc::new);
         for round in 0..2 {
             for v in 0..MAX_SHARED as u32 + 10 {
-                assert_eq!(*shared(&table, v), v, "round {round}");
+                assert_eq!(*shared(&table, v, Arc::new), v, "round {round}");
             }
         }
         assert!(table.lock().unwrap().held.len() <= MAX_SHARED);
@@ -139,12 +122,8 @@ mod tests {
     fn a_value_seen_once_is_not_kept() {
         let table: Table<u32> = LazyLock::new(Default::default);
         for v in 0..100 {
-            shared(&table, v);
+            shared(&table, v, Arc::new);
         }
         assert!(table.lock().unwrap().held.is_empty());
-        let mut once = SeenOnce::default();
-        assert!(!once.again("a"));
-        assert!(once.again("a"));
-        assert!(!once.again("a"));
     }
 }

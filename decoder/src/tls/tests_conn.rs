@@ -562,7 +562,9 @@ fn a_long_connection_stays_a_handful_of_events() {
 
 #[test]
 fn tls_accessors_expose_what_decryption_needs() {
-    let mut conn = super::TlsConn::new();
+    // The randoms are kept for decryption: with a key log, even an empty one.
+    let keylog = std::sync::Arc::new(crate::keylog::KeyLog::parse(""));
+    let mut conn = super::TlsConn::with_keylog(Some(keylog));
     let mut trace = Trace::default();
     let mut out = crate::emit::Emit::new(&mut trace, D, Timestamp(0), false);
     conn.push(&simple_client_hello(), &mut out);
@@ -578,4 +580,14 @@ fn tls_accessors_expose_what_decryption_needs() {
     assert_eq!(conn.cipher(), Some(0x1302));
     assert!(conn.is_tls13());
     assert_eq!(conn.take_plaintext(D), None);
+
+    // Without a key log nothing would read them: a passthrough connection does not keep them.
+    let mut conn = super::TlsConn::new();
+    let mut out = crate::emit::Emit::new(&mut trace, D, Timestamp(2), false);
+    conn.push(&simple_client_hello(), &mut out);
+    let mut out = crate::emit::Emit::new(&mut trace, E, Timestamp(3), false);
+    conn.push(&tls13_server_hello(), &mut out);
+    assert_eq!((conn.client_random(), conn.server_random()), (None, None));
+    assert_eq!(conn.version(), Some(0x0304));
+    assert!(conn.rare.is_none());
 }

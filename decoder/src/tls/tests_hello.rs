@@ -56,7 +56,7 @@ fn client_hello_with_every_extension_and_grease() {
         ]
     );
     assert_eq!(ch.compression_methods, vec![0]);
-    let ext_names: Vec<&str> = ch.wire.extensions.iter().map(|e| e.name()).collect();
+    let ext_names: Vec<&str> = ch.extensions.iter().map(|e| e.name()).collect();
     assert_eq!(
         ext_names,
         [
@@ -75,7 +75,7 @@ fn client_hello_with_every_extension_and_grease() {
             "GREASE"
         ]
     );
-    assert_eq!(ch.wire.extensions[1].len, 50);
+    assert_eq!(ch.extensions[1].len, 50);
     assert_eq!(
         ch.sni.as_deref(),
         Some("abc123example-ats.iot.us-east-1.amazonaws.com")
@@ -115,10 +115,10 @@ fn client_hello_with_every_extension_and_grease() {
         vec![0x0a0a, 0x2a2a, 0x4a4a, 0x8a8a, 0x7a7a, 0xfafa]
     );
     assert_eq!(
-        ch.wire.ja3,
+        ch.ja3(),
         "771,4865-4866-49195-255,0-16-43-10-51-13-11-1-35-23-65281,4588-29-23-24,0-1-2"
     );
-    assert_eq!(ch.wire.ja3_hash, super::fingerprint::md5_hex(&ch.wire.ja3));
+    assert_eq!(ch.ja3_hash(), super::fingerprint::md5_hex(&ch.ja3()));
     // 4 suites and 11 extensions without GREASE; ALPN x-amzn-mqtt-ca gives "xa"
     assert!(ch.ja4.starts_with("t13d0411xa_"), "{}", ch.ja4);
 }
@@ -367,8 +367,8 @@ fn capture_hellos_match_their_recorded_fingerprints() {
     for e in CAPTURE_HELLOS {
         let t = run_stream(e.fixture);
         let ch = client_hello(&t);
-        assert_eq!(ch.wire.ja3_hash, e.ja3, "{} ja3 {}", e.fixture, ch.wire.ja3);
-        assert_eq!(ch.wire.ja3_hash, super::fingerprint::md5_hex(&ch.wire.ja3));
+        assert_eq!(ch.ja3_hash(), e.ja3, "{} ja3 {}", e.fixture, ch.ja3());
+        assert_eq!(ch.ja3_hash(), super::fingerprint::md5_hex(&ch.ja3()));
         if let Some(ja4) = e.ja4 {
             assert_eq!(ch.ja4, ja4, "{}", e.fixture);
         }
@@ -428,14 +428,16 @@ fn connections_that_offer_the_same_share_one_offer_and_keep_their_own_random() {
     assert_eq!(a.random.0, [1; 32]);
     assert_eq!(b.random.0, [2; 32]);
     assert!(std::sync::Arc::ptr_eq(&a.offer, &b.offer));
-    assert!(std::sync::Arc::ptr_eq(&a.wire, &b.wire));
+    assert!(std::sync::Arc::ptr_eq(&a.extensions, &b.extensions));
     assert!(std::sync::Arc::ptr_eq(&a.offer, &c.offer));
-    assert!(!std::sync::Arc::ptr_eq(&a.wire, &c.wire));
-    let ids =
-        |h: &crate::tls::ClientHello| h.wire.extensions.iter().map(|e| e.id).collect::<Vec<_>>();
+    assert!(!std::sync::Arc::ptr_eq(&a.extensions, &c.extensions));
+    let ids = |h: &crate::tls::ClientHello| h.extensions.iter().map(|e| e.id).collect::<Vec<_>>();
     assert_eq!(ids(a), [0, 10, 51]);
     assert_eq!(ids(c), [51, 0, 10]);
-    assert_ne!(a.wire.ja3, c.wire.ja3);
+    assert_ne!(a.ja3(), c.ja3());
+    // JA3 follows the order each connection sent.
+    assert_eq!(a.ja3(), "771,4865-49199,0-10-51,29-23,");
+    assert_eq!(c.ja3(), "771,4865-49199,51-0-10,29-23,");
     assert_eq!(a.ja4, c.ja4);
     assert_eq!(
         c.sni.as_deref(),

@@ -210,7 +210,7 @@ pub fn malformed(trace: &Trace) -> Vec<(u64, String)> {
     trace
         .events()
         .filter_map(|e| match &e.kind {
-            EventKind::TlsMalformed { offset, reason } => Some((*offset, reason.clone())),
+            EventKind::TlsMalformed { offset, reason } => Some((*offset, reason.to_string())),
             _ => None,
         })
         .collect()

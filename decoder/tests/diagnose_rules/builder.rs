@@ -94,7 +94,7 @@ impl T {
                     decrypted,
                     kind: EventKind::Protocol {
                         protocol,
-                        first_bytes: String::new(),
+                        first_bytes: Default::default(),
                     },
                 });
             }

@@ -37,7 +37,7 @@ fn device_stalled_in_its_hello_is_not_the_endpoints_silence() {
         1.0,
         EventKind::Protocol {
             protocol: AppProtocol::Tls,
-            first_bytes: "160301".into(),
+            first_bytes: iotscope_decoder::event::FirstBytes::new(&[0x16, 3, 1]),
         },
     )
     .end(5001.0, handshake_timeout())

@@ -206,6 +206,6 @@ pub fn with_problem(mut k: EventKind, problem: &str) -> EventKind {
 pub fn mqtt_malformed(offset: u64, reason: &str) -> EventKind {
     EventKind::MqttMalformed {
         offset,
-        reason: reason.to_string(),
+        reason: reason.into(),
     }
 }

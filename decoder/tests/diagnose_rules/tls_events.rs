@@ -8,8 +8,7 @@ use iotscope_decoder::event::{AlertLevel, AppProtocol, EncryptedPhase};
 use std::sync::Arc;
 
 use iotscope_decoder::tls::{
-    names as tls_names, ClientHello, ClientOffer, Named, Random, ServerChoice, ServerHello,
-    SniForm, WireOrder,
+    names as tls_names, ClientHello, ClientOffer, Named, Random, ServerChoice, ServerHello, SniForm,
 };
 use iotscope_decoder::EventKind;
 
@@ -60,11 +59,7 @@ pub fn client_hello(
     EventKind::ClientHello(Box::new(ClientHello {
         record_version: 0x0301,
         random: Random([0; 32]),
-        wire: Arc::new(WireOrder {
-            extensions: Vec::new(),
-            ja3: String::new(),
-            ja3_hash: String::new(),
-        }),
+        extensions: Arc::new([]),
         offer: Arc::new(offer),
     }))
 }
@@ -257,7 +252,7 @@ pub fn rst() -> EventKind {
 pub fn proto(protocol: AppProtocol) -> EventKind {
     EventKind::Protocol {
         protocol,
-        first_bytes: String::new(),
+        first_bytes: Default::default(),
     }
 }
 

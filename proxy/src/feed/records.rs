@@ -77,21 +77,23 @@ enum State {
 pub struct Framer {
     state: State,
     head: [u8; HEADER_LEN],
-    head_len: usize,
-    /// Inside a record: payload bytes still to pass.
-    left: usize,
+    // Counts as narrow as they can be: every passthrough connection keeps two framers, and
+    // in the relay's state (which the connection task keeps whole) each byte counts.
+    head_len: u8,
+    /// Inside a record: payload bytes still to pass (a record's length is 16 bits).
+    left: u16,
     in_record: bool,
     /// The current record is handed on as its header.
     summarised: Option<RecordHeader>,
     /// The direction's first record has been handed on (whole).
     first_done: bool,
     /// Header-block bytes seen so far, and the last four of them.
-    preamble_len: usize,
+    preamble_len: u32,
     preamble_tail: u32,
 }
 
 /// A header block longer than this is not one (the decoder's own bound): whole from there.
-const PREAMBLE_LIMIT: usize = 64 * 1024;
+const PREAMBLE_LIMIT: u32 = 64 * 1024;
 
 impl Default for Framer {
     fn default() -> Self {
@@ -166,22 +168,25 @@ impl Framer {
                     }
                 }
                 State::Records if self.in_record => {
-                    let take = self.left.min(rest.len());
+                    let take = usize::from(self.left).min(rest.len());
                     if self.summarised.is_none() {
                         push_bytes(out, &rest[..take]);
                     }
                     i += take;
-                    self.left -= take;
+                    // No more than `left`, so it fits.
+                    self.left -= take as u16;
                     if self.left == 0 {
                         self.end_record(out);
                     }
                 }
                 State::Records => {
-                    let take = (HEADER_LEN - self.head_len).min(rest.len());
-                    self.head[self.head_len..self.head_len + take].copy_from_slice(&rest[..take]);
-                    self.head_len += take;
+                    let held = usize::from(self.head_len);
+                    let take = (HEADER_LEN - held).min(rest.len());
+                    self.head[held..held + take].copy_from_slice(&rest[..take]);
+                    // At most the header's five bytes.
+                    self.head_len += take as u8;
                     i += take;
-                    if self.head_len < HEADER_LEN {
+                    if usize::from(self.head_len) < HEADER_LEN {
                         continue;
                     }
                     let header = RecordHeader::from_bytes(self.head);
@@ -192,7 +197,7 @@ impl Framer {
                         continue;
                     }
                     self.in_record = true;
-                    self.left = usize::from(header.len);
+                    self.left = header.len;
                     if header.content_type == 23 && header.len > 0 && self.first_done {
                         self.summarised = Some(header);
                     } else {
@@ -224,7 +229,7 @@ impl Framer {
             if let Some(h) = self.summarised.take() {
                 // Cut in the middle (see the module's note): no byte of the body was kept,
                 // and the zeros stand for those that passed.
-                let passed = usize::from(h.len) - self.left;
+                let passed = usize::from(h.len - self.left);
                 let mut cut = Vec::with_capacity(HEADER_LEN + passed);
                 cut.extend_from_slice(&self.head);
                 cut.resize(HEADER_LEN + passed, 0);
@@ -234,7 +239,7 @@ impl Framer {
             self.head_len = 0;
         } else if self.head_len > 0 {
             let held = self.head;
-            push_bytes(out, &held[..self.head_len]);
+            push_bytes(out, &held[..usize::from(self.head_len)]);
             self.head_len = 0;
         }
     }
@@ -366,7 +371,7 @@ mod tests {
             );
         }
         // Text that never ends a header block goes whole.
-        let text = vec![b'A'; PREAMBLE_LIMIT + 10];
+        let text = vec![b'A'; PREAMBLE_LIMIT as usize + 10];
         let mut stream = text.clone();
         stream.extend(record(23, 10));
         assert_eq!(pieces(&stream, 4096), [Piece::Bytes(stream.clone())]);

@@ -811,14 +811,14 @@ async fn relay(
     tx: &queue::Sender<Seen>,
 ) -> Ended {
     let activity = up.get_ref().0.last_activity();
-    let mut force = shared.force.clone();
+    let mut force = shared.force.waiter();
     let idle = shared.limits.idle_timeout;
     let mut tick = tokio::time::interval(idle.map_or(Duration::from_secs(3600), |d| {
         (d / 4).max(Duration::from_millis(50))
     }));
     // Read buffers exist only while bytes flow (see `read_when_ready`).
     let (mut from_device, mut from_endpoint) = (None, None);
-    let (mut device_open, mut force_live) = (true, true);
+    let mut device_open = true;
     // The endpoint's TLS stream, and under it its TCP connection, which may stay open after
     // the TLS close.
     let (mut endpoint_tls_open, mut endpoint_tcp_open) = (true, true);
@@ -883,17 +883,13 @@ async fn relay(
                     break;
                 }
             }
-            r = force.changed(), if force_live => match r {
-                Ok(()) if *force.borrow() => {
-                    cut = Some((
-                        CutCause::Stopping,
-                        "iotscope closed the connection: the proxy was stopping".to_string(),
-                    ));
-                    break;
-                }
-                Ok(()) => {}
-                Err(_) => force_live = false,
-            },
+            _ = force.stopped() => {
+                cut = Some((
+                    CutCause::Stopping,
+                    "iotscope closed the connection: the proxy was stopping".to_string(),
+                ));
+                break;
+            }
         }
     }
     if let Some((cause, text)) = cut {

@@ -8,10 +8,11 @@ pub mod listener;
 pub mod live;
 pub mod passthrough;
 pub mod record;
+pub mod stop;
 
 use std::sync::Arc;
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 
 use crate::dial::Dial;
 use limits::Limits;
@@ -26,5 +27,6 @@ pub(crate) struct Shared {
     pub(crate) live: Arc<LiveConfig>,
     pub(crate) out: mpsc::Sender<Out>,
     pub(crate) rec: Option<mpsc::Sender<Record>>,
-    pub(crate) force: watch::Receiver<bool>,
+    /// Given once the grace period at shutdown is over.
+    pub(crate) force: stop::Stop,
 }

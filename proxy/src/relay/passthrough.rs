@@ -9,6 +9,7 @@
 //! on as a reset: the other leg is closed with a zero linger, so each peer sees what it
 //! would have seen without the proxy.
 
+use std::future::poll_fn;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -17,9 +18,9 @@ use iotscope_decoder::{CutCause, Direction, Input, Side};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
-use tokio::sync::watch;
 
 use super::limits::{Limits, BULK_READ, DRAIN_AFTER_FAILURE, READ_BUFFER};
+use super::stop::StopWait;
 use crate::feed::{now, queue, Seen, Tee};
 
 /// How one pump ended.
@@ -73,7 +74,7 @@ fn pump<'a>(
                     if !last_full {
                         held = None;
                     }
-                    if let Err(e) = std::future::poll_fn(|cx| read_half_ready(from, cx)).await {
+                    if let Err(e) = poll_fn(|cx| read_half_ready(from, cx)).await {
                         tracing::debug!("{:?}: waiting to read failed: {e}", tee.dir);
                         Box::pin(tee.close(now(), true)).await;
                         return End::ReadFailed;
@@ -169,7 +170,7 @@ pub fn relay(
     tx: queue::Sender<Seen>,
     limits: &Limits,
     summarise: bool,
-    mut force: watch::Receiver<bool>,
+    mut force: StopWait,
 ) -> impl std::future::Future<Output = ()> + '_ {
     // Done before the block: what the block captures it keeps for its whole life, so the
     // sockets are split here, not moved in whole and split inside (72 bytes less per
@@ -198,7 +199,6 @@ pub fn relay(
                 (d / 4).max(Duration::from_millis(50))
             });
             let mut tick = tokio::time::interval(tick_every);
-            let mut force_live = true;
             loop {
                 if up_end.is_some() && down_end.is_some() {
                     break None;
@@ -208,10 +208,14 @@ pub fn relay(
                 {
                     break None;
                 }
+                // The waits other than the pumps' are polls in `poll_fn`s (8 bytes each in the
+                // relay's state; their `async fn` futures are 24): the relay's state is kept
+                // by every connection, and 48 bytes less brought the connection task's cell
+                // from 1,152 bytes to 1,024, the allocator's next size class down.
                 tokio::select! {
                     r = &mut a, if up_end.is_none() => up_end = Some(r),
                     r = &mut b, if down_end.is_none() => down_end = Some(r),
-                    _ = tick.tick(), if limits.idle_timeout.is_some() => {
+                    _ = poll_fn(|cx| tick.poll_tick(cx)), if limits.idle_timeout.is_some() => {
                         let idle = now().0.saturating_sub(last_activity.load(Ordering::Relaxed));
                         if let Some(limit) = limits.idle_timeout {
                             if idle >= limit.as_nanos() as i64 {
@@ -219,12 +223,8 @@ pub fn relay(
                             }
                         }
                     }
-                    _ = tx.cut_asked() => break Some(Cut::HandshakeTimeout),
-                    r = force.changed(), if force_live => match r {
-                        Ok(()) if *force.borrow() => break Some(Cut::Shutdown),
-                        Ok(()) => {}
-                        Err(_) => force_live = false,
-                    },
+                    _ = poll_fn(|cx| tx.poll_cut_asked(cx)) => break Some(Cut::HandshakeTimeout),
+                    _ = poll_fn(|cx| force.poll_stopped(cx)) => break Some(Cut::Shutdown),
                 }
             }
         };

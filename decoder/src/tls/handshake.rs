@@ -231,7 +231,7 @@ impl TlsConn {
             1 => {
                 let parsed = parse_client_hello(body, record_version)?;
                 let first = !std::mem::replace(&mut self.client_hello_seen, true);
-                if first && self.keys.is_some() {
+                if first && self.keyed {
                     self.rare().client_random = Some(parsed.hello.random.0);
                 }
                 self.client_etm = parsed.hello.extensions.iter().any(|e| e.id == 22);

@@ -174,6 +174,9 @@ pub struct TlsConn {
     device_flight: Option<Timestamp>,
     /// A ClientHello was read.
     client_hello_seen: bool,
+    /// A key log was given: the hellos' randoms are kept for it. (`keys` itself is taken
+    /// out while a record is decrypted, and a hello may be read then.)
+    keyed: bool,
     /// What decryption and early data need, made when first needed: a passthrough
     /// connection, which has no key log, keeps 8 bytes for it instead of some 170 for its
     /// whole life.
@@ -222,6 +225,7 @@ impl TlsConn {
     /// A connection whose records are decrypted with secrets from `keylog` when it has them.
     pub fn with_keylog(keylog: Option<std::sync::Arc<dyn crate::keylog::KeySource>>) -> TlsConn {
         TlsConn {
+            keyed: keylog.is_some(),
             keys: keylog.map(|k| Box::new(keys::Keys::new(k))),
             ..TlsConn::default()
         }
@@ -845,7 +849,7 @@ impl TlsConn {
         self.cipher = Some(hello.cipher_suite.id);
         self.version = Some(hello.version);
         if !hello.hello_retry_request {
-            if self.keys.is_some() {
+            if self.keyed {
                 self.rare().server_random = Some(hello.random.0);
             }
             self.server_hello_seen = true;

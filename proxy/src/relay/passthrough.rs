@@ -209,9 +209,9 @@ pub fn relay(
                     break None;
                 }
                 // The waits other than the pumps' are polls in `poll_fn`s (8 bytes each in the
-                // relay's state; their `async fn` futures are 24): the relay's state is kept
-                // by every connection, and 48 bytes less brought the connection task's cell
-                // from 1,152 bytes to 1,024, the allocator's next size class down.
+                // relay's state; their `async fn` futures are 24): every connection keeps the
+                // relay's state, inside its task's cell, whose size class is what counts (see
+                // `serve::connection`).
                 tokio::select! {
                     r = &mut a, if up_end.is_none() => up_end = Some(r),
                     r = &mut b, if down_end.is_none() => down_end = Some(r),

@@ -367,11 +367,11 @@ impl Serialize for TlsSummary<'_> {
             t.serialize_field("issuerdn", &leaf.issuer)?;
         }
         if let Some(h) = ch {
-            let ja3 = h.ja3();
+            let (ja3, hash) = h.ja3_with_hash();
             t.serialize_field(
                 "ja3",
                 &Fingerprint {
-                    hash: &tls::fingerprint::md5_hex(&ja3),
+                    hash: &hash,
                     string: &ja3,
                 },
             )?;

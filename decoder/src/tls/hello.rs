@@ -192,7 +192,14 @@ impl ClientHello {
 
     /// The JA3 hash: lower-case hex MD5 of [`ClientHello::ja3`].
     pub fn ja3_hash(&self) -> String {
-        super::fingerprint::md5_hex(&self.ja3())
+        self.ja3_with_hash().1
+    }
+
+    /// [`ClientHello::ja3`] and its hash, the string made once.
+    pub fn ja3_with_hash(&self) -> (String, String) {
+        let ja3 = self.ja3();
+        let hash = super::fingerprint::md5_hex(&ja3);
+        (ja3, hash)
     }
 }
 
@@ -209,12 +216,12 @@ impl Serialize for ClientHello {
             #[serde(flatten)]
             offer: &'a ClientOffer,
         }
-        let ja3 = self.ja3();
+        let (ja3, ja3_hash) = self.ja3_with_hash();
         Shown {
             record_version: self.record_version,
             random: self.random,
             extensions: &self.extensions,
-            ja3_hash: super::fingerprint::md5_hex(&ja3),
+            ja3_hash,
             ja3,
             offer: &self.offer,
         }

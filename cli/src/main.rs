@@ -47,6 +47,28 @@ fn purge_delay(millis: std::ffi::c_long) {
     unsafe { mi_option_set(MI_OPTION_PURGE_DELAY, millis) }
 }
 
+/// No transparent huge pages for a process that holds connections (the proxy, the endpoint).
+/// `MIMALLOC_ALLOW_THP` in the environment still decides, when set.
+///
+/// mimalloc reserves its arena before `main` and asks for huge pages on it, so with the
+/// kernel's THP set to `madvise` (Debian's default) the first byte used in each 2 MiB of the
+/// arena brought in the whole 2 MiB. Holding 1,000 idle connections, the proxy's RSS then
+/// moved in 2 MiB steps (4 to 12 MiB of huge pages between runs of the same build), and at
+/// rest it held 19–21 MiB. Without them it holds 11 MiB at rest, and what each connection
+/// adds is what it keeps on the heap (`docs/performance.md`, "Idle connections, eighth
+/// round"). A relay streams through small buffers, where huge pages save nothing measured.
+fn no_huge_pages() {
+    if std::env::var_os("MIMALLOC_ALLOW_THP").is_some() {
+        return;
+    }
+    #[cfg(target_os = "linux")]
+    // SAFETY: PR_SET_THP_DISABLE takes plain integers and touches no memory of ours; it
+    // applies to this process's later page faults (and is inherited by its children).
+    unsafe {
+        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
@@ -70,6 +92,7 @@ fn main() -> ExitCode {
         Command::Proxy(args) => match (given(&args.report.policy), account(&args.report.account)) {
             (Ok(given), Ok(account)) => {
                 purge_delay(0);
+                no_huge_pages();
                 let web = args.web.map(|a| (a, args.web_allow_remote));
                 let mut config: iotscope_proxy::config::ProxyConfig = (*args).into();
                 config.report.policy = given;
@@ -110,6 +133,7 @@ fn main() -> ExitCode {
         Command::Endpoint(args) => match endpoint_config(args) {
             Ok(cfg) => {
                 purge_delay(0);
+                no_huge_pages();
                 or_bad_input(iotscope_endpoint::run(cfg))
             }
             Err(e) => or_bad_input(Err(e)),

@@ -56,7 +56,7 @@ fn purge_delay(millis: std::ffi::c_long) {
 /// moved in 2 MiB steps (4 to 12 MiB of huge pages between runs of the same build), and at
 /// rest it held 19–21 MiB. Without them it holds 11 MiB at rest, and what each connection
 /// adds is what it keeps on the heap (`docs/performance.md`, "Idle connections, eighth
-/// round"). A relay streams through small buffers, where huge pages save nothing measured.
+/// round"); bulk streams measured the same either way.
 fn no_huge_pages() {
     if std::env::var_os("MIMALLOC_ALLOW_THP").is_some() {
         return;

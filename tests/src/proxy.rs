@@ -83,6 +83,11 @@ impl ProxyProcess {
         }
     }
 
+    /// The proxy's process id, to read its state under /proc.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn addr(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }

@@ -3,6 +3,9 @@
 //! started under a soft limit of 1,024 (`ulimit -Sn` in a shell that then runs it), so that
 //! the raise is seen whatever limit the test runs under; more than 512 connections (the old
 //! default) are then relayed at once.
+//!
+//! Also here, as the other thing the proxy sets for itself at start to hold many connections:
+//! it runs without transparent huge pages.
 
 use std::io::Read;
 use std::net::{TcpListener, TcpStream};
@@ -208,4 +211,40 @@ fn endpoint_allows_what_the_descriptor_limit_allows_and_says_so() {
     let _ = child.kill();
     let _ = child.wait();
     assert!(found, "wanted {want:?}; got:\n{}", seen.join("\n"));
+}
+
+/// `THP_enabled` of a process, from its /proc status ("1" or "0").
+fn thp_enabled(pid: &str) -> String {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read the status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("THP_enabled:"))
+        .unwrap_or_else(|| panic!("no THP_enabled line in /proc/{pid}/status:\n{status}"))
+        .trim()
+        .to_string()
+}
+
+/// The proxy turns transparent huge pages off for its process (`no_huge_pages` in
+/// `cli/src/main.rs`): with them, what it held for idle connections moved in 2 MiB steps
+/// (docs/performance.md, "Idle connections, eighth round"). `MIMALLOC_ALLOW_THP` set leaves
+/// the choice to mimalloc, so the process keeps what it was started with (this test's own).
+#[test]
+fn the_proxy_runs_without_huge_pages_unless_the_environment_says() {
+    let (up_port, _) = holding_upstream();
+    let up = format!("127.0.0.1:{up_port}");
+    let inherited = thp_enabled("self");
+    for (allow, want) in [(None, "0"), (Some("1"), inherited.as_str())] {
+        let mut cmd = iotscope_tests::iotscope();
+        cmd.args(["proxy", "--listen", "127.0.0.1:0", "--format", "json"])
+            .args(["--upstream", &up])
+            .env_remove("MIMALLOC_ALLOW_THP");
+        if let Some(a) = allow {
+            cmd.env("MIMALLOC_ALLOW_THP", a);
+        }
+        // Listening means main has run past the setting.
+        let proxy = ProxyProcess::spawn(cmd);
+        let got = thp_enabled(&proxy.pid().to_string());
+        let _ = proxy.stop();
+        assert_eq!(got, want, "MIMALLOC_ALLOW_THP {allow:?}");
+    }
 }

@@ -410,7 +410,8 @@ impl StopSignals {
 /// after it was moved out (the device's socket into the relay), and a local that lives
 /// across the dial is placed beside the room kept for the relay. Either way the socket, the
 /// address, the number and the time were some 100 bytes of every connection's task, which
-/// kept its cell above 896 bytes, the allocator's size class below 1,024.
+/// kept its cell above 896 bytes, the allocator's size class below 1,024. The test
+/// `a_passthrough_connection_task_stays_in_its_size_class` holds it there.
 #[allow(clippy::manual_async_fn)]
 fn connection(
     start: Box<Accepted>,
@@ -515,5 +516,68 @@ impl Accepted {
     /// The device's address, an IPv4-mapped IPv6 address shown as IPv4.
     fn device_addr(&self) -> SocketAddr {
         SocketAddr::new(self.peer.ip().to_canonical(), self.peer.port())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::upstream::Upstream;
+
+    /// The most a passthrough connection's future may be for its task to stay in the
+    /// allocator's 896-byte class: tokio's task cell adds 104 bytes around the future (header
+    /// 32, scheduler and task id 16, the stage's 8, trailer 48; `-Zprint-type-sizes`) and is
+    /// aligned to 128.
+    /// Every idle connection keeps that cell (`docs/performance.md`, "Idle connections,
+    /// seventh round"): one byte over, and each pays 128 more.
+    const LARGEST_FUTURE: usize = 896 - 104;
+
+    #[tokio::test]
+    async fn a_passthrough_connection_task_stays_in_its_size_class() {
+        let args = ProxyConfig {
+            upstream: Some(Upstream::parse("127.0.0.1:9").expect("an upstream")),
+            transparent: Default::default(),
+            listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+            record: None,
+            max_connections: Some(4),
+            handshake_timeout: Duration::ZERO,
+            idle_timeout: Duration::ZERO,
+            connect_timeout: Duration::from_secs(1),
+            grace: Duration::ZERO,
+            mitm: Default::default(),
+            report: Default::default(),
+        };
+        let listener = listener::bind(args.listen).await.expect("listen");
+        let addr = listener.local_addr().expect("its address");
+        let limits = Limits::from_args(&args, 4);
+        let live = Arc::new(LiveConfig::new(&args.report, limits.handshake_timeout));
+        let (out, _printer) = tokio::sync::mpsc::channel(1);
+        let shared = Arc::new(Shared {
+            dial: Arc::new(Dial::from_args(&args, &listener).await.expect("dial")),
+            limits,
+            live,
+            out,
+            rec: None,
+            force: crate::relay::stop::Stop::default(),
+        });
+        let _device = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let (stream, peer) = listener.accept().await.expect("accept");
+        let slot = Arc::new(Semaphore::new(1))
+            .try_acquire_owned()
+            .expect("a slot");
+        let start = Box::new(Accepted {
+            device: stream,
+            peer,
+            n: 1,
+            at: crate::feed::now(),
+        });
+        // Made, never polled: its size is its type's.
+        let task = connection(start, shared, slot);
+        let size = std::mem::size_of_val(&task);
+        assert!(
+            size <= LARGEST_FUTURE,
+            "a passthrough connection's future is {size} bytes, over {LARGEST_FUTURE}: its task \
+             leaves the 896-byte size class"
+        );
     }
 }

@@ -20,6 +20,7 @@ use crate::link::{self, LinkError, LinkPayload};
 use crate::reader::RawPacket;
 use crate::reassembly::Reassembler;
 use crate::roles::{self, Sender};
+use crate::taken_table::TakenTable;
 use crate::tcp::{parse_segment, Segment, TcpFlags};
 use iotscope_decoder::OwnedInput;
 
@@ -238,7 +239,7 @@ pub struct FlowTable {
     config: FlowConfig,
     /// Boxed: a flow is taken out and put back for every segment, and moving a pointer is
     /// cheaper than moving the flow.
-    flows: HashMap<FlowKey, Box<Flow>>,
+    flows: TakenTable<FlowKey, Box<Flow>>,
     finished: HashMap<FlowKey, Finished>,
     next_id: u64,
     ip: IpLayer,
@@ -264,7 +265,7 @@ impl FlowTable {
     pub fn new(config: FlowConfig) -> FlowTable {
         FlowTable {
             config,
-            flows: HashMap::new(),
+            flows: TakenTable::new(),
             finished: HashMap::new(),
             next_id: 0,
             ip: IpLayer::new(),
@@ -493,8 +494,9 @@ impl FlowTable {
     fn on_segment(&mut self, number: u64, ts: Timestamp, seg: &Segment) {
         let key = flow_key(seg.src, seg.dst);
         // The flow is taken out of the table while it is worked on, and put back after: one
-        // lookup each way.
-        let existing = match self.flows.remove(&key) {
+        // lookup each way, the key hashed once.
+        let hash = self.flows.hash(&key);
+        let existing = match self.flows.take(hash, &key) {
             Some(flow) if starts_new_connection(&flow, seg) => {
                 self.end_flow(&key, flow);
                 None
@@ -524,7 +526,7 @@ impl FlowTable {
             self.process(&mut flow, ts, seg);
         }
         self.enforce_flow_cap(&mut flow, number);
-        self.flows.insert(key, flow);
+        self.flows.put(hash, key, flow);
         if self.total_buffered > self.config.max_total_buffer {
             self.enforce_total_cap(number);
         }

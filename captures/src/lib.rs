@@ -34,6 +34,7 @@ pub mod reader;
 pub mod reassembly;
 pub mod replay;
 pub mod roles;
+mod taken_table;
 pub mod tcp;
 mod window;
 pub mod writer;

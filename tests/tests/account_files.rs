@@ -503,49 +503,15 @@ fn the_lab_certificates_ids_are_iotscopes() {
 /// AWS's certificate IDs, and iotscope still reads what today's CLI prints.
 #[test]
 fn moto_setup_makes_the_lab_account() {
-    use iotscope_tests::venv;
-    let (Some(python), Some(aws)) = (venv::bin("python"), venv::bin("aws")) else {
+    // The shared starter waits for moto's own HTTP answer. This test's bare connect once
+    // succeeded 1.7 s into its run, sooner than moto starts (most likely another listener on
+    // the port picked), and the set-up then found nothing there.
+    let Some(moto) = iotscope_tests::moto::Moto::start() else {
         return;
     };
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let url = format!("http://127.0.0.1:{port}");
-    struct Moto(std::process::Child);
-    impl Drop for Moto {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let _moto = Moto(
-        std::process::Command::new(&python)
-            .arg(account("moto_server_valid_cert.py"))
-            .args(["-p", &port.to_string()])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("start moto_server"),
-    );
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "moto_server did not start"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    let setup = std::process::Command::new(account("moto-setup.sh"))
-        .arg(&url)
-        .output()
-        .unwrap();
-    assert!(
-        setup.status.success(),
-        "{}",
-        String::from_utf8_lossy(&setup.stderr)
-    );
+    let aws = iotscope_tests::venv::bin("aws").expect("the AWS CLI in the virtual environment");
+    moto.set_up_lab();
+    let url = moto.url.clone();
     let d = tmp("moto");
     for (region, status) in [("us-east-1", "INACTIVE"), ("us-west-2", "REVOKED")] {
         let out = std::process::Command::new(&aws)

@@ -566,7 +566,7 @@ fn back_off_cases_with_paho_with_and_without_reconnect_delays() {
         (cases[0], "PASS", "the waits grow"),
         (cases[1], "FAIL", "no jitter"),
     ] {
-        // 1 + 2 + 4 + 8 + 16 + 16 s of waits for the jitter case's six.
+        // 1 + 2 + 4 + 8 + 16 + 16 + 16 s of waits for the jitter case's seven.
         let (lines, _) = start("backoff-paho", &[case], 90).paho_to_the_end(&["1,16", "30"]);
         assert_verdict(&lines, case, want, why, "CONNACK refused");
     }

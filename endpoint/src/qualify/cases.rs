@@ -232,7 +232,7 @@ pub static CASES: &[Case] = &[
         suite: Suite::Mqtt,
         source: DA_MQTT,
         device_must: "connect; iotscope refuses every CONNECT (CONNACK 5) and closes; the device must try again",
-        rule: "at least 7 CONNECTs (6 waits), and the ratios between consecutive waits spread by more than 30% (a fixed interval, a pure doubling or a doubling held at its ceiling has none)",
+        rule: "at least 8 CONNECTs (7 waits), and the ratios between consecutive waits spread by more than 30% with each wait given 50 ms either way (a fixed interval, a pure doubling or a doubling held at its ceiling has none)",
         limit: secs(120),
         kind: Kind::JitterOnRefusedConnect,
     },

@@ -410,7 +410,7 @@ pub async fn reserved_topics(ctx: &mut Ctx<'_>) -> Decision {
 /// are from each close to the device's next TCP connection. iotscope refuses the CONNECT
 /// itself: nothing goes upstream.
 pub async fn refused_connects(ctx: &mut Ctx<'_>, jitter: bool) -> Decision {
-    let need = if jitter { 6 } else { 3 };
+    let need = if jitter { 7 } else { 3 };
     let mut waits: Vec<u64> = Vec::new();
     let mut closed_at: Option<Instant> = None;
     let mut connects = 0;

@@ -8,7 +8,9 @@
 pub struct Broken(pub String);
 
 /// Exponential back-off: at least `min` waits, the last at least 1.5 × the first, and none
-/// shorter than half the one before (jitter may shorten a wait, not halve the trend).
+/// shorter than half the one before (jitter may shorten a wait, not halve the trend). Each
+/// wait is given [`WAIT_SLACK_MS`] in whichever direction goes against the verdict, so a
+/// late start neither makes a fixed interval grow nor a real back-off shrink.
 pub fn backoff(waits: &[u64], min: usize) -> Result<String, Broken> {
     if waits.len() < min {
         return Err(Broken(format!(
@@ -19,16 +21,18 @@ pub fn backoff(waits: &[u64], min: usize) -> Result<String, Broken> {
     let first = waits[0].max(1);
     let last = *waits.last().unwrap_or(&0);
     for pair in waits.windows(2) {
-        if pair[1] * 2 < pair[0] {
+        if (pair[1] + WAIT_SLACK_MS) * 2 < pair[0].saturating_sub(WAIT_SLACK_MS) {
             return Err(Broken(format!(
-                "a wait of {} ms followed one of {} ms: the waits shrink",
+                "a wait of {} ms followed one of {} ms: the waits shrink by more than half, \
+                 even with {WAIT_SLACK_MS} ms either way",
                 pair[1], pair[0]
             )));
         }
     }
-    if last * 2 < first * 3 {
+    if last.saturating_sub(WAIT_SLACK_MS) * 2 < (first + WAIT_SLACK_MS) * 3 {
         return Err(Broken(format!(
-            "the waits do not grow: the last ({last} ms) is under 1.5 × the first ({first} ms)"
+            "the waits do not grow: the last ({last} ms) is under 1.5 × the first ({first} ms) \
+             once each is given {WAIT_SLACK_MS} ms either way"
         )));
     }
     Ok(format!(
@@ -107,6 +111,14 @@ mod tests {
         assert!(backoff(&[1000, 2000], 3).is_err());
         assert!(backoff(&[200, 210, 190], 3).is_err(), "fixed interval");
         assert!(backoff(&[1000, 300, 4000], 3).is_err(), "shrinks");
+        assert!(
+            backoff(&[337, 344, 510], 3).is_err(),
+            "a fixed interval, one late start"
+        );
+        assert!(
+            backoff(&[500, 1000, 2000], 3).is_ok(),
+            "the SDK's doubling from 0.5 s"
+        );
         assert!(
             jitter(&[1000, 2000, 4000, 8000], 4).is_err(),
             "pure doubling"

@@ -134,7 +134,7 @@ mod tests {
         let late_once = [342, 343, 343, 398, 336, 345, 341];
         assert!(jitter(&late_once, 7).is_err(), "one late start");
         assert!(jitter(&[342, 343, 343, 393, 336, 345, 341], 7).is_err());
-        // Waits an SDK with full jitter drew (0.5 s ceiling, doubling).
+        // Waits of the kind full jitter draws: each below a ceiling doubling from 0.5 s.
         assert!(jitter(&[412, 180, 1730, 2950, 640, 11800, 5200], 7).is_ok());
     }
 
